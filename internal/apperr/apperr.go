@@ -11,15 +11,15 @@ import (
 
 // Codes understood by every layer. The HTTP adapter maps each to a status.
 const (
-	Invalid      = "invalid"       // bad input: 400
-	Unauthorized = "unauthorized"  // missing, invalid or expired credentials: 401
-	Forbidden    = "forbidden"     // authenticated but not allowed: 403
-	NotFound     = "not_found"     // unknown or not visible to the caller: 404
-	Conflict     = "conflict"      // transition not allowed in the current state: 409
-	TooLarge     = "too_large"     // body or batch too large: 413
-	RateLimited  = "rate_limited"  // caller sends too much: 429
-	Unavailable  = "unavailable"   // a dependency (NATS) is down: 503
-	Internal     = "internal"      // anything else: 500, detail hidden
+	Invalid      = "invalid"      // bad input: 400
+	Unauthorized = "unauthorized" // missing, invalid or expired credentials: 401
+	Forbidden    = "forbidden"    // authenticated but not allowed: 403
+	NotFound     = "not_found"    // unknown or not visible to the caller: 404
+	Conflict     = "conflict"     // transition not allowed in the current state: 409
+	TooLarge     = "too_large"    // body or batch too large: 413
+	RateLimited  = "rate_limited" // caller sends too much: 429
+	Unavailable  = "unavailable"  // a dependency (NATS) is down: 503
+	Internal     = "internal"     // anything else: 500, detail hidden
 )
 
 // Error is an application error with a code, a human message and, for input
