@@ -1,0 +1,220 @@
+// Package storetest is the conformance suite every events.Store must pass.
+package storetest
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tagstream/tagstream/events"
+)
+
+// Run checks the Store contract against stores made by open; each subtest
+// gets a fresh, empty store.
+func Run(t *testing.T, open func(t *testing.T) events.Store) {
+	t.Run("AppendAndReadInOrder", func(t *testing.T) { appendAndRead(t, open(t)) })
+	t.Run("ExpectedSequenceGuardsSubject", func(t *testing.T) { expectGuards(t, open(t)) })
+	t.Run("ExpectOnAnotherSubject", func(t *testing.T) { expectOtherSubject(t, open(t)) })
+	t.Run("RetriedAppendIsIdempotent", func(t *testing.T) { idempotent(t, open(t)) })
+	t.Run("RacingAppendsOneWins", func(t *testing.T) { racing(t, open(t)) })
+	t.Run("LastAndNotFound", func(t *testing.T) { lastAndNotFound(t, open(t)) })
+	t.Run("FollowSeesLiveEvents", func(t *testing.T) { follow(t, open(t)) })
+}
+
+func mustNew(t *testing.T, job string, ev events.Event) events.Envelope {
+	t.Helper()
+	env, err := events.New(job, events.User("u1", "u1@example.com"), ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return env
+}
+
+func readAll(t *testing.T, s events.Store, filter string, from uint64) []events.Envelope {
+	t.Helper()
+	var got []events.Envelope
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.Read(ctx, filter, from, func(e events.Envelope) error { got = append(got, e); return nil }); err != nil {
+		t.Fatalf("read %s: %v", filter, err)
+	}
+	return got
+}
+
+func appendAndRead(t *testing.T, s events.Store) {
+	ctx := context.Background()
+	var seqs []uint64
+	for i, ev := range []events.Event{
+		events.JobStarted{Total: 2}, events.DocumentStarted{Row: 0, Attempt: 1},
+		events.JobPaused{Reason: "lunch"}, events.DocumentTagged{Row: 0, Attempt: 1, Tags: []string{"a"}},
+	} {
+		seq, err := s.Append(ctx, mustNew(t, "job-a", ev), nil)
+		if err != nil {
+			t.Fatalf("append %d: %v", i, err)
+		}
+		seqs = append(seqs, seq)
+	}
+	if _, err := s.Append(ctx, mustNew(t, "job-b", events.JobStarted{}), nil); err != nil {
+		t.Fatal(err)
+	}
+	got := readAll(t, s, events.JobSubjects("job-a"), 1)
+	if len(got) != 4 {
+		t.Fatalf("job-a history has %d events, want 4", len(got))
+	}
+	for i, e := range got {
+		if e.Seq != seqs[i] || e.JobID != "job-a" {
+			t.Errorf("event %d: seq %d job %s, want seq %d job job-a", i, e.Seq, e.JobID, seqs[i])
+		}
+	}
+	if got[2].Type != events.TypeJobPaused || got[3].Subject != events.DocSubject("job-a", 0) {
+		t.Errorf("unexpected order or subjects: %s %s", got[2].Type, got[3].Subject)
+	}
+	ev, err := got[2].Decode()
+	if err != nil || ev.(*events.JobPaused).Reason != "lunch" {
+		t.Errorf("decode JobPaused: %v %+v", err, ev)
+	}
+	if tail := readAll(t, s, events.JobSubjects("job-a"), seqs[2]); len(tail) != 2 {
+		t.Errorf("read from seq %d gave %d events, want 2", seqs[2], len(tail))
+	}
+	if none := readAll(t, s, events.JobSubjects("nope"), 1); len(none) != 0 {
+		t.Errorf("unknown job has %d events", len(none))
+	}
+}
+
+func expectGuards(t *testing.T, s events.Store) {
+	ctx := context.Background()
+	ctl := events.ControlSubject("j")
+	seq, err := s.Append(ctx, mustNew(t, "j", events.JobStarted{}), &events.Expect{Subject: ctl, Seq: 0})
+	if err != nil {
+		t.Fatalf("first append with expect 0: %v", err)
+	}
+	if _, err := s.Append(ctx, mustNew(t, "j", events.JobStarted{}), &events.Expect{Subject: ctl, Seq: 0}); !errors.Is(err, events.ErrConflict) {
+		t.Fatalf("second start expecting empty subject: got %v, want ErrConflict", err)
+	}
+	if _, err := s.Append(ctx, mustNew(t, "j", events.JobPaused{}), &events.Expect{Subject: ctl, Seq: seq}); err != nil {
+		t.Fatalf("append with right expectation: %v", err)
+	}
+	if _, err := s.Append(ctx, mustNew(t, "j", events.JobResumed{}), &events.Expect{Subject: ctl, Seq: seq}); !errors.Is(err, events.ErrConflict) {
+		t.Fatalf("append with stale expectation: got %v, want ErrConflict", err)
+	}
+	// Events of other jobs do not disturb this job's expectation.
+	last, _ := s.Last(ctx, ctl)
+	if _, err := s.Append(ctx, mustNew(t, "k", events.JobStarted{}), nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Append(ctx, mustNew(t, "j", events.JobResumed{}), &events.Expect{Subject: ctl, Seq: last.Seq}); err != nil {
+		t.Fatalf("other job's event broke the expectation: %v", err)
+	}
+}
+
+func expectOtherSubject(t *testing.T, s events.Store) {
+	ctx := context.Background()
+	ctl := events.ControlSubject("j")
+	seq, _ := s.Append(ctx, mustNew(t, "j", events.JobStarted{}), nil)
+	// A document event may be guarded by the control subject: it must fail
+	// once a pause lands in between.
+	if _, err := s.Append(ctx, mustNew(t, "j", events.DocumentStarted{Row: 1, Attempt: 1}), &events.Expect{Subject: ctl, Seq: seq}); err != nil {
+		t.Fatalf("guarded document start: %v", err)
+	}
+	if _, err := s.Append(ctx, mustNew(t, "j", events.JobPaused{}), nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Append(ctx, mustNew(t, "j", events.DocumentStarted{Row: 2, Attempt: 1}), &events.Expect{Subject: ctl, Seq: seq}); !errors.Is(err, events.ErrConflict) {
+		t.Fatalf("document start after pause: got %v, want ErrConflict", err)
+	}
+	if got := readAll(t, s, events.DocSubject("j", 2), 1); len(got) != 0 {
+		t.Fatalf("refused append was stored: %d events", len(got))
+	}
+}
+
+func idempotent(t *testing.T, s events.Store) {
+	ctx := context.Background()
+	ctl := events.ControlSubject("j")
+	env := mustNew(t, "j", events.JobStarted{})
+	seq1, err := s.Append(ctx, env, &events.Expect{Subject: ctl, Seq: 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seq2, err := s.Append(ctx, env, &events.Expect{Subject: ctl, Seq: 0})
+	if err != nil || seq2 != seq1 {
+		t.Fatalf("retried guarded append: seq %d err %v, want seq %d and no error", seq2, err, seq1)
+	}
+	doc := mustNew(t, "j", events.DocumentTagged{Row: 3})
+	a, _ := s.Append(ctx, doc, nil)
+	b, err := s.Append(ctx, doc, nil)
+	if err != nil || a != b {
+		t.Fatalf("retried plain append: %d vs %d, %v", a, b, err)
+	}
+	if got := readAll(t, s, events.JobSubjects("j"), 1); len(got) != 2 {
+		t.Fatalf("history has %d events after retries, want 2", len(got))
+	}
+}
+
+func racing(t *testing.T, s events.Store) {
+	ctx := context.Background()
+	ctl := events.ControlSubject("r")
+	seq, _ := s.Append(ctx, mustNew(t, "r", events.JobStarted{}), nil)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	wins := 0
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := s.Append(ctx, mustNew(t, "r", events.JobPaused{}), &events.Expect{Subject: ctl, Seq: seq}); err == nil {
+				mu.Lock()
+				wins++
+				mu.Unlock()
+			} else if !errors.Is(err, events.ErrConflict) {
+				t.Errorf("racing append: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	if wins != 1 {
+		t.Fatalf("%d racing appends won, want exactly 1", wins)
+	}
+}
+
+func lastAndNotFound(t *testing.T, s events.Store) {
+	ctx := context.Background()
+	if _, err := s.Last(ctx, events.ControlSubject("ghost")); !errors.Is(err, events.ErrNotFound) {
+		t.Fatalf("Last on empty subject: %v, want ErrNotFound", err)
+	}
+	_, _ = s.Append(ctx, mustNew(t, "l", events.JobStarted{}), nil)
+	seq, _ := s.Append(ctx, mustNew(t, "l", events.JobCancelled{Reason: "x"}), nil)
+	last, err := s.Last(ctx, events.ControlSubject("l"))
+	if err != nil || last.Seq != seq || last.Type != events.TypeJobCancelled {
+		t.Fatalf("Last: %+v %v", last, err)
+	}
+	if ls, err := s.LastSeq(ctx); err != nil || ls != seq {
+		t.Fatalf("LastSeq = %d, %v; want %d", ls, err, seq)
+	}
+}
+
+func follow(t *testing.T, s events.Store) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, _ = s.Append(ctx, mustNew(t, "f", events.JobStarted{}), nil)
+	got := make(chan events.Envelope, 10)
+	done := make(chan error, 1)
+	go func() {
+		done <- s.Follow(ctx, events.SubjectAll, 1, func(e events.Envelope) error { got <- e; return nil })
+	}()
+	<-got
+	_, _ = s.Append(ctx, mustNew(t, "f", events.JobPaused{}), nil)
+	select {
+	case e := <-got:
+		if e.Type != events.TypeJobPaused {
+			t.Fatalf("followed %s, want JobPaused", e.Type)
+		}
+	case <-ctx.Done():
+		t.Fatal("live event never arrived")
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("Follow after cancel: %v", err)
+	}
+}

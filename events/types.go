@@ -1,0 +1,212 @@
+package events
+
+// Event type names as written into envelopes. They never change: stored
+// events outlive the code that wrote them.
+const (
+	TypeDocumentsSubmitted = "DocumentsSubmitted"
+	TypeJobStarted         = "JobStarted"
+	TypeJobPaused          = "JobPaused"
+	TypeJobResumed         = "JobResumed"
+	TypeJobCancelled       = "JobCancelled"
+	TypeJobCompleted       = "JobCompleted"
+	TypeJobFailed          = "JobFailed"
+	TypeJobRetried         = "JobRetried"
+	TypeDocumentStarted    = "DocumentStarted"
+	TypeDocumentTagged     = "DocumentTagged"
+	TypeDocumentFailed     = "DocumentFailed"
+)
+
+var registry = map[string]func() Event{
+	TypeDocumentsSubmitted: func() Event { return &DocumentsSubmitted{} },
+	TypeJobStarted:         func() Event { return &JobStarted{} },
+	TypeJobPaused:          func() Event { return &JobPaused{} },
+	TypeJobResumed:         func() Event { return &JobResumed{} },
+	TypeJobCancelled:       func() Event { return &JobCancelled{} },
+	TypeJobCompleted:       func() Event { return &JobCompleted{} },
+	TypeJobFailed:          func() Event { return &JobFailed{} },
+	TypeJobRetried:         func() Event { return &JobRetried{} },
+	TypeDocumentStarted:    func() Event { return &DocumentStarted{} },
+	TypeDocumentTagged:     func() Event { return &DocumentTagged{} },
+	TypeDocumentFailed:     func() Event { return &DocumentFailed{} },
+}
+
+// Document is one row of a job: the system fields and every other column
+// the client sent, kept so results can be returned with them.
+type Document struct {
+	Row         int            `json:"row"`
+	Title       string         `json:"title,omitempty"`
+	FilePath    string         `json:"file_path"`
+	SourceType  string         `json:"file_source_type"`
+	Description string         `json:"description,omitempty"`
+	Extra       map[string]any `json:"extra,omitempty"`
+}
+
+// JobConfig is how a job tags its documents. It never holds the API key:
+// KeySource only says where the key comes from ("job", "server" or "none").
+type JobConfig struct {
+	Model          string   `json:"model_name"`
+	NumPages       int      `json:"num_pages"`
+	NumTags        int      `json:"num_tags"`
+	ExclusionWords []string `json:"exclusion_words,omitempty"`
+	KeySource      string   `json:"key_source"`
+}
+
+// DocumentsSubmitted carries one chunk of a job's documents. Chunks are
+// appended before JobStarted and only count once a JobStarted names their
+// InputID, so a start that crashes half-way leaves no visible job.
+type DocumentsSubmitted struct {
+	InputID   string     `json:"input_id"`
+	Chunk     int        `json:"chunk"`
+	Documents []Document `json:"documents"`
+}
+
+// JobStarted records that a user started a job over the documents of the
+// chunks with its InputID. The actor is the job's owner.
+type JobStarted struct {
+	InputID       string            `json:"input_id"`
+	Chunks        int               `json:"chunks"`
+	Total         int               `json:"total_documents"`
+	Config        JobConfig         `json:"config"`
+	ColumnMapping map[string]string `json:"column_mapping,omitempty"`
+	RequestDigest string            `json:"request_digest"`
+}
+
+// JobPaused records that no new document may start until JobResumed.
+type JobPaused struct {
+	Reason string `json:"reason,omitempty"`
+}
+
+// JobResumed records that a paused job may start documents again.
+type JobResumed struct {
+	Reason string `json:"reason,omitempty"`
+}
+
+// JobCancelled records that no new document may start; documents without an
+// outcome count as cancelled unless an in-flight one still reports one.
+type JobCancelled struct {
+	Reason string `json:"reason,omitempty"`
+}
+
+// JobCompleted records that every document of the job has an outcome.
+type JobCompleted struct {
+	Processed int `json:"processed"`
+	Failed    int `json:"failed"`
+	Cancelled int `json:"cancelled"`
+}
+
+// JobFailed records that the job stopped as a whole (an invalid API key, or
+// every document failed). Documents without an outcome count as failed.
+type JobFailed struct {
+	Reason string `json:"reason"`
+	Code   string `json:"code,omitempty"`
+}
+
+// JobRetried records that the listed documents run again as a new attempt
+// of a finished job, possibly with another model or key source.
+type JobRetried struct {
+	Attempt          int       `json:"attempt"`
+	Rows             []int     `json:"rows"`
+	IncludeCancelled bool      `json:"include_cancelled,omitempty"`
+	Reason           string    `json:"reason,omitempty"`
+	Config           JobConfig `json:"config"`
+}
+
+// DocumentStarted records that a worker began an attempt at one document.
+// A later DocumentStarted for the same attempt means the first worker died.
+type DocumentStarted struct {
+	Row     int `json:"row"`
+	Attempt int `json:"attempt"`
+}
+
+// TagMetadata describes how a document's tags were produced.
+type TagMetadata struct {
+	Method           string `json:"extraction_method,omitempty"` // "text" or "scanned"
+	PagesRead        int    `json:"pages_read"`
+	PageCount        int    `json:"page_count"`
+	TextLength       int    `json:"text_length"`
+	Model            string `json:"model,omitempty"`
+	PromptTokens     int    `json:"prompt_tokens,omitempty"`
+	CompletionTokens int    `json:"completion_tokens,omitempty"`
+	TotalTokens      int    `json:"total_tokens,omitempty"`
+	Calls            int    `json:"llm_calls,omitempty"`
+	DurationMS       int64  `json:"duration_ms"`
+}
+
+// DocumentTagged records a document's tags.
+type DocumentTagged struct {
+	Row      int         `json:"row"`
+	Attempt  int         `json:"attempt"`
+	Tags     []string    `json:"tags"`
+	Metadata TagMetadata `json:"metadata"`
+}
+
+// DocumentFailed records why a document could not be tagged.
+type DocumentFailed struct {
+	Row      int         `json:"row"`
+	Attempt  int         `json:"attempt"`
+	Error    string      `json:"error"`
+	Code     string      `json:"code,omitempty"`
+	Metadata TagMetadata `json:"metadata"`
+}
+
+func (DocumentsSubmitted) EventType() string { return TypeDocumentsSubmitted }
+func (JobStarted) EventType() string         { return TypeJobStarted }
+func (JobPaused) EventType() string          { return TypeJobPaused }
+func (JobResumed) EventType() string         { return TypeJobResumed }
+func (JobCancelled) EventType() string       { return TypeJobCancelled }
+func (JobCompleted) EventType() string       { return TypeJobCompleted }
+func (JobFailed) EventType() string          { return TypeJobFailed }
+func (JobRetried) EventType() string         { return TypeJobRetried }
+func (DocumentStarted) EventType() string    { return TypeDocumentStarted }
+func (DocumentTagged) EventType() string     { return TypeDocumentTagged }
+func (DocumentFailed) EventType() string     { return TypeDocumentFailed }
+
+func (DocumentsSubmitted) subject(id string) string { return InputSubject(id) }
+func (JobStarted) subject(id string) string         { return ControlSubject(id) }
+func (JobPaused) subject(id string) string          { return ControlSubject(id) }
+func (JobResumed) subject(id string) string         { return ControlSubject(id) }
+func (JobCancelled) subject(id string) string       { return ControlSubject(id) }
+func (JobCompleted) subject(id string) string       { return ControlSubject(id) }
+func (JobFailed) subject(id string) string          { return ControlSubject(id) }
+func (JobRetried) subject(id string) string         { return ControlSubject(id) }
+func (e DocumentStarted) subject(id string) string  { return DocSubject(id, e.Row) }
+func (e DocumentTagged) subject(id string) string   { return DocSubject(id, e.Row) }
+func (e DocumentFailed) subject(id string) string   { return DocSubject(id, e.Row) }
+
+// Job statuses as the API reports them.
+const (
+	StatusPending    = "pending"
+	StatusProcessing = "processing"
+	StatusPaused     = "paused"
+	StatusCompleted  = "completed"
+	StatusFailed     = "failed"
+	StatusCancelled  = "cancelled"
+)
+
+// StatusAfter is the job status that a control event leaves the job in, or
+// "" for events that do not change it. It is the one place that says which
+// event means which status, shared by commands and projections.
+func StatusAfter(eventType string) string {
+	switch eventType {
+	case TypeJobStarted, TypeJobRetried:
+		// Pending until the first document starts; the projection moves the
+		// job to processing then.
+		return StatusPending
+	case TypeJobResumed:
+		return StatusProcessing
+	case TypeJobPaused:
+		return StatusPaused
+	case TypeJobCancelled:
+		return StatusCancelled
+	case TypeJobCompleted:
+		return StatusCompleted
+	case TypeJobFailed:
+		return StatusFailed
+	}
+	return ""
+}
+
+// Terminal reports whether a job status is final (until a retry).
+func Terminal(status string) bool {
+	return status == StatusCompleted || status == StatusFailed || status == StatusCancelled
+}

@@ -1,0 +1,171 @@
+// Package natsx starts an embedded NATS server with JetStream or connects to
+// external servers, so the rest of Tagstream only ever sees a connection.
+package natsx
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Config says where NATS is.
+type Config struct {
+	// URL lists external servers (comma separated). Empty embeds a server.
+	URL string
+	// StoreDir is the embedded server's JetStream directory.
+	StoreDir string
+	// Listen, when set (host:port), also opens the embedded server to
+	// clients over TCP, e.g. for `tagstream worker` on other machines.
+	Listen string
+	// Name identifies this client in server monitoring.
+	Name string
+	Log  *slog.Logger
+}
+
+// Conn is a live connection and, when embedded, the server behind it.
+type Conn struct {
+	NC     *nats.Conn
+	JS     jetstream.JetStream
+	Server *server.Server // nil for external servers
+	log    *slog.Logger
+}
+
+// Connect embeds a server or dials the external ones. The client reconnects
+// forever: during an outage calls fail fast instead of the process dying.
+func Connect(ctx context.Context, cfg Config) (*Conn, error) {
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	c := &Conn{log: cfg.Log}
+	opts := []nats.Option{
+		nats.Name(cfg.Name),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(250 * time.Millisecond),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				cfg.Log.Warn("nats disconnected", "err", err)
+			}
+		}),
+		nats.ReconnectHandler(func(nc *nats.Conn) { cfg.Log.Info("nats reconnected", "url", nc.ConnectedUrlRedacted()) }),
+	}
+	url := cfg.URL
+	if url == "" {
+		ns, err := StartEmbedded(cfg.StoreDir, cfg.Listen)
+		if err != nil {
+			return nil, err
+		}
+		c.Server = ns
+		opts = append(opts, nats.InProcessServer(ns))
+	} else {
+		opts = append(opts, nats.RetryOnFailedConnect(true))
+	}
+	nc, err := nats.Connect(url, opts...)
+	if err != nil {
+		c.shutdownServer()
+		return nil, fmt.Errorf("connect to nats: %w", err)
+	}
+	c.NC = nc
+	js, err := jetstream.New(nc, jetstream.WithDefaultTimeout(10*time.Second))
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	c.JS = js
+	if err := c.waitJetStream(ctx); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// StartEmbedded starts a JetStream server storing under dir. With listen
+// empty it accepts in-process connections only.
+func StartEmbedded(dir, listen string) (*server.Server, error) {
+	if dir == "" {
+		return nil, errors.New("natsx: embedded server needs a store directory")
+	}
+	opts := &server.Options{JetStream: true, StoreDir: dir, NoSigs: true, ServerName: "tagstream-embedded"}
+	if listen == "" {
+		opts.DontListen = true
+	} else {
+		host, port, err := net.SplitHostPort(listen)
+		if err != nil {
+			return nil, fmt.Errorf("natsx: listen address %q: %w", listen, err)
+		}
+		opts.Host = host
+		if opts.Port, err = strconv.Atoi(port); err != nil {
+			return nil, fmt.Errorf("natsx: listen port %q: %w", port, err)
+		}
+	}
+	ns, err := server.NewServer(opts)
+	if err != nil {
+		return nil, fmt.Errorf("natsx: new server: %w", err)
+	}
+	go ns.Start()
+	if !ns.ReadyForConnections(30 * time.Second) {
+		ns.Shutdown()
+		return nil, errors.New("natsx: embedded server did not become ready")
+	}
+	return ns, nil
+}
+
+// waitJetStream retries until JetStream answers: a fresh cluster has no
+// meta leader for a while and drops API requests without a reply.
+func (c *Conn) waitJetStream(ctx context.Context) error {
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		actx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		_, err := c.JS.AccountInfo(actx)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil || time.Now().After(deadline) {
+			return fmt.Errorf("jetstream not available: %w", err)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+// Replicas is how many copies streams and buckets should keep: 3 on a
+// cluster of at least three servers (as the client learns them from the
+// servers it was given and those the cluster announces), else 1.
+func (c *Conn) Replicas() int {
+	if c.Server == nil && len(c.NC.Servers()) >= 3 {
+		return 3
+	}
+	return 1
+}
+
+// Healthy reports whether the connection is up.
+func (c *Conn) Healthy() bool { return c.NC != nil && c.NC.IsConnected() }
+
+// Close drains the connection (pending publishes and acks are flushed) and
+// shuts the embedded server down.
+func (c *Conn) Close() {
+	if c.NC != nil {
+		if err := c.NC.Drain(); err != nil {
+			c.NC.Close()
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for !c.NC.IsClosed() && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	c.shutdownServer()
+}
+
+func (c *Conn) shutdownServer() {
+	if c.Server != nil {
+		c.Server.Shutdown()
+		c.Server.WaitForShutdown()
+	}
+}
