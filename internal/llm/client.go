@@ -1,0 +1,364 @@
+// Package llm asks an OpenAI-compatible chat endpoint (OpenRouter, OpenAI,
+// a local server) for document tags through langchaingo, and makes the
+// result dependable: typed errors, retries that honour Retry-After, a pace
+// shared by all documents of a job, robust parsing of the answer and
+// exactly the requested number of tags whenever the text supports it.
+package llm
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tmc/langchaingo/llms"
+	"github.com/tmc/langchaingo/llms/openai"
+)
+
+// Config configures a Client. Zero values mean the defaults noted.
+type Config struct {
+	BaseURL     string                                           // TAGSTREAM_LLM_BASE_URL, e.g. https://openrouter.ai/api/v1 (langchaingo posts to {base}/chat/completions)
+	HTTPClient  *http.Client                                     // optional; transport to wrap
+	DocTimeout  time.Duration                                    // per-document deadline, default 5m
+	MaxAttempts int                                              // retry budget for 429/5xx/timeouts per document, default 6
+	MaxBackoff  time.Duration                                    // default 60s
+	Sleep       func(ctx context.Context, d time.Duration) error // test hook; default real sleep honouring ctx
+
+	// AttemptTimeout bounds one HTTP call, so that a hung connection is
+	// retried within the document's deadline; default DocTimeout/3.
+	AttemptTimeout time.Duration
+}
+
+// Default values of Config.
+const (
+	DefaultBaseURL     = "https://openrouter.ai/api/v1"
+	DefaultDocTimeout  = 5 * time.Minute
+	DefaultMaxAttempts = 6
+	DefaultMaxBackoff  = 60 * time.Second
+	defaultBaseBackoff = time.Second
+	defaultNumTags     = 8
+	maxNumTags         = 15
+)
+
+// Request is one document to tag.
+type Request struct {
+	Model      string // passed through verbatim, e.g. "openai/gpt-4o-mini"
+	APIKey     string // the job's key or the server's; never read from env
+	Text       string // extracted document text
+	Title      string // optional
+	NumTags    int    // 3..15; 0 means 8, more than 15 means 15
+	Exclusions []string
+	PaceKey    string // e.g. the job id: all calls with one PaceKey share one pacer
+}
+
+// Result is the outcome of Tag. Tag also returns it, filled as far as it
+// got, together with an error, so that failed documents still report the
+// calls and tokens they cost.
+type Result struct {
+	Tags                                        []string
+	Model                                       string
+	PromptTokens, CompletionTokens, TotalTokens int
+	Calls                                       int // HTTP calls made incl. retries and the follow-up
+	Attempts                                    int // times the main request was sent, counting retries
+	Duration                                    time.Duration
+}
+
+// Client tags documents. It is safe for concurrent use; one Client should
+// serve the whole process so that pacers are shared.
+type Client struct {
+	cfg         Config
+	http        *http.Client
+	baseBackoff time.Duration
+	paceFloor   time.Duration
+	pacers      pacers
+	noJSONMode  sync.Map // base URL + model -> true once JSON mode was refused
+}
+
+// New returns a Client with cfg's defaults filled in.
+func New(cfg Config) *Client {
+	if cfg.BaseURL == "" {
+		cfg.BaseURL = DefaultBaseURL
+	}
+	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
+	if cfg.DocTimeout <= 0 {
+		cfg.DocTimeout = DefaultDocTimeout
+	}
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = DefaultMaxAttempts
+	}
+	if cfg.MaxBackoff <= 0 {
+		cfg.MaxBackoff = DefaultMaxBackoff
+	}
+	if cfg.Sleep == nil {
+		cfg.Sleep = sleepCtx
+	}
+	if cfg.AttemptTimeout <= 0 {
+		cfg.AttemptTimeout = cfg.DocTimeout / 3
+	}
+	hc := cfg.HTTPClient
+	if hc == nil {
+		// No client timeout: deadlines come from the contexts.
+		hc = &http.Client{}
+	}
+	return &Client{cfg: cfg, http: hc, baseBackoff: defaultBaseBackoff, paceFloor: defaultPaceFloor}
+}
+
+// Tag asks req.Model for req.NumTags tags of req.Text. Errors are *Error,
+// except when ctx itself ends: then ctx.Err() is returned, so that callers
+// can tell their own cancellation from a model timeout.
+func (c *Client) Tag(ctx context.Context, req Request) (*Result, error) {
+	started := time.Now()
+	res := &Result{Model: req.Model}
+	d := &docCall{c: c, req: req, res: res, callerCtx: ctx}
+	tags, err := d.run()
+	res.Tags = tags
+	res.Calls = int(d.calls.Load())
+	res.Duration = time.Since(started)
+	if err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+// docCall is the state of one Tag call: the shared retry budget, the
+// conversation so far and the counters for Result.
+type docCall struct {
+	c         *Client
+	req       Request
+	res       *Result
+	callerCtx context.Context
+	ctx       context.Context // callerCtx plus DocTimeout
+	calls     atomic.Int64
+	failures  int // transient failures so far, against MaxAttempts
+	jsonMode  bool
+	job, key  *pacer
+}
+
+func (d *docCall) run() ([]string, error) {
+	req := &d.req
+	if strings.TrimSpace(req.Model) == "" {
+		return nil, &Error{Kind: KindBadRequest, Message: "no model name given"}
+	}
+	if req.APIKey == "" {
+		return nil, &Error{Kind: KindAuth, Message: "no API key for model " + req.Model}
+	}
+	if req.NumTags <= 0 {
+		req.NumTags = defaultNumTags
+	}
+	req.NumTags = min(req.NumTags, maxNumTags)
+
+	var cancel context.CancelFunc
+	d.ctx, cancel = context.WithTimeout(d.callerCtx, d.c.cfg.DocTimeout)
+	defer cancel()
+	_, refused := d.c.noJSONMode.Load(d.c.cfg.BaseURL + "\x00" + req.Model)
+	d.jsonMode = !refused
+	if req.PaceKey != "" {
+		d.job = d.c.pacers.get("job\x00" + req.PaceKey)
+	} else {
+		d.job = &pacer{}
+	}
+	// The provider's limit is per key, so a Retry-After also holds back
+	// other jobs using the same key. Only a hash of the key is kept.
+	sum := sha256.Sum256([]byte(req.APIKey))
+	d.key = d.c.pacers.get("key\x00" + hex.EncodeToString(sum[:]))
+
+	msgs := []llms.MessageContent{
+		llms.TextParts(llms.ChatMessageTypeSystem, systemPrompt),
+		llms.TextParts(llms.ChatMessageTypeHuman, buildPrompt(*req, reduceText(req.Text))),
+	}
+	answer, err := d.call(msgs, true)
+	if err != nil {
+		return nil, err
+	}
+	tags := selectTags(parseAnswer(answer), req.Exclusions, req.NumTags)
+	if len(tags) >= req.NumTags {
+		return tags, nil
+	}
+
+	// One follow-up, never more: a text that cannot yield more tags would
+	// otherwise cost calls without end.
+	missing := req.NumTags - len(tags)
+	msgs = append(msgs,
+		llms.TextParts(llms.ChatMessageTypeAI, answer),
+		llms.TextParts(llms.ChatMessageTypeHuman, followUpPrompt(*req, tags, missing)))
+	more, err := d.call(msgs, false)
+	if err != nil {
+		var e *Error
+		// Keep a partial result for transient trouble; auth and the
+		// caller's cancellation must still surface.
+		if len(tags) == 0 || !errors.As(err, &e) || e.Kind == KindAuth {
+			return tags, err
+		}
+		return tags, nil
+	}
+	extra := parseAnswer(more).all()
+	tags = append(tags, extra...)
+	tags = selectTags(tiers{flat: tags}, req.Exclusions, req.NumTags)
+	if len(tags) == 0 {
+		return nil, &Error{Kind: KindMalformed, Message: "model " + req.Model + " returned no usable tags"}
+	}
+	return tags, nil
+}
+
+// call sends msgs until it gets an answer, retrying transient failures
+// within the document's budget and deadline.
+func (d *docCall) call(msgs []llms.MessageContent, main bool) (string, error) {
+	cfg := d.c.cfg
+	for {
+		if err := d.job.wait(d.ctx, cfg.Sleep); err != nil {
+			return "", d.ctxError(err)
+		}
+		if err := d.key.wait(d.ctx, cfg.Sleep); err != nil {
+			return "", d.ctxError(err)
+		}
+		if main {
+			d.res.Attempts++
+		}
+		content, err := d.once(msgs)
+		if err == nil {
+			d.job.succeeded(d.c.paceFloor)
+			return content, nil
+		}
+		if d.ctx.Err() != nil {
+			return "", d.ctxError(d.ctx.Err())
+		}
+		var e *Error
+		if !errors.As(err, &e) {
+			// langchaingo's own errors: an undecodable or empty 200 body.
+			return "", &Error{Kind: KindMalformed, Message: "unreadable answer from model " + d.req.Model + ": " + redact(err.Error(), d.req.APIKey)}
+		}
+		switch {
+		case e.Kind == KindAuth:
+			return "", &Error{Kind: KindAuth, Status: e.Status, Message: "invalid API key for model " + d.req.Model}
+		case e.Kind == KindBadRequest && d.jsonMode && mentionsJSONMode(e.Message):
+			// Some OpenAI-compatible servers reject response_format; ask
+			// again without it, and remember for later documents.
+			d.jsonMode = false
+			d.c.noJSONMode.Store(cfg.BaseURL+"\x00"+d.req.Model, true)
+			continue
+		case !e.Transient():
+			return "", e
+		}
+		d.failures++
+		if d.failures >= cfg.MaxAttempts {
+			return "", d.exhausted(e)
+		}
+		delay := d.backoff()
+		if e.RetryAfter > delay {
+			delay = e.RetryAfter
+		}
+		if e.Kind == KindRateLimited {
+			d.job.rateLimited(delay, d.c.paceFloor, cfg.MaxBackoff)
+			d.key.block(delay)
+		} else if e.RetryAfter > 0 {
+			d.job.block(delay)
+		}
+		if dl, ok := d.ctx.Deadline(); ok && time.Until(dl) < delay {
+			// Waiting would outlast the document: report why we stopped.
+			return "", d.exhausted(e)
+		}
+		if err := cfg.Sleep(d.ctx, delay); err != nil {
+			return "", d.ctxError(err)
+		}
+	}
+}
+
+// once makes one HTTP call through langchaingo with a fresh client: cheap
+// (no network), and it keeps the key out of any shared state.
+func (d *docCall) once(msgs []llms.MessageContent) (string, error) {
+	cfg := d.c.cfg
+	ctx, cancel := context.WithTimeout(d.ctx, cfg.AttemptTimeout)
+	defer cancel()
+	hc := &doer{client: d.c.http, key: d.req.APIKey, calls: &d.calls, now: time.Now}
+	// Token and base URL are always explicit: otherwise langchaingo falls
+	// back to OPENAI_API_KEY and OPENAI_BASE_URL.
+	model, err := openai.New(
+		openai.WithBaseURL(cfg.BaseURL),
+		openai.WithToken(d.req.APIKey),
+		openai.WithModel(d.req.Model),
+		openai.WithHTTPClient(hc),
+	)
+	if err != nil {
+		return "", &Error{Kind: KindBadRequest, Message: "cannot configure model client: " + redact(err.Error(), d.req.APIKey)}
+	}
+	var opts []llms.CallOption
+	if d.jsonMode {
+		opts = append(opts, llms.WithJSONMode())
+	}
+	resp, err := model.GenerateContent(ctx, msgs, opts...)
+	if err != nil {
+		if ctx.Err() != nil && d.ctx.Err() == nil {
+			// Only this attempt's deadline passed: a retryable timeout.
+			return "", &Error{Kind: KindTimeout, Message: fmt.Sprintf("model %s did not answer within %s", d.req.Model, cfg.AttemptTimeout)}
+		}
+		return "", err
+	}
+	if len(resp.Choices) == 0 {
+		return "", errors.New("no choices in answer")
+	}
+	ch := resp.Choices[0]
+	d.res.PromptTokens += intInfo(ch.GenerationInfo, "PromptTokens")
+	d.res.CompletionTokens += intInfo(ch.GenerationInfo, "CompletionTokens")
+	d.res.TotalTokens += intInfo(ch.GenerationInfo, "TotalTokens")
+	return ch.Content, nil
+}
+
+func intInfo(m map[string]any, k string) int {
+	if v, ok := m[k].(int); ok {
+		return v
+	}
+	return 0
+}
+
+// backoff is exponential with equal jitter: half fixed, so that there is a
+// floor, half random, so that concurrent documents spread out.
+func (d *docCall) backoff() time.Duration {
+	exp := min(d.c.baseBackoff<<min(d.failures-1, 20), d.c.cfg.MaxBackoff)
+	half := exp / 2
+	return half + rand.N(half+1)
+}
+
+// exhausted reports the last transient failure once retries are spent.
+func (d *docCall) exhausted(e *Error) *Error {
+	out := *e
+	switch e.Kind {
+	case KindRateLimited:
+		out.Message = fmt.Sprintf("rate limited by the provider of model %s (HTTP 429), gave up after %d attempts", d.req.Model, d.failures)
+	case KindTimeout:
+		if e.Message == "" {
+			out.Message = fmt.Sprintf("model %s timed out, gave up after %d attempts", d.req.Model, d.failures)
+		}
+	default:
+		msg := fmt.Sprintf("model %s failed (HTTP %d), gave up after %d attempts", d.req.Model, e.Status, d.failures)
+		if e.Message != "" {
+			msg += ": " + e.Message
+		}
+		out.Message = msg
+	}
+	return &out
+}
+
+// ctxError turns the end of the document's context into the caller's own
+// error, or into a timeout when only DocTimeout passed. langchaingo
+// rewraps context errors, hence the explicit checks.
+func (d *docCall) ctxError(err error) error {
+	if cerr := d.callerCtx.Err(); cerr != nil {
+		return cerr
+	}
+	if d.ctx.Err() != nil {
+		return &Error{Kind: KindTimeout, Message: fmt.Sprintf("model %s did not finish within %s", d.req.Model, d.c.cfg.DocTimeout)}
+	}
+	return err
+}
+
+func mentionsJSONMode(msg string) bool {
+	m := strings.ToLower(msg)
+	return strings.Contains(m, "response_format") || strings.Contains(m, "json_object") || strings.Contains(m, "json mode")
+}

@@ -1,0 +1,176 @@
+package llm
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// Kind classifies a failed model call so that callers can decide what it
+// means for the job: auth fails the job, rate_limited/server/timeout are
+// transient, bad_request and malformed fail only the document.
+type Kind string
+
+// The error kinds returned by Tag.
+const (
+	KindAuth        Kind = "auth"
+	KindRateLimited Kind = "rate_limited"
+	KindBadRequest  Kind = "bad_request"
+	KindServer      Kind = "server"
+	KindTimeout     Kind = "timeout"
+	KindMalformed   Kind = "malformed"
+)
+
+// Error is the only error type Tag returns, apart from the caller's own
+// context error when the caller cancelled. Message never contains the API
+// key.
+type Error struct {
+	Kind       Kind
+	Status     int           // HTTP status, 0 when there was no response
+	RetryAfter time.Duration // from the Retry-After header, 0 when absent
+	Message    string
+}
+
+// Error returns the human-readable message: "invalid API key for model X"
+// for auth, the provider's own message for bad_request.
+func (e *Error) Error() string {
+	if e.Message != "" {
+		return e.Message
+	}
+	if e.Status != 0 {
+		return fmt.Sprintf("model request failed (%s, HTTP %d)", e.Kind, e.Status)
+	}
+	return fmt.Sprintf("model request failed (%s)", e.Kind)
+}
+
+// Transient reports whether retrying later may succeed.
+func (e *Error) Transient() bool {
+	return e.Kind == KindRateLimited || e.Kind == KindServer || e.Kind == KindTimeout
+}
+
+// maxErrorBody bounds how much of an error response we read: providers
+// sometimes answer with a whole HTML page.
+const maxErrorBody = 64 << 10
+
+// doer is the HTTP client handed to langchaingo. It turns every non-2xx
+// answer into *Error, which langchaingo returns unchanged (its
+// sanitizeHTTPError only rewrites context and net.Error values), so the
+// status and Retry-After survive the trip through the library.
+type doer struct {
+	client *http.Client
+	key    string        // only to redact it from provider messages
+	calls  *atomic.Int64 // HTTP requests sent, for Result.Calls
+	now    func() time.Time
+}
+
+// Do sends req and classifies the outcome.
+func (d *doer) Do(req *http.Request) (*http.Response, error) {
+	d.calls.Add(1)
+	resp, err := d.client.Do(req)
+	if err != nil {
+		if req.Context().Err() != nil {
+			// Let the caller see its own deadline: Tag inspects ctx.Err().
+			return nil, req.Context().Err()
+		}
+		// Connection refused/reset and friends are worth a retry, like a 5xx.
+		return nil, &Error{Kind: KindServer, Message: "model endpoint unreachable: " + redact(transportMessage(err), d.key)}
+	}
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		return resp, nil
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+	e := &Error{
+		Status:     resp.StatusCode,
+		RetryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), d.now()),
+		Message:    redact(providerMessage(body), d.key),
+	}
+	switch {
+	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
+		e.Kind = KindAuth
+	case resp.StatusCode == http.StatusTooManyRequests:
+		e.Kind = KindRateLimited
+	case resp.StatusCode == http.StatusRequestTimeout || resp.StatusCode == http.StatusGatewayTimeout:
+		e.Kind = KindTimeout
+	case resp.StatusCode >= 500:
+		e.Kind = KindServer
+	default:
+		e.Kind = KindBadRequest
+	}
+	return nil, e
+}
+
+// transportMessage drops the URL that *url.Error prepends: it is noise in a
+// per-document error and may carry credentials in odd configurations.
+func transportMessage(err error) string {
+	var ue interface{ Unwrap() error }
+	if errors.As(err, &ue) && ue.Unwrap() != nil {
+		return ue.Unwrap().Error()
+	}
+	return err.Error()
+}
+
+// providerMessage extracts the message of an OpenAI-style error body
+// {"error":{"message":...}}, also accepting {"error":"..."} and
+// {"message":...}; anything else is returned trimmed and shortened.
+func providerMessage(body []byte) string {
+	var v struct {
+		Error   json.RawMessage `json:"error"`
+		Message string          `json:"message"`
+	}
+	if json.Unmarshal(body, &v) == nil {
+		var inner struct {
+			Message string `json:"message"`
+		}
+		var s string
+		switch {
+		case json.Unmarshal(v.Error, &inner) == nil && inner.Message != "":
+			return inner.Message
+		case json.Unmarshal(v.Error, &s) == nil && s != "":
+			return s
+		case v.Message != "":
+			return v.Message
+		}
+	}
+	s := strings.Join(strings.Fields(string(body)), " ")
+	if len(s) > 300 {
+		s = s[:300] + "..."
+	}
+	return s
+}
+
+// parseRetryAfter accepts both forms of RFC 9110: delay-seconds and an
+// HTTP-date. Unparseable or past values mean "no hint".
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if secs, err := strconv.ParseFloat(v, 64); err == nil {
+		if secs <= 0 {
+			return 0
+		}
+		return time.Duration(secs * float64(time.Second))
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		if d := t.Sub(now); d > 0 {
+			return d
+		}
+	}
+	return 0
+}
+
+// redact removes the API key from text that came from the network or from
+// a library, as some providers echo the key back in their messages.
+func redact(s, key string) string {
+	if len(key) < 4 {
+		return s
+	}
+	return strings.ReplaceAll(s, key, "[redacted]")
+}
