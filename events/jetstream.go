@@ -99,7 +99,7 @@ func (s *JetStreamStore) Last(ctx context.Context, subject string) (Envelope, er
 	if err != nil {
 		return Envelope{}, fmt.Errorf("events: last on %s: %w", subject, err)
 	}
-	return decodeRaw(raw.Data, raw.Sequence, raw.Subject)
+	return Unmarshal(raw.Data, raw.Sequence, raw.Subject)
 }
 
 // LastSeq implements Store.
@@ -171,7 +171,7 @@ func (s *JetStreamStore) consume(ctx context.Context, filter string, from uint64
 		if err != nil {
 			return fmt.Errorf("events: metadata: %w", err)
 		}
-		env, err := decodeRaw(msg.Data(), meta.Sequence.Stream, msg.Subject())
+		env, err := Unmarshal(msg.Data(), meta.Sequence.Stream, msg.Subject())
 		if err != nil {
 			return err
 		}
@@ -182,7 +182,9 @@ func (s *JetStreamStore) consume(ctx context.Context, filter string, from uint64
 	}
 }
 
-func decodeRaw(data []byte, seq uint64, subject string) (Envelope, error) {
+// Unmarshal parses a stored message into an envelope with its sequence and
+// subject, for readers that consume the stream directly.
+func Unmarshal(data []byte, seq uint64, subject string) (Envelope, error) {
 	var env Envelope
 	if err := json.Unmarshal(data, &env); err != nil {
 		return Envelope{}, fmt.Errorf("events: decode seq %d on %s: %w", seq, subject, err)

@@ -1,0 +1,151 @@
+// Package secrets keeps job API keys outside the event log: encrypted with
+// AES-256-GCM under a master key, in a JetStream key-value bucket, and
+// deleted when the job ends.
+//
+// Crash story: the ciphertext is in JetStream, so a restart (or another
+// worker process with the same master key) can still read it; the master
+// key lives in the data dir (or TAGSTREAM_SECRETS_KEY), never in NATS, so
+// the stream and bucket alone reveal nothing.
+package secrets
+
+import (
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Bucket is the key-value bucket holding encrypted job keys.
+const Bucket = "tagstream_job_secrets"
+
+// ErrNotFound means the job has no stored key (never had, or it ended).
+var ErrNotFound = errors.New("secrets: no key stored for this job")
+
+// Store is an encrypted job-key store.
+type Store struct {
+	kv   jetstream.KeyValue
+	aead cipher.AEAD
+}
+
+// Open creates the bucket if needed. masterKey is 32 bytes.
+func Open(ctx context.Context, js jetstream.JetStream, replicas int, masterKey []byte) (*Store, error) {
+	if len(masterKey) != 32 {
+		return nil, errors.New("secrets: master key must be 32 bytes")
+	}
+	block, err := aes.NewCipher(masterKey)
+	if err != nil {
+		return nil, err
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, err
+	}
+	if replicas <= 0 {
+		replicas = 1
+	}
+	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket: Bucket, Description: "encrypted API keys of running jobs", History: 1,
+		Storage: jetstream.FileStorage, Replicas: replicas,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("secrets: bucket: %w", err)
+	}
+	return &Store{kv: kv, aead: aead}, nil
+}
+
+// Put stores the job's key, bound to the job id so a ciphertext cannot be
+// moved to another job.
+func (s *Store) Put(ctx context.Context, jobID, secret string) error {
+	nonce := make([]byte, s.aead.NonceSize())
+	if _, err := rand.Read(nonce); err != nil {
+		return err
+	}
+	sealed := s.aead.Seal(nonce, nonce, []byte(secret), []byte(jobID))
+	_, err := s.kv.Put(ctx, jobID, sealed)
+	return err
+}
+
+// Get returns the job's key or ErrNotFound.
+func (s *Store) Get(ctx context.Context, jobID string) (string, error) {
+	e, err := s.kv.Get(ctx, jobID)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return "", ErrNotFound
+	}
+	if err != nil {
+		return "", err
+	}
+	v := e.Value()
+	n := s.aead.NonceSize()
+	if len(v) < n {
+		return "", errors.New("secrets: stored value is damaged")
+	}
+	plain, err := s.aead.Open(nil, v[:n], v[n:], []byte(jobID))
+	if err != nil {
+		return "", errors.New("secrets: cannot decrypt (wrong master key?)")
+	}
+	return string(plain), nil
+}
+
+// Delete forgets the job's key. Purge (not a delete marker) removes the
+// ciphertext from the bucket's storage.
+func (s *Store) Delete(ctx context.Context, jobID string) error {
+	err := s.kv.Purge(ctx, jobID)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil
+	}
+	return err
+}
+
+// LoadOrCreateKey returns the master key from env (base64) if set, else from
+// dir/secrets.key, creating it with mode 0600 on first use.
+func LoadOrCreateKey(dir, env string) ([]byte, error) {
+	if env != "" {
+		k, err := base64.StdEncoding.DecodeString(strings.TrimSpace(env))
+		if err != nil || len(k) != 32 {
+			return nil, errors.New("secrets: TAGSTREAM_SECRETS_KEY must be 32 bytes in base64")
+		}
+		return k, nil
+	}
+	path := filepath.Join(dir, "secrets.key")
+	if b, err := os.ReadFile(path); err == nil {
+		k, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(b)))
+		if err != nil || len(k) != 32 {
+			return nil, fmt.Errorf("secrets: %s is damaged", path)
+		}
+		return k, nil
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	k := make([]byte, 32)
+	if _, err := rand.Read(k); err != nil {
+		return nil, err
+	}
+	tmp, err := os.CreateTemp(dir, ".secrets-*.key")
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.WriteString(base64.StdEncoding.EncodeToString(k)); err != nil {
+		tmp.Close()
+		return nil, err
+	}
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return nil, err
+	}
+	tmp.Close()
+	// Link fails if another process won the race; then use its key.
+	if err := os.Link(tmp.Name(), path); err != nil && !errors.Is(err, os.ErrExist) {
+		return nil, err
+	}
+	return LoadOrCreateKey(dir, "")
+}

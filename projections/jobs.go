@@ -1,0 +1,251 @@
+package projections
+
+import (
+	"encoding/json"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/tagstream/tagstream/events"
+)
+
+// JobStatusName is the job-status model's consumer name.
+const JobStatusName = "job-status"
+
+// Job is the status view of one job.
+type Job struct {
+	ID         string           `json:"job_id"`
+	OwnerID    string           `json:"owner_id"`
+	OwnerEmail string           `json:"owner_email,omitempty"`
+	Status     string           `json:"status"`
+	Total      int              `json:"total_documents"`
+	Processed  int              `json:"processed_count"`
+	Failed     int              `json:"failed_count"`
+	Cancelled  int              `json:"cancelled_count"`
+	Attempt    int              `json:"attempt"`
+	Config     events.JobConfig `json:"config"`
+	Reason     string           `json:"reason,omitempty"` // why it failed or was cancelled
+	CreatedAt  time.Time        `json:"created_at"`
+	StartedAt  *time.Time       `json:"started_at"`
+	UpdatedAt  time.Time        `json:"updated_at"`
+	FinishedAt *time.Time       `json:"finished_at"`
+	// ControlSeq is the sequence of the job's last control event.
+	ControlSeq uint64 `json:"control_seq"`
+	// RequestDigest identifies the start request, for idempotent starts.
+	RequestDigest string `json:"request_digest"`
+}
+
+// Progress is the share of documents with an outcome other than cancelled.
+func (j Job) Progress() float64 {
+	if j.Total == 0 {
+		return 1
+	}
+	return float64(j.Processed+j.Failed) / float64(j.Total)
+}
+
+type jobEntry struct {
+	Job
+	docs []docState
+}
+
+// JobStatus is the read model behind job status, active jobs and history.
+type JobStatus struct {
+	mu   sync.RWMutex
+	jobs map[string]*jobEntry
+}
+
+var _ Projection = (*JobStatus)(nil)
+
+// NewJobStatus returns an empty model.
+func NewJobStatus() *JobStatus { return &JobStatus{jobs: map[string]*jobEntry{}} }
+
+// Name implements Projection.
+func (p *JobStatus) Name() string { return JobStatusName }
+
+// Apply implements Projection.
+func (p *JobStatus) Apply(env events.Envelope) error {
+	if env.Type == events.TypeDocumentsSubmitted {
+		return nil
+	}
+	ev, err := env.Decode()
+	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if s, ok := ev.(*events.JobStarted); ok {
+		if _, exists := p.jobs[env.JobID]; !exists {
+			p.jobs[env.JobID] = newJobEntry(env, s)
+		}
+		return nil
+	}
+	j := p.jobs[env.JobID]
+	if j == nil {
+		return nil // events of a job whose start never committed
+	}
+	j.UpdatedAt = env.Time
+	switch e := ev.(type) {
+	case *events.DocumentStarted:
+		j.docEvent(env, e.Row, e.Attempt)
+		if j.Status == events.StatusPending {
+			j.Status = events.StatusProcessing
+		}
+		if j.StartedAt == nil {
+			t := env.Time
+			j.StartedAt = &t
+		}
+	case *events.DocumentTagged:
+		j.docEvent(env, e.Row, e.Attempt)
+	case *events.DocumentFailed:
+		j.docEvent(env, e.Row, e.Attempt)
+	case *events.JobRetried:
+		j.retry(e)
+		j.control(env)
+	case *events.JobCancelled:
+		j.endDocs(env.Type)
+		j.Reason = e.Reason
+		j.control(env)
+	case *events.JobFailed:
+		j.endDocs(env.Type)
+		j.Reason = e.Reason
+		j.control(env)
+	default:
+		j.control(env)
+	}
+	return nil
+}
+
+func newJobEntry(env events.Envelope, s *events.JobStarted) *jobEntry {
+	docs := make([]docState, s.Total)
+	for i := range docs {
+		docs[i] = newDocState()
+	}
+	return &jobEntry{Job: Job{
+		ID: env.JobID, OwnerID: env.Actor.ID, OwnerEmail: env.Actor.Email,
+		Status: events.StatusPending, Total: s.Total, Attempt: 1, Config: s.Config,
+		CreatedAt: env.Time, UpdatedAt: env.Time, ControlSeq: env.Seq, RequestDigest: s.RequestDigest,
+	}, docs: docs}
+}
+
+func (j *jobEntry) control(env events.Envelope) {
+	j.ControlSeq = env.Seq
+	if st := events.StatusAfter(env.Type); st != "" {
+		j.Status = st
+	}
+	if events.Terminal(j.Status) {
+		t := env.Time
+		j.FinishedAt = &t
+	} else {
+		j.FinishedAt = nil
+	}
+}
+
+func (j *jobEntry) docEvent(env events.Envelope, row, attempt int) {
+	if row < 0 || row >= len(j.docs) {
+		return
+	}
+	next, changed := j.docs[row].onDocEvent(env.Type, attempt)
+	if changed {
+		j.tally(row, next)
+	}
+}
+
+func (j *jobEntry) tally(row int, next docState) {
+	c := counts{j.Processed, j.Failed, j.Cancelled}
+	c.move(j.docs[row].Status, next.Status)
+	j.Processed, j.Failed, j.Cancelled = c.Processed, c.Failed, c.Cancelled
+	j.docs[row] = next
+}
+
+func (j *jobEntry) endDocs(eventType string) {
+	for row, d := range j.docs {
+		if next, changed := d.onJobEnd(eventType); changed {
+			j.tally(row, next)
+		}
+	}
+}
+
+func (j *jobEntry) retry(e *events.JobRetried) {
+	j.Attempt = e.Attempt
+	j.Config = e.Config
+	j.Reason = ""
+	for _, row := range e.Rows {
+		if row >= 0 && row < len(j.docs) {
+			j.tally(row, j.docs[row].onRetry(e.Attempt))
+		}
+	}
+}
+
+// Get returns one job.
+func (p *JobStatus) Get(id string) (Job, bool) {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	j, ok := p.jobs[id]
+	if !ok {
+		return Job{}, false
+	}
+	return j.Job, true
+}
+
+// DocStatuses returns each document's status and attempt, by row.
+func (p *JobStatus) DocStatuses(id string) []docState {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	j, ok := p.jobs[id]
+	if !ok {
+		return nil
+	}
+	return append([]docState(nil), j.docs...)
+}
+
+// Filter selects jobs for listing.
+type Filter struct {
+	OwnerID string   // "" means every owner
+	Status  []string // empty means every status
+}
+
+// List returns matching jobs, newest first.
+func (p *JobStatus) List(f Filter) []Job {
+	p.mu.RLock()
+	out := make([]Job, 0, len(p.jobs))
+	for _, j := range p.jobs {
+		if f.OwnerID != "" && j.OwnerID != f.OwnerID {
+			continue
+		}
+		if len(f.Status) > 0 && !contains(f.Status, j.Status) {
+			continue
+		}
+		out = append(out, j.Job)
+	}
+	p.mu.RUnlock()
+	sort.Slice(out, func(a, b int) bool {
+		if !out[a].CreatedAt.Equal(out[b].CreatedAt) {
+			return out[a].CreatedAt.After(out[b].CreatedAt)
+		}
+		return out[a].ID > out[b].ID
+	})
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Snapshot implements Projection.
+func (p *JobStatus) Snapshot() ([]byte, error) {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	out := map[string]any{}
+	for id, j := range p.jobs {
+		out[id] = struct {
+			Job  Job
+			Docs []docState
+		}{j.Job, j.docs}
+	}
+	return json.Marshal(out)
+}

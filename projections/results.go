@@ -1,0 +1,195 @@
+package projections
+
+import (
+	"encoding/json"
+	"sort"
+	"sync"
+
+	"github.com/tagstream/tagstream/events"
+)
+
+// DocumentResultsName is the document-results model's consumer name.
+const DocumentResultsName = "document-results"
+
+// Result is one document's row in a job's results.
+type Result struct {
+	events.Document
+	Status   string              `json:"status"`
+	Attempts int                 `json:"attempts"`
+	Tags     []string            `json:"tags"`
+	Error    string              `json:"error,omitempty"`
+	Code     string              `json:"error_code,omitempty"`
+	Metadata *events.TagMetadata `json:"metadata,omitempty"`
+	Seq      uint64              `json:"-"` // sequence of the last event that changed the row
+}
+
+type pendingInput struct {
+	jobID  string
+	chunks map[int][]events.Document
+}
+
+// DocumentResults is the read model of every document's outcome.
+type DocumentResults struct {
+	mu     sync.RWMutex
+	jobs   map[string][]Result
+	inputs map[string]*pendingInput // by input id, until a JobStarted claims them
+}
+
+var _ Projection = (*DocumentResults)(nil)
+
+// NewDocumentResults returns an empty model.
+func NewDocumentResults() *DocumentResults {
+	return &DocumentResults{jobs: map[string][]Result{}, inputs: map[string]*pendingInput{}}
+}
+
+// Name implements Projection.
+func (p *DocumentResults) Name() string { return DocumentResultsName }
+
+// Apply implements Projection.
+func (p *DocumentResults) Apply(env events.Envelope) error {
+	ev, err := env.Decode()
+	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch e := ev.(type) {
+	case *events.DocumentsSubmitted:
+		in := p.inputs[e.InputID]
+		if in == nil {
+			in = &pendingInput{jobID: env.JobID, chunks: map[int][]events.Document{}}
+			p.inputs[e.InputID] = in
+		}
+		in.chunks[e.Chunk] = e.Documents
+	case *events.JobStarted:
+		if _, exists := p.jobs[env.JobID]; !exists {
+			p.jobs[env.JobID] = p.claim(env.JobID, e)
+		}
+	case *events.DocumentStarted:
+		p.docEvent(env, e.Row, e.Attempt, func(r *Result) {})
+	case *events.DocumentTagged:
+		p.docEvent(env, e.Row, e.Attempt, func(r *Result) {
+			r.Tags, r.Error, r.Code = e.Tags, "", ""
+			md := e.Metadata
+			r.Metadata = &md
+		})
+	case *events.DocumentFailed:
+		p.docEvent(env, e.Row, e.Attempt, func(r *Result) {
+			r.Tags, r.Error, r.Code = nil, e.Error, e.Code
+			md := e.Metadata
+			r.Metadata = &md
+		})
+	case *events.JobCancelled:
+		p.endDocs(env, "")
+	case *events.JobFailed:
+		p.endDocs(env, e.Reason)
+	case *events.JobRetried:
+		rows := p.jobs[env.JobID]
+		for _, row := range e.Rows {
+			if row >= 0 && row < len(rows) {
+				st := docState{rows[row].Status, rows[row].Attempts}.onRetry(e.Attempt)
+				rows[row].Status, rows[row].Attempts, rows[row].Seq = st.Status, st.Attempt, env.Seq
+			}
+		}
+	}
+	return nil
+}
+
+// claim builds a job's rows from its submitted chunks, in row order.
+func (p *DocumentResults) claim(jobID string, s *events.JobStarted) []Result {
+	rows := make([]Result, s.Total)
+	for i := range rows {
+		rows[i] = Result{Document: events.Document{Row: i}, Status: DocPending, Attempts: 1}
+	}
+	in := p.inputs[s.InputID]
+	if in == nil || in.jobID != jobID {
+		return rows
+	}
+	for _, docs := range in.chunks {
+		for _, d := range docs {
+			if d.Row >= 0 && d.Row < len(rows) {
+				rows[d.Row].Document = d
+			}
+		}
+	}
+	delete(p.inputs, s.InputID)
+	return rows
+}
+
+func (p *DocumentResults) docEvent(env events.Envelope, row, attempt int, fill func(*Result)) {
+	rows := p.jobs[env.JobID]
+	if row < 0 || row >= len(rows) {
+		return
+	}
+	r := &rows[row]
+	next, changed := docState{r.Status, r.Attempts}.onDocEvent(env.Type, attempt)
+	if !changed && env.Type != events.TypeDocumentStarted {
+		return
+	}
+	r.Status, r.Attempts, r.Seq = next.Status, next.Attempt, env.Seq
+	fill(r)
+}
+
+func (p *DocumentResults) endDocs(env events.Envelope, reason string) {
+	rows := p.jobs[env.JobID]
+	for i := range rows {
+		next, changed := docState{rows[i].Status, rows[i].Attempts}.onJobEnd(env.Type)
+		if !changed {
+			continue
+		}
+		rows[i].Status, rows[i].Seq = next.Status, env.Seq
+		if reason != "" {
+			rows[i].Error = reason
+		}
+	}
+}
+
+// Page returns up to limit rows of a job starting at row from, and whether
+// the job is known.
+func (p *DocumentResults) Page(jobID string, from, limit int) ([]Result, int, bool) {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	rows, ok := p.jobs[jobID]
+	if !ok {
+		return nil, 0, false
+	}
+	if from < 0 {
+		from = 0
+	}
+	if from > len(rows) {
+		from = len(rows)
+	}
+	end := len(rows)
+	if limit > 0 && from+limit < end {
+		end = from + limit
+	}
+	out := make([]Result, end-from)
+	copy(out, rows[from:end])
+	return out, len(rows), true
+}
+
+// Rows returns the given rows of a job (unknown rows are skipped).
+func (p *DocumentResults) Rows(jobID string, rows []int) []Result {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	all := p.jobs[jobID]
+	out := make([]Result, 0, len(rows))
+	for _, r := range rows {
+		if r >= 0 && r < len(all) {
+			out = append(out, all[r])
+		}
+	}
+	return out
+}
+
+// Snapshot implements Projection.
+func (p *DocumentResults) Snapshot() ([]byte, error) {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	ids := make([]string, 0, len(p.inputs))
+	for id := range p.inputs {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return json.Marshal(map[string]any{"jobs": p.jobs, "unclaimed_inputs": ids})
+}

@@ -1,0 +1,112 @@
+// Package projections builds Tagstream's read models from the event log.
+// Each read model is a named Projection; the Runner feeds it every event in
+// log order, and a model can always be rebuilt by replaying from sequence 1.
+package projections
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/tagstream/tagstream/events"
+)
+
+// Projection is a read model built only from events. Apply must be
+// idempotent: the runner skips events it has already applied, but a model
+// must still tolerate seeing an event twice.
+type Projection interface {
+	// Name identifies the model; it is its consumer name and never changes
+	// casually.
+	Name() string
+	// Apply folds one event into the model.
+	Apply(env events.Envelope) error
+	// Snapshot returns the model's whole state as canonical JSON: equal
+	// models give equal bytes (used to prove a rebuild matches).
+	Snapshot() ([]byte, error)
+}
+
+// Source is the part of the event store the runner reads.
+type Source interface {
+	Follow(ctx context.Context, filter string, from uint64, fn func(events.Envelope) error) error
+	Read(ctx context.Context, filter string, from uint64, fn func(events.Envelope) error) error
+	LastSeq(ctx context.Context) (uint64, error)
+}
+
+// Runner applies the log to a set of projections, in order, once each.
+type Runner struct {
+	src         Source
+	projections []Projection
+
+	mu      sync.Mutex
+	applied uint64
+	changed chan struct{} // closed and replaced whenever applied moves
+}
+
+// NewRunner returns a runner over the projections, starting at sequence 1.
+func NewRunner(src Source, ps ...Projection) *Runner {
+	return &Runner{src: src, projections: ps, changed: make(chan struct{})}
+}
+
+// CatchUp applies every event up to the end of the log as it is now.
+func (r *Runner) CatchUp(ctx context.Context) error {
+	return r.src.Read(ctx, events.SubjectAll, r.Applied()+1, r.apply)
+}
+
+// Run applies events as they arrive until ctx is done.
+func (r *Runner) Run(ctx context.Context) error {
+	return r.src.Follow(ctx, events.SubjectAll, r.Applied()+1, r.apply)
+}
+
+func (r *Runner) apply(env events.Envelope) error {
+	r.mu.Lock()
+	skip := env.Seq <= r.applied
+	r.mu.Unlock()
+	if skip {
+		return nil
+	}
+	for _, p := range r.projections {
+		if err := p.Apply(env); err != nil {
+			return fmt.Errorf("projection %s at seq %d: %w", p.Name(), env.Seq, err)
+		}
+	}
+	r.mu.Lock()
+	r.applied = env.Seq
+	close(r.changed)
+	r.changed = make(chan struct{})
+	r.mu.Unlock()
+	return nil
+}
+
+// Applied is the sequence of the last event applied.
+func (r *Runner) Applied() uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.applied
+}
+
+// WaitFor blocks until the event at seq has been applied, so a handler can
+// answer from projections with its own writes visible.
+func (r *Runner) WaitFor(ctx context.Context, seq uint64) error {
+	for {
+		r.mu.Lock()
+		applied, ch := r.applied, r.changed
+		r.mu.Unlock()
+		if applied >= seq {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("read models are behind the log (at %d, waiting for %d): %w", applied, seq, ctx.Err())
+		}
+	}
+}
+
+// Sync waits until everything in the log when Sync was called is applied.
+func (r *Runner) Sync(ctx context.Context) error {
+	last, err := r.src.LastSeq(ctx)
+	if err != nil {
+		return err
+	}
+	return r.WaitFor(ctx, last)
+}

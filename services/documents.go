@@ -1,0 +1,169 @@
+package services
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"path"
+	"sort"
+	"strings"
+
+	"github.com/tagstream/tagstream/events"
+	"github.com/tagstream/tagstream/internal/apperr"
+)
+
+// System fields a column can be mapped to.
+const (
+	FieldTitle       = "title"
+	FieldFilePath    = "file_path"
+	FieldSourceType  = "file_source_type"
+	FieldDescription = "description"
+)
+
+// Source types.
+const (
+	SourceURL   = "url"
+	SourceLocal = "local"
+	SourceS3    = "s3"
+)
+
+var systemFields = map[string]bool{FieldTitle: true, FieldFilePath: true, FieldSourceType: true, FieldDescription: true}
+
+// MaxDocumentBytes bounds one document's JSON, so every chunk of documents
+// fits a JetStream message.
+const MaxDocumentBytes = 64 << 10
+
+// InferSourceType guesses a source type from a path: http(s) URLs are
+// url, s3:// is s3, anything else is a server-local path.
+func InferSourceType(p string) string {
+	lower := strings.ToLower(strings.TrimSpace(p))
+	switch {
+	case strings.HasPrefix(lower, "http://"), strings.HasPrefix(lower, "https://"):
+		return SourceURL
+	case strings.HasPrefix(lower, "s3://"):
+		return SourceS3
+	}
+	return SourceLocal
+}
+
+// NormalizeDocuments turns client rows into documents: columns named in
+// mapping become the system field they map to, system-named columns are
+// used as they are, and every other column is kept as an extra. Errors
+// name the field and row.
+func NormalizeDocuments(rows []map[string]any, mapping map[string]string) ([]events.Document, error) {
+	if err := checkMapping(mapping); err != nil {
+		return nil, err
+	}
+	docs := make([]events.Document, len(rows))
+	for i, row := range rows {
+		d, err := normalizeRow(i, row, mapping)
+		if err != nil {
+			return nil, err
+		}
+		docs[i] = d
+	}
+	return docs, nil
+}
+
+func checkMapping(mapping map[string]string) error {
+	targets := map[string]string{}
+	cols := make([]string, 0, len(mapping))
+	for c := range mapping {
+		cols = append(cols, c)
+	}
+	sort.Strings(cols)
+	for _, col := range cols {
+		field := mapping[col]
+		key := fmt.Sprintf("column_mapping[%q]", col)
+		if !systemFields[field] {
+			return apperr.Field(key, "%q is not a system field (title, file_path, file_source_type, description)", field)
+		}
+		if other, dup := targets[field]; dup {
+			return apperr.Field(key, "columns %q and %q both map to %s", other, col, field)
+		}
+		targets[field] = col
+	}
+	return nil
+}
+
+func normalizeRow(i int, row map[string]any, mapping map[string]string) (events.Document, error) {
+	d := events.Document{Row: i}
+	if row == nil {
+		return d, apperr.Field(fmt.Sprintf("documents[%d]", i), "must be an object")
+	}
+	fields := map[string]string{}
+	keys := make([]string, 0, len(row))
+	for k := range row {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, col := range keys {
+		val := row[col]
+		field, mapped := mapping[col]
+		if !mapped && systemFields[col] {
+			if _, takenByMapping := fields[col]; takenByMapping {
+				continue
+			}
+			field, mapped = col, true
+		}
+		if !mapped {
+			if d.Extra == nil {
+				d.Extra = map[string]any{}
+			}
+			d.Extra[col] = val
+			continue
+		}
+		s, ok := val.(string)
+		if !ok && val != nil {
+			return d, apperr.Field(fmt.Sprintf("documents[%d].%s", i, field), "must be a string")
+		}
+		fields[field] = strings.TrimSpace(s)
+	}
+	d.Title, d.FilePath, d.Description = fields[FieldTitle], fields[FieldFilePath], fields[FieldDescription]
+	if err := checkPath(i, &d, fields[FieldSourceType]); err != nil {
+		return d, err
+	}
+	if d.Title == "" {
+		d.Title = path.Base(strings.TrimRight(d.FilePath, "/"))
+	}
+	if b, _ := json.Marshal(d); len(b) > MaxDocumentBytes {
+		return d, apperr.Field(fmt.Sprintf("documents[%d]", i), "is %d bytes, more than the %d allowed per document", len(b), MaxDocumentBytes)
+	}
+	return d, nil
+}
+
+func checkPath(i int, d *events.Document, sourceType string) error {
+	field := fmt.Sprintf("documents[%d].file_path", i)
+	if d.FilePath == "" {
+		return apperr.Field(field, "is required (map a column to file_path with column_mapping)")
+	}
+	if len(d.FilePath) > 4096 || strings.ContainsAny(d.FilePath, "\x00\r\n") {
+		return apperr.Field(field, "is not a valid path or URL")
+	}
+	switch strings.ToLower(sourceType) {
+	case "":
+		d.SourceType = InferSourceType(d.FilePath)
+	case SourceURL, SourceLocal, SourceS3:
+		d.SourceType = strings.ToLower(sourceType)
+	default:
+		return apperr.Field(fmt.Sprintf("documents[%d].file_source_type", i), "must be url, local or s3, not %q", sourceType)
+	}
+	switch d.SourceType {
+	case SourceURL:
+		u, err := url.Parse(d.FilePath)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return apperr.Field(field, "must be an http:// or https:// URL")
+		}
+	case SourceS3:
+		if !strings.HasPrefix(strings.ToLower(d.FilePath), "s3://") {
+			return apperr.Field(field, "must be an s3://bucket/key URL")
+		}
+	case SourceLocal:
+		for _, part := range strings.FieldsFunc(d.FilePath, func(r rune) bool { return r == '/' || r == '\\' }) {
+			if part == ".." {
+				return apperr.Field(field, "must not contain '..'")
+			}
+		}
+	}
+	return nil
+}

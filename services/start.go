@@ -1,0 +1,262 @@
+package services
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/tagstream/tagstream/events"
+	"github.com/tagstream/tagstream/internal/apperr"
+)
+
+// Tagging defaults and bounds from the API contract.
+const (
+	DefaultModel    = "openai/gpt-4o-mini"
+	KeywordsModel   = "builtin/keywords"
+	DefaultNumPages = 3
+	DefaultNumTags  = 8
+)
+
+// StartConfig is the tagging configuration a client sends. Nil numbers
+// take their defaults; explicit out-of-range numbers are refused.
+type StartConfig struct {
+	APIKey         string
+	Model          string
+	NumPages       *int
+	NumTags        *int
+	ExclusionWords []string
+}
+
+// StartJob starts tagging a batch of documents.
+type StartJob struct {
+	Caller        Caller
+	JobID         string // optional: makes the start idempotent
+	Documents     []map[string]any
+	ColumnMapping map[string]string
+	Config        StartConfig
+}
+
+// StartResult says which job runs the batch.
+type StartResult struct {
+	JobID   string
+	Total   int
+	Seq     uint64 // sequence of the JobStarted event
+	Existed bool   // an identical earlier start with the same job id
+}
+
+// SecretStore keeps job API keys out of the event log.
+type SecretStore interface {
+	Put(ctx context.Context, jobID, secret string) error
+	Get(ctx context.Context, jobID string) (string, error)
+	Delete(ctx context.Context, jobID string) error
+}
+
+// StartJobHandler handles StartJob.
+type StartJobHandler struct {
+	store        events.Store
+	secrets      SecretStore
+	maxDocuments int
+	serverKey    bool
+}
+
+// NewStartJobHandler returns a handler; serverKey says whether a server
+// API key is configured for jobs that bring none.
+func NewStartJobHandler(store events.Store, secrets SecretStore, maxDocuments int, serverKey bool) StartJobHandler {
+	return StartJobHandler{store: store, secrets: secrets, maxDocuments: maxDocuments, serverKey: serverKey}
+}
+
+// chunkBytes bounds one DocumentsSubmitted event well under JetStream's
+// 1 MiB message limit.
+const chunkBytes = 256 << 10
+
+// Handle validates the batch, stores its documents in chunks and commits
+// the job with one JobStarted appended only if the job id is still unused.
+func (h StartJobHandler) Handle(ctx context.Context, cmd StartJob) (StartResult, error) {
+	cfg, apiKey, err := h.config(cmd.Config)
+	if err != nil {
+		return StartResult{}, err
+	}
+	if len(cmd.Documents) == 0 {
+		return StartResult{}, apperr.Field("documents", "at least one document is required")
+	}
+	if len(cmd.Documents) > h.maxDocuments {
+		return StartResult{}, &apperr.Error{Code: apperr.TooLarge, Field: "documents",
+			Message: fmt.Sprintf("documents: %d documents exceed the limit of %d per job", len(cmd.Documents), h.maxDocuments)}
+	}
+	docs, err := NormalizeDocuments(cmd.Documents, cmd.ColumnMapping)
+	if err != nil {
+		return StartResult{}, err
+	}
+	digest := requestDigest(docs, cfg, cmd.ColumnMapping)
+	jobID := cmd.JobID
+	if jobID == "" {
+		jobID = newJobID()
+	} else if !events.ValidJobID(jobID) {
+		return StartResult{}, apperr.Field("job_id", "must be 1-64 letters, digits, '-' or '_'")
+	} else if res, done, err := h.existing(ctx, jobID, digest, cmd.Caller); done || err != nil {
+		return res, err
+	}
+	if apiKey != "" {
+		if err := h.secrets.Put(ctx, jobID, apiKey); err != nil {
+			return StartResult{}, apperr.Wrap(err, "store api key")
+		}
+	}
+	inputID := digest[:32]
+	chunks, err := h.appendChunks(ctx, jobID, inputID, cmd.Caller.Actor, docs)
+	if err != nil {
+		return StartResult{}, err
+	}
+	started := events.JobStarted{InputID: inputID, Chunks: chunks, Total: len(docs), Config: cfg,
+		ColumnMapping: cmd.ColumnMapping, RequestDigest: digest}
+	env, err := events.New(jobID, cmd.Caller.Actor, started)
+	if err != nil {
+		return StartResult{}, err
+	}
+	env.ID = "start-" + jobID + "-" + inputID
+	seq, err := h.store.Append(ctx, env, &events.Expect{Subject: events.ControlSubject(jobID), Seq: 0})
+	if errors.Is(err, events.ErrConflict) {
+		// Another start with this id won the race: identical requests
+		// share its job, others are refused.
+		res, _, err := h.existing(ctx, jobID, digest, cmd.Caller)
+		return res, err
+	}
+	if err != nil {
+		return StartResult{}, apperr.Wrap(err, "append JobStarted")
+	}
+	return StartResult{JobID: jobID, Total: len(docs), Seq: seq}, nil
+}
+
+// existing reports whether jobID is taken, and by an identical request.
+func (h StartJobHandler) existing(ctx context.Context, jobID, digest string, caller Caller) (StartResult, bool, error) {
+	job, err := loadJob(ctx, h.store, jobID)
+	if apperr.Code(err) == apperr.NotFound {
+		return StartResult{}, false, nil
+	}
+	if err != nil {
+		return StartResult{}, true, err
+	}
+	if job.Owner.ID != caller.Actor.ID || job.Started.RequestDigest != digest {
+		return StartResult{}, true, apperr.New(apperr.Conflict, "job_id %q is already used by a different request", jobID)
+	}
+	return StartResult{JobID: jobID, Total: job.Started.Total, Seq: job.ControlSeq, Existed: true}, true, nil
+}
+
+// appendChunks stores the documents in chunks with deterministic ids, so a
+// retried identical start deduplicates instead of storing them twice.
+func (h StartJobHandler) appendChunks(ctx context.Context, jobID, inputID string, actor events.Actor, docs []events.Document) (int, error) {
+	chunk, size, n := []events.Document{}, 0, 0
+	flush := func() error {
+		env, err := events.New(jobID, actor, events.DocumentsSubmitted{InputID: inputID, Chunk: n, Documents: chunk})
+		if err != nil {
+			return err
+		}
+		env.ID = fmt.Sprintf("input-%s-%s-%d", jobID, inputID, n)
+		if _, err := h.store.Append(ctx, env, nil); err != nil {
+			return apperr.Wrap(err, "append documents")
+		}
+		chunk, size, n = []events.Document{}, 0, n+1
+		return nil
+	}
+	for _, d := range docs {
+		b, _ := json.Marshal(d)
+		if size+len(b) > chunkBytes && len(chunk) > 0 {
+			if err := flush(); err != nil {
+				return 0, err
+			}
+		}
+		chunk, size = append(chunk, d), size+len(b)
+	}
+	if err := flush(); err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+// config applies defaults and bounds, and decides where the key comes from.
+func (h StartJobHandler) config(in StartConfig) (events.JobConfig, string, error) {
+	cfg := events.JobConfig{Model: strings.TrimSpace(in.Model), NumPages: DefaultNumPages, NumTags: DefaultNumTags}
+	if cfg.Model == "" {
+		cfg.Model = DefaultModel
+	}
+	if len(cfg.Model) > 200 || strings.IndexFunc(cfg.Model, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0 {
+		return cfg, "", apperr.Field("config.model_name", "must be a model id without spaces, at most 200 characters")
+	}
+	if in.NumPages != nil {
+		if *in.NumPages < 1 || *in.NumPages > 10 {
+			return cfg, "", apperr.Field("config.num_pages", "must be between 1 and 10, got %d", *in.NumPages)
+		}
+		cfg.NumPages = *in.NumPages
+	}
+	if in.NumTags != nil {
+		if *in.NumTags < 3 || *in.NumTags > 15 {
+			return cfg, "", apperr.Field("config.num_tags", "must be between 3 and 15, got %d", *in.NumTags)
+		}
+		cfg.NumTags = *in.NumTags
+	}
+	words, err := exclusionWords(in.ExclusionWords)
+	if err != nil {
+		return cfg, "", err
+	}
+	cfg.ExclusionWords = words
+	key := strings.TrimSpace(in.APIKey)
+	switch {
+	case cfg.Model == KeywordsModel:
+		cfg.KeySource, key = "none", ""
+	case key != "":
+		cfg.KeySource = "job"
+	case h.serverKey:
+		cfg.KeySource = "server"
+	default:
+		return cfg, "", apperr.Field("config.api_key", "is required for model %q: this server has no API key configured (or use %q, which needs none)", cfg.Model, KeywordsModel)
+	}
+	return cfg, key, nil
+}
+
+func exclusionWords(in []string) ([]string, error) {
+	var out []string
+	seen := map[string]bool{}
+	for _, w := range in {
+		for _, part := range strings.Split(w, ",") {
+			part = strings.ToLower(strings.TrimSpace(part))
+			if part == "" || seen[part] {
+				continue
+			}
+			if len(part) > 100 {
+				return nil, apperr.Field("config.exclusion_words", "words must be at most 100 characters")
+			}
+			seen[part] = true
+			out = append(out, part)
+		}
+	}
+	if len(out) > 1000 {
+		return nil, apperr.Field("config.exclusion_words", "at most 1000 words")
+	}
+	return out, nil
+}
+
+// requestDigest identifies a start request for idempotency. The API key is
+// deliberately not part of it: nothing derived from a secret is logged.
+func requestDigest(docs []events.Document, cfg events.JobConfig, mapping map[string]string) string {
+	c := cfg
+	c.KeySource = ""
+	b, _ := json.Marshal(struct {
+		D []events.Document
+		C events.JobConfig
+		M map[string]string
+	}{docs, c, mapping})
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+func newJobID() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("batch-%d-%s", time.Now().Unix(), hex.EncodeToString(b[:]))
+}

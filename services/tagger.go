@@ -1,0 +1,60 @@
+// Package services is Tagstream's command side: the job commands (start,
+// pause, resume, cancel, retry), the dispatcher that turns job events into
+// tasks, and the tagging workers that turn tasks into document outcomes.
+package services
+
+import (
+	"context"
+	"errors"
+
+	"github.com/tagstream/tagstream/events"
+)
+
+// TagInput is one document to tag.
+type TagInput struct {
+	JobID    string
+	Attempt  int
+	Document events.Document
+	Config   events.JobConfig
+	APIKey   string // empty for keyless models
+}
+
+// TagOutput is a successful tagging.
+type TagOutput struct {
+	Tags     []string
+	Metadata events.TagMetadata
+}
+
+// Tagger turns one document into tags. Errors should be *Failure so the
+// worker knows whether the document or the whole job failed.
+type Tagger interface {
+	Tag(ctx context.Context, in TagInput) (TagOutput, error)
+}
+
+// TaggerFunc adapts a function to Tagger.
+type TaggerFunc func(ctx context.Context, in TagInput) (TagOutput, error)
+
+// Tag implements Tagger.
+func (f TaggerFunc) Tag(ctx context.Context, in TagInput) (TagOutput, error) { return f(ctx, in) }
+
+// Failure is a classified tagging error.
+type Failure struct {
+	Code     string // machine code, e.g. "fetch_not_found", "scanned", "llm_auth"
+	Reason   string // human reason, shown in results; never a secret
+	JobFatal bool   // the job cannot succeed (an invalid API key): fail it at once
+	Metadata events.TagMetadata
+}
+
+func (f *Failure) Error() string { return f.Reason }
+
+// asFailure classifies any error from a tagger.
+func asFailure(err error) *Failure {
+	var f *Failure
+	if errors.As(err, &f) {
+		return f
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return &Failure{Code: "timeout", Reason: "document took longer than the per-document deadline"}
+	}
+	return &Failure{Code: "tagging_failed", Reason: err.Error()}
+}

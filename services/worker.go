@@ -1,0 +1,397 @@
+package services
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/tagstream/tagstream/events"
+)
+
+// WorkerConfig tunes a tagging worker.
+type WorkerConfig struct {
+	ID            string        // worker id recorded as the actor of its events
+	Concurrency   int           // documents in flight at once (TAGSTREAM_WORKERS)
+	ServerAPIKey  string        // used for jobs whose key source is "server"
+	DocTimeout    time.Duration // per-document deadline
+	ShutdownGrace time.Duration // how long in-flight documents may finish on shutdown
+	Log           *slog.Logger
+}
+
+// Worker takes document tasks of runnable jobs, tags them and appends each
+// document's outcome.
+type Worker struct {
+	store   events.Store
+	queue   *TaskQueue
+	secrets SecretStore
+	tagger  Tagger
+	cfg     WorkerConfig
+	actor   events.Actor
+
+	mu        sync.Mutex
+	status    map[string]string // job id -> status, from control events
+	consumers map[string]jetstream.Consumer
+
+	inflight atomic.Int64
+	wake     chan struct{}
+}
+
+// NewWorker returns a worker.
+func NewWorker(store events.Store, queue *TaskQueue, secrets SecretStore, tagger Tagger, cfg WorkerConfig) *Worker {
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = 8
+	}
+	if cfg.DocTimeout <= 0 {
+		cfg.DocTimeout = 5 * time.Minute
+	}
+	if cfg.ShutdownGrace <= 0 {
+		cfg.ShutdownGrace = 30 * time.Second
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	return &Worker{store: store, queue: queue, secrets: secrets, tagger: tagger, cfg: cfg,
+		actor: events.Worker(cfg.ID), status: map[string]string{}, consumers: map[string]jetstream.Consumer{},
+		wake: make(chan struct{}, 1)}
+}
+
+// Run works until ctx is done, then stops taking tasks, lets in-flight
+// documents finish for up to ShutdownGrace and releases the rest for
+// another worker (no outcome is recorded for them).
+func (w *Worker) Run(ctx context.Context) error {
+	work, abandon := context.WithCancel(context.WithoutCancel(ctx))
+	defer abandon()
+	go w.watchControl(ctx)
+	var wg sync.WaitGroup
+	for ctx.Err() == nil {
+		if w.schedule(ctx, work, &wg) == 0 {
+			select {
+			case <-ctx.Done():
+			case <-w.wake:
+			case <-time.After(250 * time.Millisecond):
+			}
+		}
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(w.cfg.ShutdownGrace):
+		abandon()
+		<-done
+	}
+	return nil
+}
+
+// schedule fetches tasks for free slots, round-robin over runnable jobs,
+// and returns how many it started.
+func (w *Worker) schedule(ctx, work context.Context, wg *sync.WaitGroup) int {
+	started := 0
+	jobs := w.runnable()
+	for i, jobID := range jobs {
+		free := int64(w.cfg.Concurrency) - w.inflight.Load()
+		if free <= 0 {
+			break
+		}
+		share := (free + int64(len(jobs)-i) - 1) / int64(len(jobs)-i)
+		cons := w.consumer(ctx, jobID)
+		if cons == nil {
+			continue
+		}
+		batch, err := cons.FetchNoWait(int(share))
+		if err != nil {
+			w.forgetConsumer(jobID)
+			continue
+		}
+		for msg := range batch.Messages() {
+			w.inflight.Add(1)
+			started++
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer w.release()
+				w.process(work, msg)
+			}()
+		}
+	}
+	return started
+}
+
+func (w *Worker) release() {
+	w.inflight.Add(-1)
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (w *Worker) runnable() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []string
+	for id, st := range w.status {
+		if st == events.StatusPending || st == events.StatusProcessing {
+			out = append(out, id)
+		}
+	}
+	sort.Strings(out)
+	// Rotate so the same job does not always get the first free slots.
+	if n := len(out); n > 1 {
+		k := int(time.Now().UnixNano() % int64(n))
+		out = append(out[k:], out[:k]...)
+	}
+	return out
+}
+
+func (w *Worker) consumer(ctx context.Context, jobID string) jetstream.Consumer {
+	w.mu.Lock()
+	c := w.consumers[jobID]
+	w.mu.Unlock()
+	if c != nil {
+		return c
+	}
+	c, err := w.queue.consumer(ctx, jobID)
+	if err != nil || c == nil {
+		return nil
+	}
+	w.mu.Lock()
+	w.consumers[jobID] = c
+	w.mu.Unlock()
+	return c
+}
+
+func (w *Worker) forgetConsumer(jobID string) {
+	w.mu.Lock()
+	delete(w.consumers, jobID)
+	w.mu.Unlock()
+}
+
+// watchControl keeps the job status map current from control events.
+func (w *Worker) watchControl(ctx context.Context) {
+	for ctx.Err() == nil {
+		err := w.store.Follow(ctx, events.SubjectAllControl, 1, func(env events.Envelope) error {
+			st := events.StatusAfter(env.Type)
+			w.mu.Lock()
+			w.status[env.JobID] = st
+			if events.Terminal(st) {
+				delete(w.consumers, env.JobID)
+			}
+			w.mu.Unlock()
+			select {
+			case w.wake <- struct{}{}:
+			default:
+			}
+			return nil
+		})
+		if ctx.Err() == nil {
+			w.cfg.Log.Warn("worker: control watch stopped, restarting", "err", err)
+			w.mu.Lock()
+			w.status = map[string]string{}
+			w.mu.Unlock()
+			time.Sleep(time.Second)
+		}
+	}
+}
+
+// process runs one task and settles its message.
+func (w *Worker) process(ctx context.Context, msg jetstream.Msg) {
+	var t task
+	if err := json.Unmarshal(msg.Data(), &t); err != nil || !events.ValidJobID(t.JobID) {
+		w.cfg.Log.Error("worker: dropping malformed task", "subject", msg.Subject())
+		_ = msg.Term()
+		return
+	}
+	stop := heartbeat(msg, w.queue.ackWait/3)
+	verdict := w.run(ctx, t)
+	stop()
+	log := w.cfg.Log.With("job_id", t.JobID, "row", t.Document.Row, "attempt", t.Attempt)
+	switch verdict {
+	case settleRelease:
+		if err := msg.Nak(); err != nil {
+			log.Warn("worker: release task", "err", err)
+		}
+	case settleDone:
+		if err := msg.DoubleAck(context.WithoutCancel(ctx)); err != nil {
+			log.Warn("worker: ack task", "err", err)
+		}
+		w.completeIfLast(context.WithoutCancel(ctx), t.JobID)
+	}
+}
+
+type settle int
+
+const (
+	settleDone    settle = iota // outcome recorded, or nothing left to do
+	settleRelease               // give the task back (paused, shutting down)
+)
+
+// run decides, starts, tags and records one document attempt.
+func (w *Worker) run(ctx context.Context, t task) settle {
+	log := w.cfg.Log.With("job_id", t.JobID, "row", t.Document.Row, "attempt", t.Attempt)
+	startedSeq, verdict, err := w.begin(ctx, t)
+	if err != nil {
+		log.Warn("worker: cannot start document", "err", err)
+		return settleRelease
+	}
+	if startedSeq == 0 {
+		return verdict
+	}
+	out, terr := w.tag(ctx, t)
+	if terr != nil && ctx.Err() != nil {
+		return settleRelease // shutting down: another worker redoes it
+	}
+	var ev events.Event
+	if terr == nil {
+		ev = events.DocumentTagged{Row: t.Document.Row, Attempt: t.Attempt, Tags: out.Tags, Metadata: out.Metadata}
+	} else {
+		f := asFailure(terr)
+		if f.JobFatal {
+			w.failJob(ctx, t.JobID, f)
+			return settleDone
+		}
+		ev = events.DocumentFailed{Row: t.Document.Row, Attempt: t.Attempt, Error: f.Reason, Code: f.Code, Metadata: f.Metadata}
+	}
+	env, err := events.New(t.JobID, w.actor, ev)
+	if err != nil {
+		return settleRelease
+	}
+	_, err = w.store.Append(context.WithoutCancel(ctx), env, &events.Expect{Subject: events.DocSubject(t.JobID, t.Document.Row), Seq: startedSeq})
+	switch {
+	case errors.Is(err, events.ErrConflict):
+		log.Info("worker: another worker took this document over; dropping my outcome")
+	case err != nil:
+		log.Warn("worker: record outcome", "err", err)
+		return settleRelease
+	}
+	return settleDone
+}
+
+// begin appends DocumentStarted guarded by the job's control sequence, so
+// no document starts after a pause or cancel that the worker did not see.
+// It returns the start's sequence, or 0 with how to settle the task.
+func (w *Worker) begin(ctx context.Context, t task) (uint64, settle, error) {
+	for i := 0; i < 10; i++ {
+		ctl, err := w.store.Last(ctx, events.ControlSubject(t.JobID))
+		if err != nil {
+			return 0, settleRelease, err
+		}
+		switch st := events.StatusAfter(ctl.Type); {
+		case events.Terminal(st):
+			return 0, settleDone, nil
+		case st == events.StatusPaused:
+			return 0, settleRelease, nil
+		}
+		doc, err := w.store.Last(ctx, events.DocSubject(t.JobID, t.Document.Row))
+		if err != nil && !errors.Is(err, events.ErrNotFound) {
+			return 0, settleRelease, err
+		}
+		if err == nil && docSettled(doc, t.Attempt) {
+			return 0, settleDone, nil
+		}
+		env, err := events.New(t.JobID, w.actor, events.DocumentStarted{Row: t.Document.Row, Attempt: t.Attempt})
+		if err != nil {
+			return 0, settleRelease, err
+		}
+		seq, err := w.store.Append(ctx, env, &events.Expect{Subject: events.ControlSubject(t.JobID), Seq: ctl.Seq})
+		if errors.Is(err, events.ErrConflict) {
+			continue // the job changed under us: look again
+		}
+		return seq, settleDone, err
+	}
+	return 0, settleRelease, errors.New("job kept changing")
+}
+
+// docSettled reports whether the document's last event makes the task
+// stale: a later attempt exists, or this attempt already has an outcome.
+func docSettled(last events.Envelope, attempt int) bool {
+	var a struct {
+		Attempt int `json:"attempt"`
+	}
+	_ = json.Unmarshal(last.Data, &a)
+	if a.Attempt > attempt {
+		return true
+	}
+	return a.Attempt == attempt && (last.Type == events.TypeDocumentTagged || last.Type == events.TypeDocumentFailed)
+}
+
+func (w *Worker) tag(ctx context.Context, t task) (TagOutput, error) {
+	in := TagInput{JobID: t.JobID, Attempt: t.Attempt, Document: t.Document, Config: t.Config}
+	switch t.Config.KeySource {
+	case "job":
+		key, err := w.secrets.Get(ctx, t.JobID)
+		if err != nil || key == "" {
+			return TagOutput{}, &Failure{Code: "api_key_missing", Reason: "the job's API key is no longer available; retry the job with a new key"}
+		}
+		in.APIKey = key
+	case "server":
+		in.APIKey = w.cfg.ServerAPIKey
+	}
+	dctx, cancel := context.WithTimeout(ctx, w.cfg.DocTimeout)
+	defer cancel()
+	return w.tagger.Tag(dctx, in)
+}
+
+func (w *Worker) failJob(ctx context.Context, jobID string, f *Failure) {
+	err := withRetry(ctx, 10, func() error {
+		ctl, err := w.store.Last(ctx, events.ControlSubject(jobID))
+		if err != nil {
+			return err
+		}
+		if events.Terminal(events.StatusAfter(ctl.Type)) {
+			return nil
+		}
+		env, err := events.New(jobID, w.actor, events.JobFailed{Reason: f.Reason, Code: f.Code})
+		if err != nil {
+			return err
+		}
+		_, err = w.store.Append(ctx, env, &events.Expect{Subject: events.ControlSubject(jobID), Seq: ctl.Seq})
+		return err
+	})
+	if err != nil {
+		w.cfg.Log.Error("worker: fail job", "job_id", jobID, "err", err)
+	}
+}
+
+// completeIfLast completes the job when its consumer has nothing left,
+// neither waiting nor in flight. The ack before it is synchronous, so the
+// worker acking the last task always sees an empty consumer.
+func (w *Worker) completeIfLast(ctx context.Context, jobID string) {
+	if cons := w.consumer(ctx, jobID); cons != nil {
+		info, err := cons.Info(ctx)
+		if err == nil && (info.NumPending > 0 || info.NumAckPending > 0) {
+			return
+		}
+	}
+	if err := completeIfDone(ctx, w.store, jobID); err != nil {
+		w.cfg.Log.Warn("worker: complete job", "job_id", jobID, "err", err)
+	}
+}
+
+// heartbeat tells JetStream the task is still being worked on, so a slow
+// document is not handed to a second worker; a dead worker stops beating
+// and its task is redelivered after AckWait.
+func heartbeat(msg jetstream.Msg, every time.Duration) func() {
+	if every <= 0 {
+		every = time.Second
+	}
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				_ = msg.InProgress()
+			}
+		}
+	}()
+	return func() { close(done) }
+}
