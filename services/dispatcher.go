@@ -144,4 +144,3 @@ func (d *Dispatcher) enqueue(ctx context.Context, jobID, inputID string, rows []
 	d.log.Info("tasks enqueued", "job_id", jobID, "tasks", len(tasks), "attempt", attempt)
 	return nil
 }
-
