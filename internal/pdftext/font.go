@@ -1,0 +1,364 @@
+package pdftext
+
+import (
+	"bytes"
+	"math"
+	"strings"
+
+	pdffont "github.com/pdfcpu/pdfcpu/pkg/font"
+	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/types"
+)
+
+type fontKind uint8
+
+const (
+	fontSimple fontKind = iota
+	fontCID
+	fontType3
+)
+
+// font is what the interpreter needs from a PDF font: how to split a
+// string into codes, each code's text, and each code's advance width.
+type font struct {
+	kind     fontKind
+	enc      *encoding // simple fonts: code to text after Differences
+	toUni    *cmap
+	codec    *cmap // CID fonts: codespace and code-to-CID map; nil is Identity
+	ucs      bool  // CID font whose predefined CMap encodes UCS-2
+	vertical bool
+
+	firstChar int
+	widths    []float64 // glyph units, indexed by code-firstChar
+	missing   float64
+	dw        float64
+	cidW      map[uint32]float64
+	// scale turns glyph units into text space (1/1000, or FontMatrix for Type3).
+	scale float64
+	// sizeScale corrects the nominal font size of Type3 fonts whose glyph
+	// space is not 1000 units per em; layout uses it to judge gaps.
+	sizeScale float64
+}
+
+// defaultWidth stands in when a font gives no width at all; half an em is
+// a typical average advance, which keeps word gaps plausible.
+const defaultWidth = 500
+
+// loadFont builds a font from its dictionary. It never fails: a broken
+// font degrades to an ASCII-like one so the rest of the page still reads.
+func (x *extractor) loadFont(d types.Dict) *font {
+	f := &font{scale: 0.001, sizeScale: 1, missing: defaultWidth, dw: 1000}
+	sub := x.name(d["Subtype"])
+	if tu := x.stream(d["ToUnicode"]); tu != nil {
+		if data := x.decode(tu); data != nil {
+			f.toUni = parseCMap(data)
+		}
+	}
+	switch sub {
+	case "Type0":
+		f.kind = fontCID
+		x.loadCIDFont(f, d)
+		return f
+	case "Type3":
+		f.kind = fontType3
+		defer func() { f.missing = 0.5 / f.scale }()
+		if m := x.array(d["FontMatrix"]); len(m) == 6 {
+			a, _ := x.num(m[0])
+			dd, _ := x.num(m[3])
+			if a != 0 && !math.IsNaN(a) && !math.IsInf(a, 0) {
+				f.scale = math.Abs(a)
+			}
+			if dd != 0 && !math.IsNaN(dd) && !math.IsInf(dd, 0) {
+				f.sizeScale = math.Min(math.Max(math.Abs(dd)*1000, 0.01), 100)
+			}
+		}
+	}
+	base := x.name(d["BaseFont"])
+	if i := strings.IndexByte(base, '+'); i == 6 {
+		base = base[i+1:]
+	}
+	core := coreFontName(base)
+	desc := x.dict(d["FontDescriptor"])
+	if mw, ok := x.num(desc["MissingWidth"]); ok && mw > 0 {
+		f.missing = mw
+	}
+	f.enc = x.simpleEncoding(d, desc, core)
+	if fc, ok := x.num(d["FirstChar"]); ok && fc >= 0 && fc < 256 {
+		f.firstChar = int(fc)
+	}
+	if w := x.array(d["Widths"]); len(w) > 0 {
+		f.widths = make([]float64, min(len(w), 256))
+		for i := range f.widths {
+			f.widths[i], _ = x.num(w[i])
+		}
+	} else if core != "" {
+		// Standard 14 fonts may omit Widths; take the AFM metrics.
+		f.firstChar = 0
+		f.widths = make([]float64, 256)
+		for c := range f.widths {
+			code := c
+			if t := f.enc[c]; len(t) == 1 {
+				code = int(t[0])
+			}
+			if w, err := pdffont.CharWidth(core, rune(code)); err == nil {
+				f.widths[c] = float64(w)
+			}
+		}
+	}
+	return f
+}
+
+// coreFontName maps a BaseFont to one of the standard 14 fonts, including
+// the Windows names producers use for them, or "".
+func coreFontName(base string) string {
+	if pdffont.IsCoreFont(base) {
+		return base
+	}
+	n := strings.NewReplacer(" ", "", "-", "", ",", "").Replace(base)
+	style := ""
+	switch {
+	case strings.HasSuffix(n, "BoldItalic") || strings.HasSuffix(n, "BoldOblique"):
+		style = "BI"
+	case strings.HasSuffix(n, "Bold"):
+		style = "B"
+	case strings.HasSuffix(n, "Italic") || strings.HasSuffix(n, "Oblique"):
+		style = "I"
+	}
+	var fam [4]string
+	switch {
+	case strings.HasPrefix(n, "Arial") || strings.HasPrefix(n, "Helvetica"):
+		fam = [4]string{"Helvetica", "Helvetica-Bold", "Helvetica-Oblique", "Helvetica-BoldOblique"}
+	case strings.HasPrefix(n, "Times"):
+		fam = [4]string{"Times-Roman", "Times-Bold", "Times-Italic", "Times-BoldItalic"}
+	case strings.HasPrefix(n, "Courier"):
+		fam = [4]string{"Courier", "Courier-Bold", "Courier-Oblique", "Courier-BoldOblique"}
+	case strings.HasPrefix(n, "Symbol"):
+		return "Symbol"
+	default:
+		return ""
+	}
+	switch style {
+	case "B":
+		return fam[1]
+	case "I":
+		return fam[2]
+	case "BI":
+		return fam[3]
+	}
+	return fam[0]
+}
+
+// simpleEncoding resolves Encoding, BaseEncoding, the font's built-in
+// encoding and Differences into one code-to-text table.
+func (x *extractor) simpleEncoding(d, desc types.Dict, core string) *encoding {
+	var base *encoding
+	var diffs types.Array
+	switch e := x.resolve(d["Encoding"]).(type) {
+	case types.Name:
+		base = baseEncoding(string(e))
+	case types.Dict:
+		base = baseEncoding(x.name(e["BaseEncoding"]))
+		diffs = x.array(e["Differences"])
+	}
+	if base == nil {
+		base = x.builtinEncoding(desc, core)
+	}
+	enc := new(encoding)
+	*enc = *base
+	code := -1
+	for _, o := range diffs {
+		switch v := x.resolve(o).(type) {
+		case types.Integer:
+			code = int(v)
+		case types.Float:
+			code = int(v)
+		case types.Name:
+			if code >= 0 && code < 256 {
+				// An unknown name (g12, cid34) must not keep the base
+				// encoding's letter: that would be wrong text.
+				enc[code] = glyphText(string(v))
+			}
+			code++
+		}
+	}
+	return enc
+}
+
+// builtinEncoding is the encoding of the font program itself: the
+// Encoding array of an embedded Type 1 font, Symbol's own table, or
+// StandardEncoding as the spec's default.
+func (x *extractor) builtinEncoding(desc types.Dict, core string) *encoding {
+	if core == "Symbol" {
+		return baseEncoding("Symbol")
+	}
+	if ff := x.stream(desc["FontFile"]); ff != nil {
+		if data := x.decode(ff); data != nil {
+			if enc := type1Encoding(data); enc != nil {
+				return enc
+			}
+		}
+	}
+	return baseEncoding("StandardEncoding")
+}
+
+// type1Encoding reads "dup code /name put" entries from the clear-text
+// part of a Type 1 font program.
+func type1Encoding(data []byte) *encoding {
+	i := bytes.Index(data, []byte("/Encoding"))
+	if i < 0 {
+		return nil
+	}
+	data = data[i+len("/Encoding"):]
+	if end := bytes.Index(data, []byte("eexec")); end >= 0 {
+		data = data[:end]
+	}
+	if bytes.HasPrefix(bytes.TrimSpace(data), []byte("StandardEncoding")) {
+		return nil
+	}
+	enc := new(encoding)
+	found := false
+	l := &lexer{data: data}
+	var stack []object
+	for {
+		k, o, op := l.next(0)
+		if k == tokEOF {
+			break
+		}
+		if k == tokOperand {
+			stack = append(stack, o)
+			continue
+		}
+		if k != tokOp {
+			continue
+		}
+		if string(op) == "put" && len(stack) >= 2 {
+			c, n := stack[len(stack)-2], stack[len(stack)-1]
+			if c.kind == objNumber && n.kind == objName && c.num >= 0 && c.num < 256 {
+				enc[int(c.num)] = glyphText(string(n.str))
+				found = true
+			}
+		}
+		if string(op) == "def" && found {
+			break
+		}
+		stack = stack[:0]
+	}
+	if !found {
+		return nil
+	}
+	return enc
+}
+
+// loadCIDFont fills in the Type0 parts: encoding CMap and CID widths.
+func (x *extractor) loadCIDFont(f *font, d types.Dict) {
+	switch e := x.resolve(d["Encoding"]).(type) {
+	case types.Name:
+		name := string(e)
+		f.vertical = strings.HasSuffix(name, "-V")
+		f.ucs = predefinedUCS(name)
+	case types.StreamDict:
+		if data := x.decode(&e); data != nil {
+			f.codec = parseCMap(data)
+			if wm, ok := x.num(e.Dict["WMode"]); ok && wm == 1 {
+				f.vertical = true
+			}
+		}
+	}
+	desc := x.array(d["DescendantFonts"])
+	if len(desc) == 0 {
+		return
+	}
+	cd := x.dict(desc[0])
+	if dw, ok := x.num(cd["DW"]); ok && dw > 0 {
+		f.dw = dw
+	}
+	w := x.array(cd["W"])
+	if len(w) == 0 {
+		return
+	}
+	f.cidW = map[uint32]float64{}
+	for i := 0; i < len(w); {
+		first, ok := x.num(w[i])
+		if !ok || first < 0 || i+1 >= len(w) {
+			break
+		}
+		if arr := x.array(w[i+1]); arr != nil {
+			for j, o := range arr {
+				if v, ok := x.num(o); ok && len(f.cidW) < 1<<20 {
+					f.cidW[uint32(first)+uint32(j)] = v
+				}
+			}
+			i += 2
+			continue
+		}
+		if i+2 >= len(w) {
+			break
+		}
+		last, _ := x.num(w[i+1])
+		v, _ := x.num(w[i+2])
+		for c := first; c <= last && len(f.cidW) < 1<<20; c++ {
+			f.cidW[uint32(c)] = v
+		}
+		i += 3
+	}
+}
+
+// glyph is one decoded character code.
+type glyph struct {
+	text  string
+	width float64 // advance in text space units (before font size)
+	space bool    // single-byte code 32, which takes word spacing
+}
+
+// decode splits s into codes and calls fn for each.
+func (f *font) decode(s []byte, fn func(g glyph)) {
+	for len(s) > 0 {
+		var code uint32
+		var n int
+		if f.kind == fontCID {
+			code, n = f.codec.nextCode(s, 2)
+		} else {
+			code, n = uint32(s[0]), 1
+		}
+		if n <= 0 {
+			n = 1
+		}
+		s = s[n:]
+		fn(glyph{text: f.text(code), width: f.width(code) * f.scale, space: n == 1 && code == 32})
+	}
+}
+
+func (f *font) text(code uint32) string {
+	if f.toUni != nil {
+		if t, ok := f.toUni.lookup(code); ok {
+			return t
+		}
+	}
+	switch {
+	case f.kind != fontCID:
+		if f.enc != nil && code < 256 {
+			return f.enc[code]
+		}
+	case f.ucs:
+		return string(rune(code))
+	}
+	return ""
+}
+
+func (f *font) width(code uint32) float64 {
+	if f.kind == fontCID {
+		cid := code
+		if f.codec != nil {
+			cid = f.codec.cid(code)
+		}
+		if w, ok := f.cidW[cid]; ok {
+			return w
+		}
+		return f.dw
+	}
+	if i := int(code) - f.firstChar; i >= 0 && i < len(f.widths) {
+		if w := f.widths[i]; w > 0 {
+			return w
+		}
+	}
+	return f.missing
+}
