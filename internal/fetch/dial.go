@@ -67,7 +67,7 @@ func (f *Fetcher) dialContext(ctx context.Context, network, addr string) (net.Co
 			if context.Cause(ctx) == errConnectTimeout {
 				return nil, fail(CodeTimeout, err, "resolving %s timed out after %s", host, f.cfg.ConnectTimeout)
 			}
-			return nil, fail(CodeNetwork, err, "cannot resolve host %s", host)
+			return nil, fail(CodeNetwork, err, "cannot resolve host %s: %s", host, shortNetErr(err))
 		}
 		if len(addrs) == 0 {
 			return nil, fail(CodeNetwork, nil, "cannot resolve host %s: no addresses", host)
@@ -133,12 +133,12 @@ func shortNetErr(err error) string {
 	if err == nil {
 		return "unknown error"
 	}
+	var se *net.DNSError
+	if errors.As(err, &se) {
+		return se.Err
+	}
 	var op *net.OpError
 	if errors.As(err, &op) && op.Err != nil {
-		var se *net.DNSError
-		if errors.As(op.Err, &se) {
-			return se.Err
-		}
 		return fmt.Sprint(op.Err)
 	}
 	return err.Error()

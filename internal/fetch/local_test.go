@@ -11,7 +11,7 @@ import (
 // localTree builds root/{doc.pdf, sub/inner.pdf, notpdf.pdf, empty.pdf,
 // dir/, inlink.pdf -> doc.pdf, escape.pdf -> outside, outdir -> outside dir}
 // plus a PDF outside the root, and returns root and the outside directory.
-func localTree(t *testing.T, pdf []byte) (root, outside string) {
+func localTree(t testing.TB, pdf []byte) (root, outside string) {
 	t.Helper()
 	base := t.TempDir()
 	root = filepath.Join(base, "root")

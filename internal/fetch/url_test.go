@@ -405,8 +405,14 @@ func TestBadURLs(t *testing.T) {
 		_, err := f.Fetch(ctx, Source{Type: "url", Path: u})
 		wantErr(t, err, CodeBadSource)
 	}
+	withNames(f, nil)
 	_, err := f.Fetch(ctx, Source{Type: "url", Path: "http://nonexistent.invalid/"})
-	if err == nil {
-		t.Fatal("fetch of an unresolvable host succeeded")
-	}
+	wantErr(t, err, CodeNetwork, "cannot resolve host nonexistent.invalid: no such host")
+	// A refused connection names the host, not local socket details.
+	l := New(Config{AllowPrivate: true})
+	s := newServer(t, http.NotFoundHandler())
+	dead := s.URL
+	s.Close()
+	_, err = l.Fetch(ctx, Source{Type: "url", Path: dead})
+	wantErr(t, err, CodeNetwork, "cannot connect to 127.0.0.1:", "connection refused")
 }
