@@ -20,6 +20,12 @@ import (
 const (
 	refreshPrefix   = "rt_"
 	refreshRawBytes = 32
+	// reuseGrace is how long after a rotation a replay of the old token is
+	// taken for a client's own concurrent or retried request rather than
+	// theft. Such a replay is still refused, but does not revoke the family;
+	// otherwise the losers of a double submit would kill the winner's new
+	// session.
+	reuseGrace = 10 * time.Second
 )
 
 // refreshRecord is stored under tok.<sha256 of the token>. A used token is
@@ -30,6 +36,7 @@ type refreshRecord struct {
 	Family    string    `json:"family"`
 	ExpiresAt time.Time `json:"expires_at"`
 	Used      bool      `json:"used,omitempty"`
+	UsedAt    time.Time `json:"used_at,omitzero"`
 }
 
 // familyRecord is stored under fam.<family id> while the session (the chain
@@ -77,8 +84,8 @@ func (s *Service) issuePair(ctx context.Context, u User, family string, now time
 // Refresh exchanges a refresh token for a new pair and retires the old one.
 // Retiring is a revision-checked update, so of any number of concurrent
 // calls with one token exactly one succeeds. Presenting a retired token
-// again revokes its whole family: either the client or an attacker holds a
-// copy, and we cannot tell which.
+// again (after a short grace period) revokes its whole family: either the
+// client or an attacker holds a copy, and we cannot tell which.
 func (s *Service) Refresh(ctx context.Context, refreshToken string) (Tokens, error) {
 	if !validRefreshFormat(refreshToken) {
 		return Tokens{}, errBadRefresh()
@@ -95,13 +102,15 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string) (Tokens, err
 	if err := json.Unmarshal(entry.Value(), &rec); err != nil {
 		return Tokens{}, apperr.Wrap(err, "auth: decode refresh token")
 	}
+	now := s.now()
 	if rec.Used {
-		if err := s.revokeFamily(ctx, rec.Family); err != nil {
-			return Tokens{}, err
+		if now.Sub(rec.UsedAt) >= reuseGrace {
+			if err := s.revokeFamily(ctx, rec.Family); err != nil {
+				return Tokens{}, err
+			}
 		}
 		return Tokens{}, errBadRefresh()
 	}
-	now := s.now()
 	if !now.Before(rec.ExpiresAt) {
 		return Tokens{}, errBadRefresh()
 	}
@@ -116,7 +125,7 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string) (Tokens, err
 	}
 
 	// Retire the token first: this is the step that decides the race.
-	rec.Used = true
+	rec.Used, rec.UsedAt = true, now
 	used, _ := json.Marshal(rec)
 	if _, err := s.refresh.Update(ctx, key, used, entry.Revision()); err != nil {
 		if errors.Is(err, jetstream.ErrKeyRevisionMismatch) {

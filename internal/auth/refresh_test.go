@@ -51,8 +51,20 @@ func TestRefreshReuseRevokesFamily(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Someone replays the spent token: refused, and the legitimate
+	// Within the grace period a replay is refused but revokes nothing: it
+	// looks like the client's own double submit.
+	_, err = f.svc.Refresh(ctx, t1.RefreshToken)
+	wantCode(t, err, apperr.Unauthorized)
+	if _, err := f.svc.Verify(ctx, t2.AccessToken); err != nil {
+		t.Fatal(err)
+	}
+	t2, err = f.svc.Refresh(ctx, t2.RefreshToken)
+	if err != nil {
+		t.Fatalf("successor revoked by a replay inside the grace period: %v", err)
+	}
+	// Later, someone replays a spent token: refused, and the legitimate
 	// successor dies with it because we cannot tell who the thief is.
+	f.clock.Advance(reuseGrace)
 	_, err = f.svc.Refresh(ctx, t1.RefreshToken)
 	wantCode(t, err, apperr.Unauthorized)
 	_, err = f.svc.Refresh(ctx, t2.RefreshToken)
@@ -70,11 +82,12 @@ func TestRefreshConcurrentUseOneWins(t *testing.T) {
 	const n = 10
 	var wg sync.WaitGroup
 	errs := make([]error, n)
+	pairs := make([]Tokens, n)
 	start := make(chan struct{})
 	for i := range n {
 		wg.Go(func() {
 			<-start
-			_, errs[i] = f.svc.Refresh(ctx, tok.RefreshToken)
+			pairs[i], errs[i] = f.svc.Refresh(ctx, tok.RefreshToken)
 		})
 	}
 	close(start)
@@ -91,6 +104,14 @@ func TestRefreshConcurrentUseOneWins(t *testing.T) {
 	}
 	if wins != 1 {
 		t.Fatalf("%d concurrent refreshes succeeded, want exactly 1", wins)
+	}
+	// The winner's new session is alive: the losers did not revoke it.
+	for i, err := range errs {
+		if err == nil {
+			if _, err := f.svc.Refresh(ctx, pairs[i].RefreshToken); err != nil {
+				t.Fatalf("winner's new refresh token revoked by the losers: %v", err)
+			}
+		}
 	}
 }
 
