@@ -29,7 +29,7 @@ const (
 // Config bounds every fetch. Zero values get the documented defaults.
 type Config struct {
 	MaxBytes       int64         // default 50 MiB
-	ConnectTimeout time.Duration // default 10s (dial + TLS handshake); bounds DNS+dial, and the TLS handshake again
+	ConnectTimeout time.Duration // default 10s: bounds DNS + dial, and separately the TLS handshake
 	ReadTimeout    time.Duration // default 30s: longest wait for response headers / between body reads
 	TotalTimeout   time.Duration // default 120s for the whole fetch
 	MaxRedirects   int           // default 5; negative means redirects are not followed
