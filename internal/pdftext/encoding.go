@@ -71,7 +71,7 @@ var pdfDocHigh = map[byte]rune{
 }
 
 var (
-	encOnce                                     sync.Once
+	encOnce                                      sync.Once
 	stdEnc, winEnc, macEnc, pdfDocEnc, symbolEnc *encoding
 )
 

@@ -75,6 +75,9 @@ const (
 
 var disableConfigOnce sync.Once
 
+// debugHook, when set by tests, sees every page's placed glyphs.
+var debugHook func([]placed)
+
 func (o Options) withDefaults() Options {
 	if o.MaxPages <= 0 {
 		o.MaxPages = DefaultMaxPages
@@ -299,6 +302,9 @@ func (x *extractor) page(p int) (string, float64, error) {
 	coverage := 0.0
 	if area > 0 {
 		coverage = out.imageArea / area
+	}
+	if debugHook != nil {
+		debugHook(out.glyphs)
 	}
 	return layoutPage(out.glyphs), coverage, nil
 }

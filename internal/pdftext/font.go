@@ -78,7 +78,7 @@ func (x *extractor) loadFont(d types.Dict) *font {
 	}
 	core := coreFontName(base)
 	desc := x.dict(d["FontDescriptor"])
-	if mw, ok := x.num(desc["MissingWidth"]); ok && mw > 0 {
+	if mw, ok := x.num(desc["MissingWidth"]); ok && mw >= 0 {
 		f.missing = mw
 	}
 	f.enc = x.simpleEncoding(d, desc, core)
@@ -173,9 +173,13 @@ func (x *extractor) simpleEncoding(d, desc types.Dict, core string) *encoding {
 			code = int(v)
 		case types.Name:
 			if code >= 0 && code < 256 {
-				// An unknown name (g12, cid34) must not keep the base
-				// encoding's letter: that would be wrong text.
-				enc[code] = glyphText(string(v))
+				// pdftotext keeps the code's own character for names it
+				// does not know; symbol fonts rely on that.
+				if t, ok := glyphLookup(string(v)); ok {
+					enc[code] = t
+				} else if code >= 0x21 && code < 0x7F {
+					enc[code] = string(rune(code))
+				}
 			}
 			code++
 		}
@@ -356,9 +360,7 @@ func (f *font) width(code uint32) float64 {
 		return f.dw
 	}
 	if i := int(code) - f.firstChar; i >= 0 && i < len(f.widths) {
-		if w := f.widths[i]; w > 0 {
-			return w
-		}
+		return f.widths[i]
 	}
 	return f.missing
 }

@@ -50,6 +50,7 @@ type placed struct {
 	ax, ay float64 // unit direction of the text baseline
 	size   float64 // font size in user space
 	text   string
+	font   *font
 }
 
 // pageOut collects what the interpreter saw on one page.
@@ -274,6 +275,7 @@ func (in *interp) show(s []byte) {
 				ax: ax, ay: ay,
 				size: math.Abs(gs.fontSize) * math.Hypot(m[2], m[3]) * f.sizeScale,
 				text: g.text,
+				font: f,
 			})
 		}
 		in.tm = in.tm.translate(tx, ty)

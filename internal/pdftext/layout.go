@@ -12,6 +12,7 @@ import (
 // values poppler uses, so that our words split where pdftotext's do.
 const (
 	wordGap      = 0.1  // a gap wider than this separates words
+	minGap       = 0.03 // narrower gaps never show as a space
 	lineDelta    = 0.5  // baselines closer than this are one line
 	maxOverlap   = 0.5  // going back further than this starts a new run
 	maxRunGap    = 1.5  // a gap wider than this starts a new run
@@ -26,6 +27,8 @@ type run struct {
 	text       strings.Builder
 	lastX      float64
 	lastText   string
+	lastSize   float64
+	lastBase   float64
 	space      bool // a space glyph ended the run so far
 }
 
@@ -116,17 +119,23 @@ func buildRuns(glyphs []placed) []*run {
 			}
 			gap := x0 - cur.x1
 			if math.Abs(base-cur.base) < lineDelta*tol && gap > -maxOverlap*tol && gap < maxRunGap*tol {
-				if cur.space || gap > wordGap*tol {
+				// Like pdftotext: a wide gap always separates words; a
+				// space glyph, a change of size or a baseline shift only
+				// ends a word, and a space is then shown if there is a
+				// visible gap at all.
+				brk := cur.space || size != cur.lastSize || math.Abs(base-cur.lastBase) > 0.5
+				if gap > wordGap*cur.lastSize || (brk && gap >= minGap*cur.lastSize) {
 					cur.text.WriteByte(' ')
 				}
 				cur.text.WriteString(text)
 				cur.x1 = math.Max(cur.x1, x1)
 				cur.lastX, cur.lastText, cur.space = x0, text, false
+				cur.lastSize, cur.lastBase = size, base
 				cur.size = math.Max(cur.size, size)
 				continue
 			}
 		}
-		cur = &run{rot: rot, x0: x0, x1: x1, base: base, size: size, lastX: x0, lastText: text}
+		cur = &run{rot: rot, x0: x0, x1: x1, base: base, size: size, lastX: x0, lastText: text, lastSize: size, lastBase: base}
 		cur.text.WriteString(text)
 		runs = append(runs, cur)
 	}
@@ -146,7 +155,7 @@ func joinLine(rs []*run) string {
 			switch {
 			case prev.text.String() == t && math.Abs(r.x0-prev.x0) < dupTolerance*tol:
 				continue // drawn twice for a bold or shadow effect
-			case gap > -maxOverlap*tol && gap <= wordGap*tol && !prev.space:
+			case gap < minGap*prev.lastSize:
 				// Pieces of one word drawn separately.
 			default:
 				b.WriteByte(' ')

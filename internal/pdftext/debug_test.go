@@ -1,0 +1,36 @@
+package pdftext
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"testing"
+)
+
+func TestDebugDump(t *testing.T) {
+	p := os.Getenv("PDFTEXT_DUMP")
+	if p == "" {
+		t.Skip()
+	}
+	res, err := ExtractFile(context.Background(), p, Options{MaxPages: 3})
+	fmt.Println("ERR:", err)
+	if res != nil {
+		fmt.Println(res.Text)
+	}
+}
+
+func TestDebugGlyphs(t *testing.T) {
+	p := os.Getenv("PDFTEXT_GLYPHS")
+	if p == "" {
+		t.Skip()
+	}
+	data, _ := os.ReadFile(p)
+	orig := debugHook
+	debugHook = func(g []placed) {
+		for _, x := range g {
+			fmt.Printf("%q x=%.2f y=%.2f dx=%.2f size=%.2f font=%p\n", x.text, x.x, x.y, x.dx, x.size, x.font)
+		}
+	}
+	defer func() { debugHook = orig }()
+	Extract(context.Background(), data, Options{MaxPages: 1})
+}
