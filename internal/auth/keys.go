@@ -23,8 +23,8 @@ const keyFile = "signing-key.jwk.json"
 
 var (
 	errNoJetStream = errors.New("jetstream context is nil")
-	errNoKeyDir    = errors.New("Config.KeyDir is empty")
-	errShortTTL    = errors.New("Config.RefreshTTL must be at least one second")
+	errNoKeyDir    = errors.New("key directory not configured (Config.KeyDir)")
+	errShortTTL    = errors.New("refresh TTL must be at least one second (Config.RefreshTTL)")
 )
 
 // loadOrCreateKey returns the signing key stored in dir, creating it on first
