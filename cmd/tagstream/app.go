@@ -1,0 +1,186 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/tagstream/tagstream/events"
+	"github.com/tagstream/tagstream/internal/auth"
+	"github.com/tagstream/tagstream/internal/httpapi"
+	"github.com/tagstream/tagstream/internal/natsx"
+	"github.com/tagstream/tagstream/internal/secrets"
+	"github.com/tagstream/tagstream/projections"
+	"github.com/tagstream/tagstream/services"
+)
+
+// roles says what a process runs: `serve` is both, `worker` only workers.
+type roles struct {
+	api     bool
+	workers bool
+}
+
+// app is one wired Tagstream process.
+type app struct {
+	cfg     config
+	roles   roles
+	log     *slog.Logger
+	conn    *natsx.Conn
+	store   *events.JetStreamStore
+	queue   *services.TaskQueue
+	secrets *secrets.Store
+	auth    *auth.Service
+	jobs    *projections.JobStatus
+	results *projections.DocumentResults
+	runner  *projections.Runner
+	tagger  services.Tagger
+	handler http.Handler
+}
+
+// openApp connects to NATS, creates streams and buckets idempotently and,
+// for API processes, rebuilds the read models from the log.
+func openApp(ctx context.Context, cfg config, r roles, tagger services.Tagger, log *slog.Logger) (*app, error) {
+	a := &app{cfg: cfg, roles: r, log: log, tagger: tagger}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	conn, err := natsx.Connect(ctx, natsx.Config{URL: cfg.NatsURL, StoreDir: filepath.Join(cfg.DataDir, "jetstream"),
+		Listen: cfg.NatsListen, Name: "tagstream", Log: log})
+	if err != nil {
+		return nil, err
+	}
+	a.conn = conn
+	if err := a.open(ctx); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+func (a *app) open(ctx context.Context) error {
+	var err error
+	replicas := a.conn.Replicas()
+	if a.store, err = events.OpenJetStream(ctx, a.conn.JS, events.StreamOptions{Replicas: replicas}); err != nil {
+		return err
+	}
+	if a.queue, err = services.OpenTaskQueue(ctx, a.conn.JS, replicas, a.cfg.AckWait); err != nil {
+		return err
+	}
+	key, err := secrets.LoadOrCreateKey(a.cfg.DataDir, a.cfg.SecretsKey)
+	if err != nil {
+		return err
+	}
+	if a.secrets, err = secrets.Open(ctx, a.conn.JS, replicas, key); err != nil {
+		return err
+	}
+	if !a.roles.api {
+		return nil
+	}
+	a.auth, err = auth.New(ctx, a.conn.JS, auth.Config{KeyDir: filepath.Join(a.cfg.DataDir, "keys"),
+		AdminEmails: splitList(a.cfg.AdminEmails), AuditorEmails: splitList(a.cfg.AuditorEmails)})
+	if err != nil {
+		return err
+	}
+	a.jobs, a.results = projections.NewJobStatus(), projections.NewDocumentResults()
+	a.runner = projections.NewRunner(a.store, a.jobs, a.results)
+	start := time.Now()
+	if err := a.runner.CatchUp(ctx); err != nil {
+		return fmt.Errorf("rebuild read models: %w", err)
+	}
+	a.log.Info("read models rebuilt from the log", "events", a.runner.Applied(), "ms", time.Since(start).Milliseconds())
+	a.handler = httpapi.New(httpapi.Deps{
+		Auth:      a.auth,
+		Start:     services.NewStartJobHandler(a.store, a.secrets, a.cfg.MaxDocuments, a.cfg.LLMAPIKey != ""),
+		Change:    services.NewChangeJobHandler(a.store),
+		Jobs:      a.jobs,
+		Freshness: a.runner,
+		Healthy:   a.conn.Healthy,
+		Log:       a.log,
+		Version:   version,
+	})
+	return nil
+}
+
+// run serves until ctx is done, then shuts down in order: stop taking
+// requests, stop taking tasks and let in-flight documents finish (or
+// release them), stop the loops, drain NATS.
+func (a *app) run(ctx context.Context, ln net.Listener) error {
+	loops, stopLoops := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	goLoop := func(name string, fn func(context.Context) error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := fn(loops); err != nil && loops.Err() == nil {
+				a.log.Error("loop stopped", "loop", name, "err", err)
+			}
+		}()
+	}
+	if a.roles.api {
+		goLoop("projections", a.runner.Run)
+		goLoop("reconciler", a.reconcile)
+	}
+	var worker *services.Worker
+	workCtx, stopWork := context.WithCancel(context.Background())
+	workDone := make(chan struct{})
+	if a.roles.workers {
+		goLoop("dispatcher", services.NewDispatcher(a.conn.JS, a.store, a.queue, a.secrets, a.log).Run)
+		host, _ := os.Hostname()
+		worker = services.NewWorker(a.store, a.queue, a.secrets, a.tagger, services.WorkerConfig{
+			ID: fmt.Sprintf("%s-%d-%s", host, os.Getpid(), events.NewID()[:6]), Concurrency: a.cfg.Workers,
+			ServerAPIKey: a.cfg.LLMAPIKey, DocTimeout: a.cfg.DocTimeout, Log: a.log,
+		})
+		go func() { _ = worker.Run(workCtx); close(workDone) }()
+	} else {
+		close(workDone)
+	}
+	var srv *http.Server
+	srvErr := make(chan error, 1)
+	if a.roles.api && ln != nil {
+		srv = &http.Server{Handler: a.handler, ReadHeaderTimeout: 10 * time.Second}
+		go func() { srvErr <- srv.Serve(ln) }()
+		a.log.Info("serving HTTP", "addr", ln.Addr().String())
+	}
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-srvErr:
+	}
+	a.log.Info("shutting down")
+	if srv != nil {
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_ = srv.Shutdown(sctx)
+		cancel()
+	}
+	stopWork()
+	<-workDone
+	stopLoops()
+	wg.Wait()
+	a.conn.Close()
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+func (a *app) reconcile(ctx context.Context) error {
+	t := time.NewTicker(10 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			if err := services.Reconcile(ctx, a.store, a.jobs); err != nil && ctx.Err() == nil {
+				a.log.Warn("reconcile", "err", err)
+			}
+		}
+	}
+}

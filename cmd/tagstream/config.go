@@ -1,0 +1,122 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+)
+
+// config is every server setting; each flag has an environment variable
+// whose name is fixed by the design contract.
+type config struct {
+	Addr          string
+	DataDir       string
+	NatsURL       string
+	NatsListen    string
+	Workers       int
+	LLMBaseURL    string
+	LLMAPIKey     string
+	LocalRoot     string
+	AllowPrivate  bool
+	AdminEmails   string
+	AuditorEmails string
+	MaxDocuments  int
+	DocTimeout    time.Duration
+	AckWait       time.Duration
+	LogLevel      string
+	SecretsKey    string
+	MaxFetchBytes int64
+}
+
+type setting struct {
+	flag, env, help string
+	target          any
+	def             string
+}
+
+func (c *config) settings() []setting {
+	return []setting{
+		{"addr", "TAGSTREAM_ADDR", "HTTP listen address", &c.Addr, ":8000"},
+		{"data-dir", "TAGSTREAM_DATA_DIR", "embedded JetStream store and signing keys", &c.DataDir, "./data"},
+		{"nats-url", "TAGSTREAM_NATS_URL", "external NATS servers, comma separated (empty: embedded)", &c.NatsURL, ""},
+		{"nats-listen", "TAGSTREAM_NATS_LISTEN", "also open the embedded NATS server on host:port (for remote workers)", &c.NatsListen, ""},
+		{"workers", "TAGSTREAM_WORKERS", "concurrent documents per process", &c.Workers, "8"},
+		{"llm-base-url", "TAGSTREAM_LLM_BASE_URL", "OpenAI-compatible endpoint", &c.LLMBaseURL, "https://openrouter.ai/api/v1"},
+		{"llm-api-key", "TAGSTREAM_LLM_API_KEY", "server-side key, used when a job brings none", &c.LLMAPIKey, ""},
+		{"local-root", "TAGSTREAM_LOCAL_ROOT", "directory that local paths must lie under (empty: local sources refused)", &c.LocalRoot, ""},
+		{"fetch-allow-private", "TAGSTREAM_FETCH_ALLOW_PRIVATE", "allow URLs that resolve to loopback/private/link-local addresses", &c.AllowPrivate, "false"},
+		{"admin-emails", "TAGSTREAM_ADMIN_EMAILS", "comma-separated emails that get the admin role at registration", &c.AdminEmails, ""},
+		{"auditor-emails", "TAGSTREAM_AUDITOR_EMAILS", "comma-separated emails that get the auditor role at registration", &c.AuditorEmails, ""},
+		{"max-documents", "TAGSTREAM_MAX_DOCUMENTS", "documents per job", &c.MaxDocuments, "10000"},
+		{"doc-timeout", "TAGSTREAM_DOC_TIMEOUT", "deadline for one document", &c.DocTimeout, "5m"},
+		{"task-ack-wait", "TAGSTREAM_TASK_ACK_WAIT", "how long a silent worker keeps a task before it is redelivered", &c.AckWait, "60s"},
+		{"log-level", "TAGSTREAM_LOG_LEVEL", "debug, info, warn or error", &c.LogLevel, "info"},
+		{"secrets-key", "TAGSTREAM_SECRETS_KEY", "base64 32-byte key for job API keys at rest (default: DATA_DIR/secrets.key)", &c.SecretsKey, ""},
+		{"max-fetch-bytes", "TAGSTREAM_MAX_FETCH_BYTES", "largest document fetched", &c.MaxFetchBytes, "52428800"},
+	}
+}
+
+// bind registers every setting as a flag whose default comes from its
+// environment variable, falling back to the built-in default.
+func (c *config) bind(fs *pflag.FlagSet) error {
+	for _, s := range c.settings() {
+		def := s.def
+		if v, ok := os.LookupEnv(s.env); ok {
+			def = v
+		}
+		help := fmt.Sprintf("%s (env %s)", s.help, s.env)
+		switch t := s.target.(type) {
+		case *string:
+			fs.StringVar(t, s.flag, def, help)
+		case *int:
+			n, err := strconv.Atoi(def)
+			if err != nil {
+				return fmt.Errorf("%s=%q: not a number", s.env, def)
+			}
+			fs.IntVar(t, s.flag, n, help)
+		case *int64:
+			n, err := strconv.ParseInt(def, 10, 64)
+			if err != nil {
+				return fmt.Errorf("%s=%q: not a number", s.env, def)
+			}
+			fs.Int64Var(t, s.flag, n, help)
+		case *bool:
+			b, err := strconv.ParseBool(def)
+			if err != nil {
+				return fmt.Errorf("%s=%q: not true or false", s.env, def)
+			}
+			fs.BoolVar(t, s.flag, b, help)
+		case *time.Duration:
+			d, err := time.ParseDuration(def)
+			if err != nil {
+				return fmt.Errorf("%s=%q: not a duration", s.env, def)
+			}
+			fs.DurationVar(t, s.flag, d, help)
+		}
+	}
+	return nil
+}
+
+func (c *config) validate() error {
+	if c.Workers < 1 || c.Workers > 1024 {
+		return fmt.Errorf("TAGSTREAM_WORKERS must be 1..1024, got %d", c.Workers)
+	}
+	if c.MaxDocuments < 1 {
+		return fmt.Errorf("TAGSTREAM_MAX_DOCUMENTS must be positive, got %d", c.MaxDocuments)
+	}
+	return nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.ToLower(strings.TrimSpace(p)); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}

@@ -1,0 +1,20 @@
+package main
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/tagstream/tagstream/internal/fetch"
+	"github.com/tagstream/tagstream/internal/llm"
+	"github.com/tagstream/tagstream/internal/pdftext"
+	"github.com/tagstream/tagstream/services"
+)
+
+// newTagger builds the production tagging pipeline from the settings.
+func newTagger(cfg config, _ *slog.Logger) services.Tagger {
+	return services.NewPipeline(
+		fetch.Config{MaxBytes: cfg.MaxFetchBytes, AllowPrivate: cfg.AllowPrivate, LocalRoot: cfg.LocalRoot},
+		llm.Config{BaseURL: cfg.LLMBaseURL, DocTimeout: cfg.DocTimeout},
+		pdftext.Options{MaxBytes: cfg.MaxFetchBytes, Timeout: 60 * time.Second},
+	)
+}

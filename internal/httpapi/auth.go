@@ -1,0 +1,146 @@
+package httpapi
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+	"github.com/tagstream/tagstream/events"
+	"github.com/tagstream/tagstream/internal/apperr"
+	"github.com/tagstream/tagstream/internal/auth"
+	"github.com/tagstream/tagstream/services"
+)
+
+const claimsKey = "tagstream.claims"
+
+type registerRequest struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+	FullName string `json:"full_name"`
+}
+
+func (s *Server) register(c *gin.Context) {
+	var req registerRequest
+	if err := decode(c, &req, false); err != nil {
+		fail(c, err)
+		return
+	}
+	u, err := s.d.Auth.Register(c.Request.Context(), req.Email, req.Password, req.FullName)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusCreated, u)
+}
+
+type loginRequest struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+}
+
+func (s *Server) login(c *gin.Context) {
+	var req loginRequest
+	if err := decode(c, &req, false); err != nil {
+		fail(c, err)
+		return
+	}
+	u, tokens, err := s.d.Auth.Login(c.Request.Context(), req.Email, req.Password)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"user": u, "tokens": tokens})
+}
+
+type refreshRequest struct {
+	RefreshToken string `json:"refresh_token"`
+}
+
+func (s *Server) refresh(c *gin.Context) {
+	var req refreshRequest
+	if err := decode(c, &req, false); err != nil {
+		fail(c, err)
+		return
+	}
+	tokens, err := s.d.Auth.Refresh(c.Request.Context(), req.RefreshToken)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, tokens)
+}
+
+func (s *Server) logout(c *gin.Context) {
+	var req refreshRequest
+	if err := decode(c, &req, false); err != nil {
+		fail(c, err)
+		return
+	}
+	if err := s.d.Auth.Logout(c.Request.Context(), req.RefreshToken); err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"message": "logged out"})
+}
+
+func (s *Server) me(c *gin.Context) {
+	u, err := s.d.Auth.User(c.Request.Context(), claims(c).UserID)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, u)
+}
+
+func (s *Server) jwks(c *gin.Context) {
+	b, err := s.d.Auth.JWKS()
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.Data(http.StatusOK, "application/json", b)
+}
+
+// authenticate requires a valid access token in the Authorization header
+// (or, for WebSockets, which cannot set headers from browsers, ?token=).
+func (s *Server) authenticate(c *gin.Context) {
+	token := bearer(c.GetHeader("Authorization"))
+	if token == "" && strings.HasSuffix(c.FullPath(), "/ws/:job_id") {
+		token = c.Query("token")
+	}
+	if token == "" {
+		fail(c, apperr.New(apperr.Unauthorized, "missing bearer token"))
+		return
+	}
+	cl, err := s.d.Auth.Verify(c.Request.Context(), token)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.Set(claimsKey, cl)
+	c.Next()
+}
+
+func bearer(h string) string {
+	const prefix = "bearer "
+	if len(h) > len(prefix) && strings.EqualFold(h[:len(prefix)], prefix) {
+		return strings.TrimSpace(h[len(prefix):])
+	}
+	return ""
+}
+
+func claims(c *gin.Context) auth.Claims {
+	v, _ := c.Get(claimsKey)
+	cl, _ := v.(auth.Claims)
+	return cl
+}
+
+// caller turns the verified claims into the services' view of the caller.
+func caller(c *gin.Context) services.Caller {
+	cl := claims(c)
+	return services.Caller{
+		Actor:      events.User(cl.UserID, cl.Email),
+		ControlAll: cl.CanControlAll(),
+		ReadAll:    cl.CanReadAll(),
+	}
+}

@@ -1,0 +1,173 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/tagstream/tagstream/events"
+	"github.com/tagstream/tagstream/internal/apperr"
+	"github.com/tagstream/tagstream/projections"
+	"github.com/tagstream/tagstream/services"
+)
+
+type startRequest struct {
+	Documents     []json.RawMessage `json:"documents"`
+	Config        *startConfig      `json:"config"`
+	ColumnMapping map[string]string `json:"column_mapping"`
+	JobID         string            `json:"job_id"`
+}
+
+type startConfig struct {
+	APIKey         string     `json:"api_key"`
+	ModelName      string     `json:"model_name"`
+	NumPages       *int       `json:"num_pages"`
+	NumTags        *int       `json:"num_tags"`
+	ExclusionWords stringList `json:"exclusion_words"`
+}
+
+// stringList accepts a JSON array of strings or one comma-separated string.
+type stringList []string
+
+func (l *stringList) UnmarshalJSON(b []byte) error {
+	var one string
+	if err := json.Unmarshal(b, &one); err == nil {
+		*l = stringList{one}
+		return nil
+	}
+	var many []string
+	if err := json.Unmarshal(b, &many); err != nil {
+		return apperr.Field("config.exclusion_words", "must be a list of strings or a comma-separated string")
+	}
+	*l = many
+	return nil
+}
+
+func (s *Server) startBatch(c *gin.Context) {
+	var req startRequest
+	if err := decode(c, &req, false); err != nil {
+		fail(c, err)
+		return
+	}
+	docs, err := decodeDocuments(req.Documents)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	cmd := services.StartJob{Caller: caller(c), JobID: req.JobID, Documents: docs, ColumnMapping: req.ColumnMapping}
+	if req.Config != nil {
+		cmd.Config = services.StartConfig{APIKey: req.Config.APIKey, Model: req.Config.ModelName,
+			NumPages: req.Config.NumPages, NumTags: req.Config.NumTags, ExclusionWords: req.Config.ExclusionWords}
+	}
+	res, err := s.d.Start.Handle(c.Request.Context(), cmd)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	s.waitFor(c.Request.Context(), res.Seq)
+	msg := fmt.Sprintf("Batch job started with %d documents", res.Total)
+	if res.Existed {
+		msg = fmt.Sprintf("Batch job %s already exists with %d documents", res.JobID, res.Total)
+	}
+	c.JSON(http.StatusOK, gin.H{"job_id": res.JobID, "total_documents": res.Total, "message": msg})
+}
+
+// decodeDocuments decodes rows one by one so an error names its row.
+func decodeDocuments(raw []json.RawMessage) ([]map[string]any, error) {
+	docs := make([]map[string]any, len(raw))
+	for i, r := range raw {
+		var m map[string]any
+		if err := json.Unmarshal(r, &m); err != nil || m == nil {
+			return nil, apperr.Field(fmt.Sprintf("documents[%d]", i), "must be an object of columns")
+		}
+		docs[i] = m
+	}
+	return docs, nil
+}
+
+// waitFor makes the caller's own write visible to its next read. A slow
+// projection only delays the answer; the write has already happened.
+func (s *Server) waitFor(ctx context.Context, seq uint64) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := s.d.Freshness.WaitFor(ctx, seq); err != nil {
+		s.d.Log.Warn("read models lag behind a write", "seq", seq, "err", err)
+	}
+}
+
+// visibleJob returns a job the caller may read, or NotFound. A job unknown
+// to the read model may be newer than it (another API process wrote it),
+// so the model catches up with the log once before saying no.
+func (s *Server) visibleJob(c *gin.Context) (projections.Job, error) {
+	id := c.Param("job_id")
+	job, ok := s.d.Jobs.Get(id)
+	if !ok && events.ValidJobID(id) {
+		ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
+		_ = s.d.Freshness.Sync(ctx)
+		cancel()
+		job, ok = s.d.Jobs.Get(id)
+	}
+	who := caller(c)
+	if !ok || (job.OwnerID != who.Actor.ID && !who.ReadAll) {
+		return projections.Job{}, apperr.New(apperr.NotFound, "job %q not found", id)
+	}
+	return job, nil
+}
+
+func (s *Server) jobStatus(c *gin.Context) {
+	job, err := s.visibleJob(c)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, statusView(job))
+}
+
+func statusView(j projections.Job) gin.H {
+	return gin.H{
+		"job_id": j.ID, "status": j.Status, "total_documents": j.Total,
+		"processed_count": j.Processed, "failed_count": j.Failed, "cancelled_count": j.Cancelled,
+		"progress": j.Progress(), "created_at": j.CreatedAt, "started_at": j.StartedAt,
+		"updated_at": j.UpdatedAt, "finished_at": j.FinishedAt, "reason": j.Reason,
+		"model_name": j.Config.Model, "attempt": j.Attempt,
+	}
+}
+
+type changeRequest struct {
+	Reason string `json:"reason"`
+}
+
+func (s *Server) change(action string) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		var req changeRequest
+		if err := decode(c, &req, true); err != nil {
+			fail(c, err)
+			return
+		}
+		res, err := s.d.Change.Handle(c.Request.Context(), services.ChangeJob{
+			JobID: c.Param("job_id"), Action: action, Reason: req.Reason, Caller: caller(c),
+		})
+		if err != nil {
+			fail(c, err)
+			return
+		}
+		s.waitFor(c.Request.Context(), res.Seq)
+		c.JSON(http.StatusOK, gin.H{"message": fmt.Sprintf("Job %s: %s accepted", res.JobID, action),
+			"job_id": res.JobID, "status": res.Status})
+	}
+}
+
+func (s *Server) active(c *gin.Context) {
+	jobs := s.d.Jobs.List(projections.Filter{OwnerID: caller(c).Actor.ID,
+		Status: []string{events.StatusPending, events.StatusProcessing, events.StatusPaused}})
+	out := make([]gin.H, 0, len(jobs))
+	for _, j := range jobs {
+		out = append(out, gin.H{"job_id": j.ID, "status": j.Status, "total_documents": j.Total,
+			"processed_count": j.Processed, "failed_count": j.Failed, "progress": j.Progress(), "started_at": j.StartedAt,
+			"created_at": j.CreatedAt})
+	}
+	c.JSON(http.StatusOK, gin.H{"jobs": out})
+}

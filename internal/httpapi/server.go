@@ -1,0 +1,237 @@
+// Package httpapi is Tagstream's HTTP API on gin: it decodes requests,
+// authenticates callers, hands commands to services and answers queries
+// from projections. Statuses come from one table over apperr codes.
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/tagstream/tagstream/internal/apperr"
+	"github.com/tagstream/tagstream/internal/auth"
+	"github.com/tagstream/tagstream/projections"
+	"github.com/tagstream/tagstream/services"
+)
+
+// MaxBodyBytes bounds request bodies: a 10,000-document start fits.
+const MaxBodyBytes = 32 << 20
+
+// Authenticator is what the API needs from the auth service.
+type Authenticator interface {
+	Register(ctx context.Context, email, password, fullName string) (auth.User, error)
+	Login(ctx context.Context, email, password string) (auth.User, auth.Tokens, error)
+	Refresh(ctx context.Context, refreshToken string) (auth.Tokens, error)
+	Logout(ctx context.Context, refreshToken string) error
+	Verify(ctx context.Context, accessToken string) (auth.Claims, error)
+	User(ctx context.Context, id string) (auth.User, error)
+	JWKS() ([]byte, error)
+}
+
+// Starter starts jobs.
+type Starter interface {
+	Handle(ctx context.Context, cmd services.StartJob) (services.StartResult, error)
+}
+
+// Changer pauses, resumes and cancels jobs.
+type Changer interface {
+	Handle(ctx context.Context, cmd services.ChangeJob) (services.ChangeResult, error)
+}
+
+// JobReader answers job queries.
+type JobReader interface {
+	Get(id string) (projections.Job, bool)
+	List(f projections.Filter) []projections.Job
+}
+
+// Freshness lets handlers wait until the read models include a write.
+type Freshness interface {
+	WaitFor(ctx context.Context, seq uint64) error
+	Sync(ctx context.Context) error
+}
+
+// Deps are the API's collaborators.
+type Deps struct {
+	Auth      Authenticator
+	Start     Starter
+	Change    Changer
+	Jobs      JobReader
+	Freshness Freshness
+	Healthy   func() bool // NATS reachable
+	Metrics   http.Handler
+	Log       *slog.Logger
+	Version   string
+}
+
+// Server holds the routes.
+type Server struct {
+	d       Deps
+	started time.Time
+}
+
+// New returns the API as an http.Handler.
+func New(d Deps) http.Handler {
+	if d.Log == nil {
+		d.Log = slog.Default()
+	}
+	gin.SetMode(gin.ReleaseMode)
+	s := &Server{d: d, started: time.Now()}
+	r := gin.New()
+	r.HandleMethodNotAllowed = true
+	r.Use(s.recover, s.logRequests, limitBody)
+	r.NoRoute(func(c *gin.Context) { fail(c, apperr.New(apperr.NotFound, "no route for %s %s", c.Request.Method, c.Request.URL.Path)) })
+	r.NoMethod(func(c *gin.Context) {
+		c.AbortWithStatusJSON(http.StatusMethodNotAllowed, gin.H{"detail": "method not allowed", "code": "method_not_allowed"})
+	})
+	s.routes(r)
+	return r
+}
+
+func (s *Server) routes(r *gin.Engine) {
+	r.GET("/api/health", s.health)
+	r.GET("/api/status", s.status)
+	if s.d.Metrics != nil {
+		r.GET("/metrics", gin.WrapH(s.d.Metrics))
+	}
+	r.GET("/.well-known/jwks.json", s.jwks)
+	a := r.Group("/api/auth")
+	a.POST("/register", s.register)
+	a.POST("/login", s.login)
+	a.POST("/refresh", s.refresh)
+	a.POST("/logout", s.logout)
+	a.GET("/me", s.authenticate, s.me)
+
+	b := r.Group("/api/batch", s.authenticate)
+	b.POST("/start", s.startBatch)
+	b.GET("/active", s.active)
+	b.GET("/jobs/:job_id/status", s.jobStatus)
+	b.POST("/jobs/:job_id/cancel", s.change(services.ActionCancel))
+	b.POST("/jobs/:job_id/pause", s.change(services.ActionPause))
+	b.POST("/jobs/:job_id/resume", s.change(services.ActionResume))
+}
+
+// statusOf is the one table from error codes to HTTP statuses.
+var statusOf = map[string]int{
+	apperr.Invalid:      http.StatusBadRequest,
+	apperr.Unauthorized: http.StatusUnauthorized,
+	apperr.Forbidden:    http.StatusForbidden,
+	apperr.NotFound:     http.StatusNotFound,
+	apperr.Conflict:     http.StatusConflict,
+	apperr.TooLarge:     http.StatusRequestEntityTooLarge,
+	apperr.RateLimited:  http.StatusTooManyRequests,
+	apperr.Unavailable:  http.StatusServiceUnavailable,
+	apperr.Internal:     http.StatusInternalServerError,
+}
+
+// fail writes err as {"detail", "code"[, "field"]}; internal errors are
+// logged and shown only as "internal error".
+func fail(c *gin.Context, err error) {
+	code := apperr.Code(err)
+	status, ok := statusOf[code]
+	if !ok {
+		status = http.StatusInternalServerError
+	}
+	body := gin.H{"detail": apperr.Message(err), "code": code}
+	var ae *apperr.Error
+	if errors.As(err, &ae) && ae.Field != "" {
+		body["field"] = ae.Field
+	}
+	if status >= 500 {
+		slog.Default().Error("request failed", "path", c.FullPath(), "err", err)
+	}
+	c.AbortWithStatusJSON(status, body)
+}
+
+func (s *Server) recover(c *gin.Context) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.d.Log.Error("panic in handler", "path", c.FullPath(), "panic", fmt.Sprint(r))
+			fail(c, apperr.Wrap(fmt.Errorf("panic: %v", r), "handler"))
+		}
+	}()
+	c.Next()
+}
+
+// logRequests logs method, route and status; never bodies or query strings
+// (a WebSocket token may ride in the query).
+func (s *Server) logRequests(c *gin.Context) {
+	start := time.Now()
+	c.Next()
+	s.d.Log.Debug("http", "method", c.Request.Method, "path", c.Request.URL.Path,
+		"status", c.Writer.Status(), "ms", time.Since(start).Milliseconds())
+}
+
+func limitBody(c *gin.Context) {
+	if c.Request.Body != nil {
+		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, MaxBodyBytes)
+	}
+	c.Next()
+}
+
+// decode reads a JSON body strictly: unknown fields, trailing data and
+// wrong types are input errors that name the field.
+func decode(c *gin.Context, dst any, optional bool) error {
+	dec := json.NewDecoder(c.Request.Body)
+	dec.DisallowUnknownFields()
+	dec.UseNumber()
+	err := dec.Decode(dst)
+	if errors.Is(err, io.EOF) && optional {
+		return nil
+	}
+	if err == nil {
+		if _, terr := dec.Token(); !errors.Is(terr, io.EOF) {
+			return apperr.New(apperr.Invalid, "request body must be a single JSON object")
+		}
+		return nil
+	}
+	var ae *apperr.Error
+	if errors.As(err, &ae) {
+		return ae
+	}
+	var maxErr *http.MaxBytesError
+	var typeErr *json.UnmarshalTypeError
+	var syntaxErr *json.SyntaxError
+	switch {
+	case errors.As(err, &maxErr):
+		return apperr.New(apperr.TooLarge, "request body exceeds %d MiB", MaxBodyBytes>>20)
+	case errors.Is(err, io.EOF):
+		return apperr.New(apperr.Invalid, "request body is empty; a JSON object is required")
+	case errors.As(err, &typeErr):
+		field := typeErr.Field
+		if field == "" {
+			return apperr.New(apperr.Invalid, "request body must be a JSON object")
+		}
+		return apperr.Field(field, "must be %s, not %s", kindName(typeErr.Type.Kind().String()), typeErr.Value)
+	case errors.As(err, &syntaxErr):
+		return apperr.New(apperr.Invalid, "malformed JSON at byte %d: %v", syntaxErr.Offset, syntaxErr)
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return apperr.Field(name, "unknown field")
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return apperr.New(apperr.Invalid, "malformed JSON: unexpected end of body")
+	}
+	return apperr.New(apperr.Invalid, "malformed JSON: %v", err)
+}
+
+func kindName(k string) string {
+	switch k {
+	case "int", "int64", "float64":
+		return "a number"
+	case "string":
+		return "a string"
+	case "slice":
+		return "an array"
+	case "map", "struct":
+		return "an object"
+	case "bool":
+		return "true or false"
+	}
+	return "of type " + k
+}

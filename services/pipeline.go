@@ -1,0 +1,96 @@
+package services
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+	"unicode/utf8"
+
+	"github.com/tagstream/tagstream/events"
+	"github.com/tagstream/tagstream/internal/fetch"
+	"github.com/tagstream/tagstream/internal/keywords"
+	"github.com/tagstream/tagstream/internal/llm"
+	"github.com/tagstream/tagstream/internal/pdftext"
+)
+
+// MinTextChars is the least text worth tagging, as in the original product.
+const MinTextChars = 50
+
+// Pipeline is the production Tagger: fetch the document, extract the text
+// of its first pages, and ask the model (or the offline keyword tagger).
+type Pipeline struct {
+	fetcher *fetch.Fetcher
+	model   *llm.Client
+	extract pdftext.Options
+}
+
+var _ Tagger = (*Pipeline)(nil)
+
+// NewPipeline wires the adapters; one Pipeline serves the whole process so
+// the model client's per-job pacers are shared by every worker slot.
+func NewPipeline(f fetch.Config, m llm.Config, extract pdftext.Options) *Pipeline {
+	return &Pipeline{fetcher: fetch.New(f), model: llm.New(m), extract: extract}
+}
+
+// Tag implements Tagger.
+func (p *Pipeline) Tag(ctx context.Context, in TagInput) (TagOutput, error) {
+	start := time.Now()
+	md := events.TagMetadata{Model: in.Config.Model}
+	fail := func(code, reason string) (TagOutput, error) {
+		md.DurationMS = time.Since(start).Milliseconds()
+		return TagOutput{}, &Failure{Code: code, Reason: reason, Metadata: md}
+	}
+	data, err := p.fetcher.Fetch(ctx, fetch.Source{Type: in.Document.SourceType, Path: in.Document.FilePath})
+	if err != nil {
+		var fe *fetch.Error
+		if errors.As(err, &fe) {
+			return fail("fetch_"+fe.Code, fe.Reason)
+		}
+		return fail("fetch", err.Error())
+	}
+	opts := p.extract
+	opts.MaxPages = in.Config.NumPages
+	text, err := pdftext.Extract(ctx, data, opts)
+	if text != nil {
+		md.Method, md.PagesRead, md.PageCount = text.Method, text.PagesRead, text.PageCount
+		md.TextLength = utf8.RuneCountInString(text.Text)
+	}
+	switch {
+	case errors.Is(err, pdftext.ErrScanned):
+		return fail("scanned", "no extractable text; OCR needed (the pages are images)")
+	case err != nil:
+		return fail("extract", err.Error())
+	case md.TextLength < MinTextChars:
+		return fail("insufficient_text", fmt.Sprintf("Insufficient text extracted (%d characters)", md.TextLength))
+	}
+	var tags []string
+	if in.Config.Model == KeywordsModel {
+		tags = keywords.Extract(text.Text, in.Config.NumTags, in.Config.ExclusionWords)
+	} else {
+		res, err := p.model.Tag(ctx, llm.Request{Model: in.Config.Model, APIKey: in.APIKey, Text: text.Text,
+			Title: in.Document.Title, NumTags: in.Config.NumTags, Exclusions: in.Config.ExclusionWords, PaceKey: in.JobID})
+		if res != nil {
+			md.PromptTokens, md.CompletionTokens, md.TotalTokens = res.PromptTokens, res.CompletionTokens, res.TotalTokens
+			md.Calls = res.Calls
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return TagOutput{}, ctx.Err()
+			}
+			var le *llm.Error
+			if errors.As(err, &le) {
+				md.DurationMS = time.Since(start).Milliseconds()
+				return TagOutput{}, &Failure{Code: "llm_" + string(le.Kind), Reason: le.Error(),
+					JobFatal: le.Kind == llm.KindAuth, Metadata: md}
+			}
+			return fail("llm", err.Error())
+		}
+		tags = res.Tags
+	}
+	if len(tags) == 0 {
+		return fail("no_tags", "no usable tags could be produced from the text")
+	}
+	md.DurationMS = time.Since(start).Milliseconds()
+	return TagOutput{Tags: tags, Metadata: md}, nil
+}
