@@ -1,6 +1,7 @@
 package pdftext
 
 import (
+	"strings"
 	"sync"
 
 	"golang.org/x/text/encoding/charmap"
@@ -126,4 +127,31 @@ func baseEncoding(name string) *encoding {
 		return symbolEnc
 	}
 	return nil
+}
+
+// textString decodes a PDF text string: UTF-16 with a byte order mark,
+// UTF-8 with one (PDF 2.0), or PDFDocEncoding.
+func textString(b []byte) string {
+	switch {
+	case len(b) >= 2 && b[0] == 0xFE && b[1] == 0xFF:
+		return utf16Text(b[2:])
+	case len(b) >= 2 && b[0] == 0xFF && b[1] == 0xFE:
+		sw := make([]byte, 0, len(b)-2)
+		for i := 2; i+1 < len(b); i += 2 {
+			sw = append(sw, b[i+1], b[i])
+		}
+		return utf16Text(sw)
+	case len(b) >= 3 && b[0] == 0xEF && b[1] == 0xBB && b[2] == 0xBF:
+		return string(b[3:])
+	}
+	enc := baseEncoding("PDFDocEncoding")
+	var sb strings.Builder
+	for _, c := range b {
+		if t := enc[c]; t != "" {
+			sb.WriteString(t)
+		} else {
+			sb.WriteByte(' ')
+		}
+	}
+	return sb.String()
 }

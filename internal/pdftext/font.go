@@ -160,7 +160,7 @@ func (x *extractor) simpleEncoding(d, desc types.Dict, core string) *encoding {
 		diffs = x.array(e["Differences"])
 	}
 	if base == nil {
-		base = x.builtinEncoding(desc, core)
+		base = x.builtinEncoding(d, desc, core)
 	}
 	enc := new(encoding)
 	*enc = *base
@@ -190,9 +190,15 @@ func (x *extractor) simpleEncoding(d, desc types.Dict, core string) *encoding {
 // builtinEncoding is the encoding of the font program itself: the
 // Encoding array of an embedded Type 1 font, Symbol's own table, or
 // StandardEncoding as the spec's default.
-func (x *extractor) builtinEncoding(desc types.Dict, core string) *encoding {
+func (x *extractor) builtinEncoding(d, desc types.Dict, core string) *encoding {
 	if core == "Symbol" {
 		return baseEncoding("Symbol")
+	}
+	// A symbolic TrueType font maps codes straight to glyphs; with a
+	// ToUnicode map, codes it leaves out (parts of shaped clusters) have
+	// no text of their own.
+	if flags, _ := x.num(desc["Flags"]); int(flags)&4 != 0 && x.name(d["Subtype"]) == "TrueType" && d["ToUnicode"] != nil {
+		return new(encoding)
 	}
 	if ff := x.stream(desc["FontFile"]); ff != nil {
 		if data := x.decode(ff); data != nil {

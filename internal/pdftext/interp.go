@@ -78,6 +78,19 @@ type interp struct {
 	fonts   map[string]*font
 	depth   int
 	args    []object
+	// marked is the stack of open marked-content sequences; true entries
+	// carry ActualText, which replaces the text of the glyphs inside.
+	marked []bool
+	actual *actualSpan
+}
+
+// actualSpan collects the extent of glyphs covered by an ActualText.
+type actualSpan struct {
+	text  string
+	first placed
+	seen  bool
+	ex    float64
+	ey    float64
 }
 
 // fallbackFont is used when Tf names a font that cannot be found, so that
@@ -217,8 +230,60 @@ func (in *interp) do(op string, l *lexer) error {
 	case "BI":
 		l.skipInlineImage()
 		in.addImage()
+	case "BMC":
+		in.beginMarked("", false)
+	case "BDC":
+		text, ok := "", false
+		if n >= 1 && in.args[n-1].kind == objDict {
+			text, ok = actualText(in.args[n-1].arr)
+		}
+		in.beginMarked(text, ok)
+	case "EMC":
+		in.endMarked()
 	}
 	return nil
+}
+
+// actualText finds /ActualText in an inline property list.
+func actualText(kv []object) (string, bool) {
+	for i := 0; i+1 < len(kv); i += 2 {
+		if kv[i].kind == objName && string(kv[i].str) == "ActualText" && kv[i+1].kind == objString {
+			return textString(kv[i+1].str), true
+		}
+	}
+	return "", false
+}
+
+func (in *interp) beginMarked(text string, actual bool) {
+	if len(in.marked) >= maxStateDepth {
+		return
+	}
+	// Nested ActualText is covered by the outer one.
+	if actual && in.actual == nil {
+		in.actual = &actualSpan{text: text}
+	} else {
+		actual = false
+	}
+	in.marked = append(in.marked, actual)
+}
+
+func (in *interp) endMarked() {
+	if len(in.marked) == 0 {
+		return
+	}
+	actual := in.marked[len(in.marked)-1]
+	in.marked = in.marked[:len(in.marked)-1]
+	if !actual || in.actual == nil {
+		return
+	}
+	a := in.actual
+	in.actual = nil
+	if a.seen && len(in.out.glyphs) < maxGlyphsPerPage {
+		g := a.first
+		g.text = a.text
+		g.dx, g.dy = a.ex-g.x, a.ey-g.y
+		in.out.glyphs = append(in.out.glyphs, g)
+	}
 }
 
 func (in *interp) nextLine() {
@@ -261,7 +326,9 @@ func (in *interp) show(s []byte) {
 			}
 			tx *= gs.hscale
 		}
-		if g.text != "" && len(in.out.glyphs) < maxGlyphsPerPage {
+		// Glyphs without text are kept: they still occupy space, and
+		// dropping them would open false word gaps in shaped scripts.
+		if len(in.out.glyphs) < maxGlyphsPerPage || in.actual != nil {
 			x, y := m.apply(0, gs.rise)
 			ax, ay := m[0], m[1]
 			if norm := math.Hypot(ax, ay); norm > 0 {
@@ -269,14 +336,22 @@ func (in *interp) show(s []byte) {
 			} else {
 				ax = 1
 			}
-			in.out.glyphs = append(in.out.glyphs, placed{
+			p := placed{
 				x: x, y: y,
 				dx: tx*m[0] + ty*m[2], dy: tx*m[1] + ty*m[3],
 				ax: ax, ay: ay,
 				size: math.Abs(gs.fontSize) * math.Hypot(m[2], m[3]) * f.sizeScale,
 				text: g.text,
 				font: f,
-			})
+			}
+			if a := in.actual; a != nil {
+				if !a.seen {
+					a.first, a.seen = p, true
+				}
+				a.ex, a.ey = p.x+p.dx, p.y+p.dy
+			} else {
+				in.out.glyphs = append(in.out.glyphs, p)
+			}
 		}
 		in.tm = in.tm.translate(tx, ty)
 	})
