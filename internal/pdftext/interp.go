@@ -326,9 +326,9 @@ func (in *interp) show(s []byte) {
 			}
 			tx *= gs.hscale
 		}
-		// Glyphs without text are kept: they still occupy space, and
-		// dropping them would open false word gaps in shaped scripts.
-		if len(in.out.glyphs) < maxGlyphsPerPage || in.actual != nil {
+		// Glyphs without text leave a gap, as in pdftotext, except inside
+		// ActualText, which spans all the glyphs it covers.
+		if (g.text != "" && len(in.out.glyphs) < maxGlyphsPerPage) || in.actual != nil {
 			x, y := m.apply(0, gs.rise)
 			ax, ay := m[0], m[1]
 			if norm := math.Hypot(ax, ay); norm > 0 {

@@ -95,6 +95,9 @@ func buildRuns(glyphs []placed) []*run {
 	var cur *run
 	for _, g := range glyphs {
 		text := cleanText(g.text)
+		if text == "" {
+			continue
+		}
 		rot := rotation(g.ax, g.ay)
 		x0, base := rotate(rot, g.x, g.y)
 		adv, _ := rotate(rot, g.dx, g.dy)
@@ -103,7 +106,7 @@ func buildRuns(glyphs []placed) []*run {
 		if size <= 0 || math.IsNaN(size) || math.IsInf(size, 0) {
 			size = 1
 		}
-		if text != "" && strings.TrimSpace(text) == "" {
+		if strings.TrimSpace(text) == "" {
 			if cur != nil {
 				cur.space = true
 			}
@@ -120,10 +123,6 @@ func buildRuns(glyphs []placed) []*run {
 				// space glyph, a change of size or a baseline shift only
 				// ends a word, and a space is then shown if there is a
 				// visible gap at all.
-				if text == "" {
-					cur.x1 = math.Max(cur.x1, x1)
-					continue
-				}
 				brk := cur.space || size != cur.lastSize || math.Abs(base-cur.lastBase) > 0.5
 				if gap > wordGap*cur.lastSize || (brk && gap >= minGap*cur.lastSize) {
 					cur.text.WriteByte(' ')
@@ -135,9 +134,6 @@ func buildRuns(glyphs []placed) []*run {
 				cur.size = math.Max(cur.size, size)
 				continue
 			}
-		}
-		if text == "" {
-			continue
 		}
 		cur = &run{rot: rot, x0: x0, x1: x1, base: base, size: size, lastX: x0, lastText: text, lastSize: size, lastBase: base}
 		cur.text.WriteString(text)
