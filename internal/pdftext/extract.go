@@ -299,6 +299,9 @@ func (x *extractor) page(p int) (string, float64, error) {
 	if err := in.run(content); err != nil {
 		return "", 0, err
 	}
+	if err := x.annotations(d, out); err != nil {
+		return "", 0, err
+	}
 	coverage := 0.0
 	if area > 0 {
 		coverage = out.imageArea / area
