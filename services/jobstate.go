@@ -59,11 +59,14 @@ type Caller struct {
 	ReadAll    bool // auditors and admins read every job
 }
 
-// visibleTo hides jobs of other owners behind NotFound, so ids of other
+// controllableBy hides jobs of other owners behind NotFound, so ids of other
 // people's jobs cannot be probed.
 func (s *jobState) controllableBy(c Caller) error {
 	if c.ControlAll || s.Owner.ID == c.Actor.ID {
 		return nil
+	}
+	if c.ReadAll {
+		return apperr.New(apperr.Forbidden, "auditors can read job %q but not control it", s.ID)
 	}
 	return apperr.New(apperr.NotFound, "job %q not found", s.ID)
 }

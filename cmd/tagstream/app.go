@@ -100,6 +100,8 @@ func (a *app) open(ctx context.Context) error {
 		Start:     services.NewStartJobHandler(a.store, a.secrets, a.cfg.MaxDocuments, a.cfg.LLMAPIKey != ""),
 		Change:    services.NewChangeJobHandler(a.store),
 		Jobs:      a.jobs,
+		Results:   a.results,
+		Events:    a.store,
 		Freshness: a.runner,
 		Healthy:   a.conn.Healthy,
 		Log:       a.log,

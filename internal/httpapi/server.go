@@ -63,6 +63,8 @@ type Deps struct {
 	Start     Starter
 	Change    Changer
 	Jobs      JobReader
+	Results   ResultReader
+	Events    EventReader
 	Freshness Freshness
 	Healthy   func() bool // NATS reachable
 	Metrics   http.Handler
@@ -86,7 +88,9 @@ func New(d Deps) http.Handler {
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	r.Use(s.recover, s.logRequests, limitBody)
-	r.NoRoute(func(c *gin.Context) { fail(c, apperr.New(apperr.NotFound, "no route for %s %s", c.Request.Method, c.Request.URL.Path)) })
+	r.NoRoute(func(c *gin.Context) {
+		fail(c, apperr.New(apperr.NotFound, "no route for %s %s", c.Request.Method, c.Request.URL.Path))
+	})
 	r.NoMethod(func(c *gin.Context) {
 		c.AbortWithStatusJSON(http.StatusMethodNotAllowed, gin.H{"detail": "method not allowed", "code": "method_not_allowed"})
 	})
@@ -112,6 +116,8 @@ func (s *Server) routes(r *gin.Engine) {
 	b.POST("/start", s.startBatch)
 	b.GET("/active", s.active)
 	b.GET("/jobs/:job_id/status", s.jobStatus)
+	b.GET("/jobs/:job_id/results", s.results)
+	b.GET("/jobs/:job_id/events", s.jobEvents)
 	b.POST("/jobs/:job_id/cancel", s.change(services.ActionCancel))
 	b.POST("/jobs/:job_id/pause", s.change(services.ActionPause))
 	b.POST("/jobs/:job_id/resume", s.change(services.ActionResume))

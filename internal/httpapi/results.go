@@ -1,0 +1,218 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+	"github.com/tagstream/tagstream/events"
+	"github.com/tagstream/tagstream/internal/apperr"
+	"github.com/tagstream/tagstream/projections"
+)
+
+// ResultReader answers per-document queries.
+type ResultReader interface {
+	Page(jobID string, from, limit int) ([]projections.Result, int, bool)
+}
+
+// EventReader reads a job's history straight from the log.
+type EventReader interface {
+	Read(ctx context.Context, filter string, from uint64, fn func(events.Envelope) error) error
+}
+
+const (
+	defaultPage = 100
+	maxPage     = 1000
+)
+
+// pageParams reads ?cursor= (an opaque offset) and ?limit=.
+func pageParams(c *gin.Context) (int, int, error) {
+	from, limit := 0, defaultPage
+	if v := c.Query("cursor"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return 0, 0, apperr.Field("cursor", "is not a cursor this server issued")
+		}
+		from = n
+	}
+	if v := c.Query("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxPage {
+			return 0, 0, apperr.Field("limit", "must be between 1 and %d", maxPage)
+		}
+		limit = n
+	}
+	return from, limit, nil
+}
+
+func (s *Server) results(c *gin.Context) {
+	job, err := s.visibleJob(c)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	if c.Query("format") == "csv" {
+		s.resultsCSV(c, job)
+		return
+	}
+	from, limit, err := pageParams(c)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	rows, total, _ := s.d.Results.Page(job.ID, from, limit)
+	var next any
+	if from+len(rows) < total {
+		next = strconv.Itoa(from + len(rows))
+	}
+	out := make([]map[string]any, len(rows))
+	for i, r := range rows {
+		out[i] = resultRow(r)
+	}
+	c.JSON(http.StatusOK, gin.H{"job_id": job.ID, "total": total, "results": out, "next_cursor": next})
+}
+
+// resultRow flattens a result: system fields, outcome, metadata, and the
+// client's own columns (which never override the system fields).
+func resultRow(r projections.Result) map[string]any {
+	row := map[string]any{}
+	for k, v := range r.Extra {
+		row[k] = v
+	}
+	tags := r.Tags
+	if tags == nil {
+		tags = []string{}
+	}
+	for k, v := range map[string]any{
+		"row_id": r.Row, "title": r.Title, "file_path": r.FilePath, "file_source_type": r.SourceType,
+		"description": r.Description, "status": r.Status, "tags": tags, "error": nullable(r.Error),
+		"error_code": nullable(r.Code), "attempts": r.Attempts, "metadata": r.Metadata,
+	} {
+		row[k] = v
+	}
+	return row
+}
+
+func nullable(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// resultsCSV streams every row: the client's columns first, as uploaded,
+// then the outcome columns.
+func (s *Server) resultsCSV(c *gin.Context, job projections.Job) {
+	rows, _, _ := s.d.Results.Page(job.ID, 0, 0)
+	extra := map[string]bool{}
+	for _, r := range rows {
+		for k := range r.Extra {
+			extra[k] = true
+		}
+	}
+	extraCols := make([]string, 0, len(extra))
+	for k := range extra {
+		extraCols = append(extraCols, k)
+	}
+	sort.Strings(extraCols)
+	c.Header("Content-Type", "text/csv; charset=utf-8")
+	c.Header("Content-Disposition", fmt.Sprintf(`attachment; filename="%s-results.csv"`, job.ID))
+	w := csv.NewWriter(c.Writer)
+	header := append([]string{"row_id", "title", "file_path", "file_source_type", "description"}, extraCols...)
+	header = append(header, "status", "tags", "error", "attempts", "pages_read", "extraction_method", "model", "total_tokens", "duration_ms")
+	_ = w.Write(safeCells(header))
+	for _, r := range rows {
+		rec := []string{strconv.Itoa(r.Row), r.Title, r.FilePath, r.SourceType, r.Description}
+		for _, k := range extraCols {
+			rec = append(rec, cell(r.Extra[k]))
+		}
+		md := r.Metadata
+		if md == nil {
+			md = &events.TagMetadata{}
+		}
+		rec = append(rec, r.Status, strings.Join(r.Tags, "; "), r.Error, strconv.Itoa(r.Attempts),
+			strconv.Itoa(md.PagesRead), md.Method, md.Model, strconv.Itoa(md.TotalTokens), strconv.FormatInt(md.DurationMS, 10))
+		_ = w.Write(safeCells(rec))
+	}
+	w.Flush()
+}
+
+func cell(v any) string {
+	switch t := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return t
+	default:
+		b, _ := json.Marshal(t)
+		return string(b)
+	}
+}
+
+// safeCells defuses spreadsheet formula injection: a cell that a
+// spreadsheet would evaluate gets a leading apostrophe (OWASP advice).
+func safeCells(rec []string) []string {
+	for i, v := range rec {
+		if v != "" && strings.ContainsRune("=+-@\t\r", rune(v[0])) {
+			rec[i] = "'" + v
+		}
+	}
+	return rec
+}
+
+// auditEvent is one entry of a job's audit trail.
+type auditEvent struct {
+	Seq   uint64          `json:"seq"`
+	Type  string          `json:"type"`
+	Time  string          `json:"time"`
+	Actor events.Actor    `json:"actor"`
+	Data  json.RawMessage `json:"data"`
+}
+
+func (s *Server) jobEvents(c *gin.Context) {
+	job, err := s.visibleJob(c)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	var from uint64 = 1
+	if v := c.Query("cursor"); v != "" {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil || n < 1 {
+			fail(c, apperr.Field("cursor", "is not a cursor this server issued"))
+			return
+		}
+		from = n
+	}
+	limit := maxPage
+	if v := c.Query("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 10*maxPage {
+			fail(c, apperr.Field("limit", "must be between 1 and %d", 10*maxPage))
+			return
+		}
+		limit = n
+	}
+	out := []auditEvent{}
+	var next any
+	errStop := fmt.Errorf("page full")
+	err = s.d.Events.Read(c.Request.Context(), events.JobSubjects(job.ID), from, func(e events.Envelope) error {
+		if len(out) == limit {
+			next = strconv.FormatUint(e.Seq, 10)
+			return errStop
+		}
+		out = append(out, auditEvent{Seq: e.Seq, Type: e.Type, Time: e.Time.Format("2006-01-02T15:04:05.000000Z07:00"), Actor: e.Actor, Data: e.Data})
+		return nil
+	})
+	if err != nil && err != errStop {
+		fail(c, apperr.Wrap(err, "read events"))
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"job_id": job.ID, "events": out, "next_cursor": next})
+}
