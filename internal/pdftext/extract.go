@@ -264,8 +264,6 @@ func readErr(ctx context.Context, err error) error {
 		return ErrPasswordProtected
 	case errors.Is(err, pdfcpu.ErrEmptyInput):
 		return ErrEmpty
-	case errors.Is(err, pdfcpu.ErrCorruptHeader):
-		return ErrNotPDF
 	}
 	return fmt.Errorf("%w: %v", ErrCorrupt, err)
 }

@@ -344,10 +344,12 @@ func (f *font) text(code uint32) string {
 		}
 	}
 	switch {
-	case f.kind != fontCID:
-		if f.enc != nil && code < 256 {
+	case f.kind != fontCID && code < 256:
+		if f.enc != nil {
 			return f.enc[code]
 		}
+		// The fallback font (a missing font resource) reads as Latin text.
+		return baseEncoding("WinAnsiEncoding")[code]
 	case f.ucs:
 		return string(rune(code))
 	}
