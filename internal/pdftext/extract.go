@@ -16,6 +16,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode"
 
@@ -77,6 +78,9 @@ var disableConfigOnce sync.Once
 
 // debugHook, when set by tests, sees every page's placed glyphs.
 var debugHook func([]placed)
+
+// panicHook, when set by tests, sees the stack of every recovered panic.
+var panicHook atomic.Pointer[func(stack []byte)]
 
 func (o Options) withDefaults() Options {
 	if o.MaxPages <= 0 {
@@ -147,7 +151,11 @@ func Extract(ctx context.Context, data []byte, opts Options) (*Result, error) {
 		var o outcome
 		defer func() {
 			if p := recover(); p != nil {
-				o = outcome{err: fmt.Errorf("%w: internal error while reading: %v\n%s", ErrCorrupt, p, firstLines(debug.Stack(), 12))}
+				stack := debug.Stack()
+				if h := panicHook.Load(); h != nil {
+					(*h)(stack)
+				}
+				o = outcome{err: fmt.Errorf("%w: internal error while reading: %v", ErrCorrupt, p)}
 			}
 			done <- o
 		}()
@@ -169,18 +177,6 @@ func deadlineErr(ctx context.Context, d time.Duration) error {
 		return fmt.Errorf("%w: %w", ErrTimeout, ctx.Err())
 	}
 	return fmt.Errorf("%w after %v: %w", ErrTimeout, d, ctx.Err())
-}
-
-func firstLines(b []byte, n int) []byte {
-	for i, c := range b {
-		if c == '\n' {
-			n--
-			if n == 0 {
-				return b[:i]
-			}
-		}
-	}
-	return b
 }
 
 // extractor holds per-extraction state shared by pages and forms.

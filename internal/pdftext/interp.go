@@ -102,7 +102,7 @@ func (x *extractor) newInterp(out *pageOut, res types.Dict, gs gstate, depth int
 }
 
 func (in *interp) num(i int) float64 {
-	if i < len(in.args) && in.args[i].kind == objNumber {
+	if i >= 0 && i < len(in.args) && in.args[i].kind == objNumber {
 		v := in.args[i].num
 		if math.IsNaN(v) || math.IsInf(v, 0) {
 			return 0

@@ -1,0 +1,135 @@
+package pdftext
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// maxFuzzSeed keeps FuzzExtract's seeds small, so each run stays fast.
+const maxFuzzSeed = 60 << 10
+
+// contentSnippets seed FuzzLexer with the syntax the lexer must handle.
+var contentSnippets = []string{
+	"BT /F1 12 Tf 72 712 Td (Hello \\(World\\) \\101\\n) Tj ET",
+	"BT /F2 9 Tf 1 0 0 1 50 50 Tm [(A) -120 (W) 333.5 <0041> -1000 (x)] TJ T* (y) ' 1 2 (z) \" ET",
+	"q 0.5 0 0 0.5 10 10 cm /Im1 Do Q /Fm0 Do",
+	"BI /W 4 /H 4 /BPC 8 /CS /G ID \x00\x01\x02EIEI EI Q",
+	"/Span <</ActualText <FEFF0936093F> /MCID 3>> BDC (x) Tj EMC /P BMC EMC",
+	"% comment\n[ << /A [1 2 <3>] >> ] (unterminated",
+	"1 begincodespacerange <0000> <FFFF> endcodespacerange 1 beginbfrange <0000> <00FF> [<0041> <D835DC00>] endbfrange",
+	"2 beginbfchar <01> /fi <02> <00660066> endbfchar 1 begincidrange <8140> <817e> 633 endcidrange",
+}
+
+// FuzzLexer feeds arbitrary bytes to the lexer, the CMap parser and the
+// content interpreter: none may panic or loop.
+func FuzzLexer(f *testing.F) {
+	for _, s := range contentSnippets {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		l := &lexer{data: data}
+		for i := 0; ; i++ {
+			pos := l.pos
+			k, _, op := l.next(0)
+			if k == tokEOF {
+				break
+			}
+			if k == tokOp && string(op) == "BI" {
+				l.skipInlineImage()
+			}
+			if l.pos <= pos || i > len(data)+1 {
+				t.Fatalf("lexer made no progress at %d", pos)
+			}
+		}
+		cm := parseCMap(data)
+		for s := data; len(s) > 0; {
+			_, n := cm.nextCode(s, 2)
+			if n <= 0 {
+				t.Fatal("nextCode consumed nothing")
+			}
+			s = s[n:]
+		}
+		start := time.Now()
+		runContent(t, string(data))
+		if d := time.Since(start); d > 5*time.Second {
+			t.Fatalf("interpreting %d bytes took %v", len(data), d)
+		}
+	})
+}
+
+// FuzzExtract runs whole extractions on mutated corpus files. Panics
+// inside pdfcpu are recovered at the boundary and are acceptable; panics
+// in this package are bugs and fail the test.
+func FuzzExtract(f *testing.F) {
+	pdfs, _ := filepath.Glob(filepath.Join(corpusDir, "*.pdf"))
+	for _, p := range pdfs {
+		if st, err := os.Stat(p); err == nil && st.Size() <= maxFuzzSeed {
+			if data, err := os.ReadFile(p); err == nil {
+				f.Add(data)
+			}
+		}
+	}
+	f.Add([]byte("%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj trailer<</Root 1 0 R>>\n%%EOF"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		const timeout = 2 * time.Second
+		var ownPanic atomic.Value
+		hook := func(stack []byte) {
+			if frame := panickingFrame(stack); strings.Contains(frame, "/internal/pdftext.") {
+				ownPanic.Store(string(stack))
+			}
+		}
+		panicHook.Store(&hook)
+		defer panicHook.Store(nil)
+		start := time.Now()
+		res, err := Extract(context.Background(), data, Options{Timeout: timeout, MaxPages: 3})
+		if d := time.Since(start); d > timeout+time.Second {
+			t.Fatalf("Extract returned after %v with a %v timeout", d, timeout)
+		}
+		if p, _ := ownPanic.Load().(string); p != "" {
+			t.Fatalf("panic in pdftext: %s", p)
+		}
+		if err == nil && (res == nil || res.PagesRead > 3) {
+			t.Fatalf("bad result without error: %+v", res)
+		}
+	})
+}
+
+// panickingFrame returns the first function frame after runtime.panic in
+// a goroutine stack dump: where the panic happened.
+func panickingFrame(stack []byte) string {
+	lines := bytes.Split(stack, []byte("\n"))
+	for i, l := range lines {
+		if bytes.HasPrefix(l, []byte("panic(")) {
+			for _, next := range lines[i+1:] {
+				if len(next) > 0 && next[0] != '\t' && !bytes.HasPrefix(next, []byte("runtime.")) {
+					return string(next)
+				}
+			}
+		}
+	}
+	return ""
+}
+
+func TestPanickingFrame(t *testing.T) {
+	var stack []byte
+	func() {
+		defer func() {
+			recover()
+			stack = debugStack()
+		}()
+		var m map[string]int
+		m["x"] = 1 // a panic raised in this package
+	}()
+	if f := panickingFrame(stack); !strings.Contains(f, "/internal/pdftext.") {
+		t.Errorf("panicking frame %q not attributed to this package", f)
+	}
+}
+
+func debugStack() []byte { return debug.Stack() }
