@@ -197,7 +197,9 @@ func extract(ctx context.Context, data []byte, opts Options) (*Result, error) {
 	conf.UserPW, conf.OwnerPW = "", ""
 	conf.Limits.MaxStreamBytes = opts.MaxBytes
 	conf.Limits.MaxDecodeBytes = maxStreamDecode
-	conf.Limits.MaxObjectCount = int(min(opts.MaxBytes/8, 10_000_000))
+	// An object takes a few bytes at least, even in a compressed object
+	// stream, so the input size bounds how many a file can really hold.
+	conf.Limits.MaxObjectCount = int(min(max(opts.MaxBytes, 1<<20), 10_000_000))
 	conf.Limits.MaxXRefEntries = conf.Limits.MaxObjectCount
 	pctx, err := pdfcpu.ReadWithContext(ctx, bytes.NewReader(data), conf)
 	if err != nil {
