@@ -209,9 +209,12 @@ func (f *fakeTagger) Tag(ctx context.Context, in services.TagInput) (services.Ta
 	f.mu.Lock()
 	f.calls = append(f.calls, in)
 	f.mu.Unlock()
-	if f.gate != nil {
+	f.mu.Lock()
+	gate := f.gate
+	f.mu.Unlock()
+	if gate != nil {
 		select {
-		case <-f.gate:
+		case <-gate:
 		case <-ctx.Done():
 			return services.TagOutput{}, ctx.Err()
 		}
@@ -230,6 +233,13 @@ func (f *fakeTagger) Tag(ctx context.Context, in services.TagInput) (services.Ta
 	}
 	return services.TagOutput{Tags: []string{"tag " + in.Document.Title, "fake"},
 		Metadata: events.TagMetadata{Method: "text", PagesRead: 1, Model: in.Config.Model}}, nil
+}
+
+// setGate replaces the gate for documents that start from now on.
+func (f *fakeTagger) setGate(g chan struct{}) {
+	f.mu.Lock()
+	f.gate = g
+	f.mu.Unlock()
 }
 
 func (f *fakeTagger) callCount() int {
