@@ -137,7 +137,7 @@ func (a *app) run(ctx context.Context, ln net.Listener) error {
 		host, _ := os.Hostname()
 		worker = services.NewWorker(a.store, a.queue, a.secrets, a.tagger, services.WorkerConfig{
 			ID: fmt.Sprintf("%s-%d-%s", host, os.Getpid(), events.NewID()[:6]), Concurrency: a.cfg.Workers,
-			ServerAPIKey: a.cfg.LLMAPIKey, DocTimeout: a.cfg.DocTimeout, Log: a.log,
+			ServerAPIKey: a.cfg.LLMAPIKey, DocTimeout: a.cfg.DocTimeout, ShutdownGrace: a.cfg.ShutdownGrace, Log: a.log,
 		})
 		go func() { _ = worker.Run(workCtx); close(workDone) }()
 	} else {

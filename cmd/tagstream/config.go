@@ -27,6 +27,7 @@ type config struct {
 	MaxDocuments  int
 	DocTimeout    time.Duration
 	AckWait       time.Duration
+	ShutdownGrace time.Duration
 	LogLevel      string
 	SecretsKey    string
 	MaxFetchBytes int64
@@ -54,6 +55,7 @@ func (c *config) settings() []setting {
 		{"max-documents", "TAGSTREAM_MAX_DOCUMENTS", "documents per job", &c.MaxDocuments, "10000"},
 		{"doc-timeout", "TAGSTREAM_DOC_TIMEOUT", "deadline for one document", &c.DocTimeout, "5m"},
 		{"task-ack-wait", "TAGSTREAM_TASK_ACK_WAIT", "how long a silent worker keeps a task before it is redelivered", &c.AckWait, "60s"},
+		{"shutdown-grace", "TAGSTREAM_SHUTDOWN_GRACE", "how long in-flight documents may finish on shutdown before they are released", &c.ShutdownGrace, "30s"},
 		{"log-level", "TAGSTREAM_LOG_LEVEL", "debug, info, warn or error", &c.LogLevel, "info"},
 		{"secrets-key", "TAGSTREAM_SECRETS_KEY", "base64 32-byte key for job API keys at rest (default: DATA_DIR/secrets.key)", &c.SecretsKey, ""},
 		{"max-fetch-bytes", "TAGSTREAM_MAX_FETCH_BYTES", "largest document fetched", &c.MaxFetchBytes, "52428800"},
