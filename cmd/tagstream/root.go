@@ -42,6 +42,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		processCmd("serve", "Run the API, read models and tagging workers (embedded NATS unless TAGSTREAM_NATS_URL is set)", roles{api: true, workers: true}),
 		processCmd("worker", "Run tagging workers only, against TAGSTREAM_NATS_URL", roles{workers: true}),
 		projectionsCmd(),
+		extractCmd(),
 	)
 	return root
 }
