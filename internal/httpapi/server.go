@@ -68,6 +68,7 @@ type Deps struct {
 	Freshness Freshness
 	Healthy   func() bool // NATS reachable
 	Metrics   http.Handler
+	UI        http.Handler // the web console, served for GET requests outside /api
 	Log       *slog.Logger
 	Version   string
 }
