@@ -42,6 +42,13 @@ type app struct {
 	runner  *projections.Runner
 	tagger  services.Tagger
 	handler http.Handler
+	unlock  func()
+}
+
+// close drains NATS, stops the embedded server and frees the data dir.
+func (a *app) close() {
+	a.conn.Close()
+	a.unlock()
 }
 
 // openApp connects to NATS, creates streams and buckets idempotently and,
@@ -51,14 +58,23 @@ func openApp(ctx context.Context, cfg config, r roles, tagger services.Tagger, l
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
+	unlock := func() {}
+	if cfg.NatsURL == "" {
+		var err error
+		if unlock, err = lockDataDir(cfg.DataDir); err != nil {
+			return nil, err
+		}
+	}
+	a.unlock = unlock
 	conn, err := natsx.Connect(ctx, natsx.Config{URL: cfg.NatsURL, StoreDir: filepath.Join(cfg.DataDir, "jetstream"),
 		Listen: cfg.NatsListen, Name: "tagstream", Log: log})
 	if err != nil {
+		unlock()
 		return nil, err
 	}
 	a.conn = conn
 	if err := a.open(ctx); err != nil {
-		conn.Close()
+		a.close()
 		return nil, err
 	}
 	return a, nil
@@ -165,7 +181,7 @@ func (a *app) run(ctx context.Context, ln net.Listener) error {
 	<-workDone
 	stopLoops()
 	wg.Wait()
-	a.conn.Close()
+	a.close()
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}

@@ -31,7 +31,7 @@ func projectionsCmd() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		defer a.conn.Close()
+		defer a.close()
 		jobs, results := projections.NewJobStatus(), projections.NewDocumentResults()
 		runner := projections.NewRunner(a.store, jobs, results)
 		start := time.Now()
@@ -47,10 +47,15 @@ func projectionsCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(out, "%-18s %9d bytes  sha256 %x\n", p.Name(), len(snap), sha256.Sum256(snap))
+			fmt.Fprintln(out, digestLine(p.Name(), snap))
 		}
 		return nil
 	}
 	cmd.AddCommand(rebuild)
 	return cmd
+}
+
+// digestLine summarises a read model for comparison between processes.
+func digestLine(name string, snapshot []byte) string {
+	return fmt.Sprintf("%-18s %9d bytes  sha256 %x", name, len(snapshot), sha256.Sum256(snapshot))
 }

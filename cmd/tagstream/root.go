@@ -71,7 +71,7 @@ func processCmd(use, short string, r roles) *cobra.Command {
 		var ln net.Listener
 		if r.api {
 			if ln, err = net.Listen("tcp", cfg.Addr); err != nil {
-				a.conn.Close()
+				a.close()
 				return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 			}
 		}
