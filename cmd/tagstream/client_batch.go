@@ -1,0 +1,334 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/tagstream/tagstream/internal/client"
+)
+
+// exitCodesHelp is shared by every batch command's help.
+const exitCodesHelp = `
+Exit codes:
+  0  success (with --wait: the job completed and no document failed)
+  1  the command failed: bad usage, server unreachable, or an API error
+     (printed as one line "tagstream: <reason>")
+  2  with --wait: the job completed with failed documents, failed, or was
+     cancelled`
+
+// batchOpts are the flags every batch command shares.
+type batchOpts struct {
+	server string
+	json   bool
+}
+
+func batchCmd() *cobra.Command {
+	o := &batchOpts{}
+	cmd := &cobra.Command{
+		Use:   "batch",
+		Short: "Start, follow and control batch tagging jobs on a Tagstream server",
+		Long:  "Client commands for batch jobs; log in first with `tagstream login`.\n" + exitCodesHelp,
+	}
+	cmd.PersistentFlags().StringVar(&o.server, "server", "", "server URL (default: TAGSTREAM_SERVER, then the stored login)")
+	cmd.PersistentFlags().BoolVar(&o.json, "json", false, "print the server's JSON instead of human output")
+	cmd.AddCommand(batchStartCmd(o), batchStatusCmd(o), batchListCmd(o), batchResultsCmd(o), batchEventsCmd(o), batchRetryCmd(o))
+	for _, action := range []string{"pause", "resume", "cancel"} {
+		cmd.AddCommand(batchChangeCmd(o, action))
+	}
+	return cmd
+}
+
+var changeHelp = map[string]string{
+	"pause":  "Pause a pending or processing job: running documents finish, no new one starts",
+	"resume": "Resume a paused job",
+	"cancel": "Cancel a job: no new document starts; results already produced stay",
+}
+
+func batchChangeCmd(o *batchOpts, action string) *cobra.Command {
+	var reason string
+	cmd := &cobra.Command{Use: action + " JOB", Short: changeHelp[action], Long: changeHelp[action] + ".\n" + exitCodesHelp, Args: cobra.ExactArgs(1)}
+	cmd.Flags().StringVar(&reason, "reason", "", "why, recorded in the job's audit trail")
+	cmd.RunE = clientRunE(func(cmd *cobra.Command, args []string) error {
+		c, err := openSession(o.server)
+		if err != nil {
+			return err
+		}
+		res, err := c.Change(cmd.Context(), args[0], action, reason)
+		if err != nil {
+			return err
+		}
+		if o.json {
+			return printJSON(cmd.OutOrStdout(), res.Raw)
+		}
+		fmt.Fprintf(cmd.OutOrStdout(), "%s (status: %s)\n", res.Message, res.Status)
+		return nil
+	})
+	return cmd
+}
+
+func batchStatusCmd(o *batchOpts) *cobra.Command {
+	cmd := &cobra.Command{Use: "status JOB", Short: "Show a job's status and counts", Args: cobra.ExactArgs(1)}
+	cmd.RunE = clientRunE(func(cmd *cobra.Command, args []string) error {
+		c, err := openSession(o.server)
+		if err != nil {
+			return err
+		}
+		j, err := c.Status(cmd.Context(), args[0])
+		if err != nil {
+			return err
+		}
+		if o.json {
+			return printJSON(cmd.OutOrStdout(), j.Raw)
+		}
+		printStatus(cmd.OutOrStdout(), j)
+		return nil
+	})
+	return cmd
+}
+
+func printStatus(w io.Writer, j client.Job) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "Job:\t%s\n", j.JobID)
+	fmt.Fprintf(tw, "Status:\t%s\n", j.Status)
+	fmt.Fprintf(tw, "Progress:\t%.0f%% (%d tagged, %d failed, %d cancelled of %d)\n",
+		j.Progress*100, j.ProcessedCount, j.FailedCount, j.CancelledCount, j.TotalDocuments)
+	if j.ModelName != "" {
+		fmt.Fprintf(tw, "Model:\t%s\n", j.ModelName)
+	}
+	if j.Attempt > 1 {
+		fmt.Fprintf(tw, "Attempt:\t%d\n", j.Attempt)
+	}
+	for _, t := range []struct {
+		name string
+		at   *time.Time
+	}{{"Created", j.CreatedAt}, {"Started", j.StartedAt}, {"Finished", j.FinishedAt}} {
+		if t.at != nil && !t.at.IsZero() {
+			fmt.Fprintf(tw, "%s:\t%s\n", t.name, t.at.Local().Format(time.DateTime))
+		}
+	}
+	if j.Reason != "" {
+		fmt.Fprintf(tw, "Reason:\t%s\n", j.Reason)
+	}
+	tw.Flush()
+}
+
+func batchListCmd(o *batchOpts) *cobra.Command {
+	var active bool
+	var status string
+	var limit int
+	cmd := &cobra.Command{
+		Use:   "list [JOB]",
+		Short: "List the job history (newest first), only active jobs with --active, or one job",
+		Args:  cobra.MaximumNArgs(1),
+	}
+	cmd.Flags().BoolVar(&active, "active", false, "only pending, processing and paused jobs")
+	cmd.Flags().StringVar(&status, "status", "", "only jobs with this status (history)")
+	cmd.Flags().IntVar(&limit, "limit", 50, "at most this many jobs (history)")
+	cmd.RunE = clientRunE(func(cmd *cobra.Command, args []string) error {
+		c, err := openSession(o.server)
+		if err != nil {
+			return err
+		}
+		var l client.JobList
+		switch {
+		case len(args) == 1:
+			j, err := c.Status(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			l = client.JobList{Jobs: []client.Job{j}, Raw: j.Raw}
+		case active:
+			l, err = c.Active(cmd.Context())
+		default:
+			l, err = c.Jobs(cmd.Context(), status, "", limit)
+			// Servers without the history endpoint still know the active jobs.
+			if client.StatusOf(err) == 404 && status == "" {
+				fmt.Fprintln(cmd.ErrOrStderr(), "tagstream: this server has no job history; showing active jobs")
+				l, err = c.Active(cmd.Context())
+			}
+		}
+		if err != nil {
+			return err
+		}
+		if o.json {
+			return printJSON(cmd.OutOrStdout(), l.Raw)
+		}
+		tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "JOB\tSTATUS\tPROGRESS\tDOCUMENTS\tFAILED\tCREATED")
+		for _, j := range l.Jobs {
+			created := ""
+			if j.CreatedAt != nil {
+				created = j.CreatedAt.Local().Format(time.DateTime)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%.0f%%\t%d\t%d\t%s\n", j.JobID, j.Status, j.Progress*100, j.TotalDocuments, j.FailedCount, created)
+		}
+		return tw.Flush()
+	})
+	return cmd
+}
+
+func batchResultsCmd(o *batchOpts) *cobra.Command {
+	var asCSV bool
+	var out string
+	cmd := &cobra.Command{
+		Use:   "results JOB [--csv] [--out FILE]",
+		Short: "Show a job's per-document results (all pages), as a table, JSON or CSV",
+		Args:  cobra.ExactArgs(1),
+	}
+	cmd.Flags().BoolVar(&asCSV, "csv", false, "the server's CSV export (your columns, then tags and metadata)")
+	cmd.Flags().StringVarP(&out, "out", "o", "", "write to FILE instead of stdout")
+	cmd.RunE = clientRunE(func(cmd *cobra.Command, args []string) error {
+		c, err := openSession(o.server)
+		if err != nil {
+			return err
+		}
+		var buf bytes.Buffer
+		if asCSV {
+			raw, err := c.ResultsCSV(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			buf.Write(raw)
+		} else {
+			var rows []map[string]any
+			var first client.ResultsPage
+			for cursor := ""; ; {
+				p, err := c.Results(cmd.Context(), args[0], cursor, 1000)
+				if err != nil {
+					return err
+				}
+				if cursor == "" {
+					first = p
+				}
+				rows = append(rows, p.Results...)
+				if p.NextCursor == nil || *p.NextCursor == "" {
+					break
+				}
+				cursor = *p.NextCursor
+			}
+			if o.json {
+				raw := first.Raw
+				if len(rows) != len(first.Results) { // several pages: one document for machines
+					raw, _ = json.Marshal(map[string]any{"job_id": first.JobID, "total": first.Total, "results": rows, "next_cursor": nil})
+				}
+				if err := printJSON(&buf, raw); err != nil {
+					return err
+				}
+			} else {
+				printResults(&buf, rows)
+			}
+		}
+		if out != "" {
+			if err := os.WriteFile(out, buf.Bytes(), 0o644); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "Wrote %s\n", out)
+			return nil
+		}
+		_, err = cmd.OutOrStdout().Write(buf.Bytes())
+		return err
+	})
+	return cmd
+}
+
+func printResults(w io.Writer, rows []map[string]any) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ROW\tSTATUS\tDOCUMENT\tTAGS\tERROR")
+	for _, r := range rows {
+		doc := str(r["title"])
+		if doc == "" {
+			doc = str(r["file_path"])
+		}
+		var tags []string
+		if ts, ok := r["tags"].([]any); ok {
+			for _, t := range ts {
+				tags = append(tags, str(t))
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", str(r["row_id"]), str(r["status"]), clip(doc, 50),
+			clip(strings.Join(tags, ", "), 80), clip(str(r["error"]), 80))
+	}
+	tw.Flush()
+}
+
+// str renders a JSON value for a table cell; null is empty.
+func str(v any) string {
+	switch t := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return t
+	case float64:
+		return fmt.Sprint(t)
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// clip keeps table rows on one line: tabs and newlines would break columns.
+func clip(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return s
+}
+
+func batchEventsCmd(o *batchOpts) *cobra.Command {
+	cmd := &cobra.Command{Use: "events JOB", Short: "Show a job's audit trail: every transition, who caused it and why", Args: cobra.ExactArgs(1)}
+	cmd.RunE = clientRunE(func(cmd *cobra.Command, args []string) error {
+		c, err := openSession(o.server)
+		if err != nil {
+			return err
+		}
+		var evs []client.Event
+		var first client.EventsPage
+		for cursor := ""; ; {
+			p, err := c.Events(cmd.Context(), args[0], cursor, 0)
+			if err != nil {
+				return err
+			}
+			if cursor == "" {
+				first = p
+			}
+			evs = append(evs, p.Events...)
+			if p.NextCursor == nil || *p.NextCursor == "" {
+				break
+			}
+			cursor = *p.NextCursor
+		}
+		if o.json {
+			raw := first.Raw
+			if len(evs) != len(first.Events) {
+				raw, _ = json.Marshal(map[string]any{"job_id": first.JobID, "events": evs, "next_cursor": nil})
+			}
+			return printJSON(cmd.OutOrStdout(), raw)
+		}
+		tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "SEQ\tTIME\tTYPE\tACTOR\tREASON")
+		for _, e := range evs {
+			actor := e.Actor.Email
+			if actor == "" {
+				actor = strings.Trim(e.Actor.Kind+":"+e.Actor.ID, ":")
+			}
+			var data struct {
+				Reason string `json:"reason"`
+			}
+			_ = json.Unmarshal(e.Data, &data)
+			when := e.Time
+			if t, err := time.Parse(time.RFC3339Nano, e.Time); err == nil {
+				when = t.Local().Format("2006-01-02 15:04:05.000")
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", e.Seq, when, e.Type, actor, clip(data.Reason, 80))
+		}
+		return tw.Flush()
+	})
+	return cmd
+}

@@ -1,0 +1,95 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/tagstream/tagstream/internal/client"
+)
+
+// progressBar draws a job's progress on stderr. On a terminal it redraws
+// one line in place; otherwise (logs, CI, tests) it prints a line at every
+// tenth of the way and on status changes, so logs stay short.
+type progressBar struct {
+	w        io.Writer
+	tty      bool
+	start    time.Time
+	base     int // documents already finished when following began
+	started  bool
+	lastStep int
+	lastStat string
+	width    int // length of the last drawn line, to blank it on redraw
+}
+
+func newProgressBar(w io.Writer) *progressBar {
+	tty := false
+	if f, ok := w.(*os.File); ok {
+		if st, err := f.Stat(); err == nil {
+			tty = st.Mode()&os.ModeCharDevice != 0
+		}
+	}
+	return &progressBar{w: w, tty: tty, start: time.Now(), lastStep: -1}
+}
+
+// update draws p unless nothing visible changed.
+func (b *progressBar) update(p client.Progress) {
+	finished := p.Done + p.Failed
+	if !b.started {
+		b.started, b.base = true, finished
+	}
+	line := b.render(p)
+	if b.tty {
+		pad := max(0, b.width-len(line))
+		fmt.Fprintf(b.w, "\r%s%s", line, strings.Repeat(" ", pad))
+		b.width = len(line)
+		return
+	}
+	step := 0
+	if p.Total > 0 {
+		step = finished * 10 / p.Total
+	}
+	if step != b.lastStep || p.Status != b.lastStat {
+		fmt.Fprintln(b.w, line)
+		b.lastStep, b.lastStat = step, p.Status
+	}
+}
+
+// finish draws the final state and ends the line.
+func (b *progressBar) finish(p client.Progress) {
+	if b.tty {
+		b.update(p)
+		fmt.Fprintln(b.w)
+		return
+	}
+	b.lastStep = -1 // always print the last line
+	b.update(p)
+}
+
+func (b *progressBar) render(p client.Progress) string {
+	finished := p.Done + p.Failed
+	frac := 1.0
+	if p.Total > 0 {
+		frac = float64(finished) / float64(p.Total)
+	}
+	const cells = 30
+	full := int(frac * cells)
+	bar := strings.Repeat("#", full) + strings.Repeat("-", cells-full)
+	line := fmt.Sprintf("[%s] %3.0f%%  %d/%d done, %d failed", bar, frac*100, p.Done, p.Total, p.Failed)
+	// Rate and ETA count only what finished while we watched, so joining a
+	// half-done job does not promise an impossible speed.
+	elapsed := time.Since(b.start).Seconds()
+	if n := finished - b.base; n > 0 && elapsed > 0 {
+		rate := float64(n) / elapsed
+		line += fmt.Sprintf("  %.1f docs/s", rate)
+		if left := p.Total - finished; left > 0 && p.Status != "paused" {
+			line += "  ETA " + time.Duration(float64(left)/rate*float64(time.Second)).Round(time.Second).String()
+		}
+	}
+	if p.Status != "" && p.Status != "processing" {
+		line += "  (" + p.Status + ")"
+	}
+	return line
+}
