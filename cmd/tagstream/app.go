@@ -17,6 +17,7 @@ import (
 	"github.com/tagstream/tagstream/internal/httpapi"
 	"github.com/tagstream/tagstream/internal/natsx"
 	"github.com/tagstream/tagstream/internal/secrets"
+	"github.com/tagstream/tagstream/internal/web"
 	"github.com/tagstream/tagstream/projections"
 	"github.com/tagstream/tagstream/services"
 )
@@ -120,6 +121,7 @@ func (a *app) open(ctx context.Context) error {
 		Events:    a.store,
 		Freshness: a.runner,
 		Healthy:   a.conn.Healthy,
+		UI:        web.Handler(),
 		Log:       a.log,
 		Version:   version,
 	})

@@ -1,0 +1,132 @@
+// The analytics page: a summary over the job history with small SVG
+// charts. The summary's exact shape is read leniently (maps or lists of
+// objects) so the page keeps working while the endpoint evolves.
+
+import { get, missingEndpoint } from "./api.js";
+import { $, h, clear, fillTable, showError } from "./dom.js";
+
+const SVG = "http://www.w3.org/2000/svg";
+
+function s(tag, attrs = {}, text) {
+  const el = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, String(v));
+  if (text !== undefined) el.textContent = text;
+  return el;
+}
+
+const LABEL_KEYS = ["label", "name", "status", "tag", "reason", "model", "date", "day", "key"];
+const VALUE_KEYS = ["count", "value", "n", "documents", "total", "jobs"];
+
+// pairs turns {a: 1} or [{tag: "a", count: 1}] or [["a", 1]] into [[label, number]].
+export function pairs(x) {
+  if (!x) return [];
+  if (Array.isArray(x)) {
+    return x.map((e) => {
+      if (Array.isArray(e)) return [String(e[0]), Number(e[1]) || 0];
+      if (e && typeof e === "object") {
+        const lk = LABEL_KEYS.find((k) => e[k] !== undefined);
+        let vk = VALUE_KEYS.find((k) => typeof e[k] === "number");
+        let v = vk ? e[vk] : 0;
+        if (!vk && (typeof e.success === "number" || typeof e.failed === "number")) v = (e.success || 0) + (e.failed || 0);
+        return [String(lk ? e[lk] : "?"), Number(v) || 0];
+      }
+      return [String(e), 0];
+    });
+  }
+  if (typeof x === "object") return Object.entries(x).map(([k, v]) => [k, typeof v === "number" ? v : Number(v && (v.count ?? v.total)) || 0]);
+  return [];
+}
+
+// hbars is a horizontal bar chart; the numbers are also in the text, so the
+// chart is readable without colour and by screen readers.
+function hbars(title, data, colour = "#1d4ed8") {
+  const row = 26, labelW = 150, w = 480;
+  const max = Math.max(1, ...data.map((d) => d[1]));
+  const svg = s("svg", { viewBox: `0 0 ${w} ${Math.max(1, data.length) * row + 8}`, role: "img", "aria-label": `${title}: ${data.map((d) => `${d[0]} ${d[1]}`).join(", ") || "no data"}` });
+  data.forEach(([label, v], i) => {
+    const y = i * row + 4;
+    const bw = ((w - labelW - 50) * v) / max;
+    svg.append(s("text", { x: labelW - 6, y: y + 16, "text-anchor": "end" }, label.length > 22 ? `${label.slice(0, 21)}…` : label));
+    svg.append(s("rect", { x: labelW, y: y + 3, width: Math.max(1, bw), height: row - 8, rx: 3, fill: colour }));
+    svg.append(s("text", { x: labelW + bw + 6, y: y + 16 }, String(v)));
+  });
+  return chart(title, data.length ? svg : h("p", { class: "hint" }, "No data yet."));
+}
+
+// columns is a column chart over days.
+function columns(title, data) {
+  const w = 480, hgt = 180, pad = 24;
+  const max = Math.max(1, ...data.map((d) => d[1]));
+  const bw = data.length ? (w - pad * 2) / data.length : 0;
+  const svg = s("svg", { viewBox: `0 0 ${w} ${hgt + 30}`, role: "img", "aria-label": `${title}: ${data.map((d) => `${d[0]} ${d[1]}`).join(", ") || "no data"}` });
+  svg.append(s("line", { x1: pad, y1: hgt, x2: w - pad, y2: hgt, stroke: "#6b7280" }));
+  data.forEach(([label, v], i) => {
+    const bh = ((hgt - 20) * v) / max;
+    const x = pad + i * bw;
+    const r = s("rect", { x: x + bw * 0.15, y: hgt - bh, width: Math.max(1, bw * 0.7), height: bh, fill: "#0f766e" });
+    r.append(s("title", {}, `${label}: ${v}`));
+    svg.append(r);
+    if (data.length <= 14 || i % Math.ceil(data.length / 10) === 0) svg.append(s("text", { x: x + bw / 2, y: hgt + 16, "text-anchor": "middle" }, label.slice(5)));
+  });
+  return chart(title, data.length ? svg : h("p", { class: "hint" }, "No data yet."));
+}
+
+function chart(title, body) {
+  return h("section", { class: "card chart" }, h("h2", {}, title), body);
+}
+
+function rate(x) {
+  if (typeof x !== "number") return null;
+  return x > 1 ? x : x * 100;
+}
+
+// perModel renders percentile data keyed by model as a table.
+function perModel(title, x) {
+  let rows = [];
+  if (Array.isArray(x)) rows = x;
+  else if (x && typeof x === "object") rows = Object.entries(x).map(([model, v]) => ({ model, ...(typeof v === "object" ? flatten(v) : { value: v }) }));
+  if (!rows.length) return null;
+  const cols = Array.from(rows.reduce((set, r) => { Object.keys(flatten(r)).forEach((k) => set.add(k)); return set; }, new Set()));
+  const table = h("table", { class: "table" }, h("caption", { class: "sr-only" }, title));
+  fillTable(table, cols, rows.map((r) => { const f = flatten(r); return cols.map((c) => (typeof f[c] === "number" ? String(Math.round(f[c] * 100) / 100) : f[c] ?? "")); }));
+  return h("section", { class: "card" }, h("h2", {}, title), h("div", { class: "scroll" }, table));
+}
+
+function flatten(o, prefix = "", out = {}) {
+  for (const [k, v] of Object.entries(o || {})) {
+    if (v && typeof v === "object" && !Array.isArray(v)) flatten(v, `${prefix}${k}.`, out);
+    else out[prefix + k] = v;
+  }
+  return out;
+}
+
+export async function showAnalytics() {
+  const box = clear($("#analytics"));
+  box.append(h("p", { class: "hint" }, "Loading…"));
+  let sum;
+  try {
+    sum = await get("/api/analytics/summary");
+  } catch (err) {
+    clear(box);
+    if (missingEndpoint(err)) box.append(h("p", { class: "notice" }, "Analytics are not available on this server yet."));
+    else showError(err);
+    return;
+  }
+  clear(box);
+  const r = rate(sum.success_rate);
+  const head = h("section", { class: "card" }, h("h2", {}, "Document success rate"),
+    h("p", { class: `big ${r !== null && r < 90 ? "bad" : "ok"}` }, r === null ? "–" : `${r.toFixed(1)}%`));
+  const grid = h("div", { class: "charts" },
+    head,
+    hbars("Jobs by status", pairs(sum.jobs_by_status)),
+    columns("Documents per day", pairs(sum.documents_per_day).sort((a, b) => a[0].localeCompare(b[0]))),
+    hbars("Top tags", pairs(sum.top_tags).slice(0, 15), "#7c3aed"),
+    hbars("Top failure reasons", pairs(sum.top_failure_reasons).slice(0, 10), "#b91c1c"));
+  box.append(grid);
+  for (const [k, v] of Object.entries(sum)) {
+    if (/model|duration|token|percentile/i.test(k) && v && typeof v === "object") {
+      const t = perModel(k.replace(/_/g, " ").replace(/^./, (c) => c.toUpperCase()), v);
+      if (t) box.append(t);
+    }
+  }
+}

@@ -1,0 +1,99 @@
+// Small DOM helpers. Every piece of server or file data goes in as text
+// (textContent), never parsed as markup, so a hostile title or tag cannot run script.
+
+export const $ = (sel, root = document) => root.querySelector(sel);
+export const $$ = (sel, root = document) => Array.from(root.querySelectorAll(sel));
+
+// h builds an element: h("td", {class: "x", onclick: fn}, "text", child...).
+export function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith("on") && typeof v === "function") el.addEventListener(k.slice(2), v);
+    else if (k === "class") el.className = v;
+    else if (k === "dataset") Object.assign(el.dataset, v);
+    else el.setAttribute(k, v === true ? "" : String(v));
+  }
+  append(el, children);
+  return el;
+}
+
+function append(el, children) {
+  for (const c of children.flat(Infinity)) {
+    if (c === undefined || c === null || c === false) continue;
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+}
+
+export function clear(el) { el.replaceChildren(); return el; }
+
+// table fills a <table> with a header row and body rows of cells.
+export function fillTable(table, headers, rows) {
+  const caption = table.querySelector("caption");
+  clear(table);
+  if (caption) table.append(caption);
+  table.append(h("thead", {}, h("tr", {}, headers.map((x) => h("th", { scope: "col" }, x)))));
+  const body = h("tbody");
+  for (const r of rows) body.append(r instanceof Node ? r : h("tr", {}, r.map((c) => (c instanceof Node && c.tagName === "TD" ? c : h("td", {}, c)))));
+  table.append(body);
+  return body;
+}
+
+let alertTimer;
+
+// showError puts a message in the alert region (role=alert, so screen
+// readers announce it). API errors show the server's own detail.
+export function showError(err) {
+  const text = typeof err === "string" ? err : err && err.detail ? err.detail : err && err.message ? err.message : String(err);
+  say(text, false);
+}
+
+export function showInfo(text) { say(text, true); }
+
+function say(text, info) {
+  const box = $("#alert");
+  $("#alert-text").textContent = text;
+  box.classList.toggle("info", info);
+  box.hidden = false;
+  clearTimeout(alertTimer);
+  if (info) alertTimer = setTimeout(() => { box.hidden = true; }, 6000);
+}
+
+export function hideAlert() { $("#alert").hidden = true; }
+
+let lastAnnounced = "";
+
+// announce speaks through the polite live region, skipping repeats so a
+// stream of progress updates does not flood a screen reader.
+export function announce(text) {
+  if (text === lastAnnounced) return;
+  lastAnnounced = text;
+  $("#live").textContent = text;
+}
+
+export function badge(status) {
+  return h("span", { class: `badge s-${status || "unknown"}` }, status || "unknown");
+}
+
+export function chips(tags) {
+  return (tags || []).map((t) => h("span", { class: "chip" }, t));
+}
+
+export function fmtTime(v) {
+  if (!v) return "";
+  const d = new Date(v);
+  if (Number.isNaN(d.getTime()) || d.getFullYear() < 2000) return "";
+  return d.toLocaleString();
+}
+
+export function pct(p) {
+  const n = Math.max(0, Math.min(1, Number(p) || 0));
+  return Math.round(n * 100);
+}
+
+// busy disables a button while an async action runs, so a double click
+// cannot send the command twice.
+export async function busy(btn, fn) {
+  btn.disabled = true;
+  try { return await fn(); } finally { btn.disabled = false; }
+}

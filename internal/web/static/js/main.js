@@ -1,0 +1,139 @@
+// Entry point: hash routing between the views, the auth forms and the
+// job page's tabs. Routes: #/login, #/new, #/jobs, #/jobs/ID, #/analytics.
+
+import * as auth from "./auth.js";
+import * as upload from "./upload.js";
+import { JobView } from "./job.js";
+import { showJobs, initJobs, loadResults, initResults, loadAudit, initAudit, remember } from "./views.js";
+import { showAnalytics } from "./analytics.js";
+import { $, $$, showError, hideAlert, busy } from "./dom.js";
+
+const jobView = new JobView();
+let currentJob = "";
+
+function show(name) {
+  for (const v of $$(".view")) v.hidden = v.id !== `view-${name}`;
+  for (const a of $$("[data-nav]")) {
+    if (a.dataset.nav === name || (name === "job" && a.dataset.nav === "jobs")) a.setAttribute("aria-current", "page");
+    else a.removeAttribute("aria-current");
+  }
+}
+
+function route() {
+  const s = auth.session();
+  $("#nav").hidden = !s;
+  $("#who").hidden = !s;
+  $("#who-email").textContent = s && s.user ? s.user.email : "";
+  const hash = location.hash.replace(/^#\/?/, "");
+  const [page, ...rest] = hash.split("/");
+  if (page !== "jobs" || !rest.length) { jobView.close(); currentJob = ""; }
+  if (!s) { show("auth"); document.title = "Sign in – Tagstream"; return; }
+  switch (page) {
+    case "jobs":
+      if (rest.length) {
+        const id = decodeURIComponent(rest.join("/"));
+        show("job");
+        document.title = `Job ${id} – Tagstream`;
+        if (id !== currentJob) { currentJob = id; jobView.open(id); selectTab("live"); }
+        return;
+      }
+      show("jobs");
+      document.title = "Jobs – Tagstream";
+      showJobs();
+      return;
+    case "analytics":
+      show("analytics");
+      document.title = "Analytics – Tagstream";
+      showAnalytics();
+      return;
+    default:
+      show("new");
+      document.title = "New batch – Tagstream";
+  }
+}
+
+// Tabs follow the WAI-ARIA pattern: arrow keys move between tabs, and only
+// the selected tab is in the tab order.
+const TABS = ["live", "results", "audit"];
+function selectTab(name, focus = false) {
+  for (const t of TABS) {
+    const tab = $(`#tab-${t}`);
+    const on = t === name;
+    tab.setAttribute("aria-selected", String(on));
+    tab.tabIndex = on ? 0 : -1;
+    $(`#panel-${t}`).hidden = !on;
+    if (on && focus) tab.focus();
+  }
+  if (name === "results") loadResults(currentJob, true);
+  if (name === "audit") loadAudit(currentJob, true);
+}
+
+function initTabs() {
+  for (const t of TABS) {
+    const tab = $(`#tab-${t}`);
+    tab.addEventListener("click", () => selectTab(t));
+    tab.addEventListener("keydown", (e) => {
+      const i = TABS.indexOf(t);
+      let j = null;
+      if (e.key === "ArrowRight") j = (i + 1) % TABS.length;
+      if (e.key === "ArrowLeft") j = (i + TABS.length - 1) % TABS.length;
+      if (e.key === "Home") j = 0;
+      if (e.key === "End") j = TABS.length - 1;
+      if (j !== null) { e.preventDefault(); selectTab(TABS[j], true); }
+    });
+  }
+}
+
+function initAuth() {
+  $("#login-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const f = e.currentTarget;
+    busy(f.querySelector("button"), async () => {
+      hideAlert();
+      try {
+        await auth.login($("#login-email").value.trim(), $("#login-password").value);
+        $("#login-password").value = "";
+        location.hash = "#/new";
+        route();
+      } catch (err) { showError(err); }
+    });
+  });
+  $("#register-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const f = e.currentTarget;
+    busy(f.querySelector("button"), async () => {
+      hideAlert();
+      const pw = $("#reg-password").value;
+      if (pw.length < 8) { showError("The password needs at least 8 characters."); $("#reg-password").focus(); return; }
+      try {
+        await auth.register($("#reg-email").value.trim(), pw, $("#reg-name").value.trim());
+        $("#reg-password").value = "";
+        location.hash = "#/new";
+        route();
+      } catch (err) { showError(err); }
+    });
+  });
+  $("#logout").addEventListener("click", async () => {
+    await auth.logout();
+    location.hash = "#/login";
+  });
+  // A session that ends elsewhere (a refused refresh) sends the user back
+  // to the sign-in form instead of failing every later call.
+  auth.onChange((s) => { if (!s) route(); });
+}
+
+async function boot() {
+  $("#alert-close").addEventListener("click", hideAlert);
+  initAuth();
+  initTabs();
+  initJobs();
+  initResults();
+  initAudit();
+  upload.init((id) => { remember(id); location.hash = `#/jobs/${encodeURIComponent(id)}`; });
+  window.addEventListener("hashchange", () => { route(); $("#main").focus({ preventScroll: true }); });
+  await auth.start();
+  route();
+  document.body.dataset.ready = "1";
+}
+
+boot().catch(showError);

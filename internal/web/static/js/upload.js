@@ -1,0 +1,257 @@
+// The "start a batch" form: the CSV is parsed in the browser (RFC 4180
+// quoting, CRLF, a UTF-8 BOM, comma/semicolon/tab separators), its columns
+// are mapped to Tagstream's fields, and the rows go to the server as
+// objects of columns so that extra columns come back with the results.
+
+import { post, missingEndpoint } from "./api.js";
+import { $, h, clear, fillTable, showError, showInfo, busy, hideAlert } from "./dom.js";
+
+// parseCSV returns {headers, rows} where rows are objects keyed by header.
+export function parseCSV(text) {
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  const sep = detectSeparator(text);
+  const records = [];
+  let field = "", record = [], quoted = false, i = 0, sawQuote = false;
+  const endField = () => { record.push(sawQuote ? field : field.trim()); field = ""; sawQuote = false; };
+  const endRecord = () => {
+    endField();
+    if (record.length > 1 || record[0] !== "") records.push(record);
+    record = [];
+  };
+  while (i < text.length) {
+    const c = text[i];
+    if (quoted) {
+      if (c === '"') {
+        if (text[i + 1] === '"') { field += '"'; i += 2; continue; }
+        quoted = false; i++; continue;
+      }
+      field += c; i++; continue;
+    }
+    if (c === '"' && field.trim() === "") { quoted = true; sawQuote = true; field = ""; i++; continue; }
+    if (c === sep) { endField(); i++; continue; }
+    if (c === "\r" || c === "\n") {
+      endRecord();
+      i += c === "\r" && text[i + 1] === "\n" ? 2 : 1;
+      continue;
+    }
+    field += c; i++;
+  }
+  if (quoted) throw new Error("The CSV ends inside a quoted field: a closing quote is missing.");
+  if (field !== "" || record.length) endRecord();
+  if (!records.length) throw new Error("The CSV file is empty.");
+  const headers = uniqueHeaders(records[0]);
+  const rows = records.slice(1).map((r) => {
+    const o = {};
+    headers.forEach((name, j) => { o[name] = r[j] === undefined ? "" : r[j]; });
+    return o;
+  });
+  return { headers, rows, separator: sep };
+}
+
+// detectSeparator picks the candidate that occurs most in the first line
+// outside quotes; spreadsheets in many locales export ';' or tab.
+function detectSeparator(text) {
+  let line = "", q = false;
+  for (const c of text) {
+    if (c === '"') q = !q;
+    if (!q && (c === "\n" || c === "\r")) break;
+    if (!q) line += c;
+  }
+  let best = ",", n = 0;
+  for (const s of [",", ";", "\t"]) {
+    const k = line.split(s).length - 1;
+    if (k > n) { best = s; n = k; }
+  }
+  return best;
+}
+
+function uniqueHeaders(raw) {
+  const seen = new Map();
+  return raw.map((name, i) => {
+    let n = name || `column_${i + 1}`;
+    if (seen.has(n)) { seen.set(n, seen.get(n) + 1); n = `${n}_${seen.get(n)}`; } else seen.set(n, 1);
+    return n;
+  });
+}
+
+const norm = (s) => s.toLowerCase().replace(/[^a-z0-9]+/g, "_").replace(/^_|_$/g, "");
+
+// Header names that mean a system field, best first.
+const SYNONYMS = {
+  file_path: ["file_path", "filepath", "path", "pdf_url", "url", "document_url", "file_url", "link", "pdf", "file", "pdf_link", "location", "source"],
+  title: ["title", "document_title", "doc_title", "name", "document_name", "filename", "file_name"],
+  description: ["description", "desc", "summary", "abstract", "notes"],
+};
+
+// autoMap returns {field: header} for the fields it can recognise.
+export function autoMap(headers) {
+  const out = {};
+  const used = new Set();
+  for (const [field, names] of Object.entries(SYNONYMS)) {
+    for (const name of names) {
+      const hit = headers.find((hd) => !used.has(hd) && norm(hd) === name);
+      if (hit) { out[field] = hit; used.add(hit); break; }
+    }
+  }
+  return out;
+}
+
+// splitWords turns typed or loaded exclusion words into a clean list.
+export function splitWords(text) {
+  const seen = new Set();
+  return text.split(/[\n,;\r]+/).map((w) => w.trim()).filter((w) => w && !w.startsWith("#") && !seen.has(w.toLowerCase()) && seen.add(w.toLowerCase()));
+}
+
+let parsed = null;
+
+function mapping() {
+  const m = {};
+  for (const sel of document.querySelectorAll("#mapping select[data-field]")) {
+    if (sel.value && sel.value !== sel.dataset.field) m[sel.value] = sel.dataset.field;
+  }
+  return m;
+}
+
+function mappedPathColumn() { return $("#map-file_path").value; }
+
+function renderMapping(p, fileName) {
+  const auto = autoMap(p.headers);
+  $("#csv-summary").textContent = `${fileName}: ${p.rows.length} row${p.rows.length === 1 ? "" : "s"}, ${p.headers.length} column${p.headers.length === 1 ? "" : "s"} detected.`;
+  clear($("#detected-columns")).append(h("span", { class: "hint" }, "Detected columns: "), ...p.headers.map((x) => h("span", { class: "chip col" }, x)));
+  for (const sel of document.querySelectorAll("#mapping select[data-field]")) {
+    const field = sel.dataset.field;
+    clear(sel).append(h("option", { value: "" }, "(none)"), ...p.headers.map((x) => h("option", { value: x }, x)));
+    sel.value = auto[field] || "";
+  }
+  const shown = p.rows.slice(0, 5);
+  fillTable($("#preview"), ["#", ...p.headers], shown.map((r, i) => [String(i), ...p.headers.map((x) => r[x])]));
+  clear($("#validate-out"));
+  $("#mapping").hidden = false;
+}
+
+async function readFile(input) {
+  const f = input.files && input.files[0];
+  if (!f) return null;
+  return { name: f.name, text: await f.text() };
+}
+
+function collect() {
+  if (!parsed) throw new Error("Choose a CSV file first.");
+  if (!parsed.rows.length) throw new Error("The CSV has a header but no rows.");
+  const pathCol = mappedPathColumn();
+  if (!pathCol) throw new Error("Choose which column holds the file path or URL.");
+  const empty = parsed.rows.findIndex((r) => !String(r[pathCol] || "").trim());
+  if (empty >= 0) throw new Error(`Row ${empty} has no value in column "${pathCol}".`);
+  return { documents: parsed.rows, column_mapping: mapping() };
+}
+
+function intIn(id, lo, hi, name) {
+  const v = Number($(id).value);
+  if (!Number.isInteger(v) || v < lo || v > hi) { $(id).focus(); throw new Error(`${name} must be a whole number from ${lo} to ${hi}.`); }
+  return v;
+}
+
+function newJobID() {
+  const b = new Uint8Array(6);
+  crypto.getRandomValues(b);
+  return `batch-${Math.floor(Date.now() / 1000)}-${Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("")}`;
+}
+
+function renderValidation(out) {
+  const box = clear($("#validate-out"));
+  const rows = Array.isArray(out) ? out : out.results || out.documents || out.rows || [];
+  const okOf = (r) => {
+    for (const k of ["valid", "ok", "accessible", "exists", "reachable"]) if (typeof r[k] === "boolean") return r[k];
+    if (typeof r.status === "string") return /^(ok|valid|success|accessible)$/i.test(r.status);
+    return !r.error;
+  };
+  const bad = rows.filter((r) => !okOf(r));
+  const summary = out.summary && typeof out.summary === "object"
+    ? Object.entries(out.summary).map(([k, v]) => `${k}: ${v}`).join(", ")
+    : `${rows.length - bad.length} of ${rows.length} paths look usable.`;
+  box.append(h("p", { class: bad.length ? "bad" : "ok" }, summary));
+  if (!rows.length) return;
+  const table = h("table", { class: "table" }, h("caption", {}, "Path check per row"));
+  fillTable(table, ["Row", "Path", "Result", "Detail"], rows.map((r, i) => [
+    String(r.row ?? r.row_id ?? r.index ?? i),
+    h("td", { class: "path" }, r.file_path ?? r.path ?? ""),
+    okOf(r) ? h("span", { class: "badge s-success" }, "ok") : h("span", { class: "badge s-failed" }, "problem"),
+    r.error ?? r.message ?? r.detail ?? r.reason ?? r.file_source_type ?? "",
+  ]));
+  box.append(h("div", { class: "scroll" }, table));
+}
+
+// init wires the form; onStarted receives the new job id.
+export function init(onStarted) {
+  $("#csv-file").addEventListener("change", async (e) => {
+    hideAlert();
+    parsed = null;
+    $("#mapping").hidden = true;
+    try {
+      const f = await readFile(e.target);
+      if (!f) return;
+      parsed = parseCSV(f.text);
+      renderMapping(parsed, f.name);
+    } catch (err) {
+      $("#csv-summary").textContent = err.message;
+      showError(err);
+    }
+  });
+  $("#exclusions-file").addEventListener("change", async (e) => {
+    const f = await readFile(e.target);
+    if (!f) return;
+    const have = splitWords($("#exclusions").value);
+    const words = splitWords([...have, ...splitWords(f.text)].join("\n"));
+    $("#exclusions").value = words.join(", ");
+    showInfo(`Loaded ${words.length - have.length} exclusion words from ${f.name}.`);
+  });
+  $("#validate-btn").addEventListener("click", (e) => busy(e.currentTarget, async () => {
+    hideAlert();
+    const box = clear($("#validate-out"));
+    try {
+      box.append(h("p", { class: "hint" }, "Checking paths…"));
+      const out = await post("/api/batch/validate-paths", collect());
+      renderValidation(out);
+    } catch (err) {
+      clear(box);
+      if (missingEndpoint(err)) box.append(h("p", { class: "notice" }, "This server cannot check paths yet. You can still start the batch; unreachable documents will be reported per row."));
+      else showError(err);
+    }
+  }));
+  let pendingID = null;
+  $("#start-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    busy($("#start-btn"), async () => {
+      hideAlert();
+      try {
+        const { documents, column_mapping } = collect();
+        const model = $("#model").value.trim() || "openai/gpt-4o-mini";
+        const config = {
+          model_name: model,
+          num_pages: intIn("#pages", 1, 10, "Pages"),
+          num_tags: intIn("#tags", 3, 15, "Tags"),
+        };
+        const words = splitWords($("#exclusions").value);
+        if (words.length) config.exclusion_words = words;
+        const key = $("#api-key").value.trim();
+        if (key) config.api_key = key;
+        // A client-chosen id makes the start idempotent: resubmitting after
+        // a lost answer returns the same job instead of a second one.
+        pendingID = pendingID || newJobID();
+        const body = { documents, config, job_id: pendingID };
+        if (Object.keys(column_mapping).length) body.column_mapping = column_mapping;
+        const out = await post("/api/batch/start", body);
+        pendingID = null;
+        $("#api-key").value = "";
+        showInfo(out.message || `Started ${out.job_id}`);
+        onStarted(out.job_id);
+      } catch (err) {
+        // A refused start (4xx) will be refused again: a corrected form is a
+        // new request and needs a new id, or the server answers 409.
+        if (err.status && err.status < 500) pendingID = null;
+        showError(err);
+      }
+    });
+  });
+  for (const sel of document.querySelectorAll("#mapping select[data-field]")) sel.addEventListener("change", () => clear($("#validate-out")));
+}

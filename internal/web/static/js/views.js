@@ -1,0 +1,174 @@
+// The list views: active jobs and history, a job's results with CSV
+// export, and its audit trail as a timeline. Endpoints that a server does
+// not have yet are reported as such and the rest of the view still works.
+
+import { get, request, missingEndpoint } from "./api.js";
+import { $, h, clear, fillTable, badge, chips, fmtTime, pct, showError, busy } from "./dom.js";
+
+const RECENT = "tagstream.recent";
+
+// remember keeps the ids of jobs started in this tab, so the job list has
+// something to show even on a server without the history endpoint.
+export function remember(id) {
+  const list = recent().filter((x) => x !== id);
+  list.unshift(id);
+  sessionStorage.setItem(RECENT, JSON.stringify(list.slice(0, 50)));
+}
+
+function recent() {
+  try { return JSON.parse(sessionStorage.getItem(RECENT)) || []; } catch { return []; }
+}
+
+const jobLink = (id) => h("a", { href: `#/jobs/${encodeURIComponent(id)}` }, id);
+
+function jobRow(j) {
+  return [jobLink(j.job_id), badge(j.status), `${pct(j.progress)}%`,
+    `${(j.processed_count ?? 0)} / ${(j.failed_count ?? 0)} / ${j.total_documents ?? "?"}`, fmtTime(j.started_at || j.created_at)];
+}
+const JOB_HEADERS = ["Job", "Status", "Progress", "Tagged / failed / total", "Started"];
+
+let historyCursor = null;
+
+export async function showJobs() {
+  try {
+    const out = await get("/api/batch/active");
+    const jobs = out.jobs || [];
+    fillTable($("#active-jobs"), JOB_HEADERS, jobs.length ? jobs.map(jobRow) : [[h("td", { colspan: 5, class: "hint" }, "No active jobs.")]]);
+  } catch (err) { showError(err); }
+  await loadHistory(true);
+}
+
+async function loadHistory(reset) {
+  const note = $("#history-note");
+  if (reset) historyCursor = null;
+  try {
+    const out = await get("/api/batch/jobs", { query: { status: $("#history-status").value, limit: 25, cursor: historyCursor || "" } });
+    const jobs = out.jobs || [];
+    note.hidden = true;
+    if (reset) fillTable($("#history-jobs"), JOB_HEADERS, jobs.length ? [] : [[h("td", { colspan: 5, class: "hint" }, "No jobs yet.")]]);
+    const body = $("#history-jobs tbody");
+    for (const j of jobs) body.append(h("tr", {}, jobRow(j).map((c) => h("td", {}, c))));
+    historyCursor = out.next_cursor || null;
+    $("#history-more").hidden = !historyCursor;
+  } catch (err) {
+    $("#history-more").hidden = true;
+    if (!missingEndpoint(err)) { showError(err); return; }
+    // No history endpoint yet: show this tab's own jobs, read one by one.
+    note.hidden = false;
+    note.textContent = "This server has no job history yet; showing the jobs started in this browser tab.";
+    const ids = recent();
+    const rows = [];
+    for (const id of ids.slice(0, 20)) {
+      try { rows.push(jobRow(await get(`/api/batch/jobs/${encodeURIComponent(id)}/status`))); } catch { /* gone or not ours */ }
+    }
+    const want = $("#history-status").value;
+    fillTable($("#history-jobs"), JOB_HEADERS, rows.filter((r) => !want || r[1].textContent === want));
+  }
+}
+
+export function initJobs() {
+  $("#history-refresh").addEventListener("click", (e) => busy(e.currentTarget, () => loadHistory(true)));
+  $("#history-status").addEventListener("change", () => loadHistory(true));
+  $("#history-more").addEventListener("click", (e) => busy(e.currentTarget, () => loadHistory(false)));
+}
+
+// Results tab.
+
+let resultsCursor = null;
+let resultsJob = "";
+
+const RESULT_HEADERS = ["Row", "Title", "File", "Status", "Tags", "Error", "Attempts", "Model", "Tokens", "ms"];
+
+function resultRow(r) {
+  const md = r.metadata || {};
+  return [String(r.row_id), r.title || "", h("td", { class: "path" }, r.file_path || ""), badge(r.status), h("td", {}, chips(r.tags)),
+    r.error || "", String(r.attempts ?? ""), md.model || "", md.total_tokens ? String(md.total_tokens) : "", md.duration_ms ? String(md.duration_ms) : ""];
+}
+
+export async function loadResults(id, reset) {
+  if (reset) { resultsCursor = null; resultsJob = id; clear($("#export-out")); }
+  try {
+    const out = await get(`/api/batch/jobs/${encodeURIComponent(id)}/results`, { query: { limit: 100, cursor: resultsCursor || "" } });
+    const rows = (out.results || []).map(resultRow);
+    if (reset) fillTable($("#results-table"), RESULT_HEADERS, rows.length ? [] : [[h("td", { colspan: RESULT_HEADERS.length, class: "hint" }, "No results yet.")]]);
+    const body = $("#results-table tbody");
+    for (const r of rows) body.append(h("tr", {}, r.map((c) => (c instanceof Node && c.tagName === "TD" ? c : h("td", {}, c)))));
+    resultsCursor = out.next_cursor || null;
+    $("#results-more").hidden = !resultsCursor;
+  } catch (err) { showError(err); }
+}
+
+// exportCSV fetches the CSV with the bearer token (a plain link could not
+// send it) and hands the browser a blob to save.
+async function exportCSV() {
+  const id = resultsJob;
+  const out = clear($("#export-out"));
+  try {
+    const res = await request("GET", `/api/batch/jobs/${encodeURIComponent(id)}/results`, { query: { format: "csv" }, raw: true });
+    const blob = await res.blob();
+    const name = `${id}-results.csv`;
+    const url = URL.createObjectURL(blob);
+    const a = h("a", { href: url, download: name, id: "export-link" }, `Download ${name} (${blob.size} bytes)`);
+    out.append(a);
+    a.click();
+  } catch (err) { showError(err); }
+}
+
+export function initResults() {
+  $("#results-more").addEventListener("click", (e) => busy(e.currentTarget, () => loadResults(resultsJob, false)));
+  $("#export-csv").addEventListener("click", (e) => busy(e.currentTarget, exportCSV));
+}
+
+// Audit trail.
+
+let auditCursor = null;
+let auditJob = "";
+
+const isDocEvent = (t) => t.startsWith("Document");
+
+function summary(type, d) {
+  d = d || {};
+  const cfg = d.config || {};
+  switch (type) {
+    case "JobStarted": return `${d.total_documents} documents; model ${cfg.model_name}, ${cfg.num_pages} pages, ${cfg.num_tags} tags` + (cfg.exclusion_words && cfg.exclusion_words.length ? `, ${cfg.exclusion_words.length} exclusion words` : "");
+    case "JobPaused": case "JobResumed": case "JobCancelled": return d.reason ? `Reason: ${d.reason}` : "";
+    case "JobCompleted": return `${d.processed} tagged, ${d.failed} failed, ${d.cancelled} cancelled`;
+    case "JobFailed": return `${d.reason || ""}${d.code ? ` (${d.code})` : ""}`;
+    case "JobRetried": return `Attempt ${d.attempt}: ${(d.rows || []).length} documents` + (cfg.model_name ? `, model ${cfg.model_name}` : "") + (d.reason ? `. Reason: ${d.reason}` : "");
+    case "DocumentsSubmitted": return `${(d.documents || []).length} documents (chunk ${d.chunk})`;
+    case "DocumentStarted": return `Row ${d.row}, attempt ${d.attempt}`;
+    case "DocumentTagged": return `Row ${d.row}: ${(d.tags || []).join(", ")}`;
+    case "DocumentFailed": return `Row ${d.row}: ${d.error || ""}`;
+    default: return "";
+  }
+}
+
+function actorText(a) {
+  if (!a) return "";
+  return `${a.kind || "?"} ${a.email || a.id || ""}`.trim();
+}
+
+export async function loadAudit(id, reset) {
+  if (reset) { auditCursor = null; auditJob = id; clear($("#timeline")); }
+  const withDocs = $("#audit-docs").checked;
+  try {
+    const out = await get(`/api/batch/jobs/${encodeURIComponent(id)}/events`, { query: { limit: 1000, cursor: auditCursor || "" } });
+    const list = $("#timeline");
+    for (const e of out.events || []) {
+      if (!withDocs && isDocEvent(e.type)) continue;
+      const bad = /Failed|Cancelled/.test(e.type);
+      list.append(h("li", { class: `${isDocEvent(e.type) ? "t-doc" : ""} ${bad ? "t-bad" : ""}`.trim(), "data-type": e.type },
+        h("div", {}, h("span", { class: "ev-type" }, e.type), " ", h("span", { class: "ev-meta" }, `#${e.seq}`)),
+        h("div", { class: "ev-meta" }, h("time", { datetime: e.time }, fmtTime(e.time)), " · by ", actorText(e.actor)),
+        h("div", { class: "ev-data" }, summary(e.type, e.data))));
+    }
+    if (!list.children.length) list.append(h("li", { class: "hint" }, "No events."));
+    auditCursor = out.next_cursor || null;
+    $("#audit-more").hidden = !auditCursor;
+  } catch (err) { showError(err); }
+}
+
+export function initAudit() {
+  $("#audit-more").addEventListener("click", (e) => busy(e.currentTarget, () => loadAudit(auditJob, false)));
+  $("#audit-docs").addEventListener("change", () => loadAudit(auditJob, true));
+}
