@@ -37,6 +37,10 @@ type Runner struct {
 	src         Source
 	projections []Projection
 
+	applyMu sync.Mutex // held for a whole event: projections, then taps
+	taps    map[int]func(events.Envelope) bool
+	nextTap int
+
 	mu      sync.Mutex
 	applied uint64
 	changed chan struct{} // closed and replaced whenever applied moves
@@ -44,7 +48,7 @@ type Runner struct {
 
 // NewRunner returns a runner over the projections, starting at sequence 1.
 func NewRunner(src Source, ps ...Projection) *Runner {
-	return &Runner{src: src, projections: ps, changed: make(chan struct{})}
+	return &Runner{src: src, projections: ps, changed: make(chan struct{}), taps: map[int]func(events.Envelope) bool{}}
 }
 
 // CatchUp applies every event up to the end of the log as it is now.
@@ -58,6 +62,8 @@ func (r *Runner) Run(ctx context.Context) error {
 }
 
 func (r *Runner) apply(env events.Envelope) error {
+	r.applyMu.Lock()
+	defer r.applyMu.Unlock()
 	r.mu.Lock()
 	skip := env.Seq <= r.applied
 	r.mu.Unlock()
@@ -67,6 +73,11 @@ func (r *Runner) apply(env events.Envelope) error {
 	for _, p := range r.projections {
 		if err := p.Apply(env); err != nil {
 			return fmt.Errorf("projection %s at seq %d: %w", p.Name(), env.Seq, err)
+		}
+	}
+	for id, tap := range r.taps {
+		if !tap(env) {
+			delete(r.taps, id)
 		}
 	}
 	r.mu.Lock()
@@ -109,4 +120,24 @@ func (r *Runner) Sync(ctx context.Context) error {
 		return err
 	}
 	return r.WaitFor(ctx, last)
+}
+
+// Tap runs snapshot with the read models exactly as of the last applied
+// event, then calls deliver for every later event, in order, after the
+// models have applied it. Both run under the runner's apply lock, so no
+// event falls between the snapshot and the first delivery, and none is
+// delivered twice. deliver must not block; returning false removes the
+// tap. The returned function removes it too.
+func (r *Runner) Tap(snapshot func(applied uint64), deliver func(events.Envelope) bool) (untap func()) {
+	r.applyMu.Lock()
+	defer r.applyMu.Unlock()
+	snapshot(r.Applied())
+	id := r.nextTap
+	r.nextTap++
+	r.taps[id] = deliver
+	return func() {
+		r.applyMu.Lock()
+		delete(r.taps, id)
+		r.applyMu.Unlock()
+	}
 }

@@ -120,6 +120,7 @@ func (a *app) open(ctx context.Context) error {
 		Results:   a.results,
 		Events:    a.store,
 		Freshness: a.runner,
+		Tap:       a.runner,
 		Healthy:   a.conn.Healthy,
 		UI:        web.Handler(),
 		Log:       a.log,

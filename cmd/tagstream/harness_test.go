@@ -19,10 +19,23 @@ import (
 	"github.com/tagstream/tagstream/services"
 )
 
+// tb is what the harness needs from tests and benchmarks alike.
+type tb interface {
+	Helper()
+	Fatalf(format string, args ...any)
+	Fatal(args ...any)
+	Errorf(format string, args ...any)
+	Error(args ...any)
+	Logf(format string, args ...any)
+	Cleanup(func())
+	TempDir() string
+	Name() string
+}
+
 // env is one in-process Tagstream (real embedded JetStream in a temp dir,
 // real HTTP) with a tagger chosen by the test.
 type env struct {
-	t    *testing.T
+	t    tb
 	cfg  config
 	app  *app
 	url  string
@@ -46,7 +59,9 @@ func testLogger() *slog.Logger {
 }
 
 // startEnv runs serve in-process until the test ends.
-func startEnv(t *testing.T, cfg config, tagger services.Tagger) *env {
+func startEnv(t *testing.T, cfg config, tagger services.Tagger) *env { return startEnvTB(t, cfg, tagger) }
+
+func startEnvTB(t tb, cfg config, tagger services.Tagger) *env {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	a, err := openApp(ctx, cfg, roles{api: true, workers: true}, tagger, testLogger())

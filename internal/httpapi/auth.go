@@ -101,13 +101,11 @@ func (s *Server) jwks(c *gin.Context) {
 	c.Data(http.StatusOK, "application/json", b)
 }
 
-// authenticate requires a valid access token in the Authorization header
-// (or, for WebSockets, which cannot set headers from browsers, ?token=).
+// authenticate requires a valid access token in the Authorization header.
+// (Only the job streams also take ?token=, since browsers cannot set
+// headers on WebSockets and EventSource.)
 func (s *Server) authenticate(c *gin.Context) {
 	token := bearer(c.GetHeader("Authorization"))
-	if token == "" && strings.HasSuffix(c.FullPath(), "/ws/:job_id") {
-		token = c.Query("token")
-	}
 	if token == "" {
 		fail(c, apperr.New(apperr.Unauthorized, "missing bearer token"))
 		return

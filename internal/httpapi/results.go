@@ -19,6 +19,7 @@ import (
 // ResultReader answers per-document queries.
 type ResultReader interface {
 	Page(jobID string, from, limit int) ([]projections.Result, int, bool)
+	Rows(jobID string, rows []int) []projections.Result
 }
 
 // EventReader reads a job's history straight from the log.

@@ -66,6 +66,7 @@ type Deps struct {
 	Results   ResultReader
 	Events    EventReader
 	Freshness Freshness
+	Tap       Tapper
 	Healthy   func() bool // NATS reachable
 	Metrics   http.Handler
 	UI        http.Handler // the web console, served for GET requests outside /api
@@ -77,6 +78,7 @@ type Deps struct {
 type Server struct {
 	d       Deps
 	started time.Time
+	cache   renderCache
 }
 
 // New returns the API as an http.Handler.
@@ -113,6 +115,8 @@ func (s *Server) routes(r *gin.Engine) {
 	a.POST("/logout", s.logout)
 	a.GET("/me", s.authenticate, s.me)
 
+	r.GET("/api/batch/ws/:job_id", s.wsJob)
+	r.GET("/api/batch/jobs/:job_id/stream", s.sseJob)
 	b := r.Group("/api/batch", s.authenticate)
 	b.POST("/start", s.startBatch)
 	b.GET("/active", s.active)
