@@ -59,7 +59,9 @@ func testLogger() *slog.Logger {
 }
 
 // startEnv runs serve in-process until the test ends.
-func startEnv(t *testing.T, cfg config, tagger services.Tagger) *env { return startEnvTB(t, cfg, tagger) }
+func startEnv(t *testing.T, cfg config, tagger services.Tagger) *env {
+	return startEnvTB(t, cfg, tagger)
+}
 
 func startEnvTB(t tb, cfg config, tagger services.Tagger) *env {
 	t.Helper()
