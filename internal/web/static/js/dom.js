@@ -40,6 +40,7 @@ export function fillTable(table, headers, rows) {
 }
 
 let alertTimer;
+let carryOnce = false;
 
 // showError puts a message in the alert region (role=alert, so screen
 // readers announce it). API errors show the server's own detail.
@@ -48,9 +49,12 @@ export function showError(err) {
   say(text, false);
 }
 
-export function showInfo(text) { say(text, true); }
+// showInfo shows a passing notice; carry keeps it through the next
+// navigation (a "job started" notice shown right before the job page opens).
+export function showInfo(text, carry = false) { say(text, true); carryOnce = carry; }
 
 function say(text, info) {
+  carryOnce = false;
   const box = $("#alert");
   $("#alert-text").textContent = text;
   box.classList.toggle("info", info);
@@ -60,6 +64,13 @@ function say(text, info) {
 }
 
 export function hideAlert() { $("#alert").hidden = true; }
+
+// hideStaleAlert clears a message on navigation: it was about the page
+// the user left, unless it was shown to be carried over.
+export function hideStaleAlert() {
+  if (carryOnce) { carryOnce = false; return; }
+  hideAlert();
+}
 
 let lastAnnounced = "";
 

@@ -6,7 +6,7 @@
 
 import { get, post, missingEndpoint } from "./api.js";
 import { accessToken } from "./auth.js";
-import { $, $$, h, clear, fillTable, badge, chips, pct, announce, showError, showInfo, busy } from "./dom.js";
+import { $, $$, h, clear, fillTable, badge, chips, pct, announce, showError, showInfo, hideAlert, busy } from "./dom.js";
 
 const TERMINAL = new Set(["completed", "failed", "cancelled"]);
 const POLL_MS = 2000;
@@ -258,6 +258,7 @@ export class JobView {
     const action = btn.dataset.action;
     const reason = $("#action-reason").value.trim();
     btn.dataset.busy = "1";
+    hideAlert();
     await busy(btn, async () => {
       try {
         const out = await post(`/api/batch/jobs/${encodeURIComponent(this.id)}/${action}`, reason ? { reason } : {});

@@ -6,7 +6,7 @@ import * as upload from "./upload.js";
 import { JobView } from "./job.js";
 import { showJobs, initJobs, loadResults, initResults, loadAudit, initAudit, remember } from "./views.js";
 import { showAnalytics } from "./analytics.js";
-import { $, $$, showError, hideAlert, busy } from "./dom.js";
+import { $, $$, showError, hideAlert, hideStaleAlert, busy } from "./dom.js";
 
 const jobView = new JobView();
 let currentJob = "";
@@ -130,7 +130,7 @@ async function boot() {
   initResults();
   initAudit();
   upload.init((id) => { remember(id); location.hash = `#/jobs/${encodeURIComponent(id)}`; });
-  window.addEventListener("hashchange", () => { route(); $("#main").focus({ preventScroll: true }); });
+  window.addEventListener("hashchange", () => { hideStaleAlert(); route(); $("#main").focus({ preventScroll: true }); });
   await auth.start();
   route();
   document.body.dataset.ready = "1";

@@ -243,7 +243,7 @@ export function init(onStarted) {
         const out = await post("/api/batch/start", body);
         pendingID = null;
         $("#api-key").value = "";
-        showInfo(out.message || `Started ${out.job_id}`);
+        showInfo(out.message || `Started ${out.job_id}`, true);
         onStarted(out.job_id);
       } catch (err) {
         // A refused start (4xx) will be refused again: a corrected form is a

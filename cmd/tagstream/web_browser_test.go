@@ -1,0 +1,278 @@
+package main
+
+// Helpers for the console's real-browser tests: finding Debian's chromium,
+// starting it headless with a throwaway profile, waiting on page state, and
+// keeping a screenshot of the page when a test fails.
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/chromedp"
+	"github.com/tagstream/tagstream/internal/web"
+)
+
+// findChromium returns a Chromium or Chrome binary, or skips the test: a
+// developer machine without a browser should still run the rest.
+func findChromium(t *testing.T) string {
+	t.Helper()
+	if p := os.Getenv("TAGSTREAM_CHROMIUM"); p != "" {
+		return p
+	}
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "/usr/lib/chromium/chromium"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	t.Skip("no chromium binary found: install the Debian package `chromium` (apt-get install -y chromium) or set TAGSTREAM_CHROMIUM")
+	return ""
+}
+
+// page is one headless browser tab driven by a test.
+type page struct {
+	t   *testing.T
+	ctx context.Context // the tab; per-step deadlines derive from it
+
+	mu        sync.Mutex
+	console   []chromedp.ConsoleMessage
+	downloads string
+}
+
+// newPage starts a headless chromium with a fresh profile. Its cleanups
+// save a screenshot first when the test failed, then stop the browser
+// (t.Cleanup runs last-registered first).
+func newPage(t *testing.T, width, height int) *page {
+	t.Helper()
+	bin := findChromium(t)
+	profile := t.TempDir()
+	downloads := t.TempDir()
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(bin),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.UserDataDir(profile),
+		chromedp.WindowSize(width, height),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.Flag("disable-extensions", true),
+		chromedp.Flag("disable-features", "Translate,MediaRouter,OptimizationHints"),
+		chromedp.Flag("disable-background-timer-throttling", true),
+		chromedp.Flag("metrics-recording-only", true),
+		chromedp.Flag("password-store", "basic"),
+	}
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelTab := chromedp.NewContext(allocCtx)
+	t.Cleanup(cancelAlloc)
+	t.Cleanup(cancelTab)
+	p := &page{t: t, ctx: ctx, downloads: downloads}
+	// Subscribe before the first navigation so no message is lost.
+	msgs := chromedp.Console(ctx)
+	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
+		t.Fatalf("start chromium (%s): %v", bin, err)
+	}
+	go func() {
+		for m, err := range msgs {
+			if err != nil {
+				return
+			}
+			p.mu.Lock()
+			p.console = append(p.console, m)
+			p.mu.Unlock()
+		}
+	}()
+	if _, err := chromedp.CallBrowser(ctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
+		Behavior: browser.SetDownloadBehaviorBehaviorAllow, DownloadPath: downloads}); err != nil {
+		t.Fatalf("allow downloads: %v", err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			p.screenshot("failure")
+			p.logConsole()
+		}
+	})
+	return p
+}
+
+// artifactDir is where screenshots go: TAGSTREAM_TEST_ARTIFACTS when set
+// (CI keeps it), else a directory that outlives the test so a developer
+// can open the picture.
+func artifactDir(t *testing.T) string {
+	dir := os.Getenv("TAGSTREAM_TEST_ARTIFACTS")
+	if dir == "" {
+		dir = filepath.Join(os.TempDir(), "tagstream-test-artifacts")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Logf("artifact dir: %v", err)
+	}
+	return dir
+}
+
+// screenshot saves a full-page PNG named after the test and logs its path.
+func (p *page) screenshot(name string) string {
+	ctx, cancel := context.WithTimeout(p.ctx, 10*time.Second)
+	defer cancel()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		p.t.Logf("screenshot %s: %v", name, err)
+		return ""
+	}
+	file := filepath.Join(artifactDir(p.t), strings.NewReplacer("/", "_", " ", "_").Replace(p.t.Name())+"-"+name+".png")
+	if err := os.WriteFile(file, png, 0o644); err != nil {
+		p.t.Logf("screenshot %s: %v", name, err)
+		return ""
+	}
+	p.t.Logf("screenshot: %s", file)
+	return file
+}
+
+// keepShot saves a screenshot only when TAGSTREAM_TEST_ARTIFACTS asks for
+// artefacts, so a normal run writes nothing.
+func (p *page) keepShot(name string) {
+	if os.Getenv("TAGSTREAM_TEST_ARTIFACTS") != "" {
+		p.screenshot(name)
+	}
+}
+
+func (p *page) logConsole() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, m := range p.console {
+		p.t.Logf("console %s: %s", m.Type, m.Text)
+	}
+}
+
+// problems lists the console messages that mean a broken page: uncaught
+// exceptions and Content-Security-Policy violations.
+func (p *page) problems() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []string
+	for _, m := range p.console {
+		if m.IsException() || strings.Contains(m.Text, "Content Security Policy") {
+			out = append(out, m.Text)
+		}
+	}
+	return out
+}
+
+// do runs steps with a deadline and fails the test with the step's name.
+func (p *page) do(what string, timeout time.Duration, steps ...chromedp.Action[chromedp.Void]) {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, timeout)
+	defer cancel()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		p.t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// eval evaluates a JavaScript expression and decodes its value.
+func eval[T any](p *page, expr string) T {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, 10*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
+	if err != nil {
+		p.t.Fatalf("eval %s: %v", expr, err)
+	}
+	return v
+}
+
+// waitFor polls a JavaScript predicate until it holds; on timeout it fails
+// with the value of a diagnostic expression so the log says what the page
+// showed instead.
+func (p *page) waitFor(what, cond, diag string, timeout time.Duration) {
+	p.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		if eval[bool](p, "!!("+cond+")") {
+			return
+		}
+		if time.Now().After(deadline) {
+			p.t.Fatalf("%s: not within %s; page shows %q", what, timeout, eval[string](p, "String("+diag+")"))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// text returns the text content of the first element matching a selector.
+func (p *page) text(sel string) string {
+	p.t.Helper()
+	return eval[string](p, fmt.Sprintf(`(document.querySelector(%q)||{}).textContent||""`, sel))
+}
+
+// choose selects an option of a <select> as a user would, firing change.
+func (p *page) choose(sel, value string) {
+	p.t.Helper()
+	ok := eval[bool](p, fmt.Sprintf(`(() => { const s = document.querySelector(%q);
+		if (!s || ![...s.options].some(o => o.value === %q)) return false;
+		s.focus(); s.value = %q; s.dispatchEvent(new Event("change", {bubbles: true})); return true; })()`, sel, value, value))
+	if !ok {
+		p.t.Fatalf("select %s has no option %q", sel, value)
+	}
+}
+
+// consoleURL is where the browser loads the console. It is the server
+// itself once the API serves Deps.UI; a server that does not yet has a
+// same-origin front put before it (console files, /api proxied), so these
+// tests exercise the console either way.
+func consoleURL(t *testing.T, e *env) string {
+	t.Helper()
+	resp, err := http.Get(e.url + "/")
+	if err == nil {
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK && strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
+			return e.url
+		}
+	}
+	t.Logf("the API does not serve the console at / yet; using a same-origin front for the test")
+	target, _ := url.Parse(e.url)
+	api := httputil.NewSingleHostReverseProxy(target)
+	ui := web.Handler()
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/api/") || strings.HasPrefix(r.URL.Path, "/.well-known/") {
+			api.ServeHTTP(w, r)
+			return
+		}
+		ui.ServeHTTP(w, r)
+	}))
+	t.Cleanup(front.Close)
+	return front.URL
+}
+
+// waitDownload waits for a finished file (no .crdownload) in the download
+// directory and returns its contents.
+func (p *page) waitDownload(name string, timeout time.Duration) []byte {
+	p.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if b, err := os.ReadFile(filepath.Join(p.downloads, name)); err == nil && len(b) > 0 {
+			return b
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	entries, _ := os.ReadDir(p.downloads)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	p.t.Fatalf("download %s not saved within %s; directory has %v", name, timeout, names)
+	return nil
+}
