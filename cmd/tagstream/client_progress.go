@@ -57,15 +57,13 @@ func (b *progressBar) update(p client.Progress) {
 	}
 }
 
-// finish draws the final state and ends the line.
+// finish draws the final state and ends the line. Off a terminal the
+// final state has usually been printed already by update.
 func (b *progressBar) finish(p client.Progress) {
-	if b.tty {
-		b.update(p)
-		fmt.Fprintln(b.w)
-		return
-	}
-	b.lastStep = -1 // always print the last line
 	b.update(p)
+	if b.tty {
+		fmt.Fprintln(b.w)
+	}
 }
 
 func (b *progressBar) render(p client.Progress) string {
@@ -84,8 +82,9 @@ func (b *progressBar) render(p client.Progress) string {
 	if n := finished - b.base; n > 0 && elapsed > 0 {
 		rate := float64(n) / elapsed
 		line += fmt.Sprintf("  %.1f docs/s", rate)
-		if left := p.Total - finished; left > 0 && p.Status != "paused" {
-			line += "  ETA " + time.Duration(float64(left)/rate*float64(time.Second)).Round(time.Second).String()
+		eta := time.Duration(float64(p.Total-finished) / rate * float64(time.Second)).Round(time.Second)
+		if eta > 0 && p.Status != "paused" {
+			line += "  ETA " + eta.String()
 		}
 	}
 	if p.Status != "" && p.Status != "processing" {

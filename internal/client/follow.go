@@ -82,7 +82,12 @@ type wsMessage struct {
 		Status string          `json:"status"`
 	} `json:"results"`
 	RowID  json.RawMessage `json:"row_id"`
-	Status string          `json:"status"`
+	Status string          `json:"status"` // the row's status on "document", the job's otherwise
+	// Job counts, which newer servers put on every live message; when
+	// present they are the authority over counting rows.
+	Total     *int `json:"total_documents"`
+	Processed *int `json:"processed_count"`
+	Failed    *int `json:"failed_count"`
 }
 
 // followWS returns nil once a terminal message arrived.
@@ -147,16 +152,26 @@ func (c *Client) followWS(ctx context.Context, jobID string, emit func(Progress)
 			}
 		case "document":
 			set(string(m.RowID), m.Status)
-		case "paused", "resumed":
-			p.Status = map[string]string{"paused": "paused", "resumed": "processing"}[m.Type]
+			if p.Status == "pending" || p.Status == "" {
+				p.Status = "processing" // a document moved, so the job runs
+			}
+		case "paused", "resumed", "retried":
+			p.Status = map[string]string{"paused": "paused", "resumed": "processing", "retried": "processing"}[m.Type]
 		case "completed", "cancelled", "failed":
 			p.Status = m.Type
-			emit(p)
-			return nil
 		default:
 			continue
 		}
+		if m.Type != "catchup" && m.Processed != nil && m.Failed != nil {
+			p.Done, p.Failed = *m.Processed, *m.Failed
+			if m.Total != nil {
+				p.Total = *m.Total
+			}
+		}
 		emit(p)
+		if m.Type == "completed" || m.Type == "cancelled" || m.Type == "failed" {
+			return nil
+		}
 	}
 }
 
