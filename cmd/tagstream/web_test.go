@@ -82,6 +82,23 @@ func TestWebConsoleJourney(t *testing.T) {
 	p.waitFor("logged in", `!document.querySelector("#view-new").hidden && document.querySelector("#who-email").textContent === "`+email+`"`,
 		`document.querySelector("#alert-text").textContent`, 10*time.Second)
 
+	// Token refresh: an access token close to expiry is refreshed before the
+	// next call, and a rejected one (401) is refreshed and the call resent;
+	// each refresh rotates the refresh token.
+	refreshToken := `JSON.parse(sessionStorage.getItem("tagstream.session")).refresh_token`
+	first := eval[string](p, refreshToken)
+	eval[string](p, `(() => { const s = JSON.parse(sessionStorage.getItem("tagstream.session")); s.expires_at = Date.now() + 2000;
+		sessionStorage.setItem("tagstream.session", JSON.stringify(s)); location.hash = "#/jobs"; return ""; })()`)
+	p.waitFor("refreshed before expiry", refreshToken+` !== "`+first+`" && document.querySelector("#active-jobs tbody")`, `document.querySelector("#alert-text").textContent`, 10*time.Second)
+	second := eval[string](p, refreshToken)
+	eval[string](p, `(() => { const s = JSON.parse(sessionStorage.getItem("tagstream.session")); s.access_token = "not-a-token";
+		sessionStorage.setItem("tagstream.session", JSON.stringify(s)); location.hash = "#/analytics"; return ""; })()`)
+	p.waitFor("refreshed after a 401", refreshToken+` !== "`+second+`" && document.querySelector("#analytics .chart, #analytics .notice")`, `document.querySelector("#alert-text").textContent`, 10*time.Second)
+	if !eval[bool](p, `document.querySelector("#alert").hidden`) {
+		t.Errorf("refresh showed an error: %q", p.text("#alert-text"))
+	}
+	eval[string](p, `location.hash = "#/new"`)
+
 	// Upload the CSV: columns are detected and the obvious ones mapped.
 	p.do("upload the CSV", 10*time.Second, chromedp.SetUploadFiles(chromedp.CSS("#csv-file"), []string{csvFile}))
 	p.waitFor("columns detected", `!document.querySelector("#mapping").hidden`, `document.querySelector("#csv-summary").textContent`, 10*time.Second)
@@ -199,6 +216,7 @@ func TestWebConsoleJourney(t *testing.T) {
 	// Analytics: charts, or a notice on a server without the endpoint.
 	p.do("open analytics", 5*time.Second, chromedp.Click(chromedp.CSS(`[data-nav=analytics]`)))
 	p.waitFor("analytics answered", `document.querySelector("#analytics .chart, #analytics .notice")`, `document.querySelector("#analytics").textContent`, 10*time.Second)
+	p.keepShot("analytics")
 
 	// 360 px: nothing may be wider than the screen (tables scroll in their box).
 	p.do("narrow viewport", 5*time.Second, chromedp.EmulateViewport(360, 740))

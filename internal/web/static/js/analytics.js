@@ -14,7 +14,7 @@ function s(tag, attrs = {}, text) {
   return el;
 }
 
-const LABEL_KEYS = ["label", "name", "status", "tag", "reason", "model", "date", "day", "key"];
+const LABEL_KEYS = ["label", "name", "status", "tag", "reason", "model", "date", "day", "key", "value"];
 const VALUE_KEYS = ["count", "value", "n", "documents", "total", "jobs"];
 
 // pairs turns {a: 1} or [{tag: "a", count: 1}] or [["a", 1]] into [[label, number]].
@@ -24,11 +24,12 @@ export function pairs(x) {
     return x.map((e) => {
       if (Array.isArray(e)) return [String(e[0]), Number(e[1]) || 0];
       if (e && typeof e === "object") {
-        const lk = LABEL_KEYS.find((k) => e[k] !== undefined);
+        const lk = LABEL_KEYS.find((k) => typeof e[k] === "string");
         let vk = VALUE_KEYS.find((k) => typeof e[k] === "number");
         let v = vk ? e[vk] : 0;
         if (!vk && (typeof e.success === "number" || typeof e.failed === "number")) v = (e.success || 0) + (e.failed || 0);
-        return [String(lk ? e[lk] : "?"), Number(v) || 0];
+        const label = String(lk ? e[lk] : "?");
+        return [typeof e.code === "string" && e.code && lk !== "code" ? `${label} (${e.code})` : label, Number(v) || 0, e];
       }
       return [String(e), 0];
     });
@@ -40,13 +41,13 @@ export function pairs(x) {
 // hbars is a horizontal bar chart; the numbers are also in the text, so the
 // chart is readable without colour and by screen readers.
 function hbars(title, data, colour = "#1d4ed8") {
-  const row = 26, labelW = 150, w = 480;
+  const row = 24, labelW = 130, w = 380;
   const max = Math.max(1, ...data.map((d) => d[1]));
   const svg = s("svg", { viewBox: `0 0 ${w} ${Math.max(1, data.length) * row + 8}`, role: "img", "aria-label": `${title}: ${data.map((d) => `${d[0]} ${d[1]}`).join(", ") || "no data"}` });
   data.forEach(([label, v], i) => {
     const y = i * row + 4;
     const bw = ((w - labelW - 50) * v) / max;
-    svg.append(s("text", { x: labelW - 6, y: y + 16, "text-anchor": "end" }, label.length > 22 ? `${label.slice(0, 21)}…` : label));
+    svg.append(s("text", { x: labelW - 6, y: y + 16, "text-anchor": "end" }, label.length > 19 ? `${label.slice(0, 18)}…` : label));
     svg.append(s("rect", { x: labelW, y: y + 3, width: Math.max(1, bw), height: row - 8, rx: 3, fill: colour }));
     svg.append(s("text", { x: labelW + bw + 6, y: y + 16 }, String(v)));
   });
@@ -55,7 +56,7 @@ function hbars(title, data, colour = "#1d4ed8") {
 
 // columns is a column chart over days.
 function columns(title, data) {
-  const w = 480, hgt = 180, pad = 24;
+  const w = 380, hgt = 170, pad = 20;
   const max = Math.max(1, ...data.map((d) => d[1]));
   const bw = data.length ? (w - pad * 2) / data.length : 0;
   const svg = s("svg", { viewBox: `0 0 ${w} ${hgt + 30}`, role: "img", "aria-label": `${title}: ${data.map((d) => `${d[0]} ${d[1]}`).join(", ") || "no data"}` });
@@ -63,9 +64,15 @@ function columns(title, data) {
   data.forEach(([label, v], i) => {
     const bh = ((hgt - 20) * v) / max;
     const x = pad + i * bw;
-    const r = s("rect", { x: x + bw * 0.15, y: hgt - bh, width: Math.max(1, bw * 0.7), height: bh, fill: "#0f766e" });
-    r.append(s("title", {}, `${label}: ${v}`));
+    const raw = data[i][2] || {};
+    // Days that split success and failure stack the failures on top in red.
+    const failed = typeof raw.failed === "number" ? raw.failed : 0;
+    const fh = v ? (bh * failed) / v : 0;
+    const r = s("rect", { x: x + bw * 0.15, y: hgt - bh + fh, width: Math.max(1, bw * 0.7), height: bh - fh, fill: "#0f766e" });
+    r.append(s("title", {}, `${label}: ${v}${failed ? `, ${failed} failed` : ""}`));
     svg.append(r);
+    if (fh > 0) svg.append(s("rect", { x: x + bw * 0.15, y: hgt - bh, width: Math.max(1, bw * 0.7), height: fh, fill: "#b91c1c" }));
+    svg.append(s("text", { x: x + bw / 2, y: hgt - bh - 4, "text-anchor": "middle" }, String(v)));
     if (data.length <= 14 || i % Math.ceil(data.length / 10) === 0) svg.append(s("text", { x: x + bw / 2, y: hgt + 16, "text-anchor": "middle" }, label.slice(5)));
   });
   return chart(title, data.length ? svg : h("p", { class: "hint" }, "No data yet."));
@@ -88,7 +95,8 @@ function perModel(title, x) {
   if (!rows.length) return null;
   const cols = Array.from(rows.reduce((set, r) => { Object.keys(flatten(r)).forEach((k) => set.add(k)); return set; }, new Set()));
   const table = h("table", { class: "table" }, h("caption", { class: "sr-only" }, title));
-  fillTable(table, cols, rows.map((r) => { const f = flatten(r); return cols.map((c) => (typeof f[c] === "number" ? String(Math.round(f[c] * 100) / 100) : f[c] ?? "")); }));
+  const pretty = (c) => c.replace(/_ms$/, " (ms)").replace(/[_.]/g, " ").replace(/^./, (x) => x.toUpperCase());
+  fillTable(table, cols.map(pretty), rows.map((r) => { const f = flatten(r); return cols.map((c) => (typeof f[c] === "number" ? String(Math.round(f[c] * 100) / 100) : f[c] ?? "")); }));
   return h("section", { class: "card" }, h("h2", {}, title), h("div", { class: "scroll" }, table));
 }
 
@@ -115,7 +123,9 @@ export async function showAnalytics() {
   clear(box);
   const r = rate(sum.success_rate);
   const head = h("section", { class: "card" }, h("h2", {}, "Document success rate"),
-    h("p", { class: `big ${r !== null && r < 90 ? "bad" : "ok"}` }, r === null ? "–" : `${r.toFixed(1)}%`));
+    h("p", { class: `big ${r !== null && r < 90 ? "bad" : "ok"}` }, r === null ? "–" : `${r.toFixed(1)}%`),
+    typeof sum.documents === "number" ? h("p", {}, `${sum.documents} documents processed`) : null,
+    sum.scope ? h("p", { class: "hint" }, `Scope: ${sum.scope}`) : null);
   const grid = h("div", { class: "charts" },
     head,
     hbars("Jobs by status", pairs(sum.jobs_by_status)),

@@ -71,6 +71,9 @@ export class Watcher {
         if (msg.progress !== undefined || Object.keys(counts).length) this.on.state({ ...(msg.progress !== undefined ? { progress: msg.progress } : {}), ...counts });
         break;
       }
+      case "retried":
+        this.on.state({ status: msg.status || "pending", ...pickCounts(msg) });
+        break;
       case "paused":
       case "resumed":
         this.on.state({ status: msg.type === "paused" ? "paused" : "processing", ...pickCounts(msg), ...(msg.state || {}) });

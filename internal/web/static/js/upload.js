@@ -157,7 +157,11 @@ function newJobID() {
   return `batch-${Math.floor(Date.now() / 1000)}-${Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("")}`;
 }
 
-function renderValidation(out) {
+// The server checks at most this many rows per request (each may cost a
+// network round trip); the start itself is not limited by it.
+const VALIDATE_MAX = 1000;
+
+function renderValidation(out, limited) {
   const box = clear($("#validate-out"));
   const rows = Array.isArray(out) ? out : out.results || out.documents || out.rows || [];
   const okOf = (r) => {
@@ -166,9 +170,9 @@ function renderValidation(out) {
     return !r.error;
   };
   const bad = rows.filter((r) => !okOf(r));
-  const summary = out.summary && typeof out.summary === "object"
-    ? Object.entries(out.summary).map(([k, v]) => `${k}: ${v}`).join(", ")
-    : `${rows.length - bad.length} of ${rows.length} paths look usable.`;
+  const total = typeof out.total === "number" ? out.total : rows.length;
+  const valid = typeof out.valid === "number" ? out.valid : rows.length - bad.length;
+  const summary = `${valid} of ${total} paths look usable.` + (limited ? ` Only the first ${VALIDATE_MAX} rows were checked.` : "");
   box.append(h("p", { class: bad.length ? "bad" : "ok" }, summary));
   if (!rows.length) return;
   const table = h("table", { class: "table" }, h("caption", {}, "Path check per row"));
@@ -210,8 +214,9 @@ export function init(onStarted) {
     const box = clear($("#validate-out"));
     try {
       box.append(h("p", { class: "hint" }, "Checking paths…"));
-      const out = await post("/api/batch/validate-paths", collect());
-      renderValidation(out);
+      const { documents, column_mapping } = collect();
+      const out = await post("/api/batch/validate-paths", { documents: documents.slice(0, VALIDATE_MAX), column_mapping });
+      renderValidation(out, documents.length > VALIDATE_MAX);
     } catch (err) {
       clear(box);
       if (missingEndpoint(err)) box.append(h("p", { class: "notice" }, "This server cannot check paths yet. You can still start the batch; unreachable documents will be reported per row."));
