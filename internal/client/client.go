@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -183,6 +184,10 @@ func (c *Client) send(ctx context.Context, r request, payload []byte, token stri
 func connError(server string, err error) error {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
+	}
+	var sys *os.SyscallError // "connect: connection refused" -> "connection refused"
+	if errors.As(err, &sys) {
+		return fmt.Errorf("cannot reach %s: %v", server, sys.Err)
 	}
 	var op *net.OpError
 	if errors.As(err, &op) && op.Err != nil {

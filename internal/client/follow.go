@@ -56,15 +56,14 @@ func (c *Client) Follow(ctx context.Context, jobID string, o FollowOptions) (Job
 	}
 	if !o.NoWebSocket {
 		err := c.followWS(ctx, jobID, o.OnProgress)
-		if err == nil {
-			return c.Status(ctx, jobID)
-		}
 		if ctx.Err() != nil {
 			return Job{}, ctx.Err()
 		}
-		if o.OnFallback != nil {
+		if err != nil && o.OnFallback != nil {
 			o.OnFallback(err)
 		}
+		// After a terminal message the status is normally final already;
+		// polling anyway covers a status read from a replica that lags.
 	}
 	return c.poll(ctx, jobID, o)
 }
@@ -187,11 +186,13 @@ func (c *Client) poll(ctx context.Context, jobID string, o FollowOptions) (Job, 
 	t := time.NewTicker(every)
 	defer t.Stop()
 	failures := 0
-	for {
-		select {
-		case <-ctx.Done():
-			return Job{}, ctx.Err()
-		case <-t.C:
+	for first := true; ; first = false {
+		if !first {
+			select {
+			case <-ctx.Done():
+				return Job{}, ctx.Err()
+			case <-t.C:
+			}
 		}
 		j, err := c.Status(ctx, jobID)
 		if err != nil {
