@@ -243,18 +243,32 @@ func consoleURL(t *testing.T, e *env) string {
 		}
 	}
 	t.Logf("the API does not serve the console at / yet; using a same-origin front for the test")
+	return front(t, e, nil)
+}
+
+// front serves the console and proxies the API from one origin, as a
+// deployment behind a reverse proxy would. block, when set, answers the
+// paths it matches with 404, to stand for a server without that endpoint.
+func front(t *testing.T, e *env, block func(path string) bool) string {
+	t.Helper()
 	target, _ := url.Parse(e.url)
 	api := httputil.NewSingleHostReverseProxy(target)
 	ui := web.Handler()
-	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if block != nil && block(r.URL.Path) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusNotFound)
+			fmt.Fprintf(w, `{"detail":"no route for %s %s","code":"not_found"}`, r.Method, r.URL.Path)
+			return
+		}
 		if strings.HasPrefix(r.URL.Path, "/api/") || strings.HasPrefix(r.URL.Path, "/.well-known/") {
 			api.ServeHTTP(w, r)
 			return
 		}
 		ui.ServeHTTP(w, r)
 	}))
-	t.Cleanup(front.Close)
-	return front.URL
+	t.Cleanup(srv.Close)
+	return srv.URL
 }
 
 // waitDownload waits for a finished file (no .crdownload) in the download

@@ -117,7 +117,12 @@ func TestWebConsoleJourney(t *testing.T) {
 	p.do("validate paths", 5*time.Second, chromedp.Click(chromedp.CSS("#validate-btn")))
 	p.waitFor("path validation answered", `document.querySelector("#validate-out table, #validate-out .notice") || !document.querySelector("#alert").hidden`,
 		`document.querySelector("#validate-out").textContent + " / " + document.querySelector("#alert-text").textContent`, 10*time.Second)
-	t.Logf("validate paths: %s", p.text("#validate-out"))
+	if eval[bool](p, `!!document.querySelector("#validate-out table")`) {
+		if got := p.text("#validate-out p"); !strings.Contains(got, "8 of 8") {
+			t.Errorf("path check summary %q; want all 8 paths usable", got)
+		}
+	}
+	t.Logf("validate paths: %s", p.text("#validate-out p"))
 	p.keepShot("start-form")
 
 	// Start with the offline model.
@@ -243,4 +248,47 @@ func TestWebConsoleJourney(t *testing.T) {
 		t.Errorf("page errors or CSP violations: %q", bad)
 	}
 	t.Logf("browser journey took %s", time.Since(started).Round(time.Millisecond))
+}
+
+// TestWebConsolePollingFallback follows a job on a server without the
+// WebSocket endpoint: the console must fall back to polling status and
+// results and still show pause, resume and completion.
+func TestWebConsolePollingFallback(t *testing.T) {
+	if testing.Short() {
+		t.Skip("browser test; skipped with -short")
+	}
+	tagger := &fakeTagger{delay: 50 * time.Millisecond}
+	gate := make(chan struct{})
+	tagger.setGate(gate)
+	e := startEnv(t, testConfig(t), tagger)
+	base := front(t, e, func(path string) bool {
+		return strings.HasPrefix(path, "/api/batch/ws/") || strings.HasSuffix(path, "/stream")
+	})
+	u := e.register("poller@example.com")
+	job := e.startJob(u, 6, nil)
+
+	p := newPage(t, 1024, 768)
+	p.do("open the console", 20*time.Second, chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.CSS("#login-form")))
+	p.do("log in", 10*time.Second,
+		chromedp.SendKeys(chromedp.CSS("#login-email"), u.email),
+		chromedp.SendKeys(chromedp.CSS("#login-password"), "correct-horse-1"),
+		chromedp.Click(chromedp.CSS("#login-form button[type=submit]")))
+	p.waitFor("logged in", `!document.querySelector("#view-new").hidden`, `document.querySelector("#alert-text").textContent`, 10*time.Second)
+	eval[string](p, fmt.Sprintf(`location.hash = "#/jobs/%s"`, job))
+	p.waitFor("polling", `document.querySelector("#job-conn").dataset.mode === "polling" && document.querySelectorAll("#live-docs tbody tr").length === 6`,
+		`document.querySelector("#job-conn").textContent + " / " + document.querySelector("#alert-text").textContent`, 10*time.Second)
+
+	p.waitFor("pause enabled", `!document.querySelector("[data-action=pause]").disabled`, `document.querySelector("#job-status").textContent`, 10*time.Second)
+	p.do("pause", 5*time.Second, chromedp.Click(chromedp.CSS("[data-action=pause]")))
+	p.waitFor("paused", `document.querySelector("#job-status").textContent === "paused"`, `document.querySelector("#job-status").textContent`, 10*time.Second)
+	close(gate)
+	p.do("resume", 5*time.Second, chromedp.Click(chromedp.CSS("[data-action=resume]")))
+	p.waitFor("completed by polling", `document.querySelector("#job-status").textContent === "completed" && document.querySelector("#progress-pct").textContent === "100%" && document.querySelectorAll("#live-docs tbody tr[data-status=success]").length === 6`,
+		`document.querySelector("#job-status").textContent + " " + document.querySelector("#progress-pct").textContent`, 20*time.Second)
+	if got := p.text("#c-ok"); got != "6" {
+		t.Errorf("tagged count %s; want 6", got)
+	}
+	if bad := p.problems(); len(bad) > 0 {
+		t.Errorf("page errors or CSP violations: %q", bad)
+	}
 }
