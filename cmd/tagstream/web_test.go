@@ -88,12 +88,12 @@ func TestWebConsoleJourney(t *testing.T) {
 	refreshToken := `JSON.parse(sessionStorage.getItem("tagstream.session")).refresh_token`
 	first := eval[string](p, refreshToken)
 	eval[string](p, `(() => { const s = JSON.parse(sessionStorage.getItem("tagstream.session")); s.expires_at = Date.now() + 2000;
-		sessionStorage.setItem("tagstream.session", JSON.stringify(s)); location.hash = "#/jobs"; return ""; })()`)
-	p.waitFor("refreshed before expiry", refreshToken+` !== "`+first+`" && document.querySelector("#active-jobs tbody")`, `document.querySelector("#alert-text").textContent`, 10*time.Second)
+		sessionStorage.setItem("tagstream.session", JSON.stringify(s)); location.hash = "#/analytics"; return ""; })()`)
+	p.waitFor("refreshed before expiry", refreshToken+` !== "`+first+`" && document.querySelector("#analytics .chart, #analytics .notice")`, `document.querySelector("#alert-text").textContent`, 10*time.Second)
 	second := eval[string](p, refreshToken)
 	eval[string](p, `(() => { const s = JSON.parse(sessionStorage.getItem("tagstream.session")); s.access_token = "not-a-token";
-		sessionStorage.setItem("tagstream.session", JSON.stringify(s)); location.hash = "#/analytics"; return ""; })()`)
-	p.waitFor("refreshed after a 401", refreshToken+` !== "`+second+`" && document.querySelector("#analytics .chart, #analytics .notice")`, `document.querySelector("#alert-text").textContent`, 10*time.Second)
+		sessionStorage.setItem("tagstream.session", JSON.stringify(s)); location.hash = "#/jobs"; return ""; })()`)
+	p.waitFor("refreshed after a 401", refreshToken+` !== "`+second+`" && document.querySelector("#active-jobs tbody")`, `document.querySelector("#alert-text").textContent`, 10*time.Second)
 	if !eval[bool](p, `document.querySelector("#alert").hidden`) {
 		t.Errorf("refresh showed an error: %q", p.text("#alert-text"))
 	}
