@@ -94,9 +94,7 @@ func (d *Dispatcher) handle(ctx context.Context, msg jetstream.Msg) error {
 		if err := d.queue.drop(ctx, env.JobID); err != nil {
 			return fmt.Errorf("drop tasks of %s: %w", env.JobID, err)
 		}
-		if d.secrets != nil {
-			return d.secrets.Delete(ctx, env.JobID)
-		}
+		return d.forgetKeys(ctx, env)
 	}
 	return nil
 }
@@ -142,5 +140,23 @@ func (d *Dispatcher) enqueue(ctx context.Context, jobID, inputID string, rows []
 		return err
 	}
 	d.log.Info("tasks enqueued", "job_id", jobID, "tasks", len(tasks), "attempt", attempt)
+	return nil
+}
+
+// forgetKeys deletes the API keys of every attempt up to the one that just
+// ended; a retry appended since then keeps its own.
+func (d *Dispatcher) forgetKeys(ctx context.Context, ended events.Envelope) error {
+	if d.secrets == nil {
+		return nil
+	}
+	job, err := loadJobAt(ctx, d.store, ended.JobID, ended.Seq)
+	if err != nil {
+		return err
+	}
+	for a := 1; a <= job.Attempt; a++ {
+		if err := d.secrets.Delete(ctx, secretID(ended.JobID, a)); err != nil {
+			return err
+		}
+	}
 	return nil
 }

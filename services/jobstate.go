@@ -3,6 +3,7 @@ package services
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/tagstream/tagstream/events"
 	"github.com/tagstream/tagstream/internal/apperr"
@@ -22,11 +23,19 @@ type jobState struct {
 
 // loadJob reads a job's control events. A job nobody started is NotFound.
 func loadJob(ctx context.Context, store events.Store, jobID string) (*jobState, error) {
+	return loadJobAt(ctx, store, jobID, 0)
+}
+
+// loadJobAt is loadJob as of sequence upTo (0: the end of the log).
+func loadJobAt(ctx context.Context, store events.Store, jobID string, upTo uint64) (*jobState, error) {
 	if !events.ValidJobID(jobID) {
 		return nil, apperr.New(apperr.NotFound, "job %q not found", jobID)
 	}
 	st := &jobState{ID: jobID}
 	err := store.Read(ctx, events.ControlSubject(jobID), 1, func(env events.Envelope) error {
+		if upTo > 0 && env.Seq > upTo {
+			return nil
+		}
 		ev, err := env.Decode()
 		if err != nil {
 			return err
@@ -86,3 +95,8 @@ func withRetry(ctx context.Context, attempts int, fn func() error) error {
 	}
 	return apperr.New(apperr.Conflict, "the job changed concurrently too often; try again")
 }
+
+// secretID names a job attempt's API key in the secret store. Keys are per
+// attempt so that clean-up after one attempt can never delete the key a
+// retry has just stored.
+func secretID(jobID string, attempt int) string { return fmt.Sprintf("%s.%d", jobID, attempt) }

@@ -104,7 +104,7 @@ func (h StartJobHandler) Handle(ctx context.Context, cmd StartJob) (StartResult,
 		return res, err
 	}
 	if apiKey != "" {
-		if err := h.secrets.Put(ctx, jobID, apiKey); err != nil {
+		if err := h.secrets.Put(ctx, secretID(jobID, 1), apiKey); err != nil {
 			return StartResult{}, apperr.Wrap(err, "store api key")
 		}
 	}

@@ -248,14 +248,14 @@ func (w *Worker) run(ctx context.Context, t task) settle {
 	}
 	var ev events.Event
 	if terr == nil {
-		ev = events.DocumentTagged{Row: t.Document.Row, Attempt: t.Attempt, Tags: out.Tags, Metadata: out.Metadata}
+		ev = events.DocumentTagged{Row: t.Document.Row, Attempt: t.Attempt, Tags: out.Tags, Metadata: withModel(out.Metadata, t)}
 	} else {
 		f := asFailure(terr)
 		if f.JobFatal {
 			w.failJob(ctx, t.JobID, f)
 			return settleDone
 		}
-		ev = events.DocumentFailed{Row: t.Document.Row, Attempt: t.Attempt, Error: f.Reason, Code: f.Code, Metadata: f.Metadata}
+		ev = events.DocumentFailed{Row: t.Document.Row, Attempt: t.Attempt, Error: f.Reason, Code: f.Code, Metadata: withModel(f.Metadata, t)}
 	}
 	env, err := events.New(t.JobID, w.actor, ev)
 	if err != nil {
@@ -324,7 +324,7 @@ func (w *Worker) tag(ctx context.Context, t task) (TagOutput, error) {
 	in := TagInput{JobID: t.JobID, Attempt: t.Attempt, Document: t.Document, Config: t.Config}
 	switch t.Config.KeySource {
 	case "job":
-		key, err := w.secrets.Get(ctx, t.JobID)
+		key, err := w.secrets.Get(ctx, secretID(t.JobID, t.Attempt))
 		if err != nil || key == "" {
 			return TagOutput{}, &Failure{Code: "api_key_missing", Reason: "the job's API key is no longer available; retry the job with a new key"}
 		}
@@ -394,4 +394,12 @@ func heartbeat(msg jetstream.Msg, every time.Duration) func() {
 		}
 	}()
 	return func() { close(done) }
+}
+
+// withModel records the job's model for taggers that did not.
+func withModel(md events.TagMetadata, t task) events.TagMetadata {
+	if md.Model == "" {
+		md.Model = t.Config.Model
+	}
+	return md
 }

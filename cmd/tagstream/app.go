@@ -14,6 +14,7 @@ import (
 
 	"github.com/tagstream/tagstream/events"
 	"github.com/tagstream/tagstream/internal/auth"
+	"github.com/tagstream/tagstream/internal/fetch"
 	"github.com/tagstream/tagstream/internal/httpapi"
 	"github.com/tagstream/tagstream/internal/natsx"
 	"github.com/tagstream/tagstream/internal/secrets"
@@ -30,20 +31,21 @@ type roles struct {
 
 // app is one wired Tagstream process.
 type app struct {
-	cfg     config
-	roles   roles
-	log     *slog.Logger
-	conn    *natsx.Conn
-	store   *events.JetStreamStore
-	queue   *services.TaskQueue
-	secrets *secrets.Store
-	auth    *auth.Service
-	jobs    *projections.JobStatus
-	results *projections.DocumentResults
-	runner  *projections.Runner
-	tagger  services.Tagger
-	handler http.Handler
-	unlock  func()
+	cfg       config
+	roles     roles
+	log       *slog.Logger
+	conn      *natsx.Conn
+	store     *events.JetStreamStore
+	queue     *services.TaskQueue
+	secrets   *secrets.Store
+	auth      *auth.Service
+	jobs      *projections.JobStatus
+	results   *projections.DocumentResults
+	analytics *projections.Analytics
+	runner    *projections.Runner
+	tagger    services.Tagger
+	handler   http.Handler
+	unlock    func()
 }
 
 // close drains NATS, stops the embedded server and frees the data dir.
@@ -105,8 +107,8 @@ func (a *app) open(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	a.jobs, a.results = projections.NewJobStatus(), projections.NewDocumentResults()
-	a.runner = projections.NewRunner(a.store, a.jobs, a.results)
+	a.jobs, a.results, a.analytics = projections.NewJobStatus(), projections.NewDocumentResults(), projections.NewAnalytics()
+	a.runner = projections.NewRunner(a.store, a.readModels()...)
 	start := time.Now()
 	if err := a.runner.CatchUp(ctx); err != nil {
 		return fmt.Errorf("rebuild read models: %w", err)
@@ -116,7 +118,10 @@ func (a *app) open(ctx context.Context) error {
 		Auth:      a.auth,
 		Start:     services.NewStartJobHandler(a.store, a.secrets, a.cfg.MaxDocuments, a.cfg.LLMAPIKey != ""),
 		Change:    services.NewChangeJobHandler(a.store),
+		Retry:     services.NewRetryJobHandler(a.store, a.secrets, a.cfg.LLMAPIKey != ""),
+		Validate:  services.NewValidatePathsHandler(fetch.New(fetchConfig(a.cfg))),
 		Jobs:      a.jobs,
+		Analytics: a.analytics,
 		Results:   a.results,
 		Events:    a.store,
 		Freshness: a.runner,
@@ -204,4 +209,9 @@ func (a *app) reconcile(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+// readModels lists every projection, in the order the runner applies them.
+func (a *app) readModels() []projections.Projection {
+	return []projections.Projection{a.jobs, a.results, a.analytics}
 }

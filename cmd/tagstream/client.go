@@ -47,25 +47,6 @@ func exitCodeOf(err error) int {
 	return 1
 }
 
-// exitProcess ends the process for exit codes other than 0 and 1. It is
-// needed because run() maps every error to 1; tests set it to nil so that
-// the command returns its error instead.
-var exitProcess = os.Exit
-
-// clientRunE wraps a client command so that an exitCodeError really ends
-// the process with its code, after printing the same one-line reason that
-// run() prints for every other error.
-func clientRunE(fn func(cmd *cobra.Command, args []string) error) func(*cobra.Command, []string) error {
-	return func(cmd *cobra.Command, args []string) error {
-		err := fn(cmd, args)
-		if code := exitCodeOf(err); code > 1 && exitProcess != nil {
-			fmt.Fprintln(cmd.ErrOrStderr(), "tagstream:", oneLine(err))
-			exitProcess(code)
-		}
-		return err
-	}
-}
-
 // serverURL picks the server: the flag, then TAGSTREAM_SERVER, then the
 // stored login, then the default.
 func serverURL(flag, stored string) string {

@@ -22,14 +22,6 @@ import (
 	"github.com/tagstream/tagstream/services"
 )
 
-// Commands return their exit-code errors to the test instead of ending the
-// test binary; the helper process (a real `tagstream` run) keeps os.Exit.
-func init() {
-	if os.Getenv("TAGSTREAM_HELPER_PROCESS") != "1" {
-		exitProcess = nil
-	}
-}
-
 const testPassword = "correct-horse-1" // the harness registers users with it
 
 // cliResult is what one command run printed and its exit code.

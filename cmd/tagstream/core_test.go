@@ -11,7 +11,6 @@ import (
 
 	"github.com/tagstream/tagstream/events"
 	"github.com/tagstream/tagstream/internal/natsx"
-	"github.com/tagstream/tagstream/projections"
 	"github.com/tagstream/tagstream/services"
 )
 
@@ -146,7 +145,7 @@ func TestProjectionsRebuildCommandMatchesLiveDigests(t *testing.T) {
 		t.Fatal(err)
 	}
 	var live []string
-	for _, p := range []projections.Projection{e.app.jobs, e.app.results} {
+	for _, p := range e.app.readModels() {
 		snap, _ := p.Snapshot()
 		live = append(live, digestLine(p.Name(), snap))
 	}

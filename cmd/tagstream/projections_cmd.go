@@ -32,8 +32,8 @@ func projectionsCmd() *cobra.Command {
 			return err
 		}
 		defer a.close()
-		jobs, results := projections.NewJobStatus(), projections.NewDocumentResults()
-		runner := projections.NewRunner(a.store, jobs, results)
+		fresh := &app{jobs: projections.NewJobStatus(), results: projections.NewDocumentResults(), analytics: projections.NewAnalytics()}
+		runner := projections.NewRunner(a.store, fresh.readModels()...)
 		start := time.Now()
 		if err := runner.CatchUp(c.Context()); err != nil {
 			return err
@@ -42,7 +42,7 @@ func projectionsCmd() *cobra.Command {
 		out := c.OutOrStdout()
 		fmt.Fprintf(out, "replayed %d events in %s (%.0f events/s)\n", runner.Applied(), took.Round(time.Millisecond),
 			float64(runner.Applied())/took.Seconds())
-		for _, p := range []projections.Projection{jobs, results} {
+		for _, p := range fresh.readModels() {
 			snap, err := p.Snapshot()
 			if err != nil {
 				return err

@@ -21,7 +21,7 @@ func run(ctx context.Context, args []string) int {
 	root.SetArgs(args)
 	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "tagstream:", oneLine(err))
-		return 1
+		return exitCodeOf(err)
 	}
 	return 0
 }

@@ -13,8 +13,13 @@ import (
 // newTagger builds the production tagging pipeline from the settings.
 func newTagger(cfg config, _ *slog.Logger) services.Tagger {
 	return services.NewPipeline(
-		fetch.Config{MaxBytes: cfg.MaxFetchBytes, AllowPrivate: cfg.AllowPrivate, LocalRoot: cfg.LocalRoot},
+		fetchConfig(cfg),
 		llm.Config{BaseURL: cfg.LLMBaseURL, DocTimeout: cfg.DocTimeout},
 		pdftext.Options{MaxBytes: cfg.MaxFetchBytes, Timeout: 60 * time.Second},
 	)
+}
+
+// fetchConfig is the one set of fetch rules for tagging and pre-flight checks.
+func fetchConfig(cfg config) fetch.Config {
+	return fetch.Config{MaxBytes: cfg.MaxFetchBytes, AllowPrivate: cfg.AllowPrivate, LocalRoot: cfg.LocalRoot}
 }

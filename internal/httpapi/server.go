@@ -62,7 +62,10 @@ type Deps struct {
 	Auth      Authenticator
 	Start     Starter
 	Change    Changer
+	Retry     Retrier
+	Validate  PathValidator
 	Jobs      JobReader
+	Analytics AnalyticsReader
 	Results   ResultReader
 	Events    EventReader
 	Freshness Freshness
@@ -117,9 +120,14 @@ func (s *Server) routes(r *gin.Engine) {
 
 	r.GET("/api/batch/ws/:job_id", s.wsJob)
 	r.GET("/api/batch/jobs/:job_id/stream", s.sseJob)
+	r.GET("/api/analytics/summary", s.authenticate, s.analyticsSummary)
 	b := r.Group("/api/batch", s.authenticate)
 	b.POST("/start", s.startBatch)
 	b.GET("/active", s.active)
+	b.POST("/validate-paths", s.validatePaths)
+	b.GET("/template", s.template)
+	b.GET("/jobs", s.jobHistory)
+	b.POST("/jobs/:job_id/retry", s.retry)
 	b.GET("/jobs/:job_id/status", s.jobStatus)
 	b.GET("/jobs/:job_id/results", s.results)
 	b.GET("/jobs/:job_id/events", s.jobEvents)
