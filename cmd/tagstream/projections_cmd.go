@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/sha256"
 	"fmt"
+	"io"
 	"log/slog"
 	"time"
 
@@ -35,7 +36,14 @@ func projectionsCmd() *cobra.Command {
 		fresh := &app{jobs: projections.NewJobStatus(), results: projections.NewDocumentResults(), analytics: projections.NewAnalytics()}
 		runner := projections.NewRunner(a.store, fresh.readModels()...)
 		start := time.Now()
-		if err := runner.CatchUp(c.Context()); err != nil {
+		last, err := a.store.LastSeq(c.Context())
+		if err != nil {
+			return err
+		}
+		stop := reportProgress(c.ErrOrStderr(), runner, last)
+		err = runner.CatchUp(c.Context())
+		stop()
+		if err != nil {
 			return err
 		}
 		took := time.Since(start)
@@ -58,4 +66,26 @@ func projectionsCmd() *cobra.Command {
 // digestLine summarises a read model for comparison between processes.
 func digestLine(name string, snapshot []byte) string {
 	return fmt.Sprintf("%-18s %9d bytes  sha256 %x", name, len(snapshot), sha256.Sum256(snapshot))
+}
+
+// reportProgress prints how far a replay has got, once a second, until stop.
+func reportProgress(w io.Writer, r *projections.Runner, last uint64) (stop func()) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				if last > 0 {
+					fmt.Fprintf(w, "rebuilding: %d of %d events (%.0f%%)\n", r.Applied(), last, 100*float64(r.Applied())/float64(last))
+				}
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
 }

@@ -43,6 +43,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		processCmd("worker", "Run tagging workers only, against TAGSTREAM_NATS_URL", roles{workers: true}),
 		projectionsCmd(),
 		extractCmd(),
+		eventsCmd(),
 		loginCmd(), logoutCmd(), batchCmd(),
 	)
 	return root
