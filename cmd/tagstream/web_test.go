@@ -73,8 +73,10 @@ func TestWebConsoleJourney(t *testing.T) {
 	if eval[bool](p, `localStorage.length > 0`) || !eval[bool](p, `!!sessionStorage.getItem("tagstream.session")`) {
 		t.Errorf("tokens must live in sessionStorage only")
 	}
+	// Navigation moves focus to <main> (for screen readers); typing starts
+	// only after that, as a person's would.
 	p.do("log out", 5*time.Second, chromedp.Click(chromedp.CSS("#logout")))
-	p.waitFor("back at sign-in", `!document.querySelector("#view-auth").hidden && !sessionStorage.getItem("tagstream.session")`, `location.hash`, 5*time.Second)
+	p.waitFor("back at sign-in", `location.hash === "#/login" && !document.querySelector("#view-auth").hidden && !sessionStorage.getItem("tagstream.session") && document.activeElement.id === "main"`, `location.hash`, 5*time.Second)
 	p.do("log in", 10*time.Second,
 		chromedp.SendKeys(chromedp.CSS("#login-email"), email),
 		chromedp.SendKeys(chromedp.CSS("#login-password"), password),

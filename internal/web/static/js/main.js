@@ -113,8 +113,10 @@ function initAuth() {
       } catch (err) { showError(err); }
     });
   });
-  $("#logout").addEventListener("click", async () => {
-    await auth.logout();
+  // The session is cleared at once and the server told in the background,
+  // so the sign-in form is ready (and keeps focus) before a slow revoke ends.
+  $("#logout").addEventListener("click", () => {
+    auth.logout();
     location.hash = "#/login";
   });
   // A session that ends elsewhere (a refused refresh) sends the user back
