@@ -95,7 +95,13 @@ func New(d Deps) http.Handler {
 	r.HandleMethodNotAllowed = true
 	r.Use(s.recover, s.logRequests, limitBody)
 	r.NoRoute(func(c *gin.Context) {
-		fail(c, apperr.New(apperr.NotFound, "no route for %s %s", c.Request.Method, c.Request.URL.Path))
+		p := c.Request.URL.Path
+		if d.UI != nil && (c.Request.Method == http.MethodGet || c.Request.Method == http.MethodHead) &&
+			!strings.HasPrefix(p, "/api/") && p != "/metrics" {
+			d.UI.ServeHTTP(c.Writer, c.Request)
+			return
+		}
+		fail(c, apperr.New(apperr.NotFound, "no route for %s %s", c.Request.Method, p))
 	})
 	r.NoMethod(func(c *gin.Context) {
 		c.AbortWithStatusJSON(http.StatusMethodNotAllowed, gin.H{"detail": "method not allowed", "code": "method_not_allowed"})
