@@ -229,21 +229,19 @@ func (p *page) choose(sel, value string) {
 	}
 }
 
-// consoleURL is where the browser loads the console. It is the server
-// itself once the API serves Deps.UI; a server that does not yet has a
-// same-origin front put before it (console files, /api proxied), so these
-// tests exercise the console either way.
+// consoleURL is where the browser loads the console: the server itself,
+// which must serve it at /.
 func consoleURL(t *testing.T, e *env) string {
 	t.Helper()
 	resp, err := http.Get(e.url + "/")
-	if err == nil {
-		resp.Body.Close()
-		if resp.StatusCode == http.StatusOK && strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
-			return e.url
-		}
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Logf("the API does not serve the console at / yet; using a same-origin front for the test")
-	return front(t, e, nil)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
+		t.Fatalf("GET / answered %d %s, want the console's HTML", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	return e.url
 }
 
 // front serves the console and proxies the API from one origin, as a
