@@ -7,7 +7,9 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+
 	"fmt"
+	fastjson "github.com/goccy/go-json"
 	"time"
 )
 
@@ -52,6 +54,8 @@ type Envelope struct {
 
 	Seq     uint64 `json:"-"`
 	Subject string `json:"-"`
+
+	decoded Event // set by Load, so several readers decode the data once
 }
 
 // Event is implemented by every event type: it names its type and the
@@ -86,14 +90,36 @@ func NewID() string {
 	return hex.EncodeToString(b[:])
 }
 
+// Load decodes the data once and keeps the result in the envelope, so
+// every copy handed on (to several read models, say) shares it.
+func (e *Envelope) Load() error {
+	if e.decoded != nil {
+		return nil
+	}
+	ev, err := e.decode()
+	if err != nil {
+		return err
+	}
+	e.decoded = ev
+	return nil
+}
+
 // Decode parses the envelope's data into the event struct its type names.
+// The returned event must be treated as read-only: it may be shared.
 func (e Envelope) Decode() (Event, error) {
+	if e.decoded != nil {
+		return e.decoded, nil
+	}
+	return e.decode()
+}
+
+func (e Envelope) decode() (Event, error) {
 	factory, ok := registry[e.Type]
 	if !ok {
 		return nil, fmt.Errorf("unknown event type %q", e.Type)
 	}
 	ev := factory()
-	if err := json.Unmarshal(e.Data, ev); err != nil {
+	if err := fastjson.Unmarshal(e.Data, ev); err != nil {
 		return nil, fmt.Errorf("decode %s at seq %d: %w", e.Type, e.Seq, err)
 	}
 	if e.Version > SchemaVersion {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	fastjson "github.com/goccy/go-json"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -186,7 +187,7 @@ func (s *JetStreamStore) consume(ctx context.Context, filter string, from uint64
 // subject, for readers that consume the stream directly.
 func Unmarshal(data []byte, seq uint64, subject string) (Envelope, error) {
 	var env Envelope
-	if err := json.Unmarshal(data, &env); err != nil {
+	if err := fastjson.Unmarshal(data, &env); err != nil {
 		return Envelope{}, fmt.Errorf("events: decode seq %d on %s: %w", seq, subject, err)
 	}
 	env.Seq, env.Subject = seq, subject

@@ -70,6 +70,9 @@ func (r *Runner) apply(env events.Envelope) error {
 	if skip {
 		return nil
 	}
+	if err := env.Load(); err != nil {
+		return fmt.Errorf("seq %d: %w", env.Seq, err)
+	}
 	for _, p := range r.projections {
 		if err := p.Apply(env); err != nil {
 			return fmt.Errorf("projection %s at seq %d: %w", p.Name(), env.Seq, err)

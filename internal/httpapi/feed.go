@@ -125,6 +125,7 @@ func (s *Server) render(env events.Envelope) ([]byte, bool) {
 		return nil, false
 	}
 	body["seq"] = env.Seq
+	body["time"] = env.Time
 	msg, _ := json.Marshal(body)
 	c.seq, c.msg, c.terminal = env.Seq, msg, terminal
 	return msg, terminal
