@@ -113,6 +113,7 @@ func New(d Deps) http.Handler {
 func (s *Server) routes(r *gin.Engine) {
 	r.GET("/api/health", s.health)
 	r.GET("/api/status", s.status)
+	r.GET("/api/openapi.json", s.openAPI)
 	if s.d.Metrics != nil {
 		r.GET("/metrics", gin.WrapH(s.d.Metrics))
 	}

@@ -1,0 +1,158 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"net/http"
+	"regexp"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+)
+
+// operation describes one route for the OpenAPI document.
+type operation struct {
+	method, path, summary string
+	auth                  bool
+	body                  string // component schema of the request body, "" for none
+	response              string // component schema of the 200/201 answer
+	query                 []string
+}
+
+// operations is the API surface. A test checks that every registered route
+// is listed here, so the document cannot silently fall behind the code.
+var operations = []operation{
+	{"GET", "/api/health", "Liveness and NATS connectivity (503 when NATS is down)", false, "", "Health", nil},
+	{"GET", "/api/status", "Service version, uptime and NATS state", false, "", "Object", nil},
+	{"GET", "/api/ready", "Readiness: NATS connected and read models caught up", false, "", "Object", nil},
+	{"GET", "/metrics", "Prometheus metrics", false, "", "", nil},
+	{"GET", "/.well-known/jwks.json", "Public keys that verify access tokens", false, "", "Object", nil},
+	{"GET", "/api/openapi.json", "This document", false, "", "Object", nil},
+	{"POST", "/api/auth/register", "Create an account", false, "RegisterRequest", "User", nil},
+	{"POST", "/api/auth/login", "Log in: user and a token pair", false, "LoginRequest", "LoginResponse", nil},
+	{"POST", "/api/auth/refresh", "Rotate a refresh token for a new pair", false, "RefreshRequest", "Tokens", nil},
+	{"POST", "/api/auth/logout", "Revoke a refresh token's session", false, "RefreshRequest", "Message", nil},
+	{"GET", "/api/auth/me", "The caller's account", true, "", "User", nil},
+	{"POST", "/api/batch/start", "Start tagging a batch of documents", true, "StartRequest", "StartResponse", nil},
+	{"GET", "/api/batch/active", "The caller's pending, processing and paused jobs", true, "", "JobList", nil},
+	{"GET", "/api/batch/jobs", "Job history, newest first", true, "", "JobList", []string{"status", "limit", "cursor", "all"}},
+	{"GET", "/api/batch/jobs/{job_id}/status", "A job's status and counts", true, "", "JobStatus", nil},
+	{"GET", "/api/batch/jobs/{job_id}/results", "Per-document results (JSON pages or CSV)", true, "", "Results", []string{"cursor", "limit", "format"}},
+	{"GET", "/api/batch/jobs/{job_id}/events", "The job's audit trail from the event log", true, "", "Events", []string{"cursor", "limit"}},
+	{"GET", "/api/batch/jobs/{job_id}/stream", "Live job messages as Server-Sent Events", true, "", "", []string{"token"}},
+	{"GET", "/api/batch/ws/{job_id}", "Live job messages over a WebSocket (catchup, then every change)", true, "", "", []string{"token"}},
+	{"POST", "/api/batch/jobs/{job_id}/pause", "Pause: in-flight documents finish, no new one starts", true, "ReasonRequest", "ChangeResponse", nil},
+	{"POST", "/api/batch/jobs/{job_id}/resume", "Resume a paused job", true, "ReasonRequest", "ChangeResponse", nil},
+	{"POST", "/api/batch/jobs/{job_id}/cancel", "Cancel: no new document starts", true, "ReasonRequest", "ChangeResponse", nil},
+	{"POST", "/api/batch/jobs/{job_id}/retry", "Re-run failed (and optionally cancelled) documents of a finished job", true, "RetryRequest", "RetryResponse", nil},
+	{"POST", "/api/batch/validate-paths", "Pre-flight checks of documents' sources", true, "ValidateRequest", "ValidateResponse", nil},
+	{"GET", "/api/batch/template", "CSV template (format=json describes the columns)", true, "", "", []string{"format"}},
+	{"GET", "/api/analytics/summary", "Statistics over the caller's jobs (auditors: everyone's)", true, "", "Analytics", []string{"mine"}},
+}
+
+func obj(props map[string]string, required ...string) map[string]any {
+	p := map[string]any{}
+	for name, typ := range props {
+		switch {
+		case strings.HasPrefix(typ, "#"):
+			p[name] = map[string]any{"$ref": "#/components/schemas/" + typ[1:]}
+		case strings.HasPrefix(typ, "[]#"):
+			p[name] = map[string]any{"type": "array", "items": map[string]any{"$ref": "#/components/schemas/" + typ[3:]}}
+		case strings.HasPrefix(typ, "[]"):
+			p[name] = map[string]any{"type": "array", "items": map[string]any{"type": typ[2:]}}
+		default:
+			p[name] = map[string]any{"type": typ}
+		}
+	}
+	s := map[string]any{"type": "object", "properties": p}
+	if len(required) > 0 {
+		s["required"] = required
+	}
+	return s
+}
+
+var schemas = map[string]any{
+	"Object":          map[string]any{"type": "object"},
+	"Error":           obj(map[string]string{"detail": "string", "code": "string", "field": "string"}, "detail", "code"),
+	"Health":          obj(map[string]string{"status": "string", "nats": "string"}),
+	"Message":         obj(map[string]string{"message": "string"}),
+	"RegisterRequest": obj(map[string]string{"email": "string", "password": "string", "full_name": "string"}, "email", "password"),
+	"LoginRequest":    obj(map[string]string{"email": "string", "password": "string"}, "email", "password"),
+	"RefreshRequest":  obj(map[string]string{"refresh_token": "string"}, "refresh_token"),
+	"User":            obj(map[string]string{"id": "string", "email": "string", "full_name": "string", "role": "string", "created_at": "string"}),
+	"Tokens":          obj(map[string]string{"access_token": "string", "refresh_token": "string", "token_type": "string", "expires_in": "integer"}),
+	"LoginResponse":   obj(map[string]string{"user": "#User", "tokens": "#Tokens"}),
+	"Document":        map[string]any{"type": "object", "description": "Columns of one document: title, file_path, file_source_type (url|local|s3), description, and any others", "additionalProperties": true},
+	"Config": obj(map[string]string{"api_key": "string", "model_name": "string", "num_pages": "integer", "num_tags": "integer",
+		"exclusion_words": "[]string"}),
+	"StartRequest":  obj(map[string]string{"documents": "[]#Document", "config": "#Config", "column_mapping": "object", "job_id": "string"}, "documents"),
+	"StartResponse": obj(map[string]string{"job_id": "string", "total_documents": "integer", "message": "string"}),
+	"JobStatus": obj(map[string]string{"job_id": "string", "status": "string", "total_documents": "integer", "processed_count": "integer",
+		"failed_count": "integer", "cancelled_count": "integer", "progress": "number", "created_at": "string", "started_at": "string",
+		"updated_at": "string", "finished_at": "string", "reason": "string", "attempt": "integer", "model_name": "string"}),
+	"JobList":          obj(map[string]string{"jobs": "[]#JobStatus", "next_cursor": "string"}),
+	"Result":           map[string]any{"type": "object", "additionalProperties": true, "properties": obj(map[string]string{"row_id": "integer", "title": "string", "file_path": "string", "status": "string", "tags": "[]string", "error": "string", "attempts": "integer", "metadata": "object"})["properties"]},
+	"Results":          obj(map[string]string{"job_id": "string", "total": "integer", "results": "[]#Result", "next_cursor": "string"}),
+	"Event":            obj(map[string]string{"seq": "integer", "type": "string", "time": "string", "actor": "object", "data": "object"}),
+	"Events":           obj(map[string]string{"job_id": "string", "events": "[]#Event", "next_cursor": "string"}),
+	"ReasonRequest":    obj(map[string]string{"reason": "string"}),
+	"ChangeResponse":   obj(map[string]string{"message": "string", "job_id": "string", "status": "string"}),
+	"RetryRequest":     obj(map[string]string{"api_key": "string", "model_name": "string", "reason": "string", "include_cancelled": "boolean"}),
+	"RetryResponse":    obj(map[string]string{"message": "string", "job_id": "string", "status": "string", "attempt": "integer", "documents": "integer"}),
+	"ValidateRequest":  obj(map[string]string{"documents": "[]#Document", "column_mapping": "object"}, "documents"),
+	"ValidateResponse": obj(map[string]string{"total": "integer", "valid": "integer", "invalid": "integer", "results": "[]object"}),
+	"Analytics": obj(map[string]string{"jobs_by_status": "object", "documents": "integer", "documents_per_day": "[]object", "success_rate": "number",
+		"models": "[]object", "top_failure_reasons": "[]object", "top_tags": "[]object"}),
+}
+
+var pathParam = regexp.MustCompile(`\{([a-z_]+)\}`)
+
+// openAPIDocument builds the OpenAPI 3 document from the operations table.
+func openAPIDocument(version string) map[string]any {
+	paths := map[string]any{}
+	errRef := map[string]any{"description": "error", "content": map[string]any{"application/json": map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/Error"}}}}
+	for _, op := range operations {
+		item, _ := paths[op.path].(map[string]any)
+		if item == nil {
+			item = map[string]any{}
+			paths[op.path] = item
+		}
+		ok := map[string]any{"description": "success"}
+		if op.response != "" {
+			ok["content"] = map[string]any{"application/json": map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/" + op.response}}}
+		}
+		status := "200"
+		if op.path == "/api/auth/register" {
+			status = "201"
+		}
+		o := map[string]any{"summary": op.summary, "responses": map[string]any{status: ok, "400": errRef, "401": errRef, "404": errRef, "409": errRef, "413": errRef, "503": errRef}}
+		var params []any
+		for _, m := range pathParam.FindAllStringSubmatch(op.path, -1) {
+			params = append(params, map[string]any{"name": m[1], "in": "path", "required": true, "schema": map[string]any{"type": "string"}})
+		}
+		for _, q := range op.query {
+			params = append(params, map[string]any{"name": q, "in": "query", "schema": map[string]any{"type": "string"}})
+		}
+		if params != nil {
+			o["parameters"] = params
+		}
+		if op.body != "" {
+			o["requestBody"] = map[string]any{"content": map[string]any{"application/json": map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/" + op.body}}}}
+		}
+		if op.auth {
+			o["security"] = []any{map[string]any{"bearer": []any{}}}
+		}
+		item[strings.ToLower(op.method)] = o
+	}
+	return map[string]any{
+		"openapi": "3.0.3",
+		"info":    map[string]any{"title": "Tagstream API", "version": version, "description": "Tag batches of PDF documents with an LLM; every job transition is an event in NATS JetStream."},
+		"paths":   paths,
+		"components": map[string]any{"schemas": schemas,
+			"securitySchemes": map[string]any{"bearer": map[string]any{"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}},
+	}
+}
+
+func (s *Server) openAPI(c *gin.Context) {
+	b, _ := json.Marshal(openAPIDocument(s.d.Version))
+	c.Data(http.StatusOK, "application/json", b)
+}
