@@ -34,6 +34,10 @@ type Config struct {
 	// AttemptTimeout bounds one HTTP call, so that a hung connection is
 	// retried within the document's deadline; default DocTimeout/3.
 	AttemptTimeout time.Duration
+
+	// Observer hears about calls, tokens and rate-limit waits (metrics);
+	// nil means nobody listens.
+	Observer Observer
 }
 
 // Default values of Config.
@@ -101,6 +105,9 @@ func New(cfg Config) *Client {
 	}
 	if cfg.AttemptTimeout <= 0 {
 		cfg.AttemptTimeout = cfg.DocTimeout / 3
+	}
+	if cfg.Observer == nil {
+		cfg.Observer = noObserver{}
 	}
 	hc := cfg.HTTPClient
 	if hc == nil {
@@ -212,16 +219,18 @@ func (d *docCall) run() ([]string, error) {
 func (d *docCall) call(msgs []llms.MessageContent, main bool) (string, error) {
 	cfg := d.c.cfg
 	for {
-		if err := d.job.wait(d.ctx, cfg.Sleep); err != nil {
+		if err := d.job.wait(d.ctx, d.pacedSleep); err != nil {
 			return "", d.ctxError(err)
 		}
-		if err := d.key.wait(d.ctx, cfg.Sleep); err != nil {
+		if err := d.key.wait(d.ctx, d.pacedSleep); err != nil {
 			return "", d.ctxError(err)
 		}
 		if main {
 			d.res.Attempts++
 		}
+		began := time.Now()
 		content, err := d.once(msgs)
+		cfg.Observer.ModelCall(d.req.Model, callOutcome(err), time.Since(began))
 		if err == nil {
 			d.job.succeeded(d.c.paceFloor)
 			return content, nil
@@ -264,6 +273,9 @@ func (d *docCall) call(msgs []llms.MessageContent, main bool) (string, error) {
 			// Waiting would outlast the document: report why we stopped.
 			return "", d.exhausted(e)
 		}
+		if e.Kind == KindRateLimited {
+			cfg.Observer.RateLimitWait(delay)
+		}
 		if err := cfg.Sleep(d.ctx, delay); err != nil {
 			return "", d.ctxError(err)
 		}
@@ -304,8 +316,10 @@ func (d *docCall) once(msgs []llms.MessageContent) (string, error) {
 		return "", errors.New("no choices in answer")
 	}
 	ch := resp.Choices[0]
-	d.res.PromptTokens += intInfo(ch.GenerationInfo, "PromptTokens")
-	d.res.CompletionTokens += intInfo(ch.GenerationInfo, "CompletionTokens")
+	prompt, completion := intInfo(ch.GenerationInfo, "PromptTokens"), intInfo(ch.GenerationInfo, "CompletionTokens")
+	d.res.PromptTokens += prompt
+	d.res.CompletionTokens += completion
+	cfg.Observer.ModelTokens(d.req.Model, prompt, completion)
 	d.res.TotalTokens += intInfo(ch.GenerationInfo, "TotalTokens")
 	return ch.Content, nil
 }
