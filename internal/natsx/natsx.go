@@ -36,6 +36,8 @@ type Conn struct {
 	JS     jetstream.JetStream
 	Server *server.Server // nil for external servers
 	log    *slog.Logger
+
+	replicas int // decided once at connect, see detectReplicas
 }
 
 // Connect embeds a server or dials the external ones. The client reconnects
@@ -83,6 +85,7 @@ func Connect(ctx context.Context, cfg Config) (*Conn, error) {
 		c.Close()
 		return nil, err
 	}
+	c.replicas = c.detectReplicas(ctx)
 	return c, nil
 }
 
@@ -136,10 +139,41 @@ func (c *Conn) waitJetStream(ctx context.Context) error {
 }
 
 // Replicas is how many copies streams and buckets should keep: 3 on a
-// cluster of at least three servers (as the client learns them from the
-// servers it was given and those the cluster announces), else 1.
-func (c *Conn) Replicas() int {
-	if c.Server == nil && len(c.NC.Servers()) >= 3 {
+// cluster of at least three servers, else 1. It is decided once, at connect.
+func (c *Conn) Replicas() int { return c.replicas }
+
+// detectReplicas decides the replication factor. Counting nc.Servers() alone
+// is not enough: with one URL configured, the other nodes are known only once
+// the server's INFO lists them, and a process that starts while a node is
+// down would count 2 and then scale every existing stream down to R1 through
+// CreateOrUpdateStream. So existing streams win, then the cluster's size.
+func (c *Conn) detectReplicas(ctx context.Context) int {
+	if c.Server != nil {
+		return 1
+	}
+	lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	existing := 0
+	streams := c.JS.ListStreams(lctx)
+	for info := range streams.Info() {
+		existing = max(existing, info.Config.Replicas)
+	}
+	if err := streams.Err(); err != nil {
+		c.log.Warn("nats: listing streams to keep their replication", "err", err)
+	}
+	if existing > 0 {
+		return existing
+	}
+	if c.NC.ConnectedClusterName() == "" {
+		return 1 // a single server, however many URLs name it
+	}
+	// JetStream answering means a meta leader, hence routes to a quorum;
+	// the INFO naming the remaining nodes follows the route within moments.
+	deadline := time.Now().Add(3 * time.Second)
+	for len(c.NC.Servers()) < 3 && time.Now().Before(deadline) && ctx.Err() == nil {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if len(c.NC.Servers()) >= 3 {
 		return 3
 	}
 	return 1
