@@ -22,6 +22,7 @@ const MinTextChars = 50
 type Pipeline struct {
 	fetcher *fetch.Fetcher
 	model   *llm.Client
+	mcfg    llm.Config
 	extract pdftext.Options
 }
 
@@ -30,7 +31,15 @@ var _ Tagger = (*Pipeline)(nil)
 // NewPipeline wires the adapters; one Pipeline serves the whole process so
 // the model client's per-job pacers are shared by every worker slot.
 func NewPipeline(f fetch.Config, m llm.Config, extract pdftext.Options) *Pipeline {
-	return &Pipeline{fetcher: fetch.New(f), model: llm.New(m), extract: extract}
+	return &Pipeline{fetcher: fetch.New(f), model: llm.New(m), mcfg: m, extract: extract}
+}
+
+// ObserveModel reports the pipeline's model calls to o (metrics). The
+// tagger is built before the process's metrics exist, hence a setter; call
+// it before the first Tag, as it replaces the model client.
+func (p *Pipeline) ObserveModel(o llm.Observer) {
+	p.mcfg.Observer = o
+	p.model = llm.New(p.mcfg)
 }
 
 // Tag implements Tagger.

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"log/slog"
 	"sort"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,7 +24,23 @@ type WorkerConfig struct {
 	DocTimeout    time.Duration // per-document deadline
 	ShutdownGrace time.Duration // how long in-flight documents may finish on shutdown
 	Log           *slog.Logger
+	Metrics       WorkerMetrics // nil: not measured
 }
+
+// WorkerMetrics hears about document work; the process's metrics registry
+// implements it. Declared here so services does not depend on Prometheus.
+type WorkerMetrics interface {
+	// InFlight moves the number of tasks being worked on by delta.
+	InFlight(delta int)
+	// DocumentDone reports a recorded outcome: "tagged", or "failed" with
+	// the failure's machine code; d is the tagging time.
+	DocumentDone(outcome, code string, d time.Duration)
+}
+
+type noMetrics struct{}
+
+func (noMetrics) InFlight(int)                               {}
+func (noMetrics) DocumentDone(string, string, time.Duration) {}
 
 // Worker takes document tasks of runnable jobs, tags them and appends each
 // document's outcome.
@@ -55,6 +73,9 @@ func NewWorker(store events.Store, queue *TaskQueue, secrets SecretStore, tagger
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = noMetrics{}
 	}
 	return &Worker{store: store, queue: queue, secrets: secrets, tagger: tagger, cfg: cfg,
 		actor: events.Worker(cfg.ID), status: map[string]string{}, consumers: map[string]jetstream.Consumer{},
@@ -113,9 +134,11 @@ func (w *Worker) schedule(ctx, work context.Context, wg *sync.WaitGroup) int {
 			w.inflight.Add(1)
 			started++
 			wg.Add(1)
+			w.cfg.Metrics.InFlight(1)
 			go func() {
 				defer wg.Done()
 				defer w.release()
+				defer w.cfg.Metrics.InFlight(-1)
 				w.process(work, msg)
 			}()
 		}
@@ -203,14 +226,25 @@ func (w *Worker) watchControl(ctx context.Context) {
 func (w *Worker) process(ctx context.Context, msg jetstream.Msg) {
 	var t task
 	if err := json.Unmarshal(msg.Data(), &t); err != nil || !events.ValidJobID(t.JobID) {
-		w.cfg.Log.Error("worker: dropping malformed task", "subject", msg.Subject())
+		// The body is unusable, but the subject still names job and row.
+		parts := strings.Split(msg.Subject(), ".")
+		job, row := "", -1
+		if len(parts) == 3 {
+			job = parts[1]
+			if n, err := strconv.Atoi(parts[2]); err == nil {
+				row = n
+			}
+		}
+		w.cfg.Log.Error("worker: dropping malformed task", "job_id", job, "row", row, "subject", msg.Subject())
 		_ = msg.Term()
 		return
 	}
-	stop := heartbeat(msg, w.queue.ackWait/3)
-	verdict := w.run(ctx, t)
-	stop()
+	// Every line about a task carries job_id and row, so one document's
+	// story can be pulled out of the logs of every worker.
 	log := w.cfg.Log.With("job_id", t.JobID, "row", t.Document.Row, "attempt", t.Attempt)
+	stop := heartbeat(msg, w.queue.ackWait/3)
+	verdict := w.run(ctx, t, log)
+	stop()
 	switch verdict {
 	case settleRelease:
 		if err := msg.Nak(); err != nil {
@@ -220,7 +254,7 @@ func (w *Worker) process(ctx context.Context, msg jetstream.Msg) {
 		if err := msg.DoubleAck(context.WithoutCancel(ctx)); err != nil {
 			log.Warn("worker: ack task", "err", err)
 		}
-		w.completeIfLast(context.WithoutCancel(ctx), t.JobID)
+		w.completeIfLast(context.WithoutCancel(ctx), t.JobID, log)
 	}
 }
 
@@ -232,8 +266,7 @@ const (
 )
 
 // run decides, starts, tags and records one document attempt.
-func (w *Worker) run(ctx context.Context, t task) settle {
-	log := w.cfg.Log.With("job_id", t.JobID, "row", t.Document.Row, "attempt", t.Attempt)
+func (w *Worker) run(ctx context.Context, t task, log *slog.Logger) settle {
 	startedSeq, verdict, err := w.begin(ctx, t)
 	if err != nil {
 		log.Warn("worker: cannot start document", "err", err)
@@ -242,17 +275,23 @@ func (w *Worker) run(ctx context.Context, t task) settle {
 	if startedSeq == 0 {
 		return verdict
 	}
+	began := time.Now()
 	out, terr := w.tag(ctx, t)
+	took := time.Since(began)
 	if terr != nil && ctx.Err() != nil {
 		return settleRelease // shutting down: another worker redoes it
 	}
 	var ev events.Event
+	outcome, code := "tagged", ""
 	if terr == nil {
 		ev = events.DocumentTagged{Row: t.Document.Row, Attempt: t.Attempt, Tags: out.Tags, Metadata: withModel(out.Metadata, t)}
 	} else {
 		f := asFailure(terr)
+		outcome, code = "failed", f.Code
 		if f.JobFatal {
-			w.failJob(ctx, t.JobID, f)
+			log.Warn("worker: failing the job", "code", f.Code, "reason", f.Reason)
+			w.failJob(ctx, t.JobID, f, log)
+			w.cfg.Metrics.DocumentDone(outcome, code, took)
 			return settleDone
 		}
 		ev = events.DocumentFailed{Row: t.Document.Row, Attempt: t.Attempt, Error: f.Reason, Code: f.Code, Metadata: withModel(f.Metadata, t)}
@@ -268,6 +307,10 @@ func (w *Worker) run(ctx context.Context, t task) settle {
 	case err != nil:
 		log.Warn("worker: record outcome", "err", err)
 		return settleRelease
+	default:
+		// Counted only once recorded, so metrics agree with the log.
+		w.cfg.Metrics.DocumentDone(outcome, code, took)
+		log.Debug("worker: document done", "outcome", outcome, "code", code, "ms", took.Milliseconds())
 	}
 	return settleDone
 }
@@ -337,7 +380,7 @@ func (w *Worker) tag(ctx context.Context, t task) (TagOutput, error) {
 	return w.tagger.Tag(dctx, in)
 }
 
-func (w *Worker) failJob(ctx context.Context, jobID string, f *Failure) {
+func (w *Worker) failJob(ctx context.Context, jobID string, f *Failure, log *slog.Logger) {
 	err := withRetry(ctx, 10, func() error {
 		ctl, err := w.store.Last(ctx, events.ControlSubject(jobID))
 		if err != nil {
@@ -354,14 +397,14 @@ func (w *Worker) failJob(ctx context.Context, jobID string, f *Failure) {
 		return err
 	})
 	if err != nil {
-		w.cfg.Log.Error("worker: fail job", "job_id", jobID, "err", err)
+		log.Error("worker: fail job", "err", err)
 	}
 }
 
 // completeIfLast completes the job when its consumer has nothing left,
 // neither waiting nor in flight. The ack before it is synchronous, so the
 // worker acking the last task always sees an empty consumer.
-func (w *Worker) completeIfLast(ctx context.Context, jobID string) {
+func (w *Worker) completeIfLast(ctx context.Context, jobID string, log *slog.Logger) {
 	if cons := w.consumer(ctx, jobID); cons != nil {
 		info, err := cons.Info(ctx)
 		if err == nil && (info.NumPending > 0 || info.NumAckPending > 0) {
@@ -369,7 +412,7 @@ func (w *Worker) completeIfLast(ctx context.Context, jobID string) {
 		}
 	}
 	if err := completeIfDone(ctx, w.store, jobID); err != nil {
-		w.cfg.Log.Warn("worker: complete job", "job_id", jobID, "err", err)
+		log.Warn("worker: complete job", "err", err)
 	}
 }
 

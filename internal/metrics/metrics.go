@@ -81,20 +81,19 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
 }
 
-// DocumentStarted implements services.WorkerMetrics.
-func (m *Metrics) DocumentStarted() { m.inFlight.Inc() }
+// InFlight implements services.WorkerMetrics.
+func (m *Metrics) InFlight(delta int) { m.inFlight.Add(float64(delta)) }
 
-// DocumentFinished implements services.WorkerMetrics. code is the failure
-// code ("" for released tasks, which count nowhere but in-flight).
-func (m *Metrics) DocumentFinished(outcome, code string, d time.Duration) {
-	m.inFlight.Dec()
+// DocumentDone implements services.WorkerMetrics: outcome "tagged" or
+// "failed" with the failure code.
+func (m *Metrics) DocumentDone(outcome, code string, d time.Duration) {
 	switch outcome {
 	case "tagged":
 		m.docsProcessed.Inc()
 	case "failed":
 		m.docsFailed.WithLabelValues(m.codes.value(code)).Inc()
 	default:
-		return
+		outcome = Other
 	}
 	m.docDuration.WithLabelValues(outcome).Observe(d.Seconds())
 }
