@@ -130,6 +130,7 @@ func (a *app) open(ctx context.Context) error {
 		UI:        web.Handler(),
 		Log:       a.log,
 		Version:   version,
+		StartRate: a.cfg.StartRate,
 	})
 	return nil
 }

@@ -31,6 +31,7 @@ type config struct {
 	LogLevel      string
 	SecretsKey    string
 	MaxFetchBytes int64
+	StartRate     int
 }
 
 type setting struct {
@@ -59,6 +60,7 @@ func (c *config) settings() []setting {
 		{"log-level", "TAGSTREAM_LOG_LEVEL", "debug, info, warn or error", &c.LogLevel, "info"},
 		{"secrets-key", "TAGSTREAM_SECRETS_KEY", "base64 32-byte key for job API keys at rest (default: DATA_DIR/secrets.key)", &c.SecretsKey, ""},
 		{"max-fetch-bytes", "TAGSTREAM_MAX_FETCH_BYTES", "largest document fetched", &c.MaxFetchBytes, "52428800"},
+		{"start-rate", "TAGSTREAM_START_RATE", "job starts (and, separately, path validations) per minute per user, bursts of up to 10; 0: unlimited", &c.StartRate, "60"},
 	}
 }
 
@@ -106,6 +108,9 @@ func (c *config) bind(fs *pflag.FlagSet) error {
 func (c *config) validate() error {
 	if c.Workers < 1 || c.Workers > 1024 {
 		return fmt.Errorf("TAGSTREAM_WORKERS must be 1..1024, got %d", c.Workers)
+	}
+	if c.StartRate < 0 {
+		return fmt.Errorf("TAGSTREAM_START_RATE must be 0 (unlimited) or positive, got %d", c.StartRate)
 	}
 	if c.MaxDocuments < 1 {
 		return fmt.Errorf("TAGSTREAM_MAX_DOCUMENTS must be positive, got %d", c.MaxDocuments)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"time"
 
@@ -46,21 +47,31 @@ func (l *stringList) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-func (s *Server) startBatch(c *gin.Context) {
+// DecodeStartRequest turns a start body (JSON, at most MaxBodyBytes) into
+// the command for who. It is pure, so it can be fuzzed without a server;
+// its errors are input errors that name the field (and row).
+func DecodeStartRequest(body io.Reader, who services.Caller) (services.StartJob, error) {
 	var req startRequest
-	if err := decode(c, &req, false); err != nil {
-		fail(c, err)
-		return
+	if err := decodeJSON(body, &req, false); err != nil {
+		return services.StartJob{}, err
 	}
 	docs, err := decodeDocuments(req.Documents)
 	if err != nil {
-		fail(c, err)
-		return
+		return services.StartJob{}, err
 	}
-	cmd := services.StartJob{Caller: caller(c), JobID: req.JobID, Documents: docs, ColumnMapping: req.ColumnMapping}
+	cmd := services.StartJob{Caller: who, JobID: req.JobID, Documents: docs, ColumnMapping: req.ColumnMapping}
 	if req.Config != nil {
 		cmd.Config = services.StartConfig{APIKey: req.Config.APIKey, Model: req.Config.ModelName,
 			NumPages: req.Config.NumPages, NumTags: req.Config.NumTags, ExclusionWords: req.Config.ExclusionWords}
+	}
+	return cmd, nil
+}
+
+func (s *Server) startBatch(c *gin.Context) {
+	cmd, err := DecodeStartRequest(c.Request.Body, caller(c))
+	if err != nil {
+		fail(c, err)
+		return
 	}
 	res, err := s.d.Start.Handle(c.Request.Context(), cmd)
 	if err != nil {

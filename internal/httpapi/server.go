@@ -4,6 +4,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -71,17 +72,24 @@ type Deps struct {
 	Freshness Freshness
 	Tap       Tapper
 	Healthy   func() bool // NATS reachable
+	// CaughtUp says how far the read models are (applied) against the
+	// log's last sequence at startup (target), for /api/ready; optional.
+	CaughtUp func() (applied, target uint64)
+	Requests RequestObserver // optional: request durations (metrics)
 	Metrics   http.Handler
 	UI        http.Handler // the web console, served for GET requests outside /api
 	Log       *slog.Logger
 	Version   string
+	StartRate int // starts, and separately validations, per minute per user; 0: unlimited
 }
 
 // Server holds the routes.
 type Server struct {
-	d       Deps
-	started time.Time
-	cache   renderCache
+	d             Deps
+	started       time.Time
+	cache         renderCache
+	startLimit    *rateLimiter
+	validateLimit *rateLimiter
 }
 
 // New returns the API as an http.Handler.
@@ -90,7 +98,7 @@ func New(d Deps) http.Handler {
 		d.Log = slog.Default()
 	}
 	gin.SetMode(gin.ReleaseMode)
-	s := &Server{d: d, started: time.Now()}
+	s := &Server{d: d, started: time.Now(), startLimit: newRateLimiter(d.StartRate), validateLimit: newRateLimiter(d.StartRate)}
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	r.Use(s.recover, s.logRequests, limitBody)
@@ -112,6 +120,7 @@ func New(d Deps) http.Handler {
 
 func (s *Server) routes(r *gin.Engine) {
 	r.GET("/api/health", s.health)
+	r.GET("/api/ready", s.ready)
 	r.GET("/api/status", s.status)
 	r.GET("/api/openapi.json", s.openAPI)
 	if s.d.Metrics != nil {
@@ -129,9 +138,9 @@ func (s *Server) routes(r *gin.Engine) {
 	r.GET("/api/batch/jobs/:job_id/stream", s.sseJob)
 	r.GET("/api/analytics/summary", s.authenticate, s.analyticsSummary)
 	b := r.Group("/api/batch", s.authenticate)
-	b.POST("/start", s.startBatch)
+	b.POST("/start", s.limit(s.startLimit), s.startBatch)
 	b.GET("/active", s.active)
-	b.POST("/validate-paths", s.validatePaths)
+	b.POST("/validate-paths", s.limit(s.validateLimit), s.validatePaths)
 	b.GET("/template", s.template)
 	b.GET("/jobs", s.jobHistory)
 	b.POST("/jobs/:job_id/retry", s.retry)
@@ -190,8 +199,12 @@ func (s *Server) recover(c *gin.Context) {
 func (s *Server) logRequests(c *gin.Context) {
 	start := time.Now()
 	c.Next()
-	s.d.Log.Debug("http", "method", c.Request.Method, "path", c.Request.URL.Path,
-		"status", c.Writer.Status(), "ms", time.Since(start).Milliseconds())
+	took := time.Since(start)
+	s.d.Log.Debug("http", "method", c.Request.Method, "route", c.FullPath(), "path", c.Request.URL.Path,
+		"status", c.Writer.Status(), "ms", took.Milliseconds())
+	if s.d.Requests != nil {
+		s.d.Requests.ObserveRequest(c.FullPath(), c.Writer.Status(), took)
+	}
 }
 
 func limitBody(c *gin.Context) {
@@ -204,7 +217,17 @@ func limitBody(c *gin.Context) {
 // decode reads a JSON body strictly: unknown fields, trailing data and
 // wrong types are input errors that name the field.
 func decode(c *gin.Context, dst any, optional bool) error {
-	dec := json.NewDecoder(c.Request.Body)
+	return decodeJSON(c.Request.Body, dst, optional)
+}
+
+// decodeJSON is decode on any reader (at most MaxBodyBytes are read), so
+// body decoding can be tested and fuzzed without a server.
+func decodeJSON(r io.Reader, dst any, optional bool) error {
+	if r == nil {
+		r = bytes.NewReader(nil)
+	}
+	// A nil ResponseWriter is allowed: the limit then only reports the error.
+	dec := json.NewDecoder(http.MaxBytesReader(nil, io.NopCloser(r), MaxBodyBytes))
 	dec.DisallowUnknownFields()
 	dec.UseNumber()
 	err := dec.Decode(dst)

@@ -1,0 +1,111 @@
+package httpapi
+
+import (
+	"math"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"golang.org/x/time/rate"
+
+	"github.com/tagstream/tagstream/internal/apperr"
+)
+
+// maxBurst caps how many requests a user may send at once after a quiet
+// spell: enough for a human retrying or a script starting a few batches,
+// too few to flood the task queue.
+const maxBurst = 10
+
+// rateLimiter gives every user a token bucket for one expensive command.
+// A start appends up to 10,000 documents to the log and a validation may
+// make 1,000 outbound fetches, so one account must not be able to issue
+// them without bound. Buckets are per process: behind several API
+// processes a user gets the limit once per process, which still bounds
+// the flood.
+type rateLimiter struct {
+	perMinute int
+	limit     rate.Limit
+	burst     int
+	idle      time.Duration // a bucket unused this long is full again
+	now       func() time.Time
+
+	mu        sync.Mutex
+	users     map[string]*bucket
+	lastSweep time.Time
+}
+
+type bucket struct {
+	lim  *rate.Limiter
+	seen time.Time
+}
+
+// newRateLimiter allows perMinute requests per user and minute, with a
+// burst of up to maxBurst; perMinute <= 0 disables it (nil).
+func newRateLimiter(perMinute int) *rateLimiter {
+	if perMinute <= 0 {
+		return nil
+	}
+	burst := min(perMinute, maxBurst)
+	l := rate.Limit(float64(perMinute) / 60)
+	return &rateLimiter{perMinute: perMinute, limit: l, burst: burst, now: time.Now,
+		idle:  time.Duration(float64(burst)/float64(l)*float64(time.Second)) + time.Second,
+		users: map[string]*bucket{}}
+}
+
+// wait takes a token for user and returns 0, or, when the bucket is empty,
+// how long until the next token (taking nothing).
+func (l *rateLimiter) wait(user string) time.Duration {
+	now := l.now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.sweep(now)
+	b := l.users[user]
+	if b == nil {
+		b = &bucket{lim: rate.NewLimiter(l.limit, l.burst)}
+		l.users[user] = b
+	}
+	b.seen = now
+	r := b.lim.ReserveN(now, 1)
+	if d := r.DelayFrom(now); d > 0 {
+		r.CancelAt(now) // a refused request must not use up a later token
+		return d
+	}
+	return 0
+}
+
+// sweep forgets buckets that are full again, at most once per idle period,
+// so the map holds only recently active users.
+func (l *rateLimiter) sweep(now time.Time) {
+	if now.Sub(l.lastSweep) < l.idle {
+		return
+	}
+	l.lastSweep = now
+	for id, b := range l.users {
+		if now.Sub(b.seen) >= l.idle {
+			delete(l.users, id)
+		}
+	}
+}
+
+// limit answers 429 rate_limited with Retry-After (whole seconds, rounded
+// up) when the caller's bucket is empty. It runs after authenticate, so
+// the key is the verified user id, never something the client chose.
+func (s *Server) limit(l *rateLimiter) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if l == nil {
+			c.Next()
+			return
+		}
+		d := l.wait(caller(c).Actor.ID)
+		if d <= 0 {
+			c.Next()
+			return
+		}
+		secs := int(math.Ceil(d.Seconds()))
+		c.Header("Retry-After", strconv.Itoa(secs))
+		fail(c, apperr.New(apperr.RateLimited,
+			"too many requests: at most %d per minute per user (bursts of %d) for %s; retry in %d s",
+			l.perMinute, l.burst, c.FullPath(), secs))
+	}
+}
