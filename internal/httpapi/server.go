@@ -74,8 +74,8 @@ type Deps struct {
 	Healthy   func() bool // NATS reachable
 	// CaughtUp says how far the read models are (applied) against the
 	// log's last sequence at startup (target), for /api/ready; optional.
-	CaughtUp func() (applied, target uint64)
-	Requests RequestObserver // optional: request durations (metrics)
+	CaughtUp  func() (applied, target uint64)
+	Requests  RequestObserver // optional: request durations (metrics)
 	Metrics   http.Handler
 	UI        http.Handler // the web console, served for GET requests outside /api
 	Log       *slog.Logger

@@ -1,0 +1,63 @@
+package httpapi
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+)
+
+// RequestObserver records request durations (the metrics registry
+// implements it). route is gin's template ("" when nothing matched), so
+// job ids in paths never reach it.
+type RequestObserver interface {
+	ObserveRequest(route string, status int, d time.Duration)
+}
+
+// check is one readiness condition in the /api/ready body.
+type check struct {
+	OK     bool   `json:"ok"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// ready is readiness for load balancers and orchestrators, stricter than
+// health: 200 only when NATS is connected and the read models have applied
+// everything that was in the log when the process started, since before
+// that status and results answers would be stale. 503 names the failed
+// checks. Public, like /api/health: probes carry no token.
+func (s *Server) ready(c *gin.Context) {
+	checks := map[string]check{"nats": {OK: true}, "read_models": {OK: true}}
+	if s.d.Healthy != nil && !s.d.Healthy() {
+		checks["nats"] = check{Detail: "disconnected"}
+	}
+	if s.d.CaughtUp != nil {
+		if applied, target := s.d.CaughtUp(); applied < target {
+			checks["read_models"] = check{Detail: "catching up with the log: applied " +
+				itoa(applied) + " of " + itoa(target) + " events present at startup"}
+		}
+	}
+	failed := []string{}
+	for _, name := range []string{"nats", "read_models"} {
+		if !checks[name].OK {
+			failed = append(failed, name)
+		}
+	}
+	if len(failed) > 0 {
+		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "not_ready", "failed": failed, "checks": checks})
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"status": "ready", "checks": checks})
+}
+
+func itoa(n uint64) string {
+	var b [20]byte
+	i := len(b)
+	for {
+		i--
+		b[i] = byte('0' + n%10)
+		n /= 10
+		if n == 0 {
+			return string(b[i:])
+		}
+	}
+}
