@@ -227,7 +227,8 @@ func decodeJSON(r io.Reader, dst any, optional bool) error {
 		r = bytes.NewReader(nil)
 	}
 	// A nil ResponseWriter is allowed: the limit then only reports the error.
-	dec := json.NewDecoder(http.MaxBytesReader(nil, io.NopCloser(r), MaxBodyBytes))
+	body := newUTF8Checker(http.MaxBytesReader(nil, io.NopCloser(r), MaxBodyBytes))
+	dec := json.NewDecoder(body)
 	dec.DisallowUnknownFields()
 	dec.UseNumber()
 	err := dec.Decode(dst)
@@ -237,6 +238,9 @@ func decodeJSON(r io.Reader, dst any, optional bool) error {
 	if err == nil {
 		if _, terr := dec.Token(); !errors.Is(terr, io.EOF) {
 			return apperr.New(apperr.Invalid, "request body must be a single JSON object")
+		}
+		if at := body.firstInvalid(); at >= 0 {
+			return apperr.New(apperr.Invalid, "request body is not valid UTF-8 (byte %d); JSON must be UTF-8", at)
 		}
 		return nil
 	}
