@@ -16,6 +16,8 @@ import (
 	"github.com/tagstream/tagstream/internal/auth"
 	"github.com/tagstream/tagstream/internal/fetch"
 	"github.com/tagstream/tagstream/internal/httpapi"
+	"github.com/tagstream/tagstream/internal/llm"
+	"github.com/tagstream/tagstream/internal/metrics"
 	"github.com/tagstream/tagstream/internal/natsx"
 	"github.com/tagstream/tagstream/internal/secrets"
 	"github.com/tagstream/tagstream/internal/web"
@@ -46,6 +48,10 @@ type app struct {
 	tagger    services.Tagger
 	handler   http.Handler
 	unlock    func()
+	metrics   *metrics.Metrics
+	// readyAt is the log's last sequence when the read models started
+	// rebuilding: /api/ready waits for the runner to reach it.
+	readyAt uint64
 }
 
 // close drains NATS, stops the embedded server and frees the data dir.
@@ -99,6 +105,10 @@ func (a *app) open(ctx context.Context) error {
 	if a.secrets, err = secrets.Open(ctx, a.conn.JS, replicas, key); err != nil {
 		return err
 	}
+	a.metrics = metrics.New()
+	if p, ok := a.tagger.(interface{ ObserveModel(llm.Observer) }); ok {
+		p.ObserveModel(a.metrics)
+	}
 	if !a.roles.api {
 		return nil
 	}
@@ -110,10 +120,15 @@ func (a *app) open(ctx context.Context) error {
 	a.jobs, a.results, a.analytics = projections.NewJobStatus(), projections.NewDocumentResults(), projections.NewAnalytics()
 	a.runner = projections.NewRunner(a.store, a.readModels()...)
 	start := time.Now()
+	if a.readyAt, err = a.store.LastSeq(ctx); err != nil {
+		return err
+	}
 	if err := a.runner.CatchUp(ctx); err != nil {
 		return fmt.Errorf("rebuild read models: %w", err)
 	}
 	a.log.Info("read models rebuilt from the log", "events", a.runner.Applied(), "ms", time.Since(start).Milliseconds())
+	a.metrics.Watch(metrics.State{JobsByStatus: a.jobsByStatus, Applied: a.runner.Applied,
+		LogLastSeq: a.store.LastSeq, TaskBacklog: a.taskBacklog})
 	a.handler = httpapi.New(httpapi.Deps{
 		Auth:      a.auth,
 		Start:     services.NewStartJobHandler(a.store, a.secrets, a.cfg.MaxDocuments, a.cfg.LLMAPIKey != ""),
@@ -127,6 +142,9 @@ func (a *app) open(ctx context.Context) error {
 		Freshness: a.runner,
 		Tap:       a.runner,
 		Healthy:   a.conn.Healthy,
+		CaughtUp:  func() (uint64, uint64) { return a.runner.Applied(), a.readyAt },
+		Requests:  a.metrics,
+		Metrics:   a.metrics.Handler(),
 		UI:        web.Handler(),
 		Log:       a.log,
 		Version:   version,
@@ -163,6 +181,7 @@ func (a *app) run(ctx context.Context, ln net.Listener) error {
 		worker = services.NewWorker(a.store, a.queue, a.secrets, a.tagger, services.WorkerConfig{
 			ID: fmt.Sprintf("%s-%d-%s", host, os.Getpid(), events.NewID()[:6]), Concurrency: a.cfg.Workers,
 			ServerAPIKey: a.cfg.LLMAPIKey, DocTimeout: a.cfg.DocTimeout, ShutdownGrace: a.cfg.ShutdownGrace, Log: a.log,
+			Metrics: a.metrics,
 		})
 		go func() { _ = worker.Run(workCtx); close(workDone) }()
 	} else {
@@ -215,4 +234,28 @@ func (a *app) reconcile(ctx context.Context) error {
 // readModels lists every projection, in the order the runner applies them.
 func (a *app) readModels() []projections.Projection {
 	return []projections.Projection{a.jobs, a.results, a.analytics}
+}
+
+// jobsByStatus counts jobs per status for the jobs gauge, with every status
+// present so a series does not vanish when its count drops to zero.
+func (a *app) jobsByStatus() map[string]int {
+	out := map[string]int{}
+	for _, st := range []string{events.StatusPending, events.StatusProcessing, events.StatusPaused,
+		events.StatusCompleted, events.StatusFailed, events.StatusCancelled} {
+		out[st] = 0
+	}
+	for _, j := range a.jobs.List(projections.Filter{}) {
+		out[j.Status]++
+	}
+	return out
+}
+
+// taskBacklog is the number of tasks in the work-queue stream: a task stays
+// there until a worker acknowledges it, so this is waiting plus in progress.
+func (a *app) taskBacklog(ctx context.Context) (uint64, error) {
+	st, err := a.conn.JS.Stream(ctx, services.TaskStream)
+	if err != nil {
+		return 0, err
+	}
+	return st.CachedInfo().State.Msgs, nil
 }
