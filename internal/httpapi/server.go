@@ -275,7 +275,9 @@ func decodeJSON(r io.Reader, dst any, optional bool) error {
 
 func kindName(k string) string {
 	switch k {
-	case "int", "int64", "float64":
+	case "int", "int64", "uint", "uint64":
+		return "an integer" // "must be a number, not number 8.5" explained nothing
+	case "float64":
 		return "a number"
 	case "string":
 		return "a string"
