@@ -113,7 +113,7 @@ func (a *app) open(ctx context.Context) error {
 		return nil
 	}
 	a.auth, err = auth.New(ctx, a.conn.JS, auth.Config{KeyDir: filepath.Join(a.cfg.DataDir, "keys"),
-		AdminEmails: splitList(a.cfg.AdminEmails), AuditorEmails: splitList(a.cfg.AuditorEmails)})
+		AdminEmails: splitList(a.cfg.AdminEmails), AuditorEmails: splitList(a.cfg.AuditorEmails), Replicas: replicas})
 	if err != nil {
 		return err
 	}

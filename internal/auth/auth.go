@@ -75,6 +75,7 @@ type Config struct {
 	AuditorEmails []string      // emails that become auditor at registration
 	Now           func() time.Time
 	BcryptCost    int // default bcrypt.DefaultCost; tests may use bcrypt.MinCost
+	Replicas      int // copies of the KV buckets: 3 on a 3-node cluster (0 means 1)
 }
 
 // Bucket names are fixed so that every process sharing a NATS account sees
@@ -118,6 +119,7 @@ func New(ctx context.Context, js jetstream.JetStream, cfg Config) (*Service, err
 		Description: "Tagstream accounts by email hash, plus id.<id> index keys",
 		History:     1,
 		Storage:     jetstream.FileStorage,
+		Replicas:    max(cfg.Replicas, 1),
 	})
 	if err != nil {
 		return nil, apperr.Wrap(err, "auth: users bucket")
@@ -130,6 +132,7 @@ func New(ctx context.Context, js jetstream.JetStream, cfg Config) (*Service, err
 		History:     1,
 		TTL:         cfg.RefreshTTL,
 		Storage:     jetstream.FileStorage,
+		Replicas:    max(cfg.Replicas, 1),
 	})
 	if err != nil {
 		return nil, apperr.Wrap(err, "auth: refresh bucket")

@@ -85,7 +85,14 @@ func Connect(ctx context.Context, cfg Config) (*Conn, error) {
 		c.Close()
 		return nil, err
 	}
-	c.replicas = c.detectReplicas(ctx)
+	fresh := false
+	c.replicas, fresh = c.detectReplicas(ctx)
+	if c.replicas > 1 && fresh {
+		if err := c.waitPlacement(ctx); err != nil {
+			c.Close()
+			return nil, err
+		}
+	}
 	return c, nil
 }
 
@@ -147,9 +154,10 @@ func (c *Conn) Replicas() int { return c.replicas }
 // the server's INFO lists them, and a process that starts while a node is
 // down would count 2 and then scale every existing stream down to R1 through
 // CreateOrUpdateStream. So existing streams win, then the cluster's size.
-func (c *Conn) detectReplicas(ctx context.Context) int {
+// fresh reports that the account has no streams yet.
+func (c *Conn) detectReplicas(ctx context.Context) (replicas int, fresh bool) {
 	if c.Server != nil {
-		return 1
+		return 1, false
 	}
 	lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
@@ -162,10 +170,10 @@ func (c *Conn) detectReplicas(ctx context.Context) int {
 		c.log.Warn("nats: listing streams to keep their replication", "err", err)
 	}
 	if existing > 0 {
-		return existing
+		return existing, false
 	}
 	if c.NC.ConnectedClusterName() == "" {
-		return 1 // a single server, however many URLs name it
+		return 1, true // a single server, however many URLs name it
 	}
 	// JetStream answering means a meta leader, hence routes to a quorum;
 	// the INFO naming the remaining nodes follows the route within moments.
@@ -174,9 +182,35 @@ func (c *Conn) detectReplicas(ctx context.Context) int {
 		time.Sleep(50 * time.Millisecond)
 	}
 	if len(c.NC.Servers()) >= 3 {
-		return 3
+		return 3, true
 	}
-	return 1
+	return 1, true
+}
+
+// waitPlacement waits until the cluster can place a replicated stream. Right
+// after a cluster forms, JetStream answers but refuses R3 streams for a few
+// seconds ("no suitable peers for placement, peer offline", 10005) until
+// every peer has reported in; creating a throwaway stream tells us when.
+func (c *Conn) waitPlacement(ctx context.Context) error {
+	name := "TAGSTREAM_PLACEMENT_PROBE_" + nats.NewInbox()[len(nats.InboxPrefix):]
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		actx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		_, err := c.JS.CreateStream(actx, jetstream.StreamConfig{Name: name, Storage: jetstream.MemoryStorage,
+			Replicas: c.replicas, MaxMsgs: 1, Subjects: []string{"_tagstream.probe." + name}})
+		if err == nil {
+			_ = c.JS.DeleteStream(actx, name)
+		}
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil || time.Now().After(deadline) {
+			return fmt.Errorf("nats cluster cannot place %d replicas: %w", c.replicas, err)
+		}
+		c.log.Info("nats: waiting for the cluster to place replicated streams", "err", err)
+		time.Sleep(500 * time.Millisecond)
+	}
 }
 
 // Healthy reports whether the connection is up.
