@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -333,4 +334,62 @@ func TestReadyFollowsNATS(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitReady(http.StatusOK)
+}
+
+// TestModelMetricsThroughPipeline tags corpus PDFs with the production
+// pipeline against the fake provider, whose first answer is a 429: call
+// latency by model and outcome, tokens and the rate-limit wait all show.
+func TestModelMetricsThroughPipeline(t *testing.T) {
+	if _, err := os.Stat(corpusDir); err != nil {
+		t.Skipf("corpus not found at %s: %v", corpusDir, err)
+	}
+	root, _ := filepath.Abs(corpusDir)
+	llm := newFakeLLM(t, time.Millisecond, metricsTestKey)
+	llm.status = func(n int64) (int, string) {
+		if n == 1 {
+			return http.StatusTooManyRequests, "1"
+		}
+		return 0, ""
+	}
+	cfg := testConfig(t)
+	cfg.LocalRoot, cfg.LLMBaseURL, cfg.Workers = root, llm.baseURL(), 1
+	e := startEnv(t, cfg, newTagger(cfg, testLogger()))
+	u := e.register("model@example.com")
+	out := e.mustCall("POST", "/api/batch/start", u.token, map[string]any{
+		"documents": []map[string]any{{"file_path": "circular-water.pdf"}, {"file_path": "tender-notice.pdf"}},
+		"config":    map[string]any{"model_name": "openai/gpt-4o-mini", "api_key": metricsTestKey, "num_tags": 5}}, http.StatusOK)
+	job := out["job_id"].(string)
+	if st := e.waitStatus(u, job, 60*time.Second, "completed", "failed"); st["processed_count"].(float64) != 2 {
+		t.Fatalf("status %v", st)
+	}
+	raw, fams := scrape(t, e)
+	model := map[string]string{"model": "openai/gpt-4o-mini"}
+	with := func(k, v string) map[string]string {
+		m := map[string]string{k: v}
+		for a, b := range model {
+			m[a] = b
+		}
+		return m
+	}
+	if n := value(t, fams, "tagstream_llm_call_duration_seconds", with("outcome", "ok")); n < 2 {
+		t.Errorf("ok calls observed %v, want >= 2", n)
+	}
+	if n := value(t, fams, "tagstream_llm_call_duration_seconds", with("outcome", "rate_limited")); n != 1 {
+		t.Errorf("rate-limited calls observed %v, want 1", n)
+	}
+	if n := value(t, fams, "tagstream_llm_tokens_total", with("kind", "prompt")); n < 240 {
+		t.Errorf("prompt tokens %v, want >= 2 x 120", n)
+	}
+	if n := value(t, fams, "tagstream_llm_tokens_total", with("kind", "completion")); n < 80 {
+		t.Errorf("completion tokens %v, want >= 2 x 40", n)
+	}
+	if n := value(t, fams, "tagstream_llm_rate_limit_waits_total", nil); n < 1 {
+		t.Errorf("rate-limit waits %v", n)
+	}
+	if s := value(t, fams, "tagstream_llm_rate_limit_wait_seconds_total", nil); s < 1 {
+		t.Errorf("rate-limit wait seconds %v, want >= the 1s Retry-After", s)
+	}
+	if strings.Contains(raw, metricsTestKey) || strings.Contains(raw, job) {
+		t.Error("/metrics leaks the key or the job id")
+	}
 }

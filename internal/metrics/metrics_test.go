@@ -1,0 +1,65 @@
+package metrics
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+)
+
+func gather(t *testing.T, m *Metrics, name string) []*dto.Metric {
+	t.Helper()
+	fams, err := m.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fams {
+		if f.GetName() == name {
+			return f.Metric
+		}
+	}
+	return nil
+}
+
+// A client choosing model names must not grow the series without end, and
+// a code carrying free text must not become a label value.
+func TestLabelsStayBounded(t *testing.T) {
+	m := New()
+	for i := 0; i < 100; i++ {
+		m.ModelCall(fmt.Sprintf("vendor/model-%d", i), "ok", time.Millisecond)
+		m.DocumentDone("failed", fmt.Sprintf("code_%d", i), time.Millisecond)
+	}
+	m.DocumentDone("failed", "could not open /home/ana/secret.pdf: no such file", time.Millisecond)
+	m.ObserveRequest("", 404, time.Millisecond)
+
+	if n := len(gather(t, m, "tagstream_llm_call_duration_seconds")); n != maxModels+1 {
+		t.Errorf("%d model series, want %d + other", n, maxModels)
+	}
+	failed := gather(t, m, "tagstream_documents_failed_total")
+	if len(failed) != maxCodes+1 {
+		t.Errorf("%d code series, want %d + other", len(failed), maxCodes)
+	}
+	for _, s := range failed {
+		code := s.Label[0].GetValue()
+		if strings.Contains(code, "secret") {
+			t.Errorf("free text reached a label: %q", code)
+		}
+		if code == Other && s.Counter.GetValue() != 100-maxCodes+1 {
+			t.Errorf("other = %v, want the codes past the cap plus the free-text one", s.Counter.GetValue())
+		}
+	}
+	reqs := gather(t, m, "tagstream_http_request_duration_seconds")
+	if len(reqs) != 1 || reqs[0].Label[0].GetValue() != Other || reqs[0].Label[1].GetValue() != "4xx" {
+		t.Errorf("unmatched route: %v", reqs)
+	}
+}
+
+func TestStatusClass(t *testing.T) {
+	for in, want := range map[int]string{200: "2xx", 204: "2xx", 301: "3xx", 404: "4xx", 503: "5xx", 0: Other, 999: Other} {
+		if got := statusClass(in); got != want {
+			t.Errorf("statusClass(%d) = %q, want %q", in, got, want)
+		}
+	}
+}
