@@ -101,7 +101,7 @@ func New(d Deps) http.Handler {
 	s := &Server{d: d, started: time.Now(), startLimit: newRateLimiter(d.StartRate), validateLimit: newRateLimiter(d.StartRate)}
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
-	r.Use(s.recover, s.logRequests, limitBody)
+	r.Use(s.recover, s.logRequests, limitBody, s.guardNATS)
 	r.NoRoute(func(c *gin.Context) {
 		p := c.Request.URL.Path
 		if d.UI != nil && (c.Request.Method == http.MethodGet || c.Request.Method == http.MethodHead) &&
@@ -168,6 +168,7 @@ var statusOf = map[string]int{
 // fail writes err as {"detail", "code"[, "field"]}; internal errors are
 // logged and shown only as "internal error".
 func fail(c *gin.Context, err error) {
+	err = asUnavailable(c, err)
 	code := apperr.Code(err)
 	status, ok := statusOf[code]
 	if !ok {

@@ -1,0 +1,116 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/tagstream/tagstream/internal/apperr"
+)
+
+// natsRequestTimeout bounds a request that talks to NATS. While NATS is
+// down the client buffers requests until their context ends, so without a
+// deadline a command would hang; 10 s is 40x a 10,000-document start.
+const natsRequestTimeout = 10 * time.Second
+
+// healthyKey carries Deps.Healthy to fail(), which has no Server at hand.
+const healthyKey = "tagstream.nats_healthy"
+
+// offlineRoutes need no NATS at all. Read-model routes are not listed:
+// they answer from memory, but only for jobs the model already knows.
+var offlineRoutes = map[string]bool{
+	"/api/health": true, "/api/ready": true, "/api/status": true, "/api/openapi.json": true,
+	"/metrics": true, "/.well-known/jwks.json": true, "/api/batch/template": true,
+	"/api/batch/validate-paths": true, // fetches documents, not NATS
+	// long-lived streams: their own loops notice an outage
+	"/api/batch/ws/:job_id": true, "/api/batch/jobs/:job_id/stream": true,
+}
+
+// memoryRoutes are answered from the read models; during an outage they
+// still work (slightly stale) as long as they need no catch-up with the log.
+var memoryRoutes = map[string]bool{
+	"/api/batch/active": true, "/api/batch/jobs": true, "/api/analytics/summary": true,
+	"/api/batch/jobs/:job_id/status": true, "/api/batch/jobs/:job_id/results": true,
+}
+
+// guardNATS answers 503 at once for requests that need NATS while it is
+// down, and gives the others a deadline so an outage that begins mid-request
+// still ends in a 503 rather than a hang.
+func (s *Server) guardNATS(c *gin.Context) {
+	route := c.FullPath()
+	if route == "" || offlineRoutes[route] {
+		c.Next() // unknown route (web console, 404) or no NATS needed
+		return
+	}
+	c.Set(healthyKey, s.d.Healthy)
+	down := s.d.Healthy != nil && !s.d.Healthy()
+	if down && !memoryRoutes[route] {
+		fail(c, errUnavailable())
+		return
+	}
+	ctx, cancel := context.WithTimeout(c.Request.Context(), natsRequestTimeout)
+	defer cancel()
+	c.Request = c.Request.WithContext(ctx)
+	// A job unknown to the read model may be newer than it; the handler
+	// then catches up with the log and would say 404 if it cannot. Catch up
+	// here first, so "cannot reach the log" is a 503, not a false 404.
+	if id := c.Param("job_id"); id != "" && memoryRoutes[route] && s.d.Jobs != nil && s.d.Freshness != nil {
+		if _, known := s.d.Jobs.Get(id); !known {
+			err := errUnavailable()
+			if !down {
+				sctx, scancel := context.WithTimeout(ctx, 2*time.Second)
+				err = s.d.Freshness.Sync(sctx)
+				scancel()
+			}
+			if err != nil && (down || isUnavailable(err)) {
+				fail(c, errUnavailable())
+				return
+			}
+		}
+	}
+	c.Next()
+}
+
+func errUnavailable() error {
+	return apperr.New(apperr.Unavailable, "the event store (NATS) is unreachable; retry shortly")
+}
+
+// asUnavailable turns an internal error into 503 "unavailable" when it was
+// caused by NATS being unreachable, or NATS is down right now.
+func asUnavailable(c *gin.Context, err error) error {
+	if apperr.Code(err) != apperr.Internal {
+		return err
+	}
+	if isUnavailable(err) {
+		return &apperr.Error{Code: apperr.Unavailable, Message: errUnavailable().Error(), Err: err}
+	}
+	if v, ok := c.Get(healthyKey); ok {
+		if healthy, _ := v.(func() bool); healthy != nil && !healthy() {
+			return &apperr.Error{Code: apperr.Unavailable, Message: errUnavailable().Error(), Err: err}
+		}
+	}
+	return err
+}
+
+// isUnavailable reports errors that mean "NATS or JetStream cannot answer
+// now" rather than "this request is wrong".
+func isUnavailable(err error) bool {
+	for _, target := range []error{
+		nats.ErrConnectionClosed, nats.ErrConnectionDraining, nats.ErrConnectionReconnecting,
+		nats.ErrDisconnected, nats.ErrNoServers, nats.ErrTimeout, nats.ErrNoResponders,
+		jetstream.ErrNoHeartbeat, jetstream.ErrNoStreamResponse, jetstream.ErrConnectionClosed,
+		jetstream.ErrServerShutdown, context.DeadlineExceeded,
+	} {
+		if errors.Is(err, target) {
+			return true
+		}
+	}
+	// JetStream's own 503s: "JetStream system temporarily unavailable",
+	// no meta leader, JetStream not enabled.
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && apiErr.Code == http.StatusServiceUnavailable
+}
