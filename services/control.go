@@ -43,19 +43,32 @@ func NewChangeJobHandler(store events.Store) ChangeJobHandler {
 // MaxReasonLength bounds the free-text reason stored with a transition.
 const MaxReasonLength = 500
 
+func checkReason(reason string) error {
+	if utf8.RuneCountInString(reason) > MaxReasonLength {
+		return apperr.Field("reason", "must be at most %d characters", MaxReasonLength)
+	}
+	return nil
+}
+
+// loadControllable loads a job the caller may control.
+func loadControllable(ctx context.Context, store events.Store, jobID string, c Caller) (*jobState, error) {
+	job, err := loadJob(ctx, store, jobID)
+	if err != nil {
+		return nil, err
+	}
+	return job, job.controllableBy(c)
+}
+
 // Handle checks that the action is allowed in the job's current state and
 // appends its event, guarded by the sequence the check saw.
 func (h ChangeJobHandler) Handle(ctx context.Context, cmd ChangeJob) (ChangeResult, error) {
-	if utf8.RuneCountInString(cmd.Reason) > MaxReasonLength {
-		return ChangeResult{}, apperr.Field("reason", "must be at most %d characters", MaxReasonLength)
+	if err := checkReason(cmd.Reason); err != nil {
+		return ChangeResult{}, err
 	}
 	var res ChangeResult
 	err := withRetry(ctx, 10, func() error {
-		job, err := loadJob(ctx, h.store, cmd.JobID)
+		job, err := loadControllable(ctx, h.store, cmd.JobID, cmd.Caller)
 		if err != nil {
-			return err
-		}
-		if err := job.controllableBy(cmd.Caller); err != nil {
 			return err
 		}
 		ev, status, err := transition(cmd.Action, job.Status, cmd.Reason)

@@ -37,7 +37,9 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		Durable:       DispatcherName,
 		FilterSubject: events.SubjectAllControl,
 		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       2 * time.Minute,
+		// A dispatcher that dies mid-event holds up every later job until
+		// this expires, so it is short and the live one heart-beats.
+		AckWait:       d.queue.ackWait,
 		MaxAckPending: 1,
 	})
 	if err != nil {
@@ -57,7 +59,10 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			d.log.Warn("dispatcher: next", "err", err)
 			continue
 		}
-		if err := d.handle(ctx, msg); err != nil {
+		stop := heartbeat(msg, d.queue.ackWait/3)
+		err = d.handle(ctx, msg)
+		stop()
+		if err != nil {
 			d.log.Error("dispatcher: handle event", "subject", msg.Subject(), "err", err)
 			_ = msg.NakWithDelay(time.Second)
 			continue

@@ -3,13 +3,15 @@ package services
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/url"
 	"path"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/tagstream/tagstream/events"
 	"github.com/tagstream/tagstream/internal/apperr"
+	"github.com/tagstream/tagstream/internal/fetch"
 )
 
 // System fields a column can be mapped to.
@@ -20,11 +22,11 @@ const (
 	FieldDescription = "description"
 )
 
-// Source types.
+// Source types, as the fetcher names them.
 const (
-	SourceURL   = "url"
-	SourceLocal = "local"
-	SourceS3    = "s3"
+	SourceURL   = fetch.TypeURL
+	SourceLocal = fetch.TypeLocal
+	SourceS3    = fetch.TypeS3
 )
 
 var systemFields = map[string]bool{FieldTitle: true, FieldFilePath: true, FieldSourceType: true, FieldDescription: true}
@@ -32,19 +34,6 @@ var systemFields = map[string]bool{FieldTitle: true, FieldFilePath: true, FieldS
 // MaxDocumentBytes bounds one document's JSON, so every chunk of documents
 // fits a JetStream message.
 const MaxDocumentBytes = 64 << 10
-
-// InferSourceType guesses a source type from a path: http(s) URLs are
-// url, s3:// is s3, anything else is a server-local path.
-func InferSourceType(p string) string {
-	lower := strings.ToLower(strings.TrimSpace(p))
-	switch {
-	case strings.HasPrefix(lower, "http://"), strings.HasPrefix(lower, "https://"):
-		return SourceURL
-	case strings.HasPrefix(lower, "s3://"):
-		return SourceS3
-	}
-	return SourceLocal
-}
 
 // NormalizeDocuments turns client rows into documents: columns named in
 // mapping become the system field they map to, system-named columns are
@@ -67,12 +56,7 @@ func NormalizeDocuments(rows []map[string]any, mapping map[string]string) ([]eve
 
 func checkMapping(mapping map[string]string) error {
 	targets := map[string]string{}
-	cols := make([]string, 0, len(mapping))
-	for c := range mapping {
-		cols = append(cols, c)
-	}
-	sort.Strings(cols)
-	for _, col := range cols {
+	for _, col := range slices.Sorted(maps.Keys(mapping)) {
 		field := mapping[col]
 		key := fmt.Sprintf("column_mapping[%q]", col)
 		if !systemFields[field] {
@@ -92,12 +76,7 @@ func normalizeRow(i int, row map[string]any, mapping map[string]string) (events.
 		return d, apperr.Field(fmt.Sprintf("documents[%d]", i), "must be an object")
 	}
 	fields := map[string]string{}
-	keys := make([]string, 0, len(row))
-	for k := range row {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, col := range keys {
+	for _, col := range slices.Sorted(maps.Keys(row)) {
 		val := row[col]
 		field, mapped := mapping[col]
 		if !mapped && systemFields[col] {
@@ -142,7 +121,7 @@ func checkPath(i int, d *events.Document, sourceType string) error {
 	}
 	switch strings.ToLower(sourceType) {
 	case "":
-		d.SourceType = InferSourceType(d.FilePath)
+		d.SourceType = fetch.InferType(d.FilePath)
 	case SourceURL, SourceLocal, SourceS3:
 		d.SourceType = strings.ToLower(sourceType)
 	default:

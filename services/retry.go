@@ -4,7 +4,6 @@ import (
 	"context"
 	"sort"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/tagstream/tagstream/events"
 	"github.com/tagstream/tagstream/internal/apperr"
@@ -45,16 +44,13 @@ func NewRetryJobHandler(store events.Store, secrets SecretStore, serverKey bool)
 // Handle picks the documents to re-run from the job's own history and
 // appends JobRetried, guarded by the control sequence it checked.
 func (h RetryJobHandler) Handle(ctx context.Context, cmd RetryJob) (RetryResult, error) {
-	if utf8.RuneCountInString(cmd.Reason) > MaxReasonLength {
-		return RetryResult{}, apperr.Field("reason", "must be at most %d characters", MaxReasonLength)
+	if err := checkReason(cmd.Reason); err != nil {
+		return RetryResult{}, err
 	}
 	var res RetryResult
 	err := withRetry(ctx, 10, func() error {
-		job, err := loadJob(ctx, h.store, cmd.JobID)
+		job, err := loadControllable(ctx, h.store, cmd.JobID, cmd.Caller)
 		if err != nil {
-			return err
-		}
-		if err := job.controllableBy(cmd.Caller); err != nil {
 			return err
 		}
 		if !events.Terminal(job.Status) {
@@ -118,21 +114,12 @@ func (h RetryJobHandler) retryable(ctx context.Context, jobID string, cancelled 
 func (h RetryJobHandler) config(prev events.JobConfig, cmd RetryJob) (events.JobConfig, string, error) {
 	cfg := prev
 	if m := strings.TrimSpace(cmd.Model); m != "" {
-		if len(m) > 200 || strings.ContainsAny(m, " \t\r\n") {
-			return cfg, "", apperr.Field("model_name", "must be a model id without spaces, at most 200 characters")
+		if err := checkModel("model_name", m); err != nil {
+			return cfg, "", err
 		}
 		cfg.Model = m
 	}
-	key := strings.TrimSpace(cmd.APIKey)
-	switch {
-	case cfg.Model == KeywordsModel:
-		cfg.KeySource, key = "none", ""
-	case key != "":
-		cfg.KeySource = "job"
-	case h.serverKey:
-		cfg.KeySource = "server"
-	default:
-		return cfg, "", apperr.Field("api_key", "is required: the job's key was discarded when it finished and this server has no key of its own")
-	}
-	return cfg, key, nil
+	key, err := chooseKey(&cfg, cmd.APIKey, h.serverKey, "api_key",
+		"is required: the job's key was discarded when it finished and this server has no key of its own")
+	return cfg, key, err
 }

@@ -185,8 +185,8 @@ func (h StartJobHandler) config(in StartConfig) (events.JobConfig, string, error
 	if cfg.Model == "" {
 		cfg.Model = DefaultModel
 	}
-	if len(cfg.Model) > 200 || strings.IndexFunc(cfg.Model, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0 {
-		return cfg, "", apperr.Field("config.model_name", "must be a model id without spaces, at most 200 characters")
+	if err := checkModel("config.model_name", cfg.Model); err != nil {
+		return cfg, "", err
 	}
 	if in.NumPages != nil {
 		if *in.NumPages < 1 || *in.NumPages > 10 {
@@ -205,18 +205,35 @@ func (h StartJobHandler) config(in StartConfig) (events.JobConfig, string, error
 		return cfg, "", err
 	}
 	cfg.ExclusionWords = words
-	key := strings.TrimSpace(in.APIKey)
+	key, err := chooseKey(&cfg, in.APIKey, h.serverKey, "config.api_key",
+		fmt.Sprintf("is required for model %q: this server has no API key configured (or use %q, which needs none)", cfg.Model, KeywordsModel))
+	return cfg, key, err
+}
+
+// checkModel refuses model ids that cannot be a provider's model name.
+func checkModel(field, model string) error {
+	if len(model) > 200 || strings.IndexFunc(model, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0 {
+		return apperr.Field(field, "must be a model id without spaces, at most 200 characters")
+	}
+	return nil
+}
+
+// chooseKey decides where a job's key comes from (none for the offline
+// tagger, the request's, else the server's) and records it in cfg.
+func chooseKey(cfg *events.JobConfig, requestKey string, serverKey bool, field, missing string) (string, error) {
+	key := strings.TrimSpace(requestKey)
 	switch {
 	case cfg.Model == KeywordsModel:
-		cfg.KeySource, key = "none", ""
+		cfg.KeySource = "none"
+		return "", nil
 	case key != "":
 		cfg.KeySource = "job"
-	case h.serverKey:
+	case serverKey:
 		cfg.KeySource = "server"
 	default:
-		return cfg, "", apperr.Field("config.api_key", "is required for model %q: this server has no API key configured (or use %q, which needs none)", cfg.Model, KeywordsModel)
+		return "", apperr.Field(field, "%s", missing)
 	}
-	return cfg, key, nil
+	return key, nil
 }
 
 func exclusionWords(in []string) ([]string, error) {
