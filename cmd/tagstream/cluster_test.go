@@ -21,7 +21,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/tagstream/tagstream/events"
-	"github.com/tagstream/tagstream/internal/natsx/natsxtest"
+	"github.com/tagstream/tagstream/internal/natsx/natstest"
 	"github.com/tagstream/tagstream/services"
 )
 
@@ -175,7 +175,7 @@ func TestClusterSurvivesLeaderLossAndWorkerKill(t *testing.T) {
 		t.Skipf("corpus not found at %s: %v", corpusDir, err)
 	}
 	root, _ := filepath.Abs(corpusDir)
-	cl := natsxtest.StartCluster(t, 3)
+	cl := natstest.StartCluster(t, 3)
 	const secret = "sk-cluster-test-7319"
 	llm := newFakeLLM(t, 20*time.Millisecond, secret)
 	envVars := []string{"TAGSTREAM_NATS_URL=" + cl.URL(), "TAGSTREAM_SECRETS_KEY=" + newSecretsKey(t),

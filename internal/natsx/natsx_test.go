@@ -7,7 +7,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/tagstream/tagstream/internal/natsx"
-	"github.com/tagstream/tagstream/internal/natsx/natsxtest"
+	"github.com/tagstream/tagstream/internal/natsx/natstest"
 )
 
 func connect(t *testing.T, url string) *natsx.Conn {
@@ -28,7 +28,7 @@ func TestReplicasOnFreshClusterFromOneURL(t *testing.T) {
 	if testing.Short() {
 		t.Skip("cluster test skipped in -short mode")
 	}
-	c := natsxtest.NewCluster(t, 3)
+	c := natstest.NewCluster(t, 3)
 	for i := range c.Servers {
 		c.Start(i) // no wait for routes: connect while they form
 	}
@@ -46,7 +46,7 @@ func TestReplicasKeepExistingStreamsWhileANodeIsDown(t *testing.T) {
 	if testing.Short() {
 		t.Skip("cluster test skipped in -short mode")
 	}
-	c := natsxtest.StartCluster(t, 3)
+	c := natstest.StartCluster(t, 3)
 	first := connect(t, c.URL())
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

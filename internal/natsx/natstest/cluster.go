@@ -1,7 +1,7 @@
-// Package natsxtest starts real NATS JetStream clusters inside a test
-// process, so cluster behaviour (R3 streams, leader loss) is tested against
-// the real server rather than a mock.
-package natsxtest
+package natstest
+
+// Clusters: real 3-node JetStream inside the test process, so cluster
+// behaviour (R3 streams, leader loss) is tested against the real server.
 
 import (
 	"fmt"
