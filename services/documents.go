@@ -76,11 +76,19 @@ func normalizeRow(i int, row map[string]any, mapping map[string]string) (events.
 		return d, apperr.Field(fmt.Sprintf("documents[%d]", i), "must be an object")
 	}
 	fields := map[string]string{}
+	// Fields that a mapped column of this row provides: a column named like
+	// such a field is ignored, whether its name sorts before or after.
+	shadowed := map[string]bool{}
+	for col, field := range mapping {
+		if _, ok := row[col]; ok {
+			shadowed[field] = true
+		}
+	}
 	for _, col := range slices.Sorted(maps.Keys(row)) {
 		val := row[col]
 		field, mapped := mapping[col]
 		if !mapped && systemFields[col] {
-			if _, takenByMapping := fields[col]; takenByMapping {
+			if shadowed[col] {
 				continue
 			}
 			field, mapped = col, true
