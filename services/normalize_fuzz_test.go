@@ -106,6 +106,14 @@ func FuzzNormalizeDocuments(f *testing.F) {
 			if strings.ContainsAny(d.FilePath, "\x00\r\n") {
 				t.Fatalf("row %d: control bytes in %q", i, d.FilePath)
 			}
+			// A mapped column wins over a column named like its field.
+			for c, f := range mapping {
+				v, ok := rows[i][c].(string)
+				got := map[string]string{FieldFilePath: d.FilePath, FieldDescription: d.Description}
+				if want, checked := got[f]; ok && checked && want != strings.TrimSpace(v) {
+					t.Fatalf("row %d: %s is %q, but mapped column %q holds %q", i, f, want, c, v)
+				}
+			}
 		}
 	})
 }
