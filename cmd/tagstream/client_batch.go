@@ -55,7 +55,7 @@ func batchChangeCmd(o *batchOpts, action string) *cobra.Command {
 	var reason string
 	cmd := &cobra.Command{Use: action + " JOB", Short: changeHelp[action], Long: changeHelp[action] + ".\n" + exitCodesHelp, Args: cobra.ExactArgs(1)}
 	cmd.Flags().StringVar(&reason, "reason", "", "why, recorded in the job's audit trail")
-	cmd.RunE = clientRunE(func(cmd *cobra.Command, args []string) error {
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		c, err := openSession(o.server)
 		if err != nil {
 			return err
@@ -69,13 +69,13 @@ func batchChangeCmd(o *batchOpts, action string) *cobra.Command {
 		}
 		fmt.Fprintf(cmd.OutOrStdout(), "%s (status: %s)\n", res.Message, res.Status)
 		return nil
-	})
+	}
 	return cmd
 }
 
 func batchStatusCmd(o *batchOpts) *cobra.Command {
 	cmd := &cobra.Command{Use: "status JOB", Short: "Show a job's status and counts", Args: cobra.ExactArgs(1)}
-	cmd.RunE = clientRunE(func(cmd *cobra.Command, args []string) error {
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		c, err := openSession(o.server)
 		if err != nil {
 			return err
@@ -89,7 +89,7 @@ func batchStatusCmd(o *batchOpts) *cobra.Command {
 		}
 		printStatus(cmd.OutOrStdout(), j)
 		return nil
-	})
+	}
 	return cmd
 }
 
@@ -131,7 +131,7 @@ func batchListCmd(o *batchOpts) *cobra.Command {
 	cmd.Flags().BoolVar(&active, "active", false, "only pending, processing and paused jobs")
 	cmd.Flags().StringVar(&status, "status", "", "only jobs with this status (history)")
 	cmd.Flags().IntVar(&limit, "limit", 50, "at most this many jobs (history)")
-	cmd.RunE = clientRunE(func(cmd *cobra.Command, args []string) error {
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		c, err := openSession(o.server)
 		if err != nil {
 			return err
@@ -170,7 +170,7 @@ func batchListCmd(o *batchOpts) *cobra.Command {
 			fmt.Fprintf(tw, "%s\t%s\t%.0f%%\t%d\t%d\t%s\n", j.JobID, j.Status, j.Progress*100, j.TotalDocuments, j.FailedCount, created)
 		}
 		return tw.Flush()
-	})
+	}
 	return cmd
 }
 
@@ -184,7 +184,7 @@ func batchResultsCmd(o *batchOpts) *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&asCSV, "csv", false, "the server's CSV export (your columns, then tags and metadata)")
 	cmd.Flags().StringVarP(&out, "out", "o", "", "write to FILE instead of stdout")
-	cmd.RunE = clientRunE(func(cmd *cobra.Command, args []string) error {
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		c, err := openSession(o.server)
 		if err != nil {
 			return err
@@ -234,7 +234,7 @@ func batchResultsCmd(o *batchOpts) *cobra.Command {
 		}
 		_, err = cmd.OutOrStdout().Write(buf.Bytes())
 		return err
-	})
+	}
 	return cmd
 }
 
@@ -283,7 +283,7 @@ func clip(s string, n int) string {
 
 func batchEventsCmd(o *batchOpts) *cobra.Command {
 	cmd := &cobra.Command{Use: "events JOB", Short: "Show a job's audit trail: every transition, who caused it and why", Args: cobra.ExactArgs(1)}
-	cmd.RunE = clientRunE(func(cmd *cobra.Command, args []string) error {
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		c, err := openSession(o.server)
 		if err != nil {
 			return err
@@ -329,6 +329,6 @@ func batchEventsCmd(o *batchOpts) *cobra.Command {
 			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", e.Seq, when, e.Type, actor, clip(data.Reason, 80))
 		}
 		return tw.Flush()
-	})
+	}
 	return cmd
 }

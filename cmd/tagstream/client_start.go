@@ -61,7 +61,7 @@ progress bar on stderr.
 	f.StringVar(&jobID, "job-id", "", "your own job id; starting again with the same id and request is a no-op")
 	w.bind(cmd)
 	_ = cmd.MarkFlagRequired("csv")
-	cmd.RunE = clientRunE(func(cmd *cobra.Command, _ []string) error {
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		header, docs, err := readCSV(csvPath)
 		if err != nil {
 			return err
@@ -112,7 +112,7 @@ progress bar on stderr.
 		}
 		fmt.Fprintf(cmd.ErrOrStderr(), "%s: job %s\n", res.Message, res.JobID)
 		return waitForJob(cmd, c, o, w, res.JobID)
-	})
+	}
 	return cmd
 }
 
@@ -185,7 +185,7 @@ func batchRetryCmd(o *batchOpts) *cobra.Command {
 	cmd.Flags().BoolVar(&req.IncludeCancelled, "include-cancelled", false, "also re-run cancelled documents")
 	cmd.Flags().BoolVar(&apiKeyStdin, "api-key-stdin", false, "read the model API key from stdin")
 	w.bind(cmd)
-	cmd.RunE = clientRunE(func(cmd *cobra.Command, args []string) error {
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		if apiKeyStdin {
 			key, err := readLine(cmd.InOrStdin())
 			if err != nil {
@@ -210,6 +210,6 @@ func batchRetryCmd(o *batchOpts) *cobra.Command {
 		}
 		fmt.Fprintf(cmd.OutOrStdout(), "%s (status: %s)\n", res.Message, res.Status)
 		return nil
-	})
+	}
 	return cmd
 }
