@@ -73,9 +73,9 @@ func (q *TaskQueue) ensureConsumer(ctx context.Context, jobID string) error {
 		AckWait:       q.ackWait,
 		MaxDeliver:    -1,
 		MaxAckPending: 10000,
-		// A consumer orphaned by a crash between job end and clean-up goes
-		// away by itself.
-		InactiveThreshold: 24 * time.Hour,
+		// No InactiveThreshold: a job may stay paused for days, and its
+		// consumer must still be there when it resumes. The dispatcher
+		// removes it when the job ends.
 	})
 	return err
 }
