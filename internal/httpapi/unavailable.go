@@ -15,7 +15,7 @@ import (
 // natsRequestTimeout bounds a request that talks to NATS. While NATS is
 // down the client buffers requests until their context ends, so without a
 // deadline a command would hang; 10 s is 40x a 10,000-document start.
-const natsRequestTimeout = 10 * time.Second
+var natsRequestTimeout = 10 * time.Second // a var so tests can shorten it
 
 // healthyKey carries Deps.Healthy to fail(), which has no Server at hand.
 const healthyKey = "tagstream.nats_healthy"

@@ -1,0 +1,117 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/tagstream/tagstream/internal/apperr"
+	"github.com/tagstream/tagstream/internal/auth"
+	"github.com/tagstream/tagstream/projections"
+	"github.com/tagstream/tagstream/services"
+)
+
+type okAuth struct{ Authenticator }
+
+func (okAuth) Verify(context.Context, string) (auth.Claims, error) {
+	return auth.Claims{UserID: "u1", Email: "u@example.com", Role: auth.RoleUser}, nil
+}
+
+// changer answers with err, or blocks until the request's deadline when
+// err is nil, like a NATS request to a server that vanished mid-call.
+type changer struct {
+	err   error
+	calls atomic.Int64
+}
+
+func (c *changer) Handle(ctx context.Context, _ services.ChangeJob) (services.ChangeResult, error) {
+	c.calls.Add(1)
+	if c.err != nil {
+		return services.ChangeResult{}, c.err
+	}
+	<-ctx.Done()
+	return services.ChangeResult{}, apperr.Wrap(fmt.Errorf("publish: %w", ctx.Err()), "pause")
+}
+
+type oneJob struct{}
+
+func (oneJob) Get(id string) (projections.Job, bool) {
+	return projections.Job{ID: id, OwnerID: "u1", Status: "processing"}, id == "known"
+}
+func (oneJob) List(projections.Filter) []projections.Job { return nil }
+
+type freshness struct{ err error }
+
+func (f freshness) WaitFor(context.Context, uint64) error { return f.err }
+func (f freshness) Sync(context.Context) error            { return f.err }
+
+func TestNATSOutagesAnswer503(t *testing.T) {
+	old := natsRequestTimeout
+	natsRequestTimeout = 200 * time.Millisecond
+	defer func() { natsRequestTimeout = old }()
+	var up atomic.Bool
+	ch := &changer{}
+	fresh := &freshness{}
+	h := New(Deps{Log: slog.New(slog.DiscardHandler), Auth: okAuth{}, Change: ch, Jobs: oneJob{},
+		Freshness: fresh, Healthy: up.Load})
+	call := func(method, path string) (int, map[string]any, time.Duration) {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest(method, path, nil)
+		req.Header.Set("Authorization", "Bearer x")
+		start := time.Now()
+		h.ServeHTTP(rec, req)
+		var body map[string]any
+		_ = json.Unmarshal(rec.Body.Bytes(), &body)
+		return rec.Code, body, time.Since(start)
+	}
+	want503 := func(what, method, path string) {
+		t.Helper()
+		st, body, took := call(method, path)
+		if st != http.StatusServiceUnavailable || body["code"] != "unavailable" || body["detail"] == "" {
+			t.Errorf("%s: %d %v, want 503 unavailable", what, st, body)
+		}
+		if took > 2*time.Second {
+			t.Errorf("%s took %s", what, took)
+		}
+	}
+
+	up.Store(true)
+	want503("a command whose NATS call never returns", "POST", "/api/batch/jobs/known/pause")
+	ch.err = apperr.Wrap(fmt.Errorf("append: %w", nats.ErrNoResponders), "pause")
+	want503("a command failing with no responders", "POST", "/api/batch/jobs/known/pause")
+	ch.err = apperr.New(apperr.Conflict, "job is completed")
+	if st, _, _ := call("POST", "/api/batch/jobs/known/pause"); st != http.StatusConflict {
+		t.Errorf("a conflict while NATS is up: %d, want 409", st)
+	}
+	ch.err = apperr.Wrap(fmt.Errorf("a bug"), "pause")
+	if st, _, _ := call("POST", "/api/batch/jobs/known/pause"); st != http.StatusInternalServerError {
+		t.Errorf("an internal error while NATS is up: %d, want 500", st)
+	}
+	fresh.err = fmt.Errorf("last seq: %w", nats.ErrTimeout)
+	want503("an unknown job whose catch-up times out", "GET", "/api/batch/jobs/unknown/status")
+	fresh.err = nil
+	if st, _, _ := call("GET", "/api/batch/jobs/unknown/status"); st != http.StatusNotFound {
+		t.Errorf("an unknown job with NATS up: %d, want 404", st)
+	}
+
+	up.Store(false)
+	calls := ch.calls.Load()
+	want503("a command while disconnected", "POST", "/api/batch/jobs/known/cancel")
+	if ch.calls.Load() != calls {
+		t.Error("a command reached the service while NATS was known to be down")
+	}
+	want503("an unknown job while disconnected", "GET", "/api/batch/jobs/unknown/status")
+	if st, body, _ := call("GET", "/api/batch/jobs/known/status"); st != http.StatusOK {
+		t.Errorf("a known job's status from the read model while disconnected: %d %v", st, body)
+	}
+	if st, _, _ := call("GET", "/api/health"); st != http.StatusServiceUnavailable {
+		t.Errorf("health while disconnected: %d", st)
+	}
+}
