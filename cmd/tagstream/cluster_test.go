@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -267,6 +268,22 @@ func TestClusterSurvivesLeaderLossAndWorkerKill(t *testing.T) {
 		t.Errorf("the worker process recorded no outcome; actors: %v", byActor)
 	}
 	_ = workers[1].cmd.Process.Signal(syscall.SIGTERM)
+	t.Logf("warnings and errors logged by the processes: %v", problemCounts(api1, api2, workers[0], workers[1]))
+}
+
+// problemCounts counts WARN and ERROR log lines by message, to spot a
+// loop that spins on an error instead of recovering.
+func problemCounts(cs ...*child) map[string]int {
+	out := map[string]int{}
+	for _, c := range cs {
+		for _, line := range strings.Split(c.logText(), "\n") {
+			var rec struct{ Level, Msg string }
+			if json.Unmarshal([]byte(line), &rec) == nil && (rec.Level == "WARN" || rec.Level == "ERROR") {
+				out[rec.Level+" "+rec.Msg]++
+			}
+		}
+	}
+	return out
 }
 
 func tail(s string, lines int) string {
