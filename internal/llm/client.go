@@ -27,7 +27,7 @@ type Config struct {
 	BaseURL     string                                           // TAGSTREAM_LLM_BASE_URL, e.g. https://openrouter.ai/api/v1 (langchaingo posts to {base}/chat/completions)
 	HTTPClient  *http.Client                                     // optional; transport to wrap
 	DocTimeout  time.Duration                                    // per-document deadline, default 5m
-	MaxAttempts int                                              // retry budget for 429/5xx/timeouts per document, default 6
+	MaxAttempts int                                              // retry budget for 5xx/timeouts per document, default 6 (429s are bounded by DocTimeout)
 	MaxBackoff  time.Duration                                    // default 60s
 	Sleep       func(ctx context.Context, d time.Duration) error // test hook; default real sleep honouring ctx
 
@@ -112,7 +112,7 @@ func New(cfg Config) *Client {
 	hc := cfg.HTTPClient
 	if hc == nil {
 		// No client timeout: deadlines come from the contexts.
-		hc = &http.Client{}
+		hc = &http.Client{Transport: pooledTransport()}
 	}
 	return &Client{cfg: cfg, http: hc, baseBackoff: defaultBaseBackoff, paceFloor: defaultPaceFloor}
 }
@@ -144,6 +144,7 @@ type docCall struct {
 	ctx       context.Context // callerCtx plus DocTimeout
 	calls     atomic.Int64
 	failures  int // transient failures so far, against MaxAttempts
+	limited   int // 429 answers so far (bounded by the deadline, not MaxAttempts)
 	jsonMode  bool
 	job, key  *pacer
 }
@@ -255,18 +256,36 @@ func (d *docCall) call(msgs []llms.MessageContent, main bool) (string, error) {
 		case !e.Transient():
 			return "", e
 		}
-		d.failures++
-		if d.failures >= cfg.MaxAttempts {
-			return "", d.exhausted(e)
-		}
-		delay := d.backoff()
-		if e.RetryAfter > delay {
-			delay = e.RetryAfter
-		}
+		// A 429 is the provider asking us to wait, not a failure of the
+		// document: it does not spend the retry budget, only the
+		// document's deadline bounds it (checked below).
 		if e.Kind == KindRateLimited {
+			d.limited++
+		} else {
+			d.failures++
+			if d.failures >= cfg.MaxAttempts {
+				return "", d.exhausted(e)
+			}
+		}
+		// The provider's Retry-After is the delay; our own exponential
+		// backoff only stands in when it gave none.
+		delay := e.RetryAfter
+		if delay <= 0 {
+			delay = d.backoff()
+		}
+		switch {
+		case e.Kind == KindRateLimited && e.RetryAfter > 0:
+			// The provider said when to come back: hold the whole job and
+			// every job on this key until then. Its hint is the pace; also
+			// ratcheting the interval on top would double it for every
+			// concurrent 429 of one burst and starve the job.
+			d.job.block(delay)
+			d.key.block(delay)
+		case e.Kind == KindRateLimited:
+			// No hint: find a pace ourselves.
 			d.job.rateLimited(delay, d.c.paceFloor, cfg.MaxBackoff)
 			d.key.block(delay)
-		} else if e.RetryAfter > 0 {
+		case e.RetryAfter > 0:
 			d.job.block(delay)
 		}
 		if dl, ok := d.ctx.Deadline(); ok && time.Until(dl) < delay {
@@ -288,7 +307,8 @@ func (d *docCall) once(msgs []llms.MessageContent) (string, error) {
 	cfg := d.c.cfg
 	ctx, cancel := context.WithTimeout(d.ctx, cfg.AttemptTimeout)
 	defer cancel()
-	hc := &doer{client: d.c.http, key: d.req.APIKey, calls: &d.calls, now: time.Now}
+	hc := &doer{client: d.c.http, key: d.req.APIKey, calls: &d.calls, now: time.Now,
+		before: d.holdWhileBlocked, limited: d.retryAfterSeen}
 	// Token and base URL are always explicit: otherwise langchaingo falls
 	// back to OPENAI_API_KEY and OPENAI_BASE_URL.
 	model, err := openai.New(
@@ -334,7 +354,7 @@ func intInfo(m map[string]any, k string) int {
 // backoff is exponential with equal jitter: half fixed, so that there is a
 // floor, half random, so that concurrent documents spread out.
 func (d *docCall) backoff() time.Duration {
-	exp := min(d.c.baseBackoff<<min(d.failures-1, 20), d.c.cfg.MaxBackoff)
+	exp := min(d.c.baseBackoff<<min(max(d.failures+d.limited-1, 0), 20), d.c.cfg.MaxBackoff)
 	half := exp / 2
 	return half + rand.N(half+1)
 }
@@ -344,7 +364,7 @@ func (d *docCall) exhausted(e *Error) *Error {
 	out := *e
 	switch e.Kind {
 	case KindRateLimited:
-		out.Message = fmt.Sprintf("rate limited by the provider of model %s (HTTP 429), gave up after %d attempts", d.req.Model, d.failures)
+		out.Message = fmt.Sprintf("rate limited by the provider of model %s (HTTP 429), gave up after %d attempts within the document's deadline", d.req.Model, d.limited)
 	case KindTimeout:
 		if e.Message == "" {
 			out.Message = fmt.Sprintf("model %s timed out, gave up after %d attempts", d.req.Model, d.failures)
@@ -375,4 +395,46 @@ func (d *docCall) ctxError(err error) error {
 func mentionsJSONMode(msg string) bool {
 	m := strings.ToLower(msg)
 	return strings.Contains(m, "response_format") || strings.Contains(m, "json_object") || strings.Contains(m, "json mode")
+}
+
+// holdWhileBlocked is the last look at the pacers right before a request
+// goes out: a Retry-After that another document received after this one
+// left its pacer wait (while it was building the request or waiting for a
+// connection) still holds it back.
+func (d *docCall) holdWhileBlocked(ctx context.Context) error {
+	if err := d.job.holdWhileBlocked(ctx, d.pacedSleep); err != nil {
+		return err
+	}
+	return d.key.holdWhileBlocked(ctx, d.pacedSleep)
+}
+
+// retryAfterSeen blocks the job and the key as soon as a response carries a
+// Retry-After, before the answer has gone back through langchaingo, so
+// that other documents stop sending at once.
+func (d *docCall) retryAfterSeen(status int, retryAfter time.Duration) {
+	if retryAfter <= 0 {
+		return
+	}
+	d.job.block(retryAfter)
+	if status == http.StatusTooManyRequests {
+		d.key.block(retryAfter)
+	}
+}
+
+// maxIdlePerHost keeps a connection per concurrent document to the model's
+// host. net/http's default of 2 made every call beyond the second open a
+// new connection (a TLS handshake in production) and close it afterwards.
+const maxIdlePerHost = 256
+
+// pooledTransport is net/http's default transport with enough idle
+// connections per host for every worker slot.
+func pooledTransport() http.RoundTripper {
+	t, ok := http.DefaultTransport.(*http.Transport)
+	if !ok {
+		return http.DefaultTransport // replaced by the program: use it as is
+	}
+	t = t.Clone()
+	t.MaxIdleConns = max(t.MaxIdleConns, maxIdlePerHost)
+	t.MaxIdleConnsPerHost = maxIdlePerHost
+	return t
 }

@@ -143,18 +143,20 @@ func TestTag429HonoursRetryAfter(t *testing.T) {
 	}
 }
 
-func TestTag429BeyondBudget(t *testing.T) {
+// TestTag429BoundedByDeadline: a 429 is not a document failure, so it does
+// not spend MaxAttempts; the document's deadline is what ends the waiting.
+func TestTag429BoundedByDeadline(t *testing.T) {
 	f := newFake(t, func(_ int, _ seen, w http.ResponseWriter) {
 		fail(w, http.StatusTooManyRequests, "0", "Rate limit exceeded")
 	})
-	c := testClient(f.baseURL(), func(c *Config) { c.MaxAttempts = 3; c.Sleep = noSleep })
+	c := testClient(f.baseURL(), func(c *Config) { c.MaxAttempts = 3; c.DocTimeout = time.Second; c.MaxBackoff = 100 * time.Millisecond })
 	res, err := c.Tag(context.Background(), baseRequest())
 	var e *Error
 	if !errors.As(err, &e) || e.Kind != KindRateLimited || e.Status != 429 {
 		t.Fatalf("err = %#v, want rate_limited", err)
 	}
-	if n := len(f.requests()); n != 3 || res.Attempts != 3 {
-		t.Errorf("%d requests, want MaxAttempts (3)", n)
+	if n := len(f.requests()); n <= 3 || res.Attempts != n {
+		t.Errorf("%d requests (%d attempts), want more than MaxAttempts (3) until the deadline", n, res.Attempts)
 	}
 }
 

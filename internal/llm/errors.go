@@ -1,6 +1,7 @@
 package llm
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -67,10 +68,18 @@ type doer struct {
 	key    string        // only to redact it from provider messages
 	calls  *atomic.Int64 // HTTP requests sent, for Result.Calls
 	now    func() time.Time
+
+	before  func(ctx context.Context) error            // optional: last wait before sending
+	limited func(status int, retryAfter time.Duration) // optional: a non-2xx answer carried Retry-After
 }
 
 // Do sends req and classifies the outcome.
 func (d *doer) Do(req *http.Request) (*http.Response, error) {
+	if d.before != nil {
+		if err := d.before(req.Context()); err != nil {
+			return nil, err
+		}
+	}
 	d.calls.Add(1)
 	resp, err := d.client.Do(req)
 	if err != nil {
@@ -85,10 +94,14 @@ func (d *doer) Do(req *http.Request) (*http.Response, error) {
 		return resp, nil
 	}
 	defer resp.Body.Close()
+	retryAfter := parseRetryAfter(resp.Header.Get("Retry-After"), d.now())
+	if d.limited != nil {
+		d.limited(resp.StatusCode, retryAfter)
+	}
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 	e := &Error{
 		Status:     resp.StatusCode,
-		RetryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), d.now()),
+		RetryAfter: retryAfter,
 		Message:    redact(providerMessage(body), d.key),
 	}
 	switch {

@@ -64,6 +64,23 @@ func (p *pacer) wait(ctx context.Context, sleep func(context.Context, time.Durat
 	}
 }
 
+// holdWhileBlocked waits, without reserving a slot, while a Retry-After
+// deadline holds. A few rounds cover a deadline that moves meanwhile.
+func (p *pacer) holdWhileBlocked(ctx context.Context, sleep func(context.Context, time.Duration) error) error {
+	for range 3 {
+		p.mu.Lock()
+		d := time.Until(p.blockedUntil)
+		p.mu.Unlock()
+		if d <= 0 {
+			return nil
+		}
+		if err := sleep(ctx, d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // block keeps every caller away until now+d.
 func (p *pacer) block(d time.Duration) {
 	if d <= 0 {

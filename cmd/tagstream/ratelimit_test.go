@@ -1,0 +1,377 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// Rate-limit behaviour of the real pipeline (production tagger: local
+// fetch, pdftext, llm client with its pacers and retries) against a fake
+// OpenAI-compatible endpoint that answers 429 with Retry-After.
+
+// rlRequest is one request as the fake saw it, timed on the server side.
+type rlRequest struct {
+	key     string    // Authorization bearer
+	title   string    // document title from the prompt
+	arrived time.Time // when the handler started
+	status  int
+	retry   time.Duration // Retry-After given with a 429
+	replied time.Time     // when the 429 was written (the "429 time")
+	id      int64         // the fake's call number, echoed in X-Test-Call
+	sent    time.Time     // client side: when the request entered the transport
+}
+
+// rlFake decides per request whether to answer 429 (decide) or to delegate
+// to the ordinary fakeLLM answer, and records every request.
+type rlFake struct {
+	srv      *httptest.Server
+	ok       *fakeLLM
+	decide   func(n int64, inflight int) (limited bool, retryAfter int)
+	calls    atomic.Int64
+	mu       sync.Mutex
+	inflight int
+	maxSeen  int
+	log      []rlRequest
+}
+
+var titleLine = regexp.MustCompile(`(?m)^Title: (.*)$`)
+
+func newRLFake(t *testing.T, latency time.Duration, decide func(n int64, inflight int) (bool, int)) *rlFake {
+	f := &rlFake{ok: &fakeLLM{latency: latency, authSeen: map[string]int{}}, decide: decide}
+	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+func (f *rlFake) serve(w http.ResponseWriter, r *http.Request) {
+	rec := rlRequest{arrived: time.Now(), key: strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")}
+	body, _ := io.ReadAll(r.Body)
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	var req struct {
+		Messages []struct {
+			Content any `json:"content"`
+		} `json:"messages"`
+	}
+	_ = json.Unmarshal(body, &req)
+	for _, m := range req.Messages {
+		raw, _ := json.Marshal(m.Content)
+		var s string
+		_ = json.Unmarshal(raw, &s)
+		if s == "" {
+			s = string(raw)
+		}
+		if mm := titleLine.FindStringSubmatch(s); mm != nil {
+			rec.title = strings.TrimSpace(mm[1])
+			break
+		}
+	}
+	if ns, err := strconv.ParseInt(r.Header.Get("X-Test-Sent"), 10, 64); err == nil {
+		rec.sent = stampBase.Add(time.Duration(ns))
+	}
+	n := f.calls.Add(1)
+	rec.id = n
+	w.Header().Set("X-Test-Call", strconv.FormatInt(n, 10))
+	f.mu.Lock()
+	f.inflight++
+	f.maxSeen = max(f.maxSeen, f.inflight)
+	limited, retry := f.decide(n, f.inflight)
+	f.mu.Unlock()
+	defer func() {
+		f.mu.Lock()
+		f.inflight--
+		f.log = append(f.log, rec)
+		f.mu.Unlock()
+	}()
+	if limited {
+		rec.status, rec.retry = http.StatusTooManyRequests, time.Duration(retry)*time.Second
+		w.Header().Set("Retry-After", strconv.Itoa(retry))
+		w.WriteHeader(http.StatusTooManyRequests)
+		fmt.Fprint(w, `{"error":{"message":"Rate limit exceeded"}}`)
+		if fl, ok := w.(http.Flusher); ok {
+			fl.Flush()
+		}
+		rec.replied = time.Now()
+		return
+	}
+	rec.status = http.StatusOK
+	f.ok.serve(w, r)
+}
+
+func (f *rlFake) requests() []rlRequest {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := append([]rlRequest(nil), f.log...)
+	sort.Slice(out, func(i, j int) bool { return out[i].arrived.Before(out[j].arrived) })
+	return out
+}
+
+// rlEnv starts the service with the production tagger over the local corpus.
+func rlEnv(t *testing.T, workers int, fake *rlFake) (*env, user) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("rate-limit test skipped in -short mode")
+	}
+	root, err := filepath.Abs(corpusDir)
+	if err == nil {
+		_, err = os.Stat(filepath.Join(root, "groff-report.pdf"))
+	}
+	if err != nil {
+		t.Skipf("corpus not found at %s: %v", corpusDir, err)
+	}
+	cfg := testConfig(t)
+	cfg.Workers = workers
+	cfg.LocalRoot = root
+	cfg.LLMBaseURL = fake.srv.URL + "/v1"
+	cfg.DocTimeout = 5 * time.Minute
+	cfg.AckWait = 30 * time.Second
+	e := startEnv(t, cfg, newTagger(cfg, testLogger()))
+	return e, e.register("ratelimit@example.com")
+}
+
+const rlKey = "sk-ratelimit-test-0001"
+
+// rlStart starts a job of n local corpus documents with a job API key.
+func rlStart(e *env, u user, n int) string {
+	// The smaller text PDFs of the corpus: extraction stays cheap, so even
+	// under the race detector 32 workers keep many model calls in flight.
+	files := []string{"circular-water.pdf", "tender-notice.pdf", "groff-report.pdf", "circular-hindi.pdf"}
+	docs := make([]any, n)
+	for i := range docs {
+		docs[i] = map[string]any{"file_path": files[i%len(files)], "title": fmt.Sprintf("rl-doc-%03d", i)}
+	}
+	out := e.mustCall("POST", "/api/batch/start", u.token, map[string]any{"documents": docs,
+		"config": map[string]any{"api_key": rlKey, "model_name": "openai/gpt-4o-mini", "num_tags": 5}}, http.StatusOK)
+	return out["job_id"].(string)
+}
+
+// rlCheckDone asserts the job completed with every document tagged.
+func rlCheckDone(t *testing.T, e *env, u user, job string, n int) {
+	t.Helper()
+	final := e.waitStatus(u, job, 3*time.Minute, "completed", "failed", "cancelled")
+	if final["status"] != "completed" || final["processed_count"].(float64) != float64(n) || final["failed_count"].(float64) != 0 {
+		rows := e.mustCall("GET", "/api/batch/jobs/"+job+"/results?limit=1000", u.token, nil, http.StatusOK)["results"].([]any)
+		reasons := map[string]int{}
+		for _, r := range rows {
+			if m := r.(map[string]any); m["status"] != "success" {
+				reasons[fmt.Sprint(m["error"])]++
+			}
+		}
+		t.Fatalf("job did not complete cleanly: %v; failure reasons: %v", final, reasons)
+	}
+}
+
+// TestRateLimit429RetryAfterHonoured: 30% of calls (every call whose
+// counter mod 10 is below 3) answer 429 with Retry-After: 1. The job must
+// complete with no failed document, and no request may reach the fake
+// inside a Retry-After window it had been given.
+func TestRateLimit429RetryAfterHonoured(t *testing.T) {
+	const n = 200
+	fake := newRLFake(t, 0, func(c int64, _ int) (bool, int) { return c%10 < 3, 1 })
+	st := stampDefaultTransport(t, fake)
+	e, u := rlEnv(t, 32, fake)
+	job := rlStart(e, u, n)
+	rlCheckDone(t, e, u, job, n)
+
+	reqs := fake.requests()
+	var limited, ok int
+	for _, r := range reqs {
+		if r.key != rlKey {
+			t.Fatalf("request with key %q, want the job's key", r.key)
+		}
+		if r.status == http.StatusTooManyRequests {
+			limited++
+		} else {
+			ok++
+		}
+	}
+	t.Logf("%d requests: %d answered 429, %d answered 200", len(reqs), limited, ok)
+	if limited == 0 {
+		t.Fatal("the fake never answered 429; the test proves nothing")
+	}
+	rlCheckRetryAfter(t, reqs, st)
+}
+
+// stampBase makes the stamps monotonic: offsets from one time.Time with a
+// monotonic reading, immune to steps of the wall clock.
+var stampBase = time.Now()
+
+// stampTransport wraps the process's default transport, which the
+// production llm client uses: it stamps each request to the fake with the
+// time it entered the transport (after the client's last pacer check) and
+// notes when each 429 came back, so the checks below can tell a request
+// that was already on its way when a 429 was written from one that the
+// client sent after it knew.
+type stampTransport struct {
+	next http.RoundTripper
+	host string
+	mu   sync.Mutex
+	rcvd map[int64]time.Time // fake call number of a 429 -> when the client got it
+}
+
+func (s *stampTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL.Host != s.host {
+		return s.next.RoundTrip(req)
+	}
+	req = req.Clone(req.Context())
+	req.Header.Set("X-Test-Sent", strconv.FormatInt(int64(time.Since(stampBase)), 10))
+	resp, err := s.next.RoundTrip(req)
+	if err == nil && resp.StatusCode == http.StatusTooManyRequests {
+		now := time.Now()
+		if id, perr := strconv.ParseInt(resp.Header.Get("X-Test-Call"), 10, 64); perr == nil {
+			s.mu.Lock()
+			s.rcvd[id] = now
+			s.mu.Unlock()
+		}
+	}
+	return resp, err
+}
+
+func (s *stampTransport) received(id int64) (time.Time, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.rcvd[id]
+	return t, ok
+}
+
+// stampDefaultTransport installs a stampTransport for the fake until the
+// test ends. Call it before the service starts: the cleanup then runs
+// after the service has shut down.
+func stampDefaultTransport(t *testing.T, fake *rlFake) *stampTransport {
+	orig := http.DefaultTransport
+	// The llm client pools connections like this when the default
+	// transport is net/http's own.
+	next := orig.(*http.Transport).Clone()
+	next.MaxIdleConnsPerHost = 256
+	st := &stampTransport{next: next, host: strings.TrimPrefix(fake.srv.URL, "http://"), rcvd: map[int64]time.Time{}}
+	http.DefaultTransport = st
+	t.Cleanup(func() { http.DefaultTransport = orig })
+	return st
+}
+
+// knewSlack covers the few instructions between the transport handing a
+// 429 back and the llm client blocking its pacers (and between a client's
+// last pacer check and its request entering the transport). It is not a
+// performance assertion: a client that ignores Retry-After keeps sending
+// all through the window.
+const knewSlack = 20 * time.Millisecond
+
+// rlCheckRetryAfter checks that no request arrived at the fake inside a
+// Retry-After window the client had been given.
+//
+// Per document the check is exact: a document's next request is caused by
+// the 429 its previous one got, so it must arrive at or after
+// 429time+RetryAfter (server-side times). Per key (all requests of the job
+// share one key) every request that the client sent after it had received
+// a 429 must arrive at or after that 429's time plus its Retry-After.
+// Requests already on their way when the 429 was written may arrive
+// inside the window: they are counted, not failed.
+func rlCheckRetryAfter(t *testing.T, reqs []rlRequest, st *stampTransport) {
+	t.Helper()
+	byDoc := map[string][]rlRequest{}
+	for _, r := range reqs {
+		byDoc[r.title] = append(byDoc[r.title], r)
+	}
+	for title, rs := range byDoc {
+		for i := 0; i+1 < len(rs); i++ {
+			if rs[i].status != http.StatusTooManyRequests {
+				continue
+			}
+			until := rs[i].replied.Add(rs[i].retry)
+			if next := rs[i+1]; next.arrived.Before(until) {
+				t.Errorf("document %q: request arrived %v before the end of the Retry-After it was given",
+					title, until.Sub(next.arrived))
+			}
+		}
+	}
+	violations, inflight, unstamped := 0, 0, 0
+	for i, r := range reqs {
+		if r.status != http.StatusTooManyRequests {
+			continue
+		}
+		knew, ok := st.received(r.id)
+		if !ok {
+			t.Errorf("the client never received the 429 of call %d", r.id)
+			continue
+		}
+		until := r.replied.Add(r.retry)
+		for _, later := range reqs[i+1:] {
+			if later.key != r.key || !later.arrived.Before(until) {
+				continue
+			}
+			switch {
+			case later.sent.IsZero():
+				unstamped++
+			case later.sent.Before(knew.Add(knewSlack)):
+				inflight++ // sent before the client could know
+			default:
+				violations++
+				if violations <= 5 {
+					t.Errorf("request for %q was sent %v after the client received a 429 with Retry-After %v (given to %q) and arrived %v before it ended",
+						later.title, later.sent.Sub(knew), r.retry, r.title, until.Sub(later.arrived))
+				}
+			}
+		}
+	}
+	if os.Getenv("RL_DEBUG") != "" {
+		buckets := map[int][2]int{}
+		maxB := 0
+		for _, r := range reqs {
+			b := int(r.arrived.Sub(reqs[0].arrived) / (250 * time.Millisecond))
+			c := buckets[b]
+			if r.status == http.StatusTooManyRequests {
+				c[1]++
+			} else {
+				c[0]++
+			}
+			buckets[b] = c
+			maxB = max(maxB, b)
+		}
+		var sb strings.Builder
+		for b := 0; b <= maxB; b++ {
+			fmt.Fprintf(&sb, "%d:%v ", b, buckets[b])
+		}
+		t.Logf("timeline (250ms buckets: [ok 429]): %s", sb.String())
+	}
+	if unstamped > 0 {
+		t.Errorf("%d requests did not go through the stamping transport", unstamped)
+	}
+	t.Logf("requests inside a Retry-After window that were on their way before the client knew: %d; violations: %d", inflight, violations)
+}
+
+// TestRateLimitConcurrencyCap: 32 workers against a provider that allows
+// at most 10 requests in flight and answers 429 Retry-After: 1 beyond
+// that. The service must slow down instead of failing documents.
+func TestRateLimitConcurrencyCap(t *testing.T) {
+	const n = 200
+	fake := newRLFake(t, 200*time.Millisecond, func(_ int64, inflight int) (bool, int) { return inflight > 10, 1 })
+	st := stampDefaultTransport(t, fake)
+	e, u := rlEnv(t, 32, fake)
+	job := rlStart(e, u, n)
+	rlCheckDone(t, e, u, job, n)
+	reqs := fake.requests()
+	limited := 0
+	for _, r := range reqs {
+		if r.status == http.StatusTooManyRequests {
+			limited++
+		}
+	}
+	t.Logf("%d requests, %d answered 429, at most %d in flight at the fake", len(reqs), limited, fake.maxSeen)
+	if limited == 0 {
+		t.Fatal("the fake never answered 429: 32 workers never exceeded 10 concurrent requests; the test proves nothing")
+	}
+	rlCheckRetryAfter(t, reqs, st)
+}
