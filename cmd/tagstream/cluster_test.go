@@ -170,7 +170,7 @@ func newSecretsKey(t *testing.T) string {
 // completes with every document tagged exactly once.
 func TestClusterSurvivesLeaderLossAndWorkerKill(t *testing.T) {
 	if testing.Short() {
-		t.Skip("cluster test (3 NATS nodes, 4 processes, ~30 s) skipped in -short mode")
+		t.Skip("cluster test (3 NATS nodes, 4 processes, ~15 s) skipped in -short mode")
 	}
 	if _, err := os.Stat(corpusDir); err != nil {
 		t.Skipf("corpus not found at %s: %v", corpusDir, err)

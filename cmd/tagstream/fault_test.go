@@ -37,7 +37,7 @@ func soakRounds(t *testing.T) int {
 // with exactly one outcome per document and nothing left in processing.
 func TestServeKill9Rounds(t *testing.T) {
 	if testing.Short() {
-		t.Skip("kill -9 rounds (~60 s) skipped in -short mode")
+		t.Skip("kill -9 rounds (~40 s) skipped in -short mode")
 	}
 	if _, err := os.Stat(corpusDir); err != nil {
 		t.Skipf("corpus not found at %s: %v", corpusDir, err)
