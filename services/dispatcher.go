@@ -57,7 +57,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 				return nil
 			}
 			d.log.Warn("dispatcher: next", "err", err)
-			continue
+			return err // the caller restarts Run after a pause, with a fresh consumer
 		}
 		stop := heartbeat(msg, d.queue.ackWait/3)
 		err = d.handle(ctx, msg)

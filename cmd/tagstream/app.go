@@ -159,12 +159,25 @@ func (a *app) open(ctx context.Context) error {
 func (a *app) run(ctx context.Context, ln net.Listener) error {
 	loops, stopLoops := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
+	// goLoop runs a background loop and restarts it if it stops before
+	// shutdown: a read model or dispatcher that gave up during a long NATS
+	// outage must not stay frozen after NATS is back. Loops resume from
+	// where they were (the runner from its applied sequence, the dispatcher
+	// from its durable consumer).
 	goLoop := func(name string, fn func(context.Context) error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := fn(loops); err != nil && loops.Err() == nil {
-				a.log.Error("loop stopped", "loop", name, "err", err)
+			for loops.Err() == nil {
+				err := fn(loops)
+				if loops.Err() != nil {
+					return
+				}
+				a.log.Error("loop stopped; restarting", "loop", name, "err", err)
+				select {
+				case <-loops.Done():
+				case <-time.After(time.Second):
+				}
 			}
 		}()
 	}
