@@ -124,7 +124,7 @@ func openAPIDocument(version string) map[string]any {
 		if op.path == "/api/auth/register" {
 			status = "201"
 		}
-		o := map[string]any{"summary": op.summary, "responses": map[string]any{status: ok, "400": errRef, "401": errRef, "404": errRef, "409": errRef, "413": errRef, "503": errRef}}
+		o := map[string]any{"summary": op.summary, "responses": map[string]any{status: ok, "400": errRef, "401": errRef, "404": errRef, "409": errRef, "413": errRef, "429": errRef, "503": errRef}}
 		var params []any
 		for _, m := range pathParam.FindAllStringSubmatch(op.path, -1) {
 			params = append(params, map[string]any{"name": m[1], "in": "path", "required": true, "schema": map[string]any{"type": "string"}})
