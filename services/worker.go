@@ -90,13 +90,22 @@ func (w *Worker) Run(ctx context.Context) error {
 	defer abandon()
 	go w.watchControl(ctx)
 	var wg sync.WaitGroup
+	// When nothing could start, look again after idle. A wake (a slot
+	// freed, a control event) resets it to the minimum, and it doubles up
+	// to the maximum while nothing changes: a job's consumer and tasks
+	// appear shortly after its JobStarted, which wakes us, and a fixed
+	// 250 ms poll made every job start that much later.
+	idle := idlePollMin
 	for ctx.Err() == nil {
-		if w.schedule(ctx, work, &wg) == 0 {
-			select {
-			case <-ctx.Done():
-			case <-w.wake:
-			case <-time.After(250 * time.Millisecond):
-			}
+		if w.schedule(ctx, work, &wg) > 0 {
+			continue
+		}
+		select {
+		case <-ctx.Done():
+		case <-w.wake:
+			idle = idlePollMin
+		case <-time.After(idle):
+			idle = min(2*idle, idlePollMax)
 		}
 	}
 	done := make(chan struct{})
@@ -109,6 +118,12 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 	return nil
 }
+
+// Bounds of the scheduler's poll when no task could be started.
+const (
+	idlePollMin = 10 * time.Millisecond
+	idlePollMax = 250 * time.Millisecond
+)
 
 // schedule fetches tasks for free slots, round-robin over runnable jobs,
 // and returns how many it started.
