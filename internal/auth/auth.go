@@ -96,6 +96,7 @@ type Service struct {
 	dummyHash []byte  // compared against when an email is unknown, to equalise timing
 	admins    map[string]bool
 	auditors  map[string]bool
+	verified  verifiedCache // access tokens that already passed Verify
 }
 
 // New creates the KV buckets idempotently and loads the signing key from
