@@ -54,7 +54,9 @@ type StartResult struct {
 // SecretStore keeps job API keys out of the event log.
 type SecretStore interface {
 	Put(ctx context.Context, jobID, secret string) error
-	Get(ctx context.Context, jobID string) (string, error)
+	// Lookup returns the secret and whether it exists; an error means the
+	// store could not be asked (try again later), not that it is missing.
+	Lookup(ctx context.Context, id string) (secret string, found bool, err error)
 	Delete(ctx context.Context, jobID string) error
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sort"
 	"strconv"
@@ -265,6 +266,10 @@ func (w *Worker) process(ctx context.Context, msg jetstream.Msg) {
 		if err := msg.Nak(); err != nil {
 			log.Warn("worker: release task", "err", err)
 		}
+	case settleLater:
+		if err := msg.NakWithDelay(2 * time.Second); err != nil {
+			log.Warn("worker: postpone task", "err", err)
+		}
 	case settleDone:
 		if err := msg.DoubleAck(context.WithoutCancel(ctx)); err != nil {
 			log.Warn("worker: ack task", "err", err)
@@ -278,7 +283,11 @@ type settle int
 const (
 	settleDone    settle = iota // outcome recorded, or nothing left to do
 	settleRelease               // give the task back (paused, shutting down)
+	settleLater                 // give the task back after a pause (a dependency hiccup)
 )
+
+// errRetryLater marks a failure that says nothing about the document.
+var errRetryLater = errors.New("temporarily unavailable")
 
 // run decides, starts, tags and records one document attempt.
 func (w *Worker) run(ctx context.Context, t task, log *slog.Logger) settle {
@@ -295,6 +304,10 @@ func (w *Worker) run(ctx context.Context, t task, log *slog.Logger) settle {
 	took := time.Since(began)
 	if terr != nil && ctx.Err() != nil {
 		return settleRelease // shutting down: another worker redoes it
+	}
+	if errors.Is(terr, errRetryLater) {
+		log.Warn("worker: document postponed", "err", terr)
+		return settleLater
 	}
 	var ev events.Event
 	outcome, code := "tagged", ""
@@ -382,8 +395,13 @@ func (w *Worker) tag(ctx context.Context, t task) (TagOutput, error) {
 	in := TagInput{JobID: t.JobID, Attempt: t.Attempt, Document: t.Document, Config: t.Config}
 	switch t.Config.KeySource {
 	case "job":
-		key, err := w.secrets.Get(ctx, secretID(t.JobID, t.Attempt))
-		if err != nil || key == "" {
+		key, found, err := w.secrets.Lookup(ctx, secretID(t.JobID, t.Attempt))
+		if err != nil {
+			// The store is briefly unreachable (a leader election, say):
+			// that is no reason to fail the document.
+			return TagOutput{}, fmt.Errorf("%w: read the job's API key: %v", errRetryLater, err)
+		}
+		if !found || key == "" {
 			return TagOutput{}, &Failure{Code: "api_key_missing", Reason: "the job's API key is no longer available; retry the job with a new key"}
 		}
 		in.APIKey = key

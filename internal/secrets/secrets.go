@@ -94,6 +94,15 @@ func (s *Store) Get(ctx context.Context, jobID string) (string, error) {
 	return string(plain), nil
 }
 
+// Lookup is Get for callers that must tell "no key" from "store down".
+func (s *Store) Lookup(ctx context.Context, id string) (string, bool, error) {
+	secret, err := s.Get(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return "", false, nil
+	}
+	return secret, err == nil, err
+}
+
 // Delete forgets the job's key. Purge (not a delete marker) removes the
 // ciphertext from the bucket's storage.
 func (s *Store) Delete(ctx context.Context, jobID string) error {
