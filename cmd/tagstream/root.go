@@ -61,6 +61,9 @@ func processCmd(use, short string, r roles) *cobra.Command {
 		if err := cfg.validate(); err != nil {
 			return err
 		}
+		if err := applyMemoryLimit(cfg.MemoryLimit); err != nil {
+			return err
+		}
 		if !r.api && cfg.NatsURL == "" {
 			return fmt.Errorf("worker needs TAGSTREAM_NATS_URL (a worker shares work through a NATS server)")
 		}
