@@ -22,29 +22,9 @@ import (
 	"github.com/tagstream/tagstream/services"
 )
 
-// lockedBuf collects log output written from many goroutines.
-type lockedBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-// startEnvLog is startEnv with the production JSON log handler (at debug)
-// writing into a buffer the test reads.
-func startEnvLog(t *testing.T, cfg config, tagger services.Tagger) (*env, *lockedBuf) {
+func startEnvLog(t *testing.T, cfg config, tagger services.Tagger) (*env, *syncBuffer) {
 	t.Helper()
-	buf := &lockedBuf{}
+	buf := &syncBuffer{}
 	log := slog.New(slog.NewJSONHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx, cancel := context.WithCancel(context.Background())
 	a, err := openApp(ctx, cfg, roles{api: true, workers: true}, tagger, log)
