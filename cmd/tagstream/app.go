@@ -202,8 +202,12 @@ func (a *app) run(ctx context.Context, ln net.Listener) error {
 	}
 	var srv *http.Server
 	srvErr := make(chan error, 1)
-	if a.roles.api && ln != nil {
-		srv = &http.Server{Handler: a.handler, ReadHeaderTimeout: 10 * time.Second}
+	handler := a.handler
+	if !a.roles.api {
+		handler = a.workerHandler()
+	}
+	if ln != nil {
+		srv = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 		go func() { srvErr <- srv.Serve(ln) }()
 		a.log.Info("serving HTTP", "addr", ln.Addr().String())
 	}
@@ -271,4 +275,21 @@ func (a *app) taskBacklog(ctx context.Context) (uint64, error) {
 		return 0, err
 	}
 	return st.CachedInfo().State.Msgs, nil
+}
+
+// workerHandler is what a worker-only process serves on
+// TAGSTREAM_METRICS_ADDR: its metrics and a health check for probes.
+func (a *app) workerHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", a.metrics.Handler())
+	mux.HandleFunc("GET /api/health", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if !a.conn.Healthy() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte(`{"status":"unavailable","nats":"disconnected"}`))
+			return
+		}
+		_, _ = w.Write([]byte(`{"status":"ok","nats":"connected"}`))
+	})
+	return mux
 }

@@ -32,6 +32,7 @@ type config struct {
 	SecretsKey    string
 	MaxFetchBytes int64
 	MemoryLimit   string
+	MetricsAddr   string
 	StartRate     int
 }
 
@@ -59,6 +60,7 @@ func (c *config) settings() []setting {
 		{"task-ack-wait", "TAGSTREAM_TASK_ACK_WAIT", "how long a silent worker keeps a task before it is redelivered", &c.AckWait, "60s"},
 		{"shutdown-grace", "TAGSTREAM_SHUTDOWN_GRACE", "how long in-flight documents may finish on shutdown before they are released", &c.ShutdownGrace, "30s"},
 		{"memory-limit", "TAGSTREAM_MEMORY_LIMIT", "soft memory limit for the Go runtime (e.g. 400MiB; 0 or off: none; GOMEMLIMIT wins)", &c.MemoryLimit, "400MiB"},
+		{"metrics-addr", "TAGSTREAM_METRICS_ADDR", "worker only: serve /metrics and /api/health on this address (empty: none)", &c.MetricsAddr, ""},
 		{"log-level", "TAGSTREAM_LOG_LEVEL", "debug, info, warn or error", &c.LogLevel, "info"},
 		{"secrets-key", "TAGSTREAM_SECRETS_KEY", "base64 32-byte key for job API keys at rest (default: DATA_DIR/secrets.key)", &c.SecretsKey, ""},
 		{"max-fetch-bytes", "TAGSTREAM_MAX_FETCH_BYTES", "largest document fetched", &c.MaxFetchBytes, "52428800"},

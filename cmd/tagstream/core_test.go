@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -115,7 +117,8 @@ func TestExternalNATSWithSeparateWorker(t *testing.T) {
 		t.Fatal(err)
 	}
 	workerDone := make(chan error, 1)
-	go func() { workerDone <- worker.run(ctx, nil) }()
+	metricsLn, _ := net.Listen("tcp", "127.0.0.1:0") // TAGSTREAM_METRICS_ADDR
+	go func() { workerDone <- worker.run(ctx, metricsLn) }()
 
 	e := &env{t: t, url: "http://" + apiLn.Addr().String(), app: api}
 	u := e.register("alice@example.com")
@@ -123,6 +126,18 @@ func TestExternalNATSWithSeparateWorker(t *testing.T) {
 	e.waitStatus(u, job, 30*time.Second, "completed")
 	if n := tagger.callCount(); n != 20 {
 		t.Fatalf("the worker process tagged %d documents, want 20", n)
+	}
+	// The worker-only process exposes its own metrics and health.
+	w := &env{t: t, url: "http://" + metricsLn.Addr().String()}
+	w.mustCall("GET", "/api/health", "", nil, 200)
+	resp, err := http.Get(w.url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), "tagstream_documents_processed_total 20") {
+		t.Fatalf("worker metrics lack the 20 processed documents:\n%.2000s", body)
 	}
 	cancel()
 	<-apiDone

@@ -74,10 +74,14 @@ func processCmd(use, short string, r roles) *cobra.Command {
 			return err
 		}
 		var ln net.Listener
-		if r.api {
-			if ln, err = net.Listen("tcp", cfg.Addr); err != nil {
+		addr := cfg.Addr
+		if !r.api {
+			addr = cfg.MetricsAddr
+		}
+		if addr != "" {
+			if ln, err = net.Listen("tcp", addr); err != nil {
 				a.close()
-				return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+				return fmt.Errorf("listen on %s: %w", addr, err)
 			}
 		}
 		return a.run(ctx, ln)
