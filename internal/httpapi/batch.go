@@ -109,16 +109,15 @@ func (s *Server) waitFor(ctx context.Context, seq uint64) {
 	}
 }
 
-// visibleJob returns a job the caller may read, or NotFound. A job unknown
-// to the read model may be newer than it (another API process wrote it),
-// so the model catches up with the log once before saying no.
+// visibleJob returns a job the caller may read, or NotFound (or
+// Unavailable when the log cannot be consulted for an unknown job).
 func (s *Server) visibleJob(c *gin.Context) (projections.Job, error) {
 	id := c.Param("job_id")
 	job, ok := s.d.Jobs.Get(id)
 	if !ok && events.ValidJobID(id) {
-		ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
-		_ = s.d.Freshness.Sync(ctx)
-		cancel()
+		if err := s.catchUp(c.Request.Context()); err != nil {
+			return projections.Job{}, err
+		}
 		job, ok = s.d.Jobs.Get(id)
 	}
 	who := caller(c)

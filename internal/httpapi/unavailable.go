@@ -55,24 +55,22 @@ func (s *Server) guardNATS(c *gin.Context) {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), natsRequestTimeout)
 	defer cancel()
 	c.Request = c.Request.WithContext(ctx)
-	// A job unknown to the read model may be newer than it; the handler
-	// then catches up with the log and would say 404 if it cannot. Catch up
-	// here first, so "cannot reach the log" is a 503, not a false 404.
-	if id := c.Param("job_id"); id != "" && memoryRoutes[route] && s.d.Jobs != nil && s.d.Freshness != nil {
-		if _, known := s.d.Jobs.Get(id); !known {
-			err := errUnavailable()
-			if !down {
-				sctx, scancel := context.WithTimeout(ctx, 2*time.Second)
-				err = s.d.Freshness.Sync(sctx)
-				scancel()
-			}
-			if err != nil && (down || isUnavailable(err)) {
-				fail(c, errUnavailable())
-				return
-			}
-		}
-	}
 	c.Next()
+}
+
+// catchUp brings the read models up to the log before a lookup may say
+// "not found": a job unknown to them may just be newer (written by another
+// API process). If the log cannot be reached, that is a 503, not a false 404.
+func (s *Server) catchUp(ctx context.Context) error {
+	if s.d.Healthy != nil && !s.d.Healthy() {
+		return errUnavailable()
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if err := s.d.Freshness.Sync(ctx); err != nil && isUnavailable(err) {
+		return errUnavailable()
+	}
+	return nil
 }
 
 func errUnavailable() error {
