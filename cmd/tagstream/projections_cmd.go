@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"io"
-	"log/slog"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -27,8 +26,7 @@ func projectionsCmd() *cobra.Command {
 		if bindErr != nil {
 			return bindErr
 		}
-		log := slog.New(slog.DiscardHandler)
-		a, err := openApp(c.Context(), cfg, roles{}, nil, log)
+		a, err := openLog(c, cfg)
 		if err != nil {
 			return err
 		}
