@@ -49,6 +49,7 @@ type app struct {
 	handler   http.Handler
 	unlock    func()
 	metrics   *metrics.Metrics
+	skips     *events.Skips // events skipped as too new, by any reader
 	// readyAt is the log's last sequence when the read models started
 	// rebuilding: /api/ready waits for the runner to reach it.
 	readyAt uint64
@@ -106,6 +107,7 @@ func (a *app) open(ctx context.Context) error {
 		return err
 	}
 	a.metrics = metrics.New()
+	a.skips = events.NewSkips(a.log, a.metrics.EventSkipped)
 	if p, ok := a.tagger.(interface{ ObserveModel(llm.Observer) }); ok {
 		p.ObserveModel(a.metrics)
 	}
@@ -119,6 +121,7 @@ func (a *app) open(ctx context.Context) error {
 	}
 	a.jobs, a.results, a.analytics = projections.NewJobStatus(), projections.NewDocumentResults(), projections.NewAnalytics()
 	a.runner = projections.NewRunner(a.store, a.readModels()...)
+	a.runner.CountSkips(a.skips)
 	start := time.Now()
 	if a.readyAt, err = a.store.LastSeq(ctx); err != nil {
 		return err
@@ -143,6 +146,7 @@ func (a *app) open(ctx context.Context) error {
 		Tap:       a.runner,
 		Healthy:   a.conn.Healthy,
 		CaughtUp:  func() (uint64, uint64) { return a.runner.Applied(), a.readyAt },
+		Skipped:   func() (uint64, []string) { return a.skips.Total(), a.skips.Types() },
 		Requests:  a.metrics,
 		Metrics:   a.metrics.Handler(),
 		UI:        web.Handler(),
