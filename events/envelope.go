@@ -10,6 +10,8 @@ import (
 
 	"fmt"
 	"time"
+
+	fastjson "github.com/goccy/go-json"
 )
 
 // Actor is who caused an event: a user (id and email), a worker process or
@@ -118,4 +120,15 @@ func (e Envelope) decode() (Event, error) {
 		return nil, fmt.Errorf("seq %d: %w", e.Seq, err)
 	}
 	return ev, err
+}
+
+// Unmarshal parses a stored message into an envelope with its sequence and
+// subject, for stores and for readers that consume the stream directly.
+func Unmarshal(data []byte, seq uint64, subject string) (Envelope, error) {
+	var env Envelope
+	if err := fastjson.Unmarshal(data, &env); err != nil {
+		return Envelope{}, fmt.Errorf("events: decode seq %d on %s: %w", seq, subject, err)
+	}
+	env.Seq, env.Subject = seq, subject
+	return env, nil
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tagstream/tagstream/events"
+	"github.com/tagstream/tagstream/events/jsstore"
 	"github.com/tagstream/tagstream/internal/auth"
 	"github.com/tagstream/tagstream/internal/fetch"
 	"github.com/tagstream/tagstream/internal/httpapi"
@@ -37,7 +38,7 @@ type app struct {
 	roles     roles
 	log       *slog.Logger
 	conn      *natsx.Conn
-	store     *events.JetStreamStore
+	store     *jsstore.Store
 	queue     *services.TaskQueue
 	secrets   *secrets.Store
 	auth      *auth.Service
@@ -93,7 +94,7 @@ func openApp(ctx context.Context, cfg config, r roles, tagger services.Tagger, l
 func (a *app) open(ctx context.Context) error {
 	var err error
 	replicas := a.conn.Replicas()
-	if a.store, err = events.OpenJetStream(ctx, a.conn.JS, events.StreamOptions{Replicas: replicas}); err != nil {
+	if a.store, err = jsstore.Open(ctx, a.conn.JS, jsstore.Options{Replicas: replicas}); err != nil {
 		return err
 	}
 	if a.queue, err = services.OpenTaskQueue(ctx, a.conn.JS, replicas, a.cfg.AckWait); err != nil {
