@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -89,6 +91,18 @@ func TestForeignEventsAreSkipped(t *testing.T) {
 	if dispatchSkipsForeign {
 		e.waitStatus(u, c, 30*time.Second, "completed")
 		e.waitStatus(u, d, 30*time.Second, "completed")
+	}
+	e.shutdown()
+
+	// The operator's rebuild replays past them too, and says so.
+	var out, errOut bytes.Buffer
+	root := newRootCmd(&out, &errOut)
+	root.SetArgs([]string{"projections", "rebuild", "--data-dir", cfg.DataDir})
+	if err := root.ExecuteContext(context.Background()); err != nil {
+		t.Fatalf("rebuild over foreign events: %v (%s)", err, errOut.String())
+	}
+	if !strings.Contains(out.String(), "skipped 3 events this build does not know (types: JobArchived, JobPaused)") {
+		t.Fatalf("rebuild output does not report the skipped events:\n%s", out.String())
 	}
 }
 
