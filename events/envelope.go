@@ -1,6 +1,9 @@
 // Package events defines Tagstream's event log: the envelope every event
-// travels in, the event types, the subjects they are stored under and the
-// store that appends and reads them. It imports nothing else of ours.
+// travels in, the event types with their schema versions, the subjects they
+// are stored under and the Store interface that appends and reads them.
+// It imports nothing else of ours and nothing of NATS: the JetStream store
+// is events/jsstore, an in-memory one events/memstore, and both pass
+// events/storetest.
 package events
 
 import (
