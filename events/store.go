@@ -12,6 +12,12 @@ var ErrConflict = errors.New("events: concurrent modification")
 // ErrNotFound means no event is stored on the subject.
 var ErrNotFound = errors.New("events: not found")
 
+// ErrUnavailable means the store cannot be reached right now (its server
+// is down, unreachable or too slow): the request may succeed if retried,
+// and the API answers 503 rather than 500. Stores wrap their own errors
+// with it, so callers never need to know what the store runs on.
+var ErrUnavailable = errors.New("events: store unavailable")
+
 // Expect makes an append conditional on the last sequence stored on Subject
 // (which may be a wildcard, and need not be the subject appended to). Seq 0
 // means no event may exist on Subject yet.

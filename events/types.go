@@ -16,18 +16,27 @@ const (
 	TypeDocumentFailed     = "DocumentFailed"
 )
 
-var registry = map[string]func() Event{
-	TypeDocumentsSubmitted: func() Event { return &DocumentsSubmitted{} },
-	TypeJobStarted:         func() Event { return &JobStarted{} },
-	TypeJobPaused:          func() Event { return &JobPaused{} },
-	TypeJobResumed:         func() Event { return &JobResumed{} },
-	TypeJobCancelled:       func() Event { return &JobCancelled{} },
-	TypeJobCompleted:       func() Event { return &JobCompleted{} },
-	TypeJobFailed:          func() Event { return &JobFailed{} },
-	TypeJobRetried:         func() Event { return &JobRetried{} },
-	TypeDocumentStarted:    func() Event { return &DocumentStarted{} },
-	TypeDocumentTagged:     func() Event { return &DocumentTagged{} },
-	TypeDocumentFailed:     func() Event { return &DocumentFailed{} },
+// Types is the registry of every stored event type with its current
+// schema version and upcasters. Every type here is at v1: no stored shape
+// has changed yet. To change one, add a version (Register(..., upcaster))
+// and a golden fixture for it (events/testdata/golden); never edit a shape
+// in place.
+var Types = newTypes()
+
+func newTypes() *Registry {
+	r := NewRegistry()
+	r.Register(TypeDocumentsSubmitted, func() Event { return &DocumentsSubmitted{} })
+	r.Register(TypeJobStarted, func() Event { return &JobStarted{} })
+	r.Register(TypeJobPaused, func() Event { return &JobPaused{} })
+	r.Register(TypeJobResumed, func() Event { return &JobResumed{} })
+	r.Register(TypeJobCancelled, func() Event { return &JobCancelled{} })
+	r.Register(TypeJobCompleted, func() Event { return &JobCompleted{} })
+	r.Register(TypeJobFailed, func() Event { return &JobFailed{} })
+	r.Register(TypeJobRetried, func() Event { return &JobRetried{} })
+	r.Register(TypeDocumentStarted, func() Event { return &DocumentStarted{} })
+	r.Register(TypeDocumentTagged, func() Event { return &DocumentTagged{} })
+	r.Register(TypeDocumentFailed, func() Event { return &DocumentFailed{} })
+	return r
 }
 
 // Document is one row of a job: the system fields and every other column

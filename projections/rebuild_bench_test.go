@@ -11,6 +11,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/tagstream/tagstream/events"
+	"github.com/tagstream/tagstream/events/jsstore"
 	"github.com/tagstream/tagstream/internal/natsx/natstest"
 	"github.com/tagstream/tagstream/projections"
 )
@@ -73,7 +74,7 @@ func BenchmarkRebuild(b *testing.B) {
 		n = v
 	}
 	conn := natstest.Start(b, "")
-	store, err := events.OpenJetStream(context.Background(), conn.JS, events.StreamOptions{})
+	store, err := jsstore.Open(context.Background(), conn.JS, jsstore.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -36,6 +36,7 @@ type Source interface {
 type Runner struct {
 	src         Source
 	projections []Projection
+	skips       *events.Skips // nil: skipped events are only not applied
 
 	applyMu sync.Mutex // held for a whole event: projections, then taps
 	taps    map[int]func(events.Envelope) bool
@@ -50,6 +51,10 @@ type Runner struct {
 func NewRunner(src Source, ps ...Projection) *Runner {
 	return &Runner{src: src, projections: ps, changed: make(chan struct{}), taps: map[int]func(events.Envelope) bool{}}
 }
+
+// CountSkips makes the runner report the events it skips (a type or
+// version this build does not know) to s. Call it before CatchUp or Run.
+func (r *Runner) CountSkips(s *events.Skips) { r.skips = s }
 
 // CatchUp applies every event up to the end of the log as it is now.
 func (r *Runner) CatchUp(ctx context.Context) error {
@@ -70,7 +75,16 @@ func (r *Runner) apply(env events.Envelope) error {
 	if skip {
 		return nil
 	}
-	if err := env.Load(); err != nil {
+	err := env.Load()
+	switch {
+	case events.IsUnknown(err):
+		// Written by a newer release: the models cannot fold what they do
+		// not know, and stopping here would freeze every other job. Skip
+		// it, count it, and move on; observers never see it either.
+		r.skips.Skip(events.ReaderProjections, env, err)
+		r.advance(env.Seq)
+		return nil
+	case err != nil:
 		return fmt.Errorf("seq %d: %w", env.Seq, err)
 	}
 	for _, p := range r.projections {
@@ -83,12 +97,16 @@ func (r *Runner) apply(env events.Envelope) error {
 			delete(r.taps, id)
 		}
 	}
+	r.advance(env.Seq)
+	return nil
+}
+
+func (r *Runner) advance(seq uint64) {
 	r.mu.Lock()
-	r.applied = env.Seq
+	r.applied = seq
 	close(r.changed)
 	r.changed = make(chan struct{})
 	r.mu.Unlock()
-	return nil
 }
 
 // Applied is the sequence of the last event applied.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tagstream/tagstream/events"
+	"github.com/tagstream/tagstream/events/jsstore"
 	"github.com/tagstream/tagstream/internal/natsx/natstest"
 	"github.com/tagstream/tagstream/internal/secrets"
 	"github.com/tagstream/tagstream/services"
@@ -32,7 +33,7 @@ func TestUnreachableSecretStorePostponesInsteadOfFailing(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	conn := natstest.Start(t, "")
-	store, err := events.OpenJetStream(ctx, conn.JS, events.StreamOptions{})
+	store, err := jsstore.Open(ctx, conn.JS, jsstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tagstream/tagstream/events"
+	"github.com/tagstream/tagstream/events/jsstore"
 	"github.com/tagstream/tagstream/internal/auth"
 	"github.com/tagstream/tagstream/internal/fetch"
 	"github.com/tagstream/tagstream/internal/httpapi"
@@ -37,7 +38,7 @@ type app struct {
 	roles     roles
 	log       *slog.Logger
 	conn      *natsx.Conn
-	store     *events.JetStreamStore
+	store     *jsstore.Store
 	queue     *services.TaskQueue
 	secrets   *secrets.Store
 	auth      *auth.Service
@@ -49,6 +50,7 @@ type app struct {
 	handler   http.Handler
 	unlock    func()
 	metrics   *metrics.Metrics
+	skips     *events.Skips // events skipped as too new, by any reader
 	// readyAt is the log's last sequence when the read models started
 	// rebuilding: /api/ready waits for the runner to reach it.
 	readyAt uint64
@@ -92,7 +94,7 @@ func openApp(ctx context.Context, cfg config, r roles, tagger services.Tagger, l
 func (a *app) open(ctx context.Context) error {
 	var err error
 	replicas := a.conn.Replicas()
-	if a.store, err = events.OpenJetStream(ctx, a.conn.JS, events.StreamOptions{Replicas: replicas}); err != nil {
+	if a.store, err = jsstore.Open(ctx, a.conn.JS, jsstore.Options{Replicas: replicas}); err != nil {
 		return err
 	}
 	if a.queue, err = services.OpenTaskQueue(ctx, a.conn.JS, replicas, a.cfg.AckWait); err != nil {
@@ -106,6 +108,7 @@ func (a *app) open(ctx context.Context) error {
 		return err
 	}
 	a.metrics = metrics.New()
+	a.skips = events.NewSkips(a.log, a.metrics.EventSkipped)
 	if p, ok := a.tagger.(interface{ ObserveModel(llm.Observer) }); ok {
 		p.ObserveModel(a.metrics)
 	}
@@ -119,6 +122,7 @@ func (a *app) open(ctx context.Context) error {
 	}
 	a.jobs, a.results, a.analytics = projections.NewJobStatus(), projections.NewDocumentResults(), projections.NewAnalytics()
 	a.runner = projections.NewRunner(a.store, a.readModels()...)
+	a.runner.CountSkips(a.skips)
 	start := time.Now()
 	if a.readyAt, err = a.store.LastSeq(ctx); err != nil {
 		return err
@@ -143,6 +147,7 @@ func (a *app) open(ctx context.Context) error {
 		Tap:       a.runner,
 		Healthy:   a.conn.Healthy,
 		CaughtUp:  func() (uint64, uint64) { return a.runner.Applied(), a.readyAt },
+		Skipped:   func() (uint64, []string) { return a.skips.Total(), a.skips.Types() },
 		Requests:  a.metrics,
 		Metrics:   a.metrics.Handler(),
 		UI:        web.Handler(),

@@ -4,9 +4,11 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/tagstream/tagstream/events"
 	"github.com/tagstream/tagstream/projections"
 )
 
@@ -33,6 +35,8 @@ func projectionsCmd() *cobra.Command {
 		defer a.close()
 		fresh := &app{jobs: projections.NewJobStatus(), results: projections.NewDocumentResults(), analytics: projections.NewAnalytics()}
 		runner := projections.NewRunner(a.store, fresh.readModels()...)
+		skips := events.NewSkips(nil, nil)
+		runner.CountSkips(skips)
 		start := time.Now()
 		last, err := a.store.LastSeq(c.Context())
 		if err != nil {
@@ -48,6 +52,9 @@ func projectionsCmd() *cobra.Command {
 		out := c.OutOrStdout()
 		fmt.Fprintf(out, "replayed %d events in %s (%.0f events/s)\n", runner.Applied(), took.Round(time.Millisecond),
 			float64(runner.Applied())/took.Seconds())
+		if n := skips.Total(); n > 0 {
+			fmt.Fprintf(out, "skipped %d events this build does not know (types: %s)\n", n, strings.Join(skips.Types(), ", "))
+		}
 		for _, p := range fresh.readModels() {
 			snap, err := p.Snapshot()
 			if err != nil {

@@ -4,6 +4,7 @@ package storetest
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -21,6 +22,11 @@ func Run(t *testing.T, open func(t *testing.T) events.Store) {
 	t.Run("RacingAppendsOneWins", func(t *testing.T) { racing(t, open(t)) })
 	t.Run("LastAndNotFound", func(t *testing.T) { lastAndNotFound(t, open(t)) })
 	t.Run("FollowSeesLiveEvents", func(t *testing.T) { follow(t, open(t)) })
+	t.Run("ExpectOnWildcardSubject", func(t *testing.T) { expectWildcard(t, open(t)) })
+	t.Run("ReadFilters", func(t *testing.T) { readFilters(t, open(t)) })
+	t.Run("ReadStopsAtEndWhenBegun", func(t *testing.T) { readEnd(t, open(t)) })
+	t.Run("FollowFromLaterSequence", func(t *testing.T) { followFrom(t, open(t)) })
+	t.Run("ReadFnErrorStops", func(t *testing.T) { readFnError(t, open(t)) })
 }
 
 func mustNew(t *testing.T, job string, ev events.Event) events.Envelope {
@@ -216,5 +222,141 @@ func follow(t *testing.T, s events.Store) {
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Fatalf("Follow after cancel: %v", err)
+	}
+}
+
+// A command may guard an append with the last sequence of a whole job
+// (jobs.<id>.>): any event of that job in between is a conflict, events of
+// other jobs are not.
+func expectWildcard(t *testing.T, s events.Store) {
+	ctx := context.Background()
+	all := events.JobSubjects("w")
+	if _, err := s.Append(ctx, mustNew(t, "w", events.JobStarted{}), &events.Expect{Subject: all, Seq: 0}); err != nil {
+		t.Fatalf("first append expecting an empty job: %v", err)
+	}
+	if _, err := s.Append(ctx, mustNew(t, "w", events.JobStarted{}), &events.Expect{Subject: all, Seq: 0}); !errors.Is(err, events.ErrConflict) {
+		t.Fatalf("second append expecting an empty job: %v, want ErrConflict", err)
+	}
+	doc, err := s.Append(ctx, mustNew(t, "w", events.DocumentStarted{Row: 4, Attempt: 1}), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Append(ctx, mustNew(t, "other", events.JobStarted{}), nil); err != nil {
+		t.Fatal(err)
+	}
+	if last, err := s.Last(ctx, all); err != nil || last.Seq != doc {
+		t.Fatalf("Last on %s: %d %v, want %d", all, last.Seq, err, doc)
+	}
+	seq, err := s.Append(ctx, mustNew(t, "w", events.JobPaused{}), &events.Expect{Subject: all, Seq: doc})
+	if err != nil {
+		t.Fatalf("append expecting the job's last event (another job wrote since): %v", err)
+	}
+	if _, err := s.Append(ctx, mustNew(t, "w", events.DocumentTagged{Row: 4, Attempt: 1}), nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Append(ctx, mustNew(t, "w", events.JobResumed{}), &events.Expect{Subject: all, Seq: seq}); !errors.Is(err, events.ErrConflict) {
+		t.Fatalf("a document event landed in between: %v, want ErrConflict", err)
+	}
+}
+
+func readFilters(t *testing.T, s events.Store) {
+	ctx := context.Background()
+	for _, e := range []struct {
+		job string
+		ev  events.Event
+	}{
+		{"a", events.DocumentsSubmitted{InputID: "i"}}, {"a", events.JobStarted{InputID: "i"}},
+		{"b", events.JobStarted{}}, {"a", events.DocumentStarted{Row: 1, Attempt: 1}},
+		{"a", events.DocumentTagged{Row: 1, Attempt: 1}}, {"b", events.JobCancelled{}},
+		{"a", events.DocumentStarted{Row: 2, Attempt: 1}},
+	} {
+		if _, err := s.Append(ctx, mustNew(t, e.job, e.ev), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	types := func(filter string, from uint64) string {
+		var out []string
+		for _, e := range readAll(t, s, filter, from) {
+			out = append(out, e.JobID+":"+e.Type)
+		}
+		return strings.Join(out, " ")
+	}
+	for _, c := range []struct {
+		filter string
+		from   uint64
+		want   string
+	}{
+		{events.SubjectAllControl, 1, "a:JobStarted b:JobStarted b:JobCancelled"},
+		{events.ControlSubject("b"), 1, "b:JobStarted b:JobCancelled"},
+		{events.InputSubject("a"), 1, "a:DocumentsSubmitted"},
+		{events.DocSubject("a", 1), 1, "a:DocumentStarted a:DocumentTagged"},
+		{"jobs.a.doc.*", 5, "a:DocumentTagged a:DocumentStarted"},
+		{events.SubjectAll, 7, "a:DocumentStarted"},
+		{events.SubjectAll, 8, ""},
+		{events.JobSubjects("b"), 4, "b:JobCancelled"},
+	} {
+		if got := types(c.filter, c.from); got != c.want {
+			t.Errorf("Read(%s, from %d) = %q, want %q", c.filter, c.from, got, c.want)
+		}
+	}
+}
+
+// Read ends at the log as it was when Read began, even if fn appends.
+func readEnd(t *testing.T, s events.Store) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for i := 0; i < 3; i++ {
+		if _, err := s.Append(ctx, mustNew(t, "e", events.DocumentStarted{Row: i, Attempt: 1}), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n := 0
+	err := s.Read(ctx, events.SubjectAll, 1, func(events.Envelope) error {
+		n++
+		_, err := s.Append(ctx, mustNew(t, "e", events.JobPaused{}), nil)
+		return err
+	})
+	if err != nil || n != 3 {
+		t.Fatalf("read saw %d events (%v), want the 3 present when it began", n, err)
+	}
+	if ls, _ := s.LastSeq(ctx); ls != 6 {
+		t.Fatalf("LastSeq %d, want 6", ls)
+	}
+}
+
+func followFrom(t *testing.T, s events.Store) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for i := 0; i < 3; i++ {
+		_, _ = s.Append(ctx, mustNew(t, "f", events.DocumentStarted{Row: i, Attempt: 1}), nil)
+	}
+	got := make(chan events.Envelope, 10)
+	go func() {
+		_ = s.Follow(ctx, events.DocSubject("f", 2), 3, func(e events.Envelope) error { got <- e; return nil })
+	}()
+	if e := <-got; e.Seq != 3 {
+		t.Fatalf("first followed seq %d, want 3", e.Seq)
+	}
+	_, _ = s.Append(ctx, mustNew(t, "f", events.DocumentStarted{Row: 1, Attempt: 2}), nil)
+	_, _ = s.Append(ctx, mustNew(t, "f", events.DocumentTagged{Row: 2, Attempt: 1}), nil)
+	select {
+	case e := <-got:
+		if e.Type != events.TypeDocumentTagged || e.Seq != 5 {
+			t.Fatalf("followed %s at %d, want DocumentTagged at 5 (row 1 is filtered out)", e.Type, e.Seq)
+		}
+	case <-ctx.Done():
+		t.Fatal("live event never arrived")
+	}
+}
+
+func readFnError(t *testing.T, s events.Store) {
+	ctx := context.Background()
+	for i := 0; i < 3; i++ {
+		_, _ = s.Append(ctx, mustNew(t, "x", events.DocumentStarted{Row: i, Attempt: 1}), nil)
+	}
+	stop := errors.New("stop")
+	n := 0
+	if err := s.Read(ctx, events.SubjectAll, 1, func(events.Envelope) error { n++; return stop }); !errors.Is(err, stop) || n != 1 {
+		t.Fatalf("Read after fn failed: %v after %d calls, want fn's error after 1", err, n)
 	}
 }

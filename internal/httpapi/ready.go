@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -16,8 +17,9 @@ type RequestObserver interface {
 
 // check is one readiness condition in the /api/ready body.
 type check struct {
-	OK     bool   `json:"ok"`
-	Detail string `json:"detail,omitempty"`
+	OK       bool   `json:"ok"`
+	Degraded bool   `json:"degraded,omitempty"`
+	Detail   string `json:"detail,omitempty"`
 }
 
 // ready is readiness for load balancers and orchestrators, stricter than
@@ -25,8 +27,13 @@ type check struct {
 // everything that was in the log when the process started, since before
 // that status and results answers would be stale. 503 names the failed
 // checks. Public, like /api/health: probes carry no token.
+//
+// Events skipped because a newer release wrote them make the process
+// "degraded", still 200: it serves every other job correctly, and taking
+// it out of rotation would turn one foreign event into an outage. The
+// status and the "events" check tell operators to upgrade it.
 func (s *Server) ready(c *gin.Context) {
-	checks := map[string]check{"nats": {OK: true}, "read_models": {OK: true}}
+	checks := map[string]check{"nats": {OK: true}, "read_models": {OK: true}, "events": {OK: true}}
 	if s.d.Healthy != nil && !s.d.Healthy() {
 		checks["nats"] = check{Detail: "disconnected"}
 	}
@@ -34,6 +41,14 @@ func (s *Server) ready(c *gin.Context) {
 		if applied, target := s.d.CaughtUp(); applied < target {
 			checks["read_models"] = check{Detail: "catching up with the log: applied " +
 				itoa(applied) + " of " + itoa(target) + " events present at startup"}
+		}
+	}
+	status := "ready"
+	if s.d.Skipped != nil {
+		if n, types := s.d.Skipped(); n > 0 {
+			checks["events"] = check{OK: true, Degraded: true, Detail: "skipped " + itoa(n) +
+				" events this build does not know (types: " + strings.Join(types, ", ") + "); upgrade this process"}
+			status = "degraded"
 		}
 	}
 	failed := []string{}
@@ -46,7 +61,7 @@ func (s *Server) ready(c *gin.Context) {
 		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "not_ready", "failed": failed, "checks": checks})
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"status": "ready", "checks": checks})
+	c.JSON(http.StatusOK, gin.H{"status": status, "checks": checks})
 }
 
 func itoa(n uint64) string {

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 )
@@ -42,5 +43,44 @@ func TestReadyNamesFailedChecks(t *testing.T) {
 	applied.Store(10)
 	if st, body := get(); st != http.StatusOK || body["status"] != "ready" {
 		t.Fatalf("caught up: %d %v", st, body)
+	}
+}
+
+// Skipped events (written by a newer release) make the process degraded,
+// not down: 200, status "degraded", the events check naming the types;
+// a real failure still wins with 503.
+func TestReadyDegradedBySkippedEvents(t *testing.T) {
+	var skipped atomic.Uint64
+	var up atomic.Bool
+	up.Store(true)
+	h := New(Deps{Log: slog.New(slog.DiscardHandler), Healthy: up.Load,
+		Skipped: func() (uint64, []string) {
+			if skipped.Load() == 0 {
+				return 0, nil
+			}
+			return skipped.Load(), []string{"JobArchived"}
+		}})
+	get := func() (int, map[string]any) {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/ready", nil))
+		var body map[string]any
+		if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
+			t.Fatalf("body %q: %v", rec.Body, err)
+		}
+		return rec.Code, body
+	}
+	if st, body := get(); st != http.StatusOK || body["status"] != "ready" {
+		t.Fatalf("nothing skipped: %d %v", st, body)
+	}
+	skipped.Store(3)
+	st, body := get()
+	ev, _ := body["checks"].(map[string]any)["events"].(map[string]any)
+	if st != http.StatusOK || body["status"] != "degraded" || ev["degraded"] != true ||
+		!strings.Contains(ev["detail"].(string), "JobArchived") {
+		t.Fatalf("skipped: %d %v", st, body)
+	}
+	up.Store(false)
+	if st, body := get(); st != http.StatusServiceUnavailable || body["status"] != "not_ready" {
+		t.Fatalf("skipped and disconnected: %d %v", st, body)
 	}
 }

@@ -74,7 +74,10 @@ type Deps struct {
 	Healthy   func() bool // NATS reachable
 	// CaughtUp says how far the read models are (applied) against the
 	// log's last sequence at startup (target), for /api/ready; optional.
-	CaughtUp  func() (applied, target uint64)
+	CaughtUp func() (applied, target uint64)
+	// Skipped says how many events this process skipped because a newer
+	// release wrote them, and of which types, for /api/ready; optional.
+	Skipped   func() (total uint64, types []string)
 	Requests  RequestObserver // optional: request durations (metrics)
 	Metrics   http.Handler
 	UI        http.Handler // the web console, served for GET requests outside /api

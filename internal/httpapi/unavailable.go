@@ -3,12 +3,10 @@ package httpapi
 import (
 	"context"
 	"errors"
-	"net/http"
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
+	"github.com/tagstream/tagstream/events"
 	"github.com/tagstream/tagstream/internal/apperr"
 )
 
@@ -94,21 +92,10 @@ func asUnavailable(c *gin.Context, err error) error {
 	return err
 }
 
-// isUnavailable reports errors that mean "NATS or JetStream cannot answer
-// now" rather than "this request is wrong".
+// isUnavailable reports errors that mean "the event store cannot answer
+// now" rather than "this request is wrong": the store marks them
+// events.ErrUnavailable, and a request that ran out of time waiting for it
+// ends with its deadline.
 func isUnavailable(err error) bool {
-	for _, target := range []error{
-		nats.ErrConnectionClosed, nats.ErrConnectionDraining, nats.ErrConnectionReconnecting,
-		nats.ErrDisconnected, nats.ErrNoServers, nats.ErrTimeout, nats.ErrNoResponders,
-		jetstream.ErrNoHeartbeat, jetstream.ErrNoStreamResponse, jetstream.ErrConnectionClosed,
-		jetstream.ErrServerShutdown, context.DeadlineExceeded,
-	} {
-		if errors.Is(err, target) {
-			return true
-		}
-	}
-	// JetStream's own 503s: "JetStream system temporarily unavailable",
-	// no meta leader, JetStream not enabled.
-	var apiErr *jetstream.APIError
-	return errors.As(err, &apiErr) && apiErr.Code == http.StatusServiceUnavailable
+	return errors.Is(err, events.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded)
 }

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
+	"github.com/tagstream/tagstream/events"
 	"github.com/tagstream/tagstream/internal/apperr"
 	"github.com/tagstream/tagstream/internal/auth"
 	"github.com/tagstream/tagstream/projections"
@@ -84,7 +84,7 @@ func TestNATSOutagesAnswer503(t *testing.T) {
 
 	up.Store(true)
 	want503("a command whose NATS call never returns", "POST", "/api/batch/jobs/known/pause")
-	ch.err = apperr.Wrap(fmt.Errorf("append: %w", nats.ErrNoResponders), "pause")
+	ch.err = apperr.Wrap(fmt.Errorf("append: %w", events.ErrUnavailable), "pause")
 	want503("a command failing with no responders", "POST", "/api/batch/jobs/known/pause")
 	ch.err = apperr.New(apperr.Conflict, "job is completed")
 	if st, _, _ := call("POST", "/api/batch/jobs/known/pause"); st != http.StatusConflict {
@@ -94,7 +94,7 @@ func TestNATSOutagesAnswer503(t *testing.T) {
 	if st, _, _ := call("POST", "/api/batch/jobs/known/pause"); st != http.StatusInternalServerError {
 		t.Errorf("an internal error while NATS is up: %d, want 500", st)
 	}
-	fresh.err = fmt.Errorf("last seq: %w", nats.ErrTimeout)
+	fresh.err = fmt.Errorf("last seq: %w", events.ErrUnavailable)
 	want503("an unknown job whose catch-up times out", "GET", "/api/batch/jobs/unknown/status")
 	fresh.err = nil
 	if st, _, _ := call("GET", "/api/batch/jobs/unknown/status"); st != http.StatusNotFound {

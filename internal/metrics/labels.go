@@ -13,6 +13,9 @@ type capped struct {
 	mu   sync.Mutex
 	max  int
 	seen map[string]struct{}
+	// keepCase keeps upper case letters (event type names are CamelCase
+	// and read better as written); everything else clean refuses still is.
+	keepCase bool
 }
 
 func newCapped(max int) *capped { return &capped{max: max, seen: map[string]struct{}{}} }
@@ -21,7 +24,14 @@ func newCapped(max int) *capped { return &capped{max: max, seen: map[string]stru
 const Other = "other"
 
 func (c *capped) value(s string) string {
-	s = clean(s)
+	if c.keepCase {
+		s = strings.TrimSpace(s)
+		if low := clean(s); low == "" || low != strings.ToLower(s) {
+			s = ""
+		}
+	} else {
+		s = clean(s)
+	}
 	if s == "" {
 		return Other
 	}

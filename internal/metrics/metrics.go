@@ -23,6 +23,7 @@ const ns = "tagstream"
 const (
 	maxModels = 20
 	maxCodes  = 50
+	maxTypes  = 20 // skipped event types
 )
 
 // Metrics holds the process's registry and instruments.
@@ -42,11 +43,16 @@ type Metrics struct {
 	rateWaitSecond prometheus.Counter
 
 	httpDuration *prometheus.HistogramVec
+
+	eventsSkipped *prometheus.CounterVec
+	readers       *capped
+	skipTypes     *capped
 }
 
 // New returns metrics on a fresh registry with the Go and process collectors.
 func New() *Metrics {
-	m := &Metrics{reg: prometheus.NewRegistry(), models: newCapped(maxModels), codes: newCapped(maxCodes)}
+	m := &Metrics{reg: prometheus.NewRegistry(), models: newCapped(maxModels), codes: newCapped(maxCodes),
+		readers: newCapped(8), skipTypes: &capped{max: maxTypes, seen: map[string]struct{}{}, keepCase: true}}
 	m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	f := factory{m.reg}
 	m.docsProcessed = f.counter(prometheus.CounterOpts{Name: "documents_processed_total",
@@ -70,6 +76,9 @@ func New() *Metrics {
 	m.httpDuration = f.histogramVec(prometheus.HistogramOpts{Name: "http_request_duration_seconds",
 		Help:    "HTTP request duration by route template and status class (WebSocket and SSE routes measure the connection's life).",
 		Buckets: prometheus.DefBuckets}, "route", "status")
+	m.eventsSkipped = f.counterVec(prometheus.CounterOpts{Name: "events_skipped_total",
+		Help: "Events a reader skipped because their type or version is newer than this build, by reader and type (first 20 types, then other)."},
+		"reader", "type")
 	return m
 }
 
@@ -130,6 +139,12 @@ func (m *Metrics) ObserveRequest(route string, status int, d time.Duration) {
 		route = Other
 	}
 	m.httpDuration.WithLabelValues(route, statusClass(status)).Observe(d.Seconds())
+}
+
+// EventSkipped counts an event a reader (projections, dispatcher, worker,
+// observers) skipped because this build does not know its type or version.
+func (m *Metrics) EventSkipped(reader, typ string) {
+	m.eventsSkipped.WithLabelValues(m.readers.value(reader), m.skipTypes.value(typ)).Inc()
 }
 
 // factory prefixes names and registers in one go.

@@ -63,3 +63,33 @@ func TestStatusClass(t *testing.T) {
 		}
 	}
 }
+
+// Skipped event types come from the log, which a newer release (or anyone
+// who can write to it) fills: the label keeps type names as written but
+// stays bounded and refuses free text.
+func TestSkippedEventsBounded(t *testing.T) {
+	m := New()
+	m.EventSkipped("projections", "JobArchived")
+	m.EventSkipped("projections", "JobArchived")
+	for i := 0; i < 50; i++ {
+		m.EventSkipped("dispatcher", fmt.Sprintf("Invented%d", i))
+	}
+	m.EventSkipped("observers", "has spaces: /home/ana")
+	series := gather(t, m, "tagstream_events_skipped_total")
+	if len(series) > maxTypes+3 { // types past the cap are "other", per reader
+		t.Fatalf("%d skipped series, want at most %d", len(series), maxTypes+3)
+	}
+	found := false
+	for _, s := range series {
+		reader, typ := s.Label[0].GetValue(), s.Label[1].GetValue()
+		if strings.Contains(typ, " ") || strings.Contains(typ, "home") {
+			t.Errorf("free text reached a label: %q", typ)
+		}
+		if reader == "projections" && typ == "JobArchived" {
+			found = s.Counter.GetValue() == 2
+		}
+	}
+	if !found {
+		t.Errorf("no projections/JobArchived series counting 2: %v", series)
+	}
+}

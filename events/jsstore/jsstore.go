@@ -1,4 +1,8 @@
-package events
+// Package jsstore is the events.Store on a NATS JetStream stream: the only
+// place that knows how the log maps onto JetStream (the stream, Msg-Id
+// dedup, expected-last-sequence checks, ordered consumers) and which NATS
+// errors mean "the log cannot be reached now" (events.ErrUnavailable).
+package jsstore
 
 import (
 	"context"
@@ -7,28 +11,28 @@ import (
 	"fmt"
 	"time"
 
-	fastjson "github.com/goccy/go-json"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/tagstream/tagstream/events"
 )
 
-// JetStreamStore is the Store on a NATS JetStream stream.
-type JetStreamStore struct {
+// Store is the events.Store on a NATS JetStream stream.
+type Store struct {
 	js     jetstream.JetStream
 	stream jetstream.Stream
 }
 
-var _ Store = (*JetStreamStore)(nil)
+var _ events.Store = (*Store)(nil)
 
-// StreamOptions tune the event stream when it is created.
-type StreamOptions struct {
+// Options tune the event stream when it is created.
+type Options struct {
 	Replicas   int           // 1 for a single server, 3 on a 3-node cluster
 	Duplicates time.Duration // dedup window for idempotent appends
 }
 
-// OpenJetStream creates the event stream if it is missing (or updates its
+// Open creates the event stream if it is missing (or updates its
 // configuration) and returns a store on it.
-func OpenJetStream(ctx context.Context, js jetstream.JetStream, opts StreamOptions) (*JetStreamStore, error) {
+func Open(ctx context.Context, js jetstream.JetStream, opts Options) (*Store, error) {
 	if opts.Replicas <= 0 {
 		opts.Replicas = 1
 	}
@@ -36,9 +40,9 @@ func OpenJetStream(ctx context.Context, js jetstream.JetStream, opts StreamOptio
 		opts.Duplicates = 10 * time.Minute
 	}
 	stream, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name:        Stream,
+		Name:        events.Stream,
 		Description: "Tagstream job events: the system of record",
-		Subjects:    []string{SubjectAll},
+		Subjects:    []string{events.SubjectAll},
 		Storage:     jetstream.FileStorage,
 		Retention:   jetstream.LimitsPolicy,
 		Replicas:    opts.Replicas,
@@ -48,13 +52,13 @@ func OpenJetStream(ctx context.Context, js jetstream.JetStream, opts StreamOptio
 		DenyPurge:   true,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("create stream %s: %w", Stream, err)
+		return nil, wrap(err, "events: create stream %s", events.Stream)
 	}
-	return &JetStreamStore{js: js, stream: stream}, nil
+	return &Store{js: js, stream: stream}, nil
 }
 
 // Append implements Store.
-func (s *JetStreamStore) Append(ctx context.Context, env Envelope, expect *Expect) (uint64, error) {
+func (s *Store) Append(ctx context.Context, env events.Envelope, expect *events.Expect) (uint64, error) {
 	if env.Subject == "" || env.ID == "" {
 		return 0, errors.New("events: envelope without subject or id")
 	}
@@ -63,7 +67,7 @@ func (s *JetStreamStore) Append(ctx context.Context, env Envelope, expect *Expec
 		return 0, fmt.Errorf("events: encode envelope: %w", err)
 	}
 	msg := &nats.Msg{Subject: env.Subject, Data: data, Header: nats.Header{}}
-	opts := []jetstream.PublishOpt{jetstream.WithMsgID(env.ID), jetstream.WithExpectStream(Stream)}
+	opts := []jetstream.PublishOpt{jetstream.WithMsgID(env.ID), jetstream.WithExpectStream(events.Stream)}
 	if expect != nil {
 		opts = append(opts, jetstream.WithExpectLastSequenceForSubject(expect.Seq, expect.Subject))
 	}
@@ -72,7 +76,7 @@ func (s *JetStreamStore) Append(ctx context.Context, env Envelope, expect *Expec
 		return ack.Sequence, nil
 	}
 	if !isWrongLastSequence(err) {
-		return 0, fmt.Errorf("events: append %s: %w", env.Type, err)
+		return 0, wrap(err, "events: append %s", env.Type)
 	}
 	// A retried append of an event that is already stored fails the
 	// sequence check on a single server before dedup runs: if the newest
@@ -80,7 +84,7 @@ func (s *JetStreamStore) Append(ctx context.Context, env Envelope, expect *Expec
 	if last, lerr := s.Last(ctx, expect.Subject); lerr == nil && last.ID == env.ID {
 		return last.Seq, nil
 	}
-	return 0, ErrConflict
+	return 0, events.ErrConflict
 }
 
 func isWrongLastSequence(err error) bool {
@@ -92,28 +96,28 @@ func isWrongLastSequence(err error) bool {
 }
 
 // Last implements Store.
-func (s *JetStreamStore) Last(ctx context.Context, subject string) (Envelope, error) {
+func (s *Store) Last(ctx context.Context, subject string) (events.Envelope, error) {
 	raw, err := s.stream.GetLastMsgForSubject(ctx, subject)
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return Envelope{}, ErrNotFound
+		return events.Envelope{}, events.ErrNotFound
 	}
 	if err != nil {
-		return Envelope{}, fmt.Errorf("events: last on %s: %w", subject, err)
+		return events.Envelope{}, wrap(err, "events: last on %s", subject)
 	}
-	return Unmarshal(raw.Data, raw.Sequence, raw.Subject)
+	return events.Unmarshal(raw.Data, raw.Sequence, raw.Subject)
 }
 
 // LastSeq implements Store.
-func (s *JetStreamStore) LastSeq(ctx context.Context) (uint64, error) {
+func (s *Store) LastSeq(ctx context.Context) (uint64, error) {
 	info, err := s.stream.Info(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("events: stream info: %w", err)
+		return 0, wrap(err, "events: stream info")
 	}
 	return info.State.LastSeq, nil
 }
 
 // Read implements Store.
-func (s *JetStreamStore) Read(ctx context.Context, filter string, from uint64, fn func(Envelope) error) error {
+func (s *Store) Read(ctx context.Context, filter string, from uint64, fn func(events.Envelope) error) error {
 	// The newest matching event marks the end, so an empty or fully read
 	// range returns at once instead of waiting for events that never come.
 	raw, err := s.stream.GetLastMsgForSubject(ctx, filter)
@@ -121,13 +125,13 @@ func (s *JetStreamStore) Read(ctx context.Context, filter string, from uint64, f
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("events: read %s: %w", filter, err)
+		return wrap(err, "events: read %s", filter)
 	}
 	end := raw.Sequence
 	if from > end {
 		return nil
 	}
-	return s.consume(ctx, filter, from, func(env Envelope) (bool, error) {
+	return s.consume(ctx, filter, from, func(env events.Envelope) (bool, error) {
 		if err := fn(env); err != nil {
 			return false, err
 		}
@@ -136,8 +140,8 @@ func (s *JetStreamStore) Read(ctx context.Context, filter string, from uint64, f
 }
 
 // Follow implements Store.
-func (s *JetStreamStore) Follow(ctx context.Context, filter string, from uint64, fn func(Envelope) error) error {
-	return s.consume(ctx, filter, from, func(env Envelope) (bool, error) {
+func (s *Store) Follow(ctx context.Context, filter string, from uint64, fn func(events.Envelope) error) error {
+	return s.consume(ctx, filter, from, func(env events.Envelope) (bool, error) {
 		return true, fn(env)
 	})
 }
@@ -145,7 +149,7 @@ func (s *JetStreamStore) Follow(ctx context.Context, filter string, from uint64,
 // consume feeds events from an ordered consumer to fn until fn says stop,
 // fails, or ctx is done. Ordered consumers recreate themselves after
 // reconnects and gaps, so the sequence seen by fn never skips or repeats.
-func (s *JetStreamStore) consume(ctx context.Context, filter string, from uint64, fn func(Envelope) (bool, error)) error {
+func (s *Store) consume(ctx context.Context, filter string, from uint64, fn func(events.Envelope) (bool, error)) error {
 	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{filter}, InactiveThreshold: time.Minute}
 	if from > 1 {
 		cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
@@ -153,11 +157,11 @@ func (s *JetStreamStore) consume(ctx context.Context, filter string, from uint64
 	}
 	cons, err := s.stream.OrderedConsumer(ctx, cfg)
 	if err != nil {
-		return fmt.Errorf("events: consumer on %s: %w", filter, err)
+		return wrap(err, "events: consumer on %s", filter)
 	}
 	it, err := cons.Messages(jetstream.PullMaxMessages(1000))
 	if err != nil {
-		return fmt.Errorf("events: consume %s: %w", filter, err)
+		return wrap(err, "events: consume %s", filter)
 	}
 	defer it.Stop()
 	for {
@@ -166,13 +170,13 @@ func (s *JetStreamStore) consume(ctx context.Context, filter string, from uint64
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			return fmt.Errorf("events: next on %s: %w", filter, err)
+			return wrap(err, "events: next on %s", filter)
 		}
 		meta, err := msg.Metadata()
 		if err != nil {
-			return fmt.Errorf("events: metadata: %w", err)
+			return wrap(err, "events: metadata")
 		}
-		env, err := Unmarshal(msg.Data(), meta.Sequence.Stream, msg.Subject())
+		env, err := events.Unmarshal(msg.Data(), meta.Sequence.Stream, msg.Subject())
 		if err != nil {
 			return err
 		}
@@ -181,15 +185,4 @@ func (s *JetStreamStore) consume(ctx context.Context, filter string, from uint64
 			return err
 		}
 	}
-}
-
-// Unmarshal parses a stored message into an envelope with its sequence and
-// subject, for readers that consume the stream directly.
-func Unmarshal(data []byte, seq uint64, subject string) (Envelope, error) {
-	var env Envelope
-	if err := fastjson.Unmarshal(data, &env); err != nil {
-		return Envelope{}, fmt.Errorf("events: decode seq %d on %s: %w", seq, subject, err)
-	}
-	env.Seq, env.Subject = seq, subject
-	return env, nil
 }

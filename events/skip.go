@@ -1,0 +1,108 @@
+package events
+
+import (
+	"log/slog"
+	"sort"
+	"sync"
+)
+
+// Readers that meet an event this build does not know (a type or version
+// written by a newer release) skip it instead of stopping: one foreign
+// event must never stop serving or dispatching other jobs, and rolling
+// back a release that added a type must be possible. Skips is where they
+// say so: it counts, logs once per reader and type, and feeds a metric and
+// /api/ready ("degraded").
+
+// Reader names used with Skips.Skip.
+const (
+	ReaderProjections = "projections"
+	ReaderDispatcher  = "dispatcher"
+	ReaderWorker      = "worker"
+	ReaderObservers   = "observers"
+)
+
+// maxSkipKinds bounds the distinct types remembered: the log is data, and
+// a flood of invented type names must not grow memory or label sets.
+const maxSkipKinds = 32
+
+// SkipOther stands for every type past maxSkipKinds.
+const SkipOther = "other"
+
+// Skips counts skipped events per reader and type. A nil *Skips is valid
+// and only ignores, so readers need not check whether one was wired.
+type Skips struct {
+	log   *slog.Logger
+	count func(reader, typ string)
+
+	mu     sync.Mutex
+	byKind map[[2]string]uint64 // reader, type
+	types  map[string]uint64
+	total  uint64
+}
+
+// NewSkips returns a counter that logs the first skip of each reader and
+// type on log (nil: no log) and calls count (nil: none) for every skip,
+// with the type already bounded.
+func NewSkips(log *slog.Logger, count func(reader, typ string)) *Skips {
+	return &Skips{log: log, count: count, byKind: map[[2]string]uint64{}, types: map[string]uint64{}}
+}
+
+// Skip records that reader skipped env because of err (see IsUnknown).
+func (s *Skips) Skip(reader string, env Envelope, err error) {
+	if s == nil {
+		return
+	}
+	typ := env.Type
+	s.mu.Lock()
+	if _, seen := s.types[typ]; !seen && len(s.types) >= maxSkipKinds {
+		typ = SkipOther
+	}
+	key := [2]string{reader, typ}
+	first := s.byKind[key] == 0
+	s.byKind[key]++
+	s.types[typ]++
+	s.total++
+	s.mu.Unlock()
+	if first && s.log != nil {
+		s.log.Warn("skipping events this build does not know; upgrade this process to read them",
+			"reader", reader, "type", typ, "version", env.Version, "seq", env.Seq, "job_id", env.JobID, "err", err)
+	}
+	if s.count != nil {
+		s.count(reader, typ)
+	}
+}
+
+// Total is the number of events skipped so far, by every reader.
+func (s *Skips) Total() uint64 {
+	if s == nil {
+		return 0
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.total
+}
+
+// Types lists the skipped type names, sorted.
+func (s *Skips) Types() []string {
+	if s == nil {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]string, 0, len(s.types))
+	for t := range s.types {
+		out = append(out, t)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Count is how many events reader skipped of type typ.
+func (s *Skips) Count(reader, typ string) uint64 {
+	if s == nil {
+		return 0
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.byKind[[2]string{reader, typ}]
+}
