@@ -207,8 +207,11 @@ func (a *app) run(ctx context.Context, ln net.Listener) error {
 		handler = a.workerHandler()
 	}
 	if ln != nil {
-		srv = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
-		go func() { srvErr <- srv.Serve(ln) }()
+		// Header/idle timeouts here, body/write deadlines per request and
+		// connection caps: see internal/httpapi/timeouts.go, listener.go.
+		srv = httpapi.NewHTTPServer(handler)
+		capped := httpapi.LimitListener(ln, httpapi.DefaultMaxConns, httpapi.DefaultMaxConnsPerIP)
+		go func() { srvErr <- srv.Serve(capped) }()
 		a.log.Info("serving HTTP", "addr", ln.Addr().String())
 	}
 	var err error

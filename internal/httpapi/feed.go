@@ -1,10 +1,13 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/tagstream/tagstream/events"
@@ -20,10 +23,19 @@ type Tapper interface {
 // disconnected: a slow client must not grow the server's memory.
 const feedBuffer = 1024
 
+// catchupPage is how many result rows a catchup reads (and copies) under
+// the read model's lock at a time: observers of a 10,000-document job
+// must not each copy every row while holding it, nor keep the whole
+// catchup in memory.
+const catchupPage = 256
+
 // watch is one observer's view of a job: a catchup message built from the
 // read models as of sequence N, then every message from N+1 on.
 type watch struct {
-	catchup  []byte
+	job      string
+	applied  uint64
+	state    projections.Job
+	results  ResultReader
 	msgs     chan []byte // closed after the terminal message or on overflow
 	overflow atomic.Bool
 	untap    func()
@@ -38,18 +50,18 @@ type renderCache struct {
 	terminal bool
 }
 
+// DefaultMaxStreamsPerUser caps one user's WebSocket/SSE observers: each
+// holds a connection, a goroutine and up to feedBuffer messages.
+const DefaultMaxStreamsPerUser = 8
+
 func (s *Server) watchJob(job projections.Job) *watch {
-	w := &watch{msgs: make(chan []byte, feedBuffer)}
+	w := &watch{job: job.ID, results: s.d.Results, msgs: make(chan []byte, feedBuffer)}
 	finished := false
 	w.untap = s.d.Tap.Tap(func(applied uint64) {
+		// Under the runner's lock: only the job's small state is read
+		// here; its rows are paged out later by writeCatchup.
 		current, _ := s.d.Jobs.Get(job.ID)
-		rows, _, _ := s.d.Results.Page(job.ID, 0, 0)
-		results := make([]map[string]any, len(rows))
-		for i, r := range rows {
-			results[i] = resultRow(r)
-		}
-		w.catchup, _ = json.Marshal(gin.H{"type": "catchup", "job_id": job.ID, "seq": applied,
-			"state": statusView(current), "results": results})
+		w.applied, w.state = applied, current
 		if events.Terminal(current.Status) {
 			// Nothing more will happen: the terminal message follows at once.
 			msg, _ := json.Marshal(controlMessage(current.Status, current, applied))
@@ -82,6 +94,43 @@ func (s *Server) watchJob(job projections.Job) *watch {
 		return true
 	})
 	return w
+}
+
+// writeCatchup writes the catchup message (one JSON object, no newline)
+// page by page. "seq" is the last event the state reflects; rows are read
+// after it, so a row may already show a later outcome than seq, and a
+// following document message may then repeat an earlier step of that row
+// before its latest one arrives again: clients end on the latest state.
+func (w *watch) writeCatchup(out io.Writer) error {
+	head, _ := json.Marshal(gin.H{"type": "catchup", "job_id": w.job, "seq": w.applied, "state": statusView(w.state)})
+	// Reopen the object to append "results" as a streamed array.
+	if _, err := out.Write(append(head[:len(head)-1], `,"results":[`...)); err != nil {
+		return err
+	}
+	first := true
+	for from := 0; ; from += catchupPage {
+		rows, total, _ := w.results.Page(w.job, from, catchupPage)
+		var buf bytes.Buffer
+		for _, r := range rows {
+			if !first {
+				buf.WriteByte(',')
+			}
+			first = false
+			b, err := json.Marshal(resultRow(r))
+			if err != nil {
+				return err
+			}
+			buf.Write(b)
+		}
+		if _, err := out.Write(buf.Bytes()); err != nil {
+			return err
+		}
+		if len(rows) < catchupPage || from+len(rows) >= total {
+			break
+		}
+	}
+	_, err := io.WriteString(out, "]}")
+	return err
 }
 
 // render turns an event into its observer message, once per event.
@@ -147,10 +196,12 @@ func counts(job projections.Job) gin.H {
 		"failed_count": job.Failed, "cancelled_count": job.Cancelled, "total_documents": job.Total}
 }
 
-// follow pumps a watch into send until it ends, ctx is done or send fails.
+// follow pumps a watch into the client until it ends, ctx is done or a
+// write fails: catchup streams the catchup message, send the later ones.
 // It reports whether the watch ended because the client was too slow.
-func (w *watch) follow(ctx context.Context, send func([]byte) error, tick <-chan struct{}, ping func() error) (slow bool, err error) {
-	if err := send(w.catchup); err != nil {
+func (w *watch) follow(ctx context.Context, catchup func(func(io.Writer) error) error, send func([]byte) error,
+	tick <-chan struct{}, ping func() error) (slow bool, err error) {
+	if err := catchup(w.writeCatchup); err != nil {
 		return false, err
 	}
 	for {
@@ -170,4 +221,31 @@ func (w *watch) follow(ctx context.Context, send func([]byte) error, tick <-chan
 			return false, ctx.Err()
 		}
 	}
+}
+
+// pinger ticks every pingEvery until stop is called or ctx ends; the
+// goroutine always exits (a bare "for range ticker.C" never did, since
+// Stop does not close the channel).
+func pinger(ctx context.Context) (tick <-chan struct{}, stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	ch := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(pingEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				select {
+				case ch <- struct{}{}:
+				case <-ctx.Done():
+					return
+				}
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return ch, func() { cancel(); <-done }
 }

@@ -1,8 +1,10 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"testing"
 	"time"
 
@@ -51,14 +53,15 @@ func TestSlowObserverIsCutOff(t *testing.T) {
 	// Everything buffered is still delivered, then the follower reports
 	// the overflow so the handler can close with 1013.
 	sent := 0
-	slow, err := w.follow(context.Background(), func(msg []byte) error {
+	send := func(msg []byte) error {
 		var m map[string]any
 		if err := json.Unmarshal(msg, &m); err != nil {
 			return err
 		}
 		sent++
 		return nil
-	}, make(chan struct{}), func() error { return nil })
+	}
+	slow, err := w.follow(context.Background(), catchupVia(send), send, make(chan struct{}), func() error { return nil })
 	if !slow || err != nil || sent != feedBuffer+1 { // catchup + the buffered messages
 		t.Fatalf("follow: slow=%v err=%v sent=%d", slow, err, sent)
 	}
@@ -73,13 +76,27 @@ func TestObserverOfAFinishedJobGetsCatchupAndTerminal(t *testing.T) {
 	var types []string
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	slow, err := w.follow(ctx, func(msg []byte) error {
+	send := func(msg []byte) error {
 		var m map[string]any
-		_ = json.Unmarshal(msg, &m)
+		if err := json.Unmarshal(msg, &m); err != nil {
+			return err
+		}
 		types = append(types, m["type"].(string))
 		return nil
-	}, make(chan struct{}), func() error { return nil })
+	}
+	slow, err := w.follow(ctx, catchupVia(send), send, make(chan struct{}), func() error { return nil })
 	if slow || err != nil || len(types) != 2 || types[0] != "catchup" || types[1] != "completed" {
 		t.Fatalf("slow=%v err=%v types=%v", slow, err, types)
+	}
+}
+
+// catchupVia collects the streamed catchup and hands it to send whole.
+func catchupVia(send func([]byte) error) func(func(io.Writer) error) error {
+	return func(write func(io.Writer) error) error {
+		var b bytes.Buffer
+		if err := write(&b); err != nil {
+			return err
+		}
+		return send(b.Bytes())
 	}
 }
