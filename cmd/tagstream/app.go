@@ -149,6 +149,10 @@ func (a *app) open(ctx context.Context) error {
 		Log:       a.log,
 		Version:   version,
 		StartRate: a.cfg.StartRate,
+		// Per client address too, so many accounts do not multiply the
+		// per-user limits (flags for these belong with the other limits).
+		RegisterRate:  httpapi.DefaultRegisterRate,
+		AddrStartRate: a.cfg.StartRate * httpapi.AddrStartFactor,
 	})
 	return nil
 }

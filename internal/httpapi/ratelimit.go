@@ -17,6 +17,13 @@ import (
 // too few to flood the task queue.
 const maxBurst = 10
 
+// Per-address limits serve uses: registrations per minute per address,
+// and starts per address as a multiple of the per-user start rate.
+const (
+	DefaultRegisterRate = 20
+	AddrStartFactor     = 5
+)
+
 // rateLimiter gives every user a token bucket for one expensive command.
 // A start appends up to 10,000 documents to the log and a validation may
 // make 1,000 outbound fetches, so one account must not be able to issue
@@ -43,6 +50,16 @@ type bucket struct {
 // newRateLimiter allows perMinute requests per user and minute, with a
 // burst of up to maxBurst; perMinute <= 0 disables it (nil).
 func newRateLimiter(perMinute int) *rateLimiter {
+	return newBurstLimiter(perMinute, maxBurst)
+}
+
+// newAddrLimiter is the limiter per client address: several honest users
+// may share an address (an office, a NAT), so its burst is larger.
+func newAddrLimiter(perMinute int) *rateLimiter {
+	return newBurstLimiter(perMinute, 5*maxBurst)
+}
+
+func newBurstLimiter(perMinute, maxBurst int) *rateLimiter {
 	if perMinute <= 0 {
 		return nil
 	}

@@ -83,8 +83,10 @@ type Deps struct {
 	StartRate int // starts, and separately validations, per minute per user; 0: unlimited
 	// Limits per client address (the TCP peer, never a forwarded header a
 	// client can write): registrations, and separately job starts, per
-	// minute; 0: unlimited. They stop one address from multiplying the
-	// per-user limits by registering many accounts.
+	// minute (bursts of up to 50, since an office may share an address);
+	// 0: unlimited. They stop one address from multiplying the per-user
+	// limits by registering many accounts. See DefaultRegisterRate and
+	// AddrStartFactor for the values serve uses.
 	RegisterRate  int
 	AddrStartRate int
 	// Timeouts of the body read and the answer write; zero: DefaultTimeouts.
@@ -148,7 +150,7 @@ func newServer(d Deps) *Server {
 	}
 	return &Server{d: d, started: time.Now(), timeouts: d.Timeouts,
 		startLimit: newRateLimiter(d.StartRate), validateLimit: newRateLimiter(d.StartRate),
-		registerLimit: newRateLimiter(d.RegisterRate), addrStart: newRateLimiter(d.AddrStartRate),
+		registerLimit: newAddrLimiter(d.RegisterRate), addrStart: newAddrLimiter(d.AddrStartRate),
 		streams:    newConcurrency(orDefault(d.MaxStreamsPerUser, DefaultMaxStreamsPerUser)),
 		validating: newConcurrency(orDefault(d.MaxValidatesPerUser, DefaultMaxValidatesPerUser))}
 }
