@@ -36,9 +36,21 @@ type watch struct {
 	applied  uint64
 	state    projections.Job
 	results  ResultReader
-	msgs     chan []byte // closed after the terminal message or on overflow
+	msgs     chan feedMsg // closed after the terminal message or on overflow
 	overflow atomic.Bool
 	untap    func()
+	// ahead holds the rows the catchup showed at a later event than
+	// applied (they changed while it was paged out), with that event's
+	// sequence: their live messages up to it are already in the catchup.
+	ahead map[int]uint64
+}
+
+// feedMsg is a rendered message, shared by every watcher of the job, with
+// the row it is about (-1 for job messages) and its event's sequence.
+type feedMsg struct {
+	body []byte
+	row  int
+	seq  uint64
 }
 
 // renderCache lets hundreds of watchers of one job share one rendering of
@@ -47,15 +59,18 @@ type renderCache struct {
 	mu       sync.Mutex
 	seq      uint64
 	msg      []byte
+	row      int
 	terminal bool
 }
 
 // DefaultMaxStreamsPerUser caps one user's WebSocket/SSE observers: each
-// holds a connection, a goroutine and up to feedBuffer messages.
-const DefaultMaxStreamsPerUser = 8
+// holds a connection, a goroutine and up to feedBuffer messages. 16, not
+// 8: a user with a console in a few tabs and a CLI waiting on several jobs
+// (the suite runs 12 observers of one user) must not be refused.
+const DefaultMaxStreamsPerUser = 16
 
 func (s *Server) watchJob(job projections.Job) *watch {
-	w := &watch{job: job.ID, results: s.d.Results, msgs: make(chan []byte, feedBuffer)}
+	w := &watch{job: job.ID, results: s.d.Results, msgs: make(chan feedMsg, feedBuffer)}
 	finished := false
 	w.untap = s.d.Tap.Tap(func(applied uint64) {
 		// Under the runner's lock: only the job's small state is read
@@ -65,7 +80,7 @@ func (s *Server) watchJob(job projections.Job) *watch {
 		if events.Terminal(current.Status) {
 			// Nothing more will happen: the terminal message follows at once.
 			msg, _ := json.Marshal(controlMessage(current.Status, current, applied))
-			w.msgs <- msg
+			w.msgs <- feedMsg{body: msg, row: -1, seq: applied}
 			close(w.msgs)
 			finished = true
 		}
@@ -76,12 +91,12 @@ func (s *Server) watchJob(job projections.Job) *watch {
 		if env.JobID != job.ID {
 			return true
 		}
-		msg, terminal := s.render(env)
+		msg, row, terminal := s.render(env)
 		if msg == nil {
 			return true
 		}
 		select {
-		case w.msgs <- msg:
+		case w.msgs <- feedMsg{body: msg, row: row, seq: env.Seq}:
 		default:
 			w.overflow.Store(true)
 			close(w.msgs)
@@ -98,9 +113,9 @@ func (s *Server) watchJob(job projections.Job) *watch {
 
 // writeCatchup writes the catchup message (one JSON object, no newline)
 // page by page. "seq" is the last event the state reflects; rows are read
-// after it, so a row may already show a later outcome than seq, and a
-// following document message may then repeat an earlier step of that row
-// before its latest one arrives again: clients end on the latest state.
+// after it, so a row may already show a later event: such rows are noted
+// in ahead, and follow drops their live messages up to that event, so
+// every outcome reaches the client exactly once (catchup or live).
 func (w *watch) writeCatchup(out io.Writer) error {
 	head, _ := json.Marshal(gin.H{"type": "catchup", "job_id": w.job, "seq": w.applied, "state": statusView(w.state)})
 	// Reopen the object to append "results" as a streamed array.
@@ -112,6 +127,12 @@ func (w *watch) writeCatchup(out io.Writer) error {
 		rows, total, _ := w.results.Page(w.job, from, catchupPage)
 		var buf bytes.Buffer
 		for _, r := range rows {
+			if r.Seq > w.applied {
+				if w.ahead == nil {
+					w.ahead = map[int]uint64{}
+				}
+				w.ahead[r.Row] = r.Seq
+			}
 			if !first {
 				buf.WriteByte(',')
 			}
@@ -134,26 +155,36 @@ func (w *watch) writeCatchup(out io.Writer) error {
 }
 
 // render turns an event into its observer message, once per event.
-func (s *Server) render(env events.Envelope) ([]byte, bool) {
+func (s *Server) render(env events.Envelope) (msg []byte, row int, terminal bool) {
 	c := &s.cache
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.seq == env.Seq && c.msg != nil {
-		return c.msg, c.terminal
+		return c.msg, c.row, c.terminal
 	}
+	msg, row, terminal = s.renderNew(env)
+	if msg != nil {
+		c.seq, c.msg, c.row, c.terminal = env.Seq, msg, row, terminal
+	}
+	return msg, row, terminal
+}
+
+func (s *Server) renderNew(env events.Envelope) ([]byte, int, bool) {
+	row := -1
 	job, _ := s.d.Jobs.Get(env.JobID)
 	var body gin.H
 	terminal := false
 	switch env.Type {
 	case events.TypeDocumentStarted, events.TypeDocumentTagged, events.TypeDocumentFailed:
-		_, _, row, err := events.ParseSubject(env.Subject)
+		_, _, r, err := events.ParseSubject(env.Subject)
 		if err != nil {
-			return nil, false
+			return nil, -1, false
 		}
-		rows := s.d.Results.Rows(env.JobID, []int{row})
+		rows := s.d.Results.Rows(env.JobID, []int{r})
 		if len(rows) == 0 {
-			return nil, false
+			return nil, -1, false
 		}
+		row = r
 		body = gin.H{"type": "document", "event": env.Type}
 		for k, v := range resultRow(rows[0]) {
 			body[k] = v
@@ -171,13 +202,12 @@ func (s *Server) render(env events.Envelope) ([]byte, bool) {
 		body = controlMessage(events.StatusAfter(env.Type), job, env.Seq)
 		terminal = true
 	default:
-		return nil, false
+		return nil, -1, false
 	}
 	body["seq"] = env.Seq
 	body["time"] = env.Time
 	msg, _ := json.Marshal(body)
-	c.seq, c.msg, c.terminal = env.Seq, msg, terminal
-	return msg, terminal
+	return msg, row, terminal
 }
 
 func controlMessage(kind string, job projections.Job, seq uint64) gin.H {
@@ -210,7 +240,10 @@ func (w *watch) follow(ctx context.Context, catchup func(func(io.Writer) error) 
 			if !ok {
 				return w.overflow.Load(), nil
 			}
-			if err := send(msg); err != nil {
+			if msg.row >= 0 && msg.seq <= w.ahead[msg.row] {
+				continue // the catchup already showed this row at or after it
+			}
+			if err := send(msg.body); err != nil {
 				return false, err
 			}
 		case <-tick:
