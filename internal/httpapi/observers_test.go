@@ -3,6 +3,7 @@ package httpapi
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,7 +13,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/coder/websocket"
 	"go.uber.org/goleak"
 
 	"github.com/tagstream/tagstream/events"
@@ -209,4 +212,69 @@ func TestStreamsPerUserAreCapped(t *testing.T) {
 	}
 	ts.Close() // waits for every handler
 	goleak.VerifyNone(t, ignore)
+}
+
+// TestWebSocketStreamsPerUserAreCapped: over the cap, the upgrade
+// succeeds (browsers cannot read a refused upgrade's status) and the
+// socket closes at once with 1013, try again later.
+func TestWebSocketStreamsPerUserAreCapped(t *testing.T) {
+	res, job := bigJob(t, "wscap", 3, func(int) map[string]any { return nil })
+	ts := serveReal(t, Deps{Auth: okAuth{}, Tap: &multiTap{}, Jobs: feedJob{job}, Results: res, MaxStreamsPerUser: 2})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second) // safety net
+	defer cancel()
+	dial := func() *websocket.Conn {
+		c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(ts.URL, "http")+"/api/batch/ws/"+job.ID,
+			&websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer x"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	for range 2 {
+		c := dial()
+		defer c.CloseNow()
+		if _, msg, err := c.Read(ctx); err != nil || !bytes.Contains(msg, []byte(`"catchup"`)) {
+			t.Fatalf("stream within the cap: %v %.60s", err, msg)
+		}
+	}
+	c := dial()
+	defer c.CloseNow()
+	_, _, err := c.Read(ctx)
+	if websocket.CloseStatus(err) != websocket.StatusTryAgainLater {
+		t.Fatalf("third stream: %v, want close 1013", err)
+	}
+}
+
+// TestSSEOutlivesTheWriteTimeout: an observer's answer lasts as long as
+// the job, far longer than the write timeout of an ordinary answer; the
+// stream bounds each write instead, so a message sent after several write
+// timeouts still arrives.
+func TestSSEOutlivesTheWriteTimeout(t *testing.T) {
+	const write = 150 * time.Millisecond
+	res, job := bigJob(t, "long", 1, func(int) map[string]any { return nil })
+	tap := &multiTap{}
+	ts := serveReal(t, Deps{Auth: okAuth{}, Tap: tap, Jobs: feedJob{job}, Results: res,
+		Timeouts: Timeouts{Body: time.Second, Write: write}})
+	defer closeIdle(ts.Client())
+	resp := openSSE(t, ts, job.ID)
+	defer resp.Body.Close()
+	r := bufio.NewReader(resp.Body)
+	if _, err := readEvent(r); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(4 * write) // the elapsed time is what is tested: several write timeouts
+	env, _ := events.New(job.ID, events.Worker("w"), events.DocumentStarted{Row: 0, Attempt: 1})
+	env.Seq = 2
+	if err := res.Apply(env); err != nil {
+		t.Fatal(err)
+	}
+	tap.mu.Lock()
+	for _, d := range tap.taps {
+		d(env)
+	}
+	tap.mu.Unlock()
+	line, err := r.ReadString('\n')
+	if err != nil || !strings.Contains(line, `"type":"document"`) {
+		t.Fatalf("message after %s on a stream: %v %q", 4*write, err, line)
+	}
 }
