@@ -154,6 +154,10 @@ func (a *app) open(ctx context.Context) error {
 		Log:       a.log,
 		Version:   version,
 		StartRate: a.cfg.StartRate,
+		// Per client address too, so many accounts do not multiply the
+		// per-user limits (flags for these belong with the other limits).
+		RegisterRate:  httpapi.DefaultRegisterRate,
+		AddrStartRate: a.cfg.StartRate * httpapi.AddrStartFactor,
 	})
 	return nil
 }
@@ -212,8 +216,11 @@ func (a *app) run(ctx context.Context, ln net.Listener) error {
 		handler = a.workerHandler()
 	}
 	if ln != nil {
-		srv = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
-		go func() { srvErr <- srv.Serve(ln) }()
+		// Header/idle timeouts here, body/write deadlines per request and
+		// connection caps: see internal/httpapi/timeouts.go, listener.go.
+		srv = httpapi.NewHTTPServer(handler)
+		capped := httpapi.LimitListener(ln, httpapi.DefaultMaxConns, httpapi.DefaultMaxConnsPerIP)
+		go func() { srvErr <- srv.Serve(capped) }()
 		a.log.Info("serving HTTP", "addr", ln.Addr().String())
 	}
 	var err error

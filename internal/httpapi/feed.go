@@ -1,10 +1,13 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/tagstream/tagstream/events"
@@ -20,13 +23,34 @@ type Tapper interface {
 // disconnected: a slow client must not grow the server's memory.
 const feedBuffer = 1024
 
+// catchupPage is how many result rows a catchup reads (and copies) under
+// the read model's lock at a time: observers of a 10,000-document job
+// must not each copy every row while holding it, nor keep the whole
+// catchup in memory.
+const catchupPage = 256
+
 // watch is one observer's view of a job: a catchup message built from the
 // read models as of sequence N, then every message from N+1 on.
 type watch struct {
-	catchup  []byte
-	msgs     chan []byte // closed after the terminal message or on overflow
+	job      string
+	applied  uint64
+	state    projections.Job
+	results  ResultReader
+	msgs     chan feedMsg // closed after the terminal message or on overflow
 	overflow atomic.Bool
 	untap    func()
+	// ahead holds the rows the catchup showed at a later event than
+	// applied (they changed while it was paged out), with that event's
+	// sequence: their live messages up to it are already in the catchup.
+	ahead map[int]uint64
+}
+
+// feedMsg is a rendered message, shared by every watcher of the job, with
+// the row it is about (-1 for job messages) and its event's sequence.
+type feedMsg struct {
+	body []byte
+	row  int
+	seq  uint64
 }
 
 // renderCache lets hundreds of watchers of one job share one rendering of
@@ -35,25 +59,28 @@ type renderCache struct {
 	mu       sync.Mutex
 	seq      uint64
 	msg      []byte
+	row      int
 	terminal bool
 }
 
+// DefaultMaxStreamsPerUser caps one user's WebSocket/SSE observers: each
+// holds a connection, a goroutine and up to feedBuffer messages. 16, not
+// 8: a user with a console in a few tabs and a CLI waiting on several jobs
+// (the suite runs 12 observers of one user) must not be refused.
+const DefaultMaxStreamsPerUser = 16
+
 func (s *Server) watchJob(job projections.Job) *watch {
-	w := &watch{msgs: make(chan []byte, feedBuffer)}
+	w := &watch{job: job.ID, results: s.d.Results, msgs: make(chan feedMsg, feedBuffer)}
 	finished := false
 	w.untap = s.d.Tap.Tap(func(applied uint64) {
+		// Under the runner's lock: only the job's small state is read
+		// here; its rows are paged out later by writeCatchup.
 		current, _ := s.d.Jobs.Get(job.ID)
-		rows, _, _ := s.d.Results.Page(job.ID, 0, 0)
-		results := make([]map[string]any, len(rows))
-		for i, r := range rows {
-			results[i] = resultRow(r)
-		}
-		w.catchup, _ = json.Marshal(gin.H{"type": "catchup", "job_id": job.ID, "seq": applied,
-			"state": statusView(current), "results": results})
+		w.applied, w.state = applied, current
 		if events.Terminal(current.Status) {
 			// Nothing more will happen: the terminal message follows at once.
 			msg, _ := json.Marshal(controlMessage(current.Status, current, applied))
-			w.msgs <- msg
+			w.msgs <- feedMsg{body: msg, row: -1, seq: applied}
 			close(w.msgs)
 			finished = true
 		}
@@ -64,12 +91,12 @@ func (s *Server) watchJob(job projections.Job) *watch {
 		if env.JobID != job.ID {
 			return true
 		}
-		msg, terminal := s.render(env)
+		msg, row, terminal := s.render(env)
 		if msg == nil {
 			return true
 		}
 		select {
-		case w.msgs <- msg:
+		case w.msgs <- feedMsg{body: msg, row: row, seq: env.Seq}:
 		default:
 			w.overflow.Store(true)
 			close(w.msgs)
@@ -84,27 +111,80 @@ func (s *Server) watchJob(job projections.Job) *watch {
 	return w
 }
 
+// writeCatchup writes the catchup message (one JSON object, no newline)
+// page by page. "seq" is the last event the state reflects; rows are read
+// after it, so a row may already show a later event: such rows are noted
+// in ahead, and follow drops their live messages up to that event, so
+// every outcome reaches the client exactly once (catchup or live).
+func (w *watch) writeCatchup(out io.Writer) error {
+	head, _ := json.Marshal(gin.H{"type": "catchup", "job_id": w.job, "seq": w.applied, "state": statusView(w.state)})
+	// Reopen the object to append "results" as a streamed array.
+	if _, err := out.Write(append(head[:len(head)-1], `,"results":[`...)); err != nil {
+		return err
+	}
+	first := true
+	for from := 0; ; from += catchupPage {
+		rows, total, _ := w.results.Page(w.job, from, catchupPage)
+		var buf bytes.Buffer
+		for _, r := range rows {
+			if r.Seq > w.applied {
+				if w.ahead == nil {
+					w.ahead = map[int]uint64{}
+				}
+				w.ahead[r.Row] = r.Seq
+			}
+			if !first {
+				buf.WriteByte(',')
+			}
+			first = false
+			b, err := json.Marshal(resultRow(r))
+			if err != nil {
+				return err
+			}
+			buf.Write(b)
+		}
+		if _, err := out.Write(buf.Bytes()); err != nil {
+			return err
+		}
+		if len(rows) < catchupPage || from+len(rows) >= total {
+			break
+		}
+	}
+	_, err := io.WriteString(out, "]}")
+	return err
+}
+
 // render turns an event into its observer message, once per event.
-func (s *Server) render(env events.Envelope) ([]byte, bool) {
+func (s *Server) render(env events.Envelope) (msg []byte, row int, terminal bool) {
 	c := &s.cache
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.seq == env.Seq && c.msg != nil {
-		return c.msg, c.terminal
+		return c.msg, c.row, c.terminal
 	}
+	msg, row, terminal = s.renderNew(env)
+	if msg != nil {
+		c.seq, c.msg, c.row, c.terminal = env.Seq, msg, row, terminal
+	}
+	return msg, row, terminal
+}
+
+func (s *Server) renderNew(env events.Envelope) ([]byte, int, bool) {
+	row := -1
 	job, _ := s.d.Jobs.Get(env.JobID)
 	var body gin.H
 	terminal := false
 	switch env.Type {
 	case events.TypeDocumentStarted, events.TypeDocumentTagged, events.TypeDocumentFailed:
-		_, _, row, err := events.ParseSubject(env.Subject)
+		_, _, r, err := events.ParseSubject(env.Subject)
 		if err != nil {
-			return nil, false
+			return nil, -1, false
 		}
-		rows := s.d.Results.Rows(env.JobID, []int{row})
+		rows := s.d.Results.Rows(env.JobID, []int{r})
 		if len(rows) == 0 {
-			return nil, false
+			return nil, -1, false
 		}
+		row = r
 		body = gin.H{"type": "document", "event": env.Type}
 		for k, v := range resultRow(rows[0]) {
 			body[k] = v
@@ -122,13 +202,12 @@ func (s *Server) render(env events.Envelope) ([]byte, bool) {
 		body = controlMessage(events.StatusAfter(env.Type), job, env.Seq)
 		terminal = true
 	default:
-		return nil, false
+		return nil, -1, false
 	}
 	body["seq"] = env.Seq
 	body["time"] = env.Time
 	msg, _ := json.Marshal(body)
-	c.seq, c.msg, c.terminal = env.Seq, msg, terminal
-	return msg, terminal
+	return msg, row, terminal
 }
 
 func controlMessage(kind string, job projections.Job, seq uint64) gin.H {
@@ -147,10 +226,12 @@ func counts(job projections.Job) gin.H {
 		"failed_count": job.Failed, "cancelled_count": job.Cancelled, "total_documents": job.Total}
 }
 
-// follow pumps a watch into send until it ends, ctx is done or send fails.
+// follow pumps a watch into the client until it ends, ctx is done or a
+// write fails: catchup streams the catchup message, send the later ones.
 // It reports whether the watch ended because the client was too slow.
-func (w *watch) follow(ctx context.Context, send func([]byte) error, tick <-chan struct{}, ping func() error) (slow bool, err error) {
-	if err := send(w.catchup); err != nil {
+func (w *watch) follow(ctx context.Context, catchup func(func(io.Writer) error) error, send func([]byte) error,
+	tick <-chan struct{}, ping func() error) (slow bool, err error) {
+	if err := catchup(w.writeCatchup); err != nil {
 		return false, err
 	}
 	for {
@@ -159,7 +240,10 @@ func (w *watch) follow(ctx context.Context, send func([]byte) error, tick <-chan
 			if !ok {
 				return w.overflow.Load(), nil
 			}
-			if err := send(msg); err != nil {
+			if msg.row >= 0 && msg.seq <= w.ahead[msg.row] {
+				continue // the catchup already showed this row at or after it
+			}
+			if err := send(msg.body); err != nil {
 				return false, err
 			}
 		case <-tick:
@@ -170,4 +254,31 @@ func (w *watch) follow(ctx context.Context, send func([]byte) error, tick <-chan
 			return false, ctx.Err()
 		}
 	}
+}
+
+// pinger ticks every pingEvery until stop is called or ctx ends; the
+// goroutine always exits (a bare "for range ticker.C" never did, since
+// Stop does not close the channel).
+func pinger(ctx context.Context) (tick <-chan struct{}, stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	ch := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(pingEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				select {
+				case ch <- struct{}{}:
+				case <-ctx.Done():
+					return
+				}
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return ch, func() { cancel(); <-done }
 }

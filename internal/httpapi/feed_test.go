@@ -1,8 +1,10 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"testing"
 	"time"
 
@@ -51,14 +53,15 @@ func TestSlowObserverIsCutOff(t *testing.T) {
 	// Everything buffered is still delivered, then the follower reports
 	// the overflow so the handler can close with 1013.
 	sent := 0
-	slow, err := w.follow(context.Background(), func(msg []byte) error {
+	send := func(msg []byte) error {
 		var m map[string]any
 		if err := json.Unmarshal(msg, &m); err != nil {
 			return err
 		}
 		sent++
 		return nil
-	}, make(chan struct{}), func() error { return nil })
+	}
+	slow, err := w.follow(context.Background(), catchupVia(send), send, make(chan struct{}), func() error { return nil })
 	if !slow || err != nil || sent != feedBuffer+1 { // catchup + the buffered messages
 		t.Fatalf("follow: slow=%v err=%v sent=%d", slow, err, sent)
 	}
@@ -73,13 +76,82 @@ func TestObserverOfAFinishedJobGetsCatchupAndTerminal(t *testing.T) {
 	var types []string
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	slow, err := w.follow(ctx, func(msg []byte) error {
+	send := func(msg []byte) error {
 		var m map[string]any
-		_ = json.Unmarshal(msg, &m)
+		if err := json.Unmarshal(msg, &m); err != nil {
+			return err
+		}
 		types = append(types, m["type"].(string))
 		return nil
-	}, make(chan struct{}), func() error { return nil })
+	}
+	slow, err := w.follow(ctx, catchupVia(send), send, make(chan struct{}), func() error { return nil })
 	if slow || err != nil || len(types) != 2 || types[0] != "catchup" || types[1] != "completed" {
 		t.Fatalf("slow=%v err=%v types=%v", slow, err, types)
+	}
+}
+
+// catchupVia collects the streamed catchup and hands it to send whole.
+func catchupVia(send func([]byte) error) func(func(io.Writer) error) error {
+	return func(write func(io.Writer) error) error {
+		var b bytes.Buffer
+		if err := write(&b); err != nil {
+			return err
+		}
+		return send(b.Bytes())
+	}
+}
+
+// TestPagedCatchupAndLiveMessagesShowEachOutcomeOnce: rows are paged out
+// after the snapshot, so a row may already show events the watcher will
+// also receive live; those live messages are dropped, later ones are not.
+func TestPagedCatchupAndLiveMessagesShowEachOutcomeOnce(t *testing.T) {
+	res, job := bigJob(t, "ahead", 2, func(int) map[string]any { return nil })
+	tap := &multiTap{}
+	s := &Server{d: Deps{Tap: tap, Jobs: feedJob{job}, Results: res}}
+	w := s.watchJob(job) // snapshot at seq 1
+	apply := func(seq uint64, ev events.Event) {
+		env, err := events.New(job.ID, events.Worker("w"), ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		env.Seq = seq
+		if err := res.Apply(env); err != nil {
+			t.Fatal(err)
+		}
+		tap.mu.Lock()
+		for _, d := range tap.taps {
+			d(env)
+		}
+		tap.mu.Unlock()
+	}
+	apply(2, events.DocumentStarted{Row: 0, Attempt: 1})
+	apply(3, events.DocumentTagged{Row: 0, Attempt: 1, Tags: []string{"x"}})
+	var got []map[string]any
+	send := func(msg []byte) error {
+		var m map[string]any
+		if err := json.Unmarshal(msg, &m); err != nil {
+			return err
+		}
+		got = append(got, m)
+		return nil
+	}
+	// The catchup is paged now, after seqs 2 and 3 were applied.
+	var cb bytes.Buffer
+	if err := w.writeCatchup(&cb); err != nil {
+		t.Fatal(err)
+	}
+	apply(4, events.DocumentStarted{Row: 1, Attempt: 1})
+	apply(5, events.JobCompleted{Processed: 1})
+	slow, err := w.follow(context.Background(), func(func(io.Writer) error) error { return send(cb.Bytes()) },
+		send, make(chan struct{}), func() error { return nil })
+	if slow || err != nil || len(got) != 3 {
+		t.Fatalf("slow=%v err=%v messages=%v", slow, err, got)
+	}
+	rows := got[0]["results"].([]any)
+	if got[0]["seq"] != float64(1) || rows[0].(map[string]any)["status"] != "success" {
+		t.Fatalf("catchup: %v", got[0])
+	}
+	if got[1]["row_id"] != float64(1) || got[1]["seq"] != float64(4) || got[2]["type"] != "completed" {
+		t.Fatalf("live: %v, want row 1 at seq 4 then completed (row 0's seqs 2 and 3 are in the catchup)", got[1:])
 	}
 }

@@ -4,9 +4,12 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/tagstream/tagstream/internal/apperr"
 	"github.com/tagstream/tagstream/services"
 )
 
@@ -20,7 +23,23 @@ type validateRequest struct {
 	ColumnMapping map[string]string `json:"column_mapping"`
 }
 
+// A validation may check 1,000 remote paths, 8 at a time with 15 s each:
+// without an overall deadline a request of silent URLs ran for half an
+// hour. Rows not checked in time are reported invalid, with the reason.
+const (
+	DefaultValidateDeadline    = 30 * time.Second
+	DefaultMaxValidatesPerUser = 2
+)
+
 func (s *Server) validatePaths(c *gin.Context) {
+	user := caller(c).Actor.ID
+	if !s.validating.acquire(user) {
+		c.Header("Retry-After", "5")
+		fail(c, apperr.New(apperr.RateLimited,
+			"too many validations at once: at most %d per user; wait for one to finish", s.validating.max))
+		return
+	}
+	defer s.validating.release(user)
 	var req validateRequest
 	if err := decode(c, &req, false); err != nil {
 		fail(c, err)
@@ -31,10 +50,18 @@ func (s *Server) validatePaths(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	res, err := s.d.Validate.Handle(c.Request.Context(), services.ValidatePaths{Documents: docs, ColumnMapping: req.ColumnMapping})
+	ctx, cancel := context.WithTimeout(c.Request.Context(), s.d.ValidateDeadline)
+	defer cancel()
+	res, err := s.d.Validate.Handle(ctx, services.ValidatePaths{Documents: docs, ColumnMapping: req.ColumnMapping})
 	if err != nil {
 		fail(c, err)
 		return
+	}
+	out := gin.H{}
+	if ctx.Err() != nil && c.Request.Context().Err() == nil {
+		// Rows still being checked at the deadline failed with it.
+		out["incomplete"] = true
+		out["note"] = fmt.Sprintf("validation stopped after %s; rows not checked in time are marked invalid", s.d.ValidateDeadline)
 	}
 	valid := 0
 	for _, r := range res {
@@ -42,7 +69,8 @@ func (s *Server) validatePaths(c *gin.Context) {
 			valid++
 		}
 	}
-	c.JSON(http.StatusOK, gin.H{"total": len(res), "valid": valid, "invalid": len(res) - valid, "results": res})
+	out["total"], out["valid"], out["invalid"], out["results"] = len(res), valid, len(res)-valid, res
+	c.JSON(http.StatusOK, out)
 }
 
 // templateColumns documents the CSV columns a batch understands.

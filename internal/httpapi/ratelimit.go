@@ -17,6 +17,13 @@ import (
 // too few to flood the task queue.
 const maxBurst = 10
 
+// Per-address limits serve uses: registrations per minute per address,
+// and starts per address as a multiple of the per-user start rate.
+const (
+	DefaultRegisterRate = 20
+	AddrStartFactor     = 5
+)
+
 // rateLimiter gives every user a token bucket for one expensive command.
 // A start appends up to 10,000 documents to the log and a validation may
 // make 1,000 outbound fetches, so one account must not be able to issue
@@ -43,6 +50,16 @@ type bucket struct {
 // newRateLimiter allows perMinute requests per user and minute, with a
 // burst of up to maxBurst; perMinute <= 0 disables it (nil).
 func newRateLimiter(perMinute int) *rateLimiter {
+	return newBurstLimiter(perMinute, maxBurst)
+}
+
+// newAddrLimiter is the limiter per client address: several honest users
+// may share an address (an office, a NAT), so its burst is larger.
+func newAddrLimiter(perMinute int) *rateLimiter {
+	return newBurstLimiter(perMinute, 5*maxBurst)
+}
+
+func newBurstLimiter(perMinute, maxBurst int) *rateLimiter {
 	if perMinute <= 0 {
 		return nil
 	}
@@ -92,12 +109,22 @@ func (l *rateLimiter) sweep(now time.Time) {
 // up) when the caller's bucket is empty. It runs after authenticate, so
 // the key is the verified user id, never something the client chose.
 func (s *Server) limit(l *rateLimiter) gin.HandlerFunc {
+	return s.limitBy(l, "user", func(c *gin.Context) string { return caller(c).Actor.ID })
+}
+
+// limitAddr is limit keyed by the client's address: the TCP peer
+// (c.RemoteIP), never X-Forwarded-For, which any client can write.
+func (s *Server) limitAddr(l *rateLimiter) gin.HandlerFunc {
+	return s.limitBy(l, "client address", func(c *gin.Context) string { return c.RemoteIP() })
+}
+
+func (s *Server) limitBy(l *rateLimiter, per string, key func(*gin.Context) string) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		if l == nil {
 			c.Next()
 			return
 		}
-		d := l.wait(caller(c).Actor.ID)
+		d := l.wait(key(c))
 		if d <= 0 {
 			c.Next()
 			return
@@ -105,7 +132,39 @@ func (s *Server) limit(l *rateLimiter) gin.HandlerFunc {
 		secs := int(math.Ceil(d.Seconds()))
 		c.Header("Retry-After", strconv.Itoa(secs))
 		fail(c, apperr.New(apperr.RateLimited,
-			"too many requests: at most %d per minute per user (bursts of %d) for %s; retry in %d s",
-			l.perMinute, l.burst, c.FullPath(), secs))
+			"too many requests: at most %d per minute per %s (bursts of %d) for %s; retry in %d s",
+			l.perMinute, per, l.burst, c.FullPath(), secs))
+	}
+}
+
+// concurrency caps how many long requests (observers, validations) one
+// user has in flight at once; rates alone do not bound those.
+type concurrency struct {
+	max int
+	mu  sync.Mutex
+	n   map[string]int
+}
+
+func newConcurrency(max int) *concurrency {
+	return &concurrency{max: max, n: map[string]int{}}
+}
+
+// acquire takes a slot for key, or reports false when all are in use.
+// release must be called once for every true.
+func (k *concurrency) acquire(key string) bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.n[key] >= k.max {
+		return false
+	}
+	k.n[key]++
+	return true
+}
+
+func (k *concurrency) release(key string) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.n[key]--; k.n[key] <= 0 {
+		delete(k.n, key)
 	}
 }

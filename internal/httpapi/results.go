@@ -107,14 +107,40 @@ func nullable(s string) any {
 	return s
 }
 
+// MaxCSVExtraColumns is the export's column budget: every distinct client
+// column becomes a column of every row, so 4 MB of rows with a different
+// column each once made a 300 MB export.
+const MaxCSVExtraColumns = 200
+
+// csvPage is how many rows the export copies out of the read model at a
+// time; rows are written and flushed page by page.
+const csvPage = 500
+
 // resultsCSV streams every row: the client's columns first, as uploaded,
-// then the outcome columns.
+// then the outcome columns. A first pass over the pages collects the
+// column names (bounded by the budget, before anything is written); the
+// second writes the rows. Both stop as soon as the client has gone.
 func (s *Server) resultsCSV(c *gin.Context, job projections.Job) {
-	rows, _, _ := s.d.Results.Page(job.ID, 0, 0)
+	ctx := c.Request.Context()
 	extra := map[string]bool{}
-	for _, r := range rows {
-		for k := range r.Extra {
-			extra[k] = true
+	for from := 0; ; from += csvPage {
+		if ctx.Err() != nil {
+			return
+		}
+		rows, total, _ := s.d.Results.Page(job.ID, from, csvPage)
+		for _, r := range rows {
+			for k := range r.Extra {
+				extra[k] = true
+			}
+		}
+		if len(extra) > MaxCSVExtraColumns {
+			fail(c, apperr.New(apperr.Invalid,
+				"the results have more than %d distinct extra columns, too many for one CSV; use the JSON results (format=json) instead",
+				MaxCSVExtraColumns))
+			return
+		}
+		if len(rows) < csvPage || from+len(rows) >= total {
+			break
 		}
 	}
 	extraCols := make([]string, 0, len(extra))
@@ -122,26 +148,45 @@ func (s *Server) resultsCSV(c *gin.Context, job projections.Job) {
 		extraCols = append(extraCols, k)
 	}
 	sort.Strings(extraCols)
+	// A large export takes a while: one write deadline per page, not one
+	// for the whole answer.
+	streaming(c.Writer)
 	c.Header("Content-Type", "text/csv; charset=utf-8")
 	c.Header("Content-Disposition", fmt.Sprintf(`attachment; filename="%s-results.csv"`, job.ID))
+	c.Status(http.StatusOK)
 	w := csv.NewWriter(c.Writer)
 	header := append([]string{"row_id", "title", "file_path", "file_source_type", "description"}, extraCols...)
 	header = append(header, "status", "tags", "error", "attempts", "pages_read", "extraction_method", "model", "total_tokens", "duration_ms")
+	s.writeDeadline(c.Writer)
 	_ = w.Write(safeCells(header))
-	for _, r := range rows {
-		rec := []string{strconv.Itoa(r.Row), r.Title, r.FilePath, r.SourceType, r.Description}
-		for _, k := range extraCols {
-			rec = append(rec, cell(r.Extra[k]))
+	for from := 0; ; from += csvPage {
+		if ctx.Err() != nil {
+			return
 		}
-		md := r.Metadata
-		if md == nil {
-			md = &events.TagMetadata{}
+		rows, total, _ := s.d.Results.Page(job.ID, from, csvPage)
+		for _, r := range rows {
+			rec := []string{strconv.Itoa(r.Row), r.Title, r.FilePath, r.SourceType, r.Description}
+			for _, k := range extraCols {
+				rec = append(rec, cell(r.Extra[k]))
+			}
+			md := r.Metadata
+			if md == nil {
+				md = &events.TagMetadata{}
+			}
+			rec = append(rec, r.Status, strings.Join(r.Tags, "; "), r.Error, strconv.Itoa(r.Attempts),
+				strconv.Itoa(md.PagesRead), md.Method, md.Model, strconv.Itoa(md.TotalTokens), strconv.FormatInt(md.DurationMS, 10))
+			_ = w.Write(safeCells(rec))
 		}
-		rec = append(rec, r.Status, strings.Join(r.Tags, "; "), r.Error, strconv.Itoa(r.Attempts),
-			strconv.Itoa(md.PagesRead), md.Method, md.Model, strconv.Itoa(md.TotalTokens), strconv.FormatInt(md.DurationMS, 10))
-		_ = w.Write(safeCells(rec))
+		w.Flush()
+		if w.Error() != nil {
+			return // the client has gone or stopped reading
+		}
+		_ = http.NewResponseController(c.Writer).Flush()
+		s.writeDeadline(c.Writer)
+		if len(rows) < csvPage || from+len(rows) >= total {
+			return
+		}
 	}
-	w.Flush()
 }
 
 func cell(v any) string {

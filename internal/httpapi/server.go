@@ -84,6 +84,24 @@ type Deps struct {
 	Log       *slog.Logger
 	Version   string
 	StartRate int // starts, and separately validations, per minute per user; 0: unlimited
+	// Limits per client address (the TCP peer, never a forwarded header a
+	// client can write): registrations, and separately job starts, per
+	// minute (bursts of up to 50, since an office may share an address);
+	// 0: unlimited. They stop one address from multiplying the per-user
+	// limits by registering many accounts. See DefaultRegisterRate and
+	// AddrStartFactor for the values serve uses.
+	RegisterRate  int
+	AddrStartRate int
+	// Timeouts of the body read and the answer write; zero: DefaultTimeouts.
+	Timeouts Timeouts
+	// MaxStreamsPerUser caps one user's concurrent WebSocket/SSE observers;
+	// 0: DefaultMaxStreamsPerUser.
+	MaxStreamsPerUser int
+	// ValidateDeadline bounds a whole validate-paths request; 0:
+	// DefaultValidateDeadline. MaxValidatesPerUser caps a user's concurrent
+	// validations; 0: DefaultMaxValidatesPerUser.
+	ValidateDeadline    time.Duration
+	MaxValidatesPerUser int
 }
 
 // Server holds the routes.
@@ -93,6 +111,11 @@ type Server struct {
 	cache         renderCache
 	startLimit    *rateLimiter
 	validateLimit *rateLimiter
+	registerLimit *rateLimiter // per client address
+	addrStart     *rateLimiter // per client address
+	timeouts      Timeouts
+	streams       *concurrency // observers per user
+	validating    *concurrency // validations per user
 }
 
 // New returns the API as an http.Handler.
@@ -101,10 +124,10 @@ func New(d Deps) http.Handler {
 		d.Log = slog.Default()
 	}
 	gin.SetMode(gin.ReleaseMode)
-	s := &Server{d: d, started: time.Now(), startLimit: newRateLimiter(d.StartRate), validateLimit: newRateLimiter(d.StartRate)}
+	s := newServer(d)
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
-	r.Use(s.recover, s.logRequests, limitBody, s.guardNATS)
+	r.Use(s.recover, s.logRequests, s.deadlines, limitBody, s.guardNATS)
 	r.NoRoute(func(c *gin.Context) {
 		p := c.Request.URL.Path
 		if d.UI != nil && (c.Request.Method == http.MethodGet || c.Request.Method == http.MethodHead) &&
@@ -121,6 +144,27 @@ func New(d Deps) http.Handler {
 	return r
 }
 
+func newServer(d Deps) *Server {
+	if d.Timeouts == (Timeouts{}) {
+		d.Timeouts = DefaultTimeouts
+	}
+	if d.ValidateDeadline <= 0 {
+		d.ValidateDeadline = DefaultValidateDeadline
+	}
+	return &Server{d: d, started: time.Now(), timeouts: d.Timeouts,
+		startLimit: newRateLimiter(d.StartRate), validateLimit: newRateLimiter(d.StartRate),
+		registerLimit: newAddrLimiter(d.RegisterRate), addrStart: newAddrLimiter(d.AddrStartRate),
+		streams:    newConcurrency(orDefault(d.MaxStreamsPerUser, DefaultMaxStreamsPerUser)),
+		validating: newConcurrency(orDefault(d.MaxValidatesPerUser, DefaultMaxValidatesPerUser))}
+}
+
+func orDefault(n, def int) int {
+	if n <= 0 {
+		return def
+	}
+	return n
+}
+
 func (s *Server) routes(r *gin.Engine) {
 	r.GET("/api/health", s.health)
 	r.GET("/api/ready", s.ready)
@@ -131,7 +175,7 @@ func (s *Server) routes(r *gin.Engine) {
 	}
 	r.GET("/.well-known/jwks.json", s.jwks)
 	a := r.Group("/api/auth")
-	a.POST("/register", s.register)
+	a.POST("/register", s.limitAddr(s.registerLimit), s.register)
 	a.POST("/login", s.login)
 	a.POST("/refresh", s.refresh)
 	a.POST("/logout", s.logout)
@@ -141,7 +185,7 @@ func (s *Server) routes(r *gin.Engine) {
 	r.GET("/api/batch/jobs/:job_id/stream", s.sseJob)
 	r.GET("/api/analytics/summary", s.authenticate, s.analyticsSummary)
 	b := r.Group("/api/batch", s.authenticate)
-	b.POST("/start", s.limit(s.startLimit), s.startBatch)
+	b.POST("/start", s.limitAddr(s.addrStart), s.limit(s.startLimit), s.startBatch)
 	b.GET("/active", s.active)
 	b.POST("/validate-paths", s.limit(s.validateLimit), s.validatePaths)
 	b.GET("/template", s.template)
@@ -171,6 +215,11 @@ var statusOf = map[string]int{
 // fail writes err as {"detail", "code"[, "field"]}; internal errors are
 // logged and shown only as "internal error".
 func fail(c *gin.Context, err error) {
+	if errors.Is(err, errBodyTimeout) {
+		c.Header("Connection", "close")
+		c.AbortWithStatusJSON(http.StatusRequestTimeout, gin.H{"detail": "request body not received in time", "code": "timeout"})
+		return
+	}
 	err = asUnavailable(c, err)
 	code := apperr.Code(err)
 	status, ok := statusOf[code]
@@ -256,6 +305,8 @@ func decodeJSON(r io.Reader, dst any, optional bool) error {
 	var typeErr *json.UnmarshalTypeError
 	var syntaxErr *json.SyntaxError
 	switch {
+	case errors.Is(err, errBodyTimeout):
+		return errBodyTimeout
 	case errors.As(err, &maxErr):
 		return apperr.New(apperr.TooLarge, "request body exceeds %d MiB", MaxBodyBytes>>20)
 	case errors.Is(err, io.EOF):

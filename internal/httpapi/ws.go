@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"time"
 
@@ -18,7 +19,8 @@ const pingEvery = 20 * time.Second
 
 // wsJob streams a job over a WebSocket. Browsers cannot read the HTTP
 // status of a failed upgrade, so authentication happens after the upgrade
-// and failures close with 1008 (policy violation).
+// and failures close with 1008 (policy violation); a user over the stream
+// cap gets 1013 (try again later).
 func (s *Server) wsJob(c *gin.Context) {
 	conn, err := websocket.Accept(c.Writer, c.Request, nil)
 	if err != nil {
@@ -30,37 +32,46 @@ func (s *Server) wsJob(c *gin.Context) {
 		_ = conn.Close(websocket.StatusPolicyViolation, apperr.Message(err))
 		return
 	}
+	user := claims(c).UserID
+	if !s.streams.acquire(user) {
+		_ = conn.Close(websocket.StatusTryAgainLater, fmt.Sprintf("too many streams: at most %d per user", s.streams.max))
+		return
+	}
+	defer s.streams.release(user)
 	ctx := conn.CloseRead(c.Request.Context()) // read-only: client messages end the stream
 	w := s.watchJob(job)
 	defer w.untap()
-	ticker := time.NewTicker(pingEvery)
-	defer ticker.Stop()
-	tick := make(chan struct{})
-	go func() {
-		for {
-			select {
-			case <-ticker.C:
-				select {
-				case tick <- struct{}{}:
-				case <-ctx.Done():
-					return
-				}
-			case <-ctx.Done():
-				return
-			}
+	tick, stop := pinger(ctx)
+	defer stop()
+	perWrite := s.timeouts.Write
+	if perWrite <= 0 {
+		perWrite = 10 * time.Second
+	}
+	catchup := func(write func(io.Writer) error) error {
+		// A large job's catchup is many frames: give it several write periods.
+		wctx, cancel := context.WithTimeout(ctx, 5*perWrite)
+		defer cancel()
+		mw, err := conn.Writer(wctx, websocket.MessageText)
+		if err != nil {
+			return err
 		}
-	}()
+		if err := write(mw); err != nil {
+			_ = mw.Close()
+			return err
+		}
+		return mw.Close()
+	}
 	send := func(msg []byte) error {
-		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		wctx, cancel := context.WithTimeout(ctx, perWrite)
 		defer cancel()
 		return conn.Write(wctx, websocket.MessageText, msg)
 	}
 	ping := func() error {
-		pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		pctx, cancel := context.WithTimeout(ctx, perWrite)
 		defer cancel()
 		return conn.Ping(pctx)
 	}
-	slow, err := w.follow(ctx, send, tick, ping)
+	slow, err := w.follow(ctx, catchup, send, tick, ping)
 	switch {
 	case slow:
 		_ = conn.Close(websocket.StatusTryAgainLater, "client too slow; reconnect to catch up")
@@ -77,39 +88,62 @@ func (s *Server) sseJob(c *gin.Context) {
 		fail(c, err)
 		return
 	}
+	user := claims(c).UserID
+	if !s.streams.acquire(user) {
+		c.Header("Retry-After", "10")
+		fail(c, apperr.New(apperr.RateLimited, "too many streams: at most %d per user; close one first", s.streams.max))
+		return
+	}
+	defer s.streams.release(user)
+	ctx, cancel := context.WithCancel(c.Request.Context())
+	defer cancel()
 	w := s.watchJob(job)
 	defer w.untap()
+	// The answer lasts as long as the job: no whole-answer deadline, one
+	// per write instead.
+	streaming(c.Writer)
 	c.Header("Content-Type", "text/event-stream")
 	c.Header("Cache-Control", "no-store")
 	c.Header("X-Accel-Buffering", "no")
 	c.Status(http.StatusOK)
-	flusher, _ := c.Writer.(http.Flusher)
+	out := &deadlineWriter{w: c.Writer, s: s}
+	flush := func() error {
+		s.writeDeadline(c.Writer)
+		return http.NewResponseController(c.Writer).Flush()
+	}
 	write := func(line string) error {
-		if _, err := fmt.Fprint(c.Writer, line); err != nil {
+		if _, err := io.WriteString(out, line); err != nil {
 			return err
 		}
-		if flusher != nil {
-			flusher.Flush()
-		}
-		return nil
+		return flush()
 	}
-	ticker := time.NewTicker(pingEvery)
-	defer ticker.Stop()
-	tick := make(chan struct{})
-	go func() {
-		for range ticker.C {
-			select {
-			case tick <- struct{}{}:
-			case <-c.Request.Context().Done():
-				return
-			}
+	catchup := func(body func(io.Writer) error) error {
+		if _, err := io.WriteString(out, "data: "); err != nil {
+			return err
 		}
-	}()
-	slow, _ := w.follow(c.Request.Context(), func(msg []byte) error { return write("data: " + string(msg) + "\n\n") },
+		if err := body(out); err != nil {
+			return err
+		}
+		return write("\n\n")
+	}
+	tick, stop := pinger(ctx)
+	defer stop()
+	slow, _ := w.follow(ctx, catchup, func(msg []byte) error { return write("data: " + string(msg) + "\n\n") },
 		tick, func() error { return write(": keep-alive\n\n") })
 	if slow {
 		_ = write("event: error\ndata: {\"detail\":\"client too slow; reconnect to catch up\"}\n\n")
 	}
+}
+
+// deadlineWriter bounds every write of a streaming answer.
+type deadlineWriter struct {
+	w http.ResponseWriter
+	s *Server
+}
+
+func (d *deadlineWriter) Write(p []byte) (int, error) {
+	d.s.writeDeadline(d.w)
+	return d.w.Write(p)
 }
 
 // observerJob authenticates an observer (header or ?token=) and returns the
