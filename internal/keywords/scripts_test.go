@@ -23,7 +23,9 @@ func TestHindiCircular(t *testing.T) {
 			t.Errorf("tag %q is not ASCII", tag)
 		}
 	}
-	if !slices.ContainsFunc(en, func(s string) bool { return strings.Contains(s, "madhyahn") || strings.Contains(s, "bhojan") || strings.Contains(s, "posan") }) {
+	if !slices.ContainsFunc(en, func(s string) bool {
+		return strings.Contains(s, "madhyahn") || strings.Contains(s, "bhojan") || strings.Contains(s, "posan")
+	}) {
 		t.Errorf("en tags %q name neither the mid-day meal nor the POSHAN scheme", en)
 	}
 
