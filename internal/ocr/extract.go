@@ -78,9 +78,9 @@ const (
 	legacyShare   = 0.25
 )
 
-// Extract reads the first pages of the PDF in data and OCRs those whose
-// text layer is missing, too thin or in a legacy font (mode auto), every
-// page (force) or none (off). Errors of the text layer other than "no
+// Extract reads the first pages of the PDF in data and OCRs (mode auto)
+// the pages in a legacy font, and, when the document's text is thin as a
+// whole, its pages with too little text; every page (force) or none (off). Errors of the text layer other than "no
 // text" (damaged, password protected, too large) are returned as they are.
 func Extract(ctx context.Context, data []byte, popts pdftext.Options, opts Options) (*Result, error) {
 	if opts.Mode == "" {
@@ -96,12 +96,12 @@ func Extract(ctx context.Context, data []byte, popts pdftext.Options, opts Optio
 	}
 	res := &Result{Pages: append([]string(nil), tr.Pages...), PagesRead: tr.PagesRead, PageCount: tr.PageCount, Method: MethodText}
 	var want []int
-	total := 0
-	for _, p := range tr.Pages {
-		total += len([]rune(strings.TrimSpace(p)))
-	}
+	thin := scanned || thinDocument(tr.Pages)
 	for i, p := range tr.Pages {
-		if opts.Mode == ModeForce || (opts.Mode == ModeAuto && (scanned || total < minTotalChars || NeedsOCR(p))) {
+		// In a document with enough text, an empty page is taken for a
+		// blank page, not a scan: OCR'ing every blank page of ordinary
+		// PDFs would cost seconds each for nothing.
+		if opts.Mode == ModeForce || (opts.Mode == ModeAuto && (legacyText(p) || (thin && NeedsOCR(p)))) {
 			want = append(want, i)
 		}
 	}
@@ -183,6 +183,19 @@ func tempPDF(data []byte) (string, func(), error) {
 		return "", nil, err
 	}
 	return f.Name(), cleanup, nil
+}
+
+// thinDocument applies the original product's document triggers to the
+// pages read: under 200 characters in all, or on average under 150
+// characters or 30 words a page.
+func thinDocument(pages []string) bool {
+	chars, words := 0, 0
+	for _, p := range pages {
+		chars += len([]rune(strings.TrimSpace(p)))
+		words += wordCount(p)
+	}
+	n := max(len(pages), 1)
+	return chars < minTotalChars || chars < minPageChars*n || words < minPageWords*n
 }
 
 // NeedsOCR reports whether a page's text layer is unusable: too little

@@ -204,3 +204,22 @@ func TestParseTSV(t *testing.T) {
 		t.Fatalf("got %+v", p)
 	}
 }
+
+func TestThinDocument(t *testing.T) {
+	page := strings.Repeat("Guidelines for water quality monitoring under the mission. ", 6)
+	cases := []struct {
+		name  string
+		pages []string
+		want  bool
+	}{
+		{"blank first page of a text document", []string{"", page, page}, false},
+		{"one short page", []string{"Notice: office closed on Friday."}, true},
+		{"mostly blank", []string{"", "", "Page 3"}, true},
+		{"all text", []string{page, page}, false},
+	}
+	for _, c := range cases {
+		if got := thinDocument(c.pages); got != c.want {
+			t.Errorf("%s: thinDocument = %v, want %v", c.name, got, c.want)
+		}
+	}
+}
