@@ -129,7 +129,11 @@ func Extract(ctx context.Context, data []byte, popts pdftext.Options, opts Optio
 	for _, i := range want {
 		pg, err := OCRPage(ctx, path, i+1, opts.Languages, opts.DPI, opts.PageTimeout)
 		if err != nil {
-			return nil, err
+			if ctx.Err() != nil || scanned {
+				return nil, err
+			}
+			// A thin or legacy text layer is still better than nothing.
+			continue
 		}
 		if pg.Words == 0 {
 			continue // a blank page
