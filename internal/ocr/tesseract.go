@@ -123,8 +123,8 @@ type Page struct {
 }
 
 // OCRPage renders page (1-based) of the PDF at path and recognises it.
-// The page's timeout covers the wait for a slot, rendering and
-// recognition; ctx ending kills the running tool.
+// The page's timeout covers rendering and recognition, once a slot of the
+// process-wide semaphore is free; ctx ending kills the running tool.
 func OCRPage(ctx context.Context, path string, page int, langs string, dpi int, timeout time.Duration) (Page, error) {
 	if err := Available(); err != nil {
 		return Page{}, err
@@ -139,14 +139,16 @@ func OCRPage(ctx context.Context, path string, page int, langs string, dpi int, 
 		timeout = DefaultPageTimeout
 	}
 	start := time.Now()
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
+	// The wait for a slot is bounded by the caller's context only: under
+	// a queue of scans a page must not time out before it even started.
 	select {
 	case sem <- struct{}{}:
 		defer func() { <-sem }()
 	case <-ctx.Done():
-		return Page{}, pageErr(ctx, page, timeout)
+		return Page{}, ctx.Err()
 	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
 	dir, err := os.MkdirTemp("", "tagstream-ocr-")
 	if err != nil {
 		return Page{}, err
