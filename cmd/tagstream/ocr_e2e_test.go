@@ -17,7 +17,13 @@ func TestScansAndHindiEndToEnd(t *testing.T) {
 	testenv.RequireTool(t, "pdftoppm")
 	docsSrv := corpusServer(t)
 	llm := newFakeLLM(t, 0, "sk-e2e-test")
-	e := pipelineEnv(t, llm.baseURL())
+	cfg := testConfig(t)
+	cfg.AllowPrivate = true
+	cfg.LLMBaseURL = llm.baseURL()
+	// OCR takes seconds a page, many more on a loaded machine; the
+	// harness's 30 s would fail documents that production's 5 min allows.
+	cfg.DocTimeout = 5 * time.Minute
+	e := startEnv(t, cfg, newTagger(cfg, testLogger()))
 	u := e.register("alice@example.com")
 	files := []string{"circular-water-scan-200dpi.pdf", "circular-hindi-scan-200dpi.pdf", "circular-hindi.pdf"}
 	run := func(tagLanguage string) map[string]map[string]any {
