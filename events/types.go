@@ -58,6 +58,11 @@ type JobConfig struct {
 	NumTags        int      `json:"num_tags"`
 	ExclusionWords []string `json:"exclusion_words,omitempty"`
 	KeySource      string   `json:"key_source"`
+	// Added in the second stage; empty in older events means the default
+	// (ocr "auto", languages from TAGSTREAM_OCR_LANGUAGES, tags in "en").
+	OCR          string `json:"ocr,omitempty"`
+	OCRLanguages string `json:"ocr_languages,omitempty"`
+	TagLanguage  string `json:"tag_language,omitempty"`
 }
 
 // DocumentsSubmitted carries one chunk of a job's documents. Chunks are
@@ -129,7 +134,7 @@ type DocumentStarted struct {
 
 // TagMetadata describes how a document's tags were produced.
 type TagMetadata struct {
-	Method           string `json:"extraction_method,omitempty"` // "text" or "scanned"
+	Method           string `json:"extraction_method,omitempty"` // "text", "ocr" or "text+ocr"; "scanned" in older events
 	PagesRead        int    `json:"pages_read"`
 	PageCount        int    `json:"page_count"`
 	TextLength       int    `json:"text_length"`
@@ -139,6 +144,9 @@ type TagMetadata struct {
 	TotalTokens      int    `json:"total_tokens,omitempty"`
 	Calls            int    `json:"llm_calls,omitempty"`
 	DurationMS       int64  `json:"duration_ms"`
+	// Mean word confidence (0-100) of the OCR'd pages; absent when OCR
+	// did not run or was not kept.
+	OCRConfidence float64 `json:"ocr_confidence,omitempty"`
 }
 
 // DocumentTagged records a document's tags.

@@ -11,6 +11,7 @@ import (
 	"github.com/tagstream/tagstream/internal/fetch"
 	"github.com/tagstream/tagstream/internal/keywords"
 	"github.com/tagstream/tagstream/internal/llm"
+	"github.com/tagstream/tagstream/internal/ocr"
 	"github.com/tagstream/tagstream/internal/pdftext"
 )
 
@@ -60,14 +61,24 @@ func (p *Pipeline) Tag(ctx context.Context, in TagInput) (TagOutput, error) {
 	}
 	opts := p.extract
 	opts.MaxPages = in.Config.NumPages
-	text, err := pdftext.Extract(ctx, data, opts)
+	text, err := extractText(ctx, data, opts, in.Config)
 	if text != nil {
 		md.Method, md.PagesRead, md.PageCount = text.Method, text.PagesRead, text.PageCount
 		md.TextLength = utf8.RuneCountInString(text.Text)
+		md.OCRConfidence = text.Confidence
 	}
 	switch {
+	case err != nil && ctx.Err() != nil:
+		// Pause, cancel or shutdown stopped OCR: not the document's fault.
+		return TagOutput{}, ctx.Err()
+	case errors.Is(err, ocr.ErrUnavailable):
+		return fail("scanned", err.Error())
 	case errors.Is(err, pdftext.ErrScanned):
-		return fail("scanned", "no extractable text; OCR needed (the pages are images)")
+		return fail("scanned", "no extractable text; OCR needed (the pages are images) and job config ocr is off")
+	case errors.Is(err, ocr.ErrLowConfidence):
+		return fail("ocr_low_confidence", err.Error())
+	case errors.Is(err, ocr.ErrPageTimeout):
+		return fail("ocr_timeout", err.Error())
 	case err != nil:
 		return fail("extract", err.Error())
 	case md.TextLength < MinTextChars:
@@ -75,10 +86,15 @@ func (p *Pipeline) Tag(ctx context.Context, in TagInput) (TagOutput, error) {
 	}
 	var tags []string
 	if in.Config.Model == KeywordsModel {
-		tags = keywords.Extract(text.Text, in.Config.NumTags, in.Config.ExclusionWords)
+		tags, err = keywords.ExtractWith(text.Text, in.Config.NumTags, in.Config.ExclusionWords,
+			keywords.Options{KeepScript: in.Config.TagLanguage == TagLanguageOriginal})
+		if err != nil {
+			return fail("no_tags", err.Error())
+		}
 	} else {
 		res, err := p.model.Tag(ctx, llm.Request{Model: in.Config.Model, APIKey: in.APIKey, Text: text.Text,
-			Title: in.Document.Title, NumTags: in.Config.NumTags, Exclusions: in.Config.ExclusionWords, PaceKey: in.JobID})
+			Title: in.Document.Title, NumTags: in.Config.NumTags, Exclusions: in.Config.ExclusionWords, PaceKey: in.JobID,
+			OriginalLanguage: in.Config.TagLanguage == TagLanguageOriginal})
 		if res != nil {
 			md.PromptTokens, md.CompletionTokens, md.TotalTokens = res.PromptTokens, res.CompletionTokens, res.TotalTokens
 			md.Calls = res.Calls
@@ -102,4 +118,14 @@ func (p *Pipeline) Tag(ctx context.Context, in TagInput) (TagOutput, error) {
 	}
 	md.DurationMS = time.Since(start).Milliseconds()
 	return TagOutput{Tags: tags, Metadata: md}, nil
+}
+
+// extractText reads the text layer and OCRs pages as the job's ocr
+// setting says; ocr "off" behaves exactly as the text layer alone.
+func extractText(ctx context.Context, data []byte, opts pdftext.Options, cfg events.JobConfig) (*ocr.Result, error) {
+	mode, err := ocr.ParseMode(cfg.OCR)
+	if err != nil {
+		mode = ocr.ModeAuto // refused at start; an unknown stored value reads as the default
+	}
+	return ocr.Extract(ctx, data, opts, ocr.Options{Mode: mode, Languages: cfg.OCRLanguages})
 }

@@ -32,6 +32,9 @@ type StartConfig struct {
 	NumPages       *int
 	NumTags        *int
 	ExclusionWords []string
+	OCR            string // auto (default) | off | force
+	OCRLanguages   string // Tesseract codes such as "eng+hin"
+	TagLanguage    string // en (default) | original
 }
 
 // StartJob starts tagging a batch of documents.
@@ -207,6 +210,9 @@ func (h StartJobHandler) config(in StartConfig) (events.JobConfig, string, error
 		return cfg, "", err
 	}
 	cfg.ExclusionWords = words
+	if err := documentOptions(&cfg, in); err != nil {
+		return cfg, "", err
+	}
 	key, err := chooseKey(&cfg, in.APIKey, h.serverKey, "config.api_key",
 		fmt.Sprintf("is required for model %q: this server has no API key configured (or use %q, which needs none)", cfg.Model, KeywordsModel))
 	return cfg, key, err

@@ -45,7 +45,8 @@ func TestEndToEndOverRealPDFsWithFakeLLM(t *testing.T) {
 	job := e.mustCall("POST", "/api/batch/start", u.token, map[string]any{
 		"documents":      docs,
 		"column_mapping": map[string]any{"url": "file_path", "name": "title"},
-		"config":         map[string]any{"api_key": "sk-e2e-test", "model_name": "openai/gpt-4o-mini", "num_tags": 6, "num_pages": 2},
+		// ocr off: this test is about the text layer; OCR has its own test.
+		"config": map[string]any{"api_key": "sk-e2e-test", "model_name": "openai/gpt-4o-mini", "num_tags": 6, "num_pages": 2, "ocr": "off"},
 	}, 200)["job_id"].(string)
 	st := e.waitStatus(u, job, 60*time.Second, "completed")
 	rows := e.mustCall("GET", "/api/batch/jobs/"+job+"/results", u.token, nil, 200)["results"].([]any)

@@ -61,9 +61,19 @@ func (f *fakeLLM) serve(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	var req struct {
-		Model string `json:"model"`
+		Model    string `json:"model"`
+		Messages []struct {
+			Role    string          `json:"role"`
+			Content json.RawMessage `json:"content"`
+		} `json:"messages"`
 	}
 	_ = json.NewDecoder(r.Body).Decode(&req)
+	prompt := ""
+	for _, m := range req.Messages {
+		if m.Role == "user" && prompt == "" {
+			prompt = contentText(m.Content)
+		}
+	}
 	select {
 	case <-time.After(f.latency):
 	case <-r.Context().Done():
@@ -72,6 +82,14 @@ func (f *fakeLLM) serve(w http.ResponseWriter, r *http.Request) {
 	content := `{"names":["jal jeevan mission","ministry of jal shakti","national water mission","state water board"],` +
 		`"subjects":["drinking water quality","water testing laboratories","rural water supply"],` +
 		`"actions":["office memorandum","quality monitoring guidelines","circular"]}`
+	// Like a real model, answer in the document's language unless the
+	// instructions (before the document text) ask for English.
+	instr, doc, _ := strings.Cut(prompt, "Document text:")
+	if strings.ContainsFunc(doc, func(r rune) bool { return r >= 0x0900 && r <= 0x097F }) && !strings.Contains(instr, "in English") {
+		content = `{"names":["जल जीवन मिशन","शिक्षा मंत्रालय","भारत सरकार","राज्य जल बोर्ड"],` +
+			`"subjects":["पेयजल गुणवत्ता","मध्याह्न भोजन","ग्रामीण जल आपूर्ति"],` +
+			`"actions":["कार्यालय ज्ञापन","गुणवत्ता निगरानी","परिपत्र"]}`
+	}
 	body, _ := json.Marshal(map[string]any{
 		"id": "chatcmpl-test", "object": "chat.completion", "created": time.Now().Unix(), "model": req.Model,
 		"choices": []any{map[string]any{"index": 0, "finish_reason": "stop",
@@ -80,4 +98,22 @@ func (f *fakeLLM) serve(w http.ResponseWriter, r *http.Request) {
 	})
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = w.Write(body)
+}
+
+// contentText accepts both encodings of a message's content: a string or
+// a list of text parts.
+func contentText(raw json.RawMessage) string {
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	var parts []struct {
+		Text string `json:"text"`
+	}
+	_ = json.Unmarshal(raw, &parts)
+	var b strings.Builder
+	for _, p := range parts {
+		b.WriteString(p.Text)
+	}
+	return b.String()
 }

@@ -129,6 +129,11 @@ func hostileCases() []hostileCase {
 		bad("model_name with a newline", withConfig("model_name", "gpt-4\nX-Injected: 1"), "config.model_name"),
 		bad("model_name 201 characters", withConfig("model_name", strings.Repeat("m", 201)), "config.model_name"),
 		bad("llm model without a key", withConfig("model_name", "openai/gpt-4o-mini"), "config.api_key"),
+		bad("ocr unknown", withConfig("ocr", "always"), "config.ocr", "auto, off, force"),
+		bad("ocr as number", withConfig("ocr", 1), "config.ocr", "string"),
+		bad("ocr_languages with a space", withConfig("ocr_languages", "eng hin"), "config.ocr_languages", "'+'"),
+		bad("ocr_languages path", withConfig("ocr_languages", "../../etc/passwd"), "config.ocr_languages"),
+		bad("tag_language unknown", withConfig("tag_language", "fr"), "config.tag_language", "original"),
 		bad("no documents", withTop("documents", []any{}), "documents", "at least one"),
 		bad("row over 64 KiB", withDocs(map[string]any{"file_path": "a.pdf", "title": strings.Repeat("t", 70<<10)}), "documents[0]", "bytes"),
 

@@ -6,12 +6,16 @@ import (
 
 	"github.com/tagstream/tagstream/internal/fetch"
 	"github.com/tagstream/tagstream/internal/llm"
+	"github.com/tagstream/tagstream/internal/ocr"
 	"github.com/tagstream/tagstream/internal/pdftext"
 	"github.com/tagstream/tagstream/services"
 )
 
 // newTagger builds the production tagging pipeline from the settings.
-func newTagger(cfg config, _ *slog.Logger) services.Tagger {
+func newTagger(cfg config, log *slog.Logger) services.Tagger {
+	if err := ocr.Available(); err != nil && log != nil {
+		log.Warn("OCR unavailable: scanned documents will fail", "err", err)
+	}
 	return services.NewPipeline(
 		fetchConfig(cfg),
 		llm.Config{BaseURL: cfg.LLMBaseURL, DocTimeout: cfg.DocTimeout},

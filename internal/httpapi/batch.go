@@ -28,6 +28,9 @@ type startConfig struct {
 	NumPages       *int       `json:"num_pages"`
 	NumTags        *int       `json:"num_tags"`
 	ExclusionWords stringList `json:"exclusion_words"`
+	OCR            string     `json:"ocr"`
+	OCRLanguages   string     `json:"ocr_languages"`
+	TagLanguage    string     `json:"tag_language"`
 }
 
 // stringList accepts a JSON array of strings or one comma-separated string.
@@ -62,7 +65,8 @@ func DecodeStartRequest(body io.Reader, who services.Caller) (services.StartJob,
 	cmd := services.StartJob{Caller: who, JobID: req.JobID, Documents: docs, ColumnMapping: req.ColumnMapping}
 	if req.Config != nil {
 		cmd.Config = services.StartConfig{APIKey: req.Config.APIKey, Model: req.Config.ModelName,
-			NumPages: req.Config.NumPages, NumTags: req.Config.NumTags, ExclusionWords: req.Config.ExclusionWords}
+			NumPages: req.Config.NumPages, NumTags: req.Config.NumTags, ExclusionWords: req.Config.ExclusionWords,
+			OCR: req.Config.OCR, OCRLanguages: req.Config.OCRLanguages, TagLanguage: req.Config.TagLanguage}
 	}
 	return cmd, nil
 }

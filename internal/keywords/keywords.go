@@ -58,7 +58,17 @@ const connectorPenalty = 4.0
 
 // Extract returns up to n tags extracted from text, normalised with
 // tagging.Normalize and the exclusions.
+//
+// Tags are English-shaped: Devanagari is transliterated (see ExtractWith).
 func Extract(text string, n int, exclusions []string) []string {
+	tags, _ := ExtractWith(text, n, exclusions, Options{})
+	return tags
+}
+
+func extract(text string, n int, exclusions []string, anyScript bool) []string {
+	normalize := func(raw []string) []string {
+		return tagging.NormalizeWith(raw, exclusions, 0, tagging.Options{AnyScript: anyScript})
+	}
 	if n <= 0 {
 		return nil
 	}
@@ -75,11 +85,11 @@ func Extract(text string, n int, exclusions []string) []string {
 	// long texts; the rest only when the head did not yield n tags.
 	segments := segmentTexts(doc)
 	if head := 12 * n; len(ranked) > head {
-		if tags := pick(tagging.Normalize(ranked[:head], exclusions, 0), n, segments); len(tags) == n {
+		if tags := pick(normalize(ranked[:head]), n, segments, anyScript); len(tags) == n {
 			return tags
 		}
 	}
-	return pick(tagging.Normalize(ranked, exclusions, 0), n, segments)
+	return pick(normalize(ranked), n, segments, anyScript)
 }
 
 // pick takes tags in rank order. Three-word windows cut longer names
@@ -88,7 +98,7 @@ func Extract(text string, n int, exclusions []string) []string {
 // merged with it when the merged phrase is at least as frequent in the
 // text and still a valid tag; otherwise it is skipped. Candidates inside a chosen tag, or containing one, are
 // skipped too: they add no new subject.
-func pick(tags []string, n int, segments []string) []string {
+func pick(tags []string, n int, segments []string, anyScript bool) []string {
 	var out []string
 next:
 	for _, tag := range tags {
@@ -110,7 +120,7 @@ next:
 			// is the usual form: "national jal jeevan mission" once must
 			// not replace "jal jeevan mission" seen twice.
 			if overlap >= 2 && occurrences(m, segments) >= occurrences(c, segments) {
-				if norm := tagging.Normalize([]string{m}, nil, 1); len(norm) == 1 && !has(out, norm[0]) {
+				if norm := tagging.NormalizeWith([]string{m}, nil, 1, tagging.Options{AnyScript: anyScript}); len(norm) == 1 && !has(out, norm[0]) {
 					out[i] = norm[0]
 				}
 			}
@@ -209,6 +219,7 @@ type document struct {
 // ("nagpur-wardha", "women's") and numbering sentences and segments.
 func tokenize(text string) document {
 	var d document
+	commands := controlWords(text)
 	sentence, segment := 0, 0
 	sentenceStart := true
 	var word []rune
@@ -222,7 +233,7 @@ func tokenize(text string) document {
 			return
 		}
 		lower := strings.ToLower(w)
-		t := token{lower: lower, stop: stopWords[lower], sentence: sentence, segment: segment, number: !strings.ContainsFunc(w, unicode.IsLetter)}
+		t := token{lower: lower, stop: stopWords[lower] || junk(lower) || commands[lower], sentence: sentence, segment: segment, number: !strings.ContainsFunc(w, unicode.IsLetter)}
 		r := []rune(w)
 		if !sentenceStart && unicode.IsUpper(r[0]) {
 			t.upper = true
@@ -248,7 +259,7 @@ func tokenize(text string) document {
 		default:
 			flush()
 			segment++
-			if r == '.' || r == '!' || r == '?' || (r == '\n' && i+1 < len(rs) && rs[i+1] == '\n') {
+			if r == '.' || r == '!' || r == '?' || r == '।' || r == '॥' || (r == '\n' && i+1 < len(rs) && rs[i+1] == '\n') {
 				sentence++
 				sentenceStart = true
 			}

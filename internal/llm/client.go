@@ -60,6 +60,9 @@ type Request struct {
 	NumTags    int    // 3..15; 0 means 8, more than 15 means 15
 	Exclusions []string
 	PaceKey    string // e.g. the job id: all calls with one PaceKey share one pacer
+	// OriginalLanguage keeps tags in the document's language and script
+	// (job config tag_language "original"); by default tags are English.
+	OriginalLanguage bool
 }
 
 // Result is the outcome of Tag. Tag also returns it, filled as far as it
@@ -185,7 +188,7 @@ func (d *docCall) run() ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	tags := selectTags(parseAnswer(answer), req.Exclusions, req.NumTags)
+	tags := selectTags(parseAnswer(answer), req.Exclusions, req.NumTags, req.OriginalLanguage)
 	if len(tags) >= req.NumTags {
 		return tags, nil
 	}
@@ -208,7 +211,7 @@ func (d *docCall) run() ([]string, error) {
 	}
 	extra := parseAnswer(more).all()
 	tags = append(tags, extra...)
-	tags = selectTags(tiers{flat: tags}, req.Exclusions, req.NumTags)
+	tags = selectTags(tiers{flat: tags}, req.Exclusions, req.NumTags, req.OriginalLanguage)
 	if len(tags) == 0 {
 		return nil, &Error{Kind: KindMalformed, Message: "model " + req.Model + " returned no usable tags"}
 	}

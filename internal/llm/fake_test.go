@@ -155,3 +155,35 @@ func baseRequest() Request {
 
 // noSleep is a Sleep hook for tests that only count attempts.
 func noSleep(ctx context.Context, _ time.Duration) error { return ctx.Err() }
+
+// Canned answers of the language-aware fake for the Hindi circular.
+const (
+	hindiTiersEnglish = `{"names": ["Ministry of Education", "PM POSHAN scheme", "Government of India"],
+ "subjects": ["mid-day meal quality", "school nutrition", "food safety inspection"],
+ "actions": ["office memorandum", "monitoring guidelines"]}`
+	hindiTiersHindi = `{"names": ["शिक्षा मंत्रालय", "प्रधानमंत्री पोषण शक्ति निर्माण योजना", "भारत सरकार"],
+ "subjects": ["मध्याह्न भोजन", "भोजन की गुणवत्ता", "विद्यालय निरीक्षण"],
+ "actions": ["कार्यालय ज्ञापन", "गुणवत्ता निगरानी"]}`
+)
+
+// languageAware behaves like a real model on language: it answers in the
+// language of the document text in the prompt (Devanagari or not) unless
+// the instructions before the text ask for English tags.
+func languageAware(english string) func(int, seen, http.ResponseWriter) {
+	return func(_ int, r seen, w http.ResponseWriter) {
+		instr, doc, _ := strings.Cut(r.userPrompt, "Document text:")
+		askedEnglish := strings.Contains(instr, "in English")
+		switch {
+		case hasDevanagari(doc) && !askedEnglish:
+			answer(w, r.model, hindiTiersHindi)
+		case hasDevanagari(doc):
+			answer(w, r.model, hindiTiersEnglish)
+		default:
+			answer(w, r.model, english)
+		}
+	}
+}
+
+func hasDevanagari(s string) bool {
+	return strings.ContainsFunc(s, func(r rune) bool { return r >= 0x0900 && r <= 0x097F })
+}

@@ -167,11 +167,12 @@ func parseList(s string) []string {
 // selectTags picks up to n normalised tags keeping the tier proportions of
 // the prompt, so that a long list of names cannot crowd out the subjects
 // and the document type. Leftovers of any tier fill the remaining places.
-func selectTags(t tiers, exclusions []string, n int) []string {
-	names := tagging.Normalize(t.names, exclusions, 0)
-	subjects := tagging.Normalize(t.subjects, exclusions, 0)
-	actions := tagging.Normalize(t.actions, exclusions, 0)
-	flat := tagging.Normalize(t.flat, exclusions, 0)
+func selectTags(t tiers, exclusions []string, n int, anyScript bool) []string {
+	o := tagging.Options{AnyScript: anyScript}
+	names := tagging.NormalizeWith(t.names, exclusions, 0, o)
+	subjects := tagging.NormalizeWith(t.subjects, exclusions, 0, o)
+	actions := tagging.NormalizeWith(t.actions, exclusions, 0, o)
+	flat := tagging.NormalizeWith(t.flat, exclusions, 0, o)
 	qn, qs, qa := tierSplit(n)
 	head := func(s []string, q int) []string { return s[:min(q, len(s))] }
 	tail := func(s []string, q int) []string { return s[min(q, len(s)):] }
@@ -183,7 +184,7 @@ func selectTags(t tiers, exclusions []string, n int) []string {
 	order = append(order, tail(subjects, qs)...)
 	order = append(order, tail(actions, qa)...)
 	order = append(order, flat...)
-	return tagging.Normalize(order, exclusions, n)
+	return tagging.NormalizeWith(order, exclusions, n, o)
 }
 
 func sentence(s string) bool {

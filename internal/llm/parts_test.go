@@ -66,7 +66,7 @@ func TestSelectTagsKeepsTierProportions(t *testing.T) {
 		subjects: []string{"s1", "s2", "s3"},
 		actions:  []string{"a1"},
 	}
-	got := selectTags(tr, nil, 8)
+	got := selectTags(tr, nil, 8, false)
 	want := []string{"n1", "n2", "n3", "n4", "s1", "s2", "a1", "n5"}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("selectTags = %q, want %q", got, want)

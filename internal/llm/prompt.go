@@ -11,6 +11,12 @@ import (
 // original product: enough for a good tagging, cheap on tokens.
 const maxPromptText = 15000
 
+// PromptVersion names the prompt's wording; change it whenever
+// buildPrompt or followUpPrompt change what they ask, so that results
+// (and caches) can tell which prompt produced them.
+// 2: tags in English by default (translated), or in the document's script.
+const PromptVersion = "2"
+
 const systemPrompt = "You tag documents for a search index. You answer with a single JSON object and nothing else."
 
 // tierSplit divides a wanted number of tags over the three tiers in the
@@ -35,6 +41,7 @@ func buildPrompt(req Request, text string) string {
 	fmt.Fprintf(&b, "- \"actions\": about %d tags for the kind of document and its purpose (for example \"tender notice\", \"guidelines\", \"funding release\").\n", max(a, 1))
 	b.WriteString("Rules: each tag is 1 to 5 words in lowercase; no numbering; no dates, bare numbers or reference numbers; ")
 	b.WriteString("no generic words such as \"document\", \"report\", \"information\", \"pdf\", \"details\"; most specific tags first; no duplicates.\n")
+	writeLanguage(&b, req)
 	writeExclusions(&b, req.Exclusions)
 	b.WriteString(`Answer with the JSON object only, shaped like {"names": ["..."], "subjects": ["..."], "actions": ["..."]}.` + "\n\n")
 	if t := strings.TrimSpace(req.Title); t != "" {
@@ -51,12 +58,29 @@ func buildPrompt(req Request, text string) string {
 func followUpPrompt(req Request, kept []string, missing int) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "I still need %d more tags for the same document (suggest about %d), following the same rules.\n", missing, 2*missing)
+	writeLanguage(&b, req)
 	if len(kept) > 0 {
 		fmt.Fprintf(&b, "Already chosen, do not repeat them or their variants: %s.\n", strings.Join(kept, ", "))
 	}
 	writeExclusions(&b, req.Exclusions)
 	b.WriteString(`Answer with a JSON object only, shaped like {"tags": ["..."]}.`)
 	return b.String()
+}
+
+// Language instructions. The English one is what the original product
+// asked of non-English documents; asking it always costs nothing on
+// English text and spares guessing the language.
+const (
+	englishRule  = "Write every tag in English whatever the language of the document: translate all named entities and key terms to English (a name with no English form is written in Latin letters)."
+	originalRule = "Write every tag in the language and script of the document itself; do not translate."
+)
+
+func writeLanguage(b *strings.Builder, req Request) {
+	if req.OriginalLanguage {
+		b.WriteString(originalRule + "\n")
+	} else {
+		b.WriteString(englishRule + "\n")
+	}
 }
 
 func writeExclusions(b *strings.Builder, excl []string) {

@@ -24,6 +24,10 @@ var stopWords = set(
 	"a", "an", "the", "and", "or", "of", "to", "in", "on", "for", "by", "with",
 	"at", "from", "as", "is", "are", "be", "this", "that", "these", "those",
 	"it", "its", "not", "no", "all", "any", "some", "into", "per", "via",
+	// Hindi postpositions and the commonest verbs, for tags kept in
+	// the document's script.
+	"का", "की", "के", "को", "में", "से", "पर", "और", "या", "है", "हैं", "था", "थे",
+	"यह", "वह", "इस", "उस", "एक", "तथा", "द्वारा", "लिए",
 )
 
 // IsGeneric reports whether tag is a generic term (see genericTerms) once

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
 )
@@ -42,6 +43,20 @@ var (
 // with letters outside Latin (Devanagari, Cyrillic, ...) is dropped, because
 // downstream consumers index ASCII tags only.
 func Normalize(raw []string, exclusions []string, max int) []string {
+	return NormalizeWith(raw, exclusions, max, Options{})
+}
+
+// Options change Normalize's rules.
+type Options struct {
+	// AnyScript keeps letters of every script (job config tag_language
+	// "original"): a Hindi tag stays in Devanagari. Latin accents are
+	// still folded, and the same shape rules apply, with lengths counted
+	// in characters; the vowel-based gibberish test only judges Latin words.
+	AnyScript bool
+}
+
+// NormalizeWith is Normalize with options.
+func NormalizeWith(raw []string, exclusions []string, max int, o Options) []string {
 	excl := newExclusions(exclusions)
 	seen := make(map[string]bool, len(raw))
 	out := make([]string, 0, len(raw))
@@ -49,7 +64,7 @@ func Normalize(raw []string, exclusions []string, max int) []string {
 		if max > 0 && len(out) >= max {
 			break
 		}
-		tag, ok := clean(r)
+		tag, ok := cleanWith(r, o.AnyScript)
 		if !ok || IsGeneric(tag) || excl.excludes(tag) {
 			continue
 		}
@@ -65,8 +80,17 @@ func Normalize(raw []string, exclusions []string, max int) []string {
 
 // clean turns one raw tag into its canonical form, or reports false when
 // the tag breaks a shape rule (length, words, numbers, gibberish).
-func clean(raw string) (string, bool) {
-	s, ok := toASCII(strings.ToLower(raw))
+func clean(raw string) (string, bool) { return cleanWith(raw, false) }
+
+func cleanWith(raw string, anyScript bool) (string, bool) {
+	isAlnum := isASCIIAlnum
+	s, ok := "", false
+	if anyScript {
+		isAlnum = isLetterOrDigit
+		s, ok = foldLatin(strings.ToLower(raw)), true
+	} else {
+		s, ok = toASCII(strings.ToLower(raw))
+	}
 	if !ok {
 		return "", false
 	}
@@ -103,7 +127,10 @@ func clean(raw string) (string, bool) {
 		return "", false
 	}
 	tag := strings.Join(words, " ")
-	if len(tag) < minChars || len(tag) > maxChars {
+	if anyScript {
+		tag = norm.NFC.String(tag)
+	}
+	if n := utf8.RuneCountInString(tag); n < minChars || n > maxChars {
 		return "", false
 	}
 	if allDateLike(words) || allStopWords(words) {
@@ -136,8 +163,34 @@ func toASCII(s string) (string, bool) {
 	return b.String(), true
 }
 
-func isAlnum(r rune) bool {
+// foldLatin drops the accents of Latin letters only: in other scripts
+// the combining marks are vowel signs and must stay ("जीवन").
+func foldLatin(s string) string {
+	var b strings.Builder
+	latinBase := false
+	for _, r := range norm.NFKD.String(s) {
+		switch {
+		case unicode.Is(unicode.Mn, r) && latinBase:
+			// accent on a Latin letter: drop it
+		case unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.IsMark(r) || r < 0x80:
+			b.WriteRune(r)
+			if !unicode.IsMark(r) {
+				latinBase = r < 0x80 || unicode.Is(unicode.Latin, r)
+			}
+		default:
+			b.WriteByte(' ')
+			latinBase = false
+		}
+	}
+	return b.String()
+}
+
+func isASCIIAlnum(r rune) bool {
 	return (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9')
+}
+
+func isLetterOrDigit(r rune) bool {
+	return isASCIIAlnum(r) || (r >= 0x80 && (unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.IsMark(r)))
 }
 
 var months = set("january", "february", "march", "april", "may", "june", "july",
@@ -157,7 +210,7 @@ func allDateLike(words []string) bool {
 
 func isNumber(w string) bool {
 	for _, r := range w {
-		if r < '0' || r > '9' {
+		if !unicode.IsDigit(r) {
 			return false
 		}
 	}
@@ -177,6 +230,9 @@ func gibberish(w string) bool {
 		}
 		prev = r
 		maxSame = max(maxSame, same)
+		if r >= 0x80 && unicode.IsLetter(r) {
+			return false // not Latin: the vowel rules below do not apply
+		}
 		if r < 'a' || r > 'z' {
 			run = 0
 			continue
@@ -190,7 +246,7 @@ func gibberish(w string) bool {
 			maxRun = max(maxRun, run)
 		}
 	}
-	if maxSame >= 4 || len(w) > 30 || maxRun >= 6 {
+	if maxSame >= 4 || utf8.RuneCountInString(w) > 30 || maxRun >= 6 {
 		return true
 	}
 	if letters <= 5 {

@@ -73,3 +73,19 @@ func TestIsGeneric(t *testing.T) {
 		}
 	}
 }
+
+// TestNormalizeAnyScript: with AnyScript (tag_language "original") tags in
+// Devanagari and other scripts survive under the same shape rules, while
+// the default still drops them.
+func TestNormalizeAnyScript(t *testing.T) {
+	raw := []string{"जल जीवन मिशन", "1. शिक्षा मंत्रालय", "Müller Café", "Министерство образования",
+		"के", "का की", "२०२५", "गंगा-यमुना", "एक दो तीन चार पाँच छह", "जल जीवन मिशन", "water quality"}
+	got := NormalizeWith(raw, []string{"जीवन मिशन"}, 0, Options{AnyScript: true})
+	want := []string{"शिक्षा मंत्रालय", "muller cafe", "министерство образования", "गंगा यमुना", "water quality"}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("AnyScript:\n got %q\nwant %q", got, want)
+	}
+	if got := Normalize(raw, nil, 0); !reflect.DeepEqual(got, []string{"muller cafe", "water quality"}) {
+		t.Fatalf("default: %q", got)
+	}
+}
