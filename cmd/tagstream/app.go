@@ -234,6 +234,7 @@ func (a *app) run(ctx context.Context, ln net.Listener) error {
 }
 
 func (a *app) reconcile(ctx context.Context) error {
+	redispatch := services.NewDispatcher(a.conn.JS, a.store, a.queue, a.secrets, a.log).Redispatch
 	t := time.NewTicker(10 * time.Second)
 	defer t.Stop()
 	for {
@@ -241,7 +242,7 @@ func (a *app) reconcile(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
-			if err := services.Reconcile(ctx, a.store, a.jobs); err != nil && ctx.Err() == nil {
+			if err := services.Reconcile(ctx, a.store, a.jobs, redispatch); err != nil && ctx.Err() == nil {
 				a.log.Warn("reconcile", "err", err)
 			}
 		}
