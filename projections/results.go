@@ -27,7 +27,9 @@ type Result struct {
 
 func (r *Result) state() docState { return docState{r.Status, r.Attempts, r.outcome} }
 
-func (r *Result) setState(d docState) { r.Status, r.Attempts, r.outcome = d.Status, d.Attempt, d.Outcome }
+func (r *Result) setState(d docState) {
+	r.Status, r.Attempts, r.outcome = d.Status, d.Attempt, d.Outcome
+}
 
 type pendingInput struct {
 	jobID  string

@@ -68,7 +68,9 @@ func (h *history) crossCheck(s *job.State) {
 	}
 }
 
-func docStarted(row, attempt int) events.Event { return events.DocumentStarted{Row: row, Attempt: attempt} }
+func docStarted(row, attempt int) events.Event {
+	return events.DocumentStarted{Row: row, Attempt: attempt}
+}
 func tagged(row, attempt int) events.Event {
 	return events.DocumentTagged{Row: row, Attempt: attempt, Tags: []string{"t"}}
 }
