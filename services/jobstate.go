@@ -1,9 +1,13 @@
+// Package services is Tagstream's command side: the job commands (start,
+// pause, resume, cancel, retry), completion and reconciliation, on
+// events.Store only. Job rules live in services/job; the JetStream-aware
+// dispatcher, task queue and workers in services/dispatch; the tagging
+// pipeline (fetch -> text -> tagger) in services/pipeline.
 package services
 
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"github.com/tagstream/tagstream/events"
 	"github.com/tagstream/tagstream/internal/apperr"
@@ -53,7 +57,5 @@ func withRetry(ctx context.Context, attempts int, fn func() error) error {
 	return apperr.New(apperr.Conflict, "the job changed concurrently too often; try again")
 }
 
-// secretID names a job attempt's API key in the secret store. Keys are per
-// attempt so that clean-up after one attempt can never delete the key a
-// retry has just stored.
-func secretID(jobID string, attempt int) string { return fmt.Sprintf("%s.%d", jobID, attempt) }
+// secretID names a job attempt's API key in the secret store.
+func secretID(jobID string, attempt int) string { return job.SecretID(jobID, attempt) }

@@ -23,6 +23,8 @@ import (
 	"github.com/tagstream/tagstream/internal/web"
 	"github.com/tagstream/tagstream/projections"
 	"github.com/tagstream/tagstream/services"
+	"github.com/tagstream/tagstream/services/dispatch"
+	"github.com/tagstream/tagstream/services/pipeline"
 )
 
 // roles says what a process runs: `serve` is both, `worker` only workers.
@@ -38,14 +40,14 @@ type app struct {
 	log       *slog.Logger
 	conn      *natsx.Conn
 	store     *events.JetStreamStore
-	queue     *services.TaskQueue
+	queue     *dispatch.TaskQueue
 	secrets   *secrets.Store
 	auth      *auth.Service
 	jobs      *projections.JobStatus
 	results   *projections.DocumentResults
 	analytics *projections.Analytics
 	runner    *projections.Runner
-	tagger    services.Tagger
+	tagger    pipeline.Tagger
 	handler   http.Handler
 	unlock    func()
 	metrics   *metrics.Metrics
@@ -62,7 +64,7 @@ func (a *app) close() {
 
 // openApp connects to NATS, creates streams and buckets idempotently and,
 // for API processes, rebuilds the read models from the log.
-func openApp(ctx context.Context, cfg config, r roles, tagger services.Tagger, log *slog.Logger) (*app, error) {
+func openApp(ctx context.Context, cfg config, r roles, tagger pipeline.Tagger, log *slog.Logger) (*app, error) {
 	a := &app{cfg: cfg, roles: r, log: log, tagger: tagger}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
@@ -95,7 +97,7 @@ func (a *app) open(ctx context.Context) error {
 	if a.store, err = events.OpenJetStream(ctx, a.conn.JS, events.StreamOptions{Replicas: replicas}); err != nil {
 		return err
 	}
-	if a.queue, err = services.OpenTaskQueue(ctx, a.conn.JS, replicas, a.cfg.AckWait); err != nil {
+	if a.queue, err = dispatch.OpenTaskQueue(ctx, a.conn.JS, replicas, a.cfg.AckWait); err != nil {
 		return err
 	}
 	key, err := secrets.LoadOrCreateKey(a.cfg.DataDir, a.cfg.SecretsKey)
@@ -185,13 +187,13 @@ func (a *app) run(ctx context.Context, ln net.Listener) error {
 		goLoop("projections", a.runner.Run)
 		goLoop("reconciler", a.reconcile)
 	}
-	var worker *services.Worker
+	var worker *dispatch.Worker
 	workCtx, stopWork := context.WithCancel(context.Background())
 	workDone := make(chan struct{})
 	if a.roles.workers {
-		goLoop("dispatcher", services.NewDispatcher(a.conn.JS, a.store, a.queue, a.secrets, a.log).Run)
+		goLoop("dispatcher", dispatch.NewDispatcher(a.conn.JS, a.store, a.queue, a.secrets, a.log).Run)
 		host, _ := os.Hostname()
-		worker = services.NewWorker(a.store, a.queue, a.secrets, a.tagger, services.WorkerConfig{
+		worker = dispatch.NewWorker(a.store, a.queue, a.secrets, a.tagger, dispatch.WorkerConfig{
 			ID: fmt.Sprintf("%s-%d-%s", host, os.Getpid(), events.NewID()[:6]), Concurrency: a.cfg.Workers,
 			ServerAPIKey: a.cfg.LLMAPIKey, DocTimeout: a.cfg.DocTimeout, ShutdownGrace: a.cfg.ShutdownGrace, Log: a.log,
 			Metrics: a.metrics,
@@ -234,7 +236,7 @@ func (a *app) run(ctx context.Context, ln net.Listener) error {
 }
 
 func (a *app) reconcile(ctx context.Context) error {
-	redispatch := services.NewDispatcher(a.conn.JS, a.store, a.queue, a.secrets, a.log).Redispatch
+	redispatch := dispatch.NewDispatcher(a.conn.JS, a.store, a.queue, a.secrets, a.log).Redispatch
 	t := time.NewTicker(10 * time.Second)
 	defer t.Stop()
 	for {
@@ -271,7 +273,7 @@ func (a *app) jobsByStatus() map[string]int {
 // taskBacklog is the number of tasks in the work-queue stream: a task stays
 // there until a worker acknowledges it, so this is waiting plus in progress.
 func (a *app) taskBacklog(ctx context.Context) (uint64, error) {
-	st, err := a.conn.JS.Stream(ctx, services.TaskStream)
+	st, err := a.conn.JS.Stream(ctx, dispatch.TaskStream)
 	if err != nil {
 		return 0, err
 	}

@@ -11,7 +11,7 @@ import (
 
 	"github.com/tagstream/tagstream/events"
 	"github.com/tagstream/tagstream/projections"
-	"github.com/tagstream/tagstream/services"
+	"github.com/tagstream/tagstream/services/pipeline"
 )
 
 func TestOwnershipIsolation(t *testing.T) {
@@ -263,7 +263,7 @@ func TestRacingCommandsNeverMakeAnImpossibleHistory(t *testing.T) {
 
 func TestProjectionRebuildEqualsLiveModels(t *testing.T) {
 	cfg := testConfig(t)
-	tagger := &fakeTagger{fail: func(in services.TagInput) error {
+	tagger := &fakeTagger{fail: func(in pipeline.TagInput) error {
 		if in.Document.Row%3 == 0 {
 			return fmt.Errorf("fake failure for row %d", in.Document.Row)
 		}

@@ -7,12 +7,12 @@ import (
 	"github.com/tagstream/tagstream/internal/fetch"
 	"github.com/tagstream/tagstream/internal/llm"
 	"github.com/tagstream/tagstream/internal/pdftext"
-	"github.com/tagstream/tagstream/services"
+	"github.com/tagstream/tagstream/services/pipeline"
 )
 
 // newTagger builds the production tagging pipeline from the settings.
-func newTagger(cfg config, _ *slog.Logger) services.Tagger {
-	return services.NewPipeline(
+func newTagger(cfg config, _ *slog.Logger) pipeline.Tagger {
+	return pipeline.New(
 		fetchConfig(cfg),
 		llm.Config{BaseURL: cfg.LLMBaseURL, DocTimeout: cfg.DocTimeout},
 		pdftext.Options{MaxBytes: cfg.MaxFetchBytes, Timeout: 60 * time.Second},

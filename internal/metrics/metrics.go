@@ -81,10 +81,10 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
 }
 
-// InFlight implements services.WorkerMetrics.
+// InFlight implements dispatch.WorkerMetrics.
 func (m *Metrics) InFlight(delta int) { m.inFlight.Add(float64(delta)) }
 
-// DocumentDone implements services.WorkerMetrics: outcome "tagged" or
+// DocumentDone implements dispatch.WorkerMetrics: outcome "tagged" or
 // "failed" with the failure code.
 func (m *Metrics) DocumentDone(outcome, code string, d time.Duration) {
 	switch outcome {

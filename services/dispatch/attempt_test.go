@@ -1,4 +1,4 @@
-package services_test
+package dispatch_test
 
 import (
 	"context"
@@ -12,6 +12,8 @@ import (
 	"github.com/tagstream/tagstream/internal/natsx/natstest"
 	"github.com/tagstream/tagstream/internal/secrets"
 	"github.com/tagstream/tagstream/services"
+	"github.com/tagstream/tagstream/services/dispatch"
+	"github.com/tagstream/tagstream/services/pipeline"
 )
 
 // doneMetrics signals every recorded document outcome; the worker reports
@@ -27,28 +29,28 @@ func (m doneMetrics) DocumentDone(outcome, code string, _ time.Duration) {
 // gatedTagger holds each attempt's document until the test opens its gate.
 type gatedTagger struct {
 	mu      sync.Mutex
-	entered map[int]chan services.TagInput
+	entered map[int]chan pipeline.TagInput
 	gates   map[int]chan error
 }
 
 func newGatedTagger(attempts ...int) *gatedTagger {
-	g := &gatedTagger{entered: map[int]chan services.TagInput{}, gates: map[int]chan error{}}
+	g := &gatedTagger{entered: map[int]chan pipeline.TagInput{}, gates: map[int]chan error{}}
 	for _, a := range attempts {
-		g.entered[a], g.gates[a] = make(chan services.TagInput, 1), make(chan error, 1)
+		g.entered[a], g.gates[a] = make(chan pipeline.TagInput, 1), make(chan error, 1)
 	}
 	return g
 }
 
-func (g *gatedTagger) Tag(ctx context.Context, in services.TagInput) (services.TagOutput, error) {
+func (g *gatedTagger) Tag(ctx context.Context, in pipeline.TagInput) (pipeline.TagOutput, error) {
 	g.entered[in.Attempt] <- in
 	select {
 	case err := <-g.gates[in.Attempt]:
 		if err != nil {
-			return services.TagOutput{}, err
+			return pipeline.TagOutput{}, err
 		}
-		return services.TagOutput{Tags: []string{fmt.Sprintf("attempt %d", in.Attempt)}}, nil
+		return pipeline.TagOutput{Tags: []string{fmt.Sprintf("attempt %d", in.Attempt)}}, nil
 	case <-ctx.Done():
-		return services.TagOutput{}, ctx.Err()
+		return pipeline.TagOutput{}, ctx.Err()
 	}
 }
 
@@ -64,7 +66,7 @@ func TestLateInvalidKeyOfAnOldAttemptDoesNotFailTheRetry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	queue, err := services.OpenTaskQueue(ctx, conn.JS, 1, 5*time.Second)
+	queue, err := dispatch.OpenTaskQueue(ctx, conn.JS, 1, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,10 +81,10 @@ func TestLateInvalidKeyOfAnOldAttemptDoesNotFailTheRetry(t *testing.T) {
 	defer wg.Wait()
 	defer cancel()
 	wg.Add(2)
-	go func() { defer wg.Done(); _ = services.NewDispatcher(conn.JS, store, queue, sec, log).Run(ctx) }()
+	go func() { defer wg.Done(); _ = dispatch.NewDispatcher(conn.JS, store, queue, sec, log).Run(ctx) }()
 	go func() {
 		defer wg.Done()
-		_ = services.NewWorker(store, queue, sec, tagger, services.WorkerConfig{ID: "w", Concurrency: 2, Log: log,
+		_ = dispatch.NewWorker(store, queue, sec, tagger, dispatch.WorkerConfig{ID: "w", Concurrency: 2, Log: log,
 			ShutdownGrace: time.Second, Metrics: metrics}).Run(ctx)
 	}()
 	owner := services.Caller{Actor: events.User("u1", "u1@example.com")}
@@ -93,14 +95,14 @@ func TestLateInvalidKeyOfAnOldAttemptDoesNotFailTheRetry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wait := func(ch chan services.TagInput) services.TagInput {
+	wait := func(ch chan pipeline.TagInput) pipeline.TagInput {
 		select {
 		case in := <-ch:
 			return in
 		case <-ctx.Done():
 			t.Fatal("the document never reached the tagger")
 		}
-		return services.TagInput{}
+		return pipeline.TagInput{}
 	}
 	if in := wait(tagger.entered[1]); in.APIKey != "sk-wrong" {
 		t.Fatalf("attempt 1 got key %q", in.APIKey)
@@ -126,7 +128,7 @@ func TestLateInvalidKeyOfAnOldAttemptDoesNotFailTheRetry(t *testing.T) {
 		t.Fatalf("attempt 2 got key %q", in.APIKey)
 	}
 	// Now attempt 1's late answer: the key was invalid.
-	tagger.gates[1] <- &services.Failure{Code: "llm_auth", Reason: "invalid API key", JobFatal: true}
+	tagger.gates[1] <- &pipeline.Failure{Code: "llm_auth", Reason: "invalid API key", JobFatal: true}
 	select {
 	case got := <-metrics.done:
 		if got != "failed/llm_auth" {

@@ -1,4 +1,4 @@
-package services
+package dispatch
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/tagstream/tagstream/events"
+	"github.com/tagstream/tagstream/services"
 	jobpkg "github.com/tagstream/tagstream/services/job"
 )
 
@@ -34,7 +35,7 @@ type Dispatcher struct {
 	js      jetstream.JetStream
 	store   events.Store
 	queue   *TaskQueue
-	secrets SecretStore
+	secrets services.SecretStore
 	log     *slog.Logger
 
 	// OnSkip hears about a control event this build cannot read (unknown
@@ -52,7 +53,7 @@ type Dispatcher struct {
 }
 
 // NewDispatcher returns a dispatcher.
-func NewDispatcher(js jetstream.JetStream, store events.Store, queue *TaskQueue, secrets SecretStore, log *slog.Logger) *Dispatcher {
+func NewDispatcher(js jetstream.JetStream, store events.Store, queue *TaskQueue, secrets services.SecretStore, log *slog.Logger) *Dispatcher {
 	if log == nil {
 		log = slog.Default()
 	}
@@ -302,7 +303,7 @@ func (d *Dispatcher) forgetKeys(ctx context.Context, ended events.Envelope) erro
 		return err
 	}
 	for a := 1; a <= job.Attempt; a++ {
-		if err := d.secrets.Delete(ctx, secretID(ended.JobID, a)); err != nil {
+		if err := d.secrets.Delete(ctx, jobpkg.SecretID(ended.JobID, a)); err != nil {
 			return err
 		}
 	}

@@ -1,4 +1,4 @@
-package services_test
+package dispatch_test
 
 import (
 	"context"
@@ -13,13 +13,15 @@ import (
 	"github.com/tagstream/tagstream/internal/secrets"
 	"github.com/tagstream/tagstream/projections"
 	"github.com/tagstream/tagstream/services"
+	"github.com/tagstream/tagstream/services/dispatch"
+	"github.com/tagstream/tagstream/services/pipeline"
 )
 
 type rig struct {
 	ctx   context.Context
 	conn  *natsx.Conn
 	store events.Store
-	queue *services.TaskQueue
+	queue *dispatch.TaskQueue
 	sec   *secrets.Store
 	log   *slog.Logger
 	wg    *sync.WaitGroup
@@ -32,7 +34,7 @@ func newRig(t *testing.T) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	queue, err := services.OpenTaskQueue(ctx, conn.JS, 1, 5*time.Second)
+	queue, err := dispatch.OpenTaskQueue(ctx, conn.JS, 1, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,10 +53,10 @@ func (r *rig) goRun(fn func(context.Context) error) {
 }
 
 func (r *rig) worker() {
-	tagger := services.TaggerFunc(func(_ context.Context, in services.TagInput) (services.TagOutput, error) {
-		return services.TagOutput{Tags: []string{"ok"}}, nil
+	tagger := pipeline.TaggerFunc(func(_ context.Context, in pipeline.TagInput) (pipeline.TagOutput, error) {
+		return pipeline.TagOutput{Tags: []string{"ok"}}, nil
 	})
-	r.goRun(services.NewWorker(r.store, r.queue, r.sec, tagger, services.WorkerConfig{ID: "w", Concurrency: 2, Log: r.log, ShutdownGrace: time.Second}).Run)
+	r.goRun(dispatch.NewWorker(r.store, r.queue, r.sec, tagger, dispatch.WorkerConfig{ID: "w", Concurrency: 2, Log: r.log, ShutdownGrace: time.Second}).Run)
 }
 
 func (r *rig) start(t *testing.T, docs int) services.StartResult {
@@ -88,7 +90,7 @@ func (r *rig) appendRaw(t *testing.T, env events.Envelope) {
 func TestForeignAndPoisonControlEventsDoNotStallOtherJobs(t *testing.T) {
 	r := newRig(t)
 	skipped, dead := make(chan events.Envelope, 4), make(chan events.Envelope, 4)
-	d := services.NewDispatcher(r.conn.JS, r.store, r.queue, r.sec, r.log)
+	d := dispatch.NewDispatcher(r.conn.JS, r.store, r.queue, r.sec, r.log)
 	d.OnSkip = func(env events.Envelope, _ error) { skipped <- env }
 	d.OnDeadLetter = func(env events.Envelope, _ error) { dead <- env }
 	r.appendRaw(t, events.Envelope{Type: "JobArchived", JobID: "foreign", Version: 1, Data: []byte(`{}`), Subject: events.ControlSubject("foreign")})
@@ -124,10 +126,10 @@ func (l listed) List(projections.Filter) []projections.Job { return l }
 // reconciler, which carries on past a job it cannot reconcile.
 func TestReconcilerRequeuesLostTasksAndCarriesOnPastErrors(t *testing.T) {
 	r := newRig(t)
-	d := services.NewDispatcher(r.conn.JS, r.store, r.queue, r.sec, r.log)
+	d := dispatch.NewDispatcher(r.conn.JS, r.store, r.queue, r.sec, r.log)
 	r.goRun(d.Run)
 	res := r.start(t, 3)
-	cons, err := r.conn.JS.Consumer(r.ctx, events.Stream, services.DispatcherName)
+	cons, err := r.conn.JS.Consumer(r.ctx, events.Stream, dispatch.DispatcherName)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,7 +147,7 @@ func TestReconcilerRequeuesLostTasksAndCarriesOnPastErrors(t *testing.T) {
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
-	st, err := r.conn.JS.Stream(r.ctx, services.TaskStream)
+	st, err := r.conn.JS.Stream(r.ctx, dispatch.TaskStream)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package services
+package dispatch
 
 import (
 	"context"
@@ -15,7 +15,9 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/tagstream/tagstream/events"
+	"github.com/tagstream/tagstream/services"
 	jobpkg "github.com/tagstream/tagstream/services/job"
+	"github.com/tagstream/tagstream/services/pipeline"
 )
 
 // WorkerConfig tunes a tagging worker.
@@ -52,8 +54,8 @@ func (noMetrics) DocumentDone(string, string, time.Duration) {}
 type Worker struct {
 	store   events.Store
 	queue   *TaskQueue
-	secrets SecretStore
-	tagger  Tagger
+	secrets services.SecretStore
+	tagger  pipeline.Tagger
 	cfg     WorkerConfig
 	actor   events.Actor
 
@@ -66,7 +68,7 @@ type Worker struct {
 }
 
 // NewWorker returns a worker.
-func NewWorker(store events.Store, queue *TaskQueue, secrets SecretStore, tagger Tagger, cfg WorkerConfig) *Worker {
+func NewWorker(store events.Store, queue *TaskQueue, secrets services.SecretStore, tagger pipeline.Tagger, cfg WorkerConfig) *Worker {
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = 8
 	}
@@ -335,7 +337,7 @@ func (w *Worker) run(ctx context.Context, t task, log *slog.Logger) settle {
 	if terr == nil {
 		ev = events.DocumentTagged{Row: t.Document.Row, Attempt: t.Attempt, Tags: out.Tags, Metadata: withModel(out.Metadata, t)}
 	} else {
-		f := asFailure(terr)
+		f := pipeline.AsFailure(terr)
 		outcome, code = "failed", f.Code
 		if f.JobFatal {
 			log.Warn("worker: failing the job", "code", f.Code, "reason", f.Reason)
@@ -430,18 +432,18 @@ func docSettled(last events.Envelope, attempt int) bool {
 	return a.Attempt == attempt && (last.Type == events.TypeDocumentTagged || last.Type == events.TypeDocumentFailed)
 }
 
-func (w *Worker) tag(ctx context.Context, t task) (TagOutput, error) {
-	in := TagInput{JobID: t.JobID, Attempt: t.Attempt, Document: t.Document, Config: t.Config}
+func (w *Worker) tag(ctx context.Context, t task) (pipeline.TagOutput, error) {
+	in := pipeline.TagInput{JobID: t.JobID, Attempt: t.Attempt, Document: t.Document, Config: t.Config}
 	switch t.Config.KeySource {
 	case "job":
-		key, found, err := w.secrets.Lookup(ctx, secretID(t.JobID, t.Attempt))
+		key, found, err := w.secrets.Lookup(ctx, jobpkg.SecretID(t.JobID, t.Attempt))
 		if err != nil {
 			// The store is briefly unreachable (a leader election, say):
 			// that is no reason to fail the document.
-			return TagOutput{}, fmt.Errorf("%w: read the job's API key: %v", errRetryLater, err)
+			return pipeline.TagOutput{}, fmt.Errorf("%w: read the job's API key: %v", errRetryLater, err)
 		}
 		if !found || key == "" {
-			return TagOutput{}, &Failure{Code: "api_key_missing", Reason: "the job's API key is no longer available; retry the job with a new key"}
+			return pipeline.TagOutput{}, &pipeline.Failure{Code: "api_key_missing", Reason: "the job's API key is no longer available; retry the job with a new key"}
 		}
 		in.APIKey = key
 	case "server":
@@ -455,7 +457,7 @@ func (w *Worker) tag(ctx context.Context, t task) (TagOutput, error) {
 // failJob fails the job of task t as a whole, unless t's attempt is no
 // longer the live one: a 401 of an attempt that a retry has replaced must
 // not fail the retry, purge its tasks or drop its key.
-func (w *Worker) failJob(ctx context.Context, t task, f *Failure, log *slog.Logger) {
+func (w *Worker) failJob(ctx context.Context, t task, f *pipeline.Failure, log *slog.Logger) {
 	err := withRetry(ctx, 10, func() error {
 		job, err := w.jobAt(ctx, t.JobID)
 		if err != nil {
@@ -487,7 +489,7 @@ func (w *Worker) completeIfLast(ctx context.Context, jobID string, log *slog.Log
 			return
 		}
 	}
-	if err := CompleteIfDone(ctx, w.store, jobID); err != nil {
+	if err := services.CompleteIfDone(ctx, w.store, jobID); err != nil {
 		log.Warn("worker: complete job", "err", err)
 	}
 }
