@@ -5,6 +5,7 @@
 package job
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/tagstream/tagstream/events"
@@ -46,6 +47,7 @@ type State struct {
 	// trackDocs (one entry per document).
 	Docs                         []Doc
 	Processed, Failed, Cancelled int
+	Skipped                      int // events left out because this build cannot read them
 	trackDocs                    bool
 	lastSeq                      uint64
 }
@@ -68,15 +70,26 @@ func (s *State) Apply(env events.Envelope) error {
 		return nil
 	}
 	ev, err := env.Decode()
-	if err != nil {
-		return err
-	}
 	if env.Seq != 0 {
 		s.lastSeq = env.Seq
+	}
+	if err != nil {
+		// An event this build cannot read (a newer release's type or
+		// version) is skipped, but a control event still moves the
+		// sequence that appends are guarded by, or every later command
+		// would conflict with it forever.
+		s.Skipped++
+		if s.Started != nil && env.Subject == events.ControlSubject(s.ID) {
+			s.ControlSeq = env.Seq
+		}
+		return fmt.Errorf("%w: %w", ErrSkipped, err)
 	}
 	s.apply(env, ev)
 	return nil
 }
+
+// ErrSkipped wraps the error of an event Apply could not read and left out.
+var ErrSkipped = errors.New("event skipped")
 
 // ApplyEvent folds an event the caller holds decoded, such as one Decide
 // returned (events by value or by pointer), to see the state it leads to.

@@ -1,6 +1,7 @@
 package job_test
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
@@ -327,5 +328,27 @@ func TestApplyEventOfADecisionGivesTheNextStatus(t *testing.T) {
 		if s.Status != want {
 			t.Fatalf("%s: status %s, want %s", action, s.Status, want)
 		}
+	}
+}
+
+// A control event of a type a newer release added is left out of the
+// fold, but moves the sequence commands append behind.
+func TestUnreadableControlEventIsSkippedButMovesTheControlSequence(t *testing.T) {
+	h := started(t, 1).add(docStarted(0, 1))
+	s := job.New(id, true)
+	for _, env := range h.envs {
+		if err := s.Apply(env); err != nil {
+			t.Fatal(err)
+		}
+	}
+	foreign := events.Envelope{Type: "JobArchived", JobID: id, Seq: 3, Version: 1, Data: []byte(`{}`), Subject: events.ControlSubject(id)}
+	if err := s.Apply(foreign); !errors.Is(err, job.ErrSkipped) {
+		t.Fatalf("got %v", err)
+	}
+	if s.ControlSeq != 3 || s.Skipped != 1 || s.Status != events.StatusProcessing {
+		t.Fatalf("control seq %d skipped %d status %s", s.ControlSeq, s.Skipped, s.Status)
+	}
+	if _, err := s.Decide(job.Command{Action: job.ActionPause}); err != nil {
+		t.Fatal(err)
 	}
 }

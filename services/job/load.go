@@ -25,7 +25,7 @@ func Load(ctx context.Context, store events.Store, jobID string, upTo uint64) (*
 		if upTo > 0 && env.Seq > upTo {
 			return errFound
 		}
-		return s.Apply(env)
+		return skipUnreadable(s.Apply(env))
 	})
 	if err != nil && !errors.Is(err, errFound) {
 		return nil, apperr.Wrap(err, "load job")
@@ -45,7 +45,7 @@ func Load(ctx context.Context, store events.Store, jobID string, upTo uint64) (*
 		if _, kind, _, err := events.ParseSubject(env.Subject); err != nil || kind != "doc" {
 			return nil
 		}
-		if err := s.Apply(env); err != nil {
+		if err := skipUnreadable(s.Apply(env)); err != nil {
 			return err
 		}
 		if s.Status != events.StatusPending {
@@ -66,7 +66,9 @@ func LoadFull(ctx context.Context, store events.Store, jobID string) (*State, er
 		return nil, apperr.New(apperr.NotFound, "job %q not found", jobID)
 	}
 	s := New(jobID, true)
-	err := store.Read(ctx, events.JobSubjects(jobID), 1, s.Apply)
+	err := store.Read(ctx, events.JobSubjects(jobID), 1, func(env events.Envelope) error {
+		return skipUnreadable(s.Apply(env))
+	})
 	if err != nil {
 		return nil, apperr.Wrap(err, "read job history")
 	}
@@ -74,4 +76,13 @@ func LoadFull(ctx context.Context, store events.Store, jobID string) (*State, er
 		return nil, apperr.New(apperr.NotFound, "job %q not found", jobID)
 	}
 	return s, nil
+}
+
+// skipUnreadable lets a load go on past events this build cannot read;
+// State.Skipped counts them for the caller to report.
+func skipUnreadable(err error) error {
+	if errors.Is(err, ErrSkipped) {
+		return nil
+	}
+	return err
 }
