@@ -386,7 +386,7 @@ func (w *Worker) begin(ctx context.Context, t task) (uint64, settle, error) {
 		if err != nil && !errors.Is(err, events.ErrNotFound) {
 			return 0, settleRelease, err
 		}
-		if err == nil && docSettled(doc, t.Attempt) {
+		if err == nil && jobpkg.TaskStale(doc, t.Attempt) {
 			return 0, settleDone, nil
 		}
 		env, err := events.New(t.JobID, w.actor, events.DocumentStarted{Row: t.Document.Row, Attempt: t.Attempt})
@@ -417,19 +417,6 @@ func (w *Worker) jobAt(ctx context.Context, jobID string) (*jobpkg.State, error)
 	}
 	w.mu.Unlock()
 	return jobpkg.Load(ctx, w.store, jobID, ctl.Seq)
-}
-
-// docSettled reports whether the document's last event makes the task
-// stale: a later attempt exists, or this attempt already has an outcome.
-func docSettled(last events.Envelope, attempt int) bool {
-	var a struct {
-		Attempt int `json:"attempt"`
-	}
-	_ = json.Unmarshal(last.Data, &a)
-	if a.Attempt > attempt {
-		return true
-	}
-	return a.Attempt == attempt && (last.Type == events.TypeDocumentTagged || last.Type == events.TypeDocumentFailed)
 }
 
 func (w *Worker) tag(ctx context.Context, t task) (pipeline.TagOutput, error) {

@@ -5,6 +5,7 @@
 package job
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -374,6 +375,21 @@ func (s *State) CanStart(attempt int) StartVerdict {
 		return StartLater
 	}
 	return StartNow
+}
+
+// TaskStale reports whether a document's last event makes a task of the
+// given attempt stale: a later attempt exists, or this attempt already has
+// an outcome. (Outcomes are appended guarded by the document's start, so
+// its last event is always that of its newest attempt.)
+func TaskStale(last events.Envelope, attempt int) bool {
+	var a struct {
+		Attempt int `json:"attempt"`
+	}
+	_ = json.Unmarshal(last.Data, &a)
+	if a.Attempt > attempt {
+		return true
+	}
+	return a.Attempt == attempt && (last.Type == events.TypeDocumentTagged || last.Type == events.TypeDocumentFailed)
 }
 
 // CanFail reports whether a document of the given attempt may fail the

@@ -352,3 +352,29 @@ func TestUnreadableControlEventIsSkippedButMovesTheControlSequence(t *testing.T)
 		t.Fatal(err)
 	}
 }
+
+func TestTaskStale(t *testing.T) {
+	last := func(ev events.Event) events.Envelope {
+		env, err := events.New(id, events.System, ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return env
+	}
+	cases := []struct {
+		last    events.Envelope
+		attempt int
+		stale   bool
+	}{
+		{last(docStarted(0, 1)), 1, false}, // a worker died mid-document: redo it
+		{last(tagged(0, 1)), 1, true},
+		{last(failed(0, 1)), 1, true},
+		{last(failed(0, 1)), 2, false}, // the retry of a failed document
+		{last(docStarted(0, 2)), 1, true},
+	}
+	for i, c := range cases {
+		if got := job.TaskStale(c.last, c.attempt); got != c.stale {
+			t.Errorf("case %d: stale %v, want %v", i, got, c.stale)
+		}
+	}
+}
