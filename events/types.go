@@ -200,29 +200,6 @@ const (
 	StatusCancelled  = "cancelled"
 )
 
-// StatusAfter is the job status that a control event leaves the job in, or
-// "" for events that do not change it. It is the one place that says which
-// event means which status, shared by commands and projections.
-func StatusAfter(eventType string) string {
-	switch eventType {
-	case TypeJobStarted, TypeJobRetried:
-		// Pending until the first document starts; the projection moves the
-		// job to processing then.
-		return StatusPending
-	case TypeJobResumed:
-		return StatusProcessing
-	case TypeJobPaused:
-		return StatusPaused
-	case TypeJobCancelled:
-		return StatusCancelled
-	case TypeJobCompleted:
-		return StatusCompleted
-	case TypeJobFailed:
-		return StatusFailed
-	}
-	return ""
-}
-
 // Terminal reports whether a job status is final (until a retry).
 func Terminal(status string) bool {
 	return status == StatusCompleted || status == StatusFailed || status == StatusCancelled

@@ -84,20 +84,28 @@ type Analytics struct {
 	mu      sync.RWMutex
 	owners  map[string]string // job id -> owner id
 	byOwner map[string]*aggregate
+	counted map[outcomeKey]bool // document attempts already counted
+}
+
+// outcomeKey names one document attempt: only its first outcome counts.
+type outcomeKey struct {
+	job          string
+	row, attempt int
 }
 
 var _ Projection = (*Analytics)(nil)
 
 // NewAnalytics returns an empty model.
 func NewAnalytics() *Analytics {
-	return &Analytics{owners: map[string]string{}, byOwner: map[string]*aggregate{}}
+	return &Analytics{owners: map[string]string{}, byOwner: map[string]*aggregate{}, counted: map[outcomeKey]bool{}}
 }
 
 // Name implements Projection.
 func (a *Analytics) Name() string { return AnalyticsName }
 
-// Apply implements Projection. Only outcomes count, each exactly once: the
-// store guarantees one outcome per document attempt.
+// Apply implements Projection. Only outcomes count, and only the first of
+// each document attempt: an event seen twice (a redelivery, a replay)
+// changes nothing.
 func (a *Analytics) Apply(env events.Envelope) error {
 	if env.Type == events.TypeJobStarted {
 		a.mu.Lock()
@@ -120,6 +128,17 @@ func (a *Analytics) Apply(env events.Envelope) error {
 	if !ok {
 		return nil
 	}
+	key := outcomeKey{job: env.JobID}
+	switch e := ev.(type) {
+	case *events.DocumentTagged:
+		key.row, key.attempt = e.Row, e.Attempt
+	case *events.DocumentFailed:
+		key.row, key.attempt = e.Row, e.Attempt
+	}
+	if a.counted[key] {
+		return nil
+	}
+	a.counted[key] = true
 	g := a.byOwner[owner]
 	if g == nil {
 		g = newAggregate()

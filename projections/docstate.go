@@ -16,6 +16,9 @@ const (
 type docState struct {
 	Status  string `json:"status"`
 	Attempt int    `json:"attempt"`
+	// Outcome is set by the first outcome event of Attempt: later ones of
+	// the same attempt (a duplicate, a second worker's) change nothing.
+	Outcome bool `json:"outcome,omitempty"`
 }
 
 func newDocState() docState { return docState{Status: DocPending, Attempt: 1} }
@@ -23,32 +26,36 @@ func newDocState() docState { return docState{Status: DocPending, Attempt: 1} }
 func terminalDoc(s string) bool { return s == DocSuccess || s == DocFailed || s == DocCancelled }
 
 // onDocEvent returns the state after a document event, and whether it
-// changed. Events of older attempts are ignored; a late outcome of an
-// in-flight document replaces the cancelled/failed mark its job's end gave
-// it, because the work really happened.
+// changed. Events of older attempts are ignored, and so is every outcome
+// after the first of an attempt; a late outcome of an in-flight document
+// replaces the cancelled/failed mark its job's end gave it, because the
+// work really happened. The same rules as services/job.Doc.OnDocEvent
+// (checked by services/job's tests).
 func (d docState) onDocEvent(eventType string, attempt int) (docState, bool) {
 	if attempt < d.Attempt {
 		return d, false
 	}
+	orig := d
+	if attempt > d.Attempt {
+		d = docState{Status: DocPending, Attempt: attempt}
+	} else if d.Outcome {
+		return orig, false
+	}
 	next := d
-	next.Attempt = attempt
 	switch eventType {
 	case events.TypeDocumentStarted:
-		if terminalDoc(d.Status) && attempt == d.Attempt {
-			return d, false // redelivered start of an attempt that already ended
+		if terminalDoc(d.Status) {
+			return orig, false // a redelivered start of an attempt that already ended
 		}
 		next.Status = DocProcessing
 	case events.TypeDocumentTagged:
-		next.Status = DocSuccess
+		next.Status, next.Outcome = DocSuccess, true
 	case events.TypeDocumentFailed:
-		if d.Status == DocSuccess && attempt == d.Attempt {
-			return d, false
-		}
-		next.Status = DocFailed
+		next.Status, next.Outcome = DocFailed, true
 	default:
-		return d, false
+		return orig, false
 	}
-	return next, next != d
+	return next, next != orig
 }
 
 // onJobEnd returns the state a job's cancel or failure leaves an unfinished

@@ -45,7 +45,8 @@ func (j Job) Progress() float64 {
 
 type jobEntry struct {
 	Job
-	docs []docState
+	docs    []docState
+	lastSeq uint64 // newest event applied: one seen again changes nothing
 }
 
 // JobStatus is the read model behind job status, active jobs and history.
@@ -83,13 +84,16 @@ func (p *JobStatus) Apply(env events.Envelope) error {
 	if j == nil {
 		return nil // events of a job whose start never committed
 	}
+	if env.Seq != 0 {
+		if env.Seq <= j.lastSeq {
+			return nil
+		}
+		j.lastSeq = env.Seq
+	}
 	j.UpdatedAt = env.Time
 	switch e := ev.(type) {
 	case *events.DocumentStarted:
 		j.docEvent(env, e.Row, e.Attempt)
-		if j.Status == events.StatusPending {
-			j.Status = events.StatusProcessing
-		}
 		if j.StartedAt == nil {
 			t := env.Time
 			j.StartedAt = &t
@@ -99,20 +103,38 @@ func (p *JobStatus) Apply(env events.Envelope) error {
 	case *events.DocumentFailed:
 		j.docEvent(env, e.Row, e.Attempt)
 	case *events.JobRetried:
+		if e.Attempt <= j.Attempt {
+			return nil // a retry already applied
+		}
 		j.retry(e)
-		j.control(env)
+		j.control(env, events.StatusPending)
 	case *events.JobCancelled:
 		j.endDocs(env.Type)
 		j.Reason = e.Reason
-		j.control(env)
+		j.control(env, events.StatusCancelled)
 	case *events.JobFailed:
 		j.endDocs(env.Type)
 		j.Reason = e.Reason
-		j.control(env)
-	default:
-		j.control(env)
+		j.control(env, events.StatusFailed)
+	case *events.JobPaused:
+		j.control(env, events.StatusPaused)
+	case *events.JobResumed:
+		j.control(env, events.StatusProcessing)
+	case *events.JobCompleted:
+		j.control(env, completedStatus(*e))
 	}
 	return nil
+}
+
+// completedStatus is the status a JobCompleted leaves a job in: a job that
+// still has cancelled documents (its cancellation was followed by a retry
+// of its failures only) stays cancelled. The same rule as
+// services/job.CompletedStatus, which the decider's tests hold both to.
+func completedStatus(e events.JobCompleted) string {
+	if e.Cancelled > 0 {
+		return events.StatusCancelled
+	}
+	return events.StatusCompleted
 }
 
 func newJobEntry(env events.Envelope, s *events.JobStarted) *jobEntry {
@@ -124,14 +146,12 @@ func newJobEntry(env events.Envelope, s *events.JobStarted) *jobEntry {
 		ID: env.JobID, OwnerID: env.Actor.ID, OwnerEmail: env.Actor.Email,
 		Status: events.StatusPending, Total: s.Total, Attempt: 1, Config: s.Config,
 		CreatedAt: env.Time, UpdatedAt: env.Time, ControlSeq: env.Seq, RequestDigest: s.RequestDigest,
-	}, docs: docs}
+	}, docs: docs, lastSeq: env.Seq}
 }
 
-func (j *jobEntry) control(env events.Envelope) {
+func (j *jobEntry) control(env events.Envelope, status string) {
 	j.ControlSeq = env.Seq
-	if st := events.StatusAfter(env.Type); st != "" {
-		j.Status = st
-	}
+	j.Status = status
 	if events.Terminal(j.Status) {
 		t := env.Time
 		j.FinishedAt = &t
@@ -141,6 +161,11 @@ func (j *jobEntry) control(env events.Envelope) {
 }
 
 func (j *jobEntry) docEvent(env events.Envelope, row, attempt int) {
+	// A document of the current attempt at work makes a pending job
+	// processing, as services/job decides it.
+	if attempt == j.Attempt && j.Status == events.StatusPending {
+		j.Status = events.StatusProcessing
+	}
 	if row < 0 || row >= len(j.docs) {
 		return
 	}

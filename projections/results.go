@@ -21,6 +21,14 @@ type Result struct {
 	Code     string              `json:"error_code,omitempty"`
 	Metadata *events.TagMetadata `json:"metadata,omitempty"`
 	Seq      uint64              `json:"-"` // sequence of the last event that changed the row
+	// outcome: an outcome event of Attempts was applied (the first wins).
+	outcome bool
+}
+
+func (r *Result) state() docState { return docState{r.Status, r.Attempts, r.outcome} }
+
+func (r *Result) setState(d docState) {
+	r.Status, r.Attempts, r.outcome = d.Status, d.Attempt, d.Outcome
 }
 
 type pendingInput struct {
@@ -33,13 +41,14 @@ type DocumentResults struct {
 	mu     sync.RWMutex
 	jobs   map[string][]Result
 	inputs map[string]*pendingInput // by input id, until a JobStarted claims them
+	seqs   map[string]uint64        // job id -> newest event applied
 }
 
 var _ Projection = (*DocumentResults)(nil)
 
 // NewDocumentResults returns an empty model.
 func NewDocumentResults() *DocumentResults {
-	return &DocumentResults{jobs: map[string][]Result{}, inputs: map[string]*pendingInput{}}
+	return &DocumentResults{jobs: map[string][]Result{}, inputs: map[string]*pendingInput{}, seqs: map[string]uint64{}}
 }
 
 // Name implements Projection.
@@ -53,6 +62,13 @@ func (p *DocumentResults) Apply(env events.Envelope) error {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	// An event seen again changes nothing.
+	if env.Seq != 0 {
+		if env.Seq <= p.seqs[env.JobID] {
+			return nil
+		}
+		p.seqs[env.JobID] = env.Seq
+	}
 	switch e := ev.(type) {
 	case *events.DocumentsSubmitted:
 		in := p.inputs[e.InputID]
@@ -86,9 +102,9 @@ func (p *DocumentResults) Apply(env events.Envelope) error {
 	case *events.JobRetried:
 		rows := p.jobs[env.JobID]
 		for _, row := range e.Rows {
-			if row >= 0 && row < len(rows) {
-				st := docState{rows[row].Status, rows[row].Attempts}.onRetry(e.Attempt)
-				rows[row].Status, rows[row].Attempts, rows[row].Seq = st.Status, st.Attempt, env.Seq
+			if row >= 0 && row < len(rows) && rows[row].Attempts < e.Attempt {
+				rows[row].setState(rows[row].state().onRetry(e.Attempt))
+				rows[row].Seq = env.Seq
 			}
 		}
 	}
@@ -122,22 +138,24 @@ func (p *DocumentResults) docEvent(env events.Envelope, row, attempt int, fill f
 		return
 	}
 	r := &rows[row]
-	next, changed := docState{r.Status, r.Attempts}.onDocEvent(env.Type, attempt)
-	if !changed && env.Type != events.TypeDocumentStarted {
+	next, changed := r.state().onDocEvent(env.Type, attempt)
+	if !changed {
 		return
 	}
-	r.Status, r.Attempts, r.Seq = next.Status, next.Attempt, env.Seq
+	r.setState(next)
+	r.Seq = env.Seq
 	fill(r)
 }
 
 func (p *DocumentResults) endDocs(env events.Envelope, reason string) {
 	rows := p.jobs[env.JobID]
 	for i := range rows {
-		next, changed := docState{rows[i].Status, rows[i].Attempts}.onJobEnd(env.Type)
+		next, changed := rows[i].state().onJobEnd(env.Type)
 		if !changed {
 			continue
 		}
-		rows[i].Status, rows[i].Seq = next.Status, env.Seq
+		rows[i].setState(next)
+		rows[i].Seq = env.Seq
 		if reason != "" {
 			rows[i].Error = reason
 		}

@@ -2,28 +2,26 @@ package services
 
 import (
 	"context"
-	"fmt"
+	"errors"
 
 	"github.com/tagstream/tagstream/events"
 	"github.com/tagstream/tagstream/projections"
+	jobpkg "github.com/tagstream/tagstream/services/job"
 )
 
-// completeIfDone appends JobCompleted (or JobFailed when every document
-// failed) once every document of a live job has an outcome. The append is
-// guarded by the job's control sequence, so it cannot overtake a cancel.
-func completeIfDone(ctx context.Context, store events.Store, jobID string) error {
+// CompleteIfDone appends JobCompleted (or JobFailed when every document
+// failed) once every document of a live job has an outcome, as the decider
+// says. The append is guarded by the job's control sequence, so it cannot
+// overtake a cancel.
+func CompleteIfDone(ctx context.Context, store events.Store, jobID string) error {
 	return withRetry(ctx, 10, func() error {
-		model := projections.NewJobStatus()
-		if err := store.Read(ctx, events.JobSubjects(jobID), 1, model.Apply); err != nil {
+		job, err := jobpkg.LoadFull(ctx, store, jobID)
+		if err != nil {
 			return err
 		}
-		job, ok := model.Get(jobID)
-		if !ok || events.Terminal(job.Status) || job.Processed+job.Failed+job.Cancelled < job.Total {
+		ev, ok := job.Complete()
+		if !ok {
 			return nil
-		}
-		var ev events.Event = events.JobCompleted{Processed: job.Processed, Failed: job.Failed, Cancelled: job.Cancelled}
-		if job.Processed == 0 && job.Failed > 0 {
-			ev = events.JobFailed{Reason: fmt.Sprintf("all %d documents failed", job.Failed), Code: "all_failed"}
 		}
 		env, err := events.New(jobID, events.System, ev)
 		if err != nil {
@@ -34,22 +32,36 @@ func completeIfDone(ctx context.Context, store events.Store, jobID string) error
 	})
 }
 
-// JobLister is the part of the job-status model the reconciler reads.
+// JobLister is the part of the job-status model the reconciler reads: it
+// only says which jobs to look at; every decision is taken on the log.
 type JobLister interface {
 	List(f projections.Filter) []projections.Job
 }
 
 // Reconcile completes live jobs whose documents all have outcomes. Workers
 // complete jobs themselves; this catches a worker that died between the
-// last outcome and the completion.
-func Reconcile(ctx context.Context, store events.Store, jobs JobLister) error {
+// last outcome and the completion. A job that cannot be reconciled is
+// logged by the caller through the joined error; the others still are.
+// redispatch, if not nil, is called for every live job that is not done,
+// so work lost from the task queue is queued again.
+func Reconcile(ctx context.Context, store events.Store, jobs JobLister, redispatch ...func(ctx context.Context, jobID string) error) error {
+	var errs []error
 	live := jobs.List(projections.Filter{Status: []string{events.StatusPending, events.StatusProcessing, events.StatusPaused}})
 	for _, j := range live {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
 		if j.Processed+j.Failed+j.Cancelled >= j.Total {
-			if err := completeIfDone(ctx, store, j.ID); err != nil {
-				return err
+			if err := CompleteIfDone(ctx, store, j.ID); err != nil {
+				errs = append(errs, err)
+			}
+			continue
+		}
+		for _, fn := range redispatch {
+			if err := fn(ctx, j.ID); err != nil {
+				errs = append(errs, err)
 			}
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }

@@ -6,13 +6,14 @@ import (
 
 	"github.com/tagstream/tagstream/events"
 	"github.com/tagstream/tagstream/internal/apperr"
+	jobpkg "github.com/tagstream/tagstream/services/job"
 )
 
 // Actions a ChangeJob command can take.
 const (
-	ActionPause  = "pause"
-	ActionResume = "resume"
-	ActionCancel = "cancel"
+	ActionPause  = jobpkg.ActionPause
+	ActionResume = jobpkg.ActionResume
+	ActionCancel = jobpkg.ActionCancel
 )
 
 // ChangeJob pauses, resumes or cancels a job.
@@ -56,7 +57,7 @@ func loadControllable(ctx context.Context, store events.Store, jobID string, c C
 	if err != nil {
 		return nil, err
 	}
-	return job, job.controllableBy(c)
+	return job, controllableBy(job, c)
 }
 
 // Handle checks that the action is allowed in the job's current state and
@@ -71,7 +72,7 @@ func (h ChangeJobHandler) Handle(ctx context.Context, cmd ChangeJob) (ChangeResu
 		if err != nil {
 			return err
 		}
-		ev, status, err := transition(cmd.Action, job.Status, cmd.Reason)
+		ev, err := job.Decide(jobpkg.Command{Action: cmd.Action, Reason: cmd.Reason})
 		if err != nil {
 			return err
 		}
@@ -83,30 +84,10 @@ func (h ChangeJobHandler) Handle(ctx context.Context, cmd ChangeJob) (ChangeResu
 		if err != nil {
 			return err
 		}
-		res = ChangeResult{JobID: job.ID, Status: status, Seq: seq}
+		// The status the event leaves the job in, by the same fold.
+		job.ApplyEvent(events.Envelope{Type: ev.EventType(), Seq: seq}, ev)
+		res = ChangeResult{JobID: job.ID, Status: job.Status, Seq: seq}
 		return nil
 	})
 	return res, err
-}
-
-// transition is the table of allowed control transitions.
-func transition(action, status, reason string) (events.Event, string, error) {
-	active := status == events.StatusPending || status == events.StatusProcessing
-	switch action {
-	case ActionPause:
-		if active {
-			return events.JobPaused{Reason: reason}, events.StatusPaused, nil
-		}
-	case ActionResume:
-		if status == events.StatusPaused {
-			return events.JobResumed{Reason: reason}, events.StatusProcessing, nil
-		}
-	case ActionCancel:
-		if !events.Terminal(status) {
-			return events.JobCancelled{Reason: reason}, events.StatusCancelled, nil
-		}
-	default:
-		return nil, "", apperr.New(apperr.Invalid, "unknown action %q", action)
-	}
-	return nil, "", apperr.New(apperr.Conflict, "cannot %s a job that is %s", action, status)
 }

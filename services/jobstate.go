@@ -1,64 +1,25 @@
+// Package services is Tagstream's command side: the job commands (start,
+// pause, resume, cancel, retry), completion and reconciliation, on
+// events.Store only. Job rules live in services/job; the JetStream-aware
+// dispatcher, task queue and workers in services/dispatch; the tagging
+// pipeline (fetch -> text -> tagger) in services/pipeline.
 package services
 
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"github.com/tagstream/tagstream/events"
 	"github.com/tagstream/tagstream/internal/apperr"
+	"github.com/tagstream/tagstream/services/job"
 )
 
-// jobState is what commands need to know about a job, folded from its
-// control events only (there are a handful per job, whatever its size).
-type jobState struct {
-	ID         string
-	Owner      events.Actor
-	Status     string
-	ControlSeq uint64
-	Started    *events.JobStarted
-	Attempt    int
-	Config     events.JobConfig
-}
+// jobState is a job folded by the decider (package job).
+type jobState = job.State
 
-// loadJob reads a job's control events. A job nobody started is NotFound.
+// loadJob loads a job's state for a command. A job nobody started is NotFound.
 func loadJob(ctx context.Context, store events.Store, jobID string) (*jobState, error) {
-	return loadJobAt(ctx, store, jobID, 0)
-}
-
-// loadJobAt is loadJob as of sequence upTo (0: the end of the log).
-func loadJobAt(ctx context.Context, store events.Store, jobID string, upTo uint64) (*jobState, error) {
-	if !events.ValidJobID(jobID) {
-		return nil, apperr.New(apperr.NotFound, "job %q not found", jobID)
-	}
-	st := &jobState{ID: jobID}
-	err := store.Read(ctx, events.ControlSubject(jobID), 1, func(env events.Envelope) error {
-		if upTo > 0 && env.Seq > upTo {
-			return nil
-		}
-		ev, err := env.Decode()
-		if err != nil {
-			return err
-		}
-		st.ControlSeq = env.Seq
-		switch e := ev.(type) {
-		case *events.JobStarted:
-			st.Started, st.Owner, st.Attempt, st.Config = e, env.Actor, 1, e.Config
-		case *events.JobRetried:
-			st.Attempt, st.Config = e.Attempt, e.Config
-		}
-		if s := events.StatusAfter(env.Type); s != "" {
-			st.Status = s
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, apperr.Wrap(err, "load job")
-	}
-	if st.Started == nil {
-		return nil, apperr.New(apperr.NotFound, "job %q not found", jobID)
-	}
-	return st, nil
+	return job.Load(ctx, store, jobID, 0)
 }
 
 // Caller is who issues a command.
@@ -70,7 +31,7 @@ type Caller struct {
 
 // controllableBy hides jobs of other owners behind NotFound, so ids of other
 // people's jobs cannot be probed.
-func (s *jobState) controllableBy(c Caller) error {
+func controllableBy(s *jobState, c Caller) error {
 	if c.ControlAll || s.Owner.ID == c.Actor.ID {
 		return nil
 	}
@@ -96,7 +57,5 @@ func withRetry(ctx context.Context, attempts int, fn func() error) error {
 	return apperr.New(apperr.Conflict, "the job changed concurrently too often; try again")
 }
 
-// secretID names a job attempt's API key in the secret store. Keys are per
-// attempt so that clean-up after one attempt can never delete the key a
-// retry has just stored.
-func secretID(jobID string, attempt int) string { return fmt.Sprintf("%s.%d", jobID, attempt) }
+// secretID names a job attempt's API key in the secret store.
+func secretID(jobID string, attempt int) string { return job.SecretID(jobID, attempt) }

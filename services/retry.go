@@ -2,12 +2,11 @@ package services
 
 import (
 	"context"
-	"sort"
 	"strings"
 
 	"github.com/tagstream/tagstream/events"
 	"github.com/tagstream/tagstream/internal/apperr"
-	"github.com/tagstream/tagstream/projections"
+	jobpkg "github.com/tagstream/tagstream/services/job"
 )
 
 // RetryJob re-runs the failed (and optionally cancelled) documents of a
@@ -49,36 +48,32 @@ func (h RetryJobHandler) Handle(ctx context.Context, cmd RetryJob) (RetryResult,
 	}
 	var res RetryResult
 	err := withRetry(ctx, 10, func() error {
-		job, err := loadControllable(ctx, h.store, cmd.JobID, cmd.Caller)
+		job, err := jobpkg.LoadFull(ctx, h.store, cmd.JobID)
 		if err != nil {
 			return err
 		}
-		if !events.Terminal(job.Status) {
-			return apperr.New(apperr.Conflict, "cannot retry a job that is %s; wait until it is finished or cancel it", job.Status)
-		}
-		rows, err := h.retryable(ctx, job.ID, cmd.IncludeCancelled)
-		if err != nil {
+		if err := controllableBy(job, cmd.Caller); err != nil {
 			return err
 		}
-		if len(rows) == 0 {
-			what := "failed"
-			if cmd.IncludeCancelled {
-				what = "failed or cancelled"
-			}
-			return apperr.New(apperr.Conflict, "job %s has no %s documents to retry", job.ID, what)
+		// Decide before storing a key, so a refused retry stores none.
+		ev, err := job.Decide(jobpkg.Command{Action: jobpkg.ActionRetry, Reason: cmd.Reason,
+			IncludeCancelled: cmd.IncludeCancelled, Config: job.Config})
+		if err != nil {
+			return err
 		}
 		cfg, key, err := h.config(job.Config, cmd)
 		if err != nil {
 			return err
 		}
-		attempt := job.Attempt + 1
+		retried := ev.(events.JobRetried)
+		retried.Config = cfg
+		attempt, rows := retried.Attempt, retried.Rows
 		if key != "" {
 			if err := h.secrets.Put(ctx, secretID(job.ID, attempt), key); err != nil {
 				return apperr.Wrap(err, "store api key")
 			}
 		}
-		env, err := events.New(job.ID, cmd.Caller.Actor, events.JobRetried{Attempt: attempt, Rows: rows,
-			IncludeCancelled: cmd.IncludeCancelled, Reason: cmd.Reason, Config: cfg})
+		env, err := events.New(job.ID, cmd.Caller.Actor, retried)
 		if err != nil {
 			return err
 		}
@@ -90,23 +85,6 @@ func (h RetryJobHandler) Handle(ctx context.Context, cmd RetryJob) (RetryResult,
 		return nil
 	})
 	return res, err
-}
-
-// retryable folds the job's history and returns the rows that ended failed
-// (or cancelled, when asked).
-func (h RetryJobHandler) retryable(ctx context.Context, jobID string, cancelled bool) ([]int, error) {
-	model := projections.NewJobStatus()
-	if err := h.store.Read(ctx, events.JobSubjects(jobID), 1, model.Apply); err != nil {
-		return nil, apperr.Wrap(err, "read job history")
-	}
-	var rows []int
-	for row, st := range model.DocStatuses(jobID) {
-		if st.Status == projections.DocFailed || (cancelled && st.Status == projections.DocCancelled) {
-			rows = append(rows, row)
-		}
-	}
-	sort.Ints(rows)
-	return rows, nil
 }
 
 // config decides the retry's model and key: a new key from the request,

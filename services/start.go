@@ -14,12 +14,13 @@ import (
 
 	"github.com/tagstream/tagstream/events"
 	"github.com/tagstream/tagstream/internal/apperr"
+	"github.com/tagstream/tagstream/services/pipeline"
 )
 
 // Tagging defaults and bounds from the API contract.
 const (
 	DefaultModel    = "openai/gpt-4o-mini"
-	KeywordsModel   = "builtin/keywords"
+	KeywordsModel   = pipeline.KeywordsModel
 	DefaultNumPages = 3
 	DefaultNumTags  = 8
 )

@@ -6,12 +6,13 @@ import (
 	"github.com/tagstream/tagstream/events"
 	"github.com/tagstream/tagstream/internal/apperr"
 	"github.com/tagstream/tagstream/internal/ocr"
+	"github.com/tagstream/tagstream/services/pipeline"
 )
 
-// Values of JobConfig.TagLanguage.
+// Values of JobConfig.TagLanguage; the pipeline owns them.
 const (
-	TagLanguageEnglish  = "en"
-	TagLanguageOriginal = "original"
+	TagLanguageEnglish  = pipeline.TagLanguageEnglish
+	TagLanguageOriginal = pipeline.TagLanguageOriginal
 )
 
 // documentOptions checks the OCR and tag language settings. Only values

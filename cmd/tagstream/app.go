@@ -24,6 +24,8 @@ import (
 	"github.com/tagstream/tagstream/internal/web"
 	"github.com/tagstream/tagstream/projections"
 	"github.com/tagstream/tagstream/services"
+	"github.com/tagstream/tagstream/services/dispatch"
+	"github.com/tagstream/tagstream/services/pipeline"
 )
 
 // roles says what a process runs: `serve` is both, `worker` only workers.
@@ -39,14 +41,14 @@ type app struct {
 	log       *slog.Logger
 	conn      *natsx.Conn
 	store     *jsstore.Store
-	queue     *services.TaskQueue
+	queue     *dispatch.TaskQueue
 	secrets   *secrets.Store
 	auth      *auth.Service
 	jobs      *projections.JobStatus
 	results   *projections.DocumentResults
 	analytics *projections.Analytics
 	runner    *projections.Runner
-	tagger    services.Tagger
+	tagger    pipeline.Tagger
 	handler   http.Handler
 	unlock    func()
 	metrics   *metrics.Metrics
@@ -64,7 +66,7 @@ func (a *app) close() {
 
 // openApp connects to NATS, creates streams and buckets idempotently and,
 // for API processes, rebuilds the read models from the log.
-func openApp(ctx context.Context, cfg config, r roles, tagger services.Tagger, log *slog.Logger) (*app, error) {
+func openApp(ctx context.Context, cfg config, r roles, tagger pipeline.Tagger, log *slog.Logger) (*app, error) {
 	a := &app{cfg: cfg, roles: r, log: log, tagger: tagger}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
@@ -97,7 +99,7 @@ func (a *app) open(ctx context.Context) error {
 	if a.store, err = jsstore.Open(ctx, a.conn.JS, jsstore.Options{Replicas: replicas}); err != nil {
 		return err
 	}
-	if a.queue, err = services.OpenTaskQueue(ctx, a.conn.JS, replicas, a.cfg.AckWait); err != nil {
+	if a.queue, err = dispatch.OpenTaskQueue(ctx, a.conn.JS, replicas, a.cfg.AckWait); err != nil {
 		return err
 	}
 	key, err := secrets.LoadOrCreateKey(a.cfg.DataDir, a.cfg.SecretsKey)
@@ -194,16 +196,17 @@ func (a *app) run(ctx context.Context, ln net.Listener) error {
 		goLoop("projections", a.runner.Run)
 		goLoop("reconciler", a.reconcile)
 	}
-	var worker *services.Worker
+	var worker *dispatch.Worker
 	workCtx, stopWork := context.WithCancel(context.Background())
 	workDone := make(chan struct{})
 	if a.roles.workers {
-		goLoop("dispatcher", services.NewDispatcher(a.conn.JS, a.store, a.queue, a.secrets, a.log).Run)
+		goLoop("dispatcher", a.dispatcher().Run)
 		host, _ := os.Hostname()
-		worker = services.NewWorker(a.store, a.queue, a.secrets, a.tagger, services.WorkerConfig{
+		worker = dispatch.NewWorker(a.store, a.queue, a.secrets, a.tagger, dispatch.WorkerConfig{
 			ID: fmt.Sprintf("%s-%d-%s", host, os.Getpid(), events.NewID()[:6]), Concurrency: a.cfg.Workers,
 			ServerAPIKey: a.cfg.LLMAPIKey, DocTimeout: a.cfg.DocTimeout, ShutdownGrace: a.cfg.ShutdownGrace, Log: a.log,
 			Metrics: a.metrics,
+			OnSkip:  func(env events.Envelope, err error) { a.skips.Skip(events.ReaderWorker, env, err) },
 		})
 		go func() { _ = worker.Run(workCtx); close(workDone) }()
 	} else {
@@ -245,7 +248,17 @@ func (a *app) run(ctx context.Context, ln net.Listener) error {
 	return err
 }
 
+// dispatcher returns a dispatcher whose skipped and dead-lettered events
+// reach the process's metrics and /api/ready.
+func (a *app) dispatcher() *dispatch.Dispatcher {
+	d := dispatch.NewDispatcher(a.conn.JS, a.store, a.queue, a.secrets, a.log)
+	d.OnSkip = func(env events.Envelope, err error) { a.skips.Skip(events.ReaderDispatcher, env, err) }
+	d.OnDeadLetter = func(events.Envelope, error) { a.metrics.EventDeadLettered() }
+	return d
+}
+
 func (a *app) reconcile(ctx context.Context) error {
+	redispatch := a.dispatcher().Redispatch
 	t := time.NewTicker(10 * time.Second)
 	defer t.Stop()
 	for {
@@ -253,7 +266,7 @@ func (a *app) reconcile(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
-			if err := services.Reconcile(ctx, a.store, a.jobs); err != nil && ctx.Err() == nil {
+			if err := services.Reconcile(ctx, a.store, a.jobs, redispatch); err != nil && ctx.Err() == nil {
 				a.log.Warn("reconcile", "err", err)
 			}
 		}
@@ -282,7 +295,7 @@ func (a *app) jobsByStatus() map[string]int {
 // taskBacklog is the number of tasks in the work-queue stream: a task stays
 // there until a worker acknowledges it, so this is waiting plus in progress.
 func (a *app) taskBacklog(ctx context.Context) (uint64, error) {
-	st, err := a.conn.JS.Stream(ctx, services.TaskStream)
+	st, err := a.conn.JS.Stream(ctx, dispatch.TaskStream)
 	if err != nil {
 		return 0, err
 	}

@@ -10,13 +10,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tagstream/tagstream/services"
+	"github.com/tagstream/tagstream/services/pipeline"
 )
 
 func TestRetryAfterTwoFailedAttemptsThenSuccess(t *testing.T) {
-	tagger := &fakeTagger{fail: func(in services.TagInput) error {
+	tagger := &fakeTagger{fail: func(in pipeline.TagInput) error {
 		if in.Document.Row == 2 && in.Attempt < 3 {
-			return &services.Failure{Code: "llm_server", Reason: fmt.Sprintf("model unavailable (attempt %d)", in.Attempt)}
+			return &pipeline.Failure{Code: "llm_server", Reason: fmt.Sprintf("model unavailable (attempt %d)", in.Attempt)}
 		}
 		return nil
 	}}
@@ -131,9 +131,9 @@ func TestAuditTrailOfPausedResumedCancelledRetriedJob(t *testing.T) {
 }
 
 func TestResultsCSVAndHistoryAndAnalytics(t *testing.T) {
-	tagger := &fakeTagger{fail: func(in services.TagInput) error {
+	tagger := &fakeTagger{fail: func(in pipeline.TagInput) error {
 		if in.Document.Row == 1 {
-			return &services.Failure{Code: "fetch_not_found", Reason: "HTTP 404 from example.org"}
+			return &pipeline.Failure{Code: "fetch_not_found", Reason: "HTTP 404 from example.org"}
 		}
 		return nil
 	}}

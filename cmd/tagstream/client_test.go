@@ -19,7 +19,7 @@ import (
 	"time"
 
 	"github.com/tagstream/tagstream/internal/client"
-	"github.com/tagstream/tagstream/services"
+	"github.com/tagstream/tagstream/services/pipeline"
 )
 
 const testPassword = "correct-horse-1" // the harness registers users with it
@@ -361,7 +361,7 @@ func TestClientRefreshesExpiredAccessToken(t *testing.T) {
 // TestClientWaitExitCodes checks exit code 2 for a job with failed
 // documents, in-process and through a real process exit.
 func TestClientWaitExitCodes(t *testing.T) {
-	e := startEnv(t, testConfig(t), &fakeTagger{fail: func(in services.TagInput) error {
+	e := startEnv(t, testConfig(t), &fakeTagger{fail: func(in pipeline.TagInput) error {
 		if in.Document.Title == "Bad" {
 			return errors.New("cannot read this one")
 		}

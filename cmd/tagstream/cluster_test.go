@@ -23,7 +23,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/tagstream/tagstream/events"
 	"github.com/tagstream/tagstream/internal/natsx/natstest"
-	"github.com/tagstream/tagstream/services"
+	"github.com/tagstream/tagstream/services/dispatch"
 )
 
 // startProcess runs `tagstream <role>` as a child process (see
@@ -204,8 +204,8 @@ func TestClusterSurvivesLeaderLossAndWorkerKill(t *testing.T) {
 	for info := range js.ListStreams(ctx).Info() {
 		names[info.Config.Name] = info.Config.Replicas
 	}
-	if names[events.Stream] != 3 || names[services.TaskStream] != 3 {
-		t.Fatalf("stream replicas: %v, want 3 for %s and %s", names, events.Stream, services.TaskStream)
+	if names[events.Stream] != 3 || names[dispatch.TaskStream] != 3 {
+		t.Fatalf("stream replicas: %v, want 3 for %s and %s", names, events.Stream, dispatch.TaskStream)
 	}
 	for name, r := range names {
 		if r != 3 {

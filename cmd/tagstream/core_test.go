@@ -13,7 +13,7 @@ import (
 
 	"github.com/tagstream/tagstream/events"
 	"github.com/tagstream/tagstream/internal/natsx"
-	"github.com/tagstream/tagstream/services"
+	"github.com/tagstream/tagstream/services/pipeline"
 )
 
 func TestStartCrashedBeforeCommitLeavesNoVisibleJob(t *testing.T) {
@@ -146,7 +146,7 @@ func TestExternalNATSWithSeparateWorker(t *testing.T) {
 
 func TestProjectionsRebuildCommandMatchesLiveDigests(t *testing.T) {
 	cfg := testConfig(t)
-	tagger := &fakeTagger{fail: func(in services.TagInput) error {
+	tagger := &fakeTagger{fail: func(in pipeline.TagInput) error {
 		if in.Document.Row == 1 {
 			return fmt.Errorf("boom")
 		}

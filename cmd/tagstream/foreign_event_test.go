@@ -12,12 +12,6 @@ import (
 	"github.com/tagstream/tagstream/events"
 )
 
-// dispatchSkipsForeign turns on the part of TestForeignEventsAreSkipped
-// that needs the dispatcher to skip unknown control events (the decider
-// branch, issue 9 items 3 and 4). Until that merges, a foreign event on a
-// control subject holds up dispatch of the jobs started after it.
-const dispatchSkipsForeign = false
-
 // foreign builds an event as a newer release would write it: a type this
 // build does not know, or a known type at a version it does not know.
 func foreign(job, typ string, v int) events.Envelope {
@@ -62,9 +56,7 @@ func TestForeignEventsAreSkipped(t *testing.T) {
 		t.Fatalf("job started after the foreign events: %v", st)
 	}
 	assertDegraded(t, e, map[string]float64{"JobArchived": 1, events.TypeJobPaused: 1})
-	if dispatchSkipsForeign {
-		e.waitStatus(u, c, 30*time.Second, "completed")
-	}
+	e.waitStatus(u, c, 30*time.Second, "completed")
 	e.shutdown()
 
 	// While stopped: another unknown event, on b's control subject.
@@ -88,10 +80,8 @@ func TestForeignEventsAreSkipped(t *testing.T) {
 	if st := e.status(u, d); st["job_id"] != d {
 		t.Fatalf("job started after restart: %v", st)
 	}
-	if dispatchSkipsForeign {
-		e.waitStatus(u, c, 30*time.Second, "completed")
-		e.waitStatus(u, d, 30*time.Second, "completed")
-	}
+	e.waitStatus(u, c, 30*time.Second, "completed")
+	e.waitStatus(u, d, 30*time.Second, "completed")
 	e.shutdown()
 
 	// The operator's rebuild replays past them too, and says so.

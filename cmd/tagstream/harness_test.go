@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/tagstream/tagstream/events"
-	"github.com/tagstream/tagstream/services"
+	"github.com/tagstream/tagstream/services/pipeline"
 )
 
 // tb is what the harness needs from tests and benchmarks alike.
@@ -59,11 +59,11 @@ func testLogger() *slog.Logger {
 }
 
 // startEnv runs serve in-process until the test ends.
-func startEnv(t *testing.T, cfg config, tagger services.Tagger) *env {
+func startEnv(t *testing.T, cfg config, tagger pipeline.Tagger) *env {
 	return startEnvTB(t, cfg, tagger)
 }
 
-func startEnvTB(t tb, cfg config, tagger services.Tagger) *env {
+func startEnvTB(t tb, cfg config, tagger pipeline.Tagger) *env {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	a, err := openApp(ctx, cfg, roles{api: true, workers: true}, tagger, testLogger())
@@ -214,13 +214,13 @@ func (e *env) history(job string) []events.Envelope {
 type fakeTagger struct {
 	delay   time.Duration
 	gate    chan struct{} // when set, each document waits for a token
-	fail    func(in services.TagInput) error
+	fail    func(in pipeline.TagInput) error
 	running atomic.Int64
 	mu      sync.Mutex
-	calls   []services.TagInput
+	calls   []pipeline.TagInput
 }
 
-func (f *fakeTagger) Tag(ctx context.Context, in services.TagInput) (services.TagOutput, error) {
+func (f *fakeTagger) Tag(ctx context.Context, in pipeline.TagInput) (pipeline.TagOutput, error) {
 	f.running.Add(1)
 	defer f.running.Add(-1)
 	f.mu.Lock()
@@ -233,22 +233,22 @@ func (f *fakeTagger) Tag(ctx context.Context, in services.TagInput) (services.Ta
 		select {
 		case <-gate:
 		case <-ctx.Done():
-			return services.TagOutput{}, ctx.Err()
+			return pipeline.TagOutput{}, ctx.Err()
 		}
 	}
 	if f.delay > 0 {
 		select {
 		case <-time.After(f.delay):
 		case <-ctx.Done():
-			return services.TagOutput{}, ctx.Err()
+			return pipeline.TagOutput{}, ctx.Err()
 		}
 	}
 	if f.fail != nil {
 		if err := f.fail(in); err != nil {
-			return services.TagOutput{}, err
+			return pipeline.TagOutput{}, err
 		}
 	}
-	return services.TagOutput{Tags: []string{"tag " + in.Document.Title, "fake"},
+	return pipeline.TagOutput{Tags: []string{"tag " + in.Document.Title, "fake"},
 		Metadata: events.TagMetadata{Method: "text", PagesRead: 1, Model: in.Config.Model}}, nil
 }
 

@@ -11,7 +11,7 @@ import (
 
 	"github.com/tagstream/tagstream/events"
 	"github.com/tagstream/tagstream/projections"
-	"github.com/tagstream/tagstream/services"
+	"github.com/tagstream/tagstream/services/pipeline"
 )
 
 func TestOwnershipIsolation(t *testing.T) {
@@ -251,7 +251,7 @@ func TestRacingCommandsNeverMakeAnImpossibleHistory(t *testing.T) {
 		assertLegalControlHistory(t, h)
 		terminal := 0
 		for _, ev := range h {
-			if events.Terminal(events.StatusAfter(ev.Type)) {
+			if events.Terminal(statusAfter(ev.Type)) {
 				terminal++
 			}
 		}
@@ -263,7 +263,7 @@ func TestRacingCommandsNeverMakeAnImpossibleHistory(t *testing.T) {
 
 func TestProjectionRebuildEqualsLiveModels(t *testing.T) {
 	cfg := testConfig(t)
-	tagger := &fakeTagger{fail: func(in services.TagInput) error {
+	tagger := &fakeTagger{fail: func(in pipeline.TagInput) error {
 		if in.Document.Row%3 == 0 {
 			return fmt.Errorf("fake failure for row %d", in.Document.Row)
 		}
@@ -375,7 +375,7 @@ func assertLegalControlHistory(t *testing.T, h []events.Envelope) {
 	t.Helper()
 	status := ""
 	for _, ev := range h {
-		next := events.StatusAfter(ev.Type)
+		next := statusAfter(ev.Type)
 		if next == "" {
 			continue
 		}
@@ -399,4 +399,24 @@ func assertLegalControlHistory(t *testing.T, h []events.Envelope) {
 		}
 		status = next
 	}
+}
+
+// statusAfter is this test's own oracle of the status a control event
+// names, kept apart from services/job so the two can disagree and be caught.
+func statusAfter(eventType string) string {
+	switch eventType {
+	case events.TypeJobStarted, events.TypeJobRetried:
+		return events.StatusPending
+	case events.TypeJobResumed:
+		return events.StatusProcessing
+	case events.TypeJobPaused:
+		return events.StatusPaused
+	case events.TypeJobCancelled:
+		return events.StatusCancelled
+	case events.TypeJobCompleted:
+		return events.StatusCompleted
+	case events.TypeJobFailed:
+		return events.StatusFailed
+	}
+	return ""
 }

@@ -19,10 +19,10 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 	"github.com/tagstream/tagstream/internal/natsx"
-	"github.com/tagstream/tagstream/services"
+	"github.com/tagstream/tagstream/services/pipeline"
 )
 
-func startEnvLog(t *testing.T, cfg config, tagger services.Tagger) (*env, *syncBuffer) {
+func startEnvLog(t *testing.T, cfg config, tagger pipeline.Tagger) (*env, *syncBuffer) {
 	t.Helper()
 	buf := &syncBuffer{}
 	log := slog.New(slog.NewJSONHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -108,12 +108,12 @@ const metricsTestKey = "sk-metrics-test-0123456789abcdef"
 // and that neither job ids, user data nor the API key reach /metrics, and
 // that every worker log line names its job and row.
 func TestMetricsAfterJobs(t *testing.T) {
-	tagger := &fakeTagger{fail: func(in services.TagInput) error {
+	tagger := &fakeTagger{fail: func(in pipeline.TagInput) error {
 		switch {
 		case in.Config.Model == "bad/key":
-			return &services.Failure{Code: "llm_auth", Reason: "invalid API key for model bad/key", JobFatal: true}
+			return &pipeline.Failure{Code: "llm_auth", Reason: "invalid API key for model bad/key", JobFatal: true}
 		case in.Document.Row == 1:
-			return &services.Failure{Code: "fetch_not_found", Reason: "no such file: doc-1.pdf"}
+			return &pipeline.Failure{Code: "fetch_not_found", Reason: "no such file: doc-1.pdf"}
 		}
 		return nil
 	}}

@@ -8,15 +8,15 @@ import (
 	"github.com/tagstream/tagstream/internal/llm"
 	"github.com/tagstream/tagstream/internal/ocr"
 	"github.com/tagstream/tagstream/internal/pdftext"
-	"github.com/tagstream/tagstream/services"
+	"github.com/tagstream/tagstream/services/pipeline"
 )
 
 // newTagger builds the production tagging pipeline from the settings.
-func newTagger(cfg config, log *slog.Logger) services.Tagger {
+func newTagger(cfg config, log *slog.Logger) pipeline.Tagger {
 	if err := ocr.Available(); err != nil && log != nil {
 		log.Warn("OCR unavailable: scanned documents will fail", "err", err)
 	}
-	return services.NewPipeline(
+	return pipeline.New(
 		fetchConfig(cfg),
 		llm.Config{BaseURL: cfg.LLMBaseURL, DocTimeout: cfg.DocTimeout},
 		pdftext.Options{MaxBytes: cfg.MaxFetchBytes, Timeout: 60 * time.Second},

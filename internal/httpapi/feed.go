@@ -199,7 +199,9 @@ func (s *Server) renderNew(env events.Envelope) ([]byte, int, bool) {
 	case events.TypeJobRetried:
 		body = controlMessage("retried", job, env.Seq)
 	case events.TypeJobCompleted, events.TypeJobCancelled, events.TypeJobFailed:
-		body = controlMessage(events.StatusAfter(env.Type), job, env.Seq)
+		// The read model's status, not the event's name: a completion that
+		// leaves cancelled documents reads "cancelled" (services/job).
+		body = controlMessage(job.Status, job, env.Seq)
 		terminal = true
 	default:
 		return nil, -1, false

@@ -45,6 +45,7 @@ type Metrics struct {
 	httpDuration *prometheus.HistogramVec
 
 	eventsSkipped *prometheus.CounterVec
+	deadLettered  prometheus.Counter
 	readers       *capped
 	skipTypes     *capped
 }
@@ -79,6 +80,8 @@ func New() *Metrics {
 	m.eventsSkipped = f.counterVec(prometheus.CounterOpts{Name: "events_skipped_total",
 		Help: "Events a reader skipped because their type or version is newer than this build, by reader and type (first 20 types, then other)."},
 		"reader", "type")
+	m.deadLettered = f.counter(prometheus.CounterOpts{Name: "events_dead_lettered_total",
+		Help: "Control events the dispatcher gave up on after its bounded deliveries (each also logged with its job and sequence)."})
 	return m
 }
 
@@ -90,10 +93,10 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
 }
 
-// InFlight implements services.WorkerMetrics.
+// InFlight implements dispatch.WorkerMetrics.
 func (m *Metrics) InFlight(delta int) { m.inFlight.Add(float64(delta)) }
 
-// DocumentDone implements services.WorkerMetrics: outcome "tagged" or
+// DocumentDone implements dispatch.WorkerMetrics: outcome "tagged" or
 // "failed" with the failure code.
 func (m *Metrics) DocumentDone(outcome, code string, d time.Duration) {
 	switch outcome {
@@ -146,6 +149,9 @@ func (m *Metrics) ObserveRequest(route string, status int, d time.Duration) {
 func (m *Metrics) EventSkipped(reader, typ string) {
 	m.eventsSkipped.WithLabelValues(m.readers.value(reader), m.skipTypes.value(typ)).Inc()
 }
+
+// EventDeadLettered counts a control event the dispatcher gave up on.
+func (m *Metrics) EventDeadLettered() { m.deadLettered.Inc() }
 
 // factory prefixes names and registers in one go.
 type factory struct{ reg *prometheus.Registry }

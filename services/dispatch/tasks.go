@@ -1,4 +1,4 @@
-package services
+package dispatch
 
 import (
 	"context"
@@ -91,15 +91,15 @@ func (q *TaskQueue) consumer(ctx context.Context, jobID string) (jetstream.Consu
 
 // enqueue publishes tasks; the message id makes re-enqueueing the same
 // attempt a no-op inside the dedup window, and workers skip stale tasks
-// beyond it.
-func (q *TaskQueue) enqueue(ctx context.Context, tasks []task) error {
+// beyond it. idSuffix makes ids new for tasks queued again on purpose.
+func (q *TaskQueue) enqueue(ctx context.Context, tasks []task, idSuffix string) error {
 	futures := make([]jetstream.PubAckFuture, 0, len(tasks))
 	for _, t := range tasks {
 		data, err := json.Marshal(t)
 		if err != nil {
 			return err
 		}
-		id := fmt.Sprintf("%s-%d-%d", t.JobID, t.Document.Row, t.Attempt)
+		id := fmt.Sprintf("%s-%d-%d%s", t.JobID, t.Document.Row, t.Attempt, idSuffix)
 		f, err := q.js.PublishAsync(taskSubject(t.JobID, t.Document.Row), data, jetstream.WithMsgID(id))
 		if err != nil {
 			return fmt.Errorf("enqueue task %s: %w", id, err)

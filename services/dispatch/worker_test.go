@@ -1,4 +1,4 @@
-package services_test
+package dispatch_test
 
 import (
 	"context"
@@ -13,6 +13,8 @@ import (
 	"github.com/tagstream/tagstream/internal/natsx/natstest"
 	"github.com/tagstream/tagstream/internal/secrets"
 	"github.com/tagstream/tagstream/services"
+	"github.com/tagstream/tagstream/services/dispatch"
+	"github.com/tagstream/tagstream/services/pipeline"
 )
 
 // flakySecrets is the real secret store whose first lookups fail, as they
@@ -37,7 +39,7 @@ func TestUnreachableSecretStorePostponesInsteadOfFailing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	queue, err := services.OpenTaskQueue(ctx, conn.JS, 1, 2*time.Second)
+	queue, err := dispatch.OpenTaskQueue(ctx, conn.JS, 1, 2*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,14 +50,14 @@ func TestUnreachableSecretStorePostponesInsteadOfFailing(t *testing.T) {
 	sec := &flakySecrets{Store: real}
 	sec.failures.Store(3)
 	var gotKey atomic.Value
-	tagger := services.TaggerFunc(func(_ context.Context, in services.TagInput) (services.TagOutput, error) {
+	tagger := pipeline.TaggerFunc(func(_ context.Context, in pipeline.TagInput) (pipeline.TagOutput, error) {
 		gotKey.Store(in.APIKey)
-		return services.TagOutput{Tags: []string{"ok"}}, nil
+		return pipeline.TagOutput{Tags: []string{"ok"}}, nil
 	})
 	log := slog.New(slog.DiscardHandler)
-	go func() { _ = services.NewDispatcher(conn.JS, store, queue, sec, log).Run(ctx) }()
+	go func() { _ = dispatch.NewDispatcher(conn.JS, store, queue, sec, log).Run(ctx) }()
 	go func() {
-		_ = services.NewWorker(store, queue, sec, tagger, services.WorkerConfig{ID: "w", Concurrency: 1, Log: log}).Run(ctx)
+		_ = dispatch.NewWorker(store, queue, sec, tagger, dispatch.WorkerConfig{ID: "w", Concurrency: 1, Log: log}).Run(ctx)
 	}()
 	start := services.NewStartJobHandler(store, sec, 10, false)
 	res, err := start.Handle(ctx, services.StartJob{
@@ -68,7 +70,7 @@ func TestUnreachableSecretStorePostponesInsteadOfFailing(t *testing.T) {
 	}
 	for {
 		last, err := store.Last(ctx, events.ControlSubject(res.JobID))
-		if err == nil && events.Terminal(events.StatusAfter(last.Type)) {
+		if err == nil && (last.Type == events.TypeJobCompleted || last.Type == events.TypeJobFailed || last.Type == events.TypeJobCancelled) {
 			if last.Type != events.TypeJobCompleted {
 				doc, _ := store.Last(ctx, events.DocSubject(res.JobID, 0))
 				t.Fatalf("job ended with %s %s; document: %s %s", last.Type, last.Data, doc.Type, doc.Data)

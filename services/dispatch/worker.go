@@ -1,4 +1,4 @@
-package services
+package dispatch
 
 import (
 	"context"
@@ -15,6 +15,9 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/tagstream/tagstream/events"
+	"github.com/tagstream/tagstream/services"
+	jobpkg "github.com/tagstream/tagstream/services/job"
+	"github.com/tagstream/tagstream/services/pipeline"
 )
 
 // WorkerConfig tunes a tagging worker.
@@ -26,6 +29,9 @@ type WorkerConfig struct {
 	ShutdownGrace time.Duration // how long in-flight documents may finish on shutdown
 	Log           *slog.Logger
 	Metrics       WorkerMetrics // nil: not measured
+	// OnSkip hears about an event this build cannot read (an unknown type
+	// or version), which the worker skips; the process counts it.
+	OnSkip func(env events.Envelope, err error)
 }
 
 // WorkerMetrics hears about document work; the process's metrics registry
@@ -48,13 +54,13 @@ func (noMetrics) DocumentDone(string, string, time.Duration) {}
 type Worker struct {
 	store   events.Store
 	queue   *TaskQueue
-	secrets SecretStore
-	tagger  Tagger
+	secrets services.SecretStore
+	tagger  pipeline.Tagger
 	cfg     WorkerConfig
 	actor   events.Actor
 
 	mu        sync.Mutex
-	status    map[string]string // job id -> status, from control events
+	jobs      map[string]*jobpkg.State // job id -> state folded from control events
 	consumers map[string]jetstream.Consumer
 
 	inflight atomic.Int64
@@ -62,7 +68,7 @@ type Worker struct {
 }
 
 // NewWorker returns a worker.
-func NewWorker(store events.Store, queue *TaskQueue, secrets SecretStore, tagger Tagger, cfg WorkerConfig) *Worker {
+func NewWorker(store events.Store, queue *TaskQueue, secrets services.SecretStore, tagger pipeline.Tagger, cfg WorkerConfig) *Worker {
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = 8
 	}
@@ -79,7 +85,7 @@ func NewWorker(store events.Store, queue *TaskQueue, secrets SecretStore, tagger
 		cfg.Metrics = noMetrics{}
 	}
 	return &Worker{store: store, queue: queue, secrets: secrets, tagger: tagger, cfg: cfg,
-		actor: events.Worker(cfg.ID), status: map[string]string{}, consumers: map[string]jetstream.Consumer{},
+		actor: events.Worker(cfg.ID), jobs: map[string]*jobpkg.State{}, consumers: map[string]jetstream.Consumer{},
 		wake: make(chan struct{}, 1)}
 }
 
@@ -162,6 +168,14 @@ func (w *Worker) schedule(ctx, work context.Context, wg *sync.WaitGroup) int {
 	return started
 }
 
+// skip reports an event the worker cannot read and goes on without it.
+func (w *Worker) skip(env events.Envelope, err error) {
+	w.cfg.Log.Warn("worker: skipping an event it cannot read", "job_id", env.JobID, "seq", env.Seq, "type", env.Type, "v", env.Version, "err", err)
+	if w.cfg.OnSkip != nil {
+		w.cfg.OnSkip(env, err)
+	}
+}
+
 func (w *Worker) release() {
 	w.inflight.Add(-1)
 	select {
@@ -174,8 +188,8 @@ func (w *Worker) runnable() []string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	var out []string
-	for id, st := range w.status {
-		if st == events.StatusPending || st == events.StatusProcessing {
+	for id, st := range w.jobs {
+		if st.Status == events.StatusPending || st.Status == events.StatusProcessing {
 			out = append(out, id)
 		}
 	}
@@ -215,13 +229,22 @@ func (w *Worker) forgetConsumer(jobID string) {
 func (w *Worker) watchControl(ctx context.Context) {
 	for ctx.Err() == nil {
 		err := w.store.Follow(ctx, events.SubjectAllControl, 1, func(env events.Envelope) error {
-			st := events.StatusAfter(env.Type)
 			w.mu.Lock()
-			w.status[env.JobID] = st
-			if events.Terminal(st) {
+			st := w.jobs[env.JobID]
+			if st == nil {
+				st = jobpkg.New(env.JobID, false)
+				w.jobs[env.JobID] = st
+			}
+			err := st.Apply(env)
+			if events.Terminal(st.Status) {
 				delete(w.consumers, env.JobID)
 			}
 			w.mu.Unlock()
+			if err != nil {
+				// An event this build cannot read: the job's other events
+				// still count, and the log line says which one was skipped.
+				w.skip(env, err)
+			}
 			select {
 			case w.wake <- struct{}{}:
 			default:
@@ -231,7 +254,7 @@ func (w *Worker) watchControl(ctx context.Context) {
 		if ctx.Err() == nil {
 			w.cfg.Log.Warn("worker: control watch stopped, restarting", "err", err)
 			w.mu.Lock()
-			w.status = map[string]string{}
+			w.jobs = map[string]*jobpkg.State{}
 			w.mu.Unlock()
 			time.Sleep(time.Second)
 		}
@@ -314,11 +337,11 @@ func (w *Worker) run(ctx context.Context, t task, log *slog.Logger) settle {
 	if terr == nil {
 		ev = events.DocumentTagged{Row: t.Document.Row, Attempt: t.Attempt, Tags: out.Tags, Metadata: withModel(out.Metadata, t)}
 	} else {
-		f := asFailure(terr)
+		f := pipeline.AsFailure(terr)
 		outcome, code = "failed", f.Code
 		if f.JobFatal {
 			log.Warn("worker: failing the job", "code", f.Code, "reason", f.Reason)
-			w.failJob(ctx, t.JobID, f, log)
+			w.failJob(ctx, t, f, log)
 			w.cfg.Metrics.DocumentDone(outcome, code, took)
 			return settleDone
 		}
@@ -344,32 +367,33 @@ func (w *Worker) run(ctx context.Context, t task, log *slog.Logger) settle {
 }
 
 // begin appends DocumentStarted guarded by the job's control sequence, so
-// no document starts after a pause or cancel that the worker did not see.
-// It returns the start's sequence, or 0 with how to settle the task.
+// no document starts after a pause or cancel that the worker did not see,
+// and none of an attempt that is no longer the job's. It returns the
+// start's sequence, or 0 with how to settle the task.
 func (w *Worker) begin(ctx context.Context, t task) (uint64, settle, error) {
 	for i := 0; i < 10; i++ {
-		ctl, err := w.store.Last(ctx, events.ControlSubject(t.JobID))
+		job, err := w.jobAt(ctx, t.JobID)
 		if err != nil {
 			return 0, settleRelease, err
 		}
-		switch st := events.StatusAfter(ctl.Type); {
-		case events.Terminal(st):
+		switch job.CanStart(t.Attempt) {
+		case jobpkg.StartNever:
 			return 0, settleDone, nil
-		case st == events.StatusPaused:
+		case jobpkg.StartLater:
 			return 0, settleRelease, nil
 		}
 		doc, err := w.store.Last(ctx, events.DocSubject(t.JobID, t.Document.Row))
 		if err != nil && !errors.Is(err, events.ErrNotFound) {
 			return 0, settleRelease, err
 		}
-		if err == nil && docSettled(doc, t.Attempt) {
+		if err == nil && jobpkg.TaskStale(doc, t.Attempt) {
 			return 0, settleDone, nil
 		}
 		env, err := events.New(t.JobID, w.actor, events.DocumentStarted{Row: t.Document.Row, Attempt: t.Attempt})
 		if err != nil {
 			return 0, settleRelease, err
 		}
-		seq, err := w.store.Append(ctx, env, &events.Expect{Subject: events.ControlSubject(t.JobID), Seq: ctl.Seq})
+		seq, err := w.store.Append(ctx, env, &events.Expect{Subject: events.ControlSubject(t.JobID), Seq: job.ControlSeq})
 		if errors.Is(err, events.ErrConflict) {
 			continue // the job changed under us: look again
 		}
@@ -378,31 +402,35 @@ func (w *Worker) begin(ctx context.Context, t task) (uint64, settle, error) {
 	return 0, settleRelease, errors.New("job kept changing")
 }
 
-// docSettled reports whether the document's last event makes the task
-// stale: a later attempt exists, or this attempt already has an outcome.
-func docSettled(last events.Envelope, attempt int) bool {
-	var a struct {
-		Attempt int `json:"attempt"`
+// jobAt returns the job's state as of its last control event: the copy
+// the control watch keeps when it is current, else folded from the log.
+func (w *Worker) jobAt(ctx context.Context, jobID string) (*jobpkg.State, error) {
+	ctl, err := w.store.Last(ctx, events.ControlSubject(jobID))
+	if err != nil {
+		return nil, err
 	}
-	_ = json.Unmarshal(last.Data, &a)
-	if a.Attempt > attempt {
-		return true
+	w.mu.Lock()
+	if st := w.jobs[jobID]; st != nil && st.ControlSeq == ctl.Seq {
+		cp := *st
+		w.mu.Unlock()
+		return &cp, nil
 	}
-	return a.Attempt == attempt && (last.Type == events.TypeDocumentTagged || last.Type == events.TypeDocumentFailed)
+	w.mu.Unlock()
+	return jobpkg.Load(ctx, w.store, jobID, ctl.Seq)
 }
 
-func (w *Worker) tag(ctx context.Context, t task) (TagOutput, error) {
-	in := TagInput{JobID: t.JobID, Attempt: t.Attempt, Document: t.Document, Config: t.Config}
+func (w *Worker) tag(ctx context.Context, t task) (pipeline.TagOutput, error) {
+	in := pipeline.TagInput{JobID: t.JobID, Attempt: t.Attempt, Document: t.Document, Config: t.Config}
 	switch t.Config.KeySource {
 	case "job":
-		key, found, err := w.secrets.Lookup(ctx, secretID(t.JobID, t.Attempt))
+		key, found, err := w.secrets.Lookup(ctx, jobpkg.SecretID(t.JobID, t.Attempt))
 		if err != nil {
 			// The store is briefly unreachable (a leader election, say):
 			// that is no reason to fail the document.
-			return TagOutput{}, fmt.Errorf("%w: read the job's API key: %v", errRetryLater, err)
+			return pipeline.TagOutput{}, fmt.Errorf("%w: read the job's API key: %v", errRetryLater, err)
 		}
 		if !found || key == "" {
-			return TagOutput{}, &Failure{Code: "api_key_missing", Reason: "the job's API key is no longer available; retry the job with a new key"}
+			return pipeline.TagOutput{}, &pipeline.Failure{Code: "api_key_missing", Reason: "the job's API key is no longer available; retry the job with a new key"}
 		}
 		in.APIKey = key
 	case "server":
@@ -413,20 +441,24 @@ func (w *Worker) tag(ctx context.Context, t task) (TagOutput, error) {
 	return w.tagger.Tag(dctx, in)
 }
 
-func (w *Worker) failJob(ctx context.Context, jobID string, f *Failure, log *slog.Logger) {
+// failJob fails the job of task t as a whole, unless t's attempt is no
+// longer the live one: a 401 of an attempt that a retry has replaced must
+// not fail the retry, purge its tasks or drop its key.
+func (w *Worker) failJob(ctx context.Context, t task, f *pipeline.Failure, log *slog.Logger) {
 	err := withRetry(ctx, 10, func() error {
-		ctl, err := w.store.Last(ctx, events.ControlSubject(jobID))
+		job, err := w.jobAt(ctx, t.JobID)
 		if err != nil {
 			return err
 		}
-		if events.Terminal(events.StatusAfter(ctl.Type)) {
+		if !job.CanFail(t.Attempt) {
+			log.Info("worker: not failing the job: its attempt is over", "job_attempt", job.Attempt, "job_status", job.Status)
 			return nil
 		}
-		env, err := events.New(jobID, w.actor, events.JobFailed{Reason: f.Reason, Code: f.Code})
+		env, err := events.New(t.JobID, w.actor, events.JobFailed{Reason: f.Reason, Code: f.Code})
 		if err != nil {
 			return err
 		}
-		_, err = w.store.Append(ctx, env, &events.Expect{Subject: events.ControlSubject(jobID), Seq: ctl.Seq})
+		_, err = w.store.Append(ctx, env, &events.Expect{Subject: events.ControlSubject(t.JobID), Seq: job.ControlSeq})
 		return err
 	})
 	if err != nil {
@@ -444,7 +476,7 @@ func (w *Worker) completeIfLast(ctx context.Context, jobID string, log *slog.Log
 			return
 		}
 	}
-	if err := completeIfDone(ctx, w.store, jobID); err != nil {
+	if err := services.CompleteIfDone(ctx, w.store, jobID); err != nil {
 		log.Warn("worker: complete job", "err", err)
 	}
 }

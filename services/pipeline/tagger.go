@@ -1,7 +1,7 @@
-// Package services is Tagstream's command side: the job commands (start,
-// pause, resume, cancel, retry), the dispatcher that turns job events into
-// tasks, and the tagging workers that turn tasks into document outcomes.
-package services
+// Package pipeline is the tagging pipeline: fetch a document, extract its
+// text, and ask the model (or the offline keyword tagger) for tags. It
+// knows nothing of jobs, queues or the log.
+package pipeline
 
 import (
 	"context"
@@ -47,8 +47,8 @@ type Failure struct {
 
 func (f *Failure) Error() string { return f.Reason }
 
-// asFailure classifies any error from a tagger.
-func asFailure(err error) *Failure {
+// AsFailure classifies any error from a tagger.
+func AsFailure(err error) *Failure {
 	var f *Failure
 	if errors.As(err, &f) {
 		return f

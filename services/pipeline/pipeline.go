@@ -1,4 +1,4 @@
-package services
+package pipeline
 
 import (
 	"context"
@@ -18,6 +18,16 @@ import (
 // MinTextChars is the least text worth tagging, as in the original product.
 const MinTextChars = 50
 
+// KeywordsModel is the offline tagger's model id: no API key, no network.
+const KeywordsModel = "builtin/keywords"
+
+// Values of JobConfig.TagLanguage: English tags (the default, also for
+// "") or tags in the document's own script.
+const (
+	TagLanguageEnglish  = "en"
+	TagLanguageOriginal = "original"
+)
+
 // Pipeline is the production Tagger: fetch the document, extract the text
 // of its first pages, and ask the model (or the offline keyword tagger).
 type Pipeline struct {
@@ -31,7 +41,7 @@ var _ Tagger = (*Pipeline)(nil)
 
 // NewPipeline wires the adapters; one Pipeline serves the whole process so
 // the model client's per-job pacers are shared by every worker slot.
-func NewPipeline(f fetch.Config, m llm.Config, extract pdftext.Options) *Pipeline {
+func New(f fetch.Config, m llm.Config, extract pdftext.Options) *Pipeline {
 	return &Pipeline{fetcher: fetch.New(f), model: llm.New(m), mcfg: m, extract: extract}
 }
 
