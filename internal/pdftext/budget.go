@@ -54,11 +54,14 @@ type Limits struct {
 	// object even in compressed object streams.
 	ObjectsBase  int
 	ObjectsPerKB int
-	PageOps      int   // content operators per page
-	DocOps       int   // content operators per document
-	PageText     int64 // text bytes per page
-	DocText      int64 // text bytes per document
-	CodeText     int   // text bytes one character code may produce (longer maps are cut)
+	// ObjectsMax caps objects whatever the size: pdfcpu keeps about 3 KB
+	// of heap per object, so this bounds its part of MemoryEstimate.
+	ObjectsMax int
+	PageOps    int   // content operators per page
+	DocOps     int   // content operators per document
+	PageText   int64 // text bytes per page
+	DocText    int64 // text bytes per document
+	CodeText   int   // text bytes one character code may produce (longer maps are cut)
 }
 
 // DefaultLimits are applied to zero fields of Options.Limits.
@@ -68,6 +71,7 @@ var DefaultLimits = Limits{
 	DocDecode:    128 << 20,
 	ObjectsBase:  10_000,
 	ObjectsPerKB: 64,
+	ObjectsMax:   200_000,
 	PageOps:      4_000_000,
 	DocOps:       10_000_000,
 	PageText:     2 << 20,
@@ -92,6 +96,7 @@ func (l Limits) withDefaults() Limits {
 	set64(&l.DocDecode, d.DocDecode)
 	set(&l.ObjectsBase, d.ObjectsBase)
 	set(&l.ObjectsPerKB, d.ObjectsPerKB)
+	set(&l.ObjectsMax, d.ObjectsMax)
 	set(&l.PageOps, d.PageOps)
 	set(&l.DocOps, d.DocOps)
 	set64(&l.PageText, d.PageText)
@@ -102,7 +107,7 @@ func (l Limits) withDefaults() Limits {
 
 // maxObjects is how many objects a file of n bytes may declare.
 func (l Limits) maxObjects(n int) int {
-	return l.ObjectsBase + n/1024*l.ObjectsPerKB
+	return min(l.ObjectsBase+n/1024*l.ObjectsPerKB, l.ObjectsMax)
 }
 
 // maxFilters bounds one stream's filter chain; real files use one or two.

@@ -163,12 +163,14 @@ func deadlineErr(ctx context.Context, d time.Duration) error {
 
 // extractor holds per-extraction state shared by pages and forms.
 type extractor struct {
-	ctx    context.Context
-	lim    Limits
-	xref   *model.XRefTable
-	fonts  map[int]*font
-	forms  map[int][]byte
-	active map[int]bool
+	ctx   context.Context
+	lim   Limits
+	xref  *model.XRefTable
+	fonts map[int]*font
+	forms map[int][]byte
+	// formFonts caches each form's font resources by name.
+	formFonts map[int]map[string]*font
+	active    map[int]bool
 	// err is the first budget error; code that cannot return errors
 	// (font loading, glyph placement) records it and the interpreter
 	// stops at its next operator.
@@ -216,12 +218,13 @@ func extract(ctx context.Context, data []byte, opts Options) (*Result, error) {
 		return nil, fmt.Errorf("%w: page tree: %v", ErrCorrupt, err)
 	}
 	x := &extractor{
-		ctx:    ctx,
-		lim:    lim,
-		xref:   pctx.XRefTable,
-		fonts:  map[int]*font{},
-		forms:  map[int][]byte{},
-		active: map[int]bool{},
+		ctx:       ctx,
+		lim:       lim,
+		xref:      pctx.XRefTable,
+		fonts:     map[int]*font{},
+		forms:     map[int][]byte{},
+		formFonts: map[int]map[string]*font{},
+		active:    map[int]bool{},
 	}
 	res := &Result{PageCount: pctx.PageCount, Method: MethodText}
 	n := min(opts.MaxPages, pctx.PageCount)

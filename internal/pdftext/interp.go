@@ -61,7 +61,7 @@ type pageOut struct {
 
 // Limits that keep hostile content streams from exhausting memory.
 const (
-	maxGlyphsPerPage = 1 << 20
+	maxGlyphsPerPage = 1 << 18 // a dense page has about 10,000
 	maxStateDepth    = 256
 	maxFormDepth     = 16
 	checkEvery       = 1 << 12
@@ -451,5 +451,13 @@ func (in *interp) xobject(name string) error {
 		res = in.res
 	}
 	sub := in.x.newInterp(in.out, res, gs, in.depth+1)
+	if key >= 0 {
+		// Share the form's font lookups across its drawings: a form drawn
+		// 100,000 times must not load its fonts 100,000 times.
+		if in.x.formFonts[key] == nil {
+			in.x.formFonts[key] = map[string]*font{}
+		}
+		sub.fonts = in.x.formFonts[key]
+	}
 	return sub.run(content)
 }
