@@ -3,6 +3,7 @@ package pdftext
 import (
 	"bytes"
 	"compress/zlib"
+	"context"
 	"errors"
 	"io"
 
@@ -14,6 +15,7 @@ import (
 // error, so that no stage of a filter chain can run away. Truncating
 // silently would hide a bomb behind plausible partial text.
 type capReader struct {
+	ctx   context.Context
 	r     io.Reader
 	left  int64
 	limit int64
@@ -31,6 +33,11 @@ func capped(caps []*capReader) bool {
 }
 
 func (c *capReader) Read(p []byte) (int, error) {
+	// Inflating 32 MiB takes a while on a loaded machine: stop at the
+	// deadline here too, not only in the interpreter.
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
 	if c.left <= 0 {
 		// Only an error if there really is more.
 		var one [1]byte
@@ -61,15 +68,15 @@ func imageFilter(name string) bool {
 // filter to the next, each stage capped at limit bytes: nested Flate
 // costs at most limit bytes of output per stage, never the product.
 // budget names the budget that limit comes from. A damaged stream yields
-// what decoded before the damage; only budget errors are returned.
-func decodeBounded(sd *types.StreamDict, limit int64, budget string) ([]byte, error) {
+// what decoded before the damage; only budget and ctx errors are returned.
+func decodeBounded(ctx context.Context, sd *types.StreamDict, limit int64, budget string) ([]byte, error) {
 	if len(sd.FilterPipeline) > maxFilters {
 		return nil, overBudget(BudgetFilters, maxFilters)
 	}
 	var r io.Reader = bytes.NewReader(sd.Raw)
 	var caps []*capReader
 	newCap := func(r io.Reader) io.Reader {
-		c := &capReader{r: r, left: limit, limit: limit, name: budget}
+		c := &capReader{ctx: ctx, r: r, left: limit, limit: limit, name: budget}
 		caps = append(caps, c)
 		return c
 	}
@@ -93,6 +100,9 @@ func decodeBounded(sd *types.StreamDict, limit int64, budget string) ([]byte, er
 			return nil, nil
 		}
 		out, err := fi.Decode(r)
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
 		if err != nil {
 			if errors.Is(err, filter.ErrDecodeLimitExceeded) || capped(caps) {
 				return nil, overBudget(budget, limit)
@@ -107,6 +117,9 @@ func decodeBounded(sd *types.StreamDict, limit int64, budget string) ([]byte, er
 	data, err := io.ReadAll(r)
 	if errors.Is(err, ErrBudget) || capped(caps) {
 		return nil, overBudget(budget, limit)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
 	return data, nil
 }

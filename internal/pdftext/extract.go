@@ -453,7 +453,7 @@ func (x *extractor) decodeFor(sd *types.StreamDict, page bool) ([]byte, error) {
 	if limit <= 0 {
 		return nil, overBudget(name, budgetOf(x.lim, name))
 	}
-	data, err := decodeBounded(sd, limit, name)
+	data, err := decodeBounded(x.ctx, sd, limit, name)
 	if err != nil {
 		var be *BudgetError
 		if errors.As(err, &be) {
