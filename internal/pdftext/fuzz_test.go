@@ -66,6 +66,14 @@ func FuzzLexer(f *testing.F) {
 	})
 }
 
+// fuzzLimits are the default budgets scaled down about 30 times: the
+// same checks trip, but a mutated bomb costs milliseconds, not a second,
+// so fuzzing explores instead of waiting. Real seeds stay far below them.
+var fuzzLimits = Limits{
+	StreamBytes: 1 << 20, PageContent: 2 << 20, DocDecode: 4 << 20,
+	PageOps: 100_000, DocOps: 300_000, PageText: 128 << 10, DocText: 512 << 10,
+}
+
 // FuzzExtract runs whole extractions on mutated corpus files. Panics
 // inside pdfcpu are recovered at the boundary and are acceptable; panics
 // in this package are bugs and fail the test.
@@ -99,7 +107,7 @@ func FuzzExtract(f *testing.F) {
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
 		start := time.Now()
-		res, err := Extract(context.Background(), data, Options{Timeout: timeout, MaxPages: 3})
+		res, err := Extract(context.Background(), data, Options{Timeout: timeout, MaxPages: 3, Limits: fuzzLimits})
 		// A hang detector while fuzzing (the engine has no per-input
 		// timeout); plain test runs of the seeds assert no time.
 		if d := time.Since(start); fuzzing() && d > timeout+10*time.Second {
