@@ -357,6 +357,9 @@ func (x *extractor) pageContent(d types.Dict) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
+		if len(streams) == 1 {
+			return data, nil // no copy of a large single stream
+		}
 		content = append(content, data...)
 		content = append(content, '\n')
 	}
@@ -468,15 +471,18 @@ func (x *extractor) decodeFor(sd *types.StreamDict, page bool) ([]byte, error) {
 	return data, nil
 }
 
-// budgetOf reports the configured size of a byte budget, for errors.
+// budgetOf reports the configured size of a byte budget, for errors
+// (decodeBounded only knows what was left of it).
 func budgetOf(l Limits, name string) int64 {
 	switch name {
 	case BudgetPageContent:
 		return l.PageContent
 	case BudgetDocDecode:
 		return l.DocDecode
+	case BudgetStreamBytes:
+		return l.StreamBytes
 	}
-	return l.StreamBytes
+	return maxFilters
 }
 
 // declaredSize returns the largest /Size a trailer or cross-reference

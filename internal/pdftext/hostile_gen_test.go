@@ -25,6 +25,8 @@ var hostileDocs = []hostileDoc{
 	{name: "nested-flate-bomb-512MiB", gen: genNestedFlateBomb, want: ErrBudget, budget: BudgetStreamBytes},
 	{name: "contents-repeat-40x-bomb", gen: genContentsRepeatBomb, want: ErrBudget, budget: BudgetStreamBytes},
 	{name: "contents-repeat-40x-16MiB", gen: genContentsRepeat, want: ErrBudget, budget: BudgetPageContent},
+	{name: "document-bytes-3-pages-of-44MiB", gen: genDocBytes, want: ErrBudget, budget: BudgetDocDecode},
+	{name: "filter-chain-of-5", gen: genLongFilterChain, want: ErrBudget, budget: BudgetFilters},
 	{name: "endless-content-20M-operators", gen: genEndlessContent, want: ErrBudget, budget: BudgetPageOps},
 	{name: "document-operators-3-pages", gen: genDocOps, want: ErrBudget, budget: BudgetDocOps},
 	{name: "pages-tree-cycle", gen: genPagesCycle, want: ErrCorrupt},
@@ -91,6 +93,31 @@ func genContentsRepeat() []byte {
 	b := &pdfBuilder{}
 	s := b.addStream("/Filter [/FlateDecode /FlateDecode]", zlibBytes(deflateBomb(16<<20, ' ')))
 	return onePage(b, repeatRef(s, 40), helvetica)
+}
+
+// genDocBytes has three pages listing a 22 MiB stream twice: every page
+// is within its budgets, the document's decoded bytes are not.
+func genDocBytes() []byte {
+	b := &pdfBuilder{}
+	s := b.addStream("/Filter [/FlateDecode /FlateDecode]", zlibBytes(deflateBomb(22<<20, ' ')))
+	pages := b.reserve()
+	var kids []string
+	for i := 0; i < 3; i++ {
+		kids = append(kids, ref(b.add(fmt.Sprintf("<< /Type /Page /Parent %s /MediaBox [0 0 612 792] /Contents %s >>", ref(pages), repeatRef(s, 2)))))
+	}
+	b.set(pages, fmt.Sprintf("<< /Type /Pages /Kids [%s] /Count 3 >>", strings.Join(kids, " ")))
+	return b.bytes(b.add(fmt.Sprintf("<< /Type /Catalog /Pages %s >>", ref(pages))), "")
+}
+
+// genLongFilterChain wraps the content in five Flate layers.
+func genLongFilterChain() []byte {
+	data := []byte(helloContent)
+	for i := 0; i < 5; i++ {
+		data = zlibBytes(data)
+	}
+	b := &pdfBuilder{}
+	s := b.addStream("/Filter [/FlateDecode /FlateDecode /FlateDecode /FlateDecode /FlateDecode]", data)
+	return onePage(b, ref(s), helvetica)
 }
 
 // opsStream is n operators "Q\n" (Q without a saved state does nothing).

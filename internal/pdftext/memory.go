@@ -12,8 +12,10 @@ import (
 // bytes instead.
 const (
 	// workingSet covers the budgets: a page's decoded content, its glyphs,
-	// layout and the fonts of the document.
-	workingSet = 192 << 20
+	// layout and the fonts of the document, and the garbage the collector
+	// lets accumulate between cycles (GOGC=100 lets the heap reach twice
+	// what is live).
+	workingSet = 256 << 20
 	// pdfcpu parses the whole file into its object table: up to about 32
 	// bytes of heap per input byte for files made of tiny objects, capped
 	// through Limits.ObjectsMax at about 3 KB per object.
