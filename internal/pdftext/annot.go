@@ -71,7 +71,10 @@ func (x *extractor) annotations(page types.Dict, out *pageOut) error {
 			sy = (math.Max(r[1], r[3]) - math.Min(r[1], r[3])) / (by1 - by0)
 		}
 		fit := matrix{sx, 0, 0, sy, math.Min(r[0], r[2]) - bx0*sx, math.Min(r[1], r[3]) - by0*sy}
-		content := x.decode(sd)
+		content, err := x.decodeFor(sd, true)
+		if err != nil {
+			return err
+		}
 		if len(content) == 0 {
 			continue
 		}

@@ -1,6 +1,7 @@
 package pdftext
 
 import (
+	"math"
 	"sort"
 	"strings"
 	"unicode/utf16"
@@ -38,6 +39,16 @@ type cmap struct {
 // maxExpand caps how many bfrange codes are expanded into the map; larger
 // ranges stay as ranges so a hostile CMap cannot allocate gigabytes.
 const maxExpand = 1 << 16
+
+// maxRanges caps the ranges kept per CMap; lookups binary-search them.
+// Real CMaps have at most a few thousand.
+const maxRanges = 1 << 14
+
+// maxCodeText caps the text one character code may produce. The spec
+// allows 512 bytes of UTF-16 for a bfchar destination; a ligature needs
+// a handful. Without a cap one code mapped to 100,000 characters turns a
+// 1 KB page into gigabytes of text.
+const maxCodeText = 256
 
 // parseCMap reads the CMap operators that matter for text; anything it
 // does not understand is ignored.
@@ -87,6 +98,9 @@ func parseCMap(data []byte) *cmap {
 				}
 				dst := ops[i+2]
 				if dst.kind == objArray {
+					if len(cm.ranges) >= maxRanges {
+						continue
+					}
 					r := uniRange{lo: lo, hi: hi}
 					for _, d := range dst.arr {
 						r.list = append(r.list, dstText(d))
@@ -98,25 +112,30 @@ func parseCMap(data []byte) *cmap {
 				if len(base) == 0 {
 					continue
 				}
-				if n := int(hi-lo) + 1; expanded+n <= maxExpand {
-					expanded += n
-					for c := lo; c <= hi; c++ {
+				// Count in 64 bits: hi may be 0xFFFFFFFF, where a uint32
+				// loop counter would wrap and never end.
+				if n := uint64(hi) - uint64(lo) + 1; uint64(expanded)+n <= maxExpand {
+					expanded += int(n)
+					for d := uint64(0); d < n; d++ {
+						c := lo + uint32(d)
 						cm.chars[c] = offsetText(base, c-lo)
 					}
 					continue
 				}
-				cm.ranges = append(cm.ranges, uniRange{lo: lo, hi: hi, base: base})
+				if len(cm.ranges) < maxRanges {
+					cm.ranges = append(cm.ranges, uniRange{lo: lo, hi: hi, base: base})
+				}
 			}
 		case "endcidrange":
 			for i := 0; i+2 < len(ops); i += 3 {
-				if ops[i].kind != objString || ops[i+2].kind != objNumber || ops[i+2].num < 0 {
+				if ops[i].kind != objString || ops[i+2].kind != objNumber || ops[i+2].num < 0 || ops[i+2].num > math.MaxUint32 || len(cm.cids) >= maxRanges {
 					continue
 				}
 				cm.cids = append(cm.cids, cidRange{lo: beUint(ops[i].str), hi: beUint(ops[i+1].str), cid: uint32(ops[i+2].num)})
 			}
 		case "endcidchar":
 			for i := 0; i+1 < len(ops); i += 2 {
-				if ops[i].kind != objString || ops[i+1].kind != objNumber || ops[i+1].num < 0 {
+				if ops[i].kind != objString || ops[i+1].kind != objNumber || ops[i+1].num < 0 || ops[i+1].num > math.MaxUint32 {
 					continue
 				}
 				if cm.cidMap == nil {
@@ -128,6 +147,8 @@ func parseCMap(data []byte) *cmap {
 		ops = ops[:0]
 	}
 	sort.Slice(cm.space, func(i, j int) bool { return cm.space[i].n < cm.space[j].n })
+	sort.SliceStable(cm.ranges, func(i, j int) bool { return cm.ranges[i].lo < cm.ranges[j].lo })
+	sort.SliceStable(cm.cids, func(i, j int) bool { return cm.cids[i].lo < cm.cids[j].lo })
 	return cm
 }
 
@@ -145,9 +166,12 @@ func beUint(b []byte) uint32 {
 // dstText turns a bfchar destination (UTF-16BE string or glyph name) into text.
 func dstText(o object) string {
 	if o.kind == objName {
-		return glyphText(string(o.str))
+		return truncateText(glyphText(string(o.str)), maxCodeText)
 	}
-	return utf16Text(o.str)
+	if len(o.str) > 2*maxCodeText {
+		return truncateText(utf16Text(o.str[:2*maxCodeText]), maxCodeText)
+	}
+	return truncateText(utf16Text(o.str), maxCodeText)
 }
 
 func utf16Text(b []byte) string {
@@ -177,8 +201,12 @@ func (cm *cmap) lookup(code uint32) (string, bool) {
 	if s, ok := cm.chars[code]; ok {
 		return s, true
 	}
-	for _, r := range cm.ranges {
-		if code < r.lo || code > r.hi {
+	// Ranges are sorted by lo; look at the few starting at or below code,
+	// nearest first (overlapping ranges are rare and short).
+	i := sort.Search(len(cm.ranges), func(i int) bool { return cm.ranges[i].lo > code })
+	for k := i - 1; k >= 0 && k >= i-8; k-- {
+		r := cm.ranges[k]
+		if code > r.hi {
 			continue
 		}
 		if r.list != nil {
@@ -198,8 +226,9 @@ func (cm *cmap) cid(code uint32) uint32 {
 	if c, ok := cm.cidMap[code]; ok {
 		return c
 	}
-	for _, r := range cm.cids {
-		if code >= r.lo && code <= r.hi {
+	i := sort.Search(len(cm.cids), func(i int) bool { return cm.cids[i].lo > code })
+	for k := i - 1; k >= 0 && k >= i-8; k-- {
+		if r := cm.cids[k]; code <= r.hi {
 			return r.cid + code - r.lo
 		}
 	}

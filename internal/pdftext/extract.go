@@ -19,6 +19,7 @@ import (
 	"sync/atomic"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/pdfcpu/pdfcpu/pkg/api"
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu"
@@ -31,6 +32,7 @@ type Options struct {
 	MaxPages int           // first N pages only (default 3 when <= 0)
 	MaxBytes int64         // refuse larger input (default 50 MiB when <= 0)
 	Timeout  time.Duration // whole extraction deadline (default 30s when <= 0); also honour ctx
+	Limits   Limits        // budgets; zero fields take DefaultLimits
 }
 
 // Result is what was extracted.
@@ -67,13 +69,6 @@ const (
 	MethodScanned = "scanned"
 )
 
-// Decoding limits: a small PDF can inflate to gigabytes (a "zip bomb"),
-// so each stream and the whole extraction get a budget.
-const (
-	maxStreamDecode = 64 << 20
-	maxTotalDecode  = 256 << 20
-)
-
 var disableConfigOnce sync.Once
 
 // debugHook, when set by tests, sees every page's placed glyphs.
@@ -92,6 +87,7 @@ func (o Options) withDefaults() Options {
 	if o.Timeout <= 0 {
 		o.Timeout = DefaultTimeout
 	}
+	o.Limits = o.Limits.withDefaults()
 	return o
 }
 
@@ -122,11 +118,12 @@ func tooLarge(n, limit int64) error {
 	return fmt.Errorf("%w: %d bytes, limit is %d", ErrTooLarge, n, limit)
 }
 
-// Extract extracts the text of the first pages of the PDF in data. The
-// work runs in its own goroutine so that a file pdfcpu takes long to parse
-// cannot hold the caller past the deadline; data must not be modified
-// until Extract returns and is only read afterwards.
-func Extract(ctx context.Context, data []byte, opts Options) (*Result, error) {
+// Extract extracts the text of the first pages of the PDF in data. It
+// runs on the caller's goroutine and stops at the next check after the
+// deadline passes or ctx is cancelled (checks run every few thousand
+// operators, glyphs and objects), so nothing keeps running once it has
+// returned. A panic in pdfcpu is recovered and reported as ErrCorrupt.
+func Extract(ctx context.Context, data []byte, opts Options) (res *Result, err error) {
 	opts = opts.withDefaults()
 	if len(data) == 0 {
 		return nil, ErrEmpty
@@ -142,34 +139,19 @@ func Extract(ctx context.Context, data []byte, opts Options) (*Result, error) {
 
 	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 	defer cancel()
-	type outcome struct {
-		res *Result
-		err error
-	}
-	done := make(chan outcome, 1)
-	go func() {
-		var o outcome
-		defer func() {
-			if p := recover(); p != nil {
-				stack := debug.Stack()
-				if h := panicHook.Load(); h != nil {
-					(*h)(stack)
-				}
-				o = outcome{err: fmt.Errorf("%w: internal error while reading: %v", ErrCorrupt, p)}
+	defer func() {
+		if p := recover(); p != nil {
+			stack := debug.Stack()
+			if h := panicHook.Load(); h != nil {
+				(*h)(stack)
 			}
-			done <- o
-		}()
-		o.res, o.err = extract(ctx, data, opts)
-	}()
-	select {
-	case o := <-done:
-		if o.err != nil && ctx.Err() != nil && !errors.Is(o.err, ErrScanned) {
-			return nil, deadlineErr(ctx, opts.Timeout)
+			res, err = nil, fmt.Errorf("%w: internal error while reading: %v", ErrCorrupt, p)
 		}
-		return o.res, o.err
-	case <-ctx.Done():
-		return nil, deadlineErr(ctx, opts.Timeout)
-	}
+		if err != nil && ctx.Err() != nil && !errors.Is(err, ErrScanned) && !errors.Is(err, ErrBudget) {
+			res, err = nil, deadlineErr(ctx, opts.Timeout)
+		}
+	}()
+	return extract(ctx, data, opts)
 }
 
 func deadlineErr(ctx context.Context, d time.Duration) error {
@@ -181,13 +163,29 @@ func deadlineErr(ctx context.Context, d time.Duration) error {
 
 // extractor holds per-extraction state shared by pages and forms.
 type extractor struct {
-	ctx     context.Context
-	xref    *model.XRefTable
-	fonts   map[int]*font
-	forms   map[int][]byte
-	active  map[int]bool
-	ops     int
-	decoded int64
+	ctx   context.Context
+	lim   Limits
+	xref  *model.XRefTable
+	fonts map[int]*font
+	forms map[int][]byte
+	// formFonts caches each form's font resources by name.
+	formFonts map[int]map[string]*font
+	active    map[int]bool
+	// err is the first budget error; code that cannot return errors
+	// (font loading, glyph placement) records it and the interpreter
+	// stops at its next operator.
+	err error
+	// Counters for the budgets, per document and per page.
+	ops, pageOps         int
+	tokens               int
+	decoded, pageDecoded int64
+	text, pageText       int64
+}
+
+func (x *extractor) fail(err error) {
+	if x.err == nil {
+		x.err = err
+	}
 }
 
 func extract(ctx context.Context, data []byte, opts Options) (*Result, error) {
@@ -195,25 +193,38 @@ func extract(ctx context.Context, data []byte, opts Options) (*Result, error) {
 	conf.ValidationMode = model.ValidationRelaxed
 	conf.Offline = true
 	conf.UserPW, conf.OwnerPW = "", ""
+	lim := opts.Limits
 	conf.Limits.MaxStreamBytes = opts.MaxBytes
-	conf.Limits.MaxDecodeBytes = maxStreamDecode
-	// An object takes a few bytes at least, even in a compressed object
-	// stream, so the input size bounds how many a file can really hold.
-	conf.Limits.MaxObjectCount = int(min(max(opts.MaxBytes, 1<<20), 10_000_000))
-	conf.Limits.MaxXRefEntries = conf.Limits.MaxObjectCount
+	conf.Limits.MaxDecodeBytes = lim.StreamBytes
+	// A real object takes tens of bytes at least, even in a compressed
+	// object stream, so the input size bounds how many a file can hold;
+	// a tiny file declaring a million objects is refused before pdfcpu
+	// allocates its table.
+	maxObj := lim.maxObjects(len(data))
+	if n := declaredSize(data); n > maxObj {
+		return nil, overBudget(BudgetObjects, int64(maxObj))
+	}
+	conf.Limits.MaxObjectCount = maxObj
+	conf.Limits.MaxXRefEntries = maxObj
+	conf.Limits.MaxObjectStreamCount = min(maxObj, conf.Limits.MaxObjectStreamCount)
 	pctx, err := pdfcpu.ReadWithContext(ctx, bytes.NewReader(data), conf)
 	if err != nil {
 		return nil, readErr(ctx, err)
+	}
+	if n := len(pctx.XRefTable.Table); n > maxObj {
+		return nil, overBudget(BudgetObjects, int64(maxObj))
 	}
 	if err := pctx.EnsurePageCount(); err != nil {
 		return nil, fmt.Errorf("%w: page tree: %v", ErrCorrupt, err)
 	}
 	x := &extractor{
-		ctx:    ctx,
-		xref:   pctx.XRefTable,
-		fonts:  map[int]*font{},
-		forms:  map[int][]byte{},
-		active: map[int]bool{},
+		ctx:       ctx,
+		lim:       lim,
+		xref:      pctx.XRefTable,
+		fonts:     map[int]*font{},
+		forms:     map[int][]byte{},
+		formFonts: map[int]map[string]*font{},
+		active:    map[int]bool{},
 	}
 	res := &Result{PageCount: pctx.PageCount, Method: MethodText}
 	n := min(opts.MaxPages, pctx.PageCount)
@@ -225,9 +236,15 @@ func extract(ctx context.Context, data []byte, opts Options) (*Result, error) {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
+			if errors.Is(err, ErrBudget) {
+				return nil, fmt.Errorf("page %d: %w", p, err)
+			}
 			if firstErr == nil {
 				firstErr = fmt.Errorf("page %d: %v", p, err)
 			}
+		}
+		if x.text += int64(len(text)); x.text > lim.DocText {
+			return nil, overBudget(BudgetDocText, lim.DocText)
 		}
 		res.Pages = append(res.Pages, text)
 		res.PagesRead++
@@ -286,8 +303,9 @@ func (x *extractor) page(p int) (string, float64, error) {
 	if res == nil {
 		res = x.dict(d["Resources"])
 	}
-	content, err := x.xref.PageContent(d, p)
-	if err != nil && !errors.Is(err, model.ErrNoContent) {
+	x.pageOps, x.pageDecoded, x.pageText = 0, 0, 0
+	content, err := x.pageContent(d)
+	if err != nil {
 		return "", 0, err
 	}
 	out := &pageOut{}
@@ -295,8 +313,12 @@ func (x *extractor) page(p int) (string, float64, error) {
 	if err := in.run(content); err != nil {
 		return "", 0, err
 	}
+	content = nil
 	if err := x.annotations(d, out); err != nil {
 		return "", 0, err
+	}
+	if x.err != nil {
+		return "", 0, x.err
 	}
 	coverage := 0.0
 	if area > 0 {
@@ -305,7 +327,43 @@ func (x *extractor) page(p int) (string, float64, error) {
 	if debugHook != nil {
 		debugHook(out.glyphs)
 	}
-	return layoutPage(out.glyphs), coverage, nil
+	text, err := layoutPage(x.ctx, out.glyphs)
+	return text, coverage, err
+}
+
+// pageContent decodes and joins a page's content streams. Each listed
+// stream is charged every time it is listed: a Contents array naming one
+// stream 40 times costs 40 decodings of budget.
+func (x *extractor) pageContent(d types.Dict) ([]byte, error) {
+	var streams []types.Object
+	switch c := x.resolve(d["Contents"]).(type) {
+	case types.StreamDict:
+		streams = []types.Object{c}
+	case types.Array:
+		streams = c
+	}
+	var content []byte
+	for i, o := range streams {
+		if i%64 == 0 {
+			if err := x.ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
+		sd := x.stream(o)
+		if sd == nil {
+			continue
+		}
+		data, err := x.decodeFor(sd, true)
+		if err != nil {
+			return nil, err
+		}
+		if len(streams) == 1 {
+			return data, nil // no copy of a large single stream
+		}
+		content = append(content, data...)
+		content = append(content, '\n')
+	}
+	return content, nil
 }
 
 // resolve follows indirect references; broken ones read as nil.
@@ -368,21 +426,99 @@ func (x *extractor) num(o types.Object) (float64, bool) {
 	return 0, false
 }
 
-// decode returns a stream's decoded bytes within the decoding budget, or
-// nil when it cannot be decoded.
+// decode returns a stream's decoded bytes within the document's budgets,
+// or nil when it cannot be decoded or a budget is exhausted (recorded in
+// x.err). It is for resources shared by pages, such as fonts.
 func (x *extractor) decode(sd *types.StreamDict) []byte {
-	limit := min(int64(maxStreamDecode), maxTotalDecode-x.decoded)
+	data, err := x.decodeFor(sd, false)
+	if err != nil {
+		x.fail(err)
+		return nil
+	}
+	return data
+}
+
+// decodeFor decodes sd within the stream and document budgets and, for
+// content drawn on the current page, the page's budget as well.
+func (x *extractor) decodeFor(sd *types.StreamDict, page bool) ([]byte, error) {
+	if x.err != nil {
+		return nil, x.err
+	}
+	limit, name := x.lim.StreamBytes, BudgetStreamBytes
+	if left := x.lim.DocDecode - x.decoded; left < limit {
+		limit, name = left, BudgetDocDecode
+	}
+	if page {
+		if left := x.lim.PageContent - x.pageDecoded; left < limit {
+			limit, name = left, BudgetPageContent
+		}
+	}
 	if limit <= 0 {
-		return nil
+		return nil, overBudget(name, budgetOf(x.lim, name))
 	}
-	// Work on a copy: pdfcpu's stream objects are shared with its table.
-	c := *sd
-	c.Content = nil
-	if err := c.DecodeWithLimit(limit); err != nil && len(c.Content) == 0 {
-		return nil
+	data, err := decodeBounded(x.ctx, sd, limit, name)
+	if err != nil {
+		var be *BudgetError
+		if errors.As(err, &be) {
+			be.Limit = budgetOf(x.lim, be.Budget)
+		}
+		return nil, err
 	}
-	x.decoded += int64(len(c.Content))
-	return c.Content
+	x.decoded += int64(len(data))
+	if page {
+		x.pageDecoded += int64(len(data))
+	}
+	return data, nil
+}
+
+// budgetOf reports the configured size of a byte budget, for errors
+// (decodeBounded only knows what was left of it).
+func budgetOf(l Limits, name string) int64 {
+	switch name {
+	case BudgetPageContent:
+		return l.PageContent
+	case BudgetDocDecode:
+		return l.DocDecode
+	case BudgetStreamBytes:
+		return l.StreamBytes
+	}
+	return maxFilters
+}
+
+// declaredSize returns the largest /Size a trailer or cross-reference
+// stream declares, read straight from the bytes before pdfcpu sizes its
+// tables from it.
+func declaredSize(data []byte) int {
+	largest := 0
+	for rest := data; ; {
+		i := bytes.Index(rest, []byte("/Size"))
+		if i < 0 {
+			return largest
+		}
+		rest = rest[i+len("/Size"):]
+		j := 0
+		for j < len(rest) && j < 16 && (rest[j] == ' ' || rest[j] == '\r' || rest[j] == '\n' || rest[j] == '\t') {
+			j++
+		}
+		n, digits := 0, 0
+		for j < len(rest) && rest[j] >= '0' && rest[j] <= '9' && digits < 10 {
+			n = n*10 + int(rest[j]-'0')
+			j++
+			digits++
+		}
+		largest = max(largest, n)
+	}
+}
+
+// truncateText cuts s to at most n bytes at a character boundary.
+func truncateText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 // fontFor loads a font once per document, keyed by object number.
@@ -405,16 +541,23 @@ func (x *extractor) fontFor(o types.Object) *font {
 	return f
 }
 
-// formContent decodes a form XObject once per document.
-func (x *extractor) formContent(key int, sd *types.StreamDict) []byte {
+// formContent decodes a form XObject once per document, but charges the
+// page's content budget each time the form is drawn, as if inline.
+func (x *extractor) formContent(key int, sd *types.StreamDict) ([]byte, error) {
 	if key >= 0 {
 		if c, ok := x.forms[key]; ok {
-			return c
+			if x.pageDecoded += int64(len(c)); x.pageDecoded > x.lim.PageContent {
+				return nil, overBudget(BudgetPageContent, x.lim.PageContent)
+			}
+			return c, nil
 		}
 	}
-	c := x.decode(sd)
+	c, err := x.decodeFor(sd, true)
+	if err != nil {
+		return nil, err
+	}
 	if key >= 0 {
 		x.forms[key] = c
 	}
-	return c
+	return c, nil
 }

@@ -3,6 +3,7 @@ package pdftext
 import (
 	"bytes"
 	"math"
+	"sort"
 	"strings"
 
 	pdffont "github.com/pdfcpu/pdfcpu/pkg/font"
@@ -32,6 +33,7 @@ type font struct {
 	missing   float64
 	dw        float64
 	cidW      map[uint32]float64
+	wRanges   []wRange // sorted by lo
 	// scale turns glyph units into text space (1/1000, or FontMatrix for Type3).
 	scale float64
 	// sizeScale corrects the nominal font size of Type3 fonts whose glyph
@@ -285,16 +287,42 @@ func (x *extractor) loadCIDFont(f *font, d types.Dict) {
 	if len(w) == 0 {
 		return
 	}
-	f.cidW = map[uint32]float64{}
+	f.cidW, f.wRanges = cidWidths(w, x.num, x.array)
+}
+
+// wRange gives CIDs lo..hi one width.
+type wRange struct {
+	lo, hi uint32
+	w      float64
+}
+
+// Bounds on a W array: individually listed widths are kept in a map,
+// "first last width" runs as ranges; whatever lies beyond is ignored.
+const (
+	maxCIDWidths = 1 << 20
+	maxWRanges   = 1 << 14
+)
+
+// cidWidths reads a CIDFont W array. CIDs outside 0..2^32-1 are ignored:
+// a run starting at 2^53 must not spin a float counter that no longer
+// changes when incremented.
+func cidWidths(w types.Array, num func(types.Object) (float64, bool), array func(types.Object) types.Array) (map[uint32]float64, []wRange) {
+	widths := map[uint32]float64{}
+	var ranges []wRange
+	validCID := func(v float64) bool { return v >= 0 && v <= math.MaxUint32 }
 	for i := 0; i < len(w); {
-		first, ok := x.num(w[i])
-		if !ok || first < 0 || i+1 >= len(w) {
+		first, ok := num(w[i])
+		if !ok || !validCID(first) || i+1 >= len(w) {
 			break
 		}
-		if arr := x.array(w[i+1]); arr != nil {
+		if arr := array(w[i+1]); arr != nil {
 			for j, o := range arr {
-				if v, ok := x.num(o); ok && len(f.cidW) < 1<<20 {
-					f.cidW[uint32(first)+uint32(j)] = v
+				c := uint64(first) + uint64(j)
+				if c > math.MaxUint32 || len(widths) >= maxCIDWidths {
+					break
+				}
+				if v, ok := num(o); ok {
+					widths[uint32(c)] = v
 				}
 			}
 			i += 2
@@ -303,13 +331,15 @@ func (x *extractor) loadCIDFont(f *font, d types.Dict) {
 		if i+2 >= len(w) {
 			break
 		}
-		last, _ := x.num(w[i+1])
-		v, _ := x.num(w[i+2])
-		for c := first; c <= last && len(f.cidW) < 1<<20; c++ {
-			f.cidW[uint32(c)] = v
+		last, ok := num(w[i+1])
+		v, _ := num(w[i+2])
+		if ok && validCID(last) && last >= first && len(ranges) < maxWRanges {
+			ranges = append(ranges, wRange{lo: uint32(first), hi: uint32(last), w: v})
 		}
 		i += 3
 	}
+	sort.SliceStable(ranges, func(i, j int) bool { return ranges[i].lo < ranges[j].lo })
+	return widths, ranges
 }
 
 // glyph is one decoded character code.
@@ -340,7 +370,7 @@ func (f *font) decode(s []byte, fn func(g glyph)) {
 func (f *font) text(code uint32) string {
 	if f.toUni != nil {
 		if t, ok := f.toUni.lookup(code); ok {
-			return t
+			return truncateText(t, maxCodeText)
 		}
 	}
 	switch {
@@ -364,6 +394,12 @@ func (f *font) width(code uint32) float64 {
 		}
 		if w, ok := f.cidW[cid]; ok {
 			return w
+		}
+		i := sort.Search(len(f.wRanges), func(i int) bool { return f.wRanges[i].lo > cid })
+		for k := i - 1; k >= 0 && k >= i-8; k-- {
+			if r := f.wRanges[k]; cid <= r.hi {
+				return r.w
+			}
 		}
 		return f.dw
 	}

@@ -3,8 +3,10 @@ package pdftext
 import (
 	"bytes"
 	"context"
+	"flag"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"sync/atomic"
@@ -58,10 +60,18 @@ func FuzzLexer(f *testing.F) {
 		}
 		start := time.Now()
 		runContent(t, string(data))
-		if d := time.Since(start); d > 5*time.Second {
+		if d := time.Since(start); fuzzing() && d > 5*time.Second {
 			t.Fatalf("interpreting %d bytes took %v", len(data), d)
 		}
 	})
+}
+
+// fuzzLimits are the default budgets scaled down about 30 times: the
+// same checks trip, but a mutated bomb costs milliseconds, not a second,
+// so fuzzing explores instead of waiting. Real seeds stay far below them.
+var fuzzLimits = Limits{
+	StreamBytes: 1 << 20, PageContent: 2 << 20, DocDecode: 4 << 20,
+	PageOps: 100_000, DocOps: 300_000, PageText: 128 << 10, DocText: 512 << 10,
 }
 
 // FuzzExtract runs whole extractions on mutated corpus files. Panics
@@ -77,6 +87,13 @@ func FuzzExtract(f *testing.F) {
 		}
 	}
 	f.Add([]byte("%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj trailer<</Root 1 0 R>>\n%%EOF"))
+	// The hostile suite's small documents: mutations of a bomb or an
+	// absurd CMap explore the budgets' edges.
+	for _, h := range hostileDocs {
+		if d := h.data(); len(d) <= maxFuzzSeed {
+			f.Add(d)
+		}
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		const timeout = 2 * time.Second
 		var ownPanic atomic.Value
@@ -87,10 +104,18 @@ func FuzzExtract(f *testing.F) {
 		}
 		panicHook.Store(&hook)
 		defer panicHook.Store(nil)
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
 		start := time.Now()
-		res, err := Extract(context.Background(), data, Options{Timeout: timeout, MaxPages: 3})
-		if d := time.Since(start); d > timeout+time.Second {
+		res, err := Extract(context.Background(), data, Options{Timeout: timeout, MaxPages: 3, Limits: fuzzLimits})
+		// A hang detector while fuzzing (the engine has no per-input
+		// timeout); plain test runs of the seeds assert no time.
+		if d := time.Since(start); fuzzing() && d > timeout+10*time.Second {
 			t.Fatalf("Extract returned after %v with a %v timeout", d, timeout)
+		}
+		runtime.ReadMemStats(&after)
+		if n := after.TotalAlloc - before.TotalAlloc; n > hostileMaxAlloc {
+			t.Fatalf("Extract of %d bytes allocated %d MiB", len(data), n>>20)
 		}
 		if p, _ := ownPanic.Load().(string); p != "" {
 			t.Fatalf("panic in pdftext: %s", p)
@@ -99,6 +124,12 @@ func FuzzExtract(f *testing.F) {
 			t.Fatalf("bad result without error: %+v", res)
 		}
 	})
+}
+
+// fuzzing reports whether the test binary runs with -test.fuzz.
+func fuzzing() bool {
+	f := flag.Lookup("test.fuzz")
+	return f != nil && f.Value.String() != ""
 }
 
 // panickingFrame returns the first function frame after runtime.panic in

@@ -61,7 +61,7 @@ type pageOut struct {
 
 // Limits that keep hostile content streams from exhausting memory.
 const (
-	maxGlyphsPerPage = 1 << 20
+	maxGlyphsPerPage = 1 << 18 // a dense page has about 10,000
 	maxStateDepth    = 256
 	maxFormDepth     = 16
 	checkEvery       = 1 << 12
@@ -116,11 +116,19 @@ func (in *interp) num(i int) float64 {
 // when the extraction deadline passes.
 func (in *interp) run(content []byte) error {
 	l := &lexer{data: content}
+	x := in.x
 	for {
 		k, o, op := l.next(0)
+		// Operands count too, so a stream of numbers without operators
+		// still reaches the deadline check.
+		if x.tokens++; x.tokens%checkEvery == 0 {
+			if err := x.ctx.Err(); err != nil {
+				return err
+			}
+		}
 		switch k {
 		case tokEOF:
-			return nil
+			return x.err
 		case tokOperand:
 			if len(in.args) < 64 {
 				in.args = append(in.args, o)
@@ -130,14 +138,19 @@ func (in *interp) run(content []byte) error {
 		default:
 			continue
 		}
-		in.x.ops++
-		if in.x.ops%checkEvery == 0 {
-			if err := in.x.ctx.Err(); err != nil {
-				return err
-			}
+		x.ops++
+		x.pageOps++
+		switch {
+		case x.pageOps > x.lim.PageOps:
+			return overBudget(BudgetPageOps, int64(x.lim.PageOps))
+		case x.ops > x.lim.DocOps:
+			return overBudget(BudgetDocOps, int64(x.lim.DocOps))
 		}
 		if err := in.do(string(op), l); err != nil {
 			return err
+		}
+		if x.err != nil {
+			return x.err
 		}
 		in.args = in.args[:0]
 	}
@@ -310,6 +323,10 @@ func (in *interp) show(s []byte) {
 	}
 	gs := &in.gs
 	f.decode(s, func(g glyph) {
+		if in.x.pageText += int64(len(g.text)); in.x.pageText > in.x.lim.PageText {
+			in.x.fail(overBudget(BudgetPageText, in.x.lim.PageText))
+			return
+		}
 		m := in.tm.mul(gs.ctm)
 		var tx, ty float64
 		if f.vertical {
@@ -414,7 +431,10 @@ func (in *interp) xobject(name string) error {
 		in.x.active[key] = true
 		defer delete(in.x.active, key)
 	}
-	content := in.x.formContent(key, sd)
+	content, err := in.x.formContent(key, sd)
+	if err != nil {
+		return err
+	}
 	if len(content) == 0 {
 		return nil
 	}
@@ -431,5 +451,13 @@ func (in *interp) xobject(name string) error {
 		res = in.res
 	}
 	sub := in.x.newInterp(in.out, res, gs, in.depth+1)
+	if key >= 0 {
+		// Share the form's font lookups across its drawings: a form drawn
+		// 100,000 times must not load its fonts 100,000 times.
+		if in.x.formFonts[key] == nil {
+			in.x.formFonts[key] = map[string]*font{}
+		}
+		sub.fonts = in.x.formFonts[key]
+	}
 	return sub.run(content)
 }

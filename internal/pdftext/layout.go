@@ -1,6 +1,7 @@
 package pdftext
 
 import (
+	"context"
 	"math"
 	"sort"
 	"strings"
@@ -61,10 +62,11 @@ func rotate(rot int, x, y float64) (float64, float64) {
 }
 
 // layoutPage turns placed glyphs into text lines in reading order.
-func layoutPage(glyphs []placed) string {
-	runs := buildRuns(glyphs)
-	if len(runs) == 0 {
-		return ""
+// It stops with ctx's error when the deadline passes.
+func layoutPage(ctx context.Context, glyphs []placed) (string, error) {
+	runs, err := buildRuns(ctx, glyphs)
+	if err != nil || len(runs) == 0 {
+		return "", err
 	}
 	// Upright text first, then the rotated groups, each top to bottom.
 	sort.SliceStable(runs, func(i, j int) bool {
@@ -75,6 +77,9 @@ func layoutPage(glyphs []placed) string {
 	})
 	var lines []string
 	for i := 0; i < len(runs); {
+		if err := ctx.Err(); err != nil {
+			return "", err
+		}
 		j := i + 1
 		for j < len(runs) && runs[j].rot == runs[i].rot &&
 			runs[i].base-runs[j].base < lineDelta*math.Max(runs[i].size, runs[j].size) {
@@ -85,15 +90,20 @@ func layoutPage(glyphs []placed) string {
 		}
 		i = j
 	}
-	return dehyphenate(lines)
+	return dehyphenate(lines), nil
 }
 
 // buildRuns groups glyphs in drawing order, which within a line is almost
 // always reading order, and inserts spaces at word gaps.
-func buildRuns(glyphs []placed) []*run {
+func buildRuns(ctx context.Context, glyphs []placed) ([]*run, error) {
 	var runs []*run
 	var cur *run
-	for _, g := range glyphs {
+	for i, g := range glyphs {
+		if i%checkEvery == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
 		text := cleanText(g.text)
 		if text == "" {
 			continue
@@ -139,7 +149,7 @@ func buildRuns(glyphs []placed) []*run {
 		cur.text.WriteString(text)
 		runs = append(runs, cur)
 	}
-	return runs
+	return runs, nil
 }
 
 // joinLine orders the runs of one line left to right.

@@ -161,13 +161,17 @@ func TestTextString(t *testing.T) {
 
 // runContent interprets a content stream with no resources and lays it out.
 func runContent(t testing.TB, content string) string {
-	x := &extractor{ctx: context.Background(), active: map[int]bool{}}
+	x := &extractor{ctx: context.Background(), lim: DefaultLimits, active: map[int]bool{}}
 	out := &pageOut{}
 	in := x.newInterp(out, nil, gstate{ctm: identity, hscale: 1}, 0)
 	if err := in.run([]byte(content)); err != nil {
 		t.Fatal(err)
 	}
-	return layoutPage(out.glyphs)
+	text, err := layoutPage(x.ctx, out.glyphs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return text
 }
 
 func TestLayout(t *testing.T) {
