@@ -210,6 +210,29 @@ func (e *env) history(job string) []events.Envelope {
 	return out
 }
 
+// finalHistory stops the service and then reads the job's events from the
+// data dir with a fresh connection: nothing can be appended any more, so
+// the history is complete.
+func (e *env) finalHistory(job string) []events.Envelope {
+	e.t.Helper()
+	e.shutdown()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	a, err := openApp(ctx, e.cfg, roles{}, nil, testLogger())
+	if err != nil {
+		e.t.Fatalf("reopen the log: %v", err)
+	}
+	defer a.close()
+	var out []events.Envelope
+	if err := a.store.Read(ctx, events.JobSubjects(job), 1, func(env events.Envelope) error {
+		out = append(out, env)
+		return nil
+	}); err != nil {
+		e.t.Fatal(err)
+	}
+	return out
+}
+
 // fakeTagger is a controllable in-process tagger.
 type fakeTagger struct {
 	delay   time.Duration
