@@ -75,8 +75,7 @@ func openApp(ctx context.Context, cfg config, r roles, tagger services.Tagger, l
 		}
 	}
 	a.unlock = unlock
-	conn, err := natsx.Connect(ctx, natsx.Config{URL: cfg.NatsURL, StoreDir: filepath.Join(cfg.DataDir, "jetstream"),
-		Listen: cfg.NatsListen, Name: "tagstream", Log: log})
+	conn, err := natsx.Connect(ctx, natsConfig(cfg, log))
 	if err != nil {
 		unlock()
 		return nil, err
@@ -87,6 +86,12 @@ func openApp(ctx context.Context, cfg config, r roles, tagger services.Tagger, l
 		return nil, err
 	}
 	return a, nil
+}
+
+// natsConfig says where NATS is for this process.
+func natsConfig(cfg config, log *slog.Logger) natsx.Config {
+	return natsx.Config{URL: cfg.NatsURL, StoreDir: filepath.Join(cfg.DataDir, "jetstream"),
+		Listen: cfg.NatsListen, Name: "tagstream", Log: log}
 }
 
 func (a *app) open(ctx context.Context) error {

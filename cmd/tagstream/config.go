@@ -68,17 +68,41 @@ func (c *config) settings() []setting {
 	}
 }
 
+// secretSettings hold credentials: their flags never show a default, so
+// a value given through the environment cannot leak through --help.
+var secretSettings = map[string]bool{
+	"llm-api-key": true, "secrets-key": true, "nats-password": true, "oidc-client-secret": true,
+}
+
 // bind registers every setting as a flag whose default comes from its
 // environment variable, falling back to the built-in default.
 func (c *config) bind(fs *pflag.FlagSet) error {
+	return c.bindOnly(fs)
+}
+
+// bindOnly is bind restricted to the named flags (all when none are
+// named); the other settings stay zero, unused by that command.
+func (c *config) bindOnly(fs *pflag.FlagSet, only ...string) error {
+	want := map[string]bool{}
+	for _, name := range only {
+		want[name] = true
+	}
 	for _, s := range c.settings() {
 		def := s.def
 		if v, ok := os.LookupEnv(s.env); ok {
 			def = v
 		}
+		if len(want) > 0 && !want[s.flag] {
+			continue // not a setting of this command: left at its zero value
+		}
 		help := fmt.Sprintf("%s (env %s)", s.help, s.env)
 		switch t := s.target.(type) {
 		case *string:
+			if secretSettings[s.flag] {
+				fs.StringVar(t, s.flag, "", help)
+				*t = def
+				continue
+			}
 			fs.StringVar(t, s.flag, def, help)
 		case *int:
 			n, err := strconv.Atoi(def)
