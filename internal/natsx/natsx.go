@@ -227,6 +227,7 @@ func (c *Conn) Close() {
 		for !c.NC.IsClosed() && time.Now().Before(deadline) {
 			time.Sleep(10 * time.Millisecond)
 		}
+		c.NC.Close() // a drain that did not finish in time is cut short
 	}
 	c.shutdownServer()
 }
