@@ -91,7 +91,9 @@ func openApp(ctx context.Context, cfg config, r roles, tagger services.Tagger, l
 // natsConfig says where NATS is for this process.
 func natsConfig(cfg config, log *slog.Logger) natsx.Config {
 	return natsx.Config{URL: cfg.NatsURL, StoreDir: filepath.Join(cfg.DataDir, "jetstream"),
-		Listen: cfg.NatsListen, Name: "tagstream", Log: log}
+		Listen: cfg.NatsListen, Name: "tagstream", Log: log, Auth: natsx.Auth{
+			User: cfg.NatsUser, Password: cfg.NatsPassword, CredsFile: cfg.NatsCreds,
+			TLSCert: cfg.NatsTLSCert, TLSKey: cfg.NatsTLSKey, TLSCA: cfg.NatsTLSCA}}
 }
 
 func (a *app) open(ctx context.Context) error {

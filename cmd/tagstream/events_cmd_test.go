@@ -130,7 +130,8 @@ func TestEventsTailFollowsALiveServer(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		root := newRootCmd(&out, &out)
-		root.SetArgs([]string{"events", "tail", "--nats-url", "nats://" + natsAddr, "--data-dir", t.TempDir()})
+		root.SetArgs([]string{"events", "tail", "--nats-url", "nats://" + natsAddr, "--data-dir", t.TempDir(),
+			"--nats-user", cfg.NatsUser, "--nats-password", cfg.NatsPassword})
 		done <- root.ExecuteContext(ctx)
 	}()
 	time.Sleep(500 * time.Millisecond) // tail starts at the end of the log

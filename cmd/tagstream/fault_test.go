@@ -181,7 +181,7 @@ func TestNATSRestartWhileAPIIsUp(t *testing.T) {
 	storeDir := t.TempDir()
 	var ns *server.Server
 	startNATS := func() {
-		if ns, err = natsx.StartEmbedded(storeDir, addr); err != nil {
+		if ns, err = natsx.StartEmbedded(storeDir, addr, testNATSAuth); err != nil {
 			t.Fatal(err)
 		}
 	}

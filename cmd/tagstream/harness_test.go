@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/tagstream/tagstream/events"
+	"github.com/tagstream/tagstream/internal/natsx"
 	"github.com/tagstream/tagstream/services"
 )
 
@@ -48,8 +49,13 @@ func testConfig(t *testing.T) config {
 		Addr: "127.0.0.1:0", DataDir: t.TempDir(), Workers: 4, LLMBaseURL: "http://127.0.0.1:1/v1",
 		MaxDocuments: 10000, DocTimeout: 30 * time.Second, AckWait: 3 * time.Second, ShutdownGrace: time.Second, LogLevel: "error",
 		AdminEmails: "admin@example.com", AuditorEmails: "auditor@example.com", MaxFetchBytes: 50 << 20,
+		// Every test server and client authenticates, as in production.
+		NatsUser: testNATSAuth.User, NatsPassword: testNATSAuth.Password,
 	}
 }
+
+// testNATSAuth is what test NATS servers require and test clients present.
+var testNATSAuth = natsx.Auth{User: "tagstream-test", Password: "test-nats-password-1"}
 
 func testLogger() *slog.Logger {
 	if os.Getenv("TAGSTREAM_TEST_LOG") != "" {

@@ -256,7 +256,7 @@ func TestReadyFollowsNATS(t *testing.T) {
 	addr := ln.Addr().String()
 	ln.Close()
 	store := t.TempDir()
-	ns, err := natsx.StartEmbedded(store, addr)
+	ns, err := natsx.StartEmbedded(store, addr, testNATSAuth)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -308,7 +308,7 @@ func TestReadyFollowsNATS(t *testing.T) {
 	}
 
 	nsMu.Lock()
-	ns, err = natsx.StartEmbedded(store, addr)
+	ns, err = natsx.StartEmbedded(store, addr, testNATSAuth)
 	nsMu.Unlock()
 	if err != nil {
 		t.Fatal(err)

@@ -21,7 +21,8 @@ import (
 // operatorSettings are the only flags of the commands that read the log
 // (events tail|export|verify, projections rebuild): where the log is, and
 // how to reach it. Server tuning and secrets have no meaning there.
-var operatorSettings = []string{"data-dir", "nats-url"}
+var operatorSettings = []string{"data-dir", "nats-url", "nats-user", "nats-password", "nats-creds",
+	"nats-tls-cert", "nats-tls-key", "nats-tls-ca"}
 
 // openLog connects to an existing log without starting workers or the API,
 // and without creating anything: a data dir or NATS account that holds no
