@@ -2,6 +2,7 @@ package natsx
 
 import (
 	"bytes"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"os"
@@ -20,9 +21,10 @@ type Auth struct {
 	// the embedded server, or a .creds file (JWT and seed) for an external
 	// NATS in operator mode.
 	CredsFile string
-	// TLS: with Cert and Key the embedded server listens with TLS (and a
-	// client presents them); with CA a client verifies the server against
-	// it and the embedded server requires client certificates signed by it.
+	// TLS: with Cert and Key the embedded server listens with TLS only (a
+	// client presents them as its own certificate, for an external NATS
+	// that asks for one); with CA a client verifies the server against it.
+	// Clients are told apart by their credentials, not by certificates.
 	TLSCert, TLSKey, TLSCA string
 }
 
@@ -91,17 +93,21 @@ func (a Auth) serverOptions(opts *server.Options) error {
 		opts.Users = []*server.User{{Username: a.User, Password: a.Password}}
 	}
 	if a.TLSCert != "" {
-		tc, err := server.GenTLSConfig(&server.TLSConfigOpts{CertFile: a.TLSCert, KeyFile: a.TLSKey, CaFile: a.TLSCA, Verify: a.TLSCA != ""})
+		tc, err := server.GenTLSConfig(&server.TLSConfigOpts{CertFile: a.TLSCert, KeyFile: a.TLSKey})
 		if err != nil {
 			return fmt.Errorf("natsx: TLS: %w", err)
 		}
-		opts.TLSConfig, opts.TLS, opts.TLSVerify, opts.TLSTimeout = tc, true, a.TLSCA != "", 5
+		opts.TLSConfig, opts.TLS, opts.TLSTimeout = tc, true, 5
 	}
 	return nil
 }
 
 // clientOptions are the nats.Options that present these credentials.
-func (a Auth) clientOptions() ([]nats.Option, error) {
+// inProcess is serve's own connection to its embedded server: a net.Pipe
+// inside this process, which the server still wraps in TLS when it has a
+// certificate; there is no network to verify the peer over, so the
+// handshake skips verification there (and only there).
+func (a Auth) clientOptions(inProcess bool) ([]nats.Option, error) {
 	if err := a.validate(); err != nil {
 		return nil, err
 	}
@@ -123,6 +129,12 @@ func (a Auth) clientOptions() ([]nats.Option, error) {
 		}
 	case a.User != "":
 		opts = append(opts, nats.UserInfo(a.User, a.Password))
+	}
+	if inProcess {
+		if a.TLSCert != "" {
+			opts = append(opts, nats.Secure(&tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12})) //nolint:gosec // in-process pipe, see above
+		}
+		return opts, nil
 	}
 	if a.TLSCA != "" {
 		opts = append(opts, nats.RootCAs(a.TLSCA))

@@ -61,7 +61,7 @@ func Connect(ctx context.Context, cfg Config) (*Conn, error) {
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) { cfg.Log.Info("nats reconnected", "url", nc.ConnectedUrlRedacted()) }),
 	}
-	authOpts, err := cfg.Auth.clientOptions()
+	authOpts, err := cfg.Auth.clientOptions(cfg.URL == "")
 	if err != nil {
 		return nil, err
 	}
