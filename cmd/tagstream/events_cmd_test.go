@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"net"
 	"os"
 	"path/filepath"
@@ -11,6 +12,10 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/tagstream/tagstream/events"
+	"github.com/tagstream/tagstream/internal/natsx"
 )
 
 func TestEventsExportVerifyAndTamper(t *testing.T) {
@@ -230,5 +235,40 @@ func TestHelpShowsNoSecretsAndOperatorCommandsOnlyTheirFlags(t *testing.T) {
 		if !strings.Contains(text, "--data-dir") || !strings.Contains(text, "--nats-url") {
 			t.Errorf("%v --help lacks --data-dir/--nats-url:\n%s", cmd, text)
 		}
+	}
+}
+
+// Against a NATS server that holds no events stream, operator commands
+// refuse and do not create one.
+func TestOperatorCommandsRefuseANATSWithoutALog(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	ns, err := natsx.StartEmbedded(t.TempDir(), addr, testNATSAuth)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { ns.Shutdown(); ns.WaitForShutdown() }()
+	for _, args := range [][]string{{"events", "export"}, {"projections", "rebuild"}} {
+		var o, e bytes.Buffer
+		root := newRootCmd(&o, &e)
+		root.SetArgs(append(args, "--nats-url", "nats://"+addr, "--nats-user", testNATSAuth.User, "--nats-password", testNATSAuth.Password))
+		err := root.ExecuteContext(context.Background())
+		if err == nil || exitCodeOf(err) != 1 || !strings.Contains(err.Error(), "no event log") {
+			t.Fatalf("%v against a NATS without the stream: %v", args, err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := natsx.Connect(ctx, natsx.Config{URL: "nats://" + addr, Auth: testNATSAuth})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.JS.Stream(ctx, events.Stream); !errors.Is(err, jetstream.ErrStreamNotFound) {
+		t.Fatalf("the events stream exists after the refused commands: %v", err)
 	}
 }
