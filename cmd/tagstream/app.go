@@ -79,8 +79,7 @@ func openApp(ctx context.Context, cfg config, r roles, tagger pipeline.Tagger, l
 		}
 	}
 	a.unlock = unlock
-	conn, err := natsx.Connect(ctx, natsx.Config{URL: cfg.NatsURL, StoreDir: filepath.Join(cfg.DataDir, "jetstream"),
-		Listen: cfg.NatsListen, Name: "tagstream", Log: log})
+	conn, err := natsx.Connect(ctx, natsConfig(cfg, log))
 	if err != nil {
 		unlock()
 		return nil, err
@@ -91,6 +90,14 @@ func openApp(ctx context.Context, cfg config, r roles, tagger pipeline.Tagger, l
 		return nil, err
 	}
 	return a, nil
+}
+
+// natsConfig says where NATS is for this process.
+func natsConfig(cfg config, log *slog.Logger) natsx.Config {
+	return natsx.Config{URL: cfg.NatsURL, StoreDir: filepath.Join(cfg.DataDir, "jetstream"),
+		Listen: cfg.NatsListen, Name: "tagstream", Log: log, Auth: natsx.Auth{
+			User: cfg.NatsUser, Password: cfg.NatsPassword, CredsFile: cfg.NatsCreds,
+			TLSCert: cfg.NatsTLSCert, TLSKey: cfg.NatsTLSKey, TLSCA: cfg.NatsTLSCA}}
 }
 
 func (a *app) open(ctx context.Context) error {

@@ -23,6 +23,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/tagstream/tagstream/events"
 	"github.com/tagstream/tagstream/internal/natsx/natstest"
+	"github.com/tagstream/tagstream/internal/testenv"
 	"github.com/tagstream/tagstream/services/dispatch"
 )
 
@@ -172,10 +173,7 @@ func TestClusterSurvivesLeaderLossAndWorkerKill(t *testing.T) {
 	if testing.Short() {
 		t.Skip("cluster test (3 NATS nodes, 4 processes, ~15 s) skipped in -short mode")
 	}
-	if _, err := os.Stat(corpusDir); err != nil {
-		t.Skipf("corpus not found at %s: %v", corpusDir, err)
-	}
-	root, _ := filepath.Abs(corpusDir)
+	root := testenv.Corpus(t)
 	cl := natstest.StartCluster(t, 3)
 	const secret = "sk-cluster-test-7319"
 	llm := newFakeLLM(t, 20*time.Millisecond, secret)

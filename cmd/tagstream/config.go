@@ -17,6 +17,12 @@ type config struct {
 	DataDir       string
 	NatsURL       string
 	NatsListen    string
+	NatsUser      string
+	NatsPassword  string
+	NatsCreds     string
+	NatsTLSCert   string
+	NatsTLSKey    string
+	NatsTLSCA     string
 	Workers       int
 	LLMBaseURL    string
 	LLMAPIKey     string
@@ -47,7 +53,13 @@ func (c *config) settings() []setting {
 		{"addr", "TAGSTREAM_ADDR", "HTTP listen address", &c.Addr, ":8000"},
 		{"data-dir", "TAGSTREAM_DATA_DIR", "embedded JetStream store and signing keys", &c.DataDir, "./data"},
 		{"nats-url", "TAGSTREAM_NATS_URL", "external NATS servers, comma separated (empty: embedded)", &c.NatsURL, ""},
-		{"nats-listen", "TAGSTREAM_NATS_LISTEN", "also open the embedded NATS server on host:port (for remote workers)", &c.NatsListen, ""},
+		{"nats-listen", "TAGSTREAM_NATS_LISTEN", "also open the embedded NATS server on host:port for remote workers (needs NATS credentials)", &c.NatsListen, ""},
+		{"nats-user", "TAGSTREAM_NATS_USER", "NATS user name (with TAGSTREAM_NATS_PASSWORD), required by and presented to the server", &c.NatsUser, ""},
+		{"nats-password", "TAGSTREAM_NATS_PASSWORD", "NATS password; prefer the environment variable", &c.NatsPassword, ""},
+		{"nats-creds", "TAGSTREAM_NATS_CREDS", "NKEY seed file (or .creds file for an external NATS) instead of user and password", &c.NatsCreds, ""},
+		{"nats-tls-cert", "TAGSTREAM_NATS_TLS_CERT", "TLS certificate: the embedded server's, or the client's for mutual TLS", &c.NatsTLSCert, ""},
+		{"nats-tls-key", "TAGSTREAM_NATS_TLS_KEY", "private key of TAGSTREAM_NATS_TLS_CERT", &c.NatsTLSKey, ""},
+		{"nats-tls-ca", "TAGSTREAM_NATS_TLS_CA", "CA that signed the server's certificate (and, on the server, the clients')", &c.NatsTLSCA, ""},
 		{"workers", "TAGSTREAM_WORKERS", "concurrent documents per process", &c.Workers, "8"},
 		{"llm-base-url", "TAGSTREAM_LLM_BASE_URL", "OpenAI-compatible endpoint", &c.LLMBaseURL, "https://openrouter.ai/api/v1"},
 		{"llm-api-key", "TAGSTREAM_LLM_API_KEY", "server-side key, used when a job brings none", &c.LLMAPIKey, ""},
@@ -68,17 +80,41 @@ func (c *config) settings() []setting {
 	}
 }
 
+// secretSettings hold credentials: their flags never show a default, so
+// a value given through the environment cannot leak through --help.
+var secretSettings = map[string]bool{
+	"llm-api-key": true, "secrets-key": true, "nats-password": true, "oidc-client-secret": true,
+}
+
 // bind registers every setting as a flag whose default comes from its
 // environment variable, falling back to the built-in default.
 func (c *config) bind(fs *pflag.FlagSet) error {
+	return c.bindOnly(fs)
+}
+
+// bindOnly is bind restricted to the named flags (all when none are
+// named); the other settings stay zero, unused by that command.
+func (c *config) bindOnly(fs *pflag.FlagSet, only ...string) error {
+	want := map[string]bool{}
+	for _, name := range only {
+		want[name] = true
+	}
 	for _, s := range c.settings() {
 		def := s.def
 		if v, ok := os.LookupEnv(s.env); ok {
 			def = v
 		}
+		if len(want) > 0 && !want[s.flag] {
+			continue // not a setting of this command: left at its zero value
+		}
 		help := fmt.Sprintf("%s (env %s)", s.help, s.env)
 		switch t := s.target.(type) {
 		case *string:
+			if secretSettings[s.flag] {
+				fs.StringVar(t, s.flag, "", help)
+				*t = def
+				continue
+			}
 			fs.StringVar(t, s.flag, def, help)
 		case *int:
 			n, err := strconv.Atoi(def)
@@ -115,6 +151,11 @@ func (c *config) validate() error {
 	}
 	if c.StartRate < 0 {
 		return fmt.Errorf("TAGSTREAM_START_RATE must be 0 (unlimited) or positive, got %d", c.StartRate)
+	}
+	if c.NatsListen != "" && c.NatsURL == "" && c.NatsPassword == "" && c.NatsCreds == "" {
+		return fmt.Errorf("TAGSTREAM_NATS_LISTEN=%s would open NATS (every event, every account) to anyone who can reach the port: "+
+			"set TAGSTREAM_NATS_USER and TAGSTREAM_NATS_PASSWORD, or TAGSTREAM_NATS_CREDS with an NKEY seed file, "+
+			"and the same variables on every worker (TAGSTREAM_NATS_TLS_CERT/_KEY/_CA add TLS)", c.NatsListen)
 	}
 	if c.MaxDocuments < 1 {
 		return fmt.Errorf("TAGSTREAM_MAX_DOCUMENTS must be positive, got %d", c.MaxDocuments)

@@ -90,7 +90,7 @@ func TestExternalNATSWithSeparateWorker(t *testing.T) {
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	addr := ln.Addr().String()
 	ln.Close()
-	ns, err := natsx.StartEmbedded(t.TempDir(), addr)
+	ns, err := natsx.StartEmbedded(t.TempDir(), addr, testNATSAuth)
 	if err != nil {
 		t.Fatal(err)
 	}

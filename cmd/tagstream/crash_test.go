@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/tagstream/tagstream/events"
+	"github.com/tagstream/tagstream/internal/testenv"
 )
 
 // TestHelperProcess is not a test: crash tests re-run the test binary as a
@@ -33,8 +34,6 @@ func TestHelperProcess(t *testing.T) {
 	defer stop()
 	os.Exit(run(ctx, args))
 }
-
-const corpusDir = "../../../shared/corpus"
 
 // child is a `tagstream serve` process.
 type child struct {
@@ -70,10 +69,7 @@ func TestKill9MidJobLosesNoDocumentAndCountsNoneTwice(t *testing.T) {
 	if testing.Short() {
 		t.Skip("crash test skipped in -short mode")
 	}
-	if _, err := os.Stat(corpusDir); err != nil {
-		t.Skipf("corpus not found at %s: %v", corpusDir, err)
-	}
-	root, _ := filepath.Abs(corpusDir)
+	root := testenv.Corpus(t)
 	const secret = "sk-crash-test-DO-NOT-LOG-4242"
 	llm := newFakeLLM(t, 60*time.Millisecond, secret)
 	dataDir := t.TempDir()

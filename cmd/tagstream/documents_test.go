@@ -3,19 +3,17 @@ package main
 import (
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tagstream/tagstream/internal/testenv"
 )
 
 // corpusServer serves ../shared/corpus over HTTP on loopback.
 func corpusServer(t *testing.T) *httptest.Server {
 	t.Helper()
-	if _, err := os.Stat(corpusDir); err != nil {
-		t.Skipf("corpus not found at %s: %v", corpusDir, err)
-	}
-	srv := httptest.NewServer(http.FileServer(http.Dir(corpusDir)))
+	srv := httptest.NewServer(http.FileServer(http.Dir(testenv.Corpus(t))))
 	t.Cleanup(srv.Close)
 	return srv
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -20,11 +19,6 @@ func eventsCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "events", Short: "Read the event log: tail, export with a hash chain, verify an export"}
 	cmd.AddCommand(eventsTailCmd(), eventsExportCmd(), eventsVerifyCmd())
 	return cmd
-}
-
-// openLog connects to the log without starting workers or the API.
-func openLog(c *cobra.Command, cfg config) (*app, error) {
-	return openApp(c.Context(), cfg, roles{}, nil, slog.New(slog.DiscardHandler))
 }
 
 func jobFilter(job string) (string, error) {
@@ -47,7 +41,7 @@ func eventsTailCmd() *cobra.Command {
 		Short: "Print events as JSON lines as they are appended (Ctrl-C to stop)",
 		Args:  cobra.NoArgs,
 	}
-	bindErr := cfg.bind(cmd.Flags())
+	bindErr := cfg.bindOnly(cmd.Flags(), operatorSettings...)
 	cmd.Flags().StringVar(&job, "job", "", "only this job's events")
 	cmd.Flags().Uint64Var(&from, "from-seq", 0, "start at this sequence")
 	cmd.Flags().BoolVar(&all, "all", false, "start at the beginning of the log")
@@ -95,7 +89,7 @@ func eventsExportCmd() *cobra.Command {
 		Short: "Write the log (or one job's trail) as hash-chained JSON lines; prints the final hash to pin it",
 		Args:  cobra.NoArgs,
 	}
-	bindErr := cfg.bind(cmd.Flags())
+	bindErr := cfg.bindOnly(cmd.Flags(), operatorSettings...)
 	cmd.Flags().StringVar(&job, "job", "", "only this job's events")
 	cmd.Flags().StringVar(&out, "out", "", "file to write (default: standard output)")
 	cmd.RunE = func(c *cobra.Command, _ []string) error {
@@ -106,20 +100,20 @@ func eventsExportCmd() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		var w io.Writer = c.OutOrStdout()
-		if out != "" {
-			f, err := os.OpenFile(out, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
-			if err != nil {
-				return err
-			}
-			defer f.Close()
-			w = f
-		}
 		a, err := openLog(c, cfg)
 		if err != nil {
 			return err
 		}
 		defer a.close()
+		var w io.Writer = c.OutOrStdout()
+		var file *os.File
+		if out != "" {
+			if file, err = os.OpenFile(out, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600); err != nil {
+				return err
+			}
+			defer file.Close()
+			w = file
+		}
 		x := events.NewExporter(w)
 		if err := a.store.Read(c.Context(), filter, 1, x.Write); err != nil {
 			return err
@@ -128,6 +122,14 @@ func eventsExportCmd() *cobra.Command {
 		if err != nil {
 			return err
 		}
+		if err := writeTrailer(w, n, final); err != nil {
+			return err
+		}
+		if file != nil {
+			if err := file.Close(); err != nil { // a full disk shows here, not as a short export
+				return err
+			}
+		}
 		fmt.Fprintf(c.ErrOrStderr(), "exported %d events; final hash %s\n", n, final)
 		return nil
 	}
@@ -135,9 +137,10 @@ func eventsExportCmd() *cobra.Command {
 }
 
 func eventsVerifyCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "verify FILE",
-		Short: "Check that an export's hash chain is intact and print its final hash",
+	var expect string
+	cmd := &cobra.Command{
+		Use:   "verify FILE [--expect HASH]",
+		Short: "Check an export's hash chain and trailer (a cut-off export fails) and print its final hash",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			f, err := os.Open(args[0])
@@ -145,12 +148,17 @@ func eventsVerifyCmd() *cobra.Command {
 				return err
 			}
 			defer f.Close()
-			n, final, err := events.Verify(f)
+			n, final, err := verifyExport(c.Context(), f)
 			if err != nil {
 				return fmt.Errorf("%s: %w", args[0], err)
+			}
+			if expect != "" && expect != final {
+				return fmt.Errorf("%s: final hash %s, expected %s: the export is not the trail that was pinned", args[0], final, expect)
 			}
 			fmt.Fprintf(c.OutOrStdout(), "ok: %d events, final hash %s\n", n, final)
 			return nil
 		},
 	}
+	cmd.Flags().StringVar(&expect, "expect", "", "final hash recorded when the export was made; any other fails")
+	return cmd
 }

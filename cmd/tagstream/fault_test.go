@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"runtime/debug"
 	"strconv"
 	"testing"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/tagstream/tagstream/internal/natsx"
+	"github.com/tagstream/tagstream/internal/testenv"
 )
 
 // soakRounds is how many kill -9 rounds TestServeKill9Rounds runs: 10 in CI,
@@ -39,10 +39,7 @@ func TestServeKill9Rounds(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kill -9 rounds (~40 s) skipped in -short mode")
 	}
-	if _, err := os.Stat(corpusDir); err != nil {
-		t.Skipf("corpus not found at %s: %v", corpusDir, err)
-	}
-	root, _ := filepath.Abs(corpusDir)
+	root := testenv.Corpus(t)
 	rounds := soakRounds(t)
 	seed := uint64(time.Now().UnixNano())
 	rng := rand.New(rand.NewPCG(seed, 7))
@@ -184,7 +181,7 @@ func TestNATSRestartWhileAPIIsUp(t *testing.T) {
 	storeDir := t.TempDir()
 	var ns *server.Server
 	startNATS := func() {
-		if ns, err = natsx.StartEmbedded(storeDir, addr); err != nil {
+		if ns, err = natsx.StartEmbedded(storeDir, addr, testNATSAuth); err != nil {
 			t.Fatal(err)
 		}
 	}

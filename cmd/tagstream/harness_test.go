@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/tagstream/tagstream/events"
+	"github.com/tagstream/tagstream/internal/natsx"
 	"github.com/tagstream/tagstream/services/pipeline"
 )
 
@@ -48,8 +49,13 @@ func testConfig(t *testing.T) config {
 		Addr: "127.0.0.1:0", DataDir: t.TempDir(), Workers: 4, LLMBaseURL: "http://127.0.0.1:1/v1",
 		MaxDocuments: 10000, DocTimeout: 30 * time.Second, AckWait: 3 * time.Second, ShutdownGrace: time.Second, LogLevel: "error",
 		AdminEmails: "admin@example.com", AuditorEmails: "auditor@example.com", MaxFetchBytes: 50 << 20,
+		// Every test server and client authenticates, as in production.
+		NatsUser: testNATSAuth.User, NatsPassword: testNATSAuth.Password,
 	}
 }
+
+// testNATSAuth is what test NATS servers require and test clients present.
+var testNATSAuth = natsx.Auth{User: "tagstream-test", Password: "test-nats-password-1"}
 
 func testLogger() *slog.Logger {
 	if os.Getenv("TAGSTREAM_TEST_LOG") != "" {
@@ -202,6 +208,29 @@ func (e *env) history(job string) []events.Envelope {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := e.app.store.Read(ctx, events.JobSubjects(job), 1, func(env events.Envelope) error {
+		out = append(out, env)
+		return nil
+	}); err != nil {
+		e.t.Fatal(err)
+	}
+	return out
+}
+
+// finalHistory stops the service and then reads the job's events from the
+// data dir with a fresh connection: nothing can be appended any more, so
+// the history is complete.
+func (e *env) finalHistory(job string) []events.Envelope {
+	e.t.Helper()
+	e.shutdown()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	a, err := openApp(ctx, e.cfg, roles{}, nil, testLogger())
+	if err != nil {
+		e.t.Fatalf("reopen the log: %v", err)
+	}
+	defer a.close()
+	var out []events.Envelope
+	if err := a.store.Read(ctx, events.JobSubjects(job), 1, func(env events.Envelope) error {
 		out = append(out, env)
 		return nil
 	}); err != nil {

@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/tagstream/tagstream/internal/testenv"
 )
 
 // SSRF: start accepts any syntactically valid http(s) URL; the refusal
@@ -36,9 +38,9 @@ func newCountingServer(t *testing.T, h http.HandlerFunc) *countingServer {
 
 // ssrfTargets builds private-address URLs around the loopback servers.
 func ssrfTargets(t *testing.T) (urls []string, servers []*countingServer) {
-	pdf, err := os.ReadFile("../../../shared/corpus/circular-water.pdf")
+	pdf, err := os.ReadFile(testenv.CorpusFile(t, "circular-water.pdf"))
 	if err != nil {
-		t.Skipf("corpus not available: %v", err)
+		t.Fatal(err)
 	}
 	internal := newCountingServer(t, func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/pdf")
@@ -114,7 +116,10 @@ func TestPipelineRefusesPrivateAddressesAndTheJobCompletes(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.AllowPrivate = false
 	cfg.LocalRoot = t.TempDir()
-	pdf, _ := os.ReadFile("../../../shared/corpus/circular-water.pdf")
+	pdf, err := os.ReadFile(testenv.CorpusFile(t, "circular-water.pdf"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := os.WriteFile(filepath.Join(cfg.LocalRoot, "good.pdf"), pdf, 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -188,10 +188,6 @@ func TestCancelStopsNewDocumentsAndKeepsResults(t *testing.T) {
 	}
 	close(tagger.gate) // the two in-flight documents finish after the cancel
 	waitFor(t, "late outcomes recorded", func() bool { return e.status(u, job)["processed_count"].(float64) == 4 })
-	time.Sleep(200 * time.Millisecond)
-	if n := tagger.callCount(); n != 4 {
-		t.Fatalf("%d documents started, want 4 (none after the cancel)", n)
-	}
 	st = e.status(u, job)
 	if st["cancelled_count"].(float64) != 6 || st["status"] != "cancelled" {
 		t.Fatalf("final: %v", st)
@@ -205,6 +201,40 @@ func TestCancelStopsNewDocumentsAndKeepsResults(t *testing.T) {
 		t.Fatalf("results by status: %v", byStatus)
 	}
 	assertOneOutcomePerDocument(t, e.history(job), 10)
+
+	// Proof that nothing started after the cancel, without sleeping: once
+	// the job's tasks are gone from the task stream (purged on cancel, the
+	// two in flight acknowledged) no worker can begin one; stopping the
+	// process then makes its log final, and the whole log is checked.
+	waitFor(t, "the job's tasks leave the task stream", func() bool {
+		n, err := e.app.taskBacklog(context.Background())
+		return err == nil && n == 0
+	})
+	h := e.finalHistory(job)
+	assertNoStartAfterCancel(t, h)
+	if n := tagger.callCount(); n != 4 {
+		t.Fatalf("%d documents reached the tagger, want 4 (none after the cancel)", n)
+	}
+}
+
+// assertNoStartAfterCancel fails on a DocumentStarted that follows the
+// job's JobCancelled in the log.
+func assertNoStartAfterCancel(t *testing.T, h []events.Envelope) {
+	t.Helper()
+	cancelled := false
+	for _, ev := range h {
+		switch ev.Type {
+		case events.TypeJobCancelled:
+			cancelled = true
+		case events.TypeDocumentStarted:
+			if cancelled {
+				t.Fatalf("DocumentStarted at seq %d (%s) after JobCancelled", ev.Seq, ev.Subject)
+			}
+		}
+	}
+	if !cancelled {
+		t.Fatal("no JobCancelled in the log")
+	}
 }
 
 func TestRacingCommandsNeverMakeAnImpossibleHistory(t *testing.T) {

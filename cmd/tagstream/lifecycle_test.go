@@ -5,23 +5,20 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/tagstream/tagstream/internal/secrets"
+	"github.com/tagstream/tagstream/internal/testenv"
 )
 
 func TestSIGTERMFinishesOrReleasesInFlightDocuments(t *testing.T) {
 	if testing.Short() {
 		t.Skip("process test skipped in -short mode")
 	}
-	if _, err := filepath.Abs(corpusDir); err != nil {
-		t.Skip(err)
-	}
-	root, _ := filepath.Abs(corpusDir)
+	root := testenv.Corpus(t)
 	llm := newFakeLLM(t, 400*time.Millisecond, "")
 	dataDir := t.TempDir()
 	envVars := []string{"TAGSTREAM_LOCAL_ROOT=" + root, "TAGSTREAM_LLM_BASE_URL=" + llm.baseURL(),
@@ -126,16 +123,18 @@ func TestJobKeyIsPurgedWhenTheJobEnds(t *testing.T) {
 
 func TestExtractCommand(t *testing.T) {
 	var out, errOut bytes.Buffer
+	water := testenv.CorpusFile(t, "circular-water.pdf")
+	locked := testenv.CorpusFile(t, "groff-report-password.pdf")
 	root := newRootCmd(&out, &errOut)
-	root.SetArgs([]string{"extract", "--pages", "2", "--meta", corpusDir + "/circular-water.pdf"})
+	root.SetArgs([]string{"extract", "--pages", "2", "--meta", water})
 	if err := root.ExecuteContext(context.Background()); err != nil {
-		t.Skipf("corpus not available: %v", err)
+		t.Fatalf("extract of a corpus PDF: %v\n%s", err, errOut.String())
 	}
 	if !strings.Contains(out.String(), "Jal Jeevan Mission") || !strings.Contains(errOut.String(), "pages read 2 of 2") {
 		t.Fatalf("extract printed %q / %q", out.String(), errOut.String())
 	}
 	root = newRootCmd(&out, &errOut)
-	root.SetArgs([]string{"extract", corpusDir + "/groff-report-password.pdf"})
+	root.SetArgs([]string{"extract", locked})
 	if err := root.ExecuteContext(context.Background()); err == nil || !strings.Contains(err.Error(), "password protected") {
 		t.Fatalf("password file: %v", err)
 	}

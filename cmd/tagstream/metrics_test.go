@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +18,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 	"github.com/tagstream/tagstream/internal/natsx"
+	"github.com/tagstream/tagstream/internal/testenv"
 	"github.com/tagstream/tagstream/services/pipeline"
 )
 
@@ -256,7 +256,7 @@ func TestReadyFollowsNATS(t *testing.T) {
 	addr := ln.Addr().String()
 	ln.Close()
 	store := t.TempDir()
-	ns, err := natsx.StartEmbedded(store, addr)
+	ns, err := natsx.StartEmbedded(store, addr, testNATSAuth)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -308,7 +308,7 @@ func TestReadyFollowsNATS(t *testing.T) {
 	}
 
 	nsMu.Lock()
-	ns, err = natsx.StartEmbedded(store, addr)
+	ns, err = natsx.StartEmbedded(store, addr, testNATSAuth)
 	nsMu.Unlock()
 	if err != nil {
 		t.Fatal(err)
@@ -320,10 +320,7 @@ func TestReadyFollowsNATS(t *testing.T) {
 // pipeline against the fake provider, whose first answer is a 429: call
 // latency by model and outcome, tokens and the rate-limit wait all show.
 func TestModelMetricsThroughPipeline(t *testing.T) {
-	if _, err := os.Stat(corpusDir); err != nil {
-		t.Skipf("corpus not found at %s: %v", corpusDir, err)
-	}
-	root, _ := filepath.Abs(corpusDir)
+	root := testenv.Corpus(t)
 	llm := newFakeLLM(t, time.Millisecond, metricsTestKey)
 	llm.status = func(n int64) (int, string) {
 		if n == 1 {

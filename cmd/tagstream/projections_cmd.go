@@ -23,7 +23,7 @@ func projectionsCmd() *cobra.Command {
 			"and prints each model's size and digest so two rebuilds (or a live process) can be compared.",
 		Args: cobra.NoArgs,
 	}
-	bindErr := cfg.bind(rebuild.Flags())
+	bindErr := cfg.bindOnly(rebuild.Flags(), operatorSettings...)
 	rebuild.RunE = func(c *cobra.Command, _ []string) error {
 		if bindErr != nil {
 			return bindErr

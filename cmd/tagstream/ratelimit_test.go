@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"regexp"
 	"sort"
 	"strconv"
@@ -17,6 +16,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/tagstream/tagstream/internal/testenv"
 )
 
 // Rate-limit behaviour of the real pipeline (production tagger: local
@@ -125,13 +126,8 @@ func rlEnv(t *testing.T, workers int, fake *rlFake) (*env, user) {
 	if testing.Short() {
 		t.Skip("rate-limit test skipped in -short mode")
 	}
-	root, err := filepath.Abs(corpusDir)
-	if err == nil {
-		_, err = os.Stat(filepath.Join(root, "groff-report.pdf"))
-	}
-	if err != nil {
-		t.Skipf("corpus not found at %s: %v", corpusDir, err)
-	}
+	testenv.CorpusFile(t, "groff-report.pdf")
+	root := testenv.Corpus(t)
 	cfg := testConfig(t)
 	cfg.Workers = workers
 	cfg.LocalRoot = root

@@ -21,6 +21,7 @@ import (
 
 	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/chromedp"
+	"github.com/tagstream/tagstream/internal/testenv"
 	"github.com/tagstream/tagstream/internal/web"
 )
 
@@ -36,7 +37,7 @@ func findChromium(t *testing.T) string {
 			return p
 		}
 	}
-	t.Skip("no chromium binary found: install the Debian package `chromium` (apt-get install -y chromium) or set TAGSTREAM_CHROMIUM")
+	testenv.Unavailable(t, "no chromium binary found: install the Debian package `chromium` (apt-get install -y chromium) or set TAGSTREAM_CHROMIUM")
 	return ""
 }
 

@@ -94,7 +94,9 @@ func (s *Service) Register(ctx context.Context, email, password, fullName string
 	if _, err := s.users.Create(ctx, idKeyOf(rec.ID), idx); err != nil {
 		// Without its index the account could log in but never be found by
 		// id, so undo it; the revision guard avoids deleting anything newer.
-		_ = s.users.Delete(context.WithoutCancel(ctx), emailKey, jetstream.LastRevision(rev))
+		undo, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		_ = s.users.Delete(undo, emailKey, jetstream.LastRevision(rev))
+		cancel()
 		return User{}, apperr.Wrap(err, "auth: store user index")
 	}
 	return rec.public(), nil

@@ -12,16 +12,16 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-)
 
-const corpusDir = "../../../shared/corpus"
+	"github.com/tagstream/tagstream/internal/testenv"
+)
 
 // corpusPDF returns a real PDF from the shared corpus.
 func corpusPDF(t testing.TB) []byte {
 	t.Helper()
-	b, err := os.ReadFile(corpusDir + "/groff-report.pdf")
+	b, err := os.ReadFile(testenv.CorpusFile(t, "groff-report.pdf"))
 	if err != nil {
-		t.Skipf("shared corpus not available (%v); skipping tests that need a real PDF", err)
+		t.Fatal(err)
 	}
 	return b
 }

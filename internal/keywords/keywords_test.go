@@ -2,23 +2,20 @@ package keywords
 
 import (
 	"os"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/tagstream/tagstream/internal/tagging"
+	"github.com/tagstream/tagstream/internal/testenv"
 )
-
-// corpusDir is /work/shared/corpus seen from this package.
-const corpusDir = "../../../shared/corpus"
 
 func readCorpus(tb testing.TB, name string) string {
 	tb.Helper()
-	b, err := os.ReadFile(filepath.Join(corpusDir, name))
+	b, err := os.ReadFile(testenv.CorpusFile(tb, name))
 	if err != nil {
-		tb.Skipf("corpus file %s not available (%v): the shared corpus lives next to the repository", name, err)
+		tb.Fatal(err)
 	}
 	return string(b)
 }

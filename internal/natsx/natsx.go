@@ -25,6 +25,9 @@ type Config struct {
 	// Listen, when set (host:port), also opens the embedded server to
 	// clients over TCP, e.g. for `tagstream worker` on other machines.
 	Listen string
+	// Auth is presented by this client and, when embedding a server,
+	// required by it. A server that listens must have credentials.
+	Auth Auth
 	// Name identifies this client in server monitoring.
 	Name string
 	Log  *slog.Logger
@@ -58,9 +61,14 @@ func Connect(ctx context.Context, cfg Config) (*Conn, error) {
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) { cfg.Log.Info("nats reconnected", "url", nc.ConnectedUrlRedacted()) }),
 	}
+	authOpts, err := cfg.Auth.clientOptions(cfg.URL == "")
+	if err != nil {
+		return nil, err
+	}
+	opts = append(opts, authOpts...)
 	url := cfg.URL
 	if url == "" {
-		ns, err := StartEmbedded(cfg.StoreDir, cfg.Listen)
+		ns, err := StartEmbedded(cfg.StoreDir, cfg.Listen, cfg.Auth)
 		if err != nil {
 			return nil, err
 		}
@@ -97,12 +105,20 @@ func Connect(ctx context.Context, cfg Config) (*Conn, error) {
 }
 
 // StartEmbedded starts a JetStream server storing under dir. With listen
-// empty it accepts in-process connections only.
-func StartEmbedded(dir, listen string) (*server.Server, error) {
+// empty it accepts in-process connections only; with listen set it needs
+// credentials (ErrNoCredentials otherwise) and every client, in-process
+// ones included, must present them.
+func StartEmbedded(dir, listen string, auth Auth) (*server.Server, error) {
 	if dir == "" {
 		return nil, errors.New("natsx: embedded server needs a store directory")
 	}
 	opts := &server.Options{JetStream: true, StoreDir: dir, NoSigs: true, ServerName: "tagstream-embedded"}
+	if listen != "" && !auth.hasCredentials() {
+		return nil, ErrNoCredentials
+	}
+	if err := auth.serverOptions(opts); err != nil {
+		return nil, err
+	}
 	if listen == "" {
 		opts.DontListen = true
 	} else {
@@ -137,6 +153,14 @@ func (c *Conn) waitJetStream(ctx context.Context) error {
 		cancel()
 		if err == nil {
 			return nil
+		}
+		if c.NC.IsClosed() {
+			// The client gave up, e.g. after the server refused the
+			// credentials twice: say why instead of waiting a minute.
+			if last := c.NC.LastError(); last != nil {
+				err = last
+			}
+			return fmt.Errorf("nats connection closed: %w", err)
 		}
 		if ctx.Err() != nil || time.Now().After(deadline) {
 			return fmt.Errorf("jetstream not available: %w", err)
@@ -227,6 +251,7 @@ func (c *Conn) Close() {
 		for !c.NC.IsClosed() && time.Now().Before(deadline) {
 			time.Sleep(10 * time.Millisecond)
 		}
+		c.NC.Close() // a drain that did not finish in time is cut short
 	}
 	c.shutdownServer()
 }

@@ -14,7 +14,7 @@ func connect(t *testing.T, url string) *natsx.Conn {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c, err := natsx.Connect(ctx, natsx.Config{URL: url})
+	c, err := natsx.Connect(ctx, natsx.Config{URL: url, Auth: natsx.Auth{User: "u", Password: "p"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +61,7 @@ func TestReplicasKeepExistingStreamsWhileANodeIsDown(t *testing.T) {
 }
 
 func TestReplicasSingleServer(t *testing.T) {
-	ns, err := natsx.StartEmbedded(t.TempDir(), "127.0.0.1:0")
+	ns, err := natsx.StartEmbedded(t.TempDir(), "127.0.0.1:0", natsx.Auth{User: "u", Password: "p"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tagstream/tagstream/internal/testenv"
 )
 
 // BenchmarkExtract measures our extraction of the first 3 pages of each
@@ -36,9 +38,7 @@ func BenchmarkExtract(b *testing.B) {
 // BenchmarkPdftotext runs poppler's pdftotext -l 3 on the same files, as
 // a separate process, which is how it would be used from Go.
 func BenchmarkPdftotext(b *testing.B) {
-	if _, err := exec.LookPath("pdftotext"); err != nil {
-		b.Skip("pdftotext (poppler-utils) is not installed")
-	}
+	testenv.RequireTool(b, "pdftotext")
 	for _, p := range corpusTextFiles(b) {
 		b.Run(filepath.Base(p), func(b *testing.B) {
 			for b.Loop() {
@@ -63,9 +63,7 @@ func TestSpeedRatioReport(t *testing.T) {
 	if os.Getenv("PDFTEXT_SPEED_REPORT") != "1" {
 		t.Skip("set PDFTEXT_SPEED_REPORT=1 to measure the speed ratio against pdftotext")
 	}
-	if _, err := exec.LookPath("pdftotext"); err != nil {
-		t.Skip("pdftotext (poppler-utils) is not installed")
-	}
+	testenv.RequireTool(t, "pdftotext")
 	const runs = 21
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "| file | size | pdftext median | pdftotext median | ratio |\n|---|---:|---:|---:|---:|\n")

@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/tagstream/tagstream/internal/testenv"
 )
 
 // maxFuzzSeed keeps FuzzExtract's seeds small, so each run stays fast.
@@ -78,7 +80,9 @@ var fuzzLimits = Limits{
 // inside pdfcpu are recovered at the boundary and are acceptable; panics
 // in this package are bugs and fail the test.
 func FuzzExtract(f *testing.F) {
-	pdfs, _ := filepath.Glob(filepath.Join(corpusDir, "*.pdf"))
+	// Seeds only: without the corpus the fuzzer still runs on the minimal PDF.
+	dir, _ := testenv.CorpusDir()
+	pdfs, _ := filepath.Glob(filepath.Join(dir, "*.pdf"))
 	for _, p := range pdfs {
 		if st, err := os.Stat(p); err == nil && st.Size() <= maxFuzzSeed {
 			if data, err := os.ReadFile(p); err == nil {

@@ -11,10 +11,9 @@ import (
 	"strings"
 	"testing"
 	"unicode"
-)
 
-// corpusDir is the shared PDF corpus, beside the repository checkout.
-const corpusDir = "../../../shared/corpus"
+	"github.com/tagstream/tagstream/internal/testenv"
+)
 
 // minRecall is the acceptance bar: the share of pdftotext's words (as a
 // multiset) that our text contains, per file.
@@ -52,10 +51,7 @@ func recall(ours, ref string) (float64, int, []string) {
 
 func corpusOrSkip(t testing.TB) string {
 	t.Helper()
-	if _, err := os.Stat(filepath.Join(corpusDir, "MANIFEST.md")); err != nil {
-		t.Skipf("shared corpus not found at %s (expected shared/ beside the checkout): %v", corpusDir, err)
-	}
-	return corpusDir
+	return testenv.Corpus(t)
 }
 
 // corpusTextFiles lists corpus PDFs that have a non-empty pdftotext reference.
@@ -76,11 +72,11 @@ func pdfcpuTestdata(t testing.TB) string {
 	t.Helper()
 	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/pdfcpu/pdfcpu").Output()
 	if err != nil {
-		t.Skipf("cannot locate the pdfcpu module: %v", err)
+		testenv.Unavailable(t, "cannot locate the pdfcpu module: %v", err)
 	}
 	dir := filepath.Join(strings.TrimSpace(string(out)), "pkg", "testdata")
 	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("pdfcpu testdata not found: %v", err)
+		testenv.Unavailable(t, "pdfcpu testdata not found: %v", err)
 	}
 	return dir
 }
@@ -135,9 +131,7 @@ func TestRecallCorpus(t *testing.T) {
 }
 
 func TestRecallPdfcpuTestdata(t *testing.T) {
-	if _, err := exec.LookPath("pdftotext"); err != nil {
-		t.Skip("pdftotext (poppler-utils) is not on PATH; install it to compare against pdfcpu's testdata")
-	}
+	testenv.RequireTool(t, "pdftotext")
 	dir := pdfcpuTestdata(t)
 	var files []string
 	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {

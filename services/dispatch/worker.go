@@ -121,7 +121,14 @@ func (w *Worker) Run(ctx context.Context) error {
 	case <-done:
 	case <-time.After(w.cfg.ShutdownGrace):
 		abandon()
-		<-done
+		// A tagger that ignores its cancelled context must not hold the
+		// shutdown: give the outcomes settleTimeout to land, then go.
+		select {
+		case <-done:
+		case <-time.After(settleTimeout):
+			w.cfg.Log.Warn("worker: documents still running after the shutdown grace; leaving them to be redelivered",
+				"in_flight", w.inflight.Load())
+		}
 	}
 	return nil
 }
@@ -294,10 +301,12 @@ func (w *Worker) process(ctx context.Context, msg jetstream.Msg) {
 			log.Warn("worker: postpone task", "err", err)
 		}
 	case settleDone:
-		if err := msg.DoubleAck(context.WithoutCancel(ctx)); err != nil {
+		sctx, cancel := detached(ctx)
+		if err := msg.DoubleAck(sctx); err != nil {
 			log.Warn("worker: ack task", "err", err)
 		}
-		w.completeIfLast(context.WithoutCancel(ctx), t.JobID, log)
+		w.completeIfLast(sctx, t.JobID, log)
+		cancel()
 	}
 }
 
@@ -351,7 +360,9 @@ func (w *Worker) run(ctx context.Context, t task, log *slog.Logger) settle {
 	if err != nil {
 		return settleRelease
 	}
-	_, err = w.store.Append(context.WithoutCancel(ctx), env, &events.Expect{Subject: events.DocSubject(t.JobID, t.Document.Row), Seq: startedSeq})
+	sctx, cancel := detached(ctx)
+	_, err = w.store.Append(sctx, env, &events.Expect{Subject: events.DocSubject(t.JobID, t.Document.Row), Seq: startedSeq})
+	cancel()
 	switch {
 	case errors.Is(err, events.ErrConflict):
 		log.Info("worker: another worker took this document over; dropping my outcome")

@@ -1,0 +1,168 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/spf13/cobra"
+	"github.com/tagstream/tagstream/events"
+	"github.com/tagstream/tagstream/events/jsstore"
+	"github.com/tagstream/tagstream/internal/natsx"
+)
+
+// operatorSettings are the only flags of the commands that read the log
+// (events tail|export|verify, projections rebuild): where the log is, and
+// how to reach it. Server tuning and secrets have no meaning there.
+var operatorSettings = []string{"data-dir", "nats-url", "nats-user", "nats-password", "nats-creds",
+	"nats-tls-cert", "nats-tls-key", "nats-tls-ca"}
+
+// openLog connects to an existing log without starting workers or the API,
+// and without creating anything: a data dir or NATS account that holds no
+// log is refused, so a mistyped path never "exports 0 events" and passes
+// verification.
+func openLog(c *cobra.Command, cfg config) (*app, error) {
+	ctx := c.Context()
+	log := slog.New(slog.DiscardHandler)
+	unlock := func() {}
+	if cfg.NatsURL == "" {
+		if err := hasLocalLog(cfg.DataDir); err != nil {
+			return nil, err
+		}
+		var err error
+		if unlock, err = lockDataDir(cfg.DataDir); err != nil {
+			return nil, err
+		}
+	}
+	nc := natsConfig(cfg, log)
+	nc.Listen = "" // an operator command never opens a port
+	conn, err := natsx.Connect(ctx, nc)
+	if err != nil {
+		unlock()
+		return nil, err
+	}
+	a := &app{cfg: cfg, log: log, conn: conn, unlock: unlock}
+	if _, err := conn.JS.Stream(ctx, events.Stream); err != nil {
+		a.close()
+		if errors.Is(err, jetstream.ErrStreamNotFound) {
+			return nil, fmt.Errorf("no event log (stream %s) %s: check --data-dir / TAGSTREAM_NATS_URL", events.Stream, where(cfg))
+		}
+		return nil, fmt.Errorf("open the event log %s: %w", where(cfg), err)
+	}
+	if a.store, err = jsstore.Open(ctx, conn.JS, jsstore.Options{Replicas: conn.Replicas()}); err != nil {
+		a.close()
+		return nil, err
+	}
+	return a, nil
+}
+
+func where(cfg config) string {
+	if cfg.NatsURL != "" {
+		return "at " + redactURLs(cfg.NatsURL)
+	}
+	return "in data dir " + cfg.DataDir
+}
+
+// redactURLs drops any user:password@ from a comma-separated URL list.
+func redactURLs(list string) string {
+	parts := strings.Split(list, ",")
+	for i, p := range parts {
+		if at := strings.LastIndex(p, "@"); at >= 0 {
+			if scheme := strings.Index(p, "://"); scheme >= 0 && scheme < at {
+				parts[i] = p[:scheme+3] + "[redacted]@" + p[at+1:]
+			}
+		}
+	}
+	return strings.Join(parts, ",")
+}
+
+// hasLocalLog checks, before the embedded server could create one, that the
+// data dir holds a JetStream store.
+func hasLocalLog(dataDir string) error {
+	st, err := os.Stat(filepath.Join(dataDir, "jetstream"))
+	if err != nil || !st.IsDir() {
+		return fmt.Errorf("no event log in data dir %s (expected %s): check --data-dir / TAGSTREAM_DATA_DIR, or set TAGSTREAM_NATS_URL",
+			dataDir, filepath.Join(dataDir, "jetstream"))
+	}
+	return nil
+}
+
+// exportTrailer is the last line of an export: without it (or with other
+// numbers) the export was cut off or edited.
+type exportTrailer struct {
+	Trailer *trailerBody `json:"trailer"`
+}
+
+type trailerBody struct {
+	Events    int    `json:"events"`
+	FinalHash string `json:"final_hash"`
+}
+
+func writeTrailer(w io.Writer, n int, final string) error {
+	b, err := json.Marshal(exportTrailer{&trailerBody{Events: n, FinalHash: final}})
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "%s\n", b)
+	return err
+}
+
+// verifyExport checks the hash chain of every line but the last, and that
+// the last is a trailer naming the same count and final hash. It streams:
+// each line is handed to the chain check only once the next one is read.
+func verifyExport(ctx context.Context, r io.Reader) (int, string, error) {
+	pr, pw := io.Pipe()
+	type result struct {
+		n     int
+		final string
+		err   error
+	}
+	done := make(chan result, 1)
+	go func() {
+		n, final, err := events.Verify(pr)
+		_ = pr.CloseWithError(err) // unblocks the writer if Verify stopped early
+		done <- result{n, final, err}
+	}()
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 1<<20), 4<<20)
+	var last []byte
+	var werr error
+	for sc.Scan() && werr == nil && ctx.Err() == nil {
+		if last != nil {
+			_, werr = pw.Write(append(last, '\n'))
+		}
+		last = append(last[:0:0], sc.Bytes()...)
+	}
+	if err := sc.Err(); err != nil {
+		_ = pw.CloseWithError(err)
+	} else {
+		_ = pw.Close()
+	}
+	res := <-done
+	if res.err != nil {
+		return res.n, res.final, res.err
+	}
+	if err := sc.Err(); err != nil {
+		return res.n, res.final, err
+	}
+	if err := ctx.Err(); err != nil {
+		return res.n, res.final, err
+	}
+	var t exportTrailer
+	if last == nil || json.Unmarshal(last, &t) != nil || t.Trailer == nil {
+		return res.n, res.final, fmt.Errorf("no trailer line: the export is truncated or incomplete (%d events read)", res.n)
+	}
+	if t.Trailer.Events != res.n || t.Trailer.FinalHash != res.final {
+		return res.n, res.final, fmt.Errorf("trailer says %d events ending in %s, the lines hold %d ending in %s: lines were removed or added",
+			t.Trailer.Events, t.Trailer.FinalHash, res.n, res.final)
+	}
+	return res.n, res.final, nil
+}
