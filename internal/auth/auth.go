@@ -196,7 +196,7 @@ func (s *Service) now() time.Time { return s.cfg.Now() }
 func emailSet(list []string) map[string]bool {
 	m := make(map[string]bool, len(list))
 	for _, e := range list {
-		if n := normalizeEmail(e); n != "" {
+		if n := canonicalEmail(e); n != "" {
 			m[n] = true
 		}
 	}

@@ -8,7 +8,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"net/mail"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -50,15 +49,12 @@ type idIndexRecord struct {
 // Register creates an account. Two concurrent registrations of one email
 // race on a KV Create, so exactly one of them succeeds.
 func (s *Service) Register(ctx context.Context, email, password, fullName string) (User, error) {
-	email = normalizeEmail(email)
-	if !looksLikeEmail(email) {
-		return User{}, apperr.Field("email", "must be a valid email address")
+	email = canonicalEmail(email)
+	if err := checkEmail(email); err != nil {
+		return User{}, err
 	}
-	if utf8.RuneCountInString(password) < minPasswordChars {
-		return User{}, apperr.Field("password", "must be at least %d characters", minPasswordChars)
-	}
-	if len(password) > maxPasswordBytes {
-		return User{}, apperr.Field("password", "must be at most %d bytes", maxPasswordBytes)
+	if err := checkPassword(password, email); err != nil {
+		return User{}, err
 	}
 	fullName = strings.TrimSpace(fullName)
 	if !utf8.ValidString(fullName) || utf8.RuneCountInString(fullName) > maxFullNameChars {
@@ -104,10 +100,10 @@ func (s *Service) Register(ctx context.Context, email, password, fullName string
 // family). Unknown email and wrong password are indistinguishable, in the
 // message and, by hashing against a dummy, in timing.
 func (s *Service) Login(ctx context.Context, email, password string) (User, Tokens, error) {
-	email = normalizeEmail(email)
+	email = canonicalEmail(email)
 	var rec userRecord
 	var found bool
-	if looksLikeEmail(email) {
+	if checkEmail(email) == nil {
 		var err error
 		rec, found, err = s.userByEmail(ctx, email)
 		if err != nil {
@@ -202,27 +198,6 @@ func (s *Service) roleFor(email string) Role {
 	default:
 		return RoleUser
 	}
-}
-
-func normalizeEmail(email string) string {
-	return strings.ToLower(strings.TrimSpace(email))
-}
-
-// looksLikeEmail accepts a bare addr-spec with a dotted domain. It is
-// deliberately stricter than RFC 5322 (no display names, comments or
-// quoted local parts), because the address is an identifier, not mail.
-func looksLikeEmail(email string) bool {
-	if email == "" || len(email) > maxEmailBytes || strings.ContainsAny(email, " \t\r\n\"()<>,;:\\[]") {
-		return false
-	}
-	addr, err := mail.ParseAddress(email)
-	if err != nil || addr.Address != email || addr.Name != "" {
-		return false
-	}
-	at := strings.LastIndexByte(email, '@')
-	domain := email[at+1:]
-	return at > 0 && strings.Contains(domain, ".") &&
-		!strings.HasPrefix(domain, ".") && !strings.HasSuffix(domain, ".")
 }
 
 // emailKeyOf hashes the address so that the KV key is always valid and the

@@ -101,7 +101,7 @@ func TestRegisterValidation(t *testing.T) {
 	ok := []struct{ email, password, name string }{
 		{"b1@example.com", "ééééééééé"[:16], ""},
 		{"b2@example.com", strings.Repeat("p", 72), strings.Repeat("ñ", 200)},
-		{"b3@sub.example.co.uk", "12345678", ""},
+		{"b3@sub.example.co.uk", "k7#q9vbz", ""},
 	}
 	for _, c := range ok {
 		if _, err := f.svc.Register(ctx, c.email, c.password, c.name); err != nil {
