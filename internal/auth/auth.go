@@ -76,6 +76,7 @@ type Config struct {
 	Now           func() time.Time
 	BcryptCost    int // default bcrypt.DefaultCost; tests may use bcrypt.MinCost
 	Replicas      int // copies of the KV buckets: 3 on a 3-node cluster (0 means 1)
+	Throttle      ThrottleConfig
 }
 
 // Bucket names are fixed so that every process sharing a NATS account sees
@@ -97,6 +98,7 @@ type Service struct {
 	admins    map[string]bool
 	auditors  map[string]bool
 	verified  verifiedCache // access tokens that already passed Verify
+	throttle  *throttle
 }
 
 // New creates the KV buckets idempotently and loads the signing key from
@@ -164,6 +166,7 @@ func New(ctx context.Context, js jetstream.JetStream, cfg Config) (*Service, err
 		dummyHash: dummy,
 		admins:    emailSet(cfg.AdminEmails),
 		auditors:  emailSet(cfg.AuditorEmails),
+		throttle:  newThrottle(cfg.Throttle),
 	}, nil
 }
 

@@ -61,7 +61,14 @@ func (s *Service) Register(ctx context.Context, email, password, fullName string
 		return User{}, apperr.Field("full_name", "must be valid text of at most %d characters", maxFullNameChars)
 	}
 
-	hash, err := bcrypt.GenerateFromPassword([]byte(password), s.cfg.BcryptCost)
+	var hash []byte
+	var herr error
+	err := s.throttle.withBcrypt(ctx, func() {
+		hash, herr = bcrypt.GenerateFromPassword([]byte(password), s.cfg.BcryptCost)
+	})
+	if err == nil {
+		err = herr
+	}
 	if err != nil {
 		return User{}, apperr.Wrap(err, "auth: hash password")
 	}
@@ -101,6 +108,14 @@ func (s *Service) Register(ctx context.Context, email, password, fullName string
 // message and, by hashing against a dummy, in timing.
 func (s *Service) Login(ctx context.Context, email, password string) (User, Tokens, error) {
 	email = canonicalEmail(email)
+	// Throttling comes before any lookup or hash, so a refused attempt
+	// costs almost nothing and tells nothing about the account.
+	done, err := s.throttle.admit(ctx, email, s.now())
+	if err != nil {
+		return User{}, Tokens{}, err
+	}
+	ok := false
+	defer func() { done(ok) }()
 	var rec userRecord
 	var found bool
 	if checkEmail(email) == nil {
@@ -120,9 +135,14 @@ func (s *Service) Login(ctx context.Context, email, password string) (User, Toke
 		// the bcrypt work (and so the timing) the same as for a real check.
 		pw, found = pw[:maxPasswordBytes], false
 	}
-	if bcrypt.CompareHashAndPassword(hash, pw) != nil || !found {
+	var mismatch error
+	if err := s.throttle.withBcrypt(ctx, func() { mismatch = bcrypt.CompareHashAndPassword(hash, pw) }); err != nil {
+		return User{}, Tokens{}, err
+	}
+	if mismatch != nil || !found {
 		return User{}, Tokens{}, apperr.New(apperr.Unauthorized, "invalid email or password")
 	}
+	ok = true
 
 	u := rec.public()
 	tokens, err := s.startSession(ctx, u)

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -44,8 +45,14 @@ func (s *Server) login(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	u, tokens, err := s.d.Auth.Login(c.Request.Context(), req.Email, req.Password)
+	// The TCP peer, not X-Forwarded-For: a header would let a guesser
+	// pick a fresh address for every attempt.
+	ctx := auth.WithClientAddr(c.Request.Context(), c.RemoteIP())
+	u, tokens, err := s.d.Auth.Login(ctx, req.Email, req.Password)
 	if err != nil {
+		if secs, ok := auth.RetryAfter(err); ok {
+			c.Header("Retry-After", strconv.Itoa(secs))
+		}
 		fail(c, err)
 		return
 	}
