@@ -99,6 +99,8 @@ type Service struct {
 	auditors  map[string]bool
 	verified  verifiedCache // access tokens that already passed Verify
 	throttle  *throttle
+	revokedKV jetstream.KeyValue
+	revoke    *revocations
 }
 
 // New creates the KV buckets idempotently and loads the signing key from
@@ -141,6 +143,17 @@ func New(ctx context.Context, js jetstream.JetStream, cfg Config) (*Service, err
 		return nil, apperr.Wrap(err, "auth: refresh bucket")
 	}
 
+	revokedKV, revoke, err := openRevocations(ctx, js, cfg)
+	if err != nil {
+		return nil, err
+	}
+	started := false
+	defer func() {
+		if !started {
+			revoke.stop()
+		}
+	}()
+
 	key, err := loadOrCreateKey(cfg.KeyDir)
 	if err != nil {
 		return nil, apperr.Wrap(err, "auth: signing key")
@@ -157,6 +170,7 @@ func New(ctx context.Context, js jetstream.JetStream, cfg Config) (*Service, err
 		return nil, apperr.Wrap(err, "auth: dummy hash")
 	}
 
+	started = true
 	return &Service{
 		cfg:       cfg,
 		users:     users,
@@ -167,6 +181,8 @@ func New(ctx context.Context, js jetstream.JetStream, cfg Config) (*Service, err
 		admins:    emailSet(cfg.AdminEmails),
 		auditors:  emailSet(cfg.AuditorEmails),
 		throttle:  newThrottle(cfg.Throttle),
+		revokedKV: revokedKV,
+		revoke:    revoke,
 	}, nil
 }
 
