@@ -149,8 +149,8 @@ type verifiedEntry struct {
 	claims   Claims
 	sid      string // session, checked against the revocation list on every hit
 	issuedMs int64
-	at     time.Time // when it was verified; a clock stepped back before it re-verifies
-	exp    time.Time
+	at       time.Time // when it was verified; a clock stepped back before it re-verifies
+	exp      time.Time
 }
 
 func (c *verifiedCache) get(token string, now time.Time) (verifiedEntry, bool) {
