@@ -46,9 +46,14 @@ type idIndexRecord struct {
 	EmailKey string `json:"email_key"`
 }
 
-// Register creates an account. Two concurrent registrations of one email
-// race on a KV Create, so exactly one of them succeeds.
+// Register creates an account without an invitation (see RegisterInvited).
 func (s *Service) Register(ctx context.Context, email, password, fullName string) (User, error) {
+	return s.RegisterInvited(ctx, email, password, fullName, "")
+}
+
+// register creates an account with role. Two concurrent registrations of
+// one email race on a KV Create, so exactly one of them succeeds.
+func (s *Service) register(ctx context.Context, email, password, fullName string, role Role) (User, error) {
 	email = canonicalEmail(email)
 	if err := checkEmail(email); err != nil {
 		return User{}, err
@@ -76,7 +81,7 @@ func (s *Service) Register(ctx context.Context, email, password, fullName string
 		ID:           userIDPrefix + randomHex(16),
 		Email:        email,
 		FullName:     fullName,
-		Role:         s.roleFor(email),
+		Role:         role,
 		CreatedAt:    s.now().UTC().Truncate(time.Second),
 		PasswordHash: hash,
 	}
@@ -207,17 +212,6 @@ func (s *Service) userByKey(ctx context.Context, key string) (userRecord, bool, 
 		return userRecord{}, false, apperr.Wrap(err, "auth: decode user")
 	}
 	return rec, true, nil
-}
-
-func (s *Service) roleFor(email string) Role {
-	switch {
-	case s.admins[email]:
-		return RoleAdmin
-	case s.auditors[email]:
-		return RoleAuditor
-	default:
-		return RoleUser
-	}
 }
 
 // emailKeyOf hashes the address so that the KV key is always valid and the
