@@ -133,3 +133,32 @@ func TestTokensRevokedOverHTTP(t *testing.T) {
 	e.mustCall("POST", "/api/auth/login", "", map[string]any{"email": "bob@example.com", "password": "correct-horse-1"}, 429)
 	e.loginAs("admin@example.com") // others still log in from the same address
 }
+
+// TestClientJobIDScopedToOwner: a client-chosen job id belongs to its
+// owner. Another user sending the same id gets a job of their own (200,
+// not a 409 that would confirm the id exists elsewhere), cannot see the
+// first, and the owner's identical retry still returns the same job.
+func TestClientJobIDScopedToOwner(t *testing.T) {
+	e := startEnv(t, testConfig(t), &fakeTagger{})
+	a, b := e.register("alice@example.com"), e.register("bob@example.com")
+	start := func(u user, path string, want int) map[string]any {
+		return e.mustCall("POST", "/api/batch/start", u.token, map[string]any{"job_id": "nightly",
+			"documents": []any{map[string]any{"file_path": path}},
+			"config":    map[string]any{"model_name": "builtin/keywords"}}, want)
+	}
+	ja := start(a, "a.pdf", 200)["job_id"].(string)
+	jb := start(b, "b.pdf", 200)["job_id"].(string)
+	if ja == jb || !strings.HasPrefix(ja, "nightly-") || !strings.HasPrefix(jb, "nightly-") {
+		t.Fatalf("job ids %q and %q", ja, jb)
+	}
+	again := start(a, "a.pdf", 200)
+	if again["job_id"] != ja {
+		t.Fatalf("identical retry: %v, want %s", again, ja)
+	}
+	start(a, "other.pdf", 409) // the owner's own id, reused for another request
+	e.mustCall("GET", "/api/batch/jobs/"+ja+"/status", b.token, nil, 404)
+	e.mustCall("GET", "/api/batch/jobs/nightly/status", b.token, nil, 404)
+	if st := e.mustCall("GET", "/api/batch/jobs/"+jb+"/status", b.token, nil, 200); st["total_documents"].(float64) != 1 {
+		t.Fatalf("bob's job: %v", st)
+	}
+}
