@@ -165,7 +165,7 @@ func addrKey(ctx context.Context) string {
 	s, _ := ctx.Value(clientAddrKey{}).(string)
 	a, err := netip.ParseAddr(s)
 	if err != nil {
-		return "addr:" + s
+		return "addr:unknown"
 	}
 	a = a.Unmap().WithZone("")
 	if a.Is6() {
@@ -206,6 +206,9 @@ func throttled(what string, d time.Duration) error {
 // costs nothing.
 func (t *throttle) admit(ctx context.Context, email string, now time.Time) (done func(ok bool), err error) {
 	acct, addr := "acct:"+email, addrKey(ctx)
+	if len(email) > maxEmailBytes {
+		acct = "acct:(too long)" // never an account; keeps keys small
+	}
 	if d := t.addrs.take(addr, now); d > 0 {
 		return nil, throttled("from this address", d)
 	}
