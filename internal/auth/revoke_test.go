@@ -110,3 +110,36 @@ func TestDeleteAndRoleChangeRevoke(t *testing.T) {
 		t.Fatal("revocation outlived the access-token lifetime")
 	}
 }
+
+// TestRevocationReachesOtherProcesses: a second Service on the same NATS
+// (another API process) refuses a token revoked by the first, through the
+// KV watch, even though it had already cached the token as valid.
+func TestRevocationReachesOtherProcesses(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := context.Background()
+	other, err := New(ctx, f.js, f.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(other.Close)
+	_, tok := f.mustLogin(t, "multi@example.com")
+	if _, err := other.Verify(ctx, tok.AccessToken); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.svc.Logout(ctx, tok.RefreshToken); err != nil {
+		t.Fatal(err)
+	}
+	// The watch delivers asynchronously: wait for the entry (bounded), then
+	// check the answer Verify gives.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, err := other.Verify(ctx, tok.AccessToken)
+		if apperr.Code(err) == apperr.Unauthorized {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the other process still accepts a logged-out token: %v", err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

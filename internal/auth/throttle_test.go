@@ -23,10 +23,9 @@ func TestLoginThrottlePerAccount(t *testing.T) {
 	if _, err := f.svc.Register(context.Background(), "alice@example.com", "correct horse", ""); err != nil {
 		t.Fatal(err)
 	}
-	for i := range 5 {
+	for range 5 {
 		_, _, err := f.svc.Login(from("203.0.113.7"), "alice@example.com", "wrong guess")
 		wantCode(t, err, apperr.Unauthorized)
-		_ = i
 	}
 	for _, addr := range []string{"203.0.113.7", "198.51.100.9", "2001:db8::1"} {
 		_, _, err := f.svc.Login(from(addr), "ALICE@example.com", "correct horse")
