@@ -41,7 +41,7 @@ type StartConfig struct {
 // StartJob starts tagging a batch of documents.
 type StartJob struct {
 	Caller        Caller
-	JobID         string // optional: makes the start idempotent
+	JobID         string // optional: makes the start idempotent, per owner (see OwnerScopedJobID)
 	Documents     []map[string]any
 	ColumnMapping map[string]string
 	Config        StartConfig
@@ -106,8 +106,11 @@ func (h StartJobHandler) Handle(ctx context.Context, cmd StartJob) (StartResult,
 		jobID = newJobID()
 	} else if !events.ValidJobID(jobID) {
 		return StartResult{}, apperr.Field("job_id", "must be 1-64 letters, digits, '-' or '_'")
-	} else if res, done, err := h.existing(ctx, jobID, digest, cmd.Caller); done || err != nil {
-		return res, err
+	} else {
+		jobID = OwnerScopedJobID(cmd.Caller.Actor.ID, jobID)
+		if res, done, err := h.existing(ctx, jobID, digest, cmd.Caller); done || err != nil {
+			return res, err
+		}
 	}
 	if apiKey != "" {
 		if err := h.secrets.Put(ctx, secretID(jobID, 1), apiKey); err != nil {

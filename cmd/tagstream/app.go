@@ -60,6 +60,9 @@ type app struct {
 
 // close drains NATS, stops the embedded server and frees the data dir.
 func (a *app) close() {
+	if a.auth != nil {
+		a.auth.Close() // the revocation watch
+	}
 	a.conn.Close()
 	a.unlock()
 }
@@ -125,7 +128,7 @@ func (a *app) open(ctx context.Context) error {
 		return nil
 	}
 	a.auth, err = auth.New(ctx, a.conn.JS, auth.Config{KeyDir: filepath.Join(a.cfg.DataDir, "keys"),
-		AdminEmails: splitList(a.cfg.AdminEmails), AuditorEmails: splitList(a.cfg.AuditorEmails), Replicas: replicas})
+		Registration: a.cfg.Registration, Replicas: replicas})
 	if err != nil {
 		return err
 	}

@@ -58,7 +58,7 @@ progress bar on stderr.
 	f.StringSliceVar(&exclude, "exclude", nil, "comma-separated words never to use as tags")
 	f.StringVar(&excludeFile, "exclude-file", "", "file of words never to use as tags, one per line")
 	f.BoolVar(&apiKeyStdin, "api-key-stdin", false, "read the model API key from stdin (it is never stored in the job's events)")
-	f.StringVar(&jobID, "job-id", "", "your own job id; starting again with the same id and request is a no-op")
+	f.StringVar(&jobID, "job-id", "", "your own job id (scoped to you; the server answers with the job id to use); starting again with the same id and request is a no-op")
 	w.bind(cmd)
 	_ = cmd.MarkFlagRequired("csv")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {

@@ -260,7 +260,7 @@ func TestClientControlCommands(t *testing.T) {
 
 	csvPath := clientFile(t, "docs.csv", "file_path,title\na.pdf,A\nb.pdf,B\nc.pdf,C\n")
 	job := jobIDFrom(t, ok(t, "batch", "start", "--csv", csvPath, "--model", "builtin/keywords", "--job-id", "batch-1-cli").stdout)
-	if job != "batch-1-cli" {
+	if !strings.HasPrefix(job, "batch-1-cli-") { // client ids are scoped to their owner
 		t.Fatalf("--job-id ignored: %s", job)
 	}
 	gate <- struct{}{} // one document finishes

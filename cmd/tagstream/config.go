@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+
+	"github.com/tagstream/tagstream/internal/auth"
 )
 
 // config is every server setting; each flag has an environment variable
@@ -30,6 +32,7 @@ type config struct {
 	AllowPrivate  bool
 	AdminEmails   string
 	AuditorEmails string
+	Registration  string
 	MaxDocuments  int
 	DocTimeout    time.Duration
 	AckWait       time.Duration
@@ -65,8 +68,9 @@ func (c *config) settings() []setting {
 		{"llm-api-key", "TAGSTREAM_LLM_API_KEY", "server-side key, used when a job brings none", &c.LLMAPIKey, ""},
 		{"local-root", "TAGSTREAM_LOCAL_ROOT", "directory that local paths must lie under (empty: local sources refused)", &c.LocalRoot, ""},
 		{"fetch-allow-private", "TAGSTREAM_FETCH_ALLOW_PRIVATE", "allow URLs that resolve to loopback/private/link-local addresses", &c.AllowPrivate, "false"},
-		{"admin-emails", "TAGSTREAM_ADMIN_EMAILS", "comma-separated emails that get the admin role at registration", &c.AdminEmails, ""},
-		{"auditor-emails", "TAGSTREAM_AUDITOR_EMAILS", "comma-separated emails that get the auditor role at registration", &c.AuditorEmails, ""},
+		{"admin-emails", "TAGSTREAM_ADMIN_EMAILS", "default --email of `tagstream admin bootstrap` (first admin); grants nothing at registration", &c.AdminEmails, ""},
+		{"auditor-emails", "TAGSTREAM_AUDITOR_EMAILS", "deprecated, grants nothing: use `tagstream admin bootstrap --role auditor` or an invitation", &c.AuditorEmails, ""},
+		{"registration", "TAGSTREAM_REGISTRATION", "who may register: open, invite (an admin's invitation) or closed", &c.Registration, "open"},
 		{"max-documents", "TAGSTREAM_MAX_DOCUMENTS", "documents per job", &c.MaxDocuments, "10000"},
 		{"doc-timeout", "TAGSTREAM_DOC_TIMEOUT", "deadline for one document", &c.DocTimeout, "5m"},
 		{"task-ack-wait", "TAGSTREAM_TASK_ACK_WAIT", "how long a silent worker keeps a task before it is redelivered", &c.AckWait, "60s"},
@@ -156,6 +160,9 @@ func (c *config) validate() error {
 		return fmt.Errorf("TAGSTREAM_NATS_LISTEN=%s would open NATS (every event, every account) to anyone who can reach the port: "+
 			"set TAGSTREAM_NATS_USER and TAGSTREAM_NATS_PASSWORD, or TAGSTREAM_NATS_CREDS with an NKEY seed file, "+
 			"and the same variables on every worker (TAGSTREAM_NATS_TLS_CERT/_KEY/_CA add TLS)", c.NatsListen)
+	}
+	if !auth.ValidRegistration(c.Registration) {
+		return fmt.Errorf("TAGSTREAM_REGISTRATION must be open, invite or closed, got %q", c.Registration)
 	}
 	if c.MaxDocuments < 1 {
 		return fmt.Errorf("TAGSTREAM_MAX_DOCUMENTS must be positive, got %d", c.MaxDocuments)

@@ -13,14 +13,17 @@ import (
 
 	"github.com/tagstream/tagstream/events"
 	"github.com/tagstream/tagstream/internal/natsx"
+	"github.com/tagstream/tagstream/services"
 	"github.com/tagstream/tagstream/services/pipeline"
 )
 
 func TestStartCrashedBeforeCommitLeavesNoVisibleJob(t *testing.T) {
 	e := startEnv(t, testConfig(t), &fakeTagger{})
 	u := e.register("alice@example.com")
-	// A start that died after storing its documents but before JobStarted.
-	env, err := events.New("half-job", events.User(u.id, u.email), events.DocumentsSubmitted{
+	// A start that died after storing its documents but before JobStarted
+	// (at the job id the server derives from the owner and "half-job").
+	half := services.OwnerScopedJobID(u.id, "half-job")
+	env, err := events.New(half, events.User(u.id, u.email), events.DocumentsSubmitted{
 		InputID: "deadbeef", Chunk: 0, Documents: []events.Document{{Row: 0, FilePath: "x.pdf", SourceType: "local"}}})
 	if err != nil {
 		t.Fatal(err)
@@ -28,7 +31,7 @@ func TestStartCrashedBeforeCommitLeavesNoVisibleJob(t *testing.T) {
 	if _, err := e.app.store.Append(context.Background(), env, nil); err != nil {
 		t.Fatal(err)
 	}
-	e.mustCall("GET", "/api/batch/jobs/half-job/status", u.token, nil, 404)
+	e.mustCall("GET", "/api/batch/jobs/"+half+"/status", u.token, nil, 404)
 	if n := len(e.mustCall("GET", "/api/batch/active", u.token, nil, 200)["jobs"].([]any)); n != 0 {
 		t.Fatalf("a half-created job is listed as active")
 	}
@@ -36,11 +39,11 @@ func TestStartCrashedBeforeCommitLeavesNoVisibleJob(t *testing.T) {
 	out := e.mustCall("POST", "/api/batch/start", u.token, map[string]any{"job_id": "half-job",
 		"documents": []any{map[string]any{"file_path": "a.pdf"}, map[string]any{"file_path": "b.pdf"}},
 		"config":    map[string]any{"model_name": "builtin/keywords"}}, 200)
-	if out["total_documents"].(float64) != 2 {
+	if out["total_documents"].(float64) != 2 || out["job_id"] != half {
 		t.Fatalf("start after a crashed start: %v", out)
 	}
-	e.waitStatus(u, "half-job", 20*time.Second, "completed")
-	rows := e.mustCall("GET", "/api/batch/jobs/half-job/results", u.token, nil, 200)["results"].([]any)
+	e.waitStatus(u, half, 20*time.Second, "completed")
+	rows := e.mustCall("GET", "/api/batch/jobs/"+half+"/results", u.token, nil, 200)["results"].([]any)
 	if len(rows) != 2 || rows[0].(map[string]any)["file_path"] != "a.pdf" {
 		t.Fatalf("rows: %v", rows)
 	}

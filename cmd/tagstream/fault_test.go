@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/tagstream/tagstream/internal/natsx"
 	"github.com/tagstream/tagstream/internal/testenv"
+	"github.com/tagstream/tagstream/services"
 )
 
 // soakRounds is how many kill -9 rounds TestServeKill9Rounds runs: 10 in CI,
@@ -68,7 +69,7 @@ func TestServeKill9Rounds(t *testing.T) {
 		if n := len(jobs); round%4 == 1 || terminal(e.status(u, jobs[n-1])["status"]) {
 			req := localJob(total, secret)
 			req["job_id"] = fmt.Sprintf("soak-%d", round)
-			jobs = append(jobs, req["job_id"].(string))
+			jobs = append(jobs, services.OwnerScopedJobID(u.id, req["job_id"].(string)))
 			if racing = len(jobs)%2 == 0; racing {
 				go postAndForget(c.url+"/api/batch/start", u.token, req) // the kill may cut it off
 				time.Sleep(time.Duration(rng.IntN(40)) * time.Millisecond)
@@ -86,7 +87,7 @@ func TestServeKill9Rounds(t *testing.T) {
 		e.url = c.url
 		if racing {
 			req := localJob(total, secret)
-			req["job_id"] = jobs[len(jobs)-1]
+			req["job_id"] = fmt.Sprintf("soak-%d", round) // the client repeats its own id
 			e.mustCall("POST", "/api/batch/start", u.token, req, 200)
 		}
 	}

@@ -10,12 +10,15 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/tagstream/tagstream/events"
+	"github.com/tagstream/tagstream/internal/auth"
 	"github.com/tagstream/tagstream/internal/natsx"
 	"github.com/tagstream/tagstream/services/pipeline"
 )
@@ -110,6 +113,15 @@ func (e *env) register(email string) user {
 	st, body := e.call("POST", "/api/auth/register", "", map[string]any{"email": email, "password": "correct-horse-1"})
 	if st != http.StatusCreated {
 		e.t.Fatalf("register %s: %d %v", email, st, body)
+	}
+	// Registering an address grants nothing; the test config's admin and
+	// auditor addresses get their role the operator's way (admin bootstrap).
+	for list, role := range map[string]auth.Role{e.cfg.AdminEmails: auth.RoleAdmin, e.cfg.AuditorEmails: auth.RoleAuditor} {
+		if slices.Contains(splitList(list), strings.ToLower(email)) {
+			if _, _, err := e.app.auth.Bootstrap(context.Background(), email, role); err != nil {
+				e.t.Fatalf("bootstrap %s: %v", email, err)
+			}
+		}
 	}
 	st, body = e.call("POST", "/api/auth/login", "", map[string]any{"email": email, "password": "correct-horse-1"})
 	if st != http.StatusOK {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/tagstream/tagstream/events"
 	"github.com/tagstream/tagstream/projections"
+	"github.com/tagstream/tagstream/services"
 	"github.com/tagstream/tagstream/services/pipeline"
 )
 
@@ -54,11 +55,12 @@ func TestIdempotentStartWithClientJobID(t *testing.T) {
 	}
 	first := e.mustCall("POST", "/api/batch/start", alice.token, req, 200)
 	again := e.mustCall("POST", "/api/batch/start", alice.token, req, 200)
-	if first["job_id"] != "client-job-1" || again["job_id"] != "client-job-1" || again["total_documents"].(float64) != 2 {
+	job1 := services.OwnerScopedJobID(alice.id, "client-job-1") // client ids are scoped to their owner
+	if first["job_id"] != job1 || again["job_id"] != job1 || again["total_documents"].(float64) != 2 {
 		t.Fatalf("idempotent start: %v then %v", first, again)
 	}
 	starts := 0
-	for _, ev := range e.history("client-job-1") {
+	for _, ev := range e.history(job1) {
 		if ev.Type == events.TypeJobStarted {
 			starts++
 		}
@@ -72,7 +74,10 @@ func TestIdempotentStartWithClientJobID(t *testing.T) {
 	req["config"] = map[string]any{"model_name": "builtin/keywords", "num_tags": 6}
 	e.mustCall("POST", "/api/batch/start", alice.token, req, http.StatusConflict)
 	req["config"] = map[string]any{"model_name": "builtin/keywords", "num_tags": 5}
-	e.mustCall("POST", "/api/batch/start", bob.token, req, http.StatusConflict)
+	// Bob's "client-job-1" is his own job: nothing to squat, nothing to probe.
+	if b := e.mustCall("POST", "/api/batch/start", bob.token, req, 200); b["job_id"] == job1 {
+		t.Fatalf("bob got alice's job: %v", b)
+	}
 
 	// Concurrent identical starts: one job, every caller gets it.
 	req["job_id"] = "client-job-2"
@@ -92,7 +97,7 @@ func TestIdempotentStartWithClientJobID(t *testing.T) {
 		}
 	}
 	chunks := 0
-	for _, ev := range e.history("client-job-2") {
+	for _, ev := range e.history(services.OwnerScopedJobID(alice.id, "client-job-2")) {
 		if ev.Type == events.TypeDocumentsSubmitted {
 			chunks++
 		}

@@ -44,6 +44,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		projectionsCmd(),
 		extractCmd(),
 		eventsCmd(),
+		adminCmd(),
 		loginCmd(), logoutCmd(), batchCmd(),
 	)
 	return root

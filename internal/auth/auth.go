@@ -66,16 +66,16 @@ func (c Claims) CanControlAll() bool { return c.Role == RoleAdmin }
 
 // Config configures a Service. Zero values get the documented defaults.
 type Config struct {
-	KeyDir        string        // where the signing key lives: DataDir/keys (created 0700, key file 0600)
-	Issuer        string        // default "tagstream"
-	Audience      string        // default "tagstream-api"
-	AccessTTL     time.Duration // default 15m
-	RefreshTTL    time.Duration // default 30 days
-	AdminEmails   []string      // emails that become admin at registration
-	AuditorEmails []string      // emails that become auditor at registration
-	Now           func() time.Time
-	BcryptCost    int // default bcrypt.DefaultCost; tests may use bcrypt.MinCost
-	Replicas      int // copies of the KV buckets: 3 on a 3-node cluster (0 means 1)
+	KeyDir       string        // where the signing key lives: DataDir/keys (created 0700, key file 0600)
+	Issuer       string        // default "tagstream"
+	Audience     string        // default "tagstream-api"
+	AccessTTL    time.Duration // default 15m
+	RefreshTTL   time.Duration // default 30 days
+	Registration string        // RegistrationOpen (default), RegistrationInvite or RegistrationClosed
+	Now          func() time.Time
+	BcryptCost   int // default bcrypt.DefaultCost; tests may use bcrypt.MinCost
+	Replicas     int // copies of the KV buckets: 3 on a 3-node cluster (0 means 1)
+	Throttle     ThrottleConfig
 }
 
 // Bucket names are fixed so that every process sharing a NATS account sees
@@ -91,12 +91,13 @@ type Service struct {
 	cfg       Config
 	users     jetstream.KeyValue
 	refresh   jetstream.KeyValue
-	key       jwk.Key // private signing key, with kid and alg set
-	pubSet    jwk.Set // public keys accepted by Verify
-	dummyHash []byte  // compared against when an email is unknown, to equalise timing
-	admins    map[string]bool
-	auditors  map[string]bool
+	key       jwk.Key       // private signing key, with kid and alg set
+	pubSet    jwk.Set       // public keys accepted by Verify
+	dummyHash []byte        // compared against when an email is unknown, to equalise timing
 	verified  verifiedCache // access tokens that already passed Verify
+	throttle  *throttle
+	revokedKV jetstream.KeyValue
+	revoke    *revocations
 }
 
 // New creates the KV buckets idempotently and loads the signing key from
@@ -108,6 +109,9 @@ func New(ctx context.Context, js jetstream.JetStream, cfg Config) (*Service, err
 	cfg = withDefaults(cfg)
 	if cfg.KeyDir == "" {
 		return nil, apperr.Wrap(errNoKeyDir, "auth: new")
+	}
+	if !ValidRegistration(cfg.Registration) {
+		return nil, apperr.New(apperr.Invalid, "registration mode %q: want open, invite or closed", cfg.Registration)
 	}
 	if cfg.RefreshTTL < time.Second {
 		// JetStream rejects a bucket MaxAge below one second (and the
@@ -139,6 +143,17 @@ func New(ctx context.Context, js jetstream.JetStream, cfg Config) (*Service, err
 		return nil, apperr.Wrap(err, "auth: refresh bucket")
 	}
 
+	revokedKV, revoke, err := openRevocations(ctx, js, cfg)
+	if err != nil {
+		return nil, err
+	}
+	started := false
+	defer func() {
+		if !started {
+			revoke.stop()
+		}
+	}()
+
 	key, err := loadOrCreateKey(cfg.KeyDir)
 	if err != nil {
 		return nil, apperr.Wrap(err, "auth: signing key")
@@ -155,6 +170,7 @@ func New(ctx context.Context, js jetstream.JetStream, cfg Config) (*Service, err
 		return nil, apperr.Wrap(err, "auth: dummy hash")
 	}
 
+	started = true
 	return &Service{
 		cfg:       cfg,
 		users:     users,
@@ -162,8 +178,9 @@ func New(ctx context.Context, js jetstream.JetStream, cfg Config) (*Service, err
 		key:       key,
 		pubSet:    pubSet,
 		dummyHash: dummy,
-		admins:    emailSet(cfg.AdminEmails),
-		auditors:  emailSet(cfg.AuditorEmails),
+		throttle:  newThrottle(cfg.Throttle),
+		revokedKV: revokedKV,
+		revoke:    revoke,
 	}, nil
 }
 
@@ -180,6 +197,9 @@ func withDefaults(cfg Config) Config {
 	if cfg.RefreshTTL <= 0 {
 		cfg.RefreshTTL = 30 * 24 * time.Hour
 	}
+	if cfg.Registration == "" {
+		cfg.Registration = RegistrationOpen
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -190,15 +210,3 @@ func withDefaults(cfg Config) Config {
 }
 
 func (s *Service) now() time.Time { return s.cfg.Now() }
-
-// emailSet normalises the configured lists the same way Register normalises
-// input, so " Admin@X.com" in the environment still matches.
-func emailSet(list []string) map[string]bool {
-	m := make(map[string]bool, len(list))
-	for _, e := range list {
-		if n := normalizeEmail(e); n != "" {
-			m[n] = true
-		}
-	}
-	return m
-}

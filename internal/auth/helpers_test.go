@@ -92,6 +92,7 @@ func newFixture(t *testing.T, mutate func(*Config)) *fixture {
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
+	t.Cleanup(svc.Close)
 	return &fixture{js: js, cfg: cfg, svc: svc, clock: clock, keyDir: cfg.KeyDir}
 }
 

@@ -69,7 +69,7 @@ func (s *Service) issuePair(ctx context.Context, u User, family string, now time
 	if _, err := s.refresh.Create(ctx, tokenKeyOf(refresh), rec); err != nil {
 		return Tokens{}, apperr.Wrap(err, "auth: store refresh token")
 	}
-	access, err := s.issueAccess(u, now)
+	access, err := s.issueAccess(u, family, now)
 	if err != nil {
 		return Tokens{}, err
 	}
@@ -191,6 +191,11 @@ func (s *Service) Logout(ctx context.Context, refreshToken string) error {
 // revokeFamily ends every token of the family; their records stay until they
 // age out but are refused because the family is gone.
 func (s *Service) revokeFamily(ctx context.Context, family string) error {
+	// The access tokens of the session are refused first, so that a
+	// failure below still leaves them dead.
+	if err := s.putRevocation(ctx, "sid."+family); err != nil {
+		return err
+	}
 	if err := s.refresh.Delete(ctx, familyKeyOf(family)); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
 		return apperr.Wrap(err, "auth: revoke session")
 	}

@@ -32,7 +32,7 @@ func errBadToken() error { return apperr.New(apperr.Unauthorized, "invalid or ex
 
 // issueAccess signs an access token for u that is valid from now for
 // AccessTTL.
-func (s *Service) issueAccess(u User, now time.Time) (string, error) {
+func (s *Service) issueAccess(u User, sid string, now time.Time) (string, error) {
 	tok, err := jwt.NewBuilder().
 		Issuer(s.cfg.Issuer).
 		Audience([]string{s.cfg.Audience}).
@@ -44,6 +44,11 @@ func (s *Service) issueAccess(u User, now time.Time) (string, error) {
 		Claim("email", u.Email).
 		Claim("role", string(u.Role)).
 		Claim("token_use", tokenUseAccess).
+		// sid names the session (refresh family) so that logging out
+		// revokes its access tokens; iat_ms orders the token against an
+		// account-wide revocation more finely than iat's seconds.
+		Claim("sid", sid).
+		Claim("iat_ms", now.UnixMilli()).
 		Build()
 	if err != nil {
 		return "", apperr.Wrap(err, "auth: build access token")
@@ -70,8 +75,11 @@ func (s *Service) Verify(_ context.Context, accessToken string) (Claims, error) 
 		return Claims{}, errBadToken()
 	}
 	now := s.cfg.Now()
-	if cl, ok := s.verified.get(accessToken, now); ok {
-		return cl, nil
+	if e, ok := s.verified.get(accessToken, now); ok {
+		if s.revoked(e.sid, e.claims.UserID, e.issuedMs, now) {
+			return Claims{}, errBadToken()
+		}
+		return e.claims, nil
 	}
 	raw := []byte(accessToken)
 
@@ -107,7 +115,17 @@ func (s *Service) Verify(_ context.Context, accessToken string) (Claims, error) 
 		return Claims{}, errBadToken()
 	}
 	cl := Claims{UserID: tok.Subject(), Email: email, Role: role}
-	s.verified.put(accessToken, cl, tok.Expiration(), now)
+	sid, _ := stringClaim(tok, "sid")
+	issuedMs := tok.IssuedAt().UnixMilli()
+	if v, ok := tok.Get("iat_ms"); ok {
+		if f, ok := v.(float64); ok {
+			issuedMs = int64(f)
+		}
+	}
+	if s.revoked(sid, cl.UserID, issuedMs, now) {
+		return Claims{}, errBadToken()
+	}
+	s.verified.put(accessToken, verifiedEntry{claims: cl, sid: sid, issuedMs: issuedMs}, tok.Expiration(), now)
 	return cl, nil
 }
 
@@ -128,26 +146,28 @@ type verifiedCache struct {
 }
 
 type verifiedEntry struct {
-	claims Claims
-	at     time.Time // when it was verified; a clock stepped back before it re-verifies
-	exp    time.Time
+	claims   Claims
+	sid      string // session, checked against the revocation list on every hit
+	issuedMs int64
+	at       time.Time // when it was verified; a clock stepped back before it re-verifies
+	exp      time.Time
 }
 
-func (c *verifiedCache) get(token string, now time.Time) (Claims, bool) {
+func (c *verifiedCache) get(token string, now time.Time) (verifiedEntry, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.m[token]
 	if !ok {
-		return Claims{}, false
+		return verifiedEntry{}, false
 	}
 	if !now.Before(e.exp) || now.Before(e.at) {
 		delete(c.m, token)
-		return Claims{}, false
+		return verifiedEntry{}, false
 	}
-	return e.claims, true
+	return e, true
 }
 
-func (c *verifiedCache) put(token string, cl Claims, exp, now time.Time) {
+func (c *verifiedCache) put(token string, e verifiedEntry, exp, now time.Time) {
 	if !now.Before(exp) {
 		return // accepted within the clock skew only: verify it every time
 	}
@@ -166,7 +186,8 @@ func (c *verifiedCache) put(token string, cl Claims, exp, now time.Time) {
 			clear(c.m)
 		}
 	}
-	c.m[token] = verifiedEntry{claims: cl, at: now, exp: exp}
+	e.at, e.exp = now, exp
+	c.m[token] = e
 }
 
 func stringClaim(tok jwt.Token, name string) (string, bool) {

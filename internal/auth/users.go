@@ -8,7 +8,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"net/mail"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -47,25 +46,34 @@ type idIndexRecord struct {
 	EmailKey string `json:"email_key"`
 }
 
-// Register creates an account. Two concurrent registrations of one email
-// race on a KV Create, so exactly one of them succeeds.
+// Register creates an account without an invitation (see RegisterInvited).
 func (s *Service) Register(ctx context.Context, email, password, fullName string) (User, error) {
-	email = normalizeEmail(email)
-	if !looksLikeEmail(email) {
-		return User{}, apperr.Field("email", "must be a valid email address")
+	return s.RegisterInvited(ctx, email, password, fullName, "")
+}
+
+// register creates an account with role. Two concurrent registrations of
+// one email race on a KV Create, so exactly one of them succeeds.
+func (s *Service) register(ctx context.Context, email, password, fullName string, role Role) (User, error) {
+	email = canonicalEmail(email)
+	if err := checkEmail(email); err != nil {
+		return User{}, err
 	}
-	if utf8.RuneCountInString(password) < minPasswordChars {
-		return User{}, apperr.Field("password", "must be at least %d characters", minPasswordChars)
-	}
-	if len(password) > maxPasswordBytes {
-		return User{}, apperr.Field("password", "must be at most %d bytes", maxPasswordBytes)
+	if err := checkPassword(password, email); err != nil {
+		return User{}, err
 	}
 	fullName = strings.TrimSpace(fullName)
 	if !utf8.ValidString(fullName) || utf8.RuneCountInString(fullName) > maxFullNameChars {
 		return User{}, apperr.Field("full_name", "must be valid text of at most %d characters", maxFullNameChars)
 	}
 
-	hash, err := bcrypt.GenerateFromPassword([]byte(password), s.cfg.BcryptCost)
+	var hash []byte
+	var herr error
+	err := s.throttle.withBcrypt(ctx, func() {
+		hash, herr = bcrypt.GenerateFromPassword([]byte(password), s.cfg.BcryptCost)
+	})
+	if err == nil {
+		err = herr
+	}
 	if err != nil {
 		return User{}, apperr.Wrap(err, "auth: hash password")
 	}
@@ -73,7 +81,7 @@ func (s *Service) Register(ctx context.Context, email, password, fullName string
 		ID:           userIDPrefix + randomHex(16),
 		Email:        email,
 		FullName:     fullName,
-		Role:         s.roleFor(email),
+		Role:         role,
 		CreatedAt:    s.now().UTC().Truncate(time.Second),
 		PasswordHash: hash,
 	}
@@ -106,10 +114,18 @@ func (s *Service) Register(ctx context.Context, email, password, fullName string
 // family). Unknown email and wrong password are indistinguishable, in the
 // message and, by hashing against a dummy, in timing.
 func (s *Service) Login(ctx context.Context, email, password string) (User, Tokens, error) {
-	email = normalizeEmail(email)
+	email = canonicalEmail(email)
+	// Throttling comes before any lookup or hash, so a refused attempt
+	// costs almost nothing and tells nothing about the account.
+	done, err := s.throttle.admit(ctx, email, s.now())
+	if err != nil {
+		return User{}, Tokens{}, err
+	}
+	ok := false
+	defer func() { done(ok) }()
 	var rec userRecord
 	var found bool
-	if looksLikeEmail(email) {
+	if checkEmail(email) == nil {
 		var err error
 		rec, found, err = s.userByEmail(ctx, email)
 		if err != nil {
@@ -126,9 +142,14 @@ func (s *Service) Login(ctx context.Context, email, password string) (User, Toke
 		// the bcrypt work (and so the timing) the same as for a real check.
 		pw, found = pw[:maxPasswordBytes], false
 	}
-	if bcrypt.CompareHashAndPassword(hash, pw) != nil || !found {
+	var mismatch error
+	if err := s.throttle.withBcrypt(ctx, func() { mismatch = bcrypt.CompareHashAndPassword(hash, pw) }); err != nil {
+		return User{}, Tokens{}, err
+	}
+	if mismatch != nil || !found {
 		return User{}, Tokens{}, apperr.New(apperr.Unauthorized, "invalid email or password")
 	}
+	ok = true
 
 	u := rec.public()
 	tokens, err := s.startSession(ctx, u)
@@ -193,38 +214,6 @@ func (s *Service) userByKey(ctx context.Context, key string) (userRecord, bool, 
 		return userRecord{}, false, apperr.Wrap(err, "auth: decode user")
 	}
 	return rec, true, nil
-}
-
-func (s *Service) roleFor(email string) Role {
-	switch {
-	case s.admins[email]:
-		return RoleAdmin
-	case s.auditors[email]:
-		return RoleAuditor
-	default:
-		return RoleUser
-	}
-}
-
-func normalizeEmail(email string) string {
-	return strings.ToLower(strings.TrimSpace(email))
-}
-
-// looksLikeEmail accepts a bare addr-spec with a dotted domain. It is
-// deliberately stricter than RFC 5322 (no display names, comments or
-// quoted local parts), because the address is an identifier, not mail.
-func looksLikeEmail(email string) bool {
-	if email == "" || len(email) > maxEmailBytes || strings.ContainsAny(email, " \t\r\n\"()<>,;:\\[]") {
-		return false
-	}
-	addr, err := mail.ParseAddress(email)
-	if err != nil || addr.Address != email || addr.Name != "" {
-		return false
-	}
-	at := strings.LastIndexByte(email, '@')
-	domain := email[at+1:]
-	return at > 0 && strings.Contains(domain, ".") &&
-		!strings.HasPrefix(domain, ".") && !strings.HasSuffix(domain, ".")
 }
 
 // emailKeyOf hashes the address so that the KV key is always valid and the

@@ -101,7 +101,7 @@ func TestRegisterValidation(t *testing.T) {
 	ok := []struct{ email, password, name string }{
 		{"b1@example.com", "ééééééééé"[:16], ""},
 		{"b2@example.com", strings.Repeat("p", 72), strings.Repeat("ñ", 200)},
-		{"b3@sub.example.co.uk", "12345678", ""},
+		{"b3@sub.example.co.uk", "k7#q9vbz", ""},
 	}
 	for _, c := range ok {
 		if _, err := f.svc.Register(ctx, c.email, c.password, c.name); err != nil {
@@ -184,25 +184,46 @@ func TestLoginFailuresAreIndistinguishable(t *testing.T) {
 	}
 }
 
-func TestRolesFromConfig(t *testing.T) {
-	f := newFixture(t, func(c *Config) {
-		c.AdminEmails = []string{" Root@Example.com"}
-		c.AuditorEmails = []string{"audit@example.com"}
-	})
+// TestRolesOnlyGranted: no address is privileged by registering it; the
+// first admin comes from the operator's bootstrap (promotion, or an admin
+// invitation for an unregistered address), the others from invitations or
+// SetRole.
+func TestRolesOnlyGranted(t *testing.T) {
+	f := newFixture(t, nil)
 	ctx := context.Background()
+
+	// An existing account is promoted by the bootstrap.
+	early, _ := f.mustLogin(t, "early@example.com")
+	u, inv, err := f.svc.Bootstrap(ctx, " EARLY@example.com", RoleAdmin)
+	if err != nil || inv != nil || u.ID != early.ID || u.Role != RoleAdmin {
+		t.Fatalf("Bootstrap(existing) = %+v, %v, %v", u, inv, err)
+	}
+	// An unregistered address gets an admin invitation bound to it.
+	_, inv, err = f.svc.Bootstrap(ctx, "root@example.com", RoleAdmin)
+	if err != nil || inv == nil || inv.Role != RoleAdmin || !strings.HasPrefix(inv.Token, "inv_") {
+		t.Fatalf("Bootstrap(new) = %+v, %v", inv, err)
+	}
+	aud, err := f.svc.Invite(ctx, early.ID, "audit@example.com", RoleAuditor)
+	if err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
-		email      string
-		role       Role
-		read, ctrl bool
+		email, invitation string
+		role              Role
+		read, ctrl        bool
 	}{
-		{"root@example.com", RoleAdmin, true, true},
-		{"AUDIT@example.com", RoleAuditor, true, false},
-		{"plain@example.com", RoleUser, false, false},
+		{"Root@Example.com", inv.Token, RoleAdmin, true, true},
+		{"AUDIT@example.com", aud.Token, RoleAuditor, true, false},
+		{"plain@example.com", "", RoleUser, false, false},
 	}
 	for _, tc := range cases {
-		u, tok := f.mustLogin(t, tc.email)
-		if u.Role != tc.role {
-			t.Fatalf("%s: role %q, want %q", tc.email, u.Role, tc.role)
+		u, err := f.svc.RegisterInvited(ctx, tc.email, "correct horse", "", tc.invitation)
+		if err != nil || u.Role != tc.role {
+			t.Fatalf("%s: %+v, %v; want role %q", tc.email, u, err, tc.role)
+		}
+		_, tok, err := f.svc.Login(ctx, tc.email, "correct horse")
+		if err != nil {
+			t.Fatal(err)
 		}
 		c, err := f.svc.Verify(ctx, tok.AccessToken)
 		if err != nil {
@@ -211,5 +232,65 @@ func TestRolesFromConfig(t *testing.T) {
 		if c.Role != tc.role || c.CanReadAll() != tc.read || c.CanControlAll() != tc.ctrl {
 			t.Fatalf("%s: claims %+v read=%v ctrl=%v", tc.email, c, c.CanReadAll(), c.CanControlAll())
 		}
+	}
+	// Used invitations are gone.
+	_, err = f.svc.RegisterInvited(ctx, "audit2@example.com", "correct horse", "", aud.Token)
+	if r, _ := RegistrationReason(err); r != "invitation_invalid" {
+		t.Fatalf("reused invitation: %v", err)
+	}
+}
+
+func TestRegistrationModes(t *testing.T) {
+	ctx := context.Background()
+	closed := newFixture(t, func(c *Config) { c.Registration = RegistrationClosed })
+	_, err := closed.svc.Register(ctx, "a@example.com", "correct horse", "")
+	wantCode(t, err, apperr.Forbidden)
+	if r, _ := RegistrationReason(err); r != "registration_closed" {
+		t.Fatalf("closed: reason %q (%v)", r, err)
+	}
+	inv, err := closed.svc.Invite(ctx, "operator", "a@example.com", RoleUser)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = closed.svc.RegisterInvited(ctx, "a@example.com", "correct horse", "", inv.Token)
+	if r, _ := RegistrationReason(err); r != "registration_closed" {
+		t.Fatalf("closed with invitation: %v", err)
+	}
+
+	f := newFixture(t, func(c *Config) { c.Registration = RegistrationInvite })
+	_, err = f.svc.Register(ctx, "b@example.com", "correct horse", "")
+	if r, _ := RegistrationReason(err); r != "invitation_required" || apperr.Code(err) != apperr.Forbidden {
+		t.Fatalf("invite without invitation: %v", err)
+	}
+	inv, err = f.svc.Invite(ctx, "operator", "b@example.com", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, try := range map[string][2]string{
+		"other email":  {"c@example.com", inv.Token},
+		"forged token": {"b@example.com", "inv_" + strings.Repeat("A", 43)},
+		"garbage":      {"b@example.com", "inv_.*>"},
+	} {
+		_, err := f.svc.RegisterInvited(ctx, try[0], "correct horse", "", try[1])
+		if r, _ := RegistrationReason(err); r != "invitation_invalid" {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	// Expired invitations are refused.
+	late, err := f.svc.Invite(ctx, "operator", "late@example.com", RoleUser)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := f.svc.RegisterInvited(ctx, "B@example.com", "correct horse", "", inv.Token)
+	if err != nil || u.Role != RoleUser {
+		t.Fatalf("invited: %+v, %v", u, err)
+	}
+	f.clock.Advance(InvitationTTL)
+	_, err = f.svc.RegisterInvited(ctx, "late@example.com", "correct horse", "", late.Token)
+	if r, _ := RegistrationReason(err); r != "invitation_invalid" {
+		t.Fatalf("expired: %v", err)
+	}
+	if _, err := New(ctx, f.js, Config{KeyDir: f.keyDir, Registration: "maybe"}); apperr.Code(err) != apperr.Invalid {
+		t.Fatalf("bad mode: %v", err)
 	}
 }

@@ -24,8 +24,11 @@ var blocked = []struct {
 	{netip.MustParsePrefix("198.18.0.0/15"), "benchmarking"},
 	{netip.MustParsePrefix("198.51.100.0/24"), "documentation"},
 	{netip.MustParsePrefix("203.0.113.0/24"), "documentation"},
-	{netip.MustParsePrefix("240.0.0.0/4"), "reserved"}, // includes 255.255.255.255
-	{netip.MustParsePrefix("::/96"), "IPv4-compatible"},
+	{netip.MustParsePrefix("240.0.0.0/4"), "reserved"},  // includes 255.255.255.255
+	{netip.MustParsePrefix("::/96"), "IPv4-compatible"}, // includes :: (::/128) and ::1
+	// SIIT "IPv4-translated" addresses (RFC 2765) reach v4 hosts through a
+	// translator; no public document server is addressed that way.
+	{netip.MustParsePrefix("::ffff:0:0:0/96"), "IPv4-translated"},
 	{netip.MustParsePrefix("64:ff9b:1::/48"), "local NAT64"},
 	{netip.MustParsePrefix("100::/64"), "discard-only"},
 	{netip.MustParsePrefix("2001::/23"), "IETF protocol"}, // Teredo, benchmarking, ORCHID
@@ -35,6 +38,10 @@ var blocked = []struct {
 }
 
 var (
+	// v4Mapped is unmapped before any other check, so that an embedded
+	// private v4 is judged as that v4; forbiddenKind also checks the prefix
+	// explicitly in case a caller hands it an address Unmap did not reduce.
+	v4Mapped  = netip.MustParsePrefix("::ffff:0:0/96")
 	nat64     = netip.MustParsePrefix("64:ff9b::/96")
 	sixToFour = netip.MustParsePrefix("2002::/16")
 )
@@ -42,7 +49,14 @@ var (
 // forbiddenKind returns "" when a may be dialled without AllowPrivate, or a
 // short adjective naming why not ("loopback", "private", ...).
 func forbiddenKind(a netip.Addr) string {
-	a = a.Unmap().WithZone("")
+	a = a.WithZone("")
+	if v4Mapped.Contains(a) {
+		b := a.As16()
+		if k := forbiddenKind(netip.AddrFrom4([4]byte(b[12:16]))); k != "" {
+			return "IPv4-mapped " + k
+		}
+		return ""
+	}
 	switch {
 	case !a.IsValid():
 		return "invalid"

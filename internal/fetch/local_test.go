@@ -76,7 +76,7 @@ func TestLocal(t *testing.T) {
 		{"outdir/secret.pdf", CodeOutsideRoot, "symbolic link"},
 		{"missing.pdf", CodeNotFound, `"missing.pdf" does not exist`},
 		{"doc.pdf/x", CodeNotFound, "does not exist"},
-		{"notpdf.pdf", CodeNotPDF, "HTML page"},
+		{"notpdf.pdf", CodeNotPDF, "HTML document"},
 		{"empty.pdf", CodeNotPDF, "empty"},
 		{"dir", CodeBadSource, "directory"},
 		{".", CodeBadSource, "directory"},

@@ -30,30 +30,35 @@ func mediaType(ct string) string {
 
 // notPDF explains what the content looked like, because "not a PDF" alone
 // sends users looking in the wrong place: the usual culprit is an HTML
-// login or error page served where the document used to be.
+// login or error page served where the document used to be. It names the
+// detected type only and never quotes the content: the reason is stored in
+// the permanent log, and the bytes may be an internal page or a .env file.
 func notPDF(head []byte, contentType string) error {
 	what := describe(head)
 	if contentType != "" {
-		what += fmt.Sprintf("; the server said Content-Type %s", mediaType(contentType))
+		what += fmt.Sprintf("; the server said Content-Type %s", safeMediaType(contentType))
 	}
 	return fail(CodeNotPDF, nil, "not a PDF: the content does not start with %%PDF- (%s)", what)
 }
 
+// describe names the type of head, e.g. "it looks like an HTML document".
 func describe(head []byte) string {
 	if len(head) == 0 {
 		return "the document is empty"
 	}
 	ct := mediaType(http.DetectContentType(head))
-	var what string
 	switch {
 	case ct == "text/html":
-		what = "it looks like an HTML page"
+		return "it looks like an HTML document"
 	case ct == "text/xml":
-		what = "it looks like XML"
+		return "it looks like an XML document"
 	case ct == "text/plain":
-		what = "it looks like plain text"
+		if looksLikeJSON(head) {
+			return "it looks like a JSON document"
+		}
+		return "it looks like plain text"
 	case ct == "application/zip":
-		what = "it looks like a ZIP archive (perhaps a Word or Excel file)"
+		return "it looks like a ZIP archive (perhaps a Word or Excel file)"
 	case strings.HasPrefix(ct, "image/"):
 		return "it looks like an image (" + ct + ")"
 	case ct == "application/octet-stream":
@@ -61,32 +66,26 @@ func describe(head []byte) string {
 	default:
 		return "it looks like " + ct
 	}
-	if s := snippet(head); s != "" {
-		what += fmt.Sprintf(" starting %q", s)
-	}
-	return what
 }
 
-// snippet returns the first few printable characters, enough for a user to
-// recognise "404 Not Found" or a login page.
-func snippet(b []byte) string {
-	var sb strings.Builder
-	space := false
-	for _, r := range string(b[:min(len(b), 200)]) {
-		if sb.Len() >= 60 {
-			sb.WriteString("...")
-			break
-		}
-		switch {
-		case r == ' ' || r == '\n' || r == '\r' || r == '\t':
-			space = sb.Len() > 0
-		case r >= 0x20 && r < 0x7f:
-			if space {
-				sb.WriteByte(' ')
-				space = false
-			}
-			sb.WriteRune(r)
+// looksLikeJSON is a shape check only: the first non-space byte opens an
+// object or array. The head is usually cut, so it is not parsed.
+func looksLikeJSON(b []byte) bool {
+	b = bytes.TrimLeft(b, " \t\r\n\ufeff")
+	return len(b) > 0 && (b[0] == '{' || b[0] == '[')
+}
+
+// safeMediaType keeps a server-sent Content-Type to a short token of
+// media-type characters, since the header is as untrusted as the body.
+func safeMediaType(ct string) string {
+	mt := mediaType(ct)
+	if len(mt) > 100 {
+		return "(unrecognised)"
+	}
+	for _, r := range mt {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || strings.ContainsRune("/+-.", r)) {
+			return "(unrecognised)"
 		}
 	}
-	return sb.String()
+	return mt
 }

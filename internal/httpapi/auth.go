@@ -1,7 +1,9 @@
 package httpapi
 
 import (
+	"context"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -14,9 +16,52 @@ import (
 const claimsKey = "tagstream.claims"
 
 type registerRequest struct {
-	Email    string `json:"email"`
-	Password string `json:"password"`
-	FullName string `json:"full_name"`
+	Email      string `json:"email"`
+	Password   string `json:"password"`
+	FullName   string `json:"full_name"`
+	Invitation string `json:"invitation"`
+}
+
+// accountAdmin is what the invitation and role endpoints need; it is
+// separate from Authenticator so that test doubles of the latter still fit.
+type accountAdmin interface {
+	RegisterInvited(ctx context.Context, email, password, fullName, invitation string) (auth.User, error)
+	Invite(ctx context.Context, by, email string, role auth.Role) (auth.Invitation, error)
+	SetRole(ctx context.Context, id string, role auth.Role) (auth.User, error)
+	DeleteUser(ctx context.Context, id string) error
+}
+
+// accountRoutes adds the admin-only account endpoints.
+func (s *Server) accountRoutes(r *gin.Engine) {
+	r.POST("/api/auth/invitations", s.authenticate, s.requireAdmin, s.invite)
+	r.POST("/api/admin/users/:user_id/role", s.authenticate, s.requireAdmin, s.setRole)
+	r.DELETE("/api/admin/users/:user_id", s.authenticate, s.requireAdmin, s.deleteUser)
+}
+
+func (s *Server) accounts(c *gin.Context) (accountAdmin, bool) {
+	a, ok := s.d.Auth.(accountAdmin)
+	if !ok {
+		fail(c, apperr.New(apperr.NotFound, "account administration is not available"))
+	}
+	return a, ok
+}
+
+func (s *Server) requireAdmin(c *gin.Context) {
+	if !claims(c).CanControlAll() {
+		fail(c, apperr.New(apperr.Forbidden, "only an admin may do this"))
+		return
+	}
+	c.Next()
+}
+
+// failRegistration answers a refused registration with its specific code
+// (registration_closed, invitation_required, invitation_invalid).
+func failRegistration(c *gin.Context, err error) {
+	if reason, ok := auth.RegistrationReason(err); ok {
+		c.AbortWithStatusJSON(http.StatusForbidden, gin.H{"detail": apperr.Message(err), "code": reason})
+		return
+	}
+	fail(c, err)
 }
 
 func (s *Server) register(c *gin.Context) {
@@ -25,12 +70,75 @@ func (s *Server) register(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	u, err := s.d.Auth.Register(c.Request.Context(), req.Email, req.Password, req.FullName)
+	var u auth.User
+	var err error
+	if a, ok := s.d.Auth.(accountAdmin); ok {
+		u, err = a.RegisterInvited(c.Request.Context(), req.Email, req.Password, req.FullName, req.Invitation)
+	} else {
+		u, err = s.d.Auth.Register(c.Request.Context(), req.Email, req.Password, req.FullName)
+	}
+	if err != nil {
+		failRegistration(c, err)
+		return
+	}
+	c.JSON(http.StatusCreated, u)
+}
+
+type inviteRequest struct {
+	Email string    `json:"email"`
+	Role  auth.Role `json:"role"`
+}
+
+func (s *Server) invite(c *gin.Context) {
+	a, ok := s.accounts(c)
+	if !ok {
+		return
+	}
+	var req inviteRequest
+	if err := decode(c, &req, false); err != nil {
+		fail(c, err)
+		return
+	}
+	inv, err := a.Invite(c.Request.Context(), claims(c).UserID, req.Email, req.Role)
 	if err != nil {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusCreated, u)
+	c.JSON(http.StatusCreated, inv)
+}
+
+type roleRequest struct {
+	Role auth.Role `json:"role"`
+}
+
+func (s *Server) setRole(c *gin.Context) {
+	a, ok := s.accounts(c)
+	if !ok {
+		return
+	}
+	var req roleRequest
+	if err := decode(c, &req, false); err != nil {
+		fail(c, err)
+		return
+	}
+	u, err := a.SetRole(c.Request.Context(), c.Param("user_id"), req.Role)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, u)
+}
+
+func (s *Server) deleteUser(c *gin.Context) {
+	a, ok := s.accounts(c)
+	if !ok {
+		return
+	}
+	if err := a.DeleteUser(c.Request.Context(), c.Param("user_id")); err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"message": "user deleted; their access tokens are revoked"})
 }
 
 type loginRequest struct {
@@ -44,8 +152,14 @@ func (s *Server) login(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	u, tokens, err := s.d.Auth.Login(c.Request.Context(), req.Email, req.Password)
+	// The TCP peer, not X-Forwarded-For: a header would let a guesser
+	// pick a fresh address for every attempt.
+	ctx := auth.WithClientAddr(c.Request.Context(), c.RemoteIP())
+	u, tokens, err := s.d.Auth.Login(ctx, req.Email, req.Password)
 	if err != nil {
+		if secs, ok := auth.RetryAfter(err); ok {
+			c.Header("Retry-After", strconv.Itoa(secs))
+		}
 		fail(c, err)
 		return
 	}

@@ -17,7 +17,7 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 	registered := map[string]bool{}
 	for _, r := range engine.Routes() {
 		p := pathParam.ReplaceAllString(r.Path, "{$1}")
-		p = strings.NewReplacer(":job_id", "{job_id}").Replace(p)
+		p = strings.NewReplacer(":job_id", "{job_id}", ":user_id", "{user_id}").Replace(p)
 		key := r.Method + " " + p
 		registered[key] = true
 		item, ok := paths[p].(map[string]any)

@@ -180,6 +180,7 @@ func (s *Server) routes(r *gin.Engine) {
 	a.POST("/refresh", s.refresh)
 	a.POST("/logout", s.logout)
 	a.GET("/me", s.authenticate, s.me)
+	s.accountRoutes(r)
 
 	r.GET("/api/batch/ws/:job_id", s.wsJob)
 	r.GET("/api/batch/jobs/:job_id/stream", s.sseJob)

@@ -290,6 +290,15 @@ func TestErrorsNeverContainKey(t *testing.T) {
 		"400": func(_ int, _ seen, w http.ResponseWriter) { fail(w, 400, "", "Incorrect API key provided: "+testKey) },
 		"500": func(_ int, _ seen, w http.ResponseWriter) { fail(w, 500, "", "crashed on "+testKey) },
 		"429": func(_ int, _ seen, w http.ResponseWriter) { fail(w, 429, "", "slow down "+testKey) },
+		// Echoes of the key minus one character, truncated, or split
+		// around an ellipsis must not survive either.
+		"400 minus last": func(_ int, _ seen, w http.ResponseWriter) {
+			fail(w, 400, "", "Incorrect API key provided: "+testKey[:len(testKey)-1])
+		},
+		"401 minus first": func(_ int, _ seen, w http.ResponseWriter) { fail(w, 401, "", "key "+testKey[1:]+" revoked") },
+		"403 middle": func(_ int, _ seen, w http.ResponseWriter) {
+			fail(w, 403, "", "key "+testKey[:10]+"..."+testKey[len(testKey)-9:]+" lacks access")
+		},
 		"bad body": func(_ int, _ seen, w http.ResponseWriter) {
 			w.WriteHeader(200)
 			_, _ = w.Write([]byte("not json " + testKey))
@@ -302,8 +311,8 @@ func TestErrorsNeverContainKey(t *testing.T) {
 			if err == nil {
 				t.Fatal("want an error")
 			}
-			if strings.Contains(err.Error(), testKey) || strings.Contains(err.Error(), testKey[3:]) {
-				t.Errorf("error leaks the key: %q", err.Error())
+			if frag := keyFragment(err.Error(), testKey, 8); frag != "" {
+				t.Errorf("error leaks %q of the key: %q", frag, err.Error())
 			}
 		})
 	}
@@ -370,4 +379,34 @@ func contains(s []string, v string) bool {
 		}
 	}
 	return false
+}
+
+// keyFragment returns the first substring of key of at least n bytes found
+// in s, or "".
+func keyFragment(s, key string, n int) string {
+	for i := 0; i+n <= len(key); i++ {
+		if strings.Contains(s, key[i:i+n]) {
+			return key[i : i+n]
+		}
+	}
+	return ""
+}
+
+func TestRedactFragments(t *testing.T) {
+	const key = "sk-proj-AbCdEfGh0123456789"
+	for _, tc := range []struct{ in, want string }{
+		{"bad key " + key, "bad key [redacted]"},
+		{"bad key " + key[:len(key)-1] + ".", "bad key [redacted]."},
+		{"bad key " + key[1:], "bad key [redacted]"},
+		{"key " + key[:8] + "..." + key[len(key)-8:], "key [redacted]...[redacted]"},
+		{"short " + key[:7] + " stays", "short " + key[:7] + " stays"},
+		{"nothing here", "nothing here"},
+	} {
+		if got := redact(tc.in, key); got != tc.want {
+			t.Errorf("redact(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+	if got := redact("a abcd b", "abcd"); got != "a [redacted] b" {
+		t.Errorf("short key: %q", got)
+	}
 }

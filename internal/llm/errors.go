@@ -179,11 +179,52 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 	return 0
 }
 
-// redact removes the API key from text that came from the network or from
-// a library, as some providers echo the key back in their messages.
+// minKeyFragment is the shortest run of key characters redacted: a
+// provider may echo the key truncated, minus a character, or wrapped in
+// other text, and 8 characters of a random key are already most of a guess.
+const minKeyFragment = 8
+
+// redact removes the API key, and every fragment of it of minKeyFragment
+// or more characters, from text that came from the network or from a
+// library, as some providers echo the key (or part of it) back in their
+// messages. Keys shorter than the fragment length are replaced whole.
 func redact(s, key string) string {
 	if len(key) < 4 {
 		return s
 	}
-	return strings.ReplaceAll(s, key, "[redacted]")
+	if len(key) < minKeyFragment {
+		return strings.ReplaceAll(s, key, "[redacted]")
+	}
+	windows := make(map[string]struct{}, len(key)-minKeyFragment+1)
+	for i := 0; i+minKeyFragment <= len(key); i++ {
+		windows[key[i:i+minKeyFragment]] = struct{}{}
+	}
+	// A character is secret when some window of the key covers it; the
+	// union of the windows found in s is exactly the set of its fragments
+	// of the key that are at least minKeyFragment long.
+	var cover []bool
+	for i := 0; i+minKeyFragment <= len(s); i++ {
+		if _, ok := windows[s[i:i+minKeyFragment]]; ok {
+			if cover == nil {
+				cover = make([]bool, len(s))
+			}
+			for j := i; j < i+minKeyFragment; j++ {
+				cover[j] = true
+			}
+		}
+	}
+	if cover == nil {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if !cover[i] {
+			b.WriteByte(s[i])
+			continue
+		}
+		if i == 0 || !cover[i-1] {
+			b.WriteString("[redacted]")
+		}
+	}
+	return b.String()
 }

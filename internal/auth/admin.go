@@ -1,0 +1,77 @@
+package auth
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/tagstream/tagstream/internal/apperr"
+)
+
+// SetRole changes an account's role. It is the only way to grant auditor or
+// admin after the first admin (see Bootstrap): no email is privileged by
+// itself. The account's earlier access tokens are revoked, so a demotion
+// takes effect at once; refreshed tokens carry the new role.
+func (s *Service) SetRole(ctx context.Context, id string, role Role) (User, error) {
+	if !role.valid() {
+		return User{}, apperr.Field("role", "must be one of user, auditor, admin")
+	}
+	if !validUserID(id) {
+		return User{}, apperr.New(apperr.NotFound, "user not found")
+	}
+	for range 5 { // revision conflicts: someone else changed the record
+		rec, found, err := s.userByID(ctx, id)
+		if err != nil {
+			return User{}, err
+		}
+		if !found {
+			return User{}, apperr.New(apperr.NotFound, "user not found")
+		}
+		key := emailKeyOf(rec.Email)
+		entry, err := s.users.Get(ctx, key)
+		if err != nil {
+			return User{}, apperr.Wrap(err, "auth: load user")
+		}
+		if rec.Role == role {
+			return rec.public(), nil
+		}
+		rec.Role = role
+		b, _ := json.Marshal(rec)
+		if _, err := s.users.Update(ctx, key, b, entry.Revision()); err != nil {
+			if errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+				continue
+			}
+			return User{}, apperr.Wrap(err, "auth: update role")
+		}
+		if err := s.putRevocation(ctx, "usr."+id); err != nil {
+			return User{}, err
+		}
+		return rec.public(), nil
+	}
+	return User{}, apperr.New(apperr.Conflict, "the account is being changed concurrently; retry")
+}
+
+// DeleteUser removes an account and revokes every access token it holds;
+// its refresh tokens fail because the account is gone.
+func (s *Service) DeleteUser(ctx context.Context, id string) error {
+	rec, found, err := s.userByID(ctx, id)
+	if err != nil {
+		return err
+	}
+	if !found {
+		return apperr.New(apperr.NotFound, "user not found")
+	}
+	// Revoke first: a half-done deletion must not leave tokens working.
+	if err := s.putRevocation(ctx, "usr."+id); err != nil {
+		return err
+	}
+	if err := s.users.Delete(ctx, emailKeyOf(rec.Email)); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+		return apperr.Wrap(err, "auth: delete user")
+	}
+	if err := s.users.Delete(ctx, idKeyOf(id)); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+		return apperr.Wrap(err, "auth: delete user index")
+	}
+	return nil
+}
