@@ -199,9 +199,14 @@ func (s *Server) renderNew(env events.Envelope) ([]byte, int, bool) {
 	case events.TypeJobRetried:
 		body = controlMessage("retried", job, env.Seq)
 	case events.TypeJobCompleted, events.TypeJobCancelled, events.TypeJobFailed:
-		// The read model's status, not the event's name: a completion that
-		// leaves cancelled documents reads "cancelled" (services/job).
-		body = controlMessage(job.Status, job, env.Seq)
+		// The read model's status when it has applied this event, not the
+		// event's name: a completion that leaves cancelled documents reads
+		// "cancelled" (services/job).
+		kind := job.Status
+		if !events.Terminal(kind) {
+			kind = terminalName[env.Type]
+		}
+		body = controlMessage(kind, job, env.Seq)
 		terminal = true
 	default:
 		return nil, -1, false
@@ -210,6 +215,14 @@ func (s *Server) renderNew(env events.Envelope) ([]byte, int, bool) {
 	body["time"] = env.Time
 	msg, _ := json.Marshal(body)
 	return msg, row, terminal
+}
+
+// terminalName names the message of an event that ends a job when the
+// job snapshot at hand predates it.
+var terminalName = map[string]string{
+	events.TypeJobCompleted: events.StatusCompleted,
+	events.TypeJobCancelled: events.StatusCancelled,
+	events.TypeJobFailed:    events.StatusFailed,
 }
 
 func controlMessage(kind string, job projections.Job, seq uint64) gin.H {
