@@ -2,11 +2,13 @@ package dispatch_test
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/tagstream/tagstream/events"
 	"github.com/tagstream/tagstream/events/jsstore"
 	"github.com/tagstream/tagstream/internal/natsx"
@@ -145,17 +147,21 @@ func TestReconcilerRequeuesLostTasksAndCarriesOnPastErrors(t *testing.T) {
 	d := dispatch.NewDispatcher(r.conn.JS, r.store, r.queue, r.sec, r.log)
 	r.goRun(d.Run)
 	res := r.start(t, 3)
-	cons, err := r.conn.JS.Consumer(r.ctx, events.Stream, dispatch.DispatcherName)
-	if err != nil {
-		t.Fatal(err)
-	}
 	for {
-		info, err := cons.Info(r.ctx)
-		if err != nil {
+		// Run creates its consumer in its own goroutine: until it has, the
+		// start is simply not dispatched yet.
+		cons, err := r.conn.JS.Consumer(r.ctx, events.Stream, dispatch.DispatcherName)
+		if err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
 			t.Fatal(err)
 		}
-		if info.AckFloor.Stream >= res.Seq {
-			break
+		if err == nil {
+			info, err := cons.Info(r.ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if info.AckFloor.Stream >= res.Seq {
+				break
+			}
 		}
 		select {
 		case <-r.ctx.Done():
