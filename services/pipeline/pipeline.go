@@ -85,6 +85,9 @@ func (p *Pipeline) Tag(ctx context.Context, in TagInput) (TagOutput, error) {
 		return fail("scanned", err.Error())
 	case errors.Is(err, pdftext.ErrScanned):
 		return fail("scanned", "no extractable text; OCR needed (the pages are images) and job config ocr is off")
+	case errors.Is(err, pdftext.ErrBudget):
+		// The message names the budget, never the document's content.
+		return fail("extract_budget", err.Error())
 	case errors.Is(err, ocr.ErrLowConfidence):
 		return fail("ocr_low_confidence", err.Error())
 	case errors.Is(err, ocr.ErrPageTimeout):
