@@ -323,7 +323,15 @@ var errRetryLater = errors.New("temporarily unavailable")
 
 // run decides, starts, tags and records one document attempt.
 func (w *Worker) run(ctx context.Context, t task, log *slog.Logger) settle {
-	startedSeq, verdict, err := w.begin(ctx, t)
+	// The key is read before the start is recorded: a start given back
+	// without an outcome counts towards quarantine (see begin), and a
+	// secret store hiccup says nothing about the document.
+	key, kerr := w.apiKey(ctx, t)
+	if errors.Is(kerr, errRetryLater) {
+		log.Warn("worker: document postponed", "err", kerr)
+		return settleLater
+	}
+	startedSeq, verdict, err := w.begin(ctx, t, log)
 	if err != nil {
 		log.Warn("worker: cannot start document", "err", err)
 		return settleRelease
@@ -332,7 +340,11 @@ func (w *Worker) run(ctx context.Context, t task, log *slog.Logger) settle {
 		return verdict
 	}
 	began := time.Now()
-	out, terr := w.tag(ctx, t)
+	var out pipeline.TagOutput
+	terr := kerr
+	if terr == nil {
+		out, terr = w.tag(ctx, t, key)
+	}
 	took := time.Since(began)
 	if terr != nil && ctx.Err() != nil {
 		return settleRelease // shutting down: another worker redoes it
@@ -381,7 +393,11 @@ func (w *Worker) run(ctx context.Context, t task, log *slog.Logger) settle {
 // no document starts after a pause or cancel that the worker did not see,
 // and none of an attempt that is no longer the job's. It returns the
 // start's sequence, or 0 with how to settle the task.
-func (w *Worker) begin(ctx context.Context, t task) (uint64, settle, error) {
+//
+// A document whose attempt was started PoisonAfter times without an
+// outcome is quarantined here instead: it fails with code "poison" and is
+// not started again.
+func (w *Worker) begin(ctx context.Context, t task, log *slog.Logger) (uint64, settle, error) {
 	for i := 0; i < 10; i++ {
 		job, err := w.jobAt(ctx, t.JobID)
 		if err != nil {
@@ -399,6 +415,15 @@ func (w *Worker) begin(ctx context.Context, t task) (uint64, settle, error) {
 		}
 		if err == nil && jobpkg.TaskStale(doc, t.Attempt) {
 			return 0, settleDone, nil
+		}
+		if err == nil && doc.Type == events.TypeDocumentStarted {
+			quarantined, err := w.quarantine(ctx, t, doc, log)
+			if errors.Is(err, events.ErrConflict) {
+				continue // the document moved on: look again
+			}
+			if quarantined || err != nil {
+				return 0, settleDone, err
+			}
 		}
 		env, err := events.New(t.JobID, w.actor, events.DocumentStarted{Row: t.Document.Row, Attempt: t.Attempt})
 		if err != nil {
@@ -430,23 +455,28 @@ func (w *Worker) jobAt(ctx context.Context, jobID string) (*jobpkg.State, error)
 	return jobpkg.Load(ctx, w.store, jobID, ctl.Seq)
 }
 
-func (w *Worker) tag(ctx context.Context, t task) (pipeline.TagOutput, error) {
-	in := pipeline.TagInput{JobID: t.JobID, Attempt: t.Attempt, Document: t.Document, Config: t.Config}
+// apiKey returns the key task t is tagged with.
+func (w *Worker) apiKey(ctx context.Context, t task) (string, error) {
 	switch t.Config.KeySource {
 	case "job":
 		key, found, err := w.secrets.Lookup(ctx, jobpkg.SecretID(t.JobID, t.Attempt))
 		if err != nil {
 			// The store is briefly unreachable (a leader election, say):
 			// that is no reason to fail the document.
-			return pipeline.TagOutput{}, fmt.Errorf("%w: read the job's API key: %v", errRetryLater, err)
+			return "", fmt.Errorf("%w: read the job's API key: %v", errRetryLater, err)
 		}
 		if !found || key == "" {
-			return pipeline.TagOutput{}, &pipeline.Failure{Code: "api_key_missing", Reason: "the job's API key is no longer available; retry the job with a new key"}
+			return "", &pipeline.Failure{Code: "api_key_missing", Reason: "the job's API key is no longer available; retry the job with a new key"}
 		}
-		in.APIKey = key
+		return key, nil
 	case "server":
-		in.APIKey = w.cfg.ServerAPIKey
+		return w.cfg.ServerAPIKey, nil
 	}
+	return "", nil
+}
+
+func (w *Worker) tag(ctx context.Context, t task, key string) (pipeline.TagOutput, error) {
+	in := pipeline.TagInput{JobID: t.JobID, Attempt: t.Attempt, Document: t.Document, Config: t.Config, APIKey: key}
 	dctx, cancel := context.WithTimeout(ctx, w.cfg.DocTimeout)
 	defer cancel()
 	return w.tagger.Tag(dctx, in)
