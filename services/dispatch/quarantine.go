@@ -3,6 +3,7 @@ package dispatch
 import (
 	"context"
 	"log/slog"
+	"sync"
 
 	"github.com/tagstream/tagstream/events"
 	jobpkg "github.com/tagstream/tagstream/services/job"
@@ -44,4 +45,34 @@ func (w *Worker) quarantine(ctx context.Context, t task, last events.Envelope, l
 		"code", ev.Code, "starts", jobpkg.PoisonAfter, "title", t.Document.Title)
 	w.cfg.Metrics.DocumentDone("failed", ev.Code, 0)
 	return true, nil
+}
+
+// hold is the right to tag a document in this process: shared for an
+// ordinary document, exclusive for a suspect one (its last start of the
+// attempt has no outcome, so the process running it probably died). A
+// suspect runs alone, so if it kills the process again no bystander dies
+// with it and has its own count raised: only the guilty document reaches
+// PoisonAfter. It is taken before the DocumentStarted is appended, so a
+// document waiting for it has not started in the log.
+type hold struct {
+	alone  bool
+	unlock func()
+}
+
+func (w *Worker) hold(alone bool, log *slog.Logger) *hold {
+	if !alone {
+		w.isolate.RLock()
+		return &hold{unlock: sync.OnceFunc(w.isolate.RUnlock)}
+	}
+	log.Info("worker: a document was in flight when a process died; running it alone")
+	// RWMutex lets no new reader in while a writer waits, so the suspect
+	// waits only for the documents already running.
+	w.isolate.Lock()
+	return &hold{alone: true, unlock: sync.OnceFunc(w.isolate.Unlock)}
+}
+
+func (h *hold) release() {
+	if h != nil {
+		h.unlock()
+	}
 }

@@ -60,6 +60,7 @@ type Worker struct {
 	actor   events.Actor
 
 	mu        sync.Mutex
+	isolate   sync.RWMutex             // see hold
 	jobs      map[string]*jobpkg.State // job id -> state folded from control events
 	consumers map[string]jetstream.Consumer
 
@@ -331,7 +332,7 @@ func (w *Worker) run(ctx context.Context, t task, log *slog.Logger) settle {
 		log.Warn("worker: document postponed", "err", kerr)
 		return settleLater
 	}
-	startedSeq, verdict, err := w.begin(ctx, t, log)
+	startedSeq, verdict, done, err := w.begin(ctx, t, log)
 	if err != nil {
 		log.Warn("worker: cannot start document", "err", err)
 		return settleRelease
@@ -339,6 +340,7 @@ func (w *Worker) run(ctx context.Context, t task, log *slog.Logger) settle {
 	if startedSeq == 0 {
 		return verdict
 	}
+	defer done()
 	began := time.Now()
 	var out pipeline.TagOutput
 	terr := kerr
@@ -397,45 +399,62 @@ func (w *Worker) run(ctx context.Context, t task, log *slog.Logger) settle {
 // A document whose attempt was started PoisonAfter times without an
 // outcome is quarantined here instead: it fails with code "poison" and is
 // not started again.
-func (w *Worker) begin(ctx context.Context, t task, log *slog.Logger) (uint64, settle, error) {
+func (w *Worker) begin(ctx context.Context, t task, log *slog.Logger) (uint64, settle, func(), error) {
+	var held *hold
+	fail := func(v settle, err error) (uint64, settle, func(), error) {
+		held.release()
+		return 0, v, nil, err
+	}
 	for i := 0; i < 10; i++ {
 		job, err := w.jobAt(ctx, t.JobID)
 		if err != nil {
-			return 0, settleRelease, err
+			return fail(settleRelease, err)
 		}
 		switch job.CanStart(t.Attempt) {
 		case jobpkg.StartNever:
-			return 0, settleDone, nil
+			return fail(settleDone, nil)
 		case jobpkg.StartLater:
-			return 0, settleRelease, nil
+			return fail(settleRelease, nil)
 		}
 		doc, err := w.store.Last(ctx, events.DocSubject(t.JobID, t.Document.Row))
 		if err != nil && !errors.Is(err, events.ErrNotFound) {
-			return 0, settleRelease, err
+			return fail(settleRelease, err)
 		}
-		if err == nil && jobpkg.TaskStale(doc, t.Attempt) {
-			return 0, settleDone, nil
+		found := err == nil
+		if found && jobpkg.TaskStale(doc, t.Attempt) {
+			return fail(settleDone, nil)
 		}
-		if err == nil && doc.Type == events.TypeDocumentStarted {
+		suspect := found && jobpkg.Suspect(doc, t.Attempt)
+		if held == nil || held.alone != suspect {
+			// Wait for the right to start, then look again: the log may
+			// have moved on meanwhile.
+			held.release()
+			held = w.hold(suspect, log)
+			continue
+		}
+		if suspect {
 			quarantined, err := w.quarantine(ctx, t, doc, log)
 			if errors.Is(err, events.ErrConflict) {
 				continue // the document moved on: look again
 			}
 			if quarantined || err != nil {
-				return 0, settleDone, err
+				return fail(settleDone, err)
 			}
 		}
 		env, err := events.New(t.JobID, w.actor, events.DocumentStarted{Row: t.Document.Row, Attempt: t.Attempt})
 		if err != nil {
-			return 0, settleRelease, err
+			return fail(settleRelease, err)
 		}
 		seq, err := w.store.Append(ctx, env, &events.Expect{Subject: events.ControlSubject(t.JobID), Seq: job.ControlSeq})
 		if errors.Is(err, events.ErrConflict) {
 			continue // the job changed under us: look again
 		}
-		return seq, settleDone, err
+		if err != nil {
+			return fail(settleRelease, err)
+		}
+		return seq, settleDone, held.release, nil
 	}
-	return 0, settleRelease, errors.New("job kept changing")
+	return fail(settleRelease, errors.New("job kept changing"))
 }
 
 // jobAt returns the job's state as of its last control event: the copy

@@ -19,6 +19,20 @@ const PoisonAfter = 3
 // CodePoison is the failure code of a quarantined document.
 const CodePoison = "poison"
 
+// Suspect reports whether a document's last event makes a task of the
+// given attempt suspect: it is a start of that attempt, which ended
+// without an outcome, so the process that started it probably died (see
+// PoisonAfter). A suspect is run alone, then quarantined if it keeps dying.
+func Suspect(last events.Envelope, attempt int) bool {
+	if last.Type != events.TypeDocumentStarted {
+		return false
+	}
+	var a struct {
+		Attempt int `json:"attempt"`
+	}
+	return json.Unmarshal(last.Data, &a) == nil && a.Attempt == attempt
+}
+
 // FoldDoc folds one document's events, in log order (its document
 // subject), into its position: the same rules the job fold uses.
 func FoldDoc(evs []events.Envelope) Doc {

@@ -87,3 +87,15 @@ func TestQuarantineCountsOnlyTheTaskAttempt(t *testing.T) {
 		t.Fatal("a document never started is quarantined")
 	}
 }
+
+func TestSuspectIsAStartOfTheSameAttemptWithoutOutcome(t *testing.T) {
+	h := started(t, 1).add(docStarted(0, 2))
+	last := h.envs[len(h.envs)-1]
+	if !job.Suspect(last, 2) || job.Suspect(last, 1) || job.Suspect(last, 3) {
+		t.Fatal("a start is suspect for its own attempt only")
+	}
+	h.add(tagged(0, 2))
+	if job.Suspect(h.envs[len(h.envs)-1], 2) {
+		t.Fatal("an outcome is suspect")
+	}
+}
