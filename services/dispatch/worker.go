@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -63,6 +62,11 @@ type Worker struct {
 	isolate   sync.RWMutex             // see hold
 	jobs      map[string]*jobpkg.State // job id -> state folded from control events
 	consumers map[string]jetstream.Consumer
+	// Fair shares (see pick): documents in flight per owner, and the
+	// cursors that make ties take turns across scheduling rounds.
+	ownerInFlight map[string]int
+	lastOwner     string
+	lastJob       map[string]string // owner -> job that got its last slot
 
 	inflight atomic.Int64
 	wake     chan struct{}
@@ -87,7 +91,7 @@ func NewWorker(store events.Store, queue *TaskQueue, secrets services.SecretStor
 	}
 	return &Worker{store: store, queue: queue, secrets: secrets, tagger: tagger, cfg: cfg,
 		actor: events.Worker(cfg.ID), jobs: map[string]*jobpkg.State{}, consumers: map[string]jetstream.Consumer{},
-		wake: make(chan struct{}, 1)}
+		ownerInFlight: map[string]int{}, lastJob: map[string]string{}, wake: make(chan struct{}, 1)}
 }
 
 // Run works until ctx is done, then stops taking tasks, lets in-flight
@@ -140,40 +144,56 @@ const (
 	idlePollMax = 250 * time.Millisecond
 )
 
-// schedule fetches tasks for free slots, round-robin over runnable jobs,
-// and returns how many it started.
+// schedule fetches tasks for free slots, one at a time, each for the
+// owner with the fewest documents in flight (see pick), and returns how
+// many it started.
 func (w *Worker) schedule(ctx, work context.Context, wg *sync.WaitGroup) int {
 	started := 0
 	jobs := w.runnable()
-	for i, jobID := range jobs {
-		free := int64(w.cfg.Concurrency) - w.inflight.Load()
-		if free <= 0 {
+	dry := map[string]bool{} // jobs with nothing to take this round
+	for int64(w.cfg.Concurrency)-w.inflight.Load() > 0 {
+		owner, jobID := w.pick(jobs, dry)
+		if jobID == "" {
 			break
 		}
-		share := (free + int64(len(jobs)-i) - 1) / int64(len(jobs)-i)
 		cons := w.consumer(ctx, jobID)
 		if cons == nil {
+			dry[jobID] = true
 			continue
 		}
-		batch, err := cons.FetchNoWait(int(share))
+		batch, err := cons.FetchNoWait(1)
 		if err != nil {
 			w.forgetConsumer(jobID)
+			dry[jobID] = true
 			continue
 		}
+		got := false
 		for msg := range batch.Messages() {
-			w.inflight.Add(1)
+			got = true
 			started++
-			wg.Add(1)
-			w.cfg.Metrics.InFlight(1)
-			go func() {
-				defer wg.Done()
-				defer w.release()
-				defer w.cfg.Metrics.InFlight(-1)
-				w.process(work, msg)
-			}()
+			w.startTask(work, wg, owner, jobID, msg)
+		}
+		if !got {
+			dry[jobID] = true
 		}
 	}
 	return started
+}
+
+func (w *Worker) startTask(work context.Context, wg *sync.WaitGroup, owner, jobID string, msg jetstream.Msg) {
+	w.mu.Lock()
+	w.ownerInFlight[owner]++
+	w.lastOwner, w.lastJob[owner] = owner, jobID
+	w.mu.Unlock()
+	w.inflight.Add(1)
+	wg.Add(1)
+	w.cfg.Metrics.InFlight(1)
+	go func() {
+		defer wg.Done()
+		defer w.release(owner)
+		defer w.cfg.Metrics.InFlight(-1)
+		w.process(work, msg)
+	}()
 }
 
 // skip reports an event the worker cannot read and goes on without it.
@@ -184,30 +204,17 @@ func (w *Worker) skip(env events.Envelope, err error) {
 	}
 }
 
-func (w *Worker) release() {
+func (w *Worker) release(owner string) {
+	w.mu.Lock()
+	if w.ownerInFlight[owner]--; w.ownerInFlight[owner] <= 0 {
+		delete(w.ownerInFlight, owner)
+	}
+	w.mu.Unlock()
 	w.inflight.Add(-1)
 	select {
 	case w.wake <- struct{}{}:
 	default:
 	}
-}
-
-func (w *Worker) runnable() []string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	var out []string
-	for id, st := range w.jobs {
-		if st.Status == events.StatusPending || st.Status == events.StatusProcessing {
-			out = append(out, id)
-		}
-	}
-	sort.Strings(out)
-	// Rotate so the same job does not always get the first free slots.
-	if n := len(out); n > 1 {
-		k := int(time.Now().UnixNano() % int64(n))
-		out = append(out[k:], out[:k]...)
-	}
-	return out
 }
 
 func (w *Worker) consumer(ctx context.Context, jobID string) jetstream.Consumer {
