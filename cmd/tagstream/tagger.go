@@ -16,16 +16,16 @@ func newTagger(cfg config, log *slog.Logger) pipeline.Tagger {
 	if err := ocr.Available(); err != nil && log != nil {
 		log.Warn("OCR unavailable: scanned documents will fail", "err", err)
 	}
-	p := pipeline.New(
-		fetchConfig(cfg),
-		llm.Config{BaseURL: cfg.LLMBaseURL, DocTimeout: cfg.DocTimeout},
-		pdftext.Options{MaxBytes: cfg.MaxFetchBytes, Timeout: 60 * time.Second},
-	)
+	extract := pdftext.Options{MaxBytes: cfg.MaxFetchBytes, Timeout: 60 * time.Second}
 	// Validated at startup; tests that build a config by hand get none.
 	if n, _ := parseBytes(cfg.ExtractMemory); n > 0 {
-		p.LimitExtractionMemory(pipeline.NewMemoryBudget(n), nil)
+		extract.Memory = pdftext.NewMemoryGate(n)
 	}
-	var t pipeline.Tagger = p
+	var t pipeline.Tagger = pipeline.New(
+		fetchConfig(cfg),
+		llm.Config{BaseURL: cfg.LLMBaseURL, DocTimeout: cfg.DocTimeout},
+		extract,
+	)
 	if wrapTagger != nil {
 		t = wrapTagger(t)
 	}

@@ -35,8 +35,6 @@ type Pipeline struct {
 	model   *llm.Client
 	mcfg    llm.Config
 	extract pdftext.Options
-	memory  *MemoryBudget // nil: extraction is bounded by count only
-	guess   Estimator
 }
 
 var _ Tagger = (*Pipeline)(nil)
@@ -73,12 +71,7 @@ func (p *Pipeline) Tag(ctx context.Context, in TagInput) (TagOutput, error) {
 	}
 	opts := p.extract
 	opts.MaxPages = in.Config.NumPages
-	done, err := p.reserveMemory(ctx, data)
-	if err != nil {
-		return TagOutput{}, err // pause, cancel or shutdown while waiting
-	}
 	text, err := extractText(ctx, data, opts, in.Config)
-	done()
 	if text != nil {
 		md.Method, md.PagesRead, md.PageCount = text.Method, text.PagesRead, text.PageCount
 		md.TextLength = utf8.RuneCountInString(text.Text)
