@@ -5,11 +5,13 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/tagstream/tagstream/internal/pdftext/pdfgen"
 )
 
 func TestExtractReservesItsEstimateFromTheGate(t *testing.T) {
-	b := &pdfBuilder{}
-	data := onePage(b, ref(b.addStream("", []byte(helloContent))), helvetica)
+	b := &pdfgen.Builder{}
+	data := pdfgen.OnePage(b, pdfgen.Ref(b.AddStream("", []byte(pdfgen.HelloContent))), pdfgen.Helvetica)
 	need := MemoryEstimate(int64(len(data)))
 	g := NewMemoryGate(need)
 	ctx := context.Background()
