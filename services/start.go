@@ -45,6 +45,7 @@ type StartJob struct {
 	Documents     []map[string]any
 	ColumnMapping map[string]string
 	Config        StartConfig
+	uploads       bool // documents may be uploads (set by ProcessSingle only)
 }
 
 // StartResult says which job runs the batch.
@@ -96,7 +97,7 @@ func (h StartJobHandler) Handle(ctx context.Context, cmd StartJob) (StartResult,
 		return StartResult{}, &apperr.Error{Code: apperr.TooLarge, Field: "documents",
 			Message: fmt.Sprintf("documents: %d documents exceed the limit of %d per job", len(cmd.Documents), h.maxDocuments)}
 	}
-	docs, err := NormalizeDocuments(cmd.Documents, cmd.ColumnMapping)
+	docs, err := normalizeDocuments(cmd.Documents, cmd.ColumnMapping, cmd.uploads)
 	if err != nil {
 		return StartResult{}, err
 	}
