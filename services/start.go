@@ -14,6 +14,7 @@ import (
 
 	"github.com/tagstream/tagstream/events"
 	"github.com/tagstream/tagstream/internal/apperr"
+	"github.com/tagstream/tagstream/internal/tagging"
 	"github.com/tagstream/tagstream/services/pipeline"
 )
 
@@ -255,15 +256,15 @@ func exclusionWords(in []string) ([]string, error) {
 			if part == "" || seen[part] {
 				continue
 			}
-			if len(part) > 100 {
-				return nil, apperr.Field("config.exclusion_words", "words must be at most 100 characters")
+			if len(part) > tagging.MaxExclusionTermBytes {
+				return nil, apperr.Field("config.exclusion_words", "words must be at most %d bytes", tagging.MaxExclusionTermBytes)
 			}
 			seen[part] = true
 			out = append(out, part)
 		}
 	}
-	if len(out) > 1000 {
-		return nil, apperr.Field("config.exclusion_words", "at most 1000 words")
+	if len(out) > tagging.MaxExclusionTerms {
+		return nil, apperr.Field("config.exclusion_words", "at most %d words", tagging.MaxExclusionTerms)
 	}
 	return out, nil
 }

@@ -11,6 +11,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/tagstream/tagstream/internal/tagging"
 )
 
 // systemFields are the document fields a CSV column can be mapped to.
@@ -146,18 +148,23 @@ func sortedKeys(m map[string]bool) []string {
 	return out
 }
 
-// readWords reads exclusion words: one word or phrase per line, blank
-// lines and lines starting with '#' skipped.
+// readWords reads an exclusion list file with the one parser of the
+// format (internal/tagging), which the console reaches through the API.
 func readWords(path string) ([]string, error) {
+	info, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if info.Size() > tagging.MaxExclusionListBytes {
+		return nil, fmt.Errorf("%s is %d bytes, more than the %d allowed", path, info.Size(), tagging.MaxExclusionListBytes)
+	}
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	var out []string
-	for _, line := range strings.Split(string(raw), "\n") {
-		if line = strings.TrimSpace(strings.TrimPrefix(line, "\ufeff")); line != "" && !strings.HasPrefix(line, "#") {
-			out = append(out, line)
-		}
+	words, err := tagging.ParseExclusionList(string(raw))
+	if err != nil {
+		return nil, fmt.Errorf("%s %v", path, err)
 	}
-	return out, nil
+	return words, nil
 }

@@ -56,7 +56,7 @@ progress bar on stderr.
 	f.IntVar(&pages, "pages", 0, "pages to read per document, 1..10 (server default 3)")
 	f.IntVar(&tags, "tags", 0, "tags per document, 3..15 (server default 8)")
 	f.StringSliceVar(&exclude, "exclude", nil, "comma-separated words never to use as tags")
-	f.StringVar(&excludeFile, "exclude-file", "", "file of words never to use as tags, one per line")
+	f.StringVar(&excludeFile, "exclude-file", "", "file (.txt) of terms never to use as tags: one per line or comma separated, # starts a comment")
 	f.BoolVar(&apiKeyStdin, "api-key-stdin", false, "read the model API key from stdin (it is never stored in the job's events)")
 	f.StringVar(&jobID, "job-id", "", "your own job id; starting again with the same id and request is a no-op")
 	w.bind(cmd)

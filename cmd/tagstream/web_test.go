@@ -127,12 +127,23 @@ func TestWebConsoleJourney(t *testing.T) {
 	t.Logf("validate paths: %s", p.text("#validate-out p"))
 	p.keepShot("start-form")
 
+	// Exclusion words typed, then more loaded from a list file, which the
+	// server parses with the CLI's parser (same fixture as its tests).
+	fixture, _ := filepath.Abs("../../internal/tagging/testdata/exclusions.txt")
+	p.do("exclusion words", 10*time.Second,
+		chromedp.SetValue(chromedp.CSS("#exclusions"), "draft, annual"),
+		chromedp.SetUploadFiles(chromedp.CSS("#exclusions-file"), []string{fixture}))
+	p.waitFor("exclusion file loaded", `document.querySelector("#exclusions").value.includes("Government of India")`,
+		`document.querySelector("#exclusions").value + " / " + document.querySelector("#alert-text").textContent`, 10*time.Second)
+	if got := eval[string](p, `document.querySelector("#exclusions").value`); got != "draft, annual, water, sanitation, Government of India, C#, tender, annual report" {
+		t.Errorf("exclusions after loading the file: %q", got)
+	}
+
 	// Start with the offline model.
 	p.do("start the job", 10*time.Second,
 		chromedp.SetValue(chromedp.CSS("#model"), "builtin/keywords"),
 		chromedp.SetValue(chromedp.CSS("#pages"), "2"),
 		chromedp.SetValue(chromedp.CSS("#tags"), "5"),
-		chromedp.SetValue(chromedp.CSS("#exclusions"), "draft, annual"),
 		chromedp.Click(chromedp.CSS("#start-btn")))
 	p.waitFor("job page open", `!document.querySelector("#view-job").hidden && document.querySelector("#job-id").textContent.startsWith("batch-")`,
 		`document.querySelector("#alert-text").textContent`, 10*time.Second)

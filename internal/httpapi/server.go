@@ -191,6 +191,7 @@ func (s *Server) routes(r *gin.Engine) {
 	b := r.Group("/api/batch", s.authenticate)
 	b.POST("/start", s.limitAddr(s.addrStart), s.limit(s.startLimit), s.startBatch)
 	b.GET("/active", s.active)
+	r.POST("/api/exclusions/parse", s.authenticate, s.parseExclusions)
 	if s.d.Single != nil {
 		r.POST(singlePath, s.authenticate, s.limitAddr(s.addrStart), s.limit(s.startLimit), s.processSingle)
 	}

@@ -226,3 +226,23 @@ func bodyError(err error, what string) error {
 	}
 	return apperr.New(apperr.Invalid, "%s: %v", what, err)
 }
+
+type exclusionsRequest struct {
+	Text string `json:"text"`
+}
+
+// parseExclusions is the console's access to the exclusion list parser,
+// so a list file means the same in the browser and in the CLI.
+func (s *Server) parseExclusions(c *gin.Context) {
+	var req exclusionsRequest
+	if err := decode(c, &req, false); err != nil {
+		fail(c, err)
+		return
+	}
+	words, err := services.ParseExclusionList("text", req.Text)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"words": words})
+}

@@ -202,12 +202,21 @@ export function init(onStarted) {
     }
   });
   $("#exclusions-file").addEventListener("change", async (e) => {
-    const f = await readFile(e.target);
-    if (!f) return;
-    const have = splitWords($("#exclusions").value);
-    const words = splitWords([...have, ...splitWords(f.text)].join("\n"));
-    $("#exclusions").value = words.join(", ");
-    showInfo(`Loaded ${words.length - have.length} exclusion words from ${f.name}.`);
+    try {
+      const f = await readFile(e.target);
+      if (!f) return;
+      // The server parses list files (one term per line or comma
+      // separated, '#' comments) with the same code as the CLI.
+      const loaded = (await post("/api/exclusions/parse", { text: f.text })).words || [];
+      const have = splitWords($("#exclusions").value);
+      const words = splitWords([...have, ...loaded].join("\n"));
+      $("#exclusions").value = words.join(", ");
+      showInfo(`Loaded ${words.length - have.length} exclusion words from ${f.name}.`);
+    } catch (err) {
+      showError(err);
+    } finally {
+      e.target.value = "";
+    }
   });
   $("#validate-btn").addEventListener("click", (e) => busy(e.currentTarget, async () => {
     hideAlert();
