@@ -1,15 +1,18 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
+	"github.com/tagstream/tagstream/internal/sheet"
 )
 
 // TestWebConsoleJourney drives the embedded console in headless chromium
@@ -203,6 +206,12 @@ func TestWebConsoleJourney(t *testing.T) {
 	saved := string(p.waitDownload(jobID+"-results.csv", 10*time.Second))
 	if !strings.HasPrefix(saved, "row_id,") || !strings.Contains(saved, "Department") || !strings.Contains(saved, "fake") || strings.Count(saved, "doc-") != rows {
 		t.Errorf("exported CSV:\n%s", saved)
+	}
+	p.do("export .xlsx", 5*time.Second, chromedp.Click(chromedp.CSS("#export-xlsx")))
+	p.waitFor("xlsx blob link", `(document.querySelector("#export-link")||{}).download?.endsWith(".xlsx")`, `document.querySelector("#export-out").textContent + document.querySelector("#alert-text").textContent`, 10*time.Second)
+	book := p.waitDownload(jobID+"-results.xlsx", 10*time.Second)
+	if xh, xrows, err := sheet.ReadXLSX(bytes.NewReader(book), sheet.Limits{}); err != nil || xh[0] != "row_id" || len(xrows) != rows || !slices.Contains(xh, "Department") {
+		t.Errorf("exported .xlsx: %q, %d rows, %v", xh, len(xrows), err)
 	}
 
 	// Audit trail: the control events, with who did them and why.
