@@ -192,9 +192,7 @@ func (s *Server) routes(r *gin.Engine) {
 	b.POST("/start", s.limitAddr(s.addrStart), s.limit(s.startLimit), s.startBatch)
 	b.GET("/active", s.active)
 	r.POST("/api/exclusions/parse", s.authenticate, s.parseExclusions)
-	if s.d.Single != nil {
-		r.POST(singlePath, s.authenticate, s.limitAddr(s.addrStart), s.limit(s.startLimit), s.processSingle)
-	}
+	r.POST(singlePath, s.authenticate, s.limitAddr(s.addrStart), s.limit(s.startLimit), s.processSingle)
 	b.POST("/validate-paths", s.limit(s.validateLimit), s.validatePaths)
 	b.GET("/template", s.template)
 	b.GET("/jobs", s.jobHistory)

@@ -41,6 +41,10 @@ const (
 // command and answers with its outcome once the read models show it, or
 // 202 with the job id when the wait runs out (the job goes on).
 func (s *Server) processSingle(c *gin.Context) {
+	if s.d.Single == nil {
+		fail(c, apperr.New(apperr.NotFound, "no route for POST %s on this server", singlePath))
+		return
+	}
 	cmd, err := s.decodeSingle(c)
 	if err != nil {
 		fail(c, err)
