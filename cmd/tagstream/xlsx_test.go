@@ -9,7 +9,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/chromedp/chromedp"
 	"github.com/tagstream/tagstream/internal/sheet"
 	"github.com/xuri/excelize/v2"
 )
@@ -95,8 +97,56 @@ func TestBatchStartReadsXLSXAndResultsExportAsXLSX(t *testing.T) {
 		t.Fatalf("renamed workbook: %q %v", r.stdout, err)
 	}
 
+	// The console's reader: the same rows, and damage is a 400 on data.
+	out := e.mustCall("POST", "/api/sheets/parse", u.token, map[string]any{"data": raw}, 200)
+	if rows := out["rows"].([]any); len(rows) != 2 || rows[1].(map[string]any)["Name"] != "=Beta" || rows[0].(map[string]any)["Pages"] != "42" {
+		t.Fatalf("sheets/parse: %v", out)
+	}
+	if st, out := e.call("POST", "/api/sheets/parse", u.token, map[string]any{"data": []byte("PK\x03\x04 junk")}); st != 400 || out["field"] != "data" {
+		t.Fatalf("damaged sheet: %d %v", st, out)
+	}
+
 	// Budgets and damage are one-line errors that name the row.
 	t.Setenv("TAGSTREAM_MAX_DOCUMENTS", "1")
 	failsWithOneLine(t, cli(t, "", "batch", "start", "--csv", book, "--map", "Document URL=file_path"), "row 4: more than 1 documents")
 	failsWithOneLine(t, cli(t, "", "batch", "start", "--csv", clientFile(t, "bad.xlsx", "PK\x03\x04 not really")), "bad.xlsx")
+}
+
+// The console's start form reads an .xlsx through the server's reader:
+// its columns are detected and mapped like a CSV's, and the job starts.
+func TestWebConsoleReadsXLSX(t *testing.T) {
+	if testing.Short() {
+		t.Skip("browser test; skipped with -short")
+	}
+	e := startEnv(t, testConfig(t), &fakeTagger{})
+	u := e.register("sheets@example.com")
+	book := userWorkbook(t, t.TempDir(), "documents.xlsx")
+	p := newPage(t, 1024, 768)
+	p.do("open the console", 20*time.Second, chromedp.Navigate(consoleURL(t, e)+"/"), chromedp.WaitVisible(chromedp.CSS("#login-form")))
+	p.do("log in", 10*time.Second,
+		chromedp.SendKeys(chromedp.CSS("#login-email"), u.email),
+		chromedp.SendKeys(chromedp.CSS("#login-password"), "correct-horse-1"),
+		chromedp.Click(chromedp.CSS("#login-form button[type=submit]")))
+	p.waitFor("logged in", `!document.querySelector("#view-new").hidden`, `document.querySelector("#alert-text").textContent`, 10*time.Second)
+	p.do("upload the workbook", 10*time.Second, chromedp.SetUploadFiles(chromedp.CSS("#csv-file"), []string{book}))
+	p.waitFor("columns detected", `!document.querySelector("#mapping").hidden`,
+		`document.querySelector("#csv-summary").textContent + " / " + document.querySelector("#alert-text").textContent`, 10*time.Second)
+	if s := p.text("#csv-summary"); !strings.Contains(s, "2 rows, 3 columns") {
+		t.Errorf("summary %q; want 2 rows and 3 columns", s)
+	}
+	if got := eval[string](p, `["file_path","title"].map(f => document.querySelector("#map-"+f).value).join("|")`); got != "Document URL|Name" {
+		t.Errorf("auto-mapping = %q", got)
+	}
+	if got := p.text("#preview tbody tr:first-child"); !strings.Contains(got, "docs/a.pdf") || !strings.Contains(got, "42") {
+		t.Errorf("preview row %q", got)
+	}
+	p.do("start", 10*time.Second,
+		chromedp.SetValue(chromedp.CSS("#model"), "builtin/keywords"),
+		chromedp.Click(chromedp.CSS("#start-btn")))
+	p.waitFor("job page open", `!document.querySelector("#view-job").hidden && document.querySelector("#job-id").textContent.startsWith("batch-")`,
+		`document.querySelector("#alert-text").textContent`, 10*time.Second)
+	e.waitStatus(u, p.text("#job-id"), 30*time.Second, "completed")
+	if bad := p.problems(); len(bad) > 0 {
+		t.Errorf("page errors or CSP violations: %q", bad)
+	}
 }

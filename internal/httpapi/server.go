@@ -66,16 +66,19 @@ type Deps struct {
 	// SingleWait bounds how long single process waits for the outcome
 	// (the document timeout plus a margin); 0: DefaultSingleWait.
 	SingleWait time.Duration
-	Change     Changer
-	Retry      Retrier
-	Validate   PathValidator
-	Jobs       JobReader
-	Analytics  AnalyticsReader
-	Results    ResultReader
-	Events     EventReader
-	Freshness  Freshness
-	Tap        Tapper
-	Healthy    func() bool // NATS reachable
+	// MaxDocuments bounds the rows of a spreadsheet read for the console
+	// (TAGSTREAM_MAX_DOCUMENTS); 0: 10000.
+	MaxDocuments int
+	Change       Changer
+	Retry        Retrier
+	Validate     PathValidator
+	Jobs         JobReader
+	Analytics    AnalyticsReader
+	Results      ResultReader
+	Events       EventReader
+	Freshness    Freshness
+	Tap          Tapper
+	Healthy      func() bool // NATS reachable
 	// CaughtUp says how far the read models are (applied) against the
 	// log's last sequence at startup (target), for /api/ready; optional.
 	CaughtUp func() (applied, target uint64)
@@ -192,6 +195,7 @@ func (s *Server) routes(r *gin.Engine) {
 	b.POST("/start", s.limitAddr(s.addrStart), s.limit(s.startLimit), s.startBatch)
 	b.GET("/active", s.active)
 	r.POST("/api/exclusions/parse", s.authenticate, s.parseExclusions)
+	r.POST("/api/sheets/parse", s.authenticate, s.parseSheet)
 	r.POST(singlePath, s.authenticate, s.limitAddr(s.addrStart), s.limit(s.startLimit), s.processSingle)
 	b.POST("/validate-paths", s.limit(s.validateLimit), s.validatePaths)
 	b.GET("/template", s.template)
