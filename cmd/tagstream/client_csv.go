@@ -124,7 +124,7 @@ func readXLSX(path string) ([]string, []map[string]string, error) {
 		return nil, nil, err
 	}
 	defer f.Close()
-	header, recs, err := sheet.ReadXLSX(f, sheet.Limits{MaxBytes: maxSheetBytes, MaxRows: maxDocuments(),
+	header, recs, err := sheet.ReadXLSX(f, sheet.Limits{MaxBytes: maxSheetBytes, MaxUnzipBytes: 256 << 20, MaxRows: maxDocuments(),
 		MaxColumns: httpapi.MaxCSVExtraColumns + len(systemFields)})
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %v", path, err)

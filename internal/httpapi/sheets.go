@@ -35,8 +35,10 @@ func (s *Server) parseSheet(c *gin.Context) {
 	if maxDocs <= 0 {
 		maxDocs = 10000
 	}
+	// The inflated bound keeps a hostile workbook's shared strings, which
+	// excelize holds in memory, well inside the server's memory limit.
 	header, recs, err := sheet.ReadXLSX(bytes.NewReader(req.Data), sheet.Limits{MaxBytes: MaxSheetBytes,
-		MaxRows: maxDocs, MaxColumns: MaxCSVExtraColumns + 4})
+		MaxUnzipBytes: 64 << 20, MaxRows: maxDocs, MaxColumns: MaxCSVExtraColumns + 4})
 	var se *sheet.Error
 	if errors.As(err, &se) {
 		fail(c, apperr.Field("data", "%s", se.Error()))
