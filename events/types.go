@@ -88,6 +88,9 @@ type JobStarted struct {
 // JobPaused records that no new document may start until JobResumed.
 type JobPaused struct {
 	Reason string `json:"reason,omitempty"`
+	// Code is set when the system paused the job itself (e.g.
+	// "model_unreachable"); absent for a user's pause and in older events.
+	Code string `json:"code,omitempty"`
 }
 
 // JobResumed records that a paused job may start documents again.

@@ -24,7 +24,10 @@ type Job struct {
 	Cancelled  int              `json:"cancelled_count"`
 	Attempt    int              `json:"attempt"`
 	Config     events.JobConfig `json:"config"`
-	Reason     string           `json:"reason,omitempty"` // why it failed or was cancelled
+	Reason     string           `json:"reason,omitempty"` // why it failed, was cancelled or paused
+	// ReasonCode is the machine code of a failure or of a pause the
+	// system made itself (e.g. "model_unreachable").
+	ReasonCode string `json:"reason_code,omitempty"`
 	CreatedAt  time.Time        `json:"created_at"`
 	StartedAt  *time.Time       `json:"started_at"`
 	UpdatedAt  time.Time        `json:"updated_at"`
@@ -110,15 +113,17 @@ func (p *JobStatus) Apply(env events.Envelope) error {
 		j.control(env, events.StatusPending)
 	case *events.JobCancelled:
 		j.endDocs(env.Type)
-		j.Reason = e.Reason
+		j.Reason, j.ReasonCode = e.Reason, ""
 		j.control(env, events.StatusCancelled)
 	case *events.JobFailed:
 		j.endDocs(env.Type)
-		j.Reason = e.Reason
+		j.Reason, j.ReasonCode = e.Reason, e.Code
 		j.control(env, events.StatusFailed)
 	case *events.JobPaused:
+		j.Reason, j.ReasonCode = e.Reason, e.Code
 		j.control(env, events.StatusPaused)
 	case *events.JobResumed:
+		j.Reason, j.ReasonCode = "", ""
 		j.control(env, events.StatusProcessing)
 	case *events.JobCompleted:
 		j.control(env, completedStatus(*e))
@@ -193,7 +198,7 @@ func (j *jobEntry) endDocs(eventType string) {
 func (j *jobEntry) retry(e *events.JobRetried) {
 	j.Attempt = e.Attempt
 	j.Config = e.Config
-	j.Reason = ""
+	j.Reason, j.ReasonCode = "", ""
 	for _, row := range e.Rows {
 		if row >= 0 && row < len(j.docs) {
 			j.tally(row, j.docs[row].onRetry(e.Attempt))

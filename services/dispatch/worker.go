@@ -65,6 +65,7 @@ type Worker struct {
 
 	inflight atomic.Int64
 	wake     chan struct{}
+	streaks  streaks // documents in a row that could not reach the model, per job
 }
 
 // NewWorker returns a worker.
@@ -335,9 +336,15 @@ func (w *Worker) run(ctx context.Context, t task, log *slog.Logger) settle {
 	var ev events.Event
 	outcome, code := "tagged", ""
 	if terr == nil {
+		if out.Metadata.Calls > 0 {
+			w.streaks.reset(t.JobID) // the model answered
+		}
 		ev = events.DocumentTagged{Row: t.Document.Row, Attempt: t.Attempt, Tags: out.Tags, Metadata: withModel(out.Metadata, t)}
 	} else {
 		f := pipeline.AsFailure(terr)
+		if f.Unreachable {
+			return w.unreachable(context.WithoutCancel(ctx), t, f, log)
+		}
 		outcome, code = "failed", f.Code
 		if f.JobFatal {
 			log.Warn("worker: failing the job", "code", f.Code, "reason", f.Reason)

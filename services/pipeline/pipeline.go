@@ -18,6 +18,10 @@ import (
 // MinTextChars is the least text worth tagging, as in the original product.
 const MinTextChars = 50
 
+// CodeModelUnreachable is the code of a document, and of the job pause or
+// failure, when the model endpoint could not be reached.
+const CodeModelUnreachable = "model_unreachable"
+
 // KeywordsModel is the offline tagger's model id: no API key, no network.
 const KeywordsModel = "builtin/keywords"
 
@@ -116,8 +120,12 @@ func (p *Pipeline) Tag(ctx context.Context, in TagInput) (TagOutput, error) {
 			var le *llm.Error
 			if errors.As(err, &le) {
 				md.DurationMS = time.Since(start).Milliseconds()
-				return TagOutput{}, &Failure{Code: "llm_" + string(le.Kind), Reason: le.Error(),
-					JobFatal: le.Kind == llm.KindAuth, Metadata: md}
+				code := "llm_" + string(le.Kind)
+				if le.Kind == llm.KindUnreachable {
+					code = CodeModelUnreachable
+				}
+				return TagOutput{}, &Failure{Code: code, Reason: le.Error(),
+					JobFatal: le.Kind == llm.KindAuth, Unreachable: le.Kind == llm.KindUnreachable, Metadata: md}
 			}
 			return fail("llm", err.Error())
 		}
