@@ -27,11 +27,11 @@ type Job struct {
 	Reason     string           `json:"reason,omitempty"` // why it failed, was cancelled or paused
 	// ReasonCode is the machine code of a failure or of a pause the
 	// system made itself (e.g. "model_unreachable").
-	ReasonCode string `json:"reason_code,omitempty"`
-	CreatedAt  time.Time        `json:"created_at"`
-	StartedAt  *time.Time       `json:"started_at"`
-	UpdatedAt  time.Time        `json:"updated_at"`
-	FinishedAt *time.Time       `json:"finished_at"`
+	ReasonCode string     `json:"reason_code,omitempty"`
+	CreatedAt  time.Time  `json:"created_at"`
+	StartedAt  *time.Time `json:"started_at"`
+	UpdatedAt  time.Time  `json:"updated_at"`
+	FinishedAt *time.Time `json:"finished_at"`
 	// ControlSeq is the sequence of the job's last control event.
 	ControlSeq uint64 `json:"control_seq"`
 	// RequestDigest identifies the start request, for idempotent starts.

@@ -52,8 +52,8 @@ type State struct {
 	// ModelTagged counts DocumentTagged events, of any attempt, whose tags
 	// came from a model call: whether the model ever worked for this job.
 	ModelTagged int
-	trackDocs                    bool
-	lastSeq                      uint64
+	trackDocs   bool
+	lastSeq     uint64
 }
 
 // New returns the state of a job before any event. trackDocs keeps one

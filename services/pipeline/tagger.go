@@ -46,7 +46,7 @@ type Failure struct {
 	// document is not at fault; the worker gives it back and, if this
 	// repeats, pauses or fails the job (services/job.DecideUnreachable).
 	Unreachable bool
-	Metadata events.TagMetadata
+	Metadata    events.TagMetadata
 }
 
 func (f *Failure) Error() string { return f.Reason }
