@@ -150,6 +150,19 @@ type TagMetadata struct {
 	// Mean word confidence (0-100) of the OCR'd pages; absent when OCR
 	// did not run or was not kept.
 	OCRConfidence float64 `json:"ocr_confidence,omitempty"`
+
+	// Added with usage reporting (issue 14); absent in older events.
+	PromptVersion    string  `json:"prompt_version,omitempty"`    // internal/llm.PromptVersion of the prompt used
+	ExtractorVersion string  `json:"extractor_version,omitempty"` // internal/pdftext.ExtractorVersion
+	CostUSD          float64 `json:"cost_usd,omitempty"`          // cost of this document's model calls
+	// CostKnown is false when the model has no price in the price table
+	// (CostUSD is then 0); absent when no model was called.
+	CostKnown *bool `json:"cost_known,omitempty"`
+	// ContentSHA256 is the hex SHA-256 of the document's bytes.
+	ContentSHA256 string `json:"content_sha256,omitempty"`
+	// CachedFrom is the sequence of the DocumentTagged whose tags were
+	// reused for identical bytes and settings, without a model call.
+	CachedFrom uint64 `json:"cached_from,omitempty"`
 }
 
 // DocumentTagged records a document's tags.

@@ -36,6 +36,34 @@ type Job struct {
 	ControlSeq uint64 `json:"control_seq"`
 	// RequestDigest identifies the start request, for idempotent starts.
 	RequestDigest string `json:"request_digest"`
+	// Usage sums the model use of every recorded outcome of every attempt.
+	Usage Usage `json:"usage"`
+}
+
+// Usage is what a job cost in model calls, tokens and dollars.
+type Usage struct {
+	ModelCalls       int64   `json:"model_calls"`
+	PromptTokens     int64   `json:"prompt_tokens"`
+	CompletionTokens int64   `json:"completion_tokens"`
+	CostUSD          float64 `json:"cost_usd"`
+	// Cached counts documents tagged from an earlier result, without a call.
+	Cached int `json:"cached"`
+	// Unpriced counts documents whose model had no price: CostUSD leaves
+	// them out.
+	Unpriced int `json:"unpriced,omitempty"`
+}
+
+func (u *Usage) add(md events.TagMetadata) {
+	u.ModelCalls += int64(md.Calls)
+	u.PromptTokens += int64(md.PromptTokens)
+	u.CompletionTokens += int64(md.CompletionTokens)
+	u.CostUSD += md.CostUSD
+	if md.CachedFrom != 0 {
+		u.Cached++
+	}
+	if md.CostKnown != nil && !*md.CostKnown {
+		u.Unpriced++
+	}
 }
 
 // Progress is the share of documents with an outcome other than cancelled.
@@ -102,8 +130,10 @@ func (p *JobStatus) Apply(env events.Envelope) error {
 			j.StartedAt = &t
 		}
 	case *events.DocumentTagged:
+		j.Usage.add(e.Metadata)
 		j.docEvent(env, e.Row, e.Attempt)
 	case *events.DocumentFailed:
+		j.Usage.add(e.Metadata)
 		j.docEvent(env, e.Row, e.Attempt)
 	case *events.JobRetried:
 		if e.Attempt <= j.Attempt {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+	"github.com/tagstream/tagstream/internal/llm"
 )
 
 // config is every server setting; each flag has an environment variable
@@ -34,6 +35,7 @@ type config struct {
 	MemoryLimit   string
 	MetricsAddr   string
 	StartRate     int
+	ModelPrices   string
 }
 
 type setting struct {
@@ -64,6 +66,7 @@ func (c *config) settings() []setting {
 		{"log-level", "TAGSTREAM_LOG_LEVEL", "debug, info, warn or error", &c.LogLevel, "info"},
 		{"secrets-key", "TAGSTREAM_SECRETS_KEY", "base64 32-byte key for job API keys at rest (default: DATA_DIR/secrets.key)", &c.SecretsKey, ""},
 		{"max-fetch-bytes", "TAGSTREAM_MAX_FETCH_BYTES", "largest document fetched", &c.MaxFetchBytes, "52428800"},
+		{"model-prices", "TAGSTREAM_MODEL_PRICES", "model prices in dollars per million tokens: model=in/out,... or JSON {\"model\":{\"input\":x,\"output\":y}} or a JSON file", &c.ModelPrices, ""},
 		{"start-rate", "TAGSTREAM_START_RATE", "job starts (and, separately, path validations) per minute per user, bursts of up to 10; 0: unlimited", &c.StartRate, "60"},
 	}
 }
@@ -115,6 +118,9 @@ func (c *config) validate() error {
 	}
 	if c.StartRate < 0 {
 		return fmt.Errorf("TAGSTREAM_START_RATE must be 0 (unlimited) or positive, got %d", c.StartRate)
+	}
+	if _, err := llm.ParsePrices(c.ModelPrices); err != nil {
+		return err
 	}
 	if c.MaxDocuments < 1 {
 		return fmt.Errorf("TAGSTREAM_MAX_DOCUMENTS must be positive, got %d", c.MaxDocuments)

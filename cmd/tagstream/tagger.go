@@ -16,11 +16,18 @@ func newTagger(cfg config, log *slog.Logger) pipeline.Tagger {
 	if err := ocr.Available(); err != nil && log != nil {
 		log.Warn("OCR unavailable: scanned documents will fail", "err", err)
 	}
-	return pipeline.New(
+	p := pipeline.New(
 		fetchConfig(cfg),
 		llm.Config{BaseURL: cfg.LLMBaseURL, DocTimeout: cfg.DocTimeout},
 		pdftext.Options{MaxBytes: cfg.MaxFetchBytes, Timeout: 60 * time.Second},
 	)
+	// validate refused a bad TAGSTREAM_MODEL_PRICES before we get here.
+	if prices, err := llm.ParsePrices(cfg.ModelPrices); err == nil {
+		p.SetPrices(prices)
+	} else if log != nil {
+		log.Warn("model prices not read; using the defaults", "err", err)
+	}
+	return p
 }
 
 // fetchConfig is the one set of fetch rules for tagging and pre-flight checks.

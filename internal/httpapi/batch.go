@@ -146,7 +146,7 @@ func statusView(j projections.Job) gin.H {
 		"processed_count": j.Processed, "failed_count": j.Failed, "cancelled_count": j.Cancelled,
 		"progress": j.Progress(), "created_at": j.CreatedAt, "started_at": j.StartedAt,
 		"updated_at": j.UpdatedAt, "finished_at": j.FinishedAt, "reason": j.Reason, "reason_code": j.ReasonCode,
-		"model_name": j.Config.Model, "attempt": j.Attempt,
+		"model_name": j.Config.Model, "attempt": j.Attempt, "usage": j.Usage,
 	}
 }
 

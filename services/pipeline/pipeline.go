@@ -39,6 +39,7 @@ type Pipeline struct {
 	model   *llm.Client
 	mcfg    llm.Config
 	extract pdftext.Options
+	prices  llm.Prices
 }
 
 var _ Tagger = (*Pipeline)(nil)
@@ -46,8 +47,12 @@ var _ Tagger = (*Pipeline)(nil)
 // NewPipeline wires the adapters; one Pipeline serves the whole process so
 // the model client's per-job pacers are shared by every worker slot.
 func New(f fetch.Config, m llm.Config, extract pdftext.Options) *Pipeline {
-	return &Pipeline{fetcher: fetch.New(f), model: llm.New(m), mcfg: m, extract: extract}
+	return &Pipeline{fetcher: fetch.New(f), model: llm.New(m), mcfg: m, extract: extract, prices: llm.DefaultPrices}
 }
+
+// SetPrices sets the price table that DocumentTagged costs come from
+// (TAGSTREAM_MODEL_PRICES); call it before the first Tag.
+func (p *Pipeline) SetPrices(prices llm.Prices) { p.prices = prices }
 
 // ObserveModel reports the pipeline's model calls to o (metrics). The
 // tagger is built before the process's metrics exist, hence a setter; call
@@ -60,7 +65,7 @@ func (p *Pipeline) ObserveModel(o llm.Observer) {
 // Tag implements Tagger.
 func (p *Pipeline) Tag(ctx context.Context, in TagInput) (TagOutput, error) {
 	start := time.Now()
-	md := events.TagMetadata{Model: in.Config.Model}
+	md := events.TagMetadata{Model: in.Config.Model, ExtractorVersion: pdftext.ExtractorVersion}
 	fail := func(code, reason string) (TagOutput, error) {
 		md.DurationMS = time.Since(start).Milliseconds()
 		return TagOutput{}, &Failure{Code: code, Reason: reason, Metadata: md}
@@ -109,9 +114,12 @@ func (p *Pipeline) Tag(ctx context.Context, in TagInput) (TagOutput, error) {
 		res, err := p.model.Tag(ctx, llm.Request{Model: in.Config.Model, APIKey: in.APIKey, Text: text.Text,
 			Title: in.Document.Title, NumTags: in.Config.NumTags, Exclusions: in.Config.ExclusionWords, PaceKey: in.JobID,
 			OriginalLanguage: in.Config.TagLanguage == TagLanguageOriginal})
+		md.PromptVersion = llm.PromptVersion
 		if res != nil {
 			md.PromptTokens, md.CompletionTokens, md.TotalTokens = res.PromptTokens, res.CompletionTokens, res.TotalTokens
 			md.Calls = res.Calls
+			cost, known := p.prices.Cost(in.Config.Model, res.PromptTokens, res.CompletionTokens)
+			md.CostUSD, md.CostKnown = cost, &known
 		}
 		if err != nil {
 			if ctx.Err() != nil {
