@@ -63,7 +63,14 @@ type JobConfig struct {
 	OCR          string `json:"ocr,omitempty"`
 	OCRLanguages string `json:"ocr_languages,omitempty"`
 	TagLanguage  string `json:"tag_language,omitempty"`
+	// Cache (issue 14): false turns the content cache off for this job;
+	// absent means on.
+	Cache *bool `json:"cache,omitempty"`
 }
+
+// CacheOn reports whether the job may reuse earlier tags of identical
+// documents.
+func (c JobConfig) CacheOn() bool { return c.Cache == nil || *c.Cache }
 
 // DocumentsSubmitted carries one chunk of a job's documents. Chunks are
 // appended before JobStarted and only count once a JobStarted names their

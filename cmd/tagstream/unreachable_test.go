@@ -10,7 +10,8 @@ import (
 	jobpkg "github.com/tagstream/tagstream/services/job"
 )
 
-// unreachableJob starts a 50-document job against the model at llmURL.
+// unreachableJob starts a 50-document job (the same file each time, so
+// with the cache off) against the environment's model.
 func unreachableJob(t *testing.T, e *env, docsURL string) (user, string) {
 	u := e.register("alice@example.com")
 	docs := make([]any, 50)
@@ -18,7 +19,7 @@ func unreachableJob(t *testing.T, e *env, docsURL string) (user, string) {
 		docs[i] = map[string]any{"file_path": docsURL + "/circular-water.pdf"}
 	}
 	job := e.mustCall("POST", "/api/batch/start", u.token, map[string]any{"documents": docs,
-		"config": map[string]any{"api_key": "sk-test", "model_name": "openai/gpt-4o-mini", "ocr": "off"}}, 200)["job_id"].(string)
+		"config": map[string]any{"api_key": "sk-test", "model_name": "openai/gpt-4o-mini", "ocr": "off", "cache": false}}, 200)["job_id"].(string)
 	return u, job
 }
 

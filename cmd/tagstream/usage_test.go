@@ -30,7 +30,7 @@ func TestUsageRecordedAndShown(t *testing.T) {
 		docs[i] = map[string]any{"file_path": docsSrv.URL + "/circular-water.pdf"}
 	}
 	job := e.mustCall("POST", "/api/batch/start", u.token, map[string]any{"documents": docs,
-		"config": map[string]any{"api_key": "sk-test", "model_name": "openai/gpt-4o-mini", "ocr": "off"}}, 200)["job_id"].(string)
+		"config": map[string]any{"api_key": "sk-test", "model_name": "openai/gpt-4o-mini", "ocr": "off", "cache": false}}, 200)["job_id"].(string)
 	st := e.waitStatus(u, job, 60*time.Second, "completed")
 
 	var calls int

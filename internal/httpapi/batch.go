@@ -31,6 +31,7 @@ type startConfig struct {
 	OCR            string     `json:"ocr"`
 	OCRLanguages   string     `json:"ocr_languages"`
 	TagLanguage    string     `json:"tag_language"`
+	Cache          *bool      `json:"cache"`
 }
 
 // stringList accepts a JSON array of strings or one comma-separated string.
@@ -66,7 +67,8 @@ func DecodeStartRequest(body io.Reader, who services.Caller) (services.StartJob,
 	if req.Config != nil {
 		cmd.Config = services.StartConfig{APIKey: req.Config.APIKey, Model: req.Config.ModelName,
 			NumPages: req.Config.NumPages, NumTags: req.Config.NumTags, ExclusionWords: req.Config.ExclusionWords,
-			OCR: req.Config.OCR, OCRLanguages: req.Config.OCRLanguages, TagLanguage: req.Config.TagLanguage}
+			OCR: req.Config.OCR, OCRLanguages: req.Config.OCRLanguages, TagLanguage: req.Config.TagLanguage,
+			Cache: req.Config.Cache}
 	}
 	return cmd, nil
 }

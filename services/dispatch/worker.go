@@ -32,6 +32,9 @@ type WorkerConfig struct {
 	// OnSkip hears about an event this build cannot read (an unknown type
 	// or version), which the worker skips; the process counts it.
 	OnSkip func(env events.Envelope, err error)
+	// Cache reuses earlier tags of identical documents of the same owner
+	// (job config cache); nil: no content cache.
+	Cache ContentCache
 }
 
 // WorkerMetrics hears about document work; the process's metrics registry
@@ -358,7 +361,7 @@ func (w *Worker) run(ctx context.Context, t task, log *slog.Logger) settle {
 	if err != nil {
 		return settleRelease
 	}
-	_, err = w.store.Append(context.WithoutCancel(ctx), env, &events.Expect{Subject: events.DocSubject(t.JobID, t.Document.Row), Seq: startedSeq})
+	seq, err := w.store.Append(context.WithoutCancel(ctx), env, &events.Expect{Subject: events.DocSubject(t.JobID, t.Document.Row), Seq: startedSeq})
 	switch {
 	case errors.Is(err, events.ErrConflict):
 		log.Info("worker: another worker took this document over; dropping my outcome")
@@ -369,6 +372,13 @@ func (w *Worker) run(ctx context.Context, t task, log *slog.Logger) settle {
 		// Counted only once recorded, so metrics agree with the log.
 		w.cfg.Metrics.DocumentDone(outcome, code, took)
 		log.Debug("worker: document done", "outcome", outcome, "code", code, "ms", took.Milliseconds())
+		if terr == nil && out.CacheKey != "" && w.cfg.Cache != nil {
+			// Written after the append, so an entry always names a
+			// recorded event; a lost write only costs a model call later.
+			if err := w.cfg.Cache.Put(context.WithoutCancel(ctx), out.CacheKey, pipeline.CacheEntry{Seq: seq, Tags: out.Tags}); err != nil {
+				log.Warn("worker: remember tags in the content cache", "err", err)
+			}
+		}
 	}
 	return settleDone
 }
@@ -428,6 +438,9 @@ func (w *Worker) jobAt(ctx context.Context, jobID string) (*jobpkg.State, error)
 
 func (w *Worker) tag(ctx context.Context, t task) (pipeline.TagOutput, error) {
 	in := pipeline.TagInput{JobID: t.JobID, Attempt: t.Attempt, Document: t.Document, Config: t.Config}
+	if w.cfg.Cache != nil {
+		in.Cache, in.Owner = w.cfg.Cache, w.owner(ctx, t.JobID)
+	}
 	switch t.Config.KeySource {
 	case "job":
 		key, found, err := w.secrets.Lookup(ctx, jobpkg.SecretID(t.JobID, t.Attempt))

@@ -2,6 +2,8 @@ package pipeline
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
@@ -78,6 +80,20 @@ func (p *Pipeline) Tag(ctx context.Context, in TagInput) (TagOutput, error) {
 		}
 		return fail("fetch", err.Error())
 	}
+	sum := sha256.Sum256(data)
+	md.ContentSHA256 = hex.EncodeToString(sum[:])
+	cacheKey := ""
+	if in.Config.Model != KeywordsModel && in.Config.CacheOn() && in.Owner != "" {
+		cacheKey = CacheKey(in.Owner, md.ContentSHA256, in.Config)
+		if in.Cache != nil {
+			// A cache that cannot answer only costs a model call.
+			if hit, ok, err := in.Cache.Get(ctx, cacheKey); err == nil && ok && hit.Seq != 0 && len(hit.Tags) > 0 {
+				md.CachedFrom, md.PromptVersion = hit.Seq, llm.PromptVersion
+				md.DurationMS = time.Since(start).Milliseconds()
+				return TagOutput{Tags: hit.Tags, Metadata: md}, nil
+			}
+		}
+	}
 	opts := p.extract
 	opts.MaxPages = in.Config.NumPages
 	text, err := extractText(ctx, data, opts, in.Config)
@@ -143,7 +159,10 @@ func (p *Pipeline) Tag(ctx context.Context, in TagInput) (TagOutput, error) {
 		return fail("no_tags", "no usable tags could be produced from the text")
 	}
 	md.DurationMS = time.Since(start).Milliseconds()
-	return TagOutput{Tags: tags, Metadata: md}, nil
+	if md.Calls == 0 {
+		cacheKey = "" // nothing worth remembering without a model call
+	}
+	return TagOutput{Tags: tags, Metadata: md, CacheKey: cacheKey}, nil
 }
 
 // extractText reads the text layer and OCRs pages as the job's ocr
