@@ -63,7 +63,14 @@ type JobConfig struct {
 	OCR          string `json:"ocr,omitempty"`
 	OCRLanguages string `json:"ocr_languages,omitempty"`
 	TagLanguage  string `json:"tag_language,omitempty"`
+	// Cache (issue 14): false turns the content cache off for this job;
+	// absent means on.
+	Cache *bool `json:"cache,omitempty"`
 }
+
+// CacheOn reports whether the job may reuse earlier tags of identical
+// documents.
+func (c JobConfig) CacheOn() bool { return c.Cache == nil || *c.Cache }
 
 // DocumentsSubmitted carries one chunk of a job's documents. Chunks are
 // appended before JobStarted and only count once a JobStarted names their
@@ -88,6 +95,9 @@ type JobStarted struct {
 // JobPaused records that no new document may start until JobResumed.
 type JobPaused struct {
 	Reason string `json:"reason,omitempty"`
+	// Code is set when the system paused the job itself (e.g.
+	// "model_unreachable"); absent for a user's pause and in older events.
+	Code string `json:"code,omitempty"`
 }
 
 // JobResumed records that a paused job may start documents again.
@@ -147,6 +157,19 @@ type TagMetadata struct {
 	// Mean word confidence (0-100) of the OCR'd pages; absent when OCR
 	// did not run or was not kept.
 	OCRConfidence float64 `json:"ocr_confidence,omitempty"`
+
+	// Added with usage reporting (issue 14); absent in older events.
+	PromptVersion    string  `json:"prompt_version,omitempty"`    // internal/llm.PromptVersion of the prompt used
+	ExtractorVersion string  `json:"extractor_version,omitempty"` // internal/pdftext.ExtractorVersion
+	CostUSD          float64 `json:"cost_usd,omitempty"`          // cost of this document's model calls
+	// CostKnown is false when the model has no price in the price table
+	// (CostUSD is then 0); absent when no model was called.
+	CostKnown *bool `json:"cost_known,omitempty"`
+	// ContentSHA256 is the hex SHA-256 of the document's bytes.
+	ContentSHA256 string `json:"content_sha256,omitempty"`
+	// CachedFrom is the sequence of the DocumentTagged whose tags were
+	// reused for identical bytes and settings, without a model call.
+	CachedFrom uint64 `json:"cached_from,omitempty"`
 }
 
 // DocumentTagged records a document's tags.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"math"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/tagstream/tagstream/events"
@@ -57,6 +58,8 @@ type modelStats struct {
 	Documents   int       `json:"documents"`
 	Failed      int       `json:"failed"`
 	TotalTokens int64     `json:"total_tokens"`
+	Calls       int64     `json:"calls"`
+	CostUSD     float64   `json:"cost_usd"`
 	Durations   histogram `json:"durations"`
 	Tokens      histogram `json:"tokens"`
 }
@@ -72,10 +75,31 @@ type aggregate struct {
 	Models   map[string]*modelStats `json:"models"`
 	Failures map[string]int         `json:"failures"` // "code\treason"
 	Tags     map[string]int         `json:"tags"`
+	Spend    map[string]*spend      `json:"spend"` // "day\tmodel"
+}
+
+// spend is one model's use on one day.
+type spend struct {
+	Documents        int     `json:"documents"`
+	Calls            int64   `json:"calls"`
+	PromptTokens     int64   `json:"prompt_tokens"`
+	CompletionTokens int64   `json:"completion_tokens"`
+	CostUSD          float64 `json:"cost_usd"`
+	Cached           int     `json:"cached"`
+}
+
+func (s *spend) merge(o *spend) {
+	s.Documents += o.Documents
+	s.Calls += o.Calls
+	s.PromptTokens += o.PromptTokens
+	s.CompletionTokens += o.CompletionTokens
+	s.CostUSD += o.CostUSD
+	s.Cached += o.Cached
 }
 
 func newAggregate() *aggregate {
-	return &aggregate{Days: map[string]*dayCount{}, Models: map[string]*modelStats{}, Failures: map[string]int{}, Tags: map[string]int{}}
+	return &aggregate{Days: map[string]*dayCount{}, Models: map[string]*modelStats{}, Failures: map[string]int{}, Tags: map[string]int{},
+		Spend: map[string]*spend{}}
 }
 
 // Analytics aggregates document outcomes per job owner, so users see their
@@ -185,6 +209,18 @@ func (g *aggregate) add(env events.Envelope, ev events.Event) {
 	if env.Type == events.TypeDocumentFailed {
 		m.Failed++
 	}
+	m.Calls += int64(md.Calls)
+	m.CostUSD += md.CostUSD
+	sp := g.Spend[day+"\t"+model]
+	if sp == nil {
+		sp = &spend{}
+		g.Spend[day+"\t"+model] = sp
+	}
+	sp.merge(&spend{Documents: 1, Calls: int64(md.Calls), PromptTokens: int64(md.PromptTokens),
+		CompletionTokens: int64(md.CompletionTokens), CostUSD: md.CostUSD})
+	if md.CachedFrom != 0 {
+		sp.Cached++
+	}
 	m.Durations.add(float64(md.DurationMS))
 	if md.TotalTokens > 0 {
 		m.Tokens.add(float64(md.TotalTokens))
@@ -210,6 +246,8 @@ func (g *aggregate) merge(o *aggregate) {
 		t.Documents += m.Documents
 		t.Failed += m.Failed
 		t.TotalTokens += m.TotalTokens
+		t.Calls += m.Calls
+		t.CostUSD += m.CostUSD
 		for b, n := range m.Durations {
 			t.Durations[b] += n
 		}
@@ -222,6 +260,12 @@ func (g *aggregate) merge(o *aggregate) {
 	}
 	for k, n := range o.Tags {
 		g.Tags[k] += n
+	}
+	for k, sp := range o.Spend {
+		if g.Spend[k] == nil {
+			g.Spend[k] = &spend{}
+		}
+		g.Spend[k].merge(sp)
 	}
 }
 
@@ -242,6 +286,20 @@ type ModelSummary struct {
 	TokensP50     float64 `json:"tokens_p50"`
 	TokensP95     float64 `json:"tokens_p95"`
 	TotalTokens   int64   `json:"total_tokens"`
+	ModelCalls    int64   `json:"model_calls"`
+	CostUSD       float64 `json:"cost_usd"`
+}
+
+// ModelDayUsage is one model's use and cost on one day (UTC).
+type ModelDayUsage struct {
+	Date             string  `json:"date"`
+	Model            string  `json:"model"`
+	Documents        int     `json:"documents"`
+	ModelCalls       int64   `json:"model_calls"`
+	PromptTokens     int64   `json:"prompt_tokens"`
+	CompletionTokens int64   `json:"completion_tokens"`
+	CostUSD          float64 `json:"cost_usd"`
+	Cached           int     `json:"cached"`
 }
 
 // Count is a value and how often it occurred.
@@ -259,6 +317,8 @@ type Summary struct {
 	Models            []ModelSummary `json:"models"`
 	TopFailureReasons []Count        `json:"top_failure_reasons"`
 	TopTags           []Count        `json:"top_tags"`
+	// UsagePerModelDay sums calls, tokens and cost per model and day.
+	UsagePerModelDay []ModelDayUsage `json:"usage_per_model_day"`
 }
 
 // Summary returns one owner's statistics ("" for everyone's), with the top
@@ -272,7 +332,19 @@ func (a *Analytics) Summary(owner string, n int) Summary {
 		}
 	}
 	a.mu.RUnlock()
-	s := Summary{DocumentsPerDay: []DayCount{}, Models: []ModelSummary{}}
+	s := Summary{DocumentsPerDay: []DayCount{}, Models: []ModelSummary{}, UsagePerModelDay: []ModelDayUsage{}}
+	for k, sp := range g.Spend {
+		day, model, _ := strings.Cut(k, "\t")
+		s.UsagePerModelDay = append(s.UsagePerModelDay, ModelDayUsage{Date: day, Model: model, Documents: sp.Documents,
+			ModelCalls: sp.Calls, PromptTokens: sp.PromptTokens, CompletionTokens: sp.CompletionTokens, CostUSD: sp.CostUSD, Cached: sp.Cached})
+	}
+	sort.Slice(s.UsagePerModelDay, func(i, j int) bool {
+		a, b := s.UsagePerModelDay[i], s.UsagePerModelDay[j]
+		if a.Date != b.Date {
+			return a.Date < b.Date
+		}
+		return a.Model < b.Model
+	})
 	success := 0
 	for day, d := range g.Days {
 		s.DocumentsPerDay = append(s.DocumentsPerDay, DayCount{day, d.Success, d.Failed})
@@ -286,7 +358,8 @@ func (a *Analytics) Summary(owner string, n int) Summary {
 	for name, m := range g.Models {
 		s.Models = append(s.Models, ModelSummary{Model: name, Documents: m.Documents, Failed: m.Failed,
 			DurationP50MS: m.Durations.percentile(0.5), DurationP95MS: m.Durations.percentile(0.95),
-			TokensP50: m.Tokens.percentile(0.5), TokensP95: m.Tokens.percentile(0.95), TotalTokens: m.TotalTokens})
+			TokensP50: m.Tokens.percentile(0.5), TokensP95: m.Tokens.percentile(0.95), TotalTokens: m.TotalTokens,
+			ModelCalls: m.Calls, CostUSD: m.CostUSD})
 	}
 	sort.Slice(s.Models, func(i, j int) bool { return s.Models[i].Model < s.Models[j].Model })
 	s.TopFailureReasons = top(g.Failures, n, true)

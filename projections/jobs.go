@@ -24,15 +24,46 @@ type Job struct {
 	Cancelled  int              `json:"cancelled_count"`
 	Attempt    int              `json:"attempt"`
 	Config     events.JobConfig `json:"config"`
-	Reason     string           `json:"reason,omitempty"` // why it failed or was cancelled
-	CreatedAt  time.Time        `json:"created_at"`
-	StartedAt  *time.Time       `json:"started_at"`
-	UpdatedAt  time.Time        `json:"updated_at"`
-	FinishedAt *time.Time       `json:"finished_at"`
+	Reason     string           `json:"reason,omitempty"` // why it failed, was cancelled or paused
+	// ReasonCode is the machine code of a failure or of a pause the
+	// system made itself (e.g. "model_unreachable").
+	ReasonCode string     `json:"reason_code,omitempty"`
+	CreatedAt  time.Time  `json:"created_at"`
+	StartedAt  *time.Time `json:"started_at"`
+	UpdatedAt  time.Time  `json:"updated_at"`
+	FinishedAt *time.Time `json:"finished_at"`
 	// ControlSeq is the sequence of the job's last control event.
 	ControlSeq uint64 `json:"control_seq"`
 	// RequestDigest identifies the start request, for idempotent starts.
 	RequestDigest string `json:"request_digest"`
+	// Usage sums the model use of every recorded outcome of every attempt.
+	Usage Usage `json:"usage"`
+}
+
+// Usage is what a job cost in model calls, tokens and dollars.
+type Usage struct {
+	ModelCalls       int64   `json:"model_calls"`
+	PromptTokens     int64   `json:"prompt_tokens"`
+	CompletionTokens int64   `json:"completion_tokens"`
+	CostUSD          float64 `json:"cost_usd"`
+	// Cached counts documents tagged from an earlier result, without a call.
+	Cached int `json:"cached"`
+	// Unpriced counts documents whose model had no price: CostUSD leaves
+	// them out.
+	Unpriced int `json:"unpriced,omitempty"`
+}
+
+func (u *Usage) add(md events.TagMetadata) {
+	u.ModelCalls += int64(md.Calls)
+	u.PromptTokens += int64(md.PromptTokens)
+	u.CompletionTokens += int64(md.CompletionTokens)
+	u.CostUSD += md.CostUSD
+	if md.CachedFrom != 0 {
+		u.Cached++
+	}
+	if md.CostKnown != nil && !*md.CostKnown {
+		u.Unpriced++
+	}
 }
 
 // Progress is the share of documents with an outcome other than cancelled.
@@ -99,8 +130,10 @@ func (p *JobStatus) Apply(env events.Envelope) error {
 			j.StartedAt = &t
 		}
 	case *events.DocumentTagged:
+		j.Usage.add(e.Metadata)
 		j.docEvent(env, e.Row, e.Attempt)
 	case *events.DocumentFailed:
+		j.Usage.add(e.Metadata)
 		j.docEvent(env, e.Row, e.Attempt)
 	case *events.JobRetried:
 		if e.Attempt <= j.Attempt {
@@ -110,15 +143,17 @@ func (p *JobStatus) Apply(env events.Envelope) error {
 		j.control(env, events.StatusPending)
 	case *events.JobCancelled:
 		j.endDocs(env.Type)
-		j.Reason = e.Reason
+		j.Reason, j.ReasonCode = e.Reason, ""
 		j.control(env, events.StatusCancelled)
 	case *events.JobFailed:
 		j.endDocs(env.Type)
-		j.Reason = e.Reason
+		j.Reason, j.ReasonCode = e.Reason, e.Code
 		j.control(env, events.StatusFailed)
 	case *events.JobPaused:
+		j.Reason, j.ReasonCode = e.Reason, e.Code
 		j.control(env, events.StatusPaused)
 	case *events.JobResumed:
+		j.Reason, j.ReasonCode = "", ""
 		j.control(env, events.StatusProcessing)
 	case *events.JobCompleted:
 		j.control(env, completedStatus(*e))
@@ -193,7 +228,7 @@ func (j *jobEntry) endDocs(eventType string) {
 func (j *jobEntry) retry(e *events.JobRetried) {
 	j.Attempt = e.Attempt
 	j.Config = e.Config
-	j.Reason = ""
+	j.Reason, j.ReasonCode = "", ""
 	for _, row := range e.Rows {
 		if row >= 0 && row < len(j.docs) {
 			j.tally(row, j.docs[row].onRetry(e.Attempt))

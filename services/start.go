@@ -37,6 +37,7 @@ type StartConfig struct {
 	OCR            string // auto (default) | off | force
 	OCRLanguages   string // Tesseract codes such as "eng+hin"
 	TagLanguage    string // en (default) | original
+	Cache          *bool  // content cache; nil: on
 }
 
 // StartJob starts tagging a batch of documents.
@@ -216,6 +217,10 @@ func (h StartJobHandler) config(in StartConfig) (events.JobConfig, string, error
 		return cfg, "", err
 	}
 	cfg.ExclusionWords = words
+	if in.Cache != nil && !*in.Cache {
+		off := false
+		cfg.Cache = &off // stored only when off: jobs with the default keep their earlier shape
+	}
 	if err := documentOptions(&cfg, in); err != nil {
 		return cfg, "", err
 	}

@@ -43,6 +43,7 @@ type app struct {
 	conn      *natsx.Conn
 	store     *jsstore.Store
 	queue     *dispatch.TaskQueue
+	cache     *dispatch.KVCache
 	secrets   *secrets.Store
 	uploads   *uploads.Store
 	auth      *auth.Service
@@ -112,6 +113,9 @@ func (a *app) open(ctx context.Context) error {
 		return err
 	}
 	if a.queue, err = dispatch.OpenTaskQueue(ctx, a.conn.JS, replicas, a.cfg.AckWait); err != nil {
+		return err
+	}
+	if a.cache, err = dispatch.OpenContentCache(ctx, a.conn.JS, replicas); err != nil {
 		return err
 	}
 	key, err := secrets.LoadOrCreateKey(a.cfg.DataDir, a.cfg.SecretsKey)
@@ -230,8 +234,8 @@ func (a *app) run(ctx context.Context, ln net.Listener) error {
 		worker = dispatch.NewWorker(a.store, a.queue, a.secrets, a.tagger, dispatch.WorkerConfig{
 			ID: fmt.Sprintf("%s-%d-%s", host, os.Getpid(), events.NewID()[:6]), Concurrency: a.cfg.Workers,
 			ServerAPIKey: a.cfg.LLMAPIKey, DocTimeout: a.cfg.DocTimeout, ShutdownGrace: a.cfg.ShutdownGrace, Log: a.log,
-			Metrics: a.metrics,
-			OnSkip:  func(env events.Envelope, err error) { a.skips.Skip(events.ReaderWorker, env, err) },
+			Metrics: a.metrics, Cache: a.cache,
+			OnSkip: func(env events.Envelope, err error) { a.skips.Skip(events.ReaderWorker, env, err) },
 		})
 		go func() { _ = worker.Run(workCtx); close(workDone) }()
 	} else {

@@ -149,7 +149,7 @@ func BenchmarkSuitePipeline(b *testing.B) {
 					docs[i] = map[string]any{"file_path": "tiny.pdf", "title": fmt.Sprintf("Document %d", i)}
 				}
 				body := map[string]any{"documents": docs,
-					"config": map[string]any{"model_name": "openai/gpt-4o-mini", "api_key": "sk-bench", "num_tags": 5}}
+					"config": map[string]any{"model_name": "openai/gpt-4o-mini", "api_key": "sk-bench", "num_tags": 5, "cache": false}}
 				b.ResetTimer()
 				var elapsed time.Duration
 				for i := 0; i < b.N; i++ {

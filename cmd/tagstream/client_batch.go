@@ -116,6 +116,15 @@ func printStatus(w io.Writer, j client.Job) {
 	if j.Reason != "" {
 		fmt.Fprintf(tw, "Reason:\t%s\n", j.Reason)
 	}
+	if u := j.Usage; u != nil {
+		cost := fmt.Sprintf("$%.4f", u.CostUSD)
+		if u.Unpriced > 0 {
+			cost += fmt.Sprintf(" (+%d documents of a model without a price)", u.Unpriced)
+		}
+		fmt.Fprintf(tw, "Model calls:\t%d (%d cache hits)\n", u.ModelCalls, u.Cached)
+		fmt.Fprintf(tw, "Tokens:\t%d prompt, %d completion\n", u.PromptTokens, u.CompletionTokens)
+		fmt.Fprintf(tw, "Cost:\t%s\n", cost)
+	}
 	tw.Flush()
 }
 

@@ -83,7 +83,7 @@ func localJob(n int, apiKey string) map[string]any {
 		docs[i] = map[string]any{"file_path": files[i%len(files)], "title": fmt.Sprintf("doc %d", i)}
 	}
 	return map[string]any{"documents": docs,
-		"config": map[string]any{"api_key": apiKey, "model_name": "openai/gpt-4o-mini", "num_tags": 5}}
+		"config": map[string]any{"api_key": apiKey, "model_name": "openai/gpt-4o-mini", "num_tags": 5, "cache": false}}
 }
 
 // checkExactlyOnce proves, from the job's audit trail, that every row has

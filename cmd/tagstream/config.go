@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/tagstream/tagstream/internal/auth"
+	"github.com/tagstream/tagstream/internal/llm"
 )
 
 // config is every server setting; each flag has an environment variable
@@ -44,6 +45,7 @@ type config struct {
 	ExtractMemory string
 	MetricsAddr   string
 	StartRate     int
+	ModelPrices   string
 }
 
 type setting struct {
@@ -82,6 +84,7 @@ func (c *config) settings() []setting {
 		{"log-level", "TAGSTREAM_LOG_LEVEL", "debug, info, warn or error", &c.LogLevel, "info"},
 		{"secrets-key", "TAGSTREAM_SECRETS_KEY", "base64 32-byte key for job API keys at rest (default: DATA_DIR/secrets.key)", &c.SecretsKey, ""},
 		{"max-fetch-bytes", "TAGSTREAM_MAX_FETCH_BYTES", "largest document fetched", &c.MaxFetchBytes, "52428800"},
+		{"model-prices", "TAGSTREAM_MODEL_PRICES", "model prices in dollars per million tokens: model=in/out,... or JSON {\"model\":{\"input\":x,\"output\":y}} or a JSON file", &c.ModelPrices, ""},
 		{"start-rate", "TAGSTREAM_START_RATE", "job starts (and, separately, path validations) per minute per user, bursts of up to 10; 0: unlimited", &c.StartRate, "60"},
 	}
 }
@@ -165,6 +168,9 @@ func (c *config) validate() error {
 	}
 	if !auth.ValidRegistration(c.Registration) {
 		return fmt.Errorf("TAGSTREAM_REGISTRATION must be open, invite or closed, got %q", c.Registration)
+	}
+	if _, err := llm.ParsePrices(c.ModelPrices); err != nil {
+		return err
 	}
 	if c.MaxDocuments < 1 {
 		return fmt.Errorf("TAGSTREAM_MAX_DOCUMENTS must be positive, got %d", c.MaxDocuments)

@@ -87,7 +87,7 @@ func TestKill9MidJobLosesNoDocumentAndCountsNoneTwice(t *testing.T) {
 		docs[i] = map[string]any{"file_path": files[i%len(files)], "title": fmt.Sprintf("doc %d", i)}
 	}
 	start := e.mustCall("POST", "/api/batch/start", u.token, map[string]any{"documents": docs,
-		"config": map[string]any{"api_key": secret, "model_name": "openai/gpt-4o-mini", "num_tags": 5}}, 200)
+		"config": map[string]any{"api_key": secret, "model_name": "openai/gpt-4o-mini", "num_tags": 5, "cache": false}}, 200)
 	job := start["job_id"].(string)
 
 	for round := 1; round <= 3; round++ {

@@ -31,7 +31,7 @@ func TestSIGTERMFinishesOrReleasesInFlightDocuments(t *testing.T) {
 		docs[i] = map[string]any{"file_path": "circular-water.pdf", "title": fmt.Sprintf("doc %d", i)}
 	}
 	job := e.mustCall("POST", "/api/batch/start", u.token, map[string]any{"documents": docs,
-		"config": map[string]any{"api_key": "sk-graceful", "model_name": "openai/gpt-4o-mini"}}, 200)["job_id"].(string)
+		"config": map[string]any{"api_key": "sk-graceful", "model_name": "openai/gpt-4o-mini", "cache": false}}, 200)["job_id"].(string)
 	waitFor(t, "documents in flight", func() bool { return llm.calls.Load() >= 4 })
 
 	start := time.Now()

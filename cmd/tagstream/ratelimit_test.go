@@ -150,7 +150,7 @@ func rlStart(e *env, u user, n int) string {
 		docs[i] = map[string]any{"file_path": files[i%len(files)], "title": fmt.Sprintf("rl-doc-%03d", i)}
 	}
 	out := e.mustCall("POST", "/api/batch/start", u.token, map[string]any{"documents": docs,
-		"config": map[string]any{"api_key": rlKey, "model_name": "openai/gpt-4o-mini", "num_tags": 5}}, http.StatusOK)
+		"config": map[string]any{"api_key": rlKey, "model_name": "openai/gpt-4o-mini", "num_tags": 5, "cache": false}}, http.StatusOK)
 	return out["job_id"].(string)
 }
 

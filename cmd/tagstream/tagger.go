@@ -21,11 +21,18 @@ func newTagger(cfg config, log *slog.Logger) pipeline.Tagger {
 	if n, _ := parseBytes(cfg.ExtractMemory); n > 0 {
 		extract.Memory = pdftext.NewMemoryGate(n)
 	}
-	var t pipeline.Tagger = pipeline.New(
+	p := pipeline.New(
 		fetchConfig(cfg),
 		llm.Config{BaseURL: cfg.LLMBaseURL, DocTimeout: cfg.DocTimeout},
 		extract,
 	)
+	// validate refused a bad TAGSTREAM_MODEL_PRICES before we get here.
+	if prices, err := llm.ParsePrices(cfg.ModelPrices); err == nil {
+		p.SetPrices(prices)
+	} else if log != nil {
+		log.Warn("model prices not read; using the defaults", "err", err)
+	}
+	var t pipeline.Tagger = p
 	if wrapTagger != nil {
 		t = wrapTagger(t)
 	}

@@ -66,7 +66,18 @@ type Job struct {
 	Reason         string          `json:"reason"`
 	ModelName      string          `json:"model_name"`
 	Attempt        int             `json:"attempt"`
+	Usage          *Usage          `json:"usage,omitempty"` // nil from servers that do not report it
 	Raw            json.RawMessage `json:"-"`
+}
+
+// Usage is a job's model use, as its status reports it.
+type Usage struct {
+	ModelCalls       int64   `json:"model_calls"`
+	PromptTokens     int64   `json:"prompt_tokens"`
+	CompletionTokens int64   `json:"completion_tokens"`
+	CostUSD          float64 `json:"cost_usd"`
+	Cached           int     `json:"cached"`
+	Unpriced         int     `json:"unpriced"`
 }
 
 // Terminal reports whether the job can no longer change by itself.

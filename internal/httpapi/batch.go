@@ -31,6 +31,7 @@ type startConfig struct {
 	OCR            string     `json:"ocr"`
 	OCRLanguages   string     `json:"ocr_languages"`
 	TagLanguage    string     `json:"tag_language"`
+	Cache          *bool      `json:"cache"`
 }
 
 // stringList accepts a JSON array of strings or one comma-separated string.
@@ -74,7 +75,7 @@ func DecodeStartRequest(body io.Reader, who services.Caller) (services.StartJob,
 func (sc startConfig) command() services.StartConfig {
 	return services.StartConfig{APIKey: sc.APIKey, Model: sc.ModelName,
 		NumPages: sc.NumPages, NumTags: sc.NumTags, ExclusionWords: sc.ExclusionWords,
-		OCR: sc.OCR, OCRLanguages: sc.OCRLanguages, TagLanguage: sc.TagLanguage}
+		OCR: sc.OCR, OCRLanguages: sc.OCRLanguages, TagLanguage: sc.TagLanguage, Cache: sc.Cache}
 }
 
 func (s *Server) startBatch(c *gin.Context) {
@@ -151,8 +152,8 @@ func statusView(j projections.Job) gin.H {
 		"job_id": j.ID, "status": j.Status, "total_documents": j.Total,
 		"processed_count": j.Processed, "failed_count": j.Failed, "cancelled_count": j.Cancelled,
 		"progress": j.Progress(), "created_at": j.CreatedAt, "started_at": j.StartedAt,
-		"updated_at": j.UpdatedAt, "finished_at": j.FinishedAt, "reason": j.Reason,
-		"model_name": j.Config.Model, "attempt": j.Attempt,
+		"updated_at": j.UpdatedAt, "finished_at": j.FinishedAt, "reason": j.Reason, "reason_code": j.ReasonCode,
+		"model_name": j.Config.Model, "attempt": j.Attempt, "usage": j.Usage,
 	}
 }
 

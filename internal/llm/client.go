@@ -31,6 +31,10 @@ type Config struct {
 	MaxBackoff  time.Duration                                    // default 60s
 	Sleep       func(ctx context.Context, d time.Duration) error // test hook; default real sleep honouring ctx
 
+	// UnreachableAttempts bounds the calls one document makes to an
+	// endpoint it cannot connect to (KindUnreachable); default 2.
+	UnreachableAttempts int
+
 	// AttemptTimeout bounds one HTTP call, so that a hung connection is
 	// retried within the document's deadline; default DocTimeout/3.
 	AttemptTimeout time.Duration
@@ -106,6 +110,9 @@ func New(cfg Config) *Client {
 	if cfg.Sleep == nil {
 		cfg.Sleep = sleepCtx
 	}
+	if cfg.UnreachableAttempts <= 0 {
+		cfg.UnreachableAttempts = DefaultUnreachableAttempts
+	}
 	if cfg.AttemptTimeout <= 0 {
 		cfg.AttemptTimeout = cfg.DocTimeout / 3
 	}
@@ -148,6 +155,7 @@ type docCall struct {
 	calls     atomic.Int64
 	failures  int // transient failures so far, against MaxAttempts
 	limited   int // 429 answers so far (bounded by the deadline, not MaxAttempts)
+	unreached int // calls that could not connect, against UnreachableAttempts
 	jsonMode  bool
 	job, key  *pacer
 }
@@ -255,6 +263,17 @@ func (d *docCall) call(msgs []llms.MessageContent, main bool) (string, error) {
 			// again without it, and remember for later documents.
 			d.jsonMode = false
 			d.c.noJSONMode.Store(cfg.BaseURL+"\x00"+d.req.Model, true)
+			continue
+		case e.Kind == KindUnreachable:
+			// Not the document's fault and not worth the long budget of
+			// a 5xx: one short retry, then the caller decides for the job.
+			d.unreached++
+			if d.unreached >= cfg.UnreachableAttempts {
+				return "", e
+			}
+			if err := cfg.Sleep(d.ctx, unreachableBackoff); err != nil {
+				return "", d.ctxError(err)
+			}
 			continue
 		case !e.Transient():
 			return "", e
@@ -374,6 +393,10 @@ func (d *docCall) exhausted(e *Error) *Error {
 		}
 	default:
 		msg := fmt.Sprintf("model %s failed (HTTP %d), gave up after %d attempts", d.req.Model, e.Status, d.failures)
+		if e.Status == 0 {
+			// No answer at all: "HTTP 0" would read as a status.
+			msg = fmt.Sprintf("model %s failed without an answer, gave up after %d attempts", d.req.Model, d.failures)
+		}
 		if e.Message != "" {
 			msg += ": " + e.Message
 		}

@@ -319,7 +319,7 @@ func TestErrorsNeverContainKey(t *testing.T) {
 	// An unreachable endpoint (a transport error) must not leak it either.
 	_, err := testClient("http://127.0.0.1:1/v1", func(c *Config) { c.Sleep = noSleep }).Tag(context.Background(), baseRequest())
 	var e *Error
-	if !errors.As(err, &e) || e.Kind != KindServer || strings.Contains(err.Error(), testKey) {
+	if !errors.As(err, &e) || e.Kind != KindUnreachable || strings.Contains(err.Error(), testKey) {
 		t.Errorf("unreachable: err = %#v", err)
 	}
 }

@@ -87,7 +87,10 @@ func (d *doer) Do(req *http.Request) (*http.Response, error) {
 			// Let the caller see its own deadline: Tag inspects ctx.Err().
 			return nil, req.Context().Err()
 		}
-		// Connection refused/reset and friends are worth a retry, like a 5xx.
+		if cause := connectionCause(err); cause != "" {
+			return nil, unreachableError(req.URL, cause)
+		}
+		// A reset mid-answer and friends are worth a retry, like a 5xx.
 		return nil, &Error{Kind: KindServer, Message: "model endpoint unreachable: " + redact(transportMessage(err), d.key)}
 	}
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {

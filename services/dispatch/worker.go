@@ -31,6 +31,9 @@ type WorkerConfig struct {
 	// OnSkip hears about an event this build cannot read (an unknown type
 	// or version), which the worker skips; the process counts it.
 	OnSkip func(env events.Envelope, err error)
+	// Cache reuses earlier tags of identical documents of the same owner
+	// (job config cache); nil: no content cache.
+	Cache ContentCache
 }
 
 // WorkerMetrics hears about document work; the process's metrics registry
@@ -70,6 +73,7 @@ type Worker struct {
 
 	inflight atomic.Int64
 	wake     chan struct{}
+	streaks  streaks // documents in a row that could not reach the model, per job
 }
 
 // NewWorker returns a worker.
@@ -365,9 +369,17 @@ func (w *Worker) run(ctx context.Context, t task, log *slog.Logger) settle {
 	var ev events.Event
 	outcome, code := "tagged", ""
 	if terr == nil {
+		if out.Metadata.Calls > 0 {
+			w.streaks.reset(t.JobID) // the model answered
+		}
 		ev = events.DocumentTagged{Row: t.Document.Row, Attempt: t.Attempt, Tags: out.Tags, Metadata: withModel(out.Metadata, t)}
 	} else {
 		f := pipeline.AsFailure(terr)
+		if f.Unreachable {
+			uctx, cancel := detached(ctx)
+			defer cancel()
+			return w.unreachable(uctx, t, f, log)
+		}
 		outcome, code = "failed", f.Code
 		if f.JobFatal {
 			log.Warn("worker: failing the job", "code", f.Code, "reason", f.Reason)
@@ -382,7 +394,7 @@ func (w *Worker) run(ctx context.Context, t task, log *slog.Logger) settle {
 		return settleRelease
 	}
 	sctx, cancel := detached(ctx)
-	_, err = w.store.Append(sctx, env, &events.Expect{Subject: events.DocSubject(t.JobID, t.Document.Row), Seq: startedSeq})
+	seq, err := w.store.Append(sctx, env, &events.Expect{Subject: events.DocSubject(t.JobID, t.Document.Row), Seq: startedSeq})
 	cancel()
 	switch {
 	case errors.Is(err, events.ErrConflict):
@@ -394,6 +406,15 @@ func (w *Worker) run(ctx context.Context, t task, log *slog.Logger) settle {
 		// Counted only once recorded, so metrics agree with the log.
 		w.cfg.Metrics.DocumentDone(outcome, code, took)
 		log.Debug("worker: document done", "outcome", outcome, "code", code, "ms", took.Milliseconds())
+		if terr == nil && out.CacheKey != "" && w.cfg.Cache != nil {
+			// Written after the append, so an entry always names a
+			// recorded event; a lost write only costs a model call later.
+			cctx, cancel := detached(ctx)
+			defer cancel()
+			if err := w.cfg.Cache.Put(cctx, out.CacheKey, pipeline.CacheEntry{Seq: seq, Tags: out.Tags}); err != nil {
+				log.Warn("worker: remember tags in the content cache", "err", err)
+			}
+		}
 	}
 	return settleDone
 }
@@ -503,6 +524,9 @@ func (w *Worker) apiKey(ctx context.Context, t task) (string, error) {
 
 func (w *Worker) tag(ctx context.Context, t task, key string) (pipeline.TagOutput, error) {
 	in := pipeline.TagInput{JobID: t.JobID, Attempt: t.Attempt, Document: t.Document, Config: t.Config, APIKey: key}
+	if w.cfg.Cache != nil {
+		in.Cache, in.Owner = w.cfg.Cache, w.owner(ctx, t.JobID)
+	}
 	dctx, cancel := context.WithTimeout(ctx, w.cfg.DocTimeout)
 	defer cancel()
 	return w.tagger.Tag(dctx, in)

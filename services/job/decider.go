@@ -52,8 +52,11 @@ type State struct {
 	Docs                         []Doc
 	Processed, Failed, Cancelled int
 	Skipped                      int // events left out because this build cannot read them
-	trackDocs                    bool
-	lastSeq                      uint64
+	// ModelTagged counts DocumentTagged events, of any attempt, whose tags
+	// came from a model call: whether the model ever worked for this job.
+	ModelTagged int
+	trackDocs   bool
+	lastSeq     uint64
 }
 
 // New returns the state of a job before any event. trackDocs keeps one
@@ -144,12 +147,17 @@ func (s *State) apply(env events.Envelope, ev events.Event) {
 	case *events.DocumentStarted:
 		s.docEvent(env.Type, e.Row, e.Attempt)
 	case *events.DocumentTagged:
+		if e.Metadata.Calls > 0 {
+			s.ModelTagged++
+		}
 		s.docEvent(env.Type, e.Row, e.Attempt)
 	case *events.DocumentFailed:
 		s.docEvent(env.Type, e.Row, e.Attempt)
 	case *events.JobPaused:
+		s.Reason = e.Reason
 		s.control(env, events.StatusPaused)
 	case *events.JobResumed:
+		s.Reason = ""
 		s.control(env, events.StatusProcessing)
 	case *events.JobCancelled:
 		s.endDocs(DocCancelled)
@@ -417,4 +425,34 @@ func (s *State) Complete() (events.Event, bool) {
 		return events.JobFailed{Reason: fmt.Sprintf("all %d documents failed", s.Failed), Code: "all_failed"}, true
 	}
 	return events.JobCompleted{Processed: s.Processed, Failed: s.Failed, Cancelled: s.Cancelled}, true
+}
+
+// UnreachableLimit is how many documents in a row may fail to reach the
+// model before their job stops: enough to ride out one bad connection,
+// few enough that a dead endpoint costs seconds, not hours.
+const UnreachableLimit = 3
+
+// CodeModelUnreachable is the code of a job stopped for that reason.
+const CodeModelUnreachable = "model_unreachable"
+
+// DecideUnreachable returns the event that stops a live job after streak
+// documents of the given attempt in a row could not reach the model (the
+// reason names the endpoint and the cause): JobPaused, so that the owner
+// resumes it once the endpoint is back, or JobFailed when the model never
+// tagged a document of this job, as a wrong URL will not fix itself. The
+// documents concerned get no outcome: they go back to the queue. ok is
+// false while the streak is below UnreachableLimit, or when the job is no
+// longer live, already paused, or the attempt is not its current one. The
+// state must be loaded with its document events (LoadFull).
+func (s *State) DecideUnreachable(attempt, streak int, reason string) (events.Event, bool) {
+	if streak < UnreachableLimit || !s.Exists() || attempt != s.Attempt {
+		return nil, false
+	}
+	if s.Status != events.StatusPending && s.Status != events.StatusProcessing {
+		return nil, false
+	}
+	if s.ModelTagged == 0 {
+		return events.JobFailed{Reason: reason, Code: CodeModelUnreachable}, true
+	}
+	return events.JobPaused{Reason: reason, Code: CodeModelUnreachable}, true
 }

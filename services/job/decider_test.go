@@ -378,3 +378,57 @@ func TestTaskStale(t *testing.T) {
 		}
 	}
 }
+
+// A job whose documents cannot reach the model stops after
+// UnreachableLimit of them in a row: it fails when the model never tagged
+// one of its documents, and pauses (with the reason, visible in the read
+// model) when it did; a job already paused or over is left alone.
+func TestDecideUnreachable(t *testing.T) {
+	const reason = "cannot reach the model endpoint http://127.0.0.1:9: connection refused"
+	fresh := started(t, 5).add(docStarted(0, 1)).add(docStarted(1, 1)).add(docStarted(2, 1))
+	if _, ok := fresh.state().DecideUnreachable(1, job.UnreachableLimit-1, reason); ok {
+		t.Fatal("stopped below the limit")
+	}
+	ev, ok := fresh.state().DecideUnreachable(1, job.UnreachableLimit, reason)
+	if f, isFail := ev.(events.JobFailed); !ok || !isFail || f.Code != job.CodeModelUnreachable || f.Reason != reason {
+		t.Fatalf("never worked: got %#v %v, want JobFailed model_unreachable", ev, ok)
+	}
+	// A document tagged without a model call (cached) does not prove the model works.
+	cached := started(t, 5).add(docStarted(0, 1)).add(tagged(0, 1))
+	if ev, _ := cached.state().DecideUnreachable(1, job.UnreachableLimit, reason); ev == nil || ev.EventType() != events.TypeJobFailed {
+		t.Fatalf("after a tag without a model call: %#v", ev)
+	}
+
+	worked := started(t, 5).add(docStarted(0, 1)).
+		add(events.DocumentTagged{Row: 0, Attempt: 1, Tags: []string{"t"}, Metadata: events.TagMetadata{Calls: 1}}).
+		add(docStarted(1, 1))
+	ev, ok = worked.state().DecideUnreachable(1, job.UnreachableLimit+2, reason)
+	p, isPause := ev.(events.JobPaused)
+	if !ok || !isPause || p.Code != job.CodeModelUnreachable || p.Reason != reason {
+		t.Fatalf("worked before: got %#v %v, want JobPaused", ev, ok)
+	}
+	if _, ok := worked.state().DecideUnreachable(2, job.UnreachableLimit, reason); ok {
+		t.Fatal("a stale attempt stopped the job")
+	}
+	worked.add(p)
+	s := worked.state()
+	if s.Status != events.StatusPaused || s.Failed != 0 || s.Reason != reason {
+		t.Fatalf("after the pause: %s failed=%d reason=%q", s.Status, s.Failed, s.Reason)
+	}
+	if _, ok := s.DecideUnreachable(1, job.UnreachableLimit, reason); ok {
+		t.Fatal("paused twice")
+	}
+	model := projections.NewJobStatus()
+	for _, env := range worked.envs {
+		if err := model.Apply(env); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if j, _ := model.Get(id); j.Reason != reason || j.ReasonCode != job.CodeModelUnreachable || j.Failed != 0 {
+		t.Fatalf("read model: reason %q code %q failed %d", j.Reason, j.ReasonCode, j.Failed)
+	}
+	worked.add(events.JobResumed{})
+	if s := worked.state(); s.Reason != "" || s.Status != events.StatusProcessing {
+		t.Fatalf("after resume: %s %q", s.Status, s.Reason)
+	}
+}

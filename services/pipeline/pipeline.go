@@ -2,6 +2,8 @@ package pipeline
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -18,6 +20,10 @@ import (
 
 // MinTextChars is the least text worth tagging, as in the original product.
 const MinTextChars = 50
+
+// CodeModelUnreachable is the code of a document, and of the job pause or
+// failure, when the model endpoint could not be reached.
+const CodeModelUnreachable = "model_unreachable"
 
 // KeywordsModel is the offline tagger's model id: no API key, no network.
 const KeywordsModel = "builtin/keywords"
@@ -37,6 +43,7 @@ type Pipeline struct {
 	mcfg    llm.Config
 	extract pdftext.Options
 	uploads UploadStore
+	prices  llm.Prices
 }
 
 // UploadStore returns the bytes uploaded for a job's document, stored
@@ -56,8 +63,12 @@ var _ Tagger = (*Pipeline)(nil)
 // NewPipeline wires the adapters; one Pipeline serves the whole process so
 // the model client's per-job pacers are shared by every worker slot.
 func New(f fetch.Config, m llm.Config, extract pdftext.Options) *Pipeline {
-	return &Pipeline{fetcher: fetch.New(f), model: llm.New(m), mcfg: m, extract: extract}
+	return &Pipeline{fetcher: fetch.New(f), model: llm.New(m), mcfg: m, extract: extract, prices: llm.DefaultPrices}
 }
+
+// SetPrices sets the price table that DocumentTagged costs come from
+// (TAGSTREAM_MODEL_PRICES); call it before the first Tag.
+func (p *Pipeline) SetPrices(prices llm.Prices) { p.prices = prices }
 
 // ObserveModel reports the pipeline's model calls to o (metrics). The
 // tagger is built before the process's metrics exist, hence a setter; call
@@ -70,7 +81,7 @@ func (p *Pipeline) ObserveModel(o llm.Observer) {
 // Tag implements Tagger.
 func (p *Pipeline) Tag(ctx context.Context, in TagInput) (TagOutput, error) {
 	start := time.Now()
-	md := events.TagMetadata{Model: in.Config.Model}
+	md := events.TagMetadata{Model: in.Config.Model, ExtractorVersion: pdftext.ExtractorVersion}
 	fail := func(code, reason string) (TagOutput, error) {
 		md.DurationMS = time.Since(start).Milliseconds()
 		return TagOutput{}, &Failure{Code: code, Reason: reason, Metadata: md}
@@ -82,6 +93,20 @@ func (p *Pipeline) Tag(ctx context.Context, in TagInput) (TagOutput, error) {
 			return fail("fetch_"+fe.Code, fe.Reason)
 		}
 		return fail("fetch", err.Error())
+	}
+	sum := sha256.Sum256(data)
+	md.ContentSHA256 = hex.EncodeToString(sum[:])
+	cacheKey := ""
+	if in.Config.Model != KeywordsModel && in.Config.CacheOn() && in.Owner != "" {
+		cacheKey = CacheKey(in.Owner, md.ContentSHA256, in.Config)
+		if in.Cache != nil {
+			// A cache that cannot answer only costs a model call.
+			if hit, ok, err := in.Cache.Get(ctx, cacheKey); err == nil && ok && hit.Seq != 0 && len(hit.Tags) > 0 {
+				md.CachedFrom, md.PromptVersion = hit.Seq, llm.PromptVersion
+				md.DurationMS = time.Since(start).Milliseconds()
+				return TagOutput{Tags: hit.Tags, Metadata: md}, nil
+			}
+		}
 	}
 	opts := p.extract
 	opts.MaxPages = in.Config.NumPages
@@ -122,9 +147,12 @@ func (p *Pipeline) Tag(ctx context.Context, in TagInput) (TagOutput, error) {
 		res, err := p.model.Tag(ctx, llm.Request{Model: in.Config.Model, APIKey: in.APIKey, Text: text.Text,
 			Title: in.Document.Title, NumTags: in.Config.NumTags, Exclusions: in.Config.ExclusionWords, PaceKey: in.JobID,
 			OriginalLanguage: in.Config.TagLanguage == TagLanguageOriginal})
+		md.PromptVersion = llm.PromptVersion
 		if res != nil {
 			md.PromptTokens, md.CompletionTokens, md.TotalTokens = res.PromptTokens, res.CompletionTokens, res.TotalTokens
 			md.Calls = res.Calls
+			cost, known := p.prices.Cost(in.Config.Model, res.PromptTokens, res.CompletionTokens)
+			md.CostUSD, md.CostKnown = cost, &known
 		}
 		if err != nil {
 			if ctx.Err() != nil {
@@ -133,8 +161,12 @@ func (p *Pipeline) Tag(ctx context.Context, in TagInput) (TagOutput, error) {
 			var le *llm.Error
 			if errors.As(err, &le) {
 				md.DurationMS = time.Since(start).Milliseconds()
-				return TagOutput{}, &Failure{Code: "llm_" + string(le.Kind), Reason: le.Error(),
-					JobFatal: le.Kind == llm.KindAuth, Metadata: md}
+				code := "llm_" + string(le.Kind)
+				if le.Kind == llm.KindUnreachable {
+					code = CodeModelUnreachable
+				}
+				return TagOutput{}, &Failure{Code: code, Reason: le.Error(),
+					JobFatal: le.Kind == llm.KindAuth, Unreachable: le.Kind == llm.KindUnreachable, Metadata: md}
 			}
 			return fail("llm", err.Error())
 		}
@@ -144,7 +176,10 @@ func (p *Pipeline) Tag(ctx context.Context, in TagInput) (TagOutput, error) {
 		return fail("no_tags", "no usable tags could be produced from the text")
 	}
 	md.DurationMS = time.Since(start).Milliseconds()
-	return TagOutput{Tags: tags, Metadata: md}, nil
+	if md.Calls == 0 {
+		cacheKey = "" // nothing worth remembering without a model call
+	}
+	return TagOutput{Tags: tags, Metadata: md, CacheKey: cacheKey}, nil
 }
 
 // read returns the document's bytes: from the upload store for uploads,

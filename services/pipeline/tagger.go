@@ -17,12 +17,33 @@ type TagInput struct {
 	Document events.Document
 	Config   events.JobConfig
 	APIKey   string // empty for keyless models
+	// Owner is the job owner's id: the content cache is per owner, so
+	// nobody learns another's tags from it.
+	Owner string
+	// Cache holds earlier taggings of identical documents; nil: none.
+	Cache Cache
+}
+
+// CacheEntry is an earlier tagging: the sequence of its DocumentTagged
+// and its tags.
+type CacheEntry struct {
+	Seq  uint64   `json:"seq"`
+	Tags []string `json:"tags"`
+}
+
+// Cache finds earlier taggings by CacheKey.
+type Cache interface {
+	Get(ctx context.Context, key string) (CacheEntry, bool, error)
 }
 
 // TagOutput is a successful tagging.
 type TagOutput struct {
 	Tags     []string
 	Metadata events.TagMetadata
+	// CacheKey is where a model's result may be remembered once recorded
+	// ("" when it may not: cache off, no owner, tagged offline or from
+	// the cache itself).
+	CacheKey string
 }
 
 // Tagger turns one document into tags. Errors should be *Failure so the
@@ -42,7 +63,11 @@ type Failure struct {
 	Code     string // machine code, e.g. "fetch_not_found", "scanned", "llm_auth"
 	Reason   string // human reason, shown in results; never a secret
 	JobFatal bool   // the job cannot succeed (an invalid API key): fail it at once
-	Metadata events.TagMetadata
+	// Unreachable: the model endpoint could not be reached at all. The
+	// document is not at fault; the worker gives it back and, if this
+	// repeats, pauses or fails the job (services/job.DecideUnreachable).
+	Unreachable bool
+	Metadata    events.TagMetadata
 }
 
 func (f *Failure) Error() string { return f.Reason }

@@ -1,0 +1,7 @@
+package pdftext
+
+// ExtractorVersion names the text extraction's behaviour. Change it when
+// a change alters the text extracted from the same bytes: it is recorded
+// with every tagging and is part of the content cache's key, so tags from
+// an older extraction are not reused for a newer one.
+const ExtractorVersion = "1"
