@@ -28,12 +28,14 @@ type multiTap struct {
 	mu   sync.Mutex
 	next int
 	taps map[int]func(events.Envelope) bool
+	// applied is the sequence a new watcher's snapshot reflects (1 if unset).
+	applied uint64
 }
 
 func (m *multiTap) Tap(snapshot func(uint64), deliver func(events.Envelope) bool) func() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	snapshot(1)
+	snapshot(max(m.applied, 1))
 	if m.taps == nil {
 		m.taps = map[int]func(events.Envelope) bool{}
 	}
