@@ -83,9 +83,9 @@ func (s *Server) startBatch(c *gin.Context) {
 		return
 	}
 	s.waitFor(c.Request.Context(), res.Seq)
-	msg := fmt.Sprintf("Batch job started with %d documents", res.Total)
+	msg := fmt.Sprintf("Batch job started with %s", plural(res.Total, "document"))
 	if res.Existed {
-		msg = fmt.Sprintf("Batch job %s already exists with %d documents", res.JobID, res.Total)
+		msg = fmt.Sprintf("Batch job %s already exists with %s", res.JobID, plural(res.Total, "document"))
 	}
 	c.JSON(http.StatusOK, gin.H{"job_id": res.JobID, "total_documents": res.Total, "message": msg})
 }
@@ -184,4 +184,12 @@ func (s *Server) active(c *gin.Context) {
 			"created_at": j.CreatedAt})
 	}
 	c.JSON(http.StatusOK, gin.H{"jobs": out})
+}
+
+// plural writes "1 document", "2 documents".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
