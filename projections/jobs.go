@@ -33,6 +33,10 @@ type Job struct {
 	ControlSeq uint64 `json:"control_seq"`
 	// RequestDigest identifies the start request, for idempotent starts.
 	RequestDigest string `json:"request_digest"`
+	// Columns and ColumnMapping come from JobStarted, for the results
+	// export (the client's column order and names).
+	Columns       []string          `json:"-"`
+	ColumnMapping map[string]string `json:"-"`
 }
 
 // Progress is the share of documents with an outcome other than cancelled.
@@ -146,6 +150,7 @@ func newJobEntry(env events.Envelope, s *events.JobStarted) *jobEntry {
 		ID: env.JobID, OwnerID: env.Actor.ID, OwnerEmail: env.Actor.Email,
 		Status: events.StatusPending, Total: s.Total, Attempt: 1, Config: s.Config,
 		CreatedAt: env.Time, UpdatedAt: env.Time, ControlSeq: env.Seq, RequestDigest: s.RequestDigest,
+		Columns: s.Columns, ColumnMapping: s.ColumnMapping,
 	}, docs: docs, lastSeq: env.Seq}
 }
 

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -62,7 +63,8 @@ func DecodeStartRequest(body io.Reader, who services.Caller) (services.StartJob,
 	if err != nil {
 		return services.StartJob{}, err
 	}
-	cmd := services.StartJob{Caller: who, JobID: req.JobID, Documents: docs, ColumnMapping: req.ColumnMapping}
+	cmd := services.StartJob{Caller: who, JobID: req.JobID, Documents: docs, ColumnMapping: req.ColumnMapping,
+		Columns: columnOrder(req.Documents)}
 	if req.Config != nil {
 		cmd.Config = services.StartConfig{APIKey: req.Config.APIKey, Model: req.Config.ModelName,
 			NumPages: req.Config.NumPages, NumTags: req.Config.NumTags, ExclusionWords: req.Config.ExclusionWords,
@@ -192,4 +194,37 @@ func plural(n int, noun string) string {
 		return "1 " + noun
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// columnOrder lists the rows' keys in the order the client sent them,
+// first seen across rows; decoding into maps loses it. Rows were already
+// decoded once, so they are valid JSON objects here.
+func columnOrder(raw []json.RawMessage) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, r := range raw {
+		dec := json.NewDecoder(bytes.NewReader(r))
+		if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+			continue
+		}
+		for dec.More() {
+			t, err := dec.Token()
+			if err != nil {
+				break
+			}
+			k, _ := t.(string)
+			if !seen[k] {
+				seen[k] = true
+				out = append(out, k)
+				if len(out) > services.MaxRecordedColumns {
+					return nil // not recorded: the export sorts
+				}
+			}
+			var skip json.RawMessage
+			if dec.Decode(&skip) != nil {
+				break
+			}
+		}
+	}
+	return out
 }
