@@ -12,7 +12,7 @@ import (
 func TestStartMessageCountsInTheRightNumber(t *testing.T) {
 	h := New(Deps{Auth: okAuth{}, Start: okStarter{}, Freshness: freshness{}})
 	for body, want := range map[string]string{
-		`{"documents":[{"file_path":"a.pdf"}]}`:                        "Batch job started with 1 document",
+		`{"documents":[{"file_path":"a.pdf"}]}`:                       "Batch job started with 1 document",
 		`{"documents":[{"file_path":"a.pdf"},{"file_path":"b.pdf"}]}`: "Batch job started with 2 documents",
 	} {
 		req := httptest.NewRequest("POST", "/api/batch/start", strings.NewReader(body))
