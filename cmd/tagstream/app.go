@@ -166,6 +166,8 @@ func (a *app) open(ctx context.Context) error {
 		Log:       a.log,
 		Version:   version,
 		StartRate: a.cfg.StartRate,
+		// Whether, never what: the console picks builtin/keywords without one.
+		ServerHasKey: a.cfg.LLMAPIKey != "",
 		// Per client address too, so many accounts do not multiply the
 		// per-user limits (flags for these belong with the other limits).
 		RegisterRate:  httpapi.DefaultRegisterRate,
