@@ -237,6 +237,9 @@ func (a *app) run(ctx context.Context, ln net.Listener) error {
 		capped := httpapi.LimitListener(ln, httpapi.DefaultMaxConns, httpapi.DefaultMaxConnsPerIP)
 		go func() { srvErr <- srv.Serve(capped) }()
 		a.log.Info("serving HTTP", "addr", ln.Addr().String())
+		if a.roles.api {
+			a.log.Info("Tagstream is ready", bannerAttrs(a.cfg, ln.Addr())...)
+		}
 	}
 	var err error
 	select {
