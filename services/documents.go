@@ -28,6 +28,8 @@ const (
 	SourceURL   = fetch.TypeURL
 	SourceLocal = fetch.TypeLocal
 	SourceS3    = fetch.TypeS3
+	// SourceUpload: bytes sent with the request (single process only).
+	SourceUpload = fetch.TypeUpload
 )
 
 // schemeRE matches a URL scheme ("file://", "ftp://"); the fetcher infers
@@ -45,12 +47,19 @@ const MaxDocumentBytes = 64 << 10
 // used as they are, and every other column is kept as an extra. Errors
 // name the field and row.
 func NormalizeDocuments(rows []map[string]any, mapping map[string]string) ([]events.Document, error) {
+	return normalizeDocuments(rows, mapping, false)
+}
+
+// normalizeDocuments is NormalizeDocuments; uploads says whether the
+// upload source type is allowed, which only ProcessSingle may set: a
+// client naming an upload could otherwise point a job at stored bytes.
+func normalizeDocuments(rows []map[string]any, mapping map[string]string, uploads bool) ([]events.Document, error) {
 	if err := checkMapping(mapping); err != nil {
 		return nil, err
 	}
 	docs := make([]events.Document, len(rows))
 	for i, row := range rows {
-		d, err := normalizeRow(i, row, mapping)
+		d, err := normalizeRow(i, row, mapping, uploads)
 		if err != nil {
 			return nil, err
 		}
@@ -75,7 +84,7 @@ func checkMapping(mapping map[string]string) error {
 	return nil
 }
 
-func normalizeRow(i int, row map[string]any, mapping map[string]string) (events.Document, error) {
+func normalizeRow(i int, row map[string]any, mapping map[string]string, uploads bool) (events.Document, error) {
 	d := events.Document{Row: i}
 	if row == nil {
 		return d, apperr.Field(fmt.Sprintf("documents[%d]", i), "must be an object")
@@ -112,7 +121,7 @@ func normalizeRow(i int, row map[string]any, mapping map[string]string) (events.
 		fields[field] = strings.TrimSpace(s)
 	}
 	d.Title, d.FilePath, d.Description = fields[FieldTitle], fields[FieldFilePath], fields[FieldDescription]
-	if err := checkPath(i, &d, fields[FieldSourceType]); err != nil {
+	if err := checkPath(i, &d, fields[FieldSourceType], uploads); err != nil {
 		return d, err
 	}
 	if d.Title == "" {
@@ -124,7 +133,7 @@ func normalizeRow(i int, row map[string]any, mapping map[string]string) (events.
 	return d, nil
 }
 
-func checkPath(i int, d *events.Document, sourceType string) error {
+func checkPath(i int, d *events.Document, sourceType string, uploads bool) error {
 	field := fmt.Sprintf("documents[%d].file_path", i)
 	if d.FilePath == "" {
 		return apperr.Field(field, "is required (map a column to file_path with column_mapping)")
@@ -137,6 +146,11 @@ func checkPath(i int, d *events.Document, sourceType string) error {
 		d.SourceType = fetch.InferType(d.FilePath)
 	case SourceURL, SourceLocal, SourceS3:
 		d.SourceType = strings.ToLower(sourceType)
+	case SourceUpload:
+		if !uploads {
+			return apperr.Field(fmt.Sprintf("documents[%d].file_source_type", i), "upload is only for POST /api/single/process; use url, local or s3")
+		}
+		d.SourceType = SourceUpload
 	default:
 		return apperr.Field(fmt.Sprintf("documents[%d].file_source_type", i), "must be url, local or s3, not %q", sourceType)
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/tagstream/tagstream/events"
 	"github.com/tagstream/tagstream/internal/apperr"
+	"github.com/tagstream/tagstream/internal/tagging"
 	"github.com/tagstream/tagstream/services/pipeline"
 )
 
@@ -48,6 +49,7 @@ type StartJob struct {
 	// Columns is the order of the rows' columns as the client sent them
 	// (optional; recorded for exports, bounded by MaxRecordedColumns).
 	Columns []string
+	uploads bool // documents may be uploads (set by ProcessSingle only)
 }
 
 // MaxRecordedColumns bounds the column order kept in JobStarted: beyond
@@ -103,7 +105,7 @@ func (h StartJobHandler) Handle(ctx context.Context, cmd StartJob) (StartResult,
 		return StartResult{}, &apperr.Error{Code: apperr.TooLarge, Field: "documents",
 			Message: fmt.Sprintf("documents: %d documents exceed the limit of %d per job", len(cmd.Documents), h.maxDocuments)}
 	}
-	docs, err := NormalizeDocuments(cmd.Documents, cmd.ColumnMapping)
+	docs, err := normalizeDocuments(cmd.Documents, cmd.ColumnMapping, cmd.uploads)
 	if err != nil {
 		return StartResult{}, err
 	}
@@ -264,15 +266,15 @@ func exclusionWords(in []string) ([]string, error) {
 			if part == "" || seen[part] {
 				continue
 			}
-			if len(part) > 100 {
-				return nil, apperr.Field("config.exclusion_words", "words must be at most 100 characters")
+			if len(part) > tagging.MaxExclusionTermBytes {
+				return nil, apperr.Field("config.exclusion_words", "words must be at most %d bytes", tagging.MaxExclusionTermBytes)
 			}
 			seen[part] = true
 			out = append(out, part)
 		}
 	}
-	if len(out) > 1000 {
-		return nil, apperr.Field("config.exclusion_words", "at most 1000 words")
+	if len(out) > tagging.MaxExclusionTerms {
+		return nil, apperr.Field("config.exclusion_words", "at most %d words", tagging.MaxExclusionTerms)
 	}
 	return out, nil
 }

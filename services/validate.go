@@ -64,7 +64,7 @@ func (h ValidatePathsHandler) Handle(ctx context.Context, cmd ValidatePaths) ([]
 	sem := make(chan struct{}, h.parallel)
 	var wg sync.WaitGroup
 	for i, row := range cmd.Documents {
-		doc, err := normalizeRow(i, row, cmd.ColumnMapping)
+		doc, err := normalizeRow(i, row, cmd.ColumnMapping, false)
 		out[i] = PathResult{Row: i, FilePath: doc.FilePath, SourceType: doc.SourceType}
 		if err != nil {
 			out[i].Error, out[i].Code = apperr.Message(err), "invalid"

@@ -45,10 +45,14 @@ func adminBootstrapCmd() *cobra.Command {
 		if r != auth.RoleAdmin && r != auth.RoleAuditor {
 			return fmt.Errorf("--role must be admin or auditor, got %q", role)
 		}
-		a, err := openLog(c, cfg)
+		// Unlike the log's operator commands, bootstrap may run before the
+		// first serve: it sets up accounts, it reads no log. It names the
+		// store it wrote to, so a mistyped data dir is seen at once.
+		a, err := connectOperator(c, cfg)
 		if err != nil {
 			return err
 		}
+		fmt.Fprintf(c.OutOrStdout(), "accounts %s\n", where(cfg))
 		defer a.close()
 		svc, err := auth.New(c.Context(), a.conn.JS, auth.Config{KeyDir: filepath.Join(cfg.DataDir, "keys"),
 			Registration: cfg.Registration, Replicas: a.conn.Replicas()})

@@ -21,6 +21,7 @@ import (
 	"github.com/tagstream/tagstream/internal/metrics"
 	"github.com/tagstream/tagstream/internal/natsx"
 	"github.com/tagstream/tagstream/internal/secrets"
+	"github.com/tagstream/tagstream/internal/uploads"
 	"github.com/tagstream/tagstream/internal/web"
 	"github.com/tagstream/tagstream/projections"
 	"github.com/tagstream/tagstream/services"
@@ -43,6 +44,7 @@ type app struct {
 	store     *jsstore.Store
 	queue     *dispatch.TaskQueue
 	secrets   *secrets.Store
+	uploads   *uploads.Store
 	auth      *auth.Service
 	jobs      *projections.JobStatus
 	results   *projections.DocumentResults
@@ -119,6 +121,13 @@ func (a *app) open(ctx context.Context) error {
 	if a.secrets, err = secrets.Open(ctx, a.conn.JS, replicas, key); err != nil {
 		return err
 	}
+	// Uploads of single process: the API stores them, workers read them.
+	if a.uploads, err = uploads.Open(ctx, a.conn.JS, replicas, uploads.DefaultTTL, a.cfg.MaxFetchBytes); err != nil {
+		return err
+	}
+	if p, ok := a.tagger.(interface{ UseUploads(pipeline.UploadStore) }); ok {
+		p.UseUploads(a.uploads)
+	}
 	a.metrics = metrics.New()
 	a.skips = events.NewSkips(a.log, a.metrics.EventSkipped)
 	if p, ok := a.tagger.(interface{ ObserveModel(llm.Observer) }); ok {
@@ -145,27 +154,33 @@ func (a *app) open(ctx context.Context) error {
 	a.log.Info("read models rebuilt from the log", "events", a.runner.Applied(), "ms", time.Since(start).Milliseconds())
 	a.metrics.Watch(metrics.State{JobsByStatus: a.jobsByStatus, Applied: a.runner.Applied,
 		LogLastSeq: a.store.LastSeq, TaskBacklog: a.taskBacklog})
+	starter := services.NewStartJobHandler(a.store, a.secrets, a.cfg.MaxDocuments, a.cfg.LLMAPIKey != "")
 	a.handler = httpapi.New(httpapi.Deps{
-		Auth:      a.auth,
-		Start:     services.NewStartJobHandler(a.store, a.secrets, a.cfg.MaxDocuments, a.cfg.LLMAPIKey != ""),
-		Change:    services.NewChangeJobHandler(a.store),
-		Retry:     services.NewRetryJobHandler(a.store, a.secrets, a.cfg.LLMAPIKey != ""),
-		Validate:  services.NewValidatePathsHandler(fetch.New(fetchConfig(a.cfg))),
-		Jobs:      a.jobs,
-		Analytics: a.analytics,
-		Results:   a.results,
-		Events:    a.store,
-		Freshness: a.runner,
-		Tap:       a.runner,
-		Healthy:   a.conn.Healthy,
-		CaughtUp:  func() (uint64, uint64) { return a.runner.Applied(), a.readyAt },
-		Skipped:   func() (uint64, []string) { return a.skips.Total(), a.skips.Types() },
-		Requests:  a.metrics,
-		Metrics:   a.metrics.Handler(),
-		UI:        web.Handler(),
-		Log:       a.log,
-		Version:   version,
-		StartRate: a.cfg.StartRate,
+		Auth:  a.auth,
+		Start: starter,
+		// A one-document job: its wait covers a dispatch, the document's
+		// timeout and the outcome reaching the read models.
+		Single:       services.NewProcessSingleHandler(starter, a.uploads, a.cfg.MaxFetchBytes),
+		SingleWait:   a.cfg.DocTimeout + 30*time.Second,
+		MaxDocuments: a.cfg.MaxDocuments,
+		Change:       services.NewChangeJobHandler(a.store),
+		Retry:        services.NewRetryJobHandler(a.store, a.secrets, a.cfg.LLMAPIKey != ""),
+		Validate:     services.NewValidatePathsHandler(fetch.New(fetchConfig(a.cfg))),
+		Jobs:         a.jobs,
+		Analytics:    a.analytics,
+		Results:      a.results,
+		Events:       a.store,
+		Freshness:    a.runner,
+		Tap:          a.runner,
+		Healthy:      a.conn.Healthy,
+		CaughtUp:     func() (uint64, uint64) { return a.runner.Applied(), a.readyAt },
+		Skipped:      func() (uint64, []string) { return a.skips.Total(), a.skips.Types() },
+		Requests:     a.metrics,
+		Metrics:      a.metrics.Handler(),
+		UI:           web.Handler(),
+		Log:          a.log,
+		Version:      version,
+		StartRate:    a.cfg.StartRate,
 		// Whether, never what: the console picks builtin/keywords without one.
 		ServerHasKey: a.cfg.LLMAPIKey != "",
 		// Per client address too, so many accounts do not multiply the

@@ -33,7 +33,8 @@ func batchStartCmd(o *batchOpts) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "start --csv FILE [--map 'COLUMN=field' ...] [flags]",
 		Short: "Start a batch job from a CSV of documents",
-		Long: `Start a batch job from a CSV file. The first row names the columns; every
+		Long: `Start a batch job from a CSV file or an .xlsx spreadsheet (its first sheet;
+told apart by the extension or the file's first bytes). The first row names the columns; every
 further row is one document, sent as an object of its columns (columns that
 are not system fields come back with the results).
 
@@ -55,19 +56,19 @@ progress bar on stderr.
 		Args: cobra.NoArgs,
 	}
 	f := cmd.Flags()
-	f.StringVar(&csvPath, "csv", "", "CSV file of documents (required)")
+	f.StringVar(&csvPath, "csv", "", "CSV or .xlsx file of documents (required; of a spreadsheet, the first sheet is read)")
 	f.StringArrayVar(&maps, "map", nil, "map a CSV column to a system field, 'COLUMN=field' (repeatable)")
 	f.StringVar(&model, "model", "", "model name (server default: openai/gpt-4o-mini; builtin/keywords needs no key)")
 	f.IntVar(&pages, "pages", 0, "pages to read per document, 1..10 (server default 3)")
 	f.IntVar(&tags, "tags", 0, "tags per document, 3..15 (server default 8)")
 	f.StringSliceVar(&exclude, "exclude", nil, "comma-separated words never to use as tags")
-	f.StringVar(&excludeFile, "exclude-file", "", "file of words never to use as tags, one per line")
+	f.StringVar(&excludeFile, "exclude-file", "", "file (.txt) of terms never to use as tags: one per line or comma separated, # starts a comment")
 	f.BoolVar(&apiKeyStdin, "api-key-stdin", false, "read the model API key from stdin (it is never stored in the job's events)")
 	f.StringVar(&jobID, "job-id", "", "your own job id (scoped to you; the server answers with the job id to use); starting again with the same id and request is a no-op")
 	w.bind(cmd)
 	_ = cmd.MarkFlagRequired("csv")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		header, docs, lines, err := readCSV(csvPath)
+		header, docs, lines, err := readTable(csvPath)
 		if err != nil {
 			return err
 		}

@@ -41,6 +41,7 @@ type config struct {
 	SecretsKey    string
 	MaxFetchBytes int64
 	MemoryLimit   string
+	ExtractMemory string
 	MetricsAddr   string
 	StartRate     int
 }
@@ -76,6 +77,7 @@ func (c *config) settings() []setting {
 		{"task-ack-wait", "TAGSTREAM_TASK_ACK_WAIT", "how long a silent worker keeps a task before it is redelivered", &c.AckWait, "60s"},
 		{"shutdown-grace", "TAGSTREAM_SHUTDOWN_GRACE", "how long in-flight documents may finish on shutdown before they are released", &c.ShutdownGrace, "30s"},
 		{"memory-limit", "TAGSTREAM_MEMORY_LIMIT", "soft memory limit for the Go runtime (e.g. 400MiB; 0 or off: none; GOMEMLIMIT wins)", &c.MemoryLimit, "400MiB"},
+		{"extract-memory", "TAGSTREAM_EXTRACT_MEMORY", "memory budget shared by the documents being extracted at once, by estimated size (e.g. 256MiB; 0 or off: count only)", &c.ExtractMemory, "256MiB"},
 		{"metrics-addr", "TAGSTREAM_METRICS_ADDR", "worker only: serve /metrics and /api/health on this address (empty: none)", &c.MetricsAddr, ""},
 		{"log-level", "TAGSTREAM_LOG_LEVEL", "debug, info, warn or error", &c.LogLevel, "info"},
 		{"secrets-key", "TAGSTREAM_SECRETS_KEY", "base64 32-byte key for job API keys at rest (default: DATA_DIR/secrets.key)", &c.SecretsKey, ""},
@@ -166,6 +168,9 @@ func (c *config) validate() error {
 	}
 	if c.MaxDocuments < 1 {
 		return fmt.Errorf("TAGSTREAM_MAX_DOCUMENTS must be positive, got %d", c.MaxDocuments)
+	}
+	if _, err := parseBytes(c.ExtractMemory); err != nil {
+		return fmt.Errorf("TAGSTREAM_EXTRACT_MEMORY %q: %w", c.ExtractMemory, err)
 	}
 	return nil
 }

@@ -15,3 +15,16 @@ func TestParseBytes(t *testing.T) {
 		}
 	}
 }
+
+func TestExtractMemoryIsValidatedAtStartup(t *testing.T) {
+	c := config{Workers: 8, MaxDocuments: 10, ExtractMemory: "lots"}
+	if err := c.validate(); err == nil {
+		t.Fatal("TAGSTREAM_EXTRACT_MEMORY=lots accepted")
+	}
+	for _, ok := range []string{"256MiB", "off", ""} {
+		c.ExtractMemory = ok
+		if err := c.validate(); err != nil {
+			t.Fatalf("TAGSTREAM_EXTRACT_MEMORY=%q refused: %v", ok, err)
+		}
+	}
+}

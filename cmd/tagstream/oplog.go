@@ -31,25 +31,16 @@ var operatorSettings = []string{"data-dir", "nats-url", "nats-user", "nats-passw
 // verification.
 func openLog(c *cobra.Command, cfg config) (*app, error) {
 	ctx := c.Context()
-	log := slog.New(slog.DiscardHandler)
-	unlock := func() {}
 	if cfg.NatsURL == "" {
 		if err := hasLocalLog(cfg.DataDir); err != nil {
 			return nil, err
 		}
-		var err error
-		if unlock, err = lockDataDir(cfg.DataDir); err != nil {
-			return nil, err
-		}
 	}
-	nc := natsConfig(cfg, log)
-	nc.Listen = "" // an operator command never opens a port
-	conn, err := natsx.Connect(ctx, nc)
+	a, err := connectOperator(c, cfg)
 	if err != nil {
-		unlock()
 		return nil, err
 	}
-	a := &app{cfg: cfg, log: log, conn: conn, unlock: unlock}
+	conn := a.conn
 	if _, err := conn.JS.Stream(ctx, events.Stream); err != nil {
 		a.close()
 		if errors.Is(err, jetstream.ErrStreamNotFound) {
@@ -62,6 +53,28 @@ func openLog(c *cobra.Command, cfg config) (*app, error) {
 		return nil, err
 	}
 	return a, nil
+}
+
+// connectOperator reaches NATS the way serve does (the locked data dir's
+// embedded server, or TAGSTREAM_NATS_URL with its credentials) without
+// opening a port, starting workers or checking for a log.
+func connectOperator(c *cobra.Command, cfg config) (*app, error) {
+	log := slog.New(slog.DiscardHandler)
+	unlock := func() {}
+	if cfg.NatsURL == "" {
+		var err error
+		if unlock, err = lockDataDir(cfg.DataDir); err != nil {
+			return nil, err
+		}
+	}
+	nc := natsConfig(cfg, log)
+	nc.Listen = "" // an operator command never opens a port
+	conn, err := natsx.Connect(c.Context(), nc)
+	if err != nil {
+		unlock()
+		return nil, err
+	}
+	return &app{cfg: cfg, log: log, conn: conn, unlock: unlock}, nil
 }
 
 func where(cfg config) string {

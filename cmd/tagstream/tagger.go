@@ -16,12 +16,25 @@ func newTagger(cfg config, log *slog.Logger) pipeline.Tagger {
 	if err := ocr.Available(); err != nil && log != nil {
 		log.Warn("OCR unavailable: scanned documents will fail", "err", err)
 	}
-	return pipeline.New(
+	extract := pdftext.Options{MaxBytes: cfg.MaxFetchBytes, Timeout: 60 * time.Second}
+	// Validated at startup; tests that build a config by hand get none.
+	if n, _ := parseBytes(cfg.ExtractMemory); n > 0 {
+		extract.Memory = pdftext.NewMemoryGate(n)
+	}
+	var t pipeline.Tagger = pipeline.New(
 		fetchConfig(cfg),
 		llm.Config{BaseURL: cfg.LLMBaseURL, DocTimeout: cfg.DocTimeout},
-		pdftext.Options{MaxBytes: cfg.MaxFetchBytes, Timeout: 60 * time.Second},
+		extract,
 	)
+	if wrapTagger != nil {
+		t = wrapTagger(t)
+	}
+	return t
 }
+
+// wrapTagger is set only by the test binary (a helper process simulating
+// a process death); the real binary has no such hook.
+var wrapTagger func(pipeline.Tagger) pipeline.Tagger
 
 // fetchConfig is the one set of fetch rules for tagging and pre-flight checks.
 func fetchConfig(cfg config) fetch.Config {

@@ -1,15 +1,18 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
+	"github.com/tagstream/tagstream/internal/sheet"
 )
 
 // TestWebConsoleJourney drives the embedded console in headless chromium
@@ -132,12 +135,23 @@ func TestWebConsoleJourney(t *testing.T) {
 	t.Logf("validate paths: %s", p.text("#validate-out p"))
 	p.keepShot("start-form")
 
+	// Exclusion words typed, then more loaded from a list file, which the
+	// server parses with the CLI's parser (same fixture as its tests).
+	fixture, _ := filepath.Abs("../../internal/tagging/testdata/exclusions.txt")
+	p.do("exclusion words", 10*time.Second,
+		chromedp.SetValue(chromedp.CSS("#exclusions"), "draft, annual"),
+		chromedp.SetUploadFiles(chromedp.CSS("#exclusions-file"), []string{fixture}))
+	p.waitFor("exclusion file loaded", `document.querySelector("#exclusions").value.includes("Government of India")`,
+		`document.querySelector("#exclusions").value + " / " + document.querySelector("#alert-text").textContent`, 10*time.Second)
+	if got := eval[string](p, `document.querySelector("#exclusions").value`); got != "draft, annual, water, sanitation, Government of India, C#, tender, annual report" {
+		t.Errorf("exclusions after loading the file: %q", got)
+	}
+
 	// Start with the offline model.
 	p.do("start the job", 10*time.Second,
 		chromedp.SetValue(chromedp.CSS("#model"), "builtin/keywords"),
 		chromedp.SetValue(chromedp.CSS("#pages"), "2"),
 		chromedp.SetValue(chromedp.CSS("#tags"), "5"),
-		chromedp.SetValue(chromedp.CSS("#exclusions"), "draft, annual"),
 		chromedp.Click(chromedp.CSS("#start-btn")))
 	p.waitFor("job page open", `!document.querySelector("#view-job").hidden && document.querySelector("#job-id").textContent.startsWith("batch-")`,
 		`document.querySelector("#alert-text").textContent`, 10*time.Second)
@@ -197,6 +211,12 @@ func TestWebConsoleJourney(t *testing.T) {
 	saved := string(p.waitDownload(jobID+"-results.csv", 10*time.Second))
 	if !strings.HasPrefix(saved, "row_id,") || !strings.Contains(saved, "Department") || !strings.Contains(saved, "fake") || strings.Count(saved, "doc-") != rows {
 		t.Errorf("exported CSV:\n%s", saved)
+	}
+	p.do("export .xlsx", 5*time.Second, chromedp.Click(chromedp.CSS("#export-xlsx")))
+	p.waitFor("xlsx blob link", `(document.querySelector("#export-link")||{}).download?.endsWith(".xlsx")`, `document.querySelector("#export-out").textContent + document.querySelector("#alert-text").textContent`, 10*time.Second)
+	book := p.waitDownload(jobID+"-results.xlsx", 10*time.Second)
+	if xh, xrows, err := sheet.ReadXLSX(bytes.NewReader(book), sheet.Limits{}); err != nil || xh[0] != "row_id" || len(xrows) != rows || !slices.Contains(xh, "Department") {
+		t.Errorf("exported .xlsx: %q, %d rows, %v", xh, len(xrows), err)
 	}
 
 	// Audit trail: the control events, with who did them and why.

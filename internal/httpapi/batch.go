@@ -66,11 +66,17 @@ func DecodeStartRequest(body io.Reader, who services.Caller) (services.StartJob,
 	cmd := services.StartJob{Caller: who, JobID: req.JobID, Documents: docs, ColumnMapping: req.ColumnMapping,
 		Columns: columnOrder(req.Documents)}
 	if req.Config != nil {
-		cmd.Config = services.StartConfig{APIKey: req.Config.APIKey, Model: req.Config.ModelName,
-			NumPages: req.Config.NumPages, NumTags: req.Config.NumTags, ExclusionWords: req.Config.ExclusionWords,
-			OCR: req.Config.OCR, OCRLanguages: req.Config.OCRLanguages, TagLanguage: req.Config.TagLanguage}
+		cmd.Config = req.Config.command()
 	}
 	return cmd, nil
+}
+
+// command is the services' view of a config; batch start and single
+// process share it, so their configs cannot drift apart.
+func (sc startConfig) command() services.StartConfig {
+	return services.StartConfig{APIKey: sc.APIKey, Model: sc.ModelName,
+		NumPages: sc.NumPages, NumTags: sc.NumTags, ExclusionWords: sc.ExclusionWords,
+		OCR: sc.OCR, OCRLanguages: sc.OCRLanguages, TagLanguage: sc.TagLanguage}
 }
 
 func (s *Server) startBatch(c *gin.Context) {

@@ -59,8 +59,12 @@ func (s *Server) results(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	if c.Query("format") == "csv" {
+	switch c.Query("format") {
+	case "csv":
 		s.resultsCSV(c, job)
+		return
+	case "xlsx":
+		s.resultsXLSX(c, job)
 		return
 	}
 	from, limit, err := pageParams(c)
@@ -123,28 +127,10 @@ const csvPage = 500
 // second writes the rows. Both stop as soon as the client has gone.
 func (s *Server) resultsCSV(c *gin.Context, job projections.Job) {
 	ctx := c.Request.Context()
-	extra := map[string]bool{}
-	for from := 0; ; from += csvPage {
-		if ctx.Err() != nil {
-			return
-		}
-		rows, total, _ := s.d.Results.Page(job.ID, from, csvPage)
-		for _, r := range rows {
-			for k := range r.Extra {
-				extra[k] = true
-			}
-		}
-		if len(extra) > MaxCSVExtraColumns {
-			fail(c, apperr.New(apperr.Invalid,
-				"the results have more than %d distinct extra columns, too many for one CSV; use the JSON results (format=json) instead",
-				MaxCSVExtraColumns))
-			return
-		}
-		if len(rows) < csvPage || from+len(rows) >= total {
-			break
-		}
+	extraCols, ok := s.extraColumns(c, job, "CSV")
+	if !ok {
+		return
 	}
-	extraCols := orderedExtras(extra, job.Columns)
 	// A large export takes a while: one write deadline per page, not one
 	// for the whole answer.
 	streaming(c.Writer)
@@ -152,29 +138,15 @@ func (s *Server) resultsCSV(c *gin.Context, job projections.Job) {
 	c.Header("Content-Disposition", fmt.Sprintf(`attachment; filename="%s-results.csv"`, job.ID))
 	c.Status(http.StatusOK)
 	w := csv.NewWriter(c.Writer)
-	header := append([]string{"row_id"}, userNames(job.ColumnMapping, services.FieldTitle, services.FieldFilePath,
-		services.FieldSourceType, services.FieldDescription)...)
-	header = append(header, extraCols...)
-	header = append(header, "status", "tags", "error", "attempts", "pages_read", "extraction_method", "model", "total_tokens", "duration_ms")
 	s.writeDeadline(c.Writer)
-	_ = w.Write(safeCells(header))
+	_ = w.Write(safeCells(exportHeader(job, extraCols)))
 	for from := 0; ; from += csvPage {
 		if ctx.Err() != nil {
 			return
 		}
 		rows, total, _ := s.d.Results.Page(job.ID, from, csvPage)
 		for _, r := range rows {
-			rec := []string{strconv.Itoa(r.Row), r.Title, r.FilePath, r.SourceType, r.Description}
-			for _, k := range extraCols {
-				rec = append(rec, cell(r.Extra[k]))
-			}
-			md := r.Metadata
-			if md == nil {
-				md = &events.TagMetadata{}
-			}
-			rec = append(rec, r.Status, strings.Join(r.Tags, "; "), r.Error, strconv.Itoa(r.Attempts),
-				strconv.Itoa(md.PagesRead), md.Method, md.Model, strconv.Itoa(md.TotalTokens), strconv.FormatInt(md.DurationMS, 10))
-			_ = w.Write(safeCells(rec))
+			_ = w.Write(safeCells(exportRow(r, extraCols)))
 		}
 		w.Flush()
 		if w.Error() != nil {
@@ -186,6 +158,57 @@ func (s *Server) resultsCSV(c *gin.Context, job projections.Job) {
 			return
 		}
 	}
+}
+
+// extraColumns is the first pass of an export: the client's column names
+// over every page, within the column budget (before anything is written),
+// sorted. It stops when the client has gone.
+func (s *Server) extraColumns(c *gin.Context, job projections.Job, format string) ([]string, bool) {
+	extra := map[string]bool{}
+	for from := 0; ; from += csvPage {
+		if c.Request.Context().Err() != nil {
+			return nil, false
+		}
+		rows, total, _ := s.d.Results.Page(job.ID, from, csvPage)
+		for _, r := range rows {
+			for k := range r.Extra {
+				extra[k] = true
+			}
+		}
+		if len(extra) > MaxCSVExtraColumns {
+			fail(c, apperr.New(apperr.Invalid,
+				"the results have more than %d distinct extra columns, too many for one %s; use the JSON results (format=json) instead",
+				MaxCSVExtraColumns, format))
+			return nil, false
+		}
+		if len(rows) < csvPage || from+len(rows) >= total {
+			break
+		}
+	}
+	return orderedExtras(extra, job.Columns), true
+}
+
+// exportHeader and exportRow are the columns of the CSV and .xlsx exports:
+// the client's columns first, as uploaded (in its order, mapped columns
+// under its own names), then the outcome columns.
+func exportHeader(job projections.Job, extraCols []string) []string {
+	header := append([]string{"row_id"}, userNames(job.ColumnMapping, services.FieldTitle, services.FieldFilePath,
+		services.FieldSourceType, services.FieldDescription)...)
+	header = append(header, extraCols...)
+	return append(header, "status", "tags", "error", "attempts", "pages_read", "extraction_method", "model", "total_tokens", "duration_ms")
+}
+
+func exportRow(r projections.Result, extraCols []string) []string {
+	rec := []string{strconv.Itoa(r.Row), r.Title, r.FilePath, r.SourceType, r.Description}
+	for _, k := range extraCols {
+		rec = append(rec, cell(r.Extra[k]))
+	}
+	md := r.Metadata
+	if md == nil {
+		md = &events.TagMetadata{}
+	}
+	return append(rec, r.Status, strings.Join(r.Tags, "; "), r.Error, strconv.Itoa(r.Attempts),
+		strconv.Itoa(md.PagesRead), md.Method, md.Model, strconv.Itoa(md.TotalTokens), strconv.FormatInt(md.DurationMS, 10))
 }
 
 func cell(v any) string {

@@ -60,18 +60,25 @@ type Freshness interface {
 
 // Deps are the API's collaborators.
 type Deps struct {
-	Auth      Authenticator
-	Start     Starter
-	Change    Changer
-	Retry     Retrier
-	Validate  PathValidator
-	Jobs      JobReader
-	Analytics AnalyticsReader
-	Results   ResultReader
-	Events    EventReader
-	Freshness Freshness
-	Tap       Tapper
-	Healthy   func() bool // NATS reachable
+	Auth   Authenticator
+	Start  Starter
+	Single SingleProcessor // POST /api/single/process; optional
+	// SingleWait bounds how long single process waits for the outcome
+	// (the document timeout plus a margin); 0: DefaultSingleWait.
+	SingleWait time.Duration
+	// MaxDocuments bounds the rows of a spreadsheet read for the console
+	// (TAGSTREAM_MAX_DOCUMENTS); 0: 10000.
+	MaxDocuments int
+	Change       Changer
+	Retry        Retrier
+	Validate     PathValidator
+	Jobs         JobReader
+	Analytics    AnalyticsReader
+	Results      ResultReader
+	Events       EventReader
+	Freshness    Freshness
+	Tap          Tapper
+	Healthy      func() bool // NATS reachable
 	// CaughtUp says how far the read models are (applied) against the
 	// log's last sequence at startup (target), for /api/ready; optional.
 	CaughtUp func() (applied, target uint64)
@@ -191,6 +198,9 @@ func (s *Server) routes(r *gin.Engine) {
 	b := r.Group("/api/batch", s.authenticate)
 	b.POST("/start", s.limitAddr(s.addrStart), s.limit(s.startLimit), s.startBatch)
 	b.GET("/active", s.active)
+	r.POST("/api/exclusions/parse", s.authenticate, s.parseExclusions)
+	r.POST("/api/sheets/parse", s.authenticate, s.parseSheet)
+	r.POST(singlePath, s.authenticate, s.limitAddr(s.addrStart), s.limit(s.startLimit), s.processSingle)
 	b.POST("/validate-paths", s.limit(s.validateLimit), s.validatePaths)
 	b.GET("/template", s.template)
 	b.GET("/column-rules", s.columnRules)
@@ -266,7 +276,8 @@ func (s *Server) logRequests(c *gin.Context) {
 }
 
 func limitBody(c *gin.Context) {
-	if c.Request.Body != nil {
+	// An upload is bounded by the fetch cap instead (processSingle).
+	if c.Request.Body != nil && c.Request.URL.Path != singlePath {
 		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, MaxBodyBytes)
 	}
 	c.Next()

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
+
+	"github.com/tagstream/tagstream/internal/pdftext/pdfgen"
 )
 
 // childEnv marks the test binary started as an extraction child.
@@ -25,7 +27,7 @@ func TestChildExtract(t *testing.T) {
 		childMain()
 		return
 	}
-	data := genFormSelf()
+	data := pdfgen.FormSelf()
 	res, err := Extract(context.Background(), data, Options{})
 	if err != nil {
 		t.Fatal(err)

@@ -33,6 +33,12 @@ type Options struct {
 	MaxBytes int64         // refuse larger input (default 50 MiB when <= 0)
 	Timeout  time.Duration // whole extraction deadline (default 30s when <= 0); also honour ctx
 	Limits   Limits        // budgets; zero fields take DefaultLimits
+	// Memory, when set, is the process's extraction budget: Extract
+	// first reserves MemoryEstimate(len(data)) from it, waiting (within
+	// ctx, not within Timeout) while other extractions hold it, so the
+	// pool is sized by bytes as well as by count. OCR's child processes
+	// run after Extract returns, outside the reservation.
+	Memory *MemoryGate
 }
 
 // Result is what was extracted.
@@ -136,6 +142,13 @@ func Extract(ctx context.Context, data []byte, opts Options) (res *Result, err e
 		return nil, ErrNotPDF
 	}
 	disableConfigOnce.Do(api.DisableConfigDir)
+	if opts.Memory != nil {
+		release, err := opts.Memory.Acquire(ctx, MemoryEstimate(int64(len(data))))
+		if err != nil {
+			return nil, err
+		}
+		defer release()
+	}
 
 	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 	defer cancel()

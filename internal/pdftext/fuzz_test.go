@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tagstream/tagstream/internal/pdftext/pdfgen"
 	"github.com/tagstream/tagstream/internal/testenv"
 )
 
@@ -93,8 +94,8 @@ func FuzzExtract(f *testing.F) {
 	f.Add([]byte("%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj trailer<</Root 1 0 R>>\n%%EOF"))
 	// The hostile suite's small documents: mutations of a bomb or an
 	// absurd CMap explore the budgets' edges.
-	for _, h := range hostileDocs {
-		if d := h.data(); len(d) <= maxFuzzSeed {
+	for _, h := range pdfgen.Hostile() {
+		if d := h.Data(); len(d) <= maxFuzzSeed {
 			f.Add(d)
 		}
 	}

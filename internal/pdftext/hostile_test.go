@@ -2,16 +2,15 @@ package pdftext
 
 import (
 	"bytes"
-	"compress/zlib"
 	"context"
 	"errors"
-	"hash/adler32"
-	"io"
 	"runtime"
 	"runtime/metrics"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tagstream/tagstream/internal/pdftext/pdfgen"
 )
 
 // Memory bounds every hostile document must stay within (issue 10: one
@@ -80,9 +79,9 @@ func samplePeak(stop <-chan struct{}, out chan<- uint64) {
 }
 
 func TestHostileDocuments(t *testing.T) {
-	for _, h := range hostileDocs {
-		t.Run(h.name, func(t *testing.T) {
-			data := h.data()
+	for _, h := range pdfgen.Hostile() {
+		t.Run(h.Name, func(t *testing.T) {
+			data := h.Data()
 			res, err, st := measure(data, Options{Timeout: hostileTimeout})
 			t.Logf("%d bytes in, %d MiB allocated, peak heap >= %d MiB, err=%v", len(data), st.alloc>>20, st.peak>>20, err)
 			checkHostile(t, h, res, err)
@@ -103,33 +102,56 @@ func TestHostileDocuments(t *testing.T) {
 	}
 }
 
-func checkHostile(t testing.TB, h hostileDoc, res *Result, err error) {
+// hostileWant maps pdfgen's kinds (strings: pdfgen cannot import this
+// package) to this package's errors.
+var hostileWant = map[string]error{pdfgen.KindBudget: ErrBudget, pdfgen.KindCorrupt: ErrCorrupt}
+
+func checkHostile(t testing.TB, h pdfgen.Doc, res *Result, err error) {
 	t.Helper()
-	if h.want == nil {
+	if h.Kind == pdfgen.KindText {
 		if err != nil {
 			t.Fatalf("want partial success, got %v", err)
 		}
-		if !strings.Contains(res.Text, h.text) {
-			t.Fatalf("text %q does not contain %q", res.Text, h.text)
+		if !strings.Contains(res.Text, h.Text) {
+			t.Fatalf("text %q does not contain %q", res.Text, h.Text)
 		}
 		return
 	}
-	if !errors.Is(err, h.want) {
-		t.Fatalf("got (%v), want %v", err, h.want)
+	want, ok := hostileWant[h.Kind]
+	if !ok {
+		t.Fatalf("unknown kind %q", h.Kind)
+	}
+	if !errors.Is(err, want) {
+		t.Fatalf("got (%v), want %v", err, want)
 	}
 	if res != nil {
 		t.Errorf("a result came with the error")
 	}
 	var be *BudgetError
-	if h.budget != "" && (!errors.As(err, &be) || be.Budget != h.budget) {
-		t.Fatalf("got %v, want budget %q", err, h.budget)
+	if h.Budget != "" && (!errors.As(err, &be) || be.Budget != h.Budget) {
+		t.Fatalf("got %v, want budget %q", err, h.Budget)
+	}
+}
+
+// TestHostileBudgetNames: pdfgen names budgets by string; they must be
+// this package's, or a renamed budget would silently fail the suite.
+func TestHostileBudgetNames(t *testing.T) {
+	for got, want := range map[string]string{
+		pdfgen.BudgetStreamBytes: BudgetStreamBytes, pdfgen.BudgetPageContent: BudgetPageContent,
+		pdfgen.BudgetDocDecode: BudgetDocDecode, pdfgen.BudgetObjects: BudgetObjects,
+		pdfgen.BudgetPageOps: BudgetPageOps, pdfgen.BudgetDocOps: BudgetDocOps,
+		pdfgen.BudgetPageText: BudgetPageText, pdfgen.BudgetFilters: BudgetFilters,
+	} {
+		if got != want {
+			t.Errorf("pdfgen budget %q, pdftext %q", got, want)
+		}
 	}
 }
 
 // TestTimeoutStopsWork proves a deadline stops the interpreter itself:
 // the call returns ErrTimeout and no goroutine is left running it.
 func TestTimeoutStopsWork(t *testing.T) {
-	data := genEndlessContent()
+	data := pdfgen.EndlessContent()
 	done, cancelDone := context.WithCancel(context.Background())
 	cancelDone()
 	g := runtime.NumGoroutine()
@@ -172,24 +194,6 @@ func (c *cancelAfter) Err() error {
 	return c.Context.Err()
 }
 
-func TestDeflateBombGenerator(t *testing.T) {
-	for _, n := range []int64{1, 259, 100_000} {
-		z := deflateBomb(n, ' ')
-		zr, err := zlib.NewReader(bytes.NewReader(z))
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := io.ReadAll(zr)
-		if err != nil {
-			t.Fatalf("n=%d: %v", n, err)
-		}
-		want := bytes.Repeat([]byte(" "), len(got))
-		if int64(len(got)) > n || int64(len(got)) <= n-258 || !bytes.Equal(got, want) || adler32.Checksum(got) == 0 {
-			t.Fatalf("n=%d: inflated to %d bytes", n, len(got))
-		}
-	}
-}
-
 // TestObjectBudgetKeepsRealFiles: the object budget relative to size
 // must not refuse real documents (they spend 35-320 bytes per object).
 func TestObjectBudgetKeepsRealFiles(t *testing.T) {
@@ -207,9 +211,9 @@ func TestObjectBudgetKeepsRealFiles(t *testing.T) {
 // BenchmarkHostile reports time and memory per hostile document; the
 // numbers are in BENCHMARKS.md.
 func BenchmarkHostile(b *testing.B) {
-	for _, h := range hostileDocs {
-		b.Run(h.name, func(b *testing.B) {
-			data := h.data()
+	for _, h := range pdfgen.Hostile() {
+		b.Run(h.Name, func(b *testing.B) {
+			data := h.Data()
 			b.ReportAllocs()
 			b.ResetTimer()
 			var peak, heap uint64

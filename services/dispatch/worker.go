@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -61,8 +60,14 @@ type Worker struct {
 	actor   events.Actor
 
 	mu        sync.Mutex
+	isolate   sync.RWMutex             // see hold
 	jobs      map[string]*jobpkg.State // job id -> state folded from control events
 	consumers map[string]jetstream.Consumer
+	// Fair shares (see pick): documents in flight per owner, and the
+	// cursors that make ties take turns across scheduling rounds.
+	ownerInFlight map[string]int
+	lastOwner     string
+	lastJob       map[string]string // owner -> job that got its last slot
 
 	inflight atomic.Int64
 	wake     chan struct{}
@@ -87,7 +92,7 @@ func NewWorker(store events.Store, queue *TaskQueue, secrets services.SecretStor
 	}
 	return &Worker{store: store, queue: queue, secrets: secrets, tagger: tagger, cfg: cfg,
 		actor: events.Worker(cfg.ID), jobs: map[string]*jobpkg.State{}, consumers: map[string]jetstream.Consumer{},
-		wake: make(chan struct{}, 1)}
+		ownerInFlight: map[string]int{}, lastJob: map[string]string{}, wake: make(chan struct{}, 1)}
 }
 
 // Run works until ctx is done, then stops taking tasks, lets in-flight
@@ -140,40 +145,56 @@ const (
 	idlePollMax = 250 * time.Millisecond
 )
 
-// schedule fetches tasks for free slots, round-robin over runnable jobs,
-// and returns how many it started.
+// schedule fetches tasks for free slots, one at a time, each for the
+// owner with the fewest documents in flight (see pick), and returns how
+// many it started.
 func (w *Worker) schedule(ctx, work context.Context, wg *sync.WaitGroup) int {
 	started := 0
 	jobs := w.runnable()
-	for i, jobID := range jobs {
-		free := int64(w.cfg.Concurrency) - w.inflight.Load()
-		if free <= 0 {
+	dry := map[string]bool{} // jobs with nothing to take this round
+	for int64(w.cfg.Concurrency)-w.inflight.Load() > 0 {
+		owner, jobID := w.pick(jobs, dry)
+		if jobID == "" {
 			break
 		}
-		share := (free + int64(len(jobs)-i) - 1) / int64(len(jobs)-i)
 		cons := w.consumer(ctx, jobID)
 		if cons == nil {
+			dry[jobID] = true
 			continue
 		}
-		batch, err := cons.FetchNoWait(int(share))
+		batch, err := cons.FetchNoWait(1)
 		if err != nil {
 			w.forgetConsumer(jobID)
+			dry[jobID] = true
 			continue
 		}
+		got := false
 		for msg := range batch.Messages() {
-			w.inflight.Add(1)
+			got = true
 			started++
-			wg.Add(1)
-			w.cfg.Metrics.InFlight(1)
-			go func() {
-				defer wg.Done()
-				defer w.release()
-				defer w.cfg.Metrics.InFlight(-1)
-				w.process(work, msg)
-			}()
+			w.startTask(work, wg, owner, jobID, msg)
+		}
+		if !got {
+			dry[jobID] = true
 		}
 	}
 	return started
+}
+
+func (w *Worker) startTask(work context.Context, wg *sync.WaitGroup, owner, jobID string, msg jetstream.Msg) {
+	w.mu.Lock()
+	w.ownerInFlight[owner]++
+	w.lastOwner, w.lastJob[owner] = owner, jobID
+	w.mu.Unlock()
+	w.inflight.Add(1)
+	wg.Add(1)
+	w.cfg.Metrics.InFlight(1)
+	go func() {
+		defer wg.Done()
+		defer w.release(owner)
+		defer w.cfg.Metrics.InFlight(-1)
+		w.process(work, msg)
+	}()
 }
 
 // skip reports an event the worker cannot read and goes on without it.
@@ -184,30 +205,17 @@ func (w *Worker) skip(env events.Envelope, err error) {
 	}
 }
 
-func (w *Worker) release() {
+func (w *Worker) release(owner string) {
+	w.mu.Lock()
+	if w.ownerInFlight[owner]--; w.ownerInFlight[owner] <= 0 {
+		delete(w.ownerInFlight, owner)
+	}
+	w.mu.Unlock()
 	w.inflight.Add(-1)
 	select {
 	case w.wake <- struct{}{}:
 	default:
 	}
-}
-
-func (w *Worker) runnable() []string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	var out []string
-	for id, st := range w.jobs {
-		if st.Status == events.StatusPending || st.Status == events.StatusProcessing {
-			out = append(out, id)
-		}
-	}
-	sort.Strings(out)
-	// Rotate so the same job does not always get the first free slots.
-	if n := len(out); n > 1 {
-		k := int(time.Now().UnixNano() % int64(n))
-		out = append(out[k:], out[:k]...)
-	}
-	return out
 }
 
 func (w *Worker) consumer(ctx context.Context, jobID string) jetstream.Consumer {
@@ -338,7 +346,15 @@ var errRetryLater = errors.New("temporarily unavailable")
 
 // run decides, starts, tags and records one document attempt.
 func (w *Worker) run(ctx context.Context, t task, log *slog.Logger) settle {
-	startedSeq, verdict, err := w.begin(ctx, t)
+	// The key is read before the start is recorded: a start given back
+	// without an outcome counts towards quarantine (see begin), and a
+	// secret store hiccup says nothing about the document.
+	key, kerr := w.apiKey(ctx, t)
+	if errors.Is(kerr, errRetryLater) {
+		log.Warn("worker: document postponed", "err", kerr)
+		return settleLater
+	}
+	startedSeq, verdict, done, err := w.begin(ctx, t, log)
 	if err != nil {
 		log.Warn("worker: cannot start document", "err", err)
 		return settleRelease
@@ -346,8 +362,13 @@ func (w *Worker) run(ctx context.Context, t task, log *slog.Logger) settle {
 	if startedSeq == 0 {
 		return verdict
 	}
+	defer done()
 	began := time.Now()
-	out, terr := w.tag(ctx, t)
+	var out pipeline.TagOutput
+	terr := kerr
+	if terr == nil {
+		out, terr = w.tag(ctx, t, key)
+	}
 	took := time.Since(began)
 	if terr != nil && ctx.Err() != nil {
 		return settleRelease // shutting down: another worker redoes it
@@ -396,36 +417,66 @@ func (w *Worker) run(ctx context.Context, t task, log *slog.Logger) settle {
 // no document starts after a pause or cancel that the worker did not see,
 // and none of an attempt that is no longer the job's. It returns the
 // start's sequence, or 0 with how to settle the task.
-func (w *Worker) begin(ctx context.Context, t task) (uint64, settle, error) {
+//
+// A document whose attempt was started PoisonAfter times without an
+// outcome is quarantined here instead: it fails with code "poison" and is
+// not started again.
+func (w *Worker) begin(ctx context.Context, t task, log *slog.Logger) (uint64, settle, func(), error) {
+	var held *hold
+	fail := func(v settle, err error) (uint64, settle, func(), error) {
+		held.release()
+		return 0, v, nil, err
+	}
 	for i := 0; i < 10; i++ {
 		job, err := w.jobAt(ctx, t.JobID)
 		if err != nil {
-			return 0, settleRelease, err
+			return fail(settleRelease, err)
 		}
 		switch job.CanStart(t.Attempt) {
 		case jobpkg.StartNever:
-			return 0, settleDone, nil
+			return fail(settleDone, nil)
 		case jobpkg.StartLater:
-			return 0, settleRelease, nil
+			return fail(settleRelease, nil)
 		}
 		doc, err := w.store.Last(ctx, events.DocSubject(t.JobID, t.Document.Row))
 		if err != nil && !errors.Is(err, events.ErrNotFound) {
-			return 0, settleRelease, err
+			return fail(settleRelease, err)
 		}
-		if err == nil && jobpkg.TaskStale(doc, t.Attempt) {
-			return 0, settleDone, nil
+		found := err == nil
+		if found && jobpkg.TaskStale(doc, t.Attempt) {
+			return fail(settleDone, nil)
+		}
+		suspect := found && jobpkg.Suspect(doc, t.Attempt)
+		if held == nil || held.alone != suspect {
+			// Wait for the right to start, then look again: the log may
+			// have moved on meanwhile.
+			held.release()
+			held = w.hold(suspect, log)
+			continue
+		}
+		if suspect {
+			quarantined, err := w.quarantine(ctx, t, doc, log)
+			if errors.Is(err, events.ErrConflict) {
+				continue // the document moved on: look again
+			}
+			if quarantined || err != nil {
+				return fail(settleDone, err)
+			}
 		}
 		env, err := events.New(t.JobID, w.actor, events.DocumentStarted{Row: t.Document.Row, Attempt: t.Attempt})
 		if err != nil {
-			return 0, settleRelease, err
+			return fail(settleRelease, err)
 		}
 		seq, err := w.store.Append(ctx, env, &events.Expect{Subject: events.ControlSubject(t.JobID), Seq: job.ControlSeq})
 		if errors.Is(err, events.ErrConflict) {
 			continue // the job changed under us: look again
 		}
-		return seq, settleDone, err
+		if err != nil {
+			return fail(settleRelease, err)
+		}
+		return seq, settleDone, held.release, nil
 	}
-	return 0, settleRelease, errors.New("job kept changing")
+	return fail(settleRelease, errors.New("job kept changing"))
 }
 
 // jobAt returns the job's state as of its last control event: the copy
@@ -445,23 +496,28 @@ func (w *Worker) jobAt(ctx context.Context, jobID string) (*jobpkg.State, error)
 	return jobpkg.Load(ctx, w.store, jobID, ctl.Seq)
 }
 
-func (w *Worker) tag(ctx context.Context, t task) (pipeline.TagOutput, error) {
-	in := pipeline.TagInput{JobID: t.JobID, Attempt: t.Attempt, Document: t.Document, Config: t.Config}
+// apiKey returns the key task t is tagged with.
+func (w *Worker) apiKey(ctx context.Context, t task) (string, error) {
 	switch t.Config.KeySource {
 	case "job":
 		key, found, err := w.secrets.Lookup(ctx, jobpkg.SecretID(t.JobID, t.Attempt))
 		if err != nil {
 			// The store is briefly unreachable (a leader election, say):
 			// that is no reason to fail the document.
-			return pipeline.TagOutput{}, fmt.Errorf("%w: read the job's API key: %v", errRetryLater, err)
+			return "", fmt.Errorf("%w: read the job's API key: %v", errRetryLater, err)
 		}
 		if !found || key == "" {
-			return pipeline.TagOutput{}, &pipeline.Failure{Code: "api_key_missing", Reason: "the job's API key is no longer available; retry the job with a new key"}
+			return "", &pipeline.Failure{Code: "api_key_missing", Reason: "the job's API key is no longer available; retry the job with a new key"}
 		}
-		in.APIKey = key
+		return key, nil
 	case "server":
-		in.APIKey = w.cfg.ServerAPIKey
+		return w.cfg.ServerAPIKey, nil
 	}
+	return "", nil
+}
+
+func (w *Worker) tag(ctx context.Context, t task, key string) (pipeline.TagOutput, error) {
+	in := pipeline.TagInput{JobID: t.JobID, Attempt: t.Attempt, Document: t.Document, Config: t.Config, APIKey: key}
 	dctx, cancel := context.WithTimeout(ctx, w.cfg.DocTimeout)
 	defer cancel()
 	return w.tagger.Tag(dctx, in)

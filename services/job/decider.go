@@ -28,6 +28,9 @@ type Doc struct {
 	Status  string
 	Attempt int
 	Outcome bool
+	// Starts counts the DocumentStarted events of Attempt: while Outcome
+	// is false, each of them ended without one (see Quarantine).
+	Starts int
 }
 
 // State is a job folded from its events. Folding only control events is
@@ -264,6 +267,7 @@ func (d Doc) OnDocEvent(eventType string, attempt int) (Doc, bool) {
 			return orig, false // a redelivered start of an attempt that already ended
 		}
 		next.Status = DocProcessing
+		next.Starts++
 	case events.TypeDocumentTagged:
 		next.Status, next.Outcome = DocSuccess, true
 	case events.TypeDocumentFailed:

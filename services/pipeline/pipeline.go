@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -35,7 +36,20 @@ type Pipeline struct {
 	model   *llm.Client
 	mcfg    llm.Config
 	extract pdftext.Options
+	uploads UploadStore
 }
+
+// UploadStore returns the bytes uploaded for a job's document, stored
+// under their SHA-256 (hex); workers may run on other machines than the
+// API that received them.
+type UploadStore interface {
+	Get(ctx context.Context, jobID, sum string) ([]byte, error)
+}
+
+// UseUploads gives the pipeline the store of uploaded documents. Like
+// ObserveModel it is a setter because the tagger exists before NATS does;
+// call it before the first Tag.
+func (p *Pipeline) UseUploads(u UploadStore) { p.uploads = u }
 
 var _ Tagger = (*Pipeline)(nil)
 
@@ -61,7 +75,7 @@ func (p *Pipeline) Tag(ctx context.Context, in TagInput) (TagOutput, error) {
 		md.DurationMS = time.Since(start).Milliseconds()
 		return TagOutput{}, &Failure{Code: code, Reason: reason, Metadata: md}
 	}
-	data, err := p.fetcher.Fetch(ctx, fetch.Source{Type: in.Document.SourceType, Path: in.Document.FilePath})
+	data, err := p.read(ctx, in)
 	if err != nil {
 		var fe *fetch.Error
 		if errors.As(err, &fe) {
@@ -131,6 +145,47 @@ func (p *Pipeline) Tag(ctx context.Context, in TagInput) (TagOutput, error) {
 	}
 	md.DurationMS = time.Since(start).Milliseconds()
 	return TagOutput{Tags: tags, Metadata: md}, nil
+}
+
+// read returns the document's bytes: from the upload store for uploads,
+// else through the fetcher and its rules.
+func (p *Pipeline) read(ctx context.Context, in TagInput) ([]byte, error) {
+	if in.Document.SourceType != fetch.TypeUpload {
+		return p.fetcher.Fetch(ctx, fetch.Source{Type: in.Document.SourceType, Path: in.Document.FilePath})
+	}
+	if p.uploads == nil {
+		return nil, &fetch.Error{Code: fetch.CodeBadSource, Reason: "uploaded documents are not available to this worker"}
+	}
+	sum, ok := UploadSum(in.Document.FilePath)
+	if !ok {
+		return nil, &fetch.Error{Code: fetch.CodeBadSource, Reason: "not an uploaded document's path"}
+	}
+	data, err := p.uploads.Get(ctx, in.JobID, sum)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, &fetch.Error{Code: fetch.CodeNotFound, Reason: "the uploaded document could not be read: " + err.Error(), Err: err}
+	}
+	if err := fetch.CheckPDF(data); err != nil {
+		return nil, err
+	}
+	return data, nil
+}
+
+// UploadPath is the file_path recorded for an upload: its content hash,
+// so the log says which bytes were tagged without holding them.
+func UploadPath(sum string) string { return uploadPrefix + sum }
+
+const uploadPrefix = "upload:sha256:"
+
+// UploadSum is the hash in an UploadPath.
+func UploadSum(path string) (string, bool) {
+	sum, ok := strings.CutPrefix(path, uploadPrefix)
+	if !ok || len(sum) != 64 || strings.Trim(sum, "0123456789abcdef") != "" {
+		return "", false
+	}
+	return sum, true
 }
 
 // extractText reads the text layer and OCRs pages as the job's ocr

@@ -168,6 +168,24 @@ function renderMapping(p, fileName) {
   $("#mapping").hidden = false;
 }
 
+// isXLSX tells a spreadsheet from a CSV as the CLI does: by the name or
+// the zip magic of its first bytes.
+async function isXLSX(file) {
+  if (/\.xlsx$/i.test(file.name)) return true;
+  const head = new Uint8Array(await file.slice(0, 4).arrayBuffer());
+  return head.length === 4 && head[0] === 0x50 && head[1] === 0x4b && head[2] === 3 && head[3] === 4;
+}
+
+// parseXLSX has the server read the first sheet with the CLI's reader and
+// budgets; the answer has parseCSV's shape, {headers, rows}.
+async function parseXLSX(file) {
+  const bytes = new Uint8Array(await file.arrayBuffer());
+  let bin = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) bin += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  const out = await post("/api/sheets/parse", { data: btoa(bin) });
+  return { headers: out.headers || [], rows: out.rows || [] };
+}
+
 async function readFile(input) {
   const f = input.files && input.files[0];
   if (!f) return null;
@@ -234,22 +252,31 @@ export function init(onStarted) {
     parsed = null;
     $("#mapping").hidden = true;
     try {
-      const f = await readFile(e.target);
-      if (!f) return;
-      parsed = parseCSV(f.text);
-      renderMapping(parsed, f.name);
+      const file = e.target.files && e.target.files[0];
+      if (!file) return;
+      parsed = (await isXLSX(file)) ? await parseXLSX(file) : parseCSV(await file.text());
+      renderMapping(parsed, file.name);
     } catch (err) {
       $("#csv-summary").textContent = err.message;
       showError(err);
     }
   });
   $("#exclusions-file").addEventListener("change", async (e) => {
-    const f = await readFile(e.target);
-    if (!f) return;
-    const have = splitWords($("#exclusions").value);
-    const words = splitWords([...have, ...splitWords(f.text)].join("\n"));
-    $("#exclusions").value = words.join(", ");
-    showInfo(`Loaded ${words.length - have.length} exclusion words from ${f.name}.`);
+    try {
+      const f = await readFile(e.target);
+      if (!f) return;
+      // The server parses list files (one term per line or comma
+      // separated, '#' comments) with the same code as the CLI.
+      const loaded = (await post("/api/exclusions/parse", { text: f.text })).words || [];
+      const have = splitWords($("#exclusions").value);
+      const words = splitWords([...have, ...loaded].join("\n"));
+      $("#exclusions").value = words.join(", ");
+      showInfo(`Loaded ${words.length - have.length} exclusion words from ${f.name}.`);
+    } catch (err) {
+      showError(err);
+    } finally {
+      e.target.value = "";
+    }
   });
   $("#validate-btn").addEventListener("click", (e) => busy(e.currentTarget, async () => {
     hideAlert();

@@ -98,15 +98,15 @@ export async function loadResults(id, reset) {
   } catch (err) { showError(err); }
 }
 
-// exportCSV fetches the CSV with the bearer token (a plain link could not
-// send it) and hands the browser a blob to save.
-async function exportCSV() {
+// exportAs fetches the CSV or .xlsx export with the bearer token (a plain
+// link could not send it) and hands the browser a blob to save.
+async function exportAs(format) {
   const id = resultsJob;
   const out = clear($("#export-out"));
   try {
-    const res = await request("GET", `/api/batch/jobs/${encodeURIComponent(id)}/results`, { query: { format: "csv" }, raw: true });
+    const res = await request("GET", `/api/batch/jobs/${encodeURIComponent(id)}/results`, { query: { format }, raw: true });
     const blob = await res.blob();
-    const name = `${id}-results.csv`;
+    const name = `${id}-results.${format}`;
     const url = URL.createObjectURL(blob);
     const a = h("a", { href: url, download: name, id: "export-link" }, `Download ${name} (${blob.size} bytes)`);
     out.append(a);
@@ -116,7 +116,8 @@ async function exportCSV() {
 
 export function initResults() {
   $("#results-more").addEventListener("click", (e) => busy(e.currentTarget, () => loadResults(resultsJob, false)));
-  $("#export-csv").addEventListener("click", (e) => busy(e.currentTarget, exportCSV));
+  $("#export-csv").addEventListener("click", (e) => busy(e.currentTarget, () => exportAs("csv")));
+  $("#export-xlsx").addEventListener("click", (e) => busy(e.currentTarget, () => exportAs("xlsx")));
 }
 
 // Audit trail.

@@ -1,36 +1,43 @@
-package pdftext
+// Package pdfgen builds PDFs in code for tests: small well-formed files and
+// the hostile-input suite (issue 10 item 7), so that no bomb is committed
+// and every package testing extraction (pdftext itself, the tagging
+// pipeline, the extract command) attacks it with the same documents. It
+// imports nothing of ours, pdftext included, so pdftext's own tests can use
+// it; expected errors are therefore named by strings.
+package pdfgen
 
 import (
 	"bytes"
 	"compress/zlib"
 	"fmt"
-	"hash/adler32"
 	"strings"
 )
 
-// pdfBuilder writes small PDFs with a classic cross-reference table, for
+// Builder writes small PDFs with a classic cross-reference table, for
 // generating hostile documents in test code rather than committing them.
-type pdfBuilder struct {
+type Builder struct {
 	objs [][]byte // objs[i] is the body of object i+1
 }
 
-// reserve allocates an object number to be filled in with set.
-func (b *pdfBuilder) reserve() int {
+// Reserve allocates an object number to be filled in with Set.
+func (b *Builder) Reserve() int {
 	b.objs = append(b.objs, nil)
 	return len(b.objs)
 }
 
-func (b *pdfBuilder) set(n int, body string) { b.objs[n-1] = []byte(body) }
+// Set fills object n with body.
+func (b *Builder) Set(n int, body string) { b.objs[n-1] = []byte(body) }
 
-func (b *pdfBuilder) add(body string) int {
-	n := b.reserve()
-	b.set(n, body)
+// Add adds an object and returns its number.
+func (b *Builder) Add(body string) int {
+	n := b.Reserve()
+	b.Set(n, body)
 	return n
 }
 
-// addStream adds a stream object; dict is the dictionary's inside
+// AddStream adds a stream object; dict is the dictionary's inside
 // without Length, data the encoded bytes.
-func (b *pdfBuilder) addStream(dict string, data []byte) int {
+func (b *Builder) AddStream(dict string, data []byte) int {
 	var o bytes.Buffer
 	fmt.Fprintf(&o, "<< %s /Length %d >>\nstream\n", dict, len(data))
 	o.Write(data)
@@ -39,8 +46,8 @@ func (b *pdfBuilder) addStream(dict string, data []byte) int {
 	return len(b.objs)
 }
 
-// bytes serialises the file with root as the catalog.
-func (b *pdfBuilder) bytes(root int, trailerExtra string) []byte {
+// Bytes serialises the file with root as the catalog.
+func (b *Builder) Bytes(root int, trailerExtra string) []byte {
 	var out bytes.Buffer
 	out.WriteString("%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
 	offsets := make([]int, len(b.objs))
@@ -59,28 +66,28 @@ func (b *pdfBuilder) bytes(root int, trailerExtra string) []byte {
 	return out.Bytes()
 }
 
-// docWithPages builds a catalog and a flat page tree over the given page
-// objects (already added with placeholder parents fixed up by the caller
-// through pagesRef).
-func ref(n int) string { return fmt.Sprintf("%d 0 R", n) }
+// Ref is an indirect reference to object n.
+func Ref(n int) string { return fmt.Sprintf("%d 0 R", n) }
 
-// onePage builds a one-page document: contents is the page's Contents
+// OnePage builds a one-page document: contents is the page's Contents
 // value (a reference or an array), resources the Resources dictionary.
-func onePage(b *pdfBuilder, contents, resources string) []byte {
-	pages := b.reserve()
-	page := b.add(fmt.Sprintf("<< /Type /Page /Parent %s /MediaBox [0 0 612 792] /Resources %s /Contents %s >>", ref(pages), resources, contents))
-	b.set(pages, fmt.Sprintf("<< /Type /Pages /Kids [%s] /Count 1 >>", ref(page)))
-	root := b.add(fmt.Sprintf("<< /Type /Catalog /Pages %s >>", ref(pages)))
-	return b.bytes(root, "")
+func OnePage(b *Builder, contents, resources string) []byte {
+	pages := b.Reserve()
+	page := b.Add(fmt.Sprintf("<< /Type /Page /Parent %s /MediaBox [0 0 612 792] /Resources %s /Contents %s >>", Ref(pages), resources, contents))
+	b.Set(pages, fmt.Sprintf("<< /Type /Pages /Kids [%s] /Count 1 >>", Ref(page)))
+	root := b.Add(fmt.Sprintf("<< /Type /Catalog /Pages %s >>", Ref(pages)))
+	return b.Bytes(root, "")
 }
 
-const helvetica = "<< /Font << /F1 << /Type /Font /Subtype /Type1 /BaseFont /Helvetica >> >> >>"
+// Helvetica is a Resources dictionary naming Helvetica /F1, and
+// HelloContent a content stream showing "Hello hostile world" with it.
+const Helvetica = "<< /Font << /F1 << /Type /Font /Subtype /Type1 /BaseFont /Helvetica >> >> >>"
 
-const helloContent = "BT /F1 12 Tf 72 700 Td (Hello hostile world) Tj ET"
+const HelloContent = "BT /F1 12 Tf 72 700 Td (Hello hostile world) Tj ET"
 
-// zlibBytes compresses data quickly; the bombs get their ratio from
-// deflateBomb, not from this.
-func zlibBytes(data []byte) []byte {
+// Zlib compresses data quickly; the bombs get their ratio from
+// DeflateBomb, not from this.
+func Zlib(data []byte) []byte {
 	var b bytes.Buffer
 	w, _ := zlib.NewWriterLevel(&b, zlib.BestSpeed)
 	w.Write(data)
@@ -88,12 +95,12 @@ func zlibBytes(data []byte) []byte {
 	return b.Bytes()
 }
 
-// deflateBomb returns a zlib stream that inflates to about n bytes of c,
+// DeflateBomb returns a zlib stream that inflates to about n bytes of c,
 // written directly as one fixed-Huffman block of one literal followed by
 // matches of length 258 at distance 1: 13 bits per 258 bytes, the best
 // ratio Deflate allows, and fast to produce (compressing 512 MiB with
 // compress/flate takes seconds).
-func deflateBomb(n int64, c byte) []byte {
+func DeflateBomb(n int64, c byte) []byte {
 	var w bitWriter
 	w.out = append(w.out, 0x78, 0x01)
 	w.bits(1, 1) // BFINAL
@@ -150,10 +157,8 @@ func (w *bitWriter) flush() {
 	}
 }
 
-var _ = adler32.Checksum // used by tests checking deflateBomb
-
-// hexUTF16 encodes s as a hex string of UTF-16BE, for CMaps.
-func hexUTF16(s string) string {
+// HexUTF16 encodes s as a hex string of UTF-16BE, for CMaps.
+func HexUTF16(s string) string {
 	var b strings.Builder
 	b.WriteByte('<')
 	for _, r := range s {

@@ -1,0 +1,151 @@
+package sheet
+
+import (
+	"archive/zip"
+	"bytes"
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func build(t testing.TB, rows ...[]string) []byte {
+	t.Helper()
+	w, err := NewWriter("Documents")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rows {
+		if err := w.WriteRow(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var b bytes.Buffer
+	if err := w.Finish(&b); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+func TestWriteThenReadKeepsTextAndPadsShortRows(t *testing.T) {
+	data := build(t,
+		[]string{"file_path", "title", "notes"},
+		[]string{"https://example.com/a.pdf", "=HYPERLINK(\"x\")", "ünïcode, \"quoted\""},
+		[]string{},
+		[]string{"b.pdf", "B"},
+	)
+	if !IsXLSX("docs.bin", data[:8]) || !IsXLSX("docs.XLSX", nil) || IsXLSX("docs.csv", []byte("a,b\n")) {
+		t.Fatal("IsXLSX")
+	}
+	header, recs, err := ReadXLSX(bytes.NewReader(data), Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(header, []string{"file_path", "title", "notes"}) {
+		t.Fatalf("header %q", header)
+	}
+	want := [][]string{{"https://example.com/a.pdf", "=HYPERLINK(\"x\")", "ünïcode, \"quoted\""}, {"b.pdf", "B", ""}}
+	if !reflect.DeepEqual(recs, want) {
+		t.Fatalf("records %q, want %q", recs, want)
+	}
+}
+
+func TestReadBudgets(t *testing.T) {
+	wide := make([]string, 12)
+	for i := range wide {
+		wide[i] = fmt.Sprint("c", i)
+	}
+	rows := [][]string{{"file_path"}}
+	for i := range 6 {
+		rows = append(rows, []string{fmt.Sprint(i, ".pdf")})
+	}
+	for _, c := range []struct {
+		name string
+		data []byte
+		lim  Limits
+		row  int
+		msg  string
+	}{
+		{"columns", build(t, []string{"a"}, wide), Limits{MaxColumns: 10}, 2, "12 columns"},
+		{"rows", build(t, rows...), Limits{MaxRows: 5}, 7, "more than 5 documents"},
+		{"bytes", build(t, rows...), Limits{MaxBytes: 1000}, 0, "larger than 1000 bytes"},
+		{"cell", build(t, []string{"a"}, []string{strings.Repeat("x", 300)}), Limits{MaxCellBytes: 200}, 2, "more than 200 bytes"},
+		{"ragged", build(t, []string{"a"}, []string{"1", "2"}), Limits{}, 2, "header has 1"},
+		{"empty", build(t), Limits{}, 0, "empty"},
+		{"not zip", []byte("file_path\na.pdf\n"), Limits{}, 0, "not an .xlsx"},
+		{"zip, not xlsx", plainZip(t), Limits{}, 0, ""},
+		{"bomb", bomb(t), Limits{MaxUnzipBytes: 1 << 20}, 0, "inflates to more than"},
+	} {
+		_, _, err := ReadXLSX(bytes.NewReader(c.data), c.lim)
+		var se *Error
+		if !errors.As(err, &se) || se.Row != c.row || !strings.Contains(se.Error(), c.msg) {
+			t.Errorf("%s: %v, want row %d %q", c.name, err, c.row, c.msg)
+		}
+	}
+}
+
+func plainZip(t testing.TB) []byte {
+	var b bytes.Buffer
+	z := zip.NewWriter(&b)
+	w, _ := z.Create("hello.txt")
+	_, _ = w.Write([]byte("hello"))
+	_ = z.Close()
+	return b.Bytes()
+}
+
+// bomb is a real workbook whose sheet inflates from a few KB to 64 MB.
+func bomb(t testing.TB) []byte {
+	src, err := zip.NewReader(bytes.NewReader(build(t, []string{"a"})), int64(len(build(t, []string{"a"}))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	z := zip.NewWriter(&b)
+	for _, f := range src.File {
+		w, _ := z.Create(f.Name)
+		if strings.HasPrefix(f.Name, "xl/worksheets/") {
+			pad := bytes.Repeat([]byte(" "), 1<<20)
+			_, _ = w.Write([]byte(`<?xml version="1.0"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">`))
+			for range 64 {
+				_, _ = w.Write(pad)
+			}
+			_, _ = w.Write([]byte(`<sheetData/></worksheet>`))
+			continue
+		}
+		r, _ := f.Open()
+		var buf bytes.Buffer
+		_, _ = buf.ReadFrom(r)
+		_, _ = w.Write(buf.Bytes())
+	}
+	_ = z.Close()
+	if b.Len() > 1<<20 {
+		t.Fatalf("bomb is %d bytes", b.Len())
+	}
+	return b.Bytes()
+}
+
+func FuzzReadXLSX(f *testing.F) {
+	f.Add(build(f, []string{"file_path", "title"}, []string{"a.pdf", "A"}))
+	f.Add(plainZip(f))
+	f.Add([]byte("PK\x03\x04junk"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		lim := Limits{MaxBytes: 1 << 20, MaxUnzipBytes: 4 << 20, MaxRows: 50, MaxColumns: 20, MaxCellBytes: 1000}
+		header, recs, err := ReadXLSX(bytes.NewReader(data), lim)
+		if err != nil {
+			var se *Error
+			if !errors.As(err, &se) {
+				t.Fatalf("error of type %T: %v", err, err)
+			}
+			return
+		}
+		if len(header) == 0 || len(header) > 20 || len(recs) > 50 {
+			t.Fatalf("budget broken: %d columns, %d rows", len(header), len(recs))
+		}
+		for _, r := range recs {
+			if len(r) != len(header) {
+				t.Fatalf("record of %d cells, header %d", len(r), len(header))
+			}
+		}
+	})
+}
