@@ -90,6 +90,10 @@ type JobStarted struct {
 	Config        JobConfig         `json:"config"`
 	ColumnMapping map[string]string `json:"column_mapping,omitempty"`
 	RequestDigest string            `json:"request_digest"`
+	// Columns is the client's column order, first seen across the rows
+	// (JSON objects lose it once decoded), so exports keep it. Optional:
+	// jobs started before it was recorded export columns sorted by name.
+	Columns []string `json:"columns,omitempty"`
 }
 
 // JobPaused records that no new document may start until JobResumed.

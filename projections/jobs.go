@@ -38,6 +38,10 @@ type Job struct {
 	RequestDigest string `json:"request_digest"`
 	// Usage sums the model use of every recorded outcome of every attempt.
 	Usage Usage `json:"usage"`
+	// Columns and ColumnMapping come from JobStarted, for the results
+	// export (the client's column order and names).
+	Columns       []string          `json:"-"`
+	ColumnMapping map[string]string `json:"-"`
 }
 
 // Usage is what a job cost in model calls, tokens and dollars.
@@ -181,6 +185,7 @@ func newJobEntry(env events.Envelope, s *events.JobStarted) *jobEntry {
 		ID: env.JobID, OwnerID: env.Actor.ID, OwnerEmail: env.Actor.Email,
 		Status: events.StatusPending, Total: s.Total, Attempt: 1, Config: s.Config,
 		CreatedAt: env.Time, UpdatedAt: env.Time, ControlSeq: env.Seq, RequestDigest: s.RequestDigest,
+		Columns: s.Columns, ColumnMapping: s.ColumnMapping,
 	}, docs: docs, lastSeq: env.Seq}
 }
 

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"net/url"
 	"path"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -30,6 +31,10 @@ const (
 	// SourceUpload: bytes sent with the request (single process only).
 	SourceUpload = fetch.TypeUpload
 )
+
+// schemeRE matches a URL scheme ("file://", "ftp://"); the fetcher infers
+// local for anything not http(s) or s3, so other schemes are refused here.
+var schemeRE = regexp.MustCompile(`^([A-Za-z][A-Za-z0-9+.-]*)://`)
 
 var systemFields = map[string]bool{FieldTitle: true, FieldFilePath: true, FieldSourceType: true, FieldDescription: true}
 
@@ -160,6 +165,11 @@ func checkPath(i int, d *events.Document, sourceType string, uploads bool) error
 			return apperr.Field(field, "must be an s3://bucket/key URL")
 		}
 	case SourceLocal:
+		if m := schemeRE.FindStringSubmatch(d.FilePath); m != nil {
+			// file:///etc/passwd is not a path under the local root that
+			// happens to contain a colon: say what is supported instead.
+			return apperr.Field(field, "has unsupported scheme %q: use http://, https://, s3:// or a path under the server's local root", strings.ToLower(m[1]))
+		}
 		for _, part := range strings.FieldsFunc(d.FilePath, func(r rune) bool { return r == '/' || r == '\\' }) {
 			if part == ".." {
 				return apperr.Field(field, "must not contain '..'")

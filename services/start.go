@@ -47,8 +47,15 @@ type StartJob struct {
 	Documents     []map[string]any
 	ColumnMapping map[string]string
 	Config        StartConfig
-	uploads       bool // documents may be uploads (set by ProcessSingle only)
+	// Columns is the order of the rows' columns as the client sent them
+	// (optional; recorded for exports, bounded by MaxRecordedColumns).
+	Columns []string
+	uploads bool // documents may be uploads (set by ProcessSingle only)
 }
+
+// MaxRecordedColumns bounds the column order kept in JobStarted: beyond
+// it (or with an absurdly long name) none is kept and exports sort.
+const MaxRecordedColumns = 256
 
 // StartResult says which job runs the batch.
 type StartResult struct {
@@ -126,7 +133,7 @@ func (h StartJobHandler) Handle(ctx context.Context, cmd StartJob) (StartResult,
 		return StartResult{}, err
 	}
 	started := events.JobStarted{InputID: inputID, Chunks: chunks, Total: len(docs), Config: cfg,
-		ColumnMapping: cmd.ColumnMapping, RequestDigest: digest}
+		ColumnMapping: cmd.ColumnMapping, RequestDigest: digest, Columns: boundedColumns(cmd.Columns)}
 	env, err := events.New(jobID, cmd.Caller.Actor, started)
 	if err != nil {
 		return StartResult{}, err
@@ -295,4 +302,16 @@ func newJobID() string {
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	return fmt.Sprintf("batch-%d-%s", time.Now().Unix(), hex.EncodeToString(b[:]))
+}
+
+func boundedColumns(cols []string) []string {
+	if len(cols) > MaxRecordedColumns {
+		return nil
+	}
+	for _, c := range cols {
+		if len(c) > 256 {
+			return nil
+		}
+	}
+	return cols
 }

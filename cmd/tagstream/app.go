@@ -185,6 +185,8 @@ func (a *app) open(ctx context.Context) error {
 		Log:          a.log,
 		Version:      version,
 		StartRate:    a.cfg.StartRate,
+		// Whether, never what: the console picks builtin/keywords without one.
+		ServerHasKey: a.cfg.LLMAPIKey != "",
 		// Per client address too, so many accounts do not multiply the
 		// per-user limits (flags for these belong with the other limits).
 		RegisterRate:  httpapi.DefaultRegisterRate,
@@ -254,6 +256,9 @@ func (a *app) run(ctx context.Context, ln net.Listener) error {
 		capped := httpapi.LimitListener(ln, httpapi.DefaultMaxConns, httpapi.DefaultMaxConnsPerIP)
 		go func() { srvErr <- srv.Serve(capped) }()
 		a.log.Info("serving HTTP", "addr", ln.Addr().String())
+		if a.roles.api {
+			a.log.Info("Tagstream is ready", bannerAttrs(a.cfg, ln.Addr())...)
+		}
 	}
 	var err error
 	select {

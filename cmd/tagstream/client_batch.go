@@ -20,8 +20,13 @@ Exit codes:
   0  success (with --wait: the job completed and no document failed)
   1  the command failed: bad usage, server unreachable, or an API error
      (printed as one line "tagstream: <reason>")
-  2  with --wait: the job completed with failed documents, failed, or was
-     cancelled`
+  2  with --wait (and batch watch): the job completed with failed
+     documents, failed, or was cancelled
+With --json, a failure is one JSON object as the last line of stderr
+instead of the "tagstream:" line:
+  {"error": "<reason>", "code": "<code>", "field": "...", "status": 400}
+(code is the API's error code, "job_unsuccessful" for exit code 2, or
+"error"; field and status only for API errors).`
 
 // batchOpts are the flags every batch command shares.
 type batchOpts struct {
@@ -38,7 +43,7 @@ func batchCmd() *cobra.Command {
 	}
 	cmd.PersistentFlags().StringVar(&o.server, "server", "", "server URL (default: TAGSTREAM_SERVER, then the stored login)")
 	cmd.PersistentFlags().BoolVar(&o.json, "json", false, "print the server's JSON instead of human output")
-	cmd.AddCommand(batchStartCmd(o), batchStatusCmd(o), batchListCmd(o), batchResultsCmd(o), batchEventsCmd(o), batchRetryCmd(o))
+	cmd.AddCommand(batchStartCmd(o), batchStatusCmd(o), batchListCmd(o), batchResultsCmd(o), batchEventsCmd(o), batchRetryCmd(o), batchWatchCmd(o))
 	for _, action := range []string{"pause", "resume", "cancel"} {
 		cmd.AddCommand(batchChangeCmd(o, action))
 	}
@@ -338,6 +343,28 @@ func batchEventsCmd(o *batchOpts) *cobra.Command {
 			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", e.Seq, when, e.Type, actor, clip(data.Reason, 80))
 		}
 		return tw.Flush()
+	}
+	return cmd
+}
+
+// batchWatchCmd follows a job someone started (or a --wait that lost the
+// server) until it ends, with the exit codes of --wait.
+func batchWatchCmd(o *batchOpts) *cobra.Command {
+	var w waitOpts
+	cmd := &cobra.Command{
+		Use:   "watch JOB",
+		Short: "Follow a job with a progress bar until it finishes",
+		Long: "Follow a job (live over a WebSocket, or by polling with --no-websocket) with a\n" +
+			"progress bar on stderr until it finishes, then print its final status.\n" + exitCodesHelp,
+		Args: cobra.ExactArgs(1),
+	}
+	cmd.Flags().BoolVar(&w.noWebSocket, "no-websocket", false, "poll the status every second instead of using the live WebSocket")
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		c, err := openSession(o.server)
+		if err != nil {
+			return err
+		}
+		return waitForJob(cmd, c, o, w, args[0])
 	}
 	return cmd
 }

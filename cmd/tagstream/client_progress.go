@@ -75,7 +75,13 @@ func (b *progressBar) render(p client.Progress) string {
 	const cells = 30
 	full := int(frac * cells)
 	bar := strings.Repeat("#", full) + strings.Repeat("-", cells-full)
-	line := fmt.Sprintf("[%s] %3.0f%%  %d/%d done, %d failed", bar, frac*100, p.Done, p.Total, p.Failed)
+	// "39 tagged, 6 failed, 0 left": "39/45 done, 6 failed" at 100% read
+	// as if 6 were still outstanding.
+	line := fmt.Sprintf("[%s] %3.0f%%  %d tagged, %d failed", bar, frac*100, p.Done, p.Failed)
+	if p.Cancelled > 0 {
+		line += fmt.Sprintf(", %d cancelled", p.Cancelled)
+	}
+	line += fmt.Sprintf(", %d left", p.Left())
 	// Rate and ETA count only what finished while we watched, so joining a
 	// half-done job does not promise an impossible speed.
 	elapsed := time.Since(b.start).Seconds()

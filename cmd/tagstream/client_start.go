@@ -38,11 +38,16 @@ told apart by the extension or the file's first bytes). The first row names the 
 further row is one document, sent as an object of its columns (columns that
 are not system fields come back with the results).
 
+The separator (',', ';' or tab) is detected from the header line, and a
+UTF-8 byte-order mark is ignored, as in the web console.
+
 System fields: file_path (required), title, description, file_source_type.
-Map your columns to them with --map 'Document URL=file_path' (repeatable).
-Without --map and without a file_path column, common names are mapped:
-url, pdf_url, link, path -> file_path; title, document_title, name -> title;
-description -> description.
+Columns are mapped to them by the console's rules (GET
+/api/batch/column-rules): "Document URL", url, pdf_url, link, path, ... ->
+file_path; title, name, filename, ... -> title; description, summary,
+notes, ... -> description. --map 'COLUMN=field' (repeatable) maps a column
+yourself; fields it leaves out are still auto-mapped. Messages about a row
+name its line in the file (the header is line 1).
 
 With --wait the command follows the job (live over a WebSocket, or by
 polling the status every second when that is unavailable) and draws a
@@ -63,7 +68,7 @@ progress bar on stderr.
 	w.bind(cmd)
 	_ = cmd.MarkFlagRequired("csv")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		header, docs, err := readTable(csvPath)
+		header, docs, lines, err := readTable(csvPath)
 		if err != nil {
 			return err
 		}
@@ -86,7 +91,7 @@ progress bar on stderr.
 				return fmt.Errorf("--api-key-stdin: %w", err)
 			}
 		}
-		req := client.StartRequest{Documents: docs, ColumnMapping: mapping, JobID: jobID,
+		req := client.StartRequest{Documents: docs, ColumnMapping: mapping, JobID: jobID, Columns: header,
 			Config: client.StartConfig{APIKey: apiKey, ModelName: model, ExclusionWords: exclude}}
 		// Only flags the user set are sent, so the server's defaults and
 		// range checks (which name the field) stay the single authority.
@@ -102,7 +107,7 @@ progress bar on stderr.
 		}
 		res, err := c.Start(cmd.Context(), req)
 		if err != nil {
-			return err
+			return atFileLine(err, csvPath, lines, mapping)
 		}
 		if !w.wait {
 			if o.json {
@@ -147,14 +152,16 @@ func waitForJob(cmd *cobra.Command, c *client.Client, o *batchOpts, w waitOpts, 
 		return err
 	}
 	// The final status, not the last live message, is the authority.
-	bar.finish(client.Progress{Status: j.Status, Total: j.TotalDocuments, Done: j.ProcessedCount, Failed: j.FailedCount})
+	bar.finish(client.Progress{Status: j.Status, Total: j.TotalDocuments, Done: j.ProcessedCount, Failed: j.FailedCount,
+		Cancelled: j.CancelledCount})
 	if o.json {
 		if err := printJSON(cmd.OutOrStdout(), j.Raw); err != nil {
 			return err
 		}
 	} else {
-		fmt.Fprintf(cmd.OutOrStdout(), "Job %s %s: %d tagged, %d failed, %d cancelled of %d\n",
-			j.JobID, j.Status, j.ProcessedCount, j.FailedCount, j.CancelledCount, j.TotalDocuments)
+		fmt.Fprintf(cmd.OutOrStdout(), "Job %s %s: %d tagged, %d failed, %d cancelled, %d left of %d\n",
+			j.JobID, j.Status, j.ProcessedCount, j.FailedCount, j.CancelledCount,
+			max(0, j.TotalDocuments-j.ProcessedCount-j.FailedCount-j.CancelledCount), j.TotalDocuments)
 	}
 	switch {
 	case j.Status == "completed" && j.FailedCount == 0:

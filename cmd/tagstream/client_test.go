@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -42,7 +41,7 @@ func cli(t *testing.T, stdin string, args ...string) cliResult {
 	defer cancel()
 	err := root.ExecuteContext(ctx)
 	if err != nil {
-		fmt.Fprintln(&errb, "tagstream:", oneLine(err))
+		reportError(&errb, root, args, err)
 	}
 	return cliResult{out.String(), errb.String(), exitCodeOf(err)}
 }

@@ -20,7 +20,7 @@ func run(ctx context.Context, args []string) int {
 	root := newRootCmd(os.Stdout, os.Stderr)
 	root.SetArgs(args)
 	if err := root.ExecuteContext(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, "tagstream:", oneLine(err))
+		reportError(os.Stderr, root, args, err)
 		return exitCodeOf(err)
 	}
 	return 0

@@ -103,6 +103,11 @@ func TestWebConsoleJourney(t *testing.T) {
 		t.Errorf("refresh showed an error: %q", p.text("#alert-text"))
 	}
 	eval[string](p, `location.hash = "#/new"`)
+	// This server has no model key: the form defaults to the offline model
+	// and says a key is required for any other.
+	p.waitFor("model defaults to builtin/keywords without a server key",
+		`document.querySelector("#model").value === "builtin/keywords" && /required/.test(document.querySelector("#api-key-hint").textContent)`,
+		`document.querySelector("#model").value + " / " + document.querySelector("#api-key-hint").textContent`, 10*time.Second)
 
 	// Upload the CSV: columns are detected and the obvious ones mapped.
 	p.do("upload the CSV", 10*time.Second, chromedp.SetUploadFiles(chromedp.CSS("#csv-file"), []string{csvFile}))

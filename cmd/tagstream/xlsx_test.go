@@ -80,8 +80,9 @@ func TestBatchStartReadsXLSXAndResultsExportAsXLSX(t *testing.T) {
 	for i, h := range header {
 		col[h] = i
 	}
-	if len(recs) != 2 || recs[0][col["file_path"]] != "docs/a.pdf" || recs[0][col["Pages"]] != "42" ||
-		recs[1][col["title"]] != "'=Beta" || recs[1][col["Pages"]] != "7.5" || recs[0][col["status"]] != "success" {
+	// Mapped columns keep the user's names in the export.
+	if len(recs) != 2 || recs[0][col["Document URL"]] != "docs/a.pdf" || recs[0][col["Pages"]] != "42" ||
+		recs[1][col["Name"]] != "'=Beta" || recs[1][col["Pages"]] != "7.5" || recs[0][col["status"]] != "success" {
 		t.Fatalf("exported %q %q", header, recs)
 	}
 

@@ -1,10 +1,13 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -40,6 +43,74 @@ type StartRequest struct {
 	Config        StartConfig         `json:"config"`
 	ColumnMapping map[string]string   `json:"column_mapping,omitempty"`
 	JobID         string              `json:"job_id,omitempty"`
+	// Columns, when set, is the order the documents' columns are sent in
+	// (a Go map would sort them); the server keeps it for the results CSV.
+	Columns []string `json:"-"`
+}
+
+// MarshalJSON sends each document's columns in Columns order; columns a
+// document has that Columns does not name follow, sorted.
+func (r StartRequest) MarshalJSON() ([]byte, error) {
+	type plain StartRequest
+	if len(r.Columns) == 0 {
+		return json.Marshal(plain(r))
+	}
+	docs := make([]orderedDoc, len(r.Documents))
+	for i, d := range r.Documents {
+		docs[i] = orderedDoc{cols: r.Columns, m: d}
+	}
+	return json.Marshal(struct {
+		plain
+		Documents []orderedDoc `json:"documents"`
+	}{plain(r), docs})
+}
+
+type orderedDoc struct {
+	cols []string
+	m    map[string]string
+}
+
+func (d orderedDoc) MarshalJSON() ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteByte('{')
+	seen := map[string]bool{}
+	write := func(k string) error {
+		if seen[k] {
+			return nil
+		}
+		v, ok := d.m[k]
+		if !ok {
+			return nil
+		}
+		seen[k] = true
+		if b.Len() > 1 {
+			b.WriteByte(',')
+		}
+		kb, err := json.Marshal(k)
+		if err != nil {
+			return err
+		}
+		vb, err := json.Marshal(v)
+		if err != nil {
+			return err
+		}
+		b.Write(kb)
+		b.WriteByte(':')
+		b.Write(vb)
+		return nil
+	}
+	for _, k := range d.cols {
+		if err := write(k); err != nil {
+			return nil, err
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(d.m)) {
+		if err := write(k); err != nil {
+			return nil, err
+		}
+	}
+	b.WriteByte('}')
+	return b.Bytes(), nil
 }
 
 // StartResult is the answer to a start.

@@ -13,11 +13,15 @@ import (
 
 // Progress is a snapshot of a followed job.
 type Progress struct {
-	Status string
-	Total  int
-	Done   int // tagged successfully
-	Failed int
+	Status    string
+	Total     int
+	Done      int // tagged successfully
+	Failed    int
+	Cancelled int
 }
+
+// Left is how many documents have no outcome yet.
+func (p Progress) Left() int { return max(0, p.Total-p.Done-p.Failed-p.Cancelled) }
 
 // FollowOptions tune Follow.
 type FollowOptions struct {
@@ -69,7 +73,8 @@ func (c *Client) Follow(ctx context.Context, jobID string, o FollowOptions) (Job
 }
 
 func progressOf(j Job) Progress {
-	return Progress{Status: j.Status, Total: j.TotalDocuments, Done: j.ProcessedCount, Failed: j.FailedCount}
+	return Progress{Status: j.Status, Total: j.TotalDocuments, Done: j.ProcessedCount, Failed: j.FailedCount,
+		Cancelled: j.CancelledCount}
 }
 
 // wsMessage is the union of the messages the job WebSocket sends.
@@ -87,6 +92,7 @@ type wsMessage struct {
 	Total     *int `json:"total_documents"`
 	Processed *int `json:"processed_count"`
 	Failed    *int `json:"failed_count"`
+	Cancelled *int `json:"cancelled_count"`
 }
 
 // followWS returns nil once a terminal message arrived.
@@ -117,6 +123,8 @@ func (c *Client) followWS(ctx context.Context, jobID string, emit func(Progress)
 			p.Done--
 		case "failed":
 			p.Failed--
+		case "cancelled":
+			p.Cancelled--
 		}
 		rows[row] = status
 		switch status {
@@ -124,6 +132,8 @@ func (c *Client) followWS(ctx context.Context, jobID string, emit func(Progress)
 			p.Done++
 		case "failed":
 			p.Failed++
+		case "cancelled":
+			p.Cancelled++
 		}
 	}
 	for {
@@ -144,7 +154,7 @@ func (c *Client) followWS(ctx context.Context, jobID string, emit func(Progress)
 				p = progressOf(*m.State)
 			}
 			if len(m.Results) > 0 {
-				p.Done, p.Failed = 0, 0
+				p.Done, p.Failed, p.Cancelled = 0, 0, 0
 				for _, r := range m.Results {
 					set(string(r.RowID), r.Status)
 				}
@@ -163,6 +173,9 @@ func (c *Client) followWS(ctx context.Context, jobID string, emit func(Progress)
 		}
 		if m.Type != "catchup" && m.Processed != nil && m.Failed != nil {
 			p.Done, p.Failed = *m.Processed, *m.Failed
+			if m.Cancelled != nil {
+				p.Cancelled = *m.Cancelled
+			}
 			if m.Total != nil {
 				p.Total = *m.Total
 			}

@@ -97,6 +97,7 @@ func TestCheckURL(t *testing.T) {
 	mux.HandleFunc("/pdf", gets.wrap(serve(pdf, "application/pdf", false)))
 	mux.HandleFunc("/no-head", serve(pdf, "application/pdf", true))
 	mux.HandleFunc("/no-head-html", serve(html, "application/pdf", true))
+	mux.HandleFunc("/html-labelled-pdf", serve(html, "application/pdf", false))
 	mux.HandleFunc("/html-type-but-pdf", serve(pdf, "text/html", false))
 	mux.HandleFunc("/html", serve(html, "text/html", false))
 	mux.HandleFunc("/empty", serve(nil, "application/pdf", true))
@@ -110,6 +111,7 @@ func TestCheckURL(t *testing.T) {
 	}
 	for _, tc := range []struct{ path, code string }{
 		{"/no-head-html", CodeNotPDF},
+		{"/html-labelled-pdf", CodeNotPDF},
 		{"/html", CodeNotPDF},
 		{"/empty", CodeNotPDF},
 		{"/missing", CodeNotFound},
@@ -120,7 +122,7 @@ func TestCheckURL(t *testing.T) {
 	wantErr(t, small.Check(ctx, Source{Type: "url", Path: s.URL + "/pdf"}), CodeTooLarge, "server reports")
 	// Through the ranged GET, the size comes from Content-Range.
 	wantErr(t, small.Check(ctx, Source{Type: "url", Path: s.URL + "/no-head"}), CodeTooLarge, "server reports")
-	if n := gets.n.Load(); n != 2 {
-		t.Errorf("/pdf requested %d times, want 2 (one HEAD per Check)", n)
+	if n := gets.n.Load(); n != 3 {
+		t.Errorf("/pdf requested %d times, want 3 (HEAD and a ranged GET of the first bytes, then a HEAD that shows it too large)", n)
 	}
 }

@@ -265,9 +265,9 @@ func (f *Fetcher) checkURL(ctx context.Context, raw string) error {
 	if cl := r.resp.ContentLength; cl > f.cfg.MaxBytes {
 		return fail(CodeTooLarge, nil, "document is too large: the server reports %s, over the %s limit", humanBytes(cl), humanBytes(f.cfg.MaxBytes))
 	}
-	if ct := mediaType(r.resp.Header.Get("Content-Type")); ct == "application/pdf" || ct == "application/x-pdf" {
-		return nil
-	}
+	// The Content-Type is not trusted even when it says PDF: servers label
+	// login and error pages application/pdf too, and tagging would then
+	// fail on a row the pre-flight called ok. The first bytes decide.
 	return f.checkRanged(ctx, u)
 }
 

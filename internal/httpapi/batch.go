@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -63,7 +64,8 @@ func DecodeStartRequest(body io.Reader, who services.Caller) (services.StartJob,
 	if err != nil {
 		return services.StartJob{}, err
 	}
-	cmd := services.StartJob{Caller: who, JobID: req.JobID, Documents: docs, ColumnMapping: req.ColumnMapping}
+	cmd := services.StartJob{Caller: who, JobID: req.JobID, Documents: docs, ColumnMapping: req.ColumnMapping,
+		Columns: columnOrder(req.Documents)}
 	if req.Config != nil {
 		cmd.Config = req.Config.command()
 	}
@@ -90,9 +92,9 @@ func (s *Server) startBatch(c *gin.Context) {
 		return
 	}
 	s.waitFor(c.Request.Context(), res.Seq)
-	msg := fmt.Sprintf("Batch job started with %d documents", res.Total)
+	msg := fmt.Sprintf("Batch job started with %s", plural(res.Total, "document"))
 	if res.Existed {
-		msg = fmt.Sprintf("Batch job %s already exists with %d documents", res.JobID, res.Total)
+		msg = fmt.Sprintf("Batch job %s already exists with %s", res.JobID, plural(res.Total, "document"))
 	}
 	c.JSON(http.StatusOK, gin.H{"job_id": res.JobID, "total_documents": res.Total, "message": msg})
 }
@@ -191,4 +193,45 @@ func (s *Server) active(c *gin.Context) {
 			"created_at": j.CreatedAt})
 	}
 	c.JSON(http.StatusOK, gin.H{"jobs": out})
+}
+
+// plural writes "1 document", "2 documents".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// columnOrder lists the rows' keys in the order the client sent them,
+// first seen across rows; decoding into maps loses it. Rows were already
+// decoded once, so they are valid JSON objects here.
+func columnOrder(raw []json.RawMessage) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, r := range raw {
+		dec := json.NewDecoder(bytes.NewReader(r))
+		if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+			continue
+		}
+		for dec.More() {
+			t, err := dec.Token()
+			if err != nil {
+				break
+			}
+			k, _ := t.(string)
+			if !seen[k] {
+				seen[k] = true
+				out = append(out, k)
+				if len(out) > services.MaxRecordedColumns {
+					return nil // not recorded: the export sorts
+				}
+			}
+			var skip json.RawMessage
+			if dec.Decode(&skip) != nil {
+				break
+			}
+		}
+	}
+	return out
 }

@@ -43,6 +43,13 @@ type watch struct {
 	// applied (they changed while it was paged out), with that event's
 	// sequence: their live messages up to it are already in the catchup.
 	ahead map[int]uint64
+	// since is the last event an SSE client saw before it reconnected
+	// (Last-Event-ID): the catchup then carries only the rows changed
+	// after it, so a resume shows every later outcome once and nothing
+	// the client already has. 0 means a full catchup.
+	since uint64
+	// sent is the sequence of the message being sent, for SSE's "id:".
+	sent uint64
 }
 
 // feedMsg is a rendered message, shared by every watcher of the job, with
@@ -117,7 +124,11 @@ func (s *Server) watchJob(job projections.Job) *watch {
 // in ahead, and follow drops their live messages up to that event, so
 // every outcome reaches the client exactly once (catchup or live).
 func (w *watch) writeCatchup(out io.Writer) error {
-	head, _ := json.Marshal(gin.H{"type": "catchup", "job_id": w.job, "seq": w.applied, "state": statusView(w.state)})
+	h := gin.H{"type": "catchup", "job_id": w.job, "seq": w.applied, "state": statusView(w.state)}
+	if w.since > 0 {
+		h["since"] = w.since
+	}
+	head, _ := json.Marshal(h)
 	// Reopen the object to append "results" as a streamed array.
 	if _, err := out.Write(append(head[:len(head)-1], `,"results":[`...)); err != nil {
 		return err
@@ -127,6 +138,9 @@ func (w *watch) writeCatchup(out io.Writer) error {
 		rows, total, _ := w.results.Page(w.job, from, catchupPage)
 		var buf bytes.Buffer
 		for _, r := range rows {
+			if w.since > 0 && r.Seq <= w.since {
+				continue // the resuming client has this row as it is
+			}
 			if r.Seq > w.applied {
 				if w.ahead == nil {
 					w.ahead = map[int]uint64{}
@@ -246,6 +260,7 @@ func counts(job projections.Job) gin.H {
 // It reports whether the watch ended because the client was too slow.
 func (w *watch) follow(ctx context.Context, catchup func(func(io.Writer) error) error, send func([]byte) error,
 	tick <-chan struct{}, ping func() error) (slow bool, err error) {
+	w.sent = w.applied
 	if err := catchup(w.writeCatchup); err != nil {
 		return false, err
 	}
@@ -258,6 +273,10 @@ func (w *watch) follow(ctx context.Context, catchup func(func(io.Writer) error) 
 			if msg.row >= 0 && msg.seq <= w.ahead[msg.row] {
 				continue // the catchup already showed this row at or after it
 			}
+			if msg.row >= 0 && msg.seq <= w.since {
+				continue // a resuming client saw it before it reconnected
+			}
+			w.sent = msg.seq
 			if err := send(msg.body); err != nil {
 				return false, err
 			}

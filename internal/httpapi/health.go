@@ -23,5 +23,5 @@ func (s *Server) status(c *gin.Context) {
 		nats = "disconnected"
 	}
 	c.JSON(http.StatusOK, gin.H{"service": "tagstream", "version": s.d.Version, "nats": nats,
-		"uptime_seconds": int(time.Since(s.started).Seconds())})
+		"uptime_seconds": int(time.Since(s.started).Seconds()), "server_has_key": s.d.ServerHasKey})
 }

@@ -28,12 +28,14 @@ type multiTap struct {
 	mu   sync.Mutex
 	next int
 	taps map[int]func(events.Envelope) bool
+	// applied is the sequence a new watcher's snapshot reflects (1 if unset).
+	applied uint64
 }
 
 func (m *multiTap) Tap(snapshot func(uint64), deliver func(events.Envelope) bool) func() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	snapshot(1)
+	snapshot(max(m.applied, 1))
 	if m.taps == nil {
 		m.taps = map[int]func(events.Envelope) bool{}
 	}
@@ -120,7 +122,11 @@ func TestManyObserversOfALargeJobKeepMemoryBounded(t *testing.T) {
 
 	// One observer checks the catchup is whole and well-formed.
 	first := openSSE(t, ts, job.ID)
-	line, err := bufio.NewReaderSize(first.Body, 1<<16).ReadString('\n')
+	br := bufio.NewReaderSize(first.Body, 1<<16)
+	if id, err := br.ReadString('\n'); err != nil || !strings.HasPrefix(id, "id: ") {
+		t.Fatalf("catchup id line: %v %q", err, id)
+	}
+	line, err := br.ReadString('\n')
 	first.Body.Close()
 	if err != nil || !strings.HasPrefix(line, "data: ") {
 		t.Fatalf("catchup: %v %.80q", err, line)
@@ -273,6 +279,9 @@ func TestSSEOutlivesTheWriteTimeout(t *testing.T) {
 		d(env)
 	}
 	tap.mu.Unlock()
+	if id, err := r.ReadString('\n'); err != nil || id != "id: 2\n" {
+		t.Fatalf("id line: %v %q", err, id)
+	}
 	line, err := r.ReadString('\n')
 	if err != nil || !strings.Contains(line, `"type":"document"`) {
 		t.Fatalf("message after %s on a stream: %v %q", 4*write, err, line)

@@ -52,6 +52,7 @@ var operations = []operation{
 	{"POST", "/api/batch/jobs/{job_id}/retry", "Re-run failed (and optionally cancelled) documents of a finished job", true, "RetryRequest", "RetryResponse", nil},
 	{"POST", "/api/batch/validate-paths", "Pre-flight checks of documents' sources", true, "ValidateRequest", "ValidateResponse", nil},
 	{"GET", "/api/batch/template", "CSV template (format=json describes the columns)", true, "", "", []string{"format"}},
+	{"GET", "/api/batch/column-rules", "How a CSV's separator is detected and its columns auto-mapped to fields (used by the console and the CLI)", true, "", "", nil},
 	{"GET", "/api/analytics/summary", "Statistics over the caller's jobs (auditors: everyone's)", true, "", "Analytics", []string{"mine"}},
 }
 

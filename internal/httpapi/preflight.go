@@ -10,6 +10,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/tagstream/tagstream/internal/apperr"
+	"github.com/tagstream/tagstream/internal/csvin"
 	"github.com/tagstream/tagstream/services"
 )
 
@@ -79,6 +80,20 @@ var templateColumns = []struct{ Name, Required, Description, Example1, Example2 
 	{"file_path", "yes", "An http(s) URL, a path under the server's local root, or s3://bucket/key", "https://example.org/circular.pdf", "reports/annual-2024.pdf"},
 	{"file_source_type", "no", "url, local or s3; inferred from file_path when empty", "url", "local"},
 	{"description", "no", "Free text kept with the results", "Circular from the ministry", ""},
+}
+
+// columnRules serves the CSV rules the CLI applies (internal/csvin), so
+// the console reads and auto-maps a file the same way.
+func (s *Server) columnRules(c *gin.Context) {
+	seps := make([]string, len(csvin.Separators))
+	for i, r := range csvin.Separators {
+		seps[i] = string(r)
+	}
+	c.JSON(http.StatusOK, gin.H{
+		"separators": seps,
+		"normalize":  "lower case; every run of characters other than a-z and 0-9 becomes one '_'; no '_' at either end",
+		"fields":     csvin.Rules,
+	})
 }
 
 // template serves a CSV template; ?format=json describes its columns.

@@ -14,6 +14,7 @@ import (
 	"github.com/tagstream/tagstream/events"
 	"github.com/tagstream/tagstream/internal/apperr"
 	"github.com/tagstream/tagstream/projections"
+	"github.com/tagstream/tagstream/services"
 )
 
 // ResultReader answers per-document queries.
@@ -138,7 +139,7 @@ func (s *Server) resultsCSV(c *gin.Context, job projections.Job) {
 	c.Status(http.StatusOK)
 	w := csv.NewWriter(c.Writer)
 	s.writeDeadline(c.Writer)
-	_ = w.Write(safeCells(exportHeader(extraCols)))
+	_ = w.Write(safeCells(exportHeader(job, extraCols)))
 	for from := 0; ; from += csvPage {
 		if ctx.Err() != nil {
 			return
@@ -184,18 +185,16 @@ func (s *Server) extraColumns(c *gin.Context, job projections.Job, format string
 			break
 		}
 	}
-	extraCols := make([]string, 0, len(extra))
-	for k := range extra {
-		extraCols = append(extraCols, k)
-	}
-	sort.Strings(extraCols)
-	return extraCols, true
+	return orderedExtras(extra, job.Columns), true
 }
 
 // exportHeader and exportRow are the columns of the CSV and .xlsx exports:
-// the client's columns first, as uploaded, then the outcome columns.
-func exportHeader(extraCols []string) []string {
-	header := append([]string{"row_id", "title", "file_path", "file_source_type", "description"}, extraCols...)
+// the client's columns first, as uploaded (in its order, mapped columns
+// under its own names), then the outcome columns.
+func exportHeader(job projections.Job, extraCols []string) []string {
+	header := append([]string{"row_id"}, userNames(job.ColumnMapping, services.FieldTitle, services.FieldFilePath,
+		services.FieldSourceType, services.FieldDescription)...)
+	header = append(header, extraCols...)
 	return append(header, "status", "tags", "error", "attempts", "pages_read", "extraction_method", "model", "total_tokens", "duration_ms")
 }
 
@@ -284,4 +283,40 @@ func (s *Server) jobEvents(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"job_id": job.ID, "events": out, "next_cursor": next})
+}
+
+// orderedExtras lists the extra columns in the client's order (recorded at
+// start), then any it did not record sorted by name (jobs started before
+// the order was recorded have none).
+func orderedExtras(extra map[string]bool, order []string) []string {
+	cols := make([]string, 0, len(extra))
+	for _, k := range order {
+		if extra[k] {
+			cols = append(cols, k)
+			delete(extra, k)
+		}
+	}
+	rest := make([]string, 0, len(extra))
+	for k := range extra {
+		rest = append(rest, k)
+	}
+	sort.Strings(rest)
+	return append(cols, rest...)
+}
+
+// userNames heads each system field's column with the name the client
+// mapped to it ("Document URL", not file_path), so their file reads back.
+func userNames(mapping map[string]string, fields ...string) []string {
+	byField := map[string]string{}
+	for col, field := range mapping {
+		byField[field] = col
+	}
+	out := make([]string, len(fields))
+	for i, f := range fields {
+		out[i] = f
+		if col := byField[f]; col != "" {
+			out[i] = col
+		}
+	}
+	return out
 }

@@ -26,7 +26,7 @@ func (s *Server) resultsXLSX(c *gin.Context, job projections.Job) {
 		return
 	}
 	defer w.Close()
-	if err := w.WriteRow(safeCells(exportHeader(extraCols))); err != nil {
+	if err := w.WriteRow(safeCells(exportHeader(job, extraCols))); err != nil {
 		fail(c, apperr.Wrap(err, "xlsx"))
 		return
 	}

@@ -84,13 +84,16 @@ type Deps struct {
 	CaughtUp func() (applied, target uint64)
 	// Skipped says how many events this process skipped because a newer
 	// release wrote them, and of which types, for /api/ready; optional.
-	Skipped   func() (total uint64, types []string)
-	Requests  RequestObserver // optional: request durations (metrics)
-	Metrics   http.Handler
-	UI        http.Handler // the web console, served for GET requests outside /api
-	Log       *slog.Logger
-	Version   string
-	StartRate int // starts, and separately validations, per minute per user; 0: unlimited
+	Skipped  func() (total uint64, types []string)
+	Requests RequestObserver // optional: request durations (metrics)
+	Metrics  http.Handler
+	UI       http.Handler // the web console, served for GET requests outside /api
+	Log      *slog.Logger
+	Version  string
+	// ServerHasKey says whether the server has a model API key of its own
+	// (never the key): the console then knows whether a job needs one.
+	ServerHasKey bool
+	StartRate    int // starts, and separately validations, per minute per user; 0: unlimited
 	// Limits per client address (the TCP peer, never a forwarded header a
 	// client can write): registrations, and separately job starts, per
 	// minute (bursts of up to 50, since an office may share an address);
@@ -200,6 +203,7 @@ func (s *Server) routes(r *gin.Engine) {
 	r.POST(singlePath, s.authenticate, s.limitAddr(s.addrStart), s.limit(s.startLimit), s.processSingle)
 	b.POST("/validate-paths", s.limit(s.validateLimit), s.validatePaths)
 	b.GET("/template", s.template)
+	b.GET("/column-rules", s.columnRules)
 	b.GET("/jobs", s.jobHistory)
 	b.POST("/jobs/:job_id/retry", s.retry)
 	b.GET("/jobs/:job_id/status", s.jobStatus)

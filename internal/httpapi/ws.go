@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/coder/websocket"
@@ -99,6 +100,12 @@ func (s *Server) sseJob(c *gin.Context) {
 	defer cancel()
 	w := s.watchJob(job)
 	defer w.untap()
+	// Every frame's id is its event's sequence (the catchup's is the
+	// sequence it reflects); EventSource sends the last one back on
+	// reconnect, and the catchup then carries only what changed since.
+	if last, err := strconv.ParseUint(c.GetHeader("Last-Event-ID"), 10, 64); err == nil {
+		w.since = last
+	}
 	// The answer lasts as long as the job: no whole-answer deadline, one
 	// per write instead.
 	streaming(c.Writer)
@@ -118,7 +125,7 @@ func (s *Server) sseJob(c *gin.Context) {
 		return flush()
 	}
 	catchup := func(body func(io.Writer) error) error {
-		if _, err := io.WriteString(out, "data: "); err != nil {
+		if _, err := fmt.Fprintf(out, "id: %d\ndata: ", w.sent); err != nil {
 			return err
 		}
 		if err := body(out); err != nil {
@@ -128,7 +135,9 @@ func (s *Server) sseJob(c *gin.Context) {
 	}
 	tick, stop := pinger(ctx)
 	defer stop()
-	slow, _ := w.follow(ctx, catchup, func(msg []byte) error { return write("data: " + string(msg) + "\n\n") },
+	slow, _ := w.follow(ctx, catchup, func(msg []byte) error {
+		return write("id: " + strconv.FormatUint(w.sent, 10) + "\ndata: " + string(msg) + "\n\n")
+	},
 		tick, func() error { return write(": keep-alive\n\n") })
 	if slow {
 		_ = write("event: error\ndata: {\"detail\":\"client too slow; reconnect to catch up\"}\n\n")

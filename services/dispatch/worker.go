@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/tagstream/tagstream/events"
 	"github.com/tagstream/tagstream/services"
@@ -280,6 +281,20 @@ func (w *Worker) watchControl(ctx context.Context) {
 	}
 }
 
+// settleLog is how a failed ack/nak is logged: a job that ended (a
+// cancel) has its task consumer deleted, so settling its in-flight tasks
+// finds no responder; that is expected and logged at debug, not WARN.
+func (w *Worker) settleLog(log *slog.Logger, jobID string, err error) func(string, ...any) {
+	w.mu.Lock()
+	st := w.jobs[jobID]
+	ended := st != nil && events.Terminal(st.Status)
+	w.mu.Unlock()
+	if ended || errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return log.Debug
+	}
+	return log.Warn
+}
+
 // process runs one task and settles its message.
 func (w *Worker) process(ctx context.Context, msg jetstream.Msg) {
 	var t task
@@ -306,16 +321,16 @@ func (w *Worker) process(ctx context.Context, msg jetstream.Msg) {
 	switch verdict {
 	case settleRelease:
 		if err := msg.Nak(); err != nil {
-			log.Warn("worker: release task", "err", err)
+			w.settleLog(log, t.JobID, err)("worker: release task", "err", err)
 		}
 	case settleLater:
 		if err := msg.NakWithDelay(2 * time.Second); err != nil {
-			log.Warn("worker: postpone task", "err", err)
+			w.settleLog(log, t.JobID, err)("worker: postpone task", "err", err)
 		}
 	case settleDone:
 		sctx, cancel := detached(ctx)
 		if err := msg.DoubleAck(sctx); err != nil {
-			log.Warn("worker: ack task", "err", err)
+			w.settleLog(log, t.JobID, err)("worker: ack task", "err", err)
 		}
 		w.completeIfLast(sctx, t.JobID, log)
 		cancel()

@@ -3,7 +3,7 @@
 // are mapped to Tagstream's fields, and the rows go to the server as
 // objects of columns so that extra columns come back with the results.
 
-import { post, missingEndpoint } from "./api.js";
+import { get, post, missingEndpoint } from "./api.js";
 import { $, h, clear, fillTable, showError, showInfo, busy, hideAlert } from "./dom.js";
 
 // parseCSV returns {headers, rows} where rows are objects keyed by header.
@@ -76,8 +76,10 @@ function uniqueHeaders(raw) {
 
 const norm = (s) => s.toLowerCase().replace(/[^a-z0-9]+/g, "_").replace(/^_|_$/g, "");
 
-// Header names that mean a system field, best first.
-const SYNONYMS = {
+// Header names that mean a system field, best first. These are the
+// defaults; loadRules replaces them with the server's (GET
+// /api/batch/column-rules, the table the CLI uses), so both map alike.
+let SYNONYMS = {
   file_path: ["file_path", "filepath", "path", "pdf_url", "url", "document_url", "file_url", "link", "pdf", "file", "pdf_link", "location", "source"],
   title: ["title", "document_title", "doc_title", "name", "document_name", "filename", "file_name"],
   description: ["description", "desc", "summary", "abstract", "notes"],
@@ -95,6 +97,43 @@ export function autoMap(headers) {
   }
   return out;
 }
+
+// loadRules fetches the server's auto-mapping rules; an older server
+// without the endpoint leaves the defaults above.
+export async function loadRules() {
+  try {
+    const r = await get("/api/batch/column-rules");
+    if (Array.isArray(r.fields) && r.fields.length) {
+      const next = {};
+      for (const f of r.fields) if (f && f.field && Array.isArray(f.names)) next[f.field] = f.names;
+      SYNONYMS = next;
+    }
+  } catch { /* keep the defaults */ }
+}
+
+// serverHasKey is null until /api/status answered.
+let serverHasKey = null;
+
+// applyKeyPolicy defaults the model to builtin/keywords on a server with
+// no model key of its own (a first job with another model would fail),
+// and says when a key is required.
+export async function applyKeyPolicy() {
+  try {
+    const st = await get("/api/status", { auth: false });
+    if (typeof st.server_has_key !== "boolean") return;
+    serverHasKey = st.server_has_key;
+  } catch { return; }
+  const model = $("#model"), hint = $("#api-key-hint");
+  if (!serverHasKey) {
+    if (model.value === model.defaultValue) model.value = "builtin/keywords";
+    if (hint) hint.textContent = "(required for any model other than builtin/*: this server has no key of its own; sent with this job only, never stored in the browser)";
+  } else if (hint) {
+    hint.textContent = "(optional: the server has a key; yours is sent with this job only, never stored in the browser)";
+  }
+}
+
+// needsKey says whether a start with model and no key would be refused.
+function needsKey(model) { return serverHasKey === false && !model.startsWith("builtin/"); }
 
 // splitWords turns typed or loaded exclusion words into a clean list.
 export function splitWords(text) {
@@ -159,7 +198,8 @@ function collect() {
   const pathCol = mappedPathColumn();
   if (!pathCol) throw new Error("Choose which column holds the file path or URL.");
   const empty = parsed.rows.findIndex((r) => !String(r[pathCol] || "").trim());
-  if (empty >= 0) throw new Error(`Row ${empty} has no value in column "${pathCol}".`);
+  // Rows are named by their line in the file, as the CLI does (header = line 1).
+  if (empty >= 0) throw new Error(`Line ${empty + 2} has no value in column "${pathCol}".`);
   return { documents: parsed.rows, column_mapping: mapping() };
 }
 
@@ -205,6 +245,8 @@ function renderValidation(out, limited) {
 
 // init wires the form; onStarted receives the new job id.
 export function init(onStarted) {
+  loadRules();
+  applyKeyPolicy();
   $("#csv-file").addEventListener("change", async (e) => {
     hideAlert();
     parsed = null;
@@ -257,7 +299,11 @@ export function init(onStarted) {
       hideAlert();
       try {
         const { documents, column_mapping } = collect();
-        const model = $("#model").value.trim() || "openai/gpt-4o-mini";
+        const model = $("#model").value.trim() || (serverHasKey === false ? "builtin/keywords" : "openai/gpt-4o-mini");
+        if (needsKey(model) && !$("#api-key").value.trim()) {
+          $("#api-key").focus();
+          throw new Error(`This server has no API key for ${model}: enter your key, or choose builtin/keywords (offline, no key).`);
+        }
         const config = {
           model_name: model,
           num_pages: intIn("#pages", 1, 10, "Pages"),

@@ -1,0 +1,71 @@
+package httpapi
+
+import (
+	"encoding/csv"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/tagstream/tagstream/events"
+	"github.com/tagstream/tagstream/projections"
+	"github.com/tagstream/tagstream/services"
+)
+
+// TestResultsCSVKeepsTheClientsColumns: the start request's column order
+// (first seen across rows) is recorded, and the export heads its columns
+// in that order, the path column by the client's own name.
+func TestResultsCSVKeepsTheClientsColumns(t *testing.T) {
+	body := `{"column_mapping":{"Document URL":"file_path"},"documents":[
+		{"zone":"north","Document URL":"a.pdf","budget":1},
+		{"Document URL":"b.pdf","agency":"water","zone":"south"}]}`
+	cmd, err := DecodeStartRequest(strings.NewReader(body), services.Caller{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"zone", "Document URL", "budget", "agency"}; !slices.Equal(cmd.Columns, want) {
+		t.Fatalf("recorded columns %q, want %q", cmd.Columns, want)
+	}
+
+	// The results read model fed the events a start with that request writes.
+	docs, err := services.NormalizeDocuments(cmd.Documents, cmd.ColumnMapping)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := projections.NewDocumentResults()
+	for _, ev := range []events.Event{
+		events.DocumentsSubmitted{InputID: "in", Documents: docs},
+		events.JobStarted{InputID: "in", Chunks: 1, Total: len(docs), ColumnMapping: cmd.ColumnMapping, Columns: cmd.Columns},
+	} {
+		env, err := events.New("cols", events.User("u1", "u@example.com"), ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := res.Apply(env); err != nil {
+			t.Fatal(err)
+		}
+	}
+	job := projections.Job{ID: "cols", OwnerID: "u1", Status: events.StatusProcessing, Total: 2,
+		Columns: cmd.Columns, ColumnMapping: cmd.ColumnMapping}
+	h := New(Deps{Auth: okAuth{}, Jobs: feedJob{job}, Results: res, Log: slog.New(slog.DiscardHandler)})
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest("GET", "/api/batch/jobs/cols/results?format=csv", nil)
+	req.Header.Set("Authorization", "Bearer x")
+	h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusOK {
+		t.Fatalf("%d %s", rec.Code, rec.Body)
+	}
+	rows, err := csv.NewReader(strings.NewReader(rec.Body.String())).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"row_id", "title", "Document URL", "file_source_type", "description", "zone", "budget", "agency"}
+	if !slices.Equal(rows[0][:len(want)], want) {
+		t.Fatalf("header %q, want it to start %q", rows[0], want)
+	}
+	if rows[2][2] != "b.pdf" || rows[2][5] != "south" || rows[2][7] != "water" {
+		t.Fatalf("row 1: %q", rows[2])
+	}
+}
