@@ -88,7 +88,7 @@ func (h ProcessSingleHandler) Handle(ctx context.Context, cmd ProcessSingle) (St
 		doc[FieldTitle] = uploadTitle(cmd.Filename)
 	}
 	return h.start.Handle(ctx, StartJob{Caller: cmd.Caller, JobID: jobID, Documents: []map[string]any{doc},
-		Config: cmd.Config, uploads: true})
+		Config: cmd.Config, uploads: true, serverID: true})
 }
 
 // uploadTitle is the upload's file name without any directory a browser

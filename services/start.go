@@ -49,8 +49,9 @@ type StartJob struct {
 	Config        StartConfig
 	// Columns is the order of the rows' columns as the client sent them
 	// (optional; recorded for exports, bounded by MaxRecordedColumns).
-	Columns []string
-	uploads bool // documents may be uploads (set by ProcessSingle only)
+	Columns  []string
+	uploads  bool // documents may be uploads (set by ProcessSingle only)
+	serverID bool // JobID was chosen by the server, not a client (ProcessSingle)
 }
 
 // MaxRecordedColumns bounds the column order kept in JobStarted: beyond
@@ -112,11 +113,15 @@ func (h StartJobHandler) Handle(ctx context.Context, cmd StartJob) (StartResult,
 	}
 	digest := requestDigest(docs, cfg, cmd.ColumnMapping)
 	jobID := cmd.JobID
-	if jobID == "" {
+	switch {
+	case jobID == "":
 		jobID = newJobID()
-	} else if !events.ValidJobID(jobID) {
+	case cmd.serverID:
+		// Chosen by the server (single process stores the upload under it
+		// first): not a client's id, so nothing to scope.
+	case !events.ValidJobID(jobID):
 		return StartResult{}, apperr.Field("job_id", "must be 1-64 letters, digits, '-' or '_'")
-	} else {
+	default:
 		jobID = OwnerScopedJobID(cmd.Caller.Actor.ID, jobID)
 		if res, done, err := h.existing(ctx, jobID, digest, cmd.Caller); done || err != nil {
 			return res, err
