@@ -41,6 +41,8 @@ var golden = map[string]map[int]events.Event{
 			PromptTokens: 1200, CompletionTokens: 40, TotalTokens: 1240, Calls: 1, DurationMS: 812}}},
 	events.TypeDocumentFailed: {1: &events.DocumentFailed{Row: 1, Attempt: 1, Error: "no extractable text; OCR needed (the pages are images)",
 		Code: "scanned", Metadata: events.TagMetadata{Method: "scanned", PagesRead: 2, PageCount: 2, DurationMS: 95}}},
+	events.TypeDocumentReleased: {1: &events.DocumentReleased{Row: 3, Attempt: 1,
+		Reason: "cannot reach the model endpoint https://llm.example.org: connection refused", Code: "model_unreachable"}},
 }
 
 func goldenPath(typ string, v int) string {

@@ -14,6 +14,7 @@ const (
 	TypeDocumentStarted    = "DocumentStarted"
 	TypeDocumentTagged     = "DocumentTagged"
 	TypeDocumentFailed     = "DocumentFailed"
+	TypeDocumentReleased   = "DocumentReleased"
 )
 
 // Types is the registry of every stored event type with its current
@@ -36,6 +37,7 @@ func newTypes() *Registry {
 	r.Register(TypeDocumentStarted, func() Event { return &DocumentStarted{} })
 	r.Register(TypeDocumentTagged, func() Event { return &DocumentTagged{} })
 	r.Register(TypeDocumentFailed, func() Event { return &DocumentFailed{} })
+	r.Register(TypeDocumentReleased, func() Event { return &DocumentReleased{} })
 	return r
 }
 
@@ -193,6 +195,18 @@ type DocumentFailed struct {
 	Metadata TagMetadata `json:"metadata"`
 }
 
+// DocumentReleased records that the worker which started an attempt gave
+// it back on purpose, without an outcome (the model endpoint could not be
+// reached, a dependency hiccup, a shutdown past its grace): the document
+// waits for another start, and this start does not count as a death of
+// its process towards quarantine.
+type DocumentReleased struct {
+	Row     int    `json:"row"`
+	Attempt int    `json:"attempt"`
+	Reason  string `json:"reason"`
+	Code    string `json:"code,omitempty"`
+}
+
 func (DocumentsSubmitted) EventType() string { return TypeDocumentsSubmitted }
 func (JobStarted) EventType() string         { return TypeJobStarted }
 func (JobPaused) EventType() string          { return TypeJobPaused }
@@ -204,6 +218,7 @@ func (JobRetried) EventType() string         { return TypeJobRetried }
 func (DocumentStarted) EventType() string    { return TypeDocumentStarted }
 func (DocumentTagged) EventType() string     { return TypeDocumentTagged }
 func (DocumentFailed) EventType() string     { return TypeDocumentFailed }
+func (DocumentReleased) EventType() string   { return TypeDocumentReleased }
 
 func (DocumentsSubmitted) subject(id string) string { return InputSubject(id) }
 func (JobStarted) subject(id string) string         { return ControlSubject(id) }
@@ -216,6 +231,7 @@ func (JobRetried) subject(id string) string         { return ControlSubject(id) 
 func (e DocumentStarted) subject(id string) string  { return DocSubject(id, e.Row) }
 func (e DocumentTagged) subject(id string) string   { return DocSubject(id, e.Row) }
 func (e DocumentFailed) subject(id string) string   { return DocSubject(id, e.Row) }
+func (e DocumentReleased) subject(id string) string { return DocSubject(id, e.Row) }
 
 // Job statuses as the API reports them.
 const (

@@ -52,6 +52,11 @@ func (d docState) onDocEvent(eventType string, attempt int) (docState, bool) {
 		next.Status, next.Outcome = DocSuccess, true
 	case events.TypeDocumentFailed:
 		next.Status, next.Outcome = DocFailed, true
+	case events.TypeDocumentReleased:
+		if terminalDoc(d.Status) {
+			return orig, false
+		}
+		next.Status = DocPending // given back on purpose; another start follows
 	default:
 		return orig, false
 	}

@@ -139,6 +139,8 @@ func (p *JobStatus) Apply(env events.Envelope) error {
 	case *events.DocumentFailed:
 		j.Usage.add(e.Metadata)
 		j.docEvent(env, e.Row, e.Attempt)
+	case *events.DocumentReleased:
+		j.docEvent(env, e.Row, e.Attempt)
 	case *events.JobRetried:
 		if e.Attempt <= j.Attempt {
 			return nil // a retry already applied

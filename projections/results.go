@@ -83,6 +83,8 @@ func (p *DocumentResults) Apply(env events.Envelope) error {
 		}
 	case *events.DocumentStarted:
 		p.docEvent(env, e.Row, e.Attempt, func(r *Result) {})
+	case *events.DocumentReleased:
+		p.docEvent(env, e.Row, e.Attempt, func(r *Result) {})
 	case *events.DocumentTagged:
 		p.docEvent(env, e.Row, e.Attempt, func(r *Result) {
 			r.Tags, r.Error, r.Code = e.Tags, "", ""

@@ -2,6 +2,7 @@ package main
 
 import (
 	"net"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -109,5 +110,24 @@ func TestModelGoneAwayPausesTheJob(t *testing.T) {
 	}
 	if pause.Actor.Kind != events.ActorSystem {
 		t.Fatalf("paused by %+v, want the system", pause.Actor)
+	}
+	// Resumed while the endpoint is still down, the job pauses again, as
+	// often as that happens: the documents it gave back are released, not
+	// deaths, so none of them is ever quarantined as poison.
+	for i := 0; i < jobpkg.PoisonAfter+1; i++ {
+		e.mustCall("POST", "/api/batch/jobs/"+job+"/resume", u.token, map[string]any{"reason": "try again"}, http.StatusOK)
+		e.waitStatus(u, job, 60*time.Second, "paused")
+	}
+	released := 0
+	for _, env := range e.history(job) {
+		switch env.Type {
+		case events.TypeDocumentFailed:
+			t.Fatalf("a document failed while the model was away: %s", env.Data)
+		case events.TypeDocumentReleased:
+			released++
+		}
+	}
+	if released == 0 {
+		t.Fatal("no DocumentReleased: documents given back were recorded as nothing")
 	}
 }

@@ -189,7 +189,7 @@ func (s *Server) renderNew(env events.Envelope) ([]byte, int, bool) {
 	var body gin.H
 	terminal := false
 	switch env.Type {
-	case events.TypeDocumentStarted, events.TypeDocumentTagged, events.TypeDocumentFailed:
+	case events.TypeDocumentStarted, events.TypeDocumentTagged, events.TypeDocumentFailed, events.TypeDocumentReleased:
 		_, _, r, err := events.ParseSubject(env.Subject)
 		if err != nil {
 			return nil, -1, false

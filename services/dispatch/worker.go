@@ -375,11 +375,12 @@ func (w *Worker) run(ctx context.Context, t task, log *slog.Logger) settle {
 	}
 	took := time.Since(began)
 	if terr != nil && ctx.Err() != nil {
-		return settleRelease // shutting down: another worker redoes it
+		// Shutting down: another worker redoes it.
+		return w.giveBack(ctx, t, startedSeq, settleRelease, "shutdown", "the worker stopped before the document was done", log)
 	}
 	if errors.Is(terr, errRetryLater) {
 		log.Warn("worker: document postponed", "err", terr)
-		return settleLater
+		return w.giveBack(ctx, t, startedSeq, settleLater, "postponed", terr.Error(), log)
 	}
 	var ev events.Event
 	outcome, code := "tagged", ""
@@ -393,7 +394,8 @@ func (w *Worker) run(ctx context.Context, t task, log *slog.Logger) settle {
 		if f.Unreachable {
 			uctx, cancel := detached(ctx)
 			defer cancel()
-			return w.unreachable(uctx, t, f, log)
+			v := w.unreachable(uctx, t, f, log)
+			return w.giveBack(ctx, t, startedSeq, v, f.Code, f.Reason, log)
 		}
 		outcome, code = "failed", f.Code
 		if f.JobFatal {
@@ -498,6 +500,24 @@ func (w *Worker) begin(ctx context.Context, t task, log *slog.Logger) (uint64, s
 		return seq, settleDone, held.release, nil
 	}
 	return fail(settleRelease, errors.New("job kept changing"))
+}
+
+// giveBack records that this worker hands a started attempt back without
+// an outcome (DocumentReleased, guarded by its own start), so the start is
+// not taken for a death of the process towards quarantine. If the append
+// fails the task is given back all the same: the cost is one start counted
+// against the document, never a lost document.
+func (w *Worker) giveBack(ctx context.Context, t task, startedSeq uint64, v settle, code, reason string, log *slog.Logger) settle {
+	env, err := events.New(t.JobID, w.actor, events.DocumentReleased{Row: t.Document.Row, Attempt: t.Attempt, Reason: reason, Code: code})
+	if err != nil {
+		return v
+	}
+	sctx, cancel := detached(ctx)
+	defer cancel()
+	if _, err := w.store.Append(sctx, env, &events.Expect{Subject: events.DocSubject(t.JobID, t.Document.Row), Seq: startedSeq}); err != nil && !errors.Is(err, events.ErrConflict) {
+		log.Warn("worker: record the release of a started document", "err", err)
+	}
+	return v
 }
 
 // jobAt returns the job's state as of its last control event: the copy

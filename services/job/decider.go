@@ -126,6 +126,8 @@ func (s *State) ApplyEvent(env events.Envelope, ev events.Event) {
 		ev = &e
 	case events.DocumentFailed:
 		ev = &e
+	case events.DocumentReleased:
+		ev = &e
 	}
 	s.apply(env, ev)
 }
@@ -152,6 +154,8 @@ func (s *State) apply(env events.Envelope, ev events.Event) {
 		}
 		s.docEvent(env.Type, e.Row, e.Attempt)
 	case *events.DocumentFailed:
+		s.docEvent(env.Type, e.Row, e.Attempt)
+	case *events.DocumentReleased:
 		s.docEvent(env.Type, e.Row, e.Attempt)
 	case *events.JobPaused:
 		s.Reason = e.Reason
@@ -280,6 +284,15 @@ func (d Doc) OnDocEvent(eventType string, attempt int) (Doc, bool) {
 		next.Status, next.Outcome = DocSuccess, true
 	case events.TypeDocumentFailed:
 		next.Status, next.Outcome = DocFailed, true
+	case events.TypeDocumentReleased:
+		if Terminal(d.Status) {
+			return orig, false
+		}
+		// Given back on purpose: the start ended, its process did not die.
+		next.Status = DocPending
+		if next.Starts > 0 {
+			next.Starts--
+		}
 	default:
 		return orig, false
 	}

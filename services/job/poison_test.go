@@ -99,3 +99,37 @@ func TestSuspectIsAStartOfTheSameAttemptWithoutOutcome(t *testing.T) {
 		t.Fatal("an outcome is suspect")
 	}
 }
+
+// A start that its worker gave back on purpose (DocumentReleased: the model
+// endpoint was unreachable, a shutdown) is no death: however often it
+// happens the document is neither suspect nor quarantined, while real
+// deaths between the releases still count.
+func TestReleasedStartsAreNotDeaths(t *testing.T) {
+	h := started(t, 1)
+	release := events.DocumentReleased{Row: 0, Attempt: 1, Reason: "cannot reach the model endpoint", Code: "model_unreachable"}
+	for i := 0; i < 3*job.PoisonAfter; i++ {
+		h.add(docStarted(0, 1)).add(release)
+		for name, q := range map[string]bool{
+			"job fold": func() bool { _, q := h.state().Quarantine(0, 1); return q }(),
+			"doc fold": func() bool { _, q := job.FoldDoc(docEvents(h, 0)).Quarantine(0, 1); return q }(),
+		} {
+			if q {
+				t.Fatalf("%s: quarantined after %d released starts", name, i+1)
+			}
+		}
+		envs := docEvents(h, 0)
+		if job.Suspect(envs[len(envs)-1], 1) {
+			t.Fatal("a released start makes the document suspect")
+		}
+	}
+	if d := h.state().Docs[0]; d.Status != job.DocPending {
+		t.Fatalf("released document reads %q, want pending", d.Status)
+	}
+	// Deaths still count between releases.
+	for i := 0; i < job.PoisonAfter; i++ {
+		h.add(docStarted(0, 1))
+	}
+	if _, q := h.state().Quarantine(0, 1); !q {
+		t.Fatalf("%d deaths after releases were not quarantined", job.PoisonAfter)
+	}
+}
