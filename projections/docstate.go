@@ -11,9 +11,9 @@ const (
 	DocCancelled  = "cancelled"
 )
 
-// docState is one document's position in its lifecycle. Both read models
-// move documents with the same rules, defined here once.
-type docState struct {
+// DocState is one document's position in its lifecycle. Both read models
+// and the job decider move documents with the same rules, defined here once.
+type DocState struct {
 	Status  string `json:"status"`
 	Attempt int    `json:"attempt"`
 	// Outcome is set by the first outcome event of Attempt: later ones of
@@ -21,52 +21,61 @@ type docState struct {
 	Outcome bool `json:"outcome,omitempty"`
 }
 
-func newDocState() docState { return docState{Status: DocPending, Attempt: 1} }
+func newDocState() DocState { return DocState{Status: DocPending, Attempt: 1} }
 
-func terminalDoc(s string) bool { return s == DocSuccess || s == DocFailed || s == DocCancelled }
+// TerminalDoc reports whether a document status is final for its attempt.
+func TerminalDoc(s string) bool { return s == DocSuccess || s == DocFailed || s == DocCancelled }
 
-// onDocEvent returns the state after a document event, and whether it
-// changed. Events of older attempts are ignored, and so is every outcome
-// after the first of an attempt; a late outcome of an in-flight document
-// replaces the cancelled/failed mark its job's end gave it, because the
-// work really happened. The same rules as services/job.Doc.OnDocEvent
-// (checked by services/job's tests).
-func (d docState) onDocEvent(eventType string, attempt int) (docState, bool) {
+// Step returns the state after a document event and whether the event
+// applies to this document at all: events of older attempts are ignored,
+// and so is every outcome after the first of an attempt; a late outcome of
+// an in-flight document replaces the cancelled/failed mark its job's end
+// gave it, because the work really happened. This is the one statement of
+// the document lifecycle: the read models and services/job's decider both
+// step documents through it.
+func (d DocState) Step(eventType string, attempt int) (DocState, bool) {
 	if attempt < d.Attempt {
 		return d, false
 	}
-	orig := d
 	if attempt > d.Attempt {
-		d = docState{Status: DocPending, Attempt: attempt}
+		d = DocState{Status: DocPending, Attempt: attempt}
 	} else if d.Outcome {
-		return orig, false
+		return d, false
 	}
-	next := d
 	switch eventType {
 	case events.TypeDocumentStarted:
-		if terminalDoc(d.Status) {
-			return orig, false // a redelivered start of an attempt that already ended
+		if TerminalDoc(d.Status) {
+			return d, false // a redelivered start of an attempt that already ended
 		}
-		next.Status = DocProcessing
+		d.Status = DocProcessing
 	case events.TypeDocumentTagged:
-		next.Status, next.Outcome = DocSuccess, true
+		d.Status, d.Outcome = DocSuccess, true
 	case events.TypeDocumentFailed:
-		next.Status, next.Outcome = DocFailed, true
+		d.Status, d.Outcome = DocFailed, true
 	case events.TypeDocumentReleased:
-		if terminalDoc(d.Status) {
-			return orig, false
+		if TerminalDoc(d.Status) {
+			return d, false
 		}
-		next.Status = DocPending // given back on purpose; another start follows
+		d.Status = DocPending // given back on purpose; another start follows
 	default:
-		return orig, false
+		return d, false
 	}
-	return next, next != orig
+	return d, true
+}
+
+// onDocEvent is Step, reporting whether the state changed.
+func (d DocState) onDocEvent(eventType string, attempt int) (DocState, bool) {
+	next, applied := d.Step(eventType, attempt)
+	if !applied {
+		return d, false
+	}
+	return next, next != d
 }
 
 // onJobEnd returns the state a job's cancel or failure leaves an unfinished
 // document in.
-func (d docState) onJobEnd(eventType string) (docState, bool) {
-	if terminalDoc(d.Status) {
+func (d DocState) onJobEnd(eventType string) (DocState, bool) {
+	if TerminalDoc(d.Status) {
 		return d, false
 	}
 	switch eventType {
@@ -81,8 +90,8 @@ func (d docState) onJobEnd(eventType string) (docState, bool) {
 }
 
 // onRetry returns the state of a document named in a JobRetried.
-func (d docState) onRetry(attempt int) docState {
-	return docState{Status: DocPending, Attempt: attempt}
+func (d DocState) onRetry(attempt int) DocState {
+	return DocState{Status: DocPending, Attempt: attempt}
 }
 
 // counts tallies terminal documents.

@@ -80,7 +80,7 @@ func (j Job) Progress() float64 {
 
 type jobEntry struct {
 	Job
-	docs    []docState
+	docs    []DocState
 	lastSeq uint64 // newest event applied: one seen again changes nothing
 }
 
@@ -179,7 +179,7 @@ func completedStatus(e events.JobCompleted) string {
 }
 
 func newJobEntry(env events.Envelope, s *events.JobStarted) *jobEntry {
-	docs := make([]docState, s.Total)
+	docs := make([]DocState, s.Total)
 	for i := range docs {
 		docs[i] = newDocState()
 	}
@@ -217,7 +217,7 @@ func (j *jobEntry) docEvent(env events.Envelope, row, attempt int) {
 	}
 }
 
-func (j *jobEntry) tally(row int, next docState) {
+func (j *jobEntry) tally(row int, next DocState) {
 	c := counts{j.Processed, j.Failed, j.Cancelled}
 	c.move(j.docs[row].Status, next.Status)
 	j.Processed, j.Failed, j.Cancelled = c.Processed, c.Failed, c.Cancelled
@@ -255,14 +255,14 @@ func (p *JobStatus) Get(id string) (Job, bool) {
 }
 
 // DocStatuses returns each document's status and attempt, by row.
-func (p *JobStatus) DocStatuses(id string) []docState {
+func (p *JobStatus) DocStatuses(id string) []DocState {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	j, ok := p.jobs[id]
 	if !ok {
 		return nil
 	}
-	return append([]docState(nil), j.docs...)
+	return append([]DocState(nil), j.docs...)
 }
 
 // Filter selects jobs for listing.
@@ -311,7 +311,7 @@ func (p *JobStatus) Snapshot() ([]byte, error) {
 	for id, j := range p.jobs {
 		out[id] = struct {
 			Job  Job
-			Docs []docState
+			Docs []DocState
 		}{j.Job, j.docs}
 	}
 	return json.Marshal(out)

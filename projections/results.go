@@ -25,9 +25,9 @@ type Result struct {
 	outcome bool
 }
 
-func (r *Result) state() docState { return docState{r.Status, r.Attempts, r.outcome} }
+func (r *Result) state() DocState { return DocState{r.Status, r.Attempts, r.outcome} }
 
-func (r *Result) setState(d docState) {
+func (r *Result) setState(d DocState) {
 	r.Status, r.Attempts, r.outcome = d.Status, d.Attempt, d.Outcome
 }
 

@@ -11,15 +11,16 @@ import (
 
 	"github.com/tagstream/tagstream/events"
 	"github.com/tagstream/tagstream/internal/apperr"
+	"github.com/tagstream/tagstream/projections"
 )
 
 // Document statuses, as the read models report them.
 const (
-	DocPending    = "pending"
-	DocProcessing = "processing"
-	DocSuccess    = "success"
-	DocFailed     = "failed"
-	DocCancelled  = "cancelled"
+	DocPending    = projections.DocPending
+	DocProcessing = projections.DocProcessing
+	DocSuccess    = projections.DocSuccess
+	DocFailed     = projections.DocFailed
+	DocCancelled  = projections.DocCancelled
 )
 
 // Doc is one document's position in its lifecycle. Outcome is set once a
@@ -253,50 +254,31 @@ func (s *State) move(row int, next Doc) {
 }
 
 // Terminal reports whether a document status is final for its attempt.
-func Terminal(status string) bool {
-	return status == DocSuccess || status == DocFailed || status == DocCancelled
-}
+func Terminal(status string) bool { return projections.TerminalDoc(status) }
 
 // OnDocEvent returns the document after one of its events, and whether it
-// changed. Events of older attempts are ignored, and so is every outcome
-// after the first of an attempt. A late outcome of an in-flight document
-// replaces the cancelled/failed mark its job's end gave it, because the
-// work really happened.
+// changed. The lifecycle itself is projections.DocState.Step, shared with
+// the read models so the two can never disagree; the decider adds only the
+// count of starts without an outcome that quarantine needs.
 func (d Doc) OnDocEvent(eventType string, attempt int) (Doc, bool) {
-	if attempt < d.Attempt {
+	life, applied := projections.DocState{Status: d.Status, Attempt: d.Attempt, Outcome: d.Outcome}.Step(eventType, attempt)
+	if !applied {
 		return d, false
 	}
-	orig := d
-	if attempt > d.Attempt {
-		d = Doc{Status: DocPending, Attempt: attempt}
-	} else if d.Outcome {
-		return orig, false
+	next := Doc{Status: life.Status, Attempt: life.Attempt, Outcome: life.Outcome, Starts: d.Starts}
+	if life.Attempt != d.Attempt {
+		next.Starts = 0
 	}
-	next := d
 	switch eventType {
 	case events.TypeDocumentStarted:
-		if Terminal(d.Status) {
-			return orig, false // a redelivered start of an attempt that already ended
-		}
-		next.Status = DocProcessing
 		next.Starts++
-	case events.TypeDocumentTagged:
-		next.Status, next.Outcome = DocSuccess, true
-	case events.TypeDocumentFailed:
-		next.Status, next.Outcome = DocFailed, true
 	case events.TypeDocumentReleased:
-		if Terminal(d.Status) {
-			return orig, false
-		}
 		// Given back on purpose: the start ended, its process did not die.
-		next.Status = DocPending
 		if next.Starts > 0 {
 			next.Starts--
 		}
-	default:
-		return orig, false
 	}
-	return next, next != orig
+	return next, next != d
 }
 
 // OnJobEnd returns the document after its job was cancelled (DocCancelled)
