@@ -14,7 +14,7 @@ import (
 // says. The append is guarded by the job's control sequence, so it cannot
 // overtake a cancel.
 func CompleteIfDone(ctx context.Context, store events.Store, jobID string) error {
-	return withRetry(ctx, 10, func() error {
+	return jobpkg.WithRetry(ctx, 10, func() error {
 		job, err := jobpkg.LoadFull(ctx, store, jobID)
 		if err != nil {
 			return err

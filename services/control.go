@@ -67,7 +67,7 @@ func (h ChangeJobHandler) Handle(ctx context.Context, cmd ChangeJob) (ChangeResu
 		return ChangeResult{}, err
 	}
 	var res ChangeResult
-	err := withRetry(ctx, 10, func() error {
+	err := jobpkg.WithRetry(ctx, 10, func() error {
 		job, err := loadControllable(ctx, h.store, cmd.JobID, cmd.Caller)
 		if err != nil {
 			return err

@@ -7,7 +7,6 @@ package services
 
 import (
 	"context"
-	"errors"
 
 	"github.com/tagstream/tagstream/events"
 	"github.com/tagstream/tagstream/internal/apperr"
@@ -41,21 +40,6 @@ func controllableBy(s *jobState, c Caller) error {
 	return apperr.New(apperr.NotFound, "job %q not found", s.ID)
 }
 
-// withRetry runs a read-check-append cycle again when a concurrent append
-// won the race, so the check always sees the state it appends on.
-func withRetry(ctx context.Context, attempts int, fn func() error) error {
-	var err error
-	for i := 0; i < attempts; i++ {
-		err = fn()
-		if !errors.Is(err, events.ErrConflict) {
-			return err
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-	}
-	return apperr.New(apperr.Conflict, "the job changed concurrently too often; try again")
-}
 
 // secretID names a job attempt's API key in the secret store.
 func secretID(jobID string, attempt int) string { return job.SecretID(jobID, attempt) }

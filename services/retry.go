@@ -47,7 +47,7 @@ func (h RetryJobHandler) Handle(ctx context.Context, cmd RetryJob) (RetryResult,
 		return RetryResult{}, err
 	}
 	var res RetryResult
-	err := withRetry(ctx, 10, func() error {
+	err := jobpkg.WithRetry(ctx, 10, func() error {
 		job, err := jobpkg.LoadFull(ctx, h.store, cmd.JobID)
 		if err != nil {
 			return err

@@ -45,7 +45,7 @@ func (w *Worker) unreachable(ctx context.Context, t task, f *pipeline.Failure, l
 	if streak < jobpkg.UnreachableLimit {
 		return settleLater
 	}
-	err := withRetry(ctx, 10, func() error {
+	err := jobpkg.WithRetry(ctx, 10, func() error {
 		job, err := jobpkg.LoadFull(ctx, w.store, t.JobID)
 		if err != nil {
 			return err

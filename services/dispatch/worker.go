@@ -571,7 +571,7 @@ func (w *Worker) tag(ctx context.Context, t task, key string) (pipeline.TagOutpu
 // longer the live one: a 401 of an attempt that a retry has replaced must
 // not fail the retry, purge its tasks or drop its key.
 func (w *Worker) failJob(ctx context.Context, t task, f *pipeline.Failure, log *slog.Logger) {
-	err := withRetry(ctx, 10, func() error {
+	err := jobpkg.WithRetry(ctx, 10, func() error {
 		job, err := w.jobAt(ctx, t.JobID)
 		if err != nil {
 			return err
