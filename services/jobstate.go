@@ -40,6 +40,5 @@ func controllableBy(s *jobState, c Caller) error {
 	return apperr.New(apperr.NotFound, "job %q not found", s.ID)
 }
 
-
 // secretID names a job attempt's API key in the secret store.
 func secretID(jobID string, attempt int) string { return job.SecretID(jobID, attempt) }
