@@ -209,7 +209,7 @@ func TestWebhookToPrivateAddressRefused(t *testing.T) {
 	}
 }
 
-func TestWebhookNotSentForUserPauseOrWithoutCallback(t *testing.T) {
+func TestWebhookForSystemPauseNotUserPauseNorWithoutCallback(t *testing.T) {
 	r := newRig(t)
 	secret, _ := webhook.ParseSecret(webhook.NewSecret())
 	rc := &receiver{}
@@ -225,11 +225,30 @@ func TestWebhookNotSentForUserPauseOrWithoutCallback(t *testing.T) {
 	if _, err := services.NewChangeJobHandler(r.store).Handle(r.ctx, services.ChangeJob{JobID: hooked.JobID, Action: "pause", Caller: who}); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := services.NewChangeJobHandler(r.store).Handle(r.ctx, services.ChangeJob{JobID: hooked.JobID, Action: "resume", Caller: who}); err != nil {
+		t.Fatal(err)
+	}
+	// The system pauses the job as a worker does when the model is unreachable.
+	state, err := jobpkg.Load(r.ctx, r.store, hooked.JobID, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, _ := events.New(hooked.JobID, events.System, events.JobPaused{Reason: "model unreachable", Code: "model_unreachable"})
+	if _, err := r.store.Append(r.ctx, env, &events.Expect{Subject: events.ControlSubject(hooked.JobID), Seq: state.ControlSeq}); err != nil {
+		t.Fatal(err)
+	}
 	r.cancel(t, hooked.JobID)
-	// The deliverer handles events in any order, so wait for the last
-	// one's delivery, then check that nothing else was sent.
-	if a := r.hookAttempts(t, hooked.JobID, 1)[0]; a.Kind != "job.cancelled" || !a.Delivered {
-		t.Fatalf("attempt: %+v", a)
+	// The deliverer handles events in any order, so wait for both
+	// deliveries, then check that nothing else was sent.
+	kinds := map[string]bool{}
+	for _, a := range r.hookAttempts(t, hooked.JobID, 2) {
+		if !a.Delivered {
+			t.Fatalf("attempt: %+v", a)
+		}
+		kinds[a.Kind] = true
+	}
+	if !kinds["job.paused"] || !kinds["job.cancelled"] {
+		t.Fatalf("kinds delivered: %v", kinds)
 	}
 	info, err := r.conn.JS.Consumer(r.ctx, events.Stream, dispatch.WebhooksName)
 	if err != nil {
@@ -251,8 +270,8 @@ func TestWebhookNotSentForUserPauseOrWithoutCallback(t *testing.T) {
 	}
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
-	if len(rc.got) != 1 {
-		t.Fatalf("receiver got %d deliveries, want 1 (no user pause, no job without callback)", len(rc.got))
+	if len(rc.got) != 2 {
+		t.Fatalf("receiver got %d deliveries, want 2 (system pause and cancel; no user pause, no job without callback)", len(rc.got))
 	}
 	var n int
 	_ = r.store.Read(r.ctx, events.HookSubject(plain.JobID), 1, func(events.Envelope) error { n++; return nil })
