@@ -43,6 +43,9 @@ var golden = map[string]map[int]events.Event{
 		Code: "scanned", Metadata: events.TagMetadata{Method: "scanned", PagesRead: 2, PageCount: 2, DurationMS: 95}}},
 	events.TypeDocumentReleased: {1: &events.DocumentReleased{Row: 3, Attempt: 1,
 		Reason: "cannot reach the model endpoint https://llm.example.org: connection refused", Code: "model_unreachable"}},
+	events.TypeWebhookAttempted: {1: &events.WebhookAttempted{EventSeq: 41, WebhookID: "msg_job-1_41", Kind: "job.completed",
+		Attempt: 2, StatusCode: 503, Error: "receiver answered 503 Service Unavailable",
+		NextAt: func() *time.Time { t := time.Date(2026, 12, 2, 3, 40, 0, 0, time.UTC); return &t }()}},
 }
 
 func goldenPath(typ string, v int) string {

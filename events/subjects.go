@@ -15,6 +15,7 @@ const Stream = "TAGSTREAM_EVENTS"
 //	jobs.<id>.job          job-level transitions (started, paused, ..., completed)
 //	jobs.<id>.input        the job's documents, in chunks, before JobStarted
 //	jobs.<id>.doc.<row>    one document's transitions
+//	jobs.<id>.hook         webhook delivery attempts (readers of job state ignore it)
 //
 // Control events share one subject so a command can append with the expected
 // last sequence of that subject: the job's state cannot change between the
@@ -36,6 +37,9 @@ func InputSubject(jobID string) string { return "jobs." + jobID + ".input" }
 func DocSubject(jobID string, row int) string {
 	return "jobs." + jobID + ".doc." + strconv.Itoa(row)
 }
+
+// HookSubject is where a job's webhook delivery attempts are stored.
+func HookSubject(jobID string) string { return "jobs." + jobID + ".hook" }
 
 // JobSubjects matches everything stored for one job.
 func JobSubjects(jobID string) string { return "jobs." + jobID + ".>" }

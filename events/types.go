@@ -1,5 +1,7 @@
 package events
 
+import "time"
+
 // Event type names as written into envelopes. They never change: stored
 // events outlive the code that wrote them.
 const (
@@ -15,6 +17,7 @@ const (
 	TypeDocumentTagged     = "DocumentTagged"
 	TypeDocumentFailed     = "DocumentFailed"
 	TypeDocumentReleased   = "DocumentReleased"
+	TypeWebhookAttempted   = "WebhookAttempted"
 )
 
 // Types is the registry of every stored event type with its current
@@ -38,6 +41,7 @@ func newTypes() *Registry {
 	r.Register(TypeDocumentTagged, func() Event { return &DocumentTagged{} })
 	r.Register(TypeDocumentFailed, func() Event { return &DocumentFailed{} })
 	r.Register(TypeDocumentReleased, func() Event { return &DocumentReleased{} })
+	r.Register(TypeWebhookAttempted, func() Event { return &WebhookAttempted{} })
 	return r
 }
 
@@ -68,6 +72,9 @@ type JobConfig struct {
 	// Cache (issue 14): false turns the content cache off for this job;
 	// absent means on.
 	Cache *bool `json:"cache,omitempty"`
+	// CallbackURL (issue 15) receives signed webhooks when the job ends
+	// or the system pauses it; absent means none.
+	CallbackURL string `json:"callback_url,omitempty"`
 }
 
 // CacheOn reports whether the job may reuse earlier tags of identical
@@ -207,6 +214,21 @@ type DocumentReleased struct {
 	Code    string `json:"code,omitempty"`
 }
 
+// WebhookAttempted records one delivery attempt of the webhook for the
+// control event at EventSeq. NextAt is when the next attempt is due;
+// absent when it was delivered or given up on. It never holds the URL
+// (whose query may carry a token) nor anything derived from the secret.
+type WebhookAttempted struct {
+	EventSeq   uint64     `json:"event_seq"`
+	WebhookID  string     `json:"webhook_id"`
+	Kind       string     `json:"kind"` // job.completed, job.failed, job.cancelled, job.paused
+	Attempt    int        `json:"attempt"`
+	Delivered  bool       `json:"delivered"`
+	StatusCode int        `json:"status_code,omitempty"`
+	Error      string     `json:"error,omitempty"`
+	NextAt     *time.Time `json:"next_at,omitempty"`
+}
+
 func (DocumentsSubmitted) EventType() string { return TypeDocumentsSubmitted }
 func (JobStarted) EventType() string         { return TypeJobStarted }
 func (JobPaused) EventType() string          { return TypeJobPaused }
@@ -219,6 +241,7 @@ func (DocumentStarted) EventType() string    { return TypeDocumentStarted }
 func (DocumentTagged) EventType() string     { return TypeDocumentTagged }
 func (DocumentFailed) EventType() string     { return TypeDocumentFailed }
 func (DocumentReleased) EventType() string   { return TypeDocumentReleased }
+func (WebhookAttempted) EventType() string   { return TypeWebhookAttempted }
 
 func (DocumentsSubmitted) subject(id string) string { return InputSubject(id) }
 func (JobStarted) subject(id string) string         { return ControlSubject(id) }
@@ -232,6 +255,7 @@ func (e DocumentStarted) subject(id string) string  { return DocSubject(id, e.Ro
 func (e DocumentTagged) subject(id string) string   { return DocSubject(id, e.Row) }
 func (e DocumentFailed) subject(id string) string   { return DocSubject(id, e.Row) }
 func (e DocumentReleased) subject(id string) string { return DocSubject(id, e.Row) }
+func (WebhookAttempted) subject(id string) string   { return HookSubject(id) }
 
 // Job statuses as the API reports them.
 const (

@@ -100,7 +100,9 @@ func (p *JobStatus) Name() string { return JobStatusName }
 
 // Apply implements Projection.
 func (p *JobStatus) Apply(env events.Envelope) error {
-	if env.Type == events.TypeDocumentsSubmitted {
+	// A webhook attempt (jobs.<id>.hook) reports on the job, it does not
+	// change it: updated_at stays the job's own.
+	if env.Type == events.TypeDocumentsSubmitted || env.Type == events.TypeWebhookAttempted {
 		return nil
 	}
 	ev, err := env.Decode()

@@ -38,6 +38,7 @@ type StartConfig struct {
 	OCRLanguages   string // Tesseract codes such as "eng+hin"
 	TagLanguage    string // en (default) | original
 	Cache          *bool  // content cache; nil: on
+	CallbackURL    string // signed webhooks on job end (see WithCallbacks)
 }
 
 // StartJob starts tagging a batch of documents.
@@ -81,6 +82,8 @@ type StartJobHandler struct {
 	secrets      SecretStore
 	maxDocuments int
 	serverKey    bool
+
+	callbacks, callbacksPrivate bool
 }
 
 // NewStartJobHandler returns a handler; serverKey says whether a server
@@ -234,6 +237,9 @@ func (h StartJobHandler) config(in StartConfig) (events.JobConfig, string, error
 		cfg.Cache = &off // stored only when off: jobs with the default keep their earlier shape
 	}
 	if err := documentOptions(&cfg, in); err != nil {
+		return cfg, "", err
+	}
+	if err := h.callbackURL(&cfg, in); err != nil {
 		return cfg, "", err
 	}
 	key, err := chooseKey(&cfg, in.APIKey, h.serverKey, "config.api_key",

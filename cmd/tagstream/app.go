@@ -23,6 +23,7 @@ import (
 	"github.com/tagstream/tagstream/internal/secrets"
 	"github.com/tagstream/tagstream/internal/uploads"
 	"github.com/tagstream/tagstream/internal/web"
+	"github.com/tagstream/tagstream/internal/webhook"
 	"github.com/tagstream/tagstream/projections"
 	"github.com/tagstream/tagstream/services"
 	"github.com/tagstream/tagstream/services/dispatch"
@@ -158,7 +159,8 @@ func (a *app) open(ctx context.Context) error {
 	a.log.Info("read models rebuilt from the log", "events", a.runner.Applied(), "ms", time.Since(start).Milliseconds())
 	a.metrics.Watch(metrics.State{JobsByStatus: a.jobsByStatus, Applied: a.runner.Applied,
 		LogLastSeq: a.store.LastSeq, TaskBacklog: a.taskBacklog})
-	starter := services.NewStartJobHandler(a.store, a.secrets, a.cfg.MaxDocuments, a.cfg.LLMAPIKey != "")
+	starter := services.NewStartJobHandler(a.store, a.secrets, a.cfg.MaxDocuments, a.cfg.LLMAPIKey != "").
+		WithCallbacks(a.cfg.WebhookSecret != "", a.cfg.AllowPrivate)
 	a.handler = httpapi.New(httpapi.Deps{
 		Auth:  a.auth,
 		Start: starter,
@@ -232,6 +234,11 @@ func (a *app) run(ctx context.Context, ln net.Listener) error {
 	workDone := make(chan struct{})
 	if a.roles.workers {
 		goLoop("dispatcher", a.dispatcher().Run)
+		if a.cfg.WebhookSecret != "" {
+			// Without a secret the deliveries wait in their durable
+			// consumer for a process that can sign them.
+			goLoop("webhooks", a.webhooks().Run)
+		}
 		host, _ := os.Hostname()
 		worker = dispatch.NewWorker(a.store, a.queue, a.secrets, a.tagger, dispatch.WorkerConfig{
 			ID: fmt.Sprintf("%s-%d-%s", host, os.Getpid(), events.NewID()[:6]), Concurrency: a.cfg.Workers,
@@ -289,6 +296,14 @@ func (a *app) dispatcher() *dispatch.Dispatcher {
 	d.OnSkip = func(env events.Envelope, err error) { a.skips.Skip(events.ReaderDispatcher, env, err) }
 	d.OnDeadLetter = func(events.Envelope, error) { a.metrics.EventDeadLettered() }
 	return d
+}
+
+// webhooks returns the deliverer of job webhooks; validate has checked
+// the secret.
+func (a *app) webhooks() *dispatch.Webhooks {
+	secret, _ := webhook.ParseSecret(a.cfg.WebhookSecret)
+	sender := webhook.NewSender(webhook.Config{Secret: secret, AllowPrivate: a.cfg.AllowPrivate})
+	return dispatch.NewWebhooks(a.conn.JS, a.store, sender, dispatch.WebhookConfig{}, a.log)
 }
 
 func (a *app) reconcile(ctx context.Context) error {

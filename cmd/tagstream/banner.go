@@ -32,7 +32,8 @@ func bannerAttrs(cfg config, addr net.Addr) []any {
 	}
 	return []any{"console", consoleAddress(addr), "local_root", localRoot,
 		"private_urls_allowed", cfg.AllowPrivate, "server_llm_key", key, "llm_base_url", cfg.LLMBaseURL,
-		"ocr", ocrState, "registration", registration, "workers", cfg.Workers}
+		"ocr", ocrState, "registration", registration, "workers", cfg.Workers,
+		"webhooks", cfg.WebhookSecret != ""}
 }
 
 // consoleAddress is the URL to open in a browser: a wildcard listen

@@ -11,6 +11,7 @@ import (
 
 	"github.com/tagstream/tagstream/internal/auth"
 	"github.com/tagstream/tagstream/internal/llm"
+	"github.com/tagstream/tagstream/internal/webhook"
 )
 
 // config is every server setting; each flag has an environment variable
@@ -46,6 +47,7 @@ type config struct {
 	MetricsAddr   string
 	StartRate     int
 	ModelPrices   string
+	WebhookSecret string
 }
 
 type setting struct {
@@ -85,6 +87,7 @@ func (c *config) settings() []setting {
 		{"secrets-key", "TAGSTREAM_SECRETS_KEY", "base64 32-byte key for job API keys at rest (default: DATA_DIR/secrets.key)", &c.SecretsKey, ""},
 		{"max-fetch-bytes", "TAGSTREAM_MAX_FETCH_BYTES", "largest document fetched", &c.MaxFetchBytes, "52428800"},
 		{"model-prices", "TAGSTREAM_MODEL_PRICES", "model prices in dollars per million tokens: model=in/out,... or JSON {\"model\":{\"input\":x,\"output\":y}} or a JSON file", &c.ModelPrices, ""},
+		{"webhook-secret", "TAGSTREAM_WEBHOOK_SECRET", "whsec_<base64> key that signs job webhooks (config.callback_url); empty: callbacks refused; prefer the environment variable", &c.WebhookSecret, ""},
 		{"start-rate", "TAGSTREAM_START_RATE", "job starts (and, separately, path validations) per minute per user, bursts of up to 10; 0: unlimited", &c.StartRate, "60"},
 	}
 }
@@ -93,6 +96,7 @@ func (c *config) settings() []setting {
 // a value given through the environment cannot leak through --help.
 var secretSettings = map[string]bool{
 	"llm-api-key": true, "secrets-key": true, "nats-password": true, "oidc-client-secret": true,
+	"webhook-secret": true,
 }
 
 // bind registers every setting as a flag whose default comes from its
@@ -177,6 +181,11 @@ func (c *config) validate() error {
 	}
 	if _, err := parseBytes(c.ExtractMemory); err != nil {
 		return fmt.Errorf("TAGSTREAM_EXTRACT_MEMORY %q: %w", c.ExtractMemory, err)
+	}
+	if c.WebhookSecret != "" {
+		if _, err := webhook.ParseSecret(c.WebhookSecret); err != nil {
+			return fmt.Errorf("TAGSTREAM_WEBHOOK_SECRET: %w", err) // the error never quotes the value
+		}
 	}
 	return nil
 }

@@ -198,9 +198,10 @@ func TestOperatorCommandsRefuseADataDirWithoutALog(t *testing.T) {
 // operator commands list only their own flags.
 func TestHelpShowsNoSecretsAndOperatorCommandsOnlyTheirFlags(t *testing.T) {
 	secrets := map[string]string{
-		"TAGSTREAM_LLM_API_KEY":   "sk-help-leak-1111",
-		"TAGSTREAM_SECRETS_KEY":   "c2VjcmV0cy1rZXktaGVscC1sZWFrLTIyMjIyMjIyMjI=",
-		"TAGSTREAM_NATS_PASSWORD": "nats-help-leak-3333",
+		"TAGSTREAM_LLM_API_KEY":    "sk-help-leak-1111",
+		"TAGSTREAM_SECRETS_KEY":    "c2VjcmV0cy1rZXktaGVscC1sZWFrLTIyMjIyMjIyMjI=",
+		"TAGSTREAM_NATS_PASSWORD":  "nats-help-leak-3333",
+		"TAGSTREAM_WEBHOOK_SECRET": "whsec_aGVscC1sZWFrLXdlYmhvb2stc2VjcmV0LTQ0NDQ0NA==",
 	}
 	for k, v := range secrets {
 		t.Setenv(k, v)

@@ -33,6 +33,7 @@ type startConfig struct {
 	OCRLanguages   string     `json:"ocr_languages"`
 	TagLanguage    string     `json:"tag_language"`
 	Cache          *bool      `json:"cache"`
+	CallbackURL    string     `json:"callback_url"`
 }
 
 // stringList accepts a JSON array of strings or one comma-separated string.
@@ -77,7 +78,8 @@ func DecodeStartRequest(body io.Reader, who services.Caller) (services.StartJob,
 func (sc startConfig) command() services.StartConfig {
 	return services.StartConfig{APIKey: sc.APIKey, Model: sc.ModelName,
 		NumPages: sc.NumPages, NumTags: sc.NumTags, ExclusionWords: sc.ExclusionWords,
-		OCR: sc.OCR, OCRLanguages: sc.OCRLanguages, TagLanguage: sc.TagLanguage, Cache: sc.Cache}
+		OCR: sc.OCR, OCRLanguages: sc.OCRLanguages, TagLanguage: sc.TagLanguage, Cache: sc.Cache,
+		CallbackURL: sc.CallbackURL}
 }
 
 func (s *Server) startBatch(c *gin.Context) {

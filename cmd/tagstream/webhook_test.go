@@ -1,0 +1,104 @@
+package main
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tagstream/tagstream/events"
+	"github.com/tagstream/tagstream/internal/webhook"
+)
+
+var errStop = errors.New("stop")
+
+// A job with a callback_url ends with one signed, thin job.completed
+// webhook that a receiver verifies the Standard Webhooks way; its attempt
+// is in the job's events and the secret is not; a bad callback_url is a
+// 400 naming config.callback_url.
+func TestJobCompletedWebhookEndToEnd(t *testing.T) {
+	secret := webhook.NewSecret()
+	key, _ := base64.StdEncoding.DecodeString(strings.TrimPrefix(secret, "whsec_"))
+	type got struct {
+		header http.Header
+		body   []byte
+	}
+	ch := make(chan got, 4)
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		ch <- got{r.Header.Clone(), b}
+	}))
+	t.Cleanup(recv.Close)
+
+	cfg := testConfig(t)
+	cfg.WebhookSecret, cfg.AllowPrivate = secret, true
+	e := startEnv(t, cfg, &fakeTagger{})
+	u := e.register("hooks@example.com")
+	docs := []map[string]any{{"file_path": "doc-0.pdf", "title": "Secret title"}}
+
+	st, out := e.call("POST", "/api/batch/start", u.token, map[string]any{"documents": docs,
+		"config": map[string]any{"model_name": "builtin/keywords", "callback_url": "ftp://example.org/x"}})
+	if st != http.StatusBadRequest || !strings.Contains(fmt.Sprint(out), "config.callback_url") {
+		t.Fatalf("bad callback_url: %d %v", st, out)
+	}
+
+	out = e.mustCall("POST", "/api/batch/start", u.token, map[string]any{"documents": docs,
+		"config": map[string]any{"model_name": "builtin/keywords", "callback_url": recv.URL + "/hook"}}, http.StatusOK)
+	job := out["job_id"].(string)
+	e.waitStatus(u, job, 30*time.Second, "completed")
+
+	var d got
+	select {
+	case d = <-ch:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no webhook arrived")
+	}
+	mac := hmac.New(sha256.New, key)
+	fmt.Fprintf(mac, "%s.%s.%s", d.header.Get("webhook-id"), d.header.Get("webhook-timestamp"), d.body)
+	if want := "v1," + base64.StdEncoding.EncodeToString(mac.Sum(nil)); d.header.Get("webhook-signature") != want {
+		t.Fatalf("signature %q does not verify", d.header.Get("webhook-signature"))
+	}
+	var p map[string]any
+	if err := json.Unmarshal(d.body, &p); err != nil {
+		t.Fatal(err)
+	}
+	if p["type"] != "job.completed" || p["job_id"] != job || p["status"] != "completed" || len(p) != 4 {
+		t.Fatalf("body %s", d.body)
+	}
+	if strings.Contains(string(d.body), "Secret title") {
+		t.Fatal("the webhook is not thin")
+	}
+
+	// The attempt is appended after the delivery: follow the hook subject.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var attempt *events.WebhookAttempted
+	err := e.app.store.Follow(ctx, events.HookSubject(job), 1, func(env events.Envelope) error {
+		ev, err := env.Decode()
+		if err != nil {
+			return err
+		}
+		attempt = ev.(*events.WebhookAttempted)
+		return errStop
+	})
+	if err != errStop || !attempt.Delivered || attempt.Attempt != 1 || attempt.Kind != "job.completed" {
+		t.Fatalf("attempt %+v: %v", attempt, err)
+	}
+	for _, env := range e.history(job) {
+		if strings.Contains(string(env.Data), strings.TrimPrefix(secret, "whsec_")) {
+			t.Fatalf("secret in %s", env.Type)
+		}
+	}
+	if s := e.status(u, job); s["status"] != "completed" {
+		t.Fatalf("status after the webhook: %v", s)
+	}
+}
