@@ -413,6 +413,12 @@ func (d *docCall) ctxError(err error) error {
 		return cerr
 	}
 	if d.ctx.Err() != nil {
+		if d.limited > 0 && d.failures == 0 {
+			// Every refusal was a 429: the provider's limit, not a slow
+			// model, used up the deadline, whether it ran out during a
+			// wait or during the next call.
+			return &Error{Kind: KindRateLimited, Status: 429, Message: fmt.Sprintf("model %s kept answering 429 (rate limited) until the document's deadline of %s", d.req.Model, d.c.cfg.DocTimeout)}
+		}
 		return &Error{Kind: KindTimeout, Message: fmt.Sprintf("model %s did not finish within %s", d.req.Model, d.c.cfg.DocTimeout)}
 	}
 	return err

@@ -48,7 +48,7 @@ func measure(data []byte, opts Options) (*Result, error, extractStats) {
 	close(stop)
 	peak := <-sampled
 	runtime.ReadMemStats(&after)
-	st := extractStats{alloc: after.TotalAlloc - before.TotalAlloc, goroutines: runtime.NumGoroutine() - g}
+	st := extractStats{alloc: after.TotalAlloc - before.TotalAlloc, goroutines: goroutinesAbove(g)}
 	if peak > before.HeapAlloc {
 		st.peak = peak - before.HeapAlloc
 	}
@@ -58,6 +58,18 @@ func measure(data []byte, opts Options) (*Result, error, extractStats) {
 		st.retained = after.HeapAlloc - before.HeapAlloc
 	}
 	return res, err, st
+}
+
+// goroutinesAbove counts goroutines beyond g once the sampler, which has
+// sent its last value but may not have returned yet, is gone: it waits up
+// to two seconds for the count to settle, so only a goroutine that really
+// outlives the extraction is reported.
+func goroutinesAbove(g int) int {
+	deadline := time.Now().Add(2 * time.Second)
+	for runtime.NumGoroutine() > g && time.Now().Before(deadline) {
+		runtime.Gosched()
+	}
+	return max(0, runtime.NumGoroutine()-g)
 }
 
 // samplePeak reports the largest heap-objects size seen until stop closes.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -55,9 +56,16 @@ func TestUnreachableSecretStorePostponesInsteadOfFailing(t *testing.T) {
 		return pipeline.TagOutput{Tags: []string{"ok"}}, nil
 	})
 	log := slog.New(slog.DiscardHandler)
-	go func() { _ = dispatch.NewDispatcher(conn.JS, store, queue, sec, log).Run(ctx) }()
+	// Both loops must have returned before the test ends: goleak checks
+	// the package afterwards, and a loaded machine may still be unwinding.
+	runCtx, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer func() { stop(); wg.Wait() }()
+	wg.Add(2)
+	go func() { defer wg.Done(); _ = dispatch.NewDispatcher(conn.JS, store, queue, sec, log).Run(runCtx) }()
 	go func() {
-		_ = dispatch.NewWorker(store, queue, sec, tagger, dispatch.WorkerConfig{ID: "w", Concurrency: 1, Log: log}).Run(ctx)
+		defer wg.Done()
+		_ = dispatch.NewWorker(store, queue, sec, tagger, dispatch.WorkerConfig{ID: "w", Concurrency: 1, Log: log}).Run(runCtx)
 	}()
 	start := services.NewStartJobHandler(store, sec, 10, false)
 	res, err := start.Handle(ctx, services.StartJob{
