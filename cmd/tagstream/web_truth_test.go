@@ -48,7 +48,7 @@ func newSpyFront(t *testing.T, e *env) *spyFront {
 			f.mu.Lock()
 			f.since = append(f.since, r.URL.Query().Get("since"))
 			f.mu.Unlock()
-		case strings.HasSuffix(r.URL.Path, "/status"):
+		case strings.HasPrefix(r.URL.Path, "/api/batch/jobs/") && strings.HasSuffix(r.URL.Path, "/status"):
 			f.polls.Add(1)
 		}
 		if strings.HasPrefix(r.URL.Path, "/api/") {
@@ -287,6 +287,11 @@ func TestWebConsoleSessionTabs(t *testing.T) {
 	// A new tab of the same browser: already signed in.
 	tabCtx, cancel := chromedp.NewContext(a.ctx)
 	defer cancel()
+	// The first action opens the tab and ties it to its context: run it on
+	// the tab's own context, not a short-lived child (as newPage does).
+	if err := chromedp.Do(tabCtx, chromedp.Navigate("about:blank")); err != nil {
+		t.Fatalf("open a second tab: %v", err)
+	}
 	b := &page{t: t, ctx: tabCtx}
 	b.do("open a second tab", 20*time.Second, chromedp.Navigate(e.url+"/#/jobs"))
 	b.waitFor("second tab signed in", `document.body.dataset.ready === "1" && !document.querySelector("#view-jobs").hidden && document.querySelector("#who-email").textContent === "`+u.email+`"`,
