@@ -188,6 +188,9 @@ func TestWebConsoleLiveTruth(t *testing.T) {
 	p.waitFor("processing again, reason gone", `document.querySelector("#job-status").textContent === "processing" && document.querySelector("#job-reason").hidden`, statusDiag, 10*time.Second)
 	close(gate)
 	p.waitFor("completed", `document.querySelector("#job-status").textContent === "completed" && document.querySelector("#progress-pct").textContent === "100%"`, statusDiag, 20*time.Second)
+	if got := p.text("#job-meta"); !strings.Contains(got, "Modelbuiltin/keywords") || !strings.Contains(got, "Started") || !strings.Contains(got, "Finished") || !strings.Contains(got, "Duration") {
+		t.Errorf("job settings and times = %q; want model, start, finish and duration", got)
+	}
 	if got := eval[string](p, `document.querySelectorAll("#live-docs tbody tr").length + "/" + document.querySelectorAll("#live-docs tbody tr[data-status=success]").length + "/" + document.querySelector("#c-ok").textContent`); got != fmt.Sprintf("%d/%d/%d", rows, rows, rows) {
 		t.Errorf("rows/tagged rows/tagged count = %s; want each of the %d documents once", got, rows)
 	}

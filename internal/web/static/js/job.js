@@ -10,7 +10,7 @@
 
 import { get, post, missingEndpoint } from "./api.js";
 import { accessToken } from "./auth.js";
-import { $, $$, h, clear, fillTable, badge, chips, pct, announce, showError, clearError, showInfo, hideAlert, busy } from "./dom.js";
+import { $, $$, h, clear, fillTable, badge, chips, pct, fmtTime, announce, showError, clearError, showInfo, hideAlert, busy } from "./dom.js";
 
 const TERMINAL = new Set(["completed", "failed", "cancelled"]);
 const POLL_MS = 2000;
@@ -230,6 +230,7 @@ export class JobView {
     this.lastAnnounce = -1;
     $("#job-id").textContent = id;
     this.found = true;
+    this.metaSig = "";
     $("#job-body").hidden = false;
     $("#job-missing").hidden = true;
     this.confirming(false);
@@ -330,6 +331,7 @@ export class JobView {
     const can = { pause: status === "pending" || status === "processing", resume: status === "paused", cancel: !!status && !terminal, retry: terminal };
     for (const b of $$("[data-action]")) if (!b.dataset.busy) b.disabled = !can[b.dataset.action];
     $("#retry-cancelled").disabled = !can.retry;
+    this.renderMeta(s);
     if (!can.cancel) this.confirming(false);
     // Announce in 10% steps and on status changes, not on every document.
     const step = Math.floor(p / 10);
@@ -338,6 +340,24 @@ export class JobView {
       this.lastStatus = status;
       announce(`Job ${status}: ${p}% done, ${s.processed_count ?? 0} tagged, ${s.failed_count ?? 0} failed.`);
     }
+  }
+
+  // renderMeta shows the settings and times the status endpoint gives.
+  renderMeta(s) {
+    const started = s.started_at || s.created_at;
+    const end = s.finished_at ? new Date(s.finished_at) : null;
+    const secs = started && end ? Math.max(0, Math.round((end - new Date(started)) / 1000)) : null;
+    const items = [
+      ["Model", s.model_name],
+      ["Attempt", s.attempt > 1 ? String(s.attempt) : ""],
+      ["Started", fmtTime(started)],
+      ["Finished", fmtTime(s.finished_at)],
+      ["Duration", secs === null ? "" : secs < 120 ? `${secs} s` : `${Math.round(secs / 60)} min`],
+    ].filter(([, v]) => v);
+    const sig = JSON.stringify(items);
+    if (sig === this.metaSig) return;
+    this.metaSig = sig;
+    clear($("#job-meta")).append(...items.map(([k, v]) => h("div", {}, h("dt", {}, k), h("dd", {}, v))));
   }
 
   async act(btn, confirmed = false) {
