@@ -206,6 +206,9 @@ func (s *Server) renderNew(env events.Envelope) ([]byte, int, bool) {
 		for k, v := range counts(job) {
 			body[k] = v
 		}
+		// "status" is the document's; the job's own travels beside it, so
+		// a console shows pending -> processing without asking.
+		body["job_status"] = job.Status
 	case events.TypeJobPaused:
 		body = controlMessage("paused", job, env.Seq)
 	case events.TypeJobResumed:

@@ -42,6 +42,11 @@ func (s *Server) wsJob(c *gin.Context) {
 	ctx := conn.CloseRead(c.Request.Context()) // read-only: client messages end the stream
 	w := s.watchJob(job)
 	defer w.untap()
+	// ?since=SEQ is the WebSocket's Last-Event-ID: a console reconnecting
+	// after a drop gets only what changed after the last event it saw.
+	if last, err := strconv.ParseUint(c.Query("since"), 10, 64); err == nil {
+		w.since = last
+	}
 	tick, stop := pinger(ctx)
 	defer stop()
 	perWrite := s.timeouts.Write

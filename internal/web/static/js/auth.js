@@ -1,7 +1,17 @@
-// Session handling. Tokens live in sessionStorage: they survive a reload
-// but not the tab, and are never written to localStorage or cookies. The
-// access token is refreshed shortly before it expires; the server rotates
-// the refresh token on every refresh, so the new pair replaces the old.
+// Session handling. The session (access and refresh token) lives in
+// localStorage, so a new tab or a deep link opened from elsewhere is
+// already signed in. Both tokens are stored, not the refresh token alone
+// with the access token in memory: the refresh token is the stronger of
+// the two, so keeping the access token in memory would not shrink what a
+// script injected into the page could take (the CSP and text-only
+// rendering are the defence there), and it would make every new tab spend
+// a refresh at start, racing the other tabs for the single-use refresh
+// token. Tabs share one session: a refresh is serialised across tabs with
+// the Web Locks API and skipped when another tab has just refreshed, and
+// a logout clears the storage, which every other tab hears through the
+// storage event and answers by showing the sign-in form.
+// The server rotates the refresh token on every refresh, so the new pair
+// replaces the old.
 
 import { post, get, setTokenSource } from "./api.js";
 
@@ -11,15 +21,26 @@ let refreshing = null;
 let timer = null;
 
 function load() {
-  try { return JSON.parse(sessionStorage.getItem(KEY)) || null; } catch { return null; }
+  try { return JSON.parse(localStorage.getItem(KEY)) || null; } catch { return null; }
 }
 
 function save(s) {
-  if (s) sessionStorage.setItem(KEY, JSON.stringify(s));
-  else sessionStorage.removeItem(KEY);
+  if (s) localStorage.setItem(KEY, JSON.stringify(s));
+  else localStorage.removeItem(KEY);
+  changed(s);
+}
+
+function changed(s) {
   schedule();
   for (const fn of listeners) fn(s);
 }
+
+// Another tab logged in, refreshed or logged out: follow it. (The storage
+// event fires in every tab but the one that wrote.)
+window.addEventListener("storage", (e) => {
+  if (e.key !== KEY && e.key !== null) return;
+  changed(load());
+});
 
 export function session() { return load(); }
 export function accessToken() { const s = load(); return s ? s.access_token : ""; }
@@ -52,15 +73,25 @@ function schedule() {
 // would be refused and log the user out.
 export function refresh() {
   if (refreshing) return refreshing;
-  const s = load();
-  if (!s || !s.refresh_token) return Promise.resolve(false);
-  refreshing = post("/api/auth/refresh", { refresh_token: s.refresh_token }, { auth: false })
-    .then((tokens) => { save(withTokens(load() || s, tokens)); return true; })
-    .catch((err) => {
+  const seen = load();
+  if (!seen || !seen.refresh_token) return Promise.resolve(false);
+  const once = async () => {
+    // Under the lock, re-read: another tab may have refreshed while this
+    // one waited, and its new pair is the one to use.
+    const s = load();
+    if (!s || !s.refresh_token) return false;
+    if (s.refresh_token !== seen.refresh_token) return true;
+    try {
+      const tokens = await post("/api/auth/refresh", { refresh_token: s.refresh_token }, { auth: false });
+      save(withTokens(load() || s, tokens));
+      return true;
+    } catch (err) {
       if (err.status === 401 || err.status === 400) save(null); // the session is over
       return false;
-    })
-    .finally(() => { refreshing = null; });
+    }
+  };
+  const locks = typeof navigator !== "undefined" && navigator.locks;
+  refreshing = (locks ? locks.request("tagstream.refresh", once) : once()).finally(() => { refreshing = null; });
   return refreshing;
 }
 

@@ -42,11 +42,32 @@ export function fillTable(table, headers, rows) {
 let alertTimer;
 let carryOnce = false;
 
-// showError puts a message in the alert region (role=alert, so screen
-// readers announce it). API errors show the server's own detail.
-export function showError(err) {
-  const text = typeof err === "string" ? err : err && err.detail ? err.detail : err && err.message ? err.message : String(err);
-  say(text, false);
+function errText(err) {
+  return typeof err === "string" ? err : err && err.detail ? err.detail : err && err.message ? err.message : String(err);
+}
+
+// showError puts a message where the user acted: with `where` (a form or
+// an action row) it goes in that place's own error box (role=alert, so
+// screen readers announce it) and is scrolled into view, because a
+// message at the top of a long page goes unseen; without it, in the page's
+// alert region. API errors show the server's own detail.
+export function showError(err, where) {
+  if (!where) { say(errText(err), false); return; }
+  hideAlert();
+  let box = where.querySelector(":scope > .inline-error");
+  if (!box) {
+    box = h("p", { class: "inline-error", role: "alert" });
+    where.append(box);
+  }
+  box.textContent = errText(err);
+  box.hidden = false;
+  box.scrollIntoView({ block: "center" });
+}
+
+// clearError hides the error box of a place, on success or a new attempt.
+export function clearError(where) {
+  const box = where && where.querySelector(":scope > .inline-error");
+  if (box) { box.hidden = true; box.textContent = ""; }
 }
 
 // showInfo shows a passing notice; carry keeps it through the next
@@ -68,6 +89,7 @@ export function hideAlert() { $("#alert").hidden = true; }
 // hideStaleAlert clears a message on navigation: it was about the page
 // the user left, unless it was shown to be carried over.
 export function hideStaleAlert() {
+  for (const b of $$(".inline-error")) { b.hidden = true; b.textContent = ""; }
   if (carryOnce) { carryOnce = false; return; }
   hideAlert();
 }

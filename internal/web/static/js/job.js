@@ -1,18 +1,25 @@
-// One job, live. A Watcher follows the job over the WebSocket when the
-// server offers it and falls back to polling status and results every two
-// seconds when it does not (or when the socket drops), so the view works
-// against any server version. The view owns the progress bar, the counts,
-// the per-document table and the pause/resume/cancel/retry buttons.
+// One job, live. A Watcher follows the job over the WebSocket. When the
+// socket drops it polls status and results to bridge the gap and
+// reconnects with a growing delay (1 s, 2 s, 4 s … at most 30 s), asking
+// for what changed after the last event it saw (?since=SEQ); once the
+// socket is back, polling stops. On a server without the WebSocket it
+// keeps polling but still probes the socket at that capped delay, so
+// polling is always a bridge, never a place it stays. A 404 ends it in a
+// "not found" state. The view owns the progress bar, the counts, the
+// per-document table and the pause/resume/cancel/retry buttons.
 
 import { get, post, missingEndpoint } from "./api.js";
 import { accessToken } from "./auth.js";
-import { $, $$, h, clear, fillTable, badge, chips, pct, announce, showError, showInfo, hideAlert, busy } from "./dom.js";
+import { $, $$, h, clear, fillTable, badge, chips, pct, fmtTime, announce, showError, clearError, showInfo, hideAlert, busy } from "./dom.js";
 
 const TERMINAL = new Set(["completed", "failed", "cancelled"]);
 const POLL_MS = 2000;
+const BACKOFF_MIN_MS = 1000;
+const BACKOFF_MAX_MS = 30000;
 
 export class Watcher {
-  // handlers: state(obj), rows(list, replace), row(obj), mode(string), done().
+  // handlers: state(obj), rows(list, replace), row(obj), mode(string),
+  // done(), missing(err).
   constructor(jobID, handlers) {
     this.id = jobID;
     this.on = handlers;
@@ -20,8 +27,13 @@ export class Watcher {
     this.terminal = false;
     this.ws = null;
     this.pollTimer = null;
+    this.wsTimer = null;
     this.lastSig = "";
     this.gen = 0;
+    this.seq = 0; // the last event seen: where a reconnect resumes
+    this.everOpened = false;
+    this.failures = 0;
+    this.connects = 0;
   }
 
   start() {
@@ -32,51 +44,78 @@ export class Watcher {
   stop() {
     this.stopped = true;
     clearTimeout(this.pollTimer);
+    clearTimeout(this.wsTimer);
+    this.gen++;
     if (this.ws) { try { this.ws.close(1000); } catch { /* closing anyway */ } }
   }
 
   connect() {
+    if (this.stopped || this.terminal) return;
     const proto = location.protocol === "https:" ? "wss:" : "ws:";
-    const url = `${proto}//${location.host}/api/batch/ws/${encodeURIComponent(this.id)}?token=${encodeURIComponent(accessToken())}`;
-    let opened = false;
+    let url = `${proto}//${location.host}/api/batch/ws/${encodeURIComponent(this.id)}?token=${encodeURIComponent(accessToken())}`;
+    if (this.seq > 0) url += `&since=${this.seq}`;
     let ws;
-    try { ws = new WebSocket(url); } catch { return this.poll(); }
+    try { ws = new WebSocket(url); } catch { return this.dropped(); }
+    this.connects++;
     this.ws = ws;
-    ws.onopen = () => { opened = true; this.on.mode("live"); };
     ws.onmessage = (ev) => {
       let msg;
       try { msg = JSON.parse(ev.data); } catch { return; }
       this.handle(msg);
     };
-    ws.onclose = (ev) => {
-      this.ws = null;
+    ws.onclose = () => {
+      if (this.ws === ws) this.ws = null;
       if (this.stopped || this.terminal) return;
-      if (ev.code === 1008) this.on.mode("denied");
-      // Not there yet, refused or dropped: polling shows the same data
-      // (and, for a refusal, the server's own reason).
-      this.poll(opened ? 0 : POLL_MS / 4);
+      this.dropped();
     };
   }
 
+  // dropped bridges a lost (or refused) socket: poll now, reconnect later.
+  // A refusal (1008: unknown job, expired token) is explained by the poll:
+  // a 404 ends the watch, a refreshed token lets the reconnect succeed.
+  dropped() {
+    const wait = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** this.failures);
+    this.failures++;
+    this.on.mode(this.everOpened ? "reconnecting" : "polling");
+    this.poll(0);
+    clearTimeout(this.wsTimer);
+    this.wsTimer = setTimeout(() => this.connect(), wait);
+  }
+
   handle(msg) {
+    if (typeof msg.seq === "number" && msg.seq > this.seq) this.seq = msg.seq;
     switch (msg.type) {
       case "catchup":
+        // The socket is back (an accepted socket can still be refused
+        // with 1008, so "open" is the catchup, not onopen): stop the
+        // bridge polling.
+        this.everOpened = true;
+        this.failures = 0;
+        this.gen++;
+        clearTimeout(this.pollTimer);
+        this.on.mode("live");
         if (msg.state) this.on.state(msg.state);
-        if (Array.isArray(msg.results)) this.on.rows(msg.results, true);
+        // A resumed catchup carries only the rows changed since.
+        if (Array.isArray(msg.results)) this.on.rows(msg.results, !msg.since);
         if (msg.state && TERMINAL.has(msg.state.status)) this.finish();
         break;
       case "document": {
         const counts = pickCounts(msg);
         this.on.row(msg, Object.keys(counts).length === 0);
-        if (msg.progress !== undefined || Object.keys(counts).length) this.on.state({ ...(msg.progress !== undefined ? { progress: msg.progress } : {}), ...counts });
+        const st = { ...(msg.progress !== undefined ? { progress: msg.progress } : {}), ...counts };
+        // The job's status rides along (job_status); an older server
+        // sends none, and a document at work still means processing.
+        if (msg.job_status) st.status = msg.job_status;
+        else if (msg.event === "DocumentStarted" || msg.event === "DocumentTagged" || msg.event === "DocumentFailed") st.startedWork = true;
+        this.on.state(st);
         break;
       }
       case "retried":
-        this.on.state({ status: msg.status || "pending", ...pickCounts(msg) });
+        this.on.state({ status: msg.status || "pending", ...pickCounts(msg), reason: msg.reason || "" });
         break;
       case "paused":
       case "resumed":
-        this.on.state({ status: msg.type === "paused" ? "paused" : "processing", ...pickCounts(msg), ...(msg.state || {}) });
+        this.on.state({ status: msg.type === "paused" ? "paused" : "processing", ...pickCounts(msg), ...(msg.state || {}), reason: msg.reason || "" });
         break;
       case "completed":
       case "cancelled":
@@ -91,14 +130,17 @@ export class Watcher {
   // finish reads the final status over REST once: terminal messages need
   // not carry every count.
   async finish() {
+    if (this.terminal) return;
     this.terminal = true;
+    clearTimeout(this.wsTimer);
     try { this.on.state(await get(`/api/batch/jobs/${encodeURIComponent(this.id)}/status`)); } catch { /* keep what we have */ }
     this.on.done();
   }
 
+  // poll polls until the socket is back (or the job ends); a button
+  // press calls it for an immediate read while the socket is down.
   poll(delay = 0) {
-    if (this.stopped) return;
-    this.on.mode("polling");
+    if (this.stopped || this.terminal) return;
     clearTimeout(this.pollTimer);
     // A generation number keeps an immediate poll (after a button press)
     // from running a second loop next to one that is mid-request.
@@ -115,13 +157,17 @@ export class Watcher {
       // Results only change when the counts or the status do.
       const sig = [st.status, st.processed_count, st.failed_count, st.cancelled_count, st.updated_at].join("|");
       if (sig !== this.lastSig) {
-        this.on.rows(await allResults(this.id), true);
+        const rows = await allResults(this.id);
+        if (gen !== this.gen) return;
+        this.on.rows(rows, true);
         this.lastSig = sig;
       }
-      if (TERMINAL.has(st.status)) { this.terminal = true; this.on.done(); return; }
-      this.on.mode("polling");
+      if (TERMINAL.has(st.status)) { this.stop(); this.terminal = true; this.on.done(); return; }
+      this.on.mode(this.everOpened ? "reconnecting" : "polling");
     } catch (err) {
-      if (err.status === 404 || err.status === 401) { showError(err); return; }
+      if (gen !== this.gen) return;
+      if (err.status === 404 && !missingEndpoint(err)) { this.stop(); this.on.missing(err); return; }
+      if (err.status === 401 || err.status === 403) { this.stop(); showError(err); return; }
       this.on.mode("retrying");
     }
     if (gen === this.gen) this.pollTimer = setTimeout(() => this.pollOnce(gen), POLL_MS);
@@ -155,6 +201,25 @@ export class JobView {
     this.rows = new Map();
     this.body = null;
     for (const b of $$("[data-action]")) b.addEventListener("click", (e) => this.act(e.currentTarget));
+    // Cancel asks first, in place: it cannot be undone.
+    $("#cancel-yes").addEventListener("click", () => { this.confirming(false); this.act($("[data-action=cancel]"), true); });
+    $("#cancel-no").addEventListener("click", () => { this.confirming(false); $("[data-action=cancel]").focus(); });
+  }
+
+  confirming(on) {
+    $("#cancel-confirm").hidden = !on;
+    $("[data-action=cancel]").setAttribute("aria-expanded", String(on));
+    if (on) { $("#cancel-yes").focus(); $("#cancel-confirm").scrollIntoView({ block: "center" }); }
+  }
+
+  // missing shows the job as not found: no badge, no controls, no tabs.
+  missing(err) {
+    this.found = false;
+    $("#job-body").hidden = true;
+    $("#job-missing").hidden = false;
+    $("#job-missing-text").textContent = (err && err.detail) || "It does not exist, or it is not yours to see.";
+    $("#job-conn").textContent = "";
+    announce(`Job ${this.id} not found.`);
   }
 
   open(id) {
@@ -164,10 +229,23 @@ export class JobView {
     this.rows = new Map();
     this.lastAnnounce = -1;
     $("#job-id").textContent = id;
+    this.found = true;
+    this.metaSig = "";
+    $("#job-body").hidden = false;
+    $("#job-missing").hidden = true;
+    this.confirming(false);
+    clearError($("#job-actions"));
+    $("#retry-cancelled").checked = false;
     this.body = fillTable($("#live-docs"), ["Row", "Title", "Status", "Tags or error"], []);
     this.render();
     this.watcher = new Watcher(id, {
-      state: (s) => { Object.assign(this.state, s); this.render(); },
+      state: (s) => {
+        const { startedWork, ...rest } = s;
+        if (startedWork && (!this.state.status || this.state.status === "pending")) rest.status = "processing";
+        Object.assign(this.state, rest);
+        this.render();
+      },
+      missing: (err) => this.missing(err),
       rows: (list, replace) => this.setRows(list, replace),
       row: (r, recount) => { this.setRow(r); if (recount) this.recount(true); },
       mode: (m) => this.mode(m),
@@ -182,7 +260,7 @@ export class JobView {
   }
 
   mode(m) {
-    const text = { live: "Live updates (WebSocket)", polling: "Updating every 2 s", retrying: "Connection lost, retrying…", denied: "Live updates refused; polling", done: "Finished" }[m] || "";
+    const text = { live: "Live updates (WebSocket)", polling: "Updating every 2 s", reconnecting: "Connection lost; updating every 2 s while reconnecting…", retrying: "Connection lost, retrying…", done: "Finished" }[m] || "";
     $("#job-conn").textContent = text;
     $("#job-conn").dataset.mode = m;
   }
@@ -230,11 +308,12 @@ export class JobView {
 
   render() {
     const s = this.state;
-    const status = s.status || "pending";
+    // No status until the server has said one: "pending" would be a guess.
+    const status = s.status || "";
     const p = pct(s.progress);
     const st = $("#job-status");
-    st.textContent = status;
-    st.className = `badge s-${status}`;
+    st.textContent = status || "loading…";
+    st.className = `badge s-${status || "unknown"}`;
     $("#progress-bar").style.width = `${p}%`;
     $("#progress").setAttribute("aria-valuenow", String(p));
     $("#progress").setAttribute("aria-valuetext", `${p}% done, ${status}`);
@@ -243,28 +322,57 @@ export class JobView {
     $("#c-ok").textContent = s.processed_count ?? 0;
     $("#c-failed").textContent = s.failed_count ?? 0;
     $("#c-cancelled").textContent = s.cancelled_count ?? 0;
-    $("#job-reason").hidden = !s.reason;
-    $("#job-reason").textContent = s.reason ? `Reason: ${s.reason}` : "";
+    // The reason belongs to the state it explains: why it is paused,
+    // cancelled or failed (a resume clears it).
+    const why = s.reason && status !== "processing" && status !== "pending" && status !== "completed" ? s.reason : "";
+    $("#job-reason").hidden = !why;
+    $("#job-reason").textContent = why ? `${status === "paused" ? "Paused" : "Reason"}: ${why}` : "";
     const terminal = TERMINAL.has(status);
-    const can = { pause: status === "pending" || status === "processing", resume: status === "paused", cancel: !terminal, retry: terminal };
+    const can = { pause: status === "pending" || status === "processing", resume: status === "paused", cancel: !!status && !terminal, retry: terminal };
     for (const b of $$("[data-action]")) if (!b.dataset.busy) b.disabled = !can[b.dataset.action];
+    $("#retry-cancelled").disabled = !can.retry;
+    this.renderMeta(s);
+    if (!can.cancel) this.confirming(false);
     // Announce in 10% steps and on status changes, not on every document.
     const step = Math.floor(p / 10);
-    if (step !== this.lastAnnounce || status !== this.lastStatus) {
+    if (status && (step !== this.lastAnnounce || status !== this.lastStatus)) {
       this.lastAnnounce = step;
       this.lastStatus = status;
       announce(`Job ${status}: ${p}% done, ${s.processed_count ?? 0} tagged, ${s.failed_count ?? 0} failed.`);
     }
   }
 
-  async act(btn) {
+  // renderMeta shows the settings and times the status endpoint gives.
+  renderMeta(s) {
+    const started = s.started_at || s.created_at;
+    const end = s.finished_at ? new Date(s.finished_at) : null;
+    const secs = started && end ? Math.max(0, Math.round((end - new Date(started)) / 1000)) : null;
+    const items = [
+      ["Model", s.model_name],
+      ["Attempt", s.attempt > 1 ? String(s.attempt) : ""],
+      ["Started", fmtTime(started)],
+      ["Finished", fmtTime(s.finished_at)],
+      ["Duration", secs === null ? "" : secs < 120 ? `${secs} s` : `${Math.round(secs / 60)} min`],
+    ].filter(([, v]) => v);
+    const sig = JSON.stringify(items);
+    if (sig === this.metaSig) return;
+    this.metaSig = sig;
+    clear($("#job-meta")).append(...items.map(([k, v]) => h("div", {}, h("dt", {}, k), h("dd", {}, v))));
+  }
+
+  async act(btn, confirmed = false) {
     const action = btn.dataset.action;
+    const where = $("#job-actions");
+    if (action === "cancel" && !confirmed) { this.confirming(true); return; }
     const reason = $("#action-reason").value.trim();
     btn.dataset.busy = "1";
     hideAlert();
+    clearError(where);
     await busy(btn, async () => {
       try {
-        const out = await post(`/api/batch/jobs/${encodeURIComponent(this.id)}/${action}`, reason ? { reason } : {});
+        const body = reason ? { reason } : {};
+        if (action === "retry" && $("#retry-cancelled").checked) body.include_cancelled = true;
+        const out = await post(`/api/batch/jobs/${encodeURIComponent(this.id)}/${action}`, body);
         $("#action-reason").value = "";
         showInfo(out.message || `${action} accepted`);
         if (out.status) this.state.status = out.status;
@@ -272,8 +380,8 @@ export class JobView {
         this.render();
         if (this.watcher && !this.watcher.ws) this.watcher.poll();
       } catch (err) {
-        if (missingEndpoint(err)) showError(`This server cannot ${action} jobs yet.`);
-        else showError(err);
+        if (missingEndpoint(err)) showError(`This server cannot ${action} jobs yet.`, where);
+        else showError(err, where);
       }
     });
     delete btn.dataset.busy;

@@ -6,7 +6,7 @@ import * as upload from "./upload.js";
 import { JobView } from "./job.js";
 import { showJobs, initJobs, loadResults, initResults, loadAudit, initAudit, remember } from "./views.js";
 import { showAnalytics } from "./analytics.js";
-import { $, $$, showError, hideAlert, hideStaleAlert, busy } from "./dom.js";
+import { $, $$, showError, clearError, hideAlert, hideStaleAlert, busy } from "./dom.js";
 
 const jobView = new JobView();
 let currentJob = "";
@@ -27,7 +27,7 @@ function route() {
   const hash = location.hash.replace(/^#\/?/, "");
   const [page, ...rest] = hash.split("/");
   if (page !== "jobs" || !rest.length) { jobView.close(); currentJob = ""; }
-  if (!s) { show("auth"); document.title = "Sign in – Tagstream"; return; }
+  if (!s) { jobView.close(); currentJob = ""; show("auth"); document.title = "Sign in – Tagstream"; return; }
   switch (page) {
     case "jobs":
       if (rest.length) {
@@ -84,18 +84,27 @@ function initTabs() {
   }
 }
 
+// afterLogin keeps a deep link: the sign-in form is shown without touching
+// the address, so a user who opened #/jobs/ID lands on that job after
+// logging in; only the bare or sign-in address goes to a new batch.
+function afterLogin() {
+  const hash = location.hash.replace(/^#\/?/, "");
+  if (!hash || hash === "login") location.hash = "#/new";
+  route();
+}
+
 function initAuth() {
   $("#login-form").addEventListener("submit", (e) => {
     e.preventDefault();
     const f = e.currentTarget;
     busy(f.querySelector("button"), async () => {
       hideAlert();
+      clearError(f);
       try {
         await auth.login($("#login-email").value.trim(), $("#login-password").value);
         $("#login-password").value = "";
-        location.hash = "#/new";
-        route();
-      } catch (err) { showError(err); }
+        afterLogin();
+      } catch (err) { showError(err, f); }
     });
   });
   $("#register-form").addEventListener("submit", (e) => {
@@ -103,14 +112,14 @@ function initAuth() {
     const f = e.currentTarget;
     busy(f.querySelector("button"), async () => {
       hideAlert();
+      clearError(f);
       const pw = $("#reg-password").value;
-      if (pw.length < 8) { showError("The password needs at least 8 characters."); $("#reg-password").focus(); return; }
+      if (pw.length < 8) { showError("The password needs at least 8 characters.", f); $("#reg-password").focus(); return; }
       try {
         await auth.register($("#reg-email").value.trim(), pw, $("#reg-name").value.trim());
         $("#reg-password").value = "";
-        location.hash = "#/new";
-        route();
-      } catch (err) { showError(err); }
+        afterLogin();
+      } catch (err) { showError(err, f); }
     });
   });
   // The session is cleared at once and the server told in the background,
@@ -121,6 +130,8 @@ function initAuth() {
   });
   // A session that ends elsewhere (a refused refresh) sends the user back
   // to the sign-in form instead of failing every later call.
+  // That includes a logout in another tab (auth.js hears it through the
+  // storage event).
   auth.onChange((s) => { if (!s) route(); });
 }
 

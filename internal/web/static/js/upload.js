@@ -4,7 +4,7 @@
 // objects of columns so that extra columns come back with the results.
 
 import { get, post, missingEndpoint } from "./api.js";
-import { $, h, clear, fillTable, showError, showInfo, busy, hideAlert } from "./dom.js";
+import { $, h, clear, fillTable, showError, showInfo, busy, hideAlert, clearError } from "./dom.js";
 
 // parseCSV returns {headers, rows} where rows are objects keyed by header.
 export function parseCSV(text) {
@@ -289,7 +289,7 @@ export function init(onStarted) {
     } catch (err) {
       clear(box);
       if (missingEndpoint(err)) box.append(h("p", { class: "notice" }, "This server cannot check paths yet. You can still start the batch; unreachable documents will be reported per row."));
-      else showError(err);
+      else showError(err, box);
     }
   }));
   let pendingID = null;
@@ -297,6 +297,7 @@ export function init(onStarted) {
     e.preventDefault();
     busy($("#start-btn"), async () => {
       hideAlert();
+      clearError($("#start-actions"));
       try {
         const { documents, column_mapping } = collect();
         const model = $("#model").value.trim() || (serverHasKey === false ? "builtin/keywords" : "openai/gpt-4o-mini");
@@ -327,7 +328,7 @@ export function init(onStarted) {
         // A refused start (4xx) will be refused again: a corrected form is a
         // new request and needs a new id, or the server answers 409.
         if (err.status && err.status < 500) pendingID = null;
-        showError(err);
+        showError(err, $("#start-actions"));
       }
     });
   });
