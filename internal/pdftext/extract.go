@@ -69,6 +69,9 @@ const (
 	DefaultTimeout  = 30 * time.Second
 )
 
+// maxJunk bounds how far into a file the "%PDF-" header is looked for.
+const maxJunk = 64 << 10
+
 // Methods reported in Result.Method.
 const (
 	MethodText    = "text"
@@ -137,10 +140,16 @@ func Extract(ctx context.Context, data []byte, opts Options) (res *Result, err e
 	if int64(len(data)) > opts.MaxBytes {
 		return nil, tooLarge(int64(len(data)), opts.MaxBytes)
 	}
-	// pdfcpu accepts a header within the first KB, as Acrobat does.
-	if !bytes.Contains(data[:min(len(data), 1024)], []byte("%PDF-")) {
+	// Files saved from mail, HTTP or printing pipelines can carry junk
+	// before the header; pdfcpu accepts only the first KB of it, pdftotext
+	// any amount. Offsets in such files count from the header, so the
+	// junk is cut off. The search is bounded: a file whose first 64 KiB
+	// have no header is not a PDF.
+	k := bytes.Index(data[:min(len(data), maxJunk)], []byte("%PDF-"))
+	if k < 0 {
 		return nil, ErrNotPDF
 	}
+	data = data[k:]
 	disableConfigOnce.Do(api.DisableConfigDir)
 	if opts.Memory != nil {
 		release, err := opts.Memory.Acquire(ctx, MemoryEstimate(int64(len(data))))

@@ -346,6 +346,13 @@ func (in *interp) show(s []byte) {
 		if (g.text != "" && len(in.out.glyphs) < maxGlyphsPerPage) || in.actual != nil {
 			x, y := m.apply(0, gs.rise)
 			ax, ay := m[0], m[1]
+			// A negative font size (or horizontal scale) flips the
+			// glyphs and their advance: the text runs the other way
+			// along the baseline, upside down, and reads correctly
+			// when turned by 180 degrees.
+			if gs.fontSize*gs.hscale < 0 && !f.vertical {
+				ax, ay = -ax, -ay
+			}
 			if norm := math.Hypot(ax, ay); norm > 0 {
 				ax, ay = ax/norm, ay/norm
 			} else {

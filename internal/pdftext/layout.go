@@ -86,7 +86,7 @@ func layoutPage(ctx context.Context, glyphs []placed) (string, error) {
 			j++
 		}
 		if s := joinLine(runs[i:j]); s != "" {
-			lines = append(lines, s)
+			lines = append(lines, logicalOrder(s))
 		}
 		i = j
 	}
