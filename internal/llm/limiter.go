@@ -70,6 +70,9 @@ type limiter struct {
 	// filled the window. Growth needs a window full within about two
 	// round trips: a light load proves nothing about the provider.
 	admitted, fullAt uint64
+	// okSentWith is 1 + the most others in flight with which a call sent
+	// since the last decrease succeeded.
+	okSentWith int
 
 	id       string
 	shared   SharedLimits
@@ -194,14 +197,19 @@ func (l *limiter) release(ctx context.Context, t *ticket, o outcome, latency, re
 		l.firstContact = false
 		l.limit = float64(min(limiterInitial, l.max))
 		o = outcomeOther // the jump to limiterInitial is this answer's growth
-	case l.firstContact && o == outcomeLimited:
-		l.firstContact = false
 	}
 	switch o {
 	case outcomeSuccess:
 		l.succeededLocked(t, latency)
 	case outcomeLimited:
-		if t.epoch == l.epoch {
+		// A 429 for a call sent with fewer in flight than one that
+		// succeeded since the last decrease is not about concurrency
+		// (the provider's own overload, a quota): Retry-After and the
+		// pacers deal with it, the limit stays.
+		// The margin allows for calls we still count that the provider
+		// has finished.
+		// Nor is one refused while alone: no cap is zero.
+		if t.epoch == l.epoch && t.sentWith > 0 && t.sentWith+2+l.okSentWith/4 >= l.okSentWith {
 			l.decreaseLocked(t)
 			s := SharedLimit{Limit: int(l.limit)}
 			if retryAfter > 0 {
@@ -218,6 +226,9 @@ func (l *limiter) release(ctx context.Context, t *ticket, o outcome, latency, re
 }
 
 func (l *limiter) succeededLocked(t *ticket, latency time.Duration) {
+	if t.epoch == l.epoch {
+		l.okSentWith = max(l.okSentWith, t.sentWith+1)
+	}
 	if latency > 0 {
 		if l.bestRTT == 0 || latency < l.bestRTT {
 			l.bestRTT = latency
@@ -262,6 +273,7 @@ func (l *limiter) decreaseLocked(t *ticket) {
 	l.ceiling = maxInt(t.sentWith, 1)
 	l.slowStart = false
 	l.successes = 0
+	l.okSentWith = 0
 	l.epoch++
 }
 

@@ -281,3 +281,32 @@ func TestTagPacesToTheTokensBucket(t *testing.T) {
 		t.Fatalf("%d calls, %d answered, %d refused: want 40 answered and at most 4 refused", calls, ok, limited)
 	}
 }
+
+// 429s that a call sent with fewer others in flight than a successful one
+// received are not about concurrency: the limit stays.
+func TestLimiterIgnores429sUnrelatedToConcurrency(t *testing.T) {
+	l, _ := newTestLimiter(32, nil)
+	l.limit, l.firstContact, l.slowStart, l.ceiling = 16, false, false, 16
+	ts := fill(t, l)
+	l.release(context.Background(), ts[15], outcomeSuccess, time.Second, 0)
+	for _, tk := range ts[3:9] {
+		l.release(context.Background(), tk, outcomeLimited, 0, time.Second)
+	}
+	if got := l.current(); got != 16 {
+		t.Fatalf("limit = %d after 429s below a success's concurrency, want 16", got)
+	}
+}
+
+// A call refused while alone says nothing about concurrency: the first
+// contact stays open for the next answer, and no ceiling of 1 is learned.
+func TestLimiterIgnores429WhileAlone(t *testing.T) {
+	l, _ := newTestLimiter(32, nil)
+	l.release(context.Background(), mustAcquire(t, l), outcomeLimited, 0, time.Second)
+	if l.ceiling != 0 || !l.firstContact {
+		t.Fatalf("ceiling %d, firstContact %v after a lone 429; want 0 and true", l.ceiling, l.firstContact)
+	}
+	l.release(context.Background(), mustAcquire(t, l), outcomeSuccess, time.Second, 0)
+	if got := l.current(); got != limiterInitial {
+		t.Fatalf("limit = %d, want %d", got, limiterInitial)
+	}
+}
