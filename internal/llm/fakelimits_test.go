@@ -139,6 +139,14 @@ func (p *limitedProvider) stats() (calls, ok, limited, peak int, span time.Durat
 	return p.calls, p.ok, p.rl, p.peak, p.last.Sub(p.first)
 }
 
+// reset forgets the counters (not the buckets), to measure a warm client.
+func (p *limitedProvider) reset() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.calls, p.ok, p.rl, p.peak, p.busy = 0, 0, 0, 0, 0
+	p.first, p.last = time.Time{}, time.Time{}
+}
+
 // occupancy is the share of the concurrency cap's slot time used by
 // successful calls over the span: what the limiter made of the slots,
 // apart from the client's CPU time between calls.

@@ -14,14 +14,17 @@ import (
 // latency would chase prompt sizes. Latency is still used, but only to stop
 // growing when answers slow down well beyond the best seen.
 //
+// Start: the first call to a model and key goes alone, so that the rate
+// headers are known before a burst; its success opens limiterInitial.
 // Increase: slow start (+1 per success, doubling per round trip) until the
 // first 429, then +1 per window of successes back up to the level that last
-// caused a 429, and above it only one probe per probeEvery successes, so a
+// caused a 429, and above it one probe per limiterProbeMin successes, so a
 // hard cap costs about one 429 per probe; a failed probe returns straight
-// to that level. Other decreases, once per round trip
-// (429s of calls sent before the last decrease are ignored): to
-// min(limit*beta, calls in flight when the rejected call was sent), the
-// second term being what the provider evidently allowed.
+// to that level. Other decreases, once per round trip (429s of calls sent
+// before the last decrease are ignored): to min(limit*beta, calls in
+// flight when the rejected call was sent), the second term being what the
+// provider evidently allowed. Rate buckets (requests and tokens per
+// minute) are not the limiter's business: ratelimit.go paces them.
 const (
 	limiterInitial    = 8
 	limiterBeta       = 0.9

@@ -30,10 +30,19 @@ func runAgainst(tb testing.TB, c *Client, docs, callers int) int {
 // benchLimits runs docs documents with 32 callers against a fake with lim
 // and reports throughput, its share of what lim allows, and 429s.
 func benchLimits(b *testing.B, lim providerLimits, docs int, adaptive bool) {
+	benchLimitsWarm(b, lim, docs, adaptive, 0)
+}
+
+// benchLimitsWarm first tags warm documents with the same client, unmeasured.
+func benchLimitsWarm(b *testing.B, lim providerLimits, docs int, adaptive bool, warm int) {
 	for range b.N {
 		p := newLimitedProvider(b, lim)
 		c := New(Config{BaseURL: p.baseURL(), DocTimeout: time.Minute, MaxConcurrency: 32})
 		c.limiters.fixed = !adaptive
+		if warm > 0 {
+			runAgainst(b, c, warm, 32)
+			p.reset()
+		}
 		if failed := runAgainst(b, c, docs, 32); failed > 0 {
 			b.Errorf("%d documents failed", failed)
 		}
@@ -53,6 +62,11 @@ const benchLatency = 200 * time.Millisecond
 
 func BenchmarkAdaptiveNoLimit(b *testing.B) {
 	benchLimits(b, providerLimits{Latency: benchLatency}, 640, true)
+}
+
+// The same once the client has learned (the limit is kept per process).
+func BenchmarkAdaptiveNoLimitWarm(b *testing.B) {
+	benchLimitsWarm(b, providerLimits{Latency: benchLatency}, 640, true, 160)
 }
 
 func BenchmarkFixedNoLimit(b *testing.B) {
