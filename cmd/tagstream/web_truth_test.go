@@ -188,6 +188,9 @@ func TestWebConsoleLiveTruth(t *testing.T) {
 	p.waitFor("processing again, reason gone", `document.querySelector("#job-status").textContent === "processing" && document.querySelector("#job-reason").hidden`, statusDiag, 10*time.Second)
 	close(gate)
 	p.waitFor("completed", `document.querySelector("#job-status").textContent === "completed" && document.querySelector("#progress-pct").textContent === "100%"`, statusDiag, 20*time.Second)
+	// The finish time comes with the status the page fetches once the job
+	// has ended, which may land just after the terminal message.
+	p.waitFor("finish time shown", `document.querySelector("#job-meta").textContent.includes("Duration")`, statusDiag, 10*time.Second)
 	if got := p.text("#job-meta"); !strings.Contains(got, "Modelbuiltin/keywords") || !strings.Contains(got, "Started") || !strings.Contains(got, "Finished") || !strings.Contains(got, "Duration") {
 		t.Errorf("job settings and times = %q; want model, start, finish and duration", got)
 	}
