@@ -74,8 +74,14 @@ func startEnv(t *testing.T, cfg config, tagger pipeline.Tagger) *env {
 
 func startEnvTB(t tb, cfg config, tagger pipeline.Tagger) *env {
 	t.Helper()
+	return startEnvWithLog(t, cfg, tagger, testLogger())
+}
+
+// startEnvWithLog is startEnvTB with the process log going to log.
+func startEnvWithLog(t tb, cfg config, tagger pipeline.Tagger, log *slog.Logger) *env {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	a, err := openApp(ctx, cfg, roles{api: true, workers: true}, tagger, testLogger())
+	a, err := openApp(ctx, cfg, roles{api: true, workers: true}, tagger, log)
 	if err != nil {
 		cancel()
 		t.Fatalf("open app: %v", err)

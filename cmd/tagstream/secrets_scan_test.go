@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -161,21 +160,9 @@ func authed(t *testing.T, url, token string) *http.Request {
 	return req
 }
 
-// startEnvLogged is startEnv with the process log kept for inspection.
+// startEnvLogged is startEnv with the production tagger and the process
+// log kept for inspection.
 func startEnvLogged(t *testing.T, cfg config, log *slog.Logger) *env {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	a, err := openApp(ctx, cfg, roles{api: true, workers: true}, newTagger(cfg, log), log)
-	if err != nil {
-		cancel()
-		t.Fatalf("open app: %v", err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &env{t: t, cfg: cfg, app: a, url: "http://" + ln.Addr().String(), stop: cancel, done: make(chan error, 1)}
-	go func() { e.done <- a.run(ctx, ln) }()
-	t.Cleanup(e.shutdown)
-	return e
+	return startEnvWithLog(t, cfg, newTagger(cfg, log), log)
 }
