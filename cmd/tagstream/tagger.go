@@ -23,8 +23,7 @@ func newTagger(cfg config, log *slog.Logger) pipeline.Tagger {
 	}
 	p := pipeline.New(
 		fetchConfig(cfg),
-		// Never more calls in flight per model and key than workers.
-		llm.Config{BaseURL: cfg.LLMBaseURL, DocTimeout: cfg.DocTimeout, MaxConcurrency: cfg.Workers},
+		llm.Config{BaseURL: cfg.LLMBaseURL, DocTimeout: cfg.DocTimeout},
 		extract,
 	)
 	// validate refused a bad TAGSTREAM_MODEL_PRICES before we get here.
