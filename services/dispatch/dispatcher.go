@@ -148,20 +148,29 @@ func (d *Dispatcher) runLane(ctx context.Context, jobID string, lane chan jetstr
 	}
 }
 
-// settle handles one event and acknowledges, retries or gives it up.
-func (d *Dispatcher) settle(ctx context.Context, msg jetstream.Msg) {
+// decodeMsg reads the event a control-subject message carries, with its
+// stream sequence; the dispatcher and the webhook deliverer share it. A
+// nil meta means the message had no JetStream metadata: nothing to read.
+func decodeMsg(msg jetstream.Msg) (*jetstream.MsgMetadata, events.Envelope, events.Event, error) {
 	meta, err := msg.Metadata()
 	if err != nil {
-		_ = msg.Term()
-		return
+		return nil, events.Envelope{}, nil, err
 	}
 	env, err := events.Unmarshal(msg.Data(), meta.Sequence.Stream, msg.Subject())
-	var ev events.Event
-	if err == nil {
-		ev, err = env.Decode()
-	}
 	if err != nil {
-		d.skip(env, err)
+		return meta, env, nil, err
+	}
+	ev, err := env.Decode()
+	return meta, env, ev, err
+}
+
+// settle handles one event and acknowledges, retries or gives it up.
+func (d *Dispatcher) settle(ctx context.Context, msg jetstream.Msg) {
+	meta, env, ev, err := decodeMsg(msg)
+	if err != nil {
+		if meta != nil {
+			d.skip(env, err)
+		}
 		_ = msg.Term()
 		return
 	}

@@ -139,16 +139,7 @@ func hookFor(ev events.Event) (kind, status string) {
 }
 
 func (w *Webhooks) settle(ctx context.Context, msg jetstream.Msg) {
-	meta, err := msg.Metadata()
-	if err != nil {
-		_ = msg.Term()
-		return
-	}
-	env, err := events.Unmarshal(msg.Data(), meta.Sequence.Stream, msg.Subject())
-	var ev events.Event
-	if err == nil {
-		ev, err = env.Decode()
-	}
+	_, env, ev, err := decodeMsg(msg)
 	if err != nil {
 		_ = msg.Term() // unreadable here; the dispatcher counts skips
 		return
