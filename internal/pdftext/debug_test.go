@@ -10,7 +10,7 @@ import (
 func TestDebugDump(t *testing.T) {
 	p := os.Getenv("PDFTEXT_DUMP")
 	if p == "" {
-		t.Skip()
+		t.Skip("debugging aid, not a check: set PDFTEXT_DUMP=file.pdf to print its extracted text")
 	}
 	res, err := ExtractFile(context.Background(), p, Options{MaxPages: 3})
 	fmt.Println("ERR:", err)
@@ -22,7 +22,7 @@ func TestDebugDump(t *testing.T) {
 func TestDebugGlyphs(t *testing.T) {
 	p := os.Getenv("PDFTEXT_GLYPHS")
 	if p == "" {
-		t.Skip()
+		t.Skip("debugging aid, not a check: set PDFTEXT_GLYPHS=file.pdf to print its placed glyphs")
 	}
 	data, _ := os.ReadFile(p)
 	orig := debugHook
