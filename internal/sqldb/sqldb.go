@@ -1,0 +1,149 @@
+// Package sqldb opens the read database: an embedded SQLite file (no cgo,
+// modernc.org/sqlite) or PostgreSQL (pgx), and hides the one difference
+// read models must not care about: placeholders. Models write "?" and the
+// Tx rebinds them to "$n" for PostgreSQL.
+package sqldb
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // driver "pgx"
+	_ "modernc.org/sqlite"             // driver "sqlite"
+)
+
+// Dialect names the SQL flavour behind a DB.
+type Dialect string
+
+const (
+	SQLite   Dialect = "sqlite"
+	Postgres Dialect = "postgres"
+)
+
+// DB is an open read database.
+type DB struct {
+	SQL     *sql.DB
+	Dialect Dialect
+}
+
+// Open opens TAGSTREAM_READ_DB: empty means a SQLite file "read.db" in
+// dataDir; a postgres:// or postgresql:// URL means PostgreSQL.
+func Open(ctx context.Context, url, dataDir string) (*DB, error) {
+	if strings.HasPrefix(url, "postgres://") || strings.HasPrefix(url, "postgresql://") {
+		db, err := sql.Open("pgx", url)
+		if err != nil {
+			return nil, fmt.Errorf("read db: %w", err)
+		}
+		if err := db.PingContext(ctx); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("read db: postgres: %w", err)
+		}
+		return &DB{SQL: db, Dialect: Postgres}, nil
+	}
+	if url != "" {
+		return nil, fmt.Errorf("read db: TAGSTREAM_READ_DB must be empty (SQLite in the data dir) or a postgres:// URL")
+	}
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("read db: %w", err)
+	}
+	return OpenSQLite(ctx, filepath.Join(dataDir, "read.db"))
+}
+
+// OpenSQLite opens (creating) a SQLite file with WAL, so readers never
+// wait for the projection writer.
+func OpenSQLite(ctx context.Context, path string) (*DB, error) {
+	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(ON)"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("read db: %w", err)
+	}
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("read db: sqlite %s: %w", path, err)
+	}
+	return &DB{SQL: db, Dialect: SQLite}, nil
+}
+
+// Close closes the database.
+func (d *DB) Close() error { return d.SQL.Close() }
+
+// Rebind turns "?" placeholders into "$1, $2, ..." for PostgreSQL. It
+// skips question marks inside single-quoted literals.
+func (d *DB) Rebind(q string) string {
+	if d.Dialect != Postgres || !strings.Contains(q, "?") {
+		return q
+	}
+	var b strings.Builder
+	n, quoted := 0, false
+	for _, r := range q {
+		switch {
+		case r == '\'':
+			quoted = !quoted
+		case r == '?' && !quoted:
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// Begin starts a transaction whose statements are rebound.
+func (d *DB) Begin(ctx context.Context) (*Tx, error) {
+	tx, err := d.SQL.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	return &Tx{tx: tx, db: d}, nil
+}
+
+// Query runs a read outside any transaction.
+func (d *DB) Query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	return d.SQL.QueryContext(ctx, d.Rebind(q), args...)
+}
+
+// QueryRow runs a one-row read outside any transaction.
+func (d *DB) QueryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	return d.SQL.QueryRowContext(ctx, d.Rebind(q), args...)
+}
+
+// Exec runs a statement outside any transaction.
+func (d *DB) Exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	return d.SQL.ExecContext(ctx, d.Rebind(q), args...)
+}
+
+// Tx is a transaction that speaks "?" placeholders on every dialect.
+type Tx struct {
+	tx *sql.Tx
+	db *DB
+}
+
+// Dialect is the dialect of the database the transaction runs on.
+func (t *Tx) Dialect() Dialect { return t.db.Dialect }
+
+// Exec runs a statement in the transaction.
+func (t *Tx) Exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	return t.tx.ExecContext(ctx, t.db.Rebind(q), args...)
+}
+
+// Query runs a query in the transaction.
+func (t *Tx) Query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	return t.tx.QueryContext(ctx, t.db.Rebind(q), args...)
+}
+
+// QueryRow runs a one-row query in the transaction.
+func (t *Tx) QueryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	return t.tx.QueryRowContext(ctx, t.db.Rebind(q), args...)
+}
+
+// Commit commits the transaction.
+func (t *Tx) Commit() error { return t.tx.Commit() }
+
+// Rollback abandons the transaction.
+func (t *Tx) Rollback() error { return t.tx.Rollback() }

@@ -1,0 +1,44 @@
+package sqldb_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/tagstream/tagstream/internal/sqldb"
+)
+
+func TestRebindSkipsQuotedQuestionMarks(t *testing.T) {
+	d := &sqldb.DB{Dialect: sqldb.Postgres}
+	got := d.Rebind("SELECT ? , '?' , ?")
+	if got != "SELECT $1 , '?' , $2" {
+		t.Fatalf("Rebind = %q", got)
+	}
+	if s := (&sqldb.DB{Dialect: sqldb.SQLite}).Rebind("a = ?"); s != "a = ?" {
+		t.Fatalf("sqlite Rebind changed the query: %q", s)
+	}
+}
+
+func TestSQLiteOpensWithFTS5(t *testing.T) {
+	ctx := context.Background()
+	db, err := sqldb.Open(ctx, "", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(ctx, "CREATE VIRTUAL TABLE f USING fts5(body)"); err != nil {
+		t.Fatalf("FTS5 missing from the embedded SQLite: %v", err)
+	}
+	if _, err := db.Exec(ctx, "INSERT INTO f(body) VALUES (?)", "railway circular"); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := db.QueryRow(ctx, "SELECT count(*) FROM f WHERE f MATCH ?", "circular").Scan(&n); err != nil || n != 1 {
+		t.Fatalf("match = %d, %v", n, err)
+	}
+}
+
+func TestOpenRefusesUnknownURL(t *testing.T) {
+	if _, err := sqldb.Open(context.Background(), "mysql://x", t.TempDir()); err == nil {
+		t.Fatal("a mysql URL was accepted")
+	}
+}
