@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/tagstream/tagstream/internal/sqldb"
+	"github.com/tagstream/tagstream/internal/testenv"
 )
 
 func TestRebindSkipsQuotedQuestionMarks(t *testing.T) {
@@ -40,5 +41,24 @@ func TestSQLiteOpensWithFTS5(t *testing.T) {
 func TestOpenRefusesUnknownURL(t *testing.T) {
 	if _, err := sqldb.Open(context.Background(), "mysql://x", t.TempDir()); err == nil {
 		t.Fatal("a mysql URL was accepted")
+	}
+}
+
+func TestPostgresSchemaIsPrivateToTheTest(t *testing.T) {
+	ctx := context.Background()
+	db, err := sqldb.Open(ctx, testenv.PostgresSchema(t), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(ctx, "CREATE TABLE only_here (a int)"); err != nil {
+		t.Fatal(err)
+	}
+	var schema string
+	if err := db.QueryRow(ctx, "SELECT current_schema()").Scan(&schema); err != nil || schema[:2] != "t_" {
+		t.Fatalf("current_schema = %q, %v", schema, err)
+	}
+	if _, err := db.Exec(ctx, "INSERT INTO only_here VALUES (?)", 1); err != nil {
+		t.Fatalf("rebound insert: %v", err)
 	}
 }
