@@ -44,6 +44,7 @@ type Pipeline struct {
 	extract pdftext.Options
 	uploads UploadStore
 	prices  llm.Prices
+	memo    *fetchMemo
 }
 
 // UploadStore returns the bytes uploaded for a job's document, stored
@@ -63,7 +64,8 @@ var _ Tagger = (*Pipeline)(nil)
 // NewPipeline wires the adapters; one Pipeline serves the whole process so
 // the model client's per-job pacers are shared by every worker slot.
 func New(f fetch.Config, m llm.Config, extract pdftext.Options) *Pipeline {
-	return &Pipeline{fetcher: fetch.New(f), model: llm.New(m), mcfg: m, extract: extract, prices: llm.DefaultPrices}
+	return &Pipeline{fetcher: fetch.New(f), model: llm.New(m), mcfg: m, extract: extract, prices: llm.DefaultPrices,
+		memo: newFetchMemo(memoBytes, memoTTL)}
 }
 
 // SetPrices sets the price table that DocumentTagged costs come from
@@ -186,7 +188,9 @@ func (p *Pipeline) Tag(ctx context.Context, in TagInput) (TagOutput, error) {
 // else through the fetcher and its rules.
 func (p *Pipeline) read(ctx context.Context, in TagInput) ([]byte, error) {
 	if in.Document.SourceType != fetch.TypeUpload {
-		return p.fetcher.Fetch(ctx, fetch.Source{Type: in.Document.SourceType, Path: in.Document.FilePath})
+		src := fetch.Source{Type: in.Document.SourceType, Path: in.Document.FilePath}
+		key := in.JobID + "\x00" + src.Type + "\x00" + src.Path
+		return p.memo.read(ctx, key, func(ctx context.Context) ([]byte, error) { return p.fetcher.Fetch(ctx, src) })
 	}
 	if p.uploads == nil {
 		return nil, &fetch.Error{Code: fetch.CodeBadSource, Reason: "uploaded documents are not available to this worker"}
