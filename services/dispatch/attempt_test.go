@@ -3,15 +3,11 @@ package dispatch_test
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/tagstream/tagstream/events"
-	"github.com/tagstream/tagstream/events/jsstore"
-	"github.com/tagstream/tagstream/internal/natsx/natstest"
-	"github.com/tagstream/tagstream/internal/secrets"
 	"github.com/tagstream/tagstream/services"
 	"github.com/tagstream/tagstream/services/dispatch"
 	"github.com/tagstream/tagstream/services/pipeline"
@@ -60,42 +56,14 @@ func (g *gatedTagger) Tag(ctx context.Context, in pipeline.TagInput) (pipeline.T
 // and retried; its 401 arrives during attempt 2 and must not fail it,
 // purge its tasks or drop its key.
 func TestLateInvalidKeyOfAnOldAttemptDoesNotFailTheRetry(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	conn := natstest.Start(t, "")
-	store, err := jsstore.Open(ctx, conn.JS, jsstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	queue, err := dispatch.OpenTaskQueue(ctx, conn.JS, 1, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sec, err := secrets.Open(ctx, conn.JS, 1, make([]byte, 32))
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := dispatch.NewRig(t, 5*time.Second)
+	ctx, store, sec := r.Ctx, r.Store, r.Secrets
 	tagger := newGatedTagger(1, 2)
 	metrics := doneMetrics{done: make(chan string, 4)}
-	log := slog.New(slog.DiscardHandler)
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	defer cancel()
-	wg.Add(2)
-	go func() { defer wg.Done(); _ = dispatch.NewDispatcher(conn.JS, store, queue, sec, log).Run(ctx) }()
-	go func() {
-		defer wg.Done()
-		_ = dispatch.NewWorker(store, queue, sec, tagger, dispatch.WorkerConfig{ID: "w", Concurrency: 2, Log: log,
-			ShutdownGrace: time.Second, Metrics: metrics}).Run(ctx)
-	}()
-	owner := services.Caller{Actor: events.User("u1", "u1@example.com")}
-	res, err := services.NewStartJobHandler(store, sec, 10, false).Handle(ctx, services.StartJob{
-		Caller: owner, Documents: []map[string]any{{"file_path": "a.pdf"}},
-		Config: services.StartConfig{APIKey: "sk-wrong", Model: "openai/gpt-4o-mini"},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r.Go(r.Dispatcher().Run)
+	r.Go(r.Worker(tagger, dispatch.WorkerConfig{Concurrency: 2, Metrics: metrics}).Run)
+	owner := r.Caller("u1")
+	res := r.Start(t, "u1", 1, services.StartConfig{APIKey: "sk-wrong", Model: "openai/gpt-4o-mini"})
 	wait := func(ch chan pipeline.TagInput) pipeline.TagInput {
 		select {
 		case in := <-ch:
@@ -110,7 +78,7 @@ func TestLateInvalidKeyOfAnOldAttemptDoesNotFailTheRetry(t *testing.T) {
 	}
 	// While attempt 1 is with the model: the status says processing, and
 	// resume is refused in the same words.
-	_, err = services.NewChangeJobHandler(store).Handle(ctx, services.ChangeJob{JobID: res.JobID, Action: services.ActionResume, Caller: owner})
+	_, err := services.NewChangeJobHandler(store).Handle(ctx, services.ChangeJob{JobID: res.JobID, Action: services.ActionResume, Caller: owner})
 	if err == nil || err.Error() != "cannot resume a job that is processing" {
 		t.Fatalf("resume while tagging: %v", err)
 	}

@@ -3,86 +3,32 @@ package dispatch_test
 import (
 	"context"
 	"errors"
-	"log/slog"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/tagstream/tagstream/events"
-	"github.com/tagstream/tagstream/events/jsstore"
-	"github.com/tagstream/tagstream/internal/natsx"
-	"github.com/tagstream/tagstream/internal/natsx/natstest"
-	"github.com/tagstream/tagstream/internal/secrets"
 	"github.com/tagstream/tagstream/projections"
 	"github.com/tagstream/tagstream/services"
 	"github.com/tagstream/tagstream/services/dispatch"
 	"github.com/tagstream/tagstream/services/pipeline"
 )
 
-type rig struct {
-	ctx   context.Context
-	conn  *natsx.Conn
-	store events.Store
-	queue *dispatch.TaskQueue
-	sec   *secrets.Store
-	log   *slog.Logger
-	wg    *sync.WaitGroup
-}
+func newRig(t *testing.T) *dispatch.Rig { return dispatch.NewRig(t, 5*time.Second) }
 
-func newRig(t *testing.T) *rig {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	conn := natstest.Start(t, "")
-	store, err := jsstore.Open(ctx, conn.JS, jsstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	queue, err := dispatch.OpenTaskQueue(ctx, conn.JS, 1, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sec, err := secrets.Open(ctx, conn.JS, 1, make([]byte, 32))
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &rig{ctx: ctx, conn: conn, store: store, queue: queue, sec: sec, log: slog.New(slog.DiscardHandler), wg: &sync.WaitGroup{}}
-	t.Cleanup(func() { cancel(); r.wg.Wait() })
-	return r
-}
-
-func (r *rig) goRun(fn func(context.Context) error) {
-	r.wg.Add(1)
-	go func() { defer r.wg.Done(); _ = fn(r.ctx) }()
-}
-
-func (r *rig) worker() {
-	tagger := pipeline.TaggerFunc(func(_ context.Context, in pipeline.TagInput) (pipeline.TagOutput, error) {
+// okWorker runs a worker whose tagger tags every document "ok".
+func okWorker(r *dispatch.Rig) {
+	tagger := pipeline.TaggerFunc(func(context.Context, pipeline.TagInput) (pipeline.TagOutput, error) {
 		return pipeline.TagOutput{Tags: []string{"ok"}}, nil
 	})
-	r.goRun(dispatch.NewWorker(r.store, r.queue, r.sec, tagger, dispatch.WorkerConfig{ID: "w", Concurrency: 2, Log: r.log, ShutdownGrace: time.Second}).Run)
-}
-
-func (r *rig) start(t *testing.T, docs int) services.StartResult {
-	t.Helper()
-	rows := make([]map[string]any, docs)
-	for i := range rows {
-		rows[i] = map[string]any{"file_path": "a.pdf"}
-	}
-	res, err := services.NewStartJobHandler(r.store, r.sec, 100, false).Handle(r.ctx, services.StartJob{
-		Caller: services.Caller{Actor: events.User("u1", "u1@example.com")}, Documents: rows,
-		Config: services.StartConfig{Model: services.KeywordsModel},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return res
+	r.Go(r.Worker(tagger, dispatch.WorkerConfig{Concurrency: 2}).Run)
 }
 
 // appendRaw stores an envelope as another (newer, or broken) writer would.
-func (r *rig) appendRaw(t *testing.T, env events.Envelope) {
+func appendRaw(t *testing.T, r *dispatch.Rig, env events.Envelope) {
 	t.Helper()
 	env.ID, env.Time, env.Actor = events.NewID(), time.Now().UTC(), events.System
-	if _, err := r.store.Append(r.ctx, env, nil); err != nil {
+	if _, err := r.Store.Append(r.Ctx, env, nil); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -93,20 +39,20 @@ func (r *rig) appendRaw(t *testing.T, env events.Envelope) {
 func TestForeignAndPoisonControlEventsDoNotStallOtherJobs(t *testing.T) {
 	r := newRig(t)
 	skipped, dead := make(chan events.Envelope, 4), make(chan events.Envelope, 4)
-	d := dispatch.NewDispatcher(r.conn.JS, r.store, r.queue, r.sec, r.log)
+	d := r.Dispatcher()
 	d.OnSkip = func(env events.Envelope, _ error) { skipped <- env }
 	d.OnDeadLetter = func(env events.Envelope, _ error) { dead <- env }
-	r.appendRaw(t, events.Envelope{Type: "JobArchived", JobID: "foreign", Version: 1, Data: []byte(`{}`), Subject: events.ControlSubject("foreign")})
+	appendRaw(t, r, events.Envelope{Type: "JobArchived", JobID: "foreign", Version: 1, Data: []byte(`{}`), Subject: events.ControlSubject("foreign")})
 	// A retry of a job that never started cannot be dispatched, ever.
-	r.appendRaw(t, events.Envelope{Type: events.TypeJobRetried, JobID: "poison", Version: 1,
+	appendRaw(t, r, events.Envelope{Type: events.TypeJobRetried, JobID: "poison", Version: 1,
 		Data: []byte(`{"attempt":2,"rows":[0],"config":{}}`), Subject: events.ControlSubject("poison")})
-	r.goRun(d.Run)
-	res := r.start(t, 2)
+	r.Go(d.Run)
+	res := r.Start(t, "u1", 2, services.StartConfig{})
 	// The job itself also gets an event from the future, before any of its
 	// documents start: it must still be tagged and completed.
-	r.appendRaw(t, events.Envelope{Type: "JobLabelled", JobID: res.JobID, Version: 1, Data: []byte(`{}`), Subject: events.ControlSubject(res.JobID)})
-	r.worker()
-	if last := waitTerminal(r.ctx, t, r.store, res.JobID); last.Type != events.TypeJobCompleted {
+	appendRaw(t, r, events.Envelope{Type: "JobLabelled", JobID: res.JobID, Version: 1, Data: []byte(`{}`), Subject: events.ControlSubject(res.JobID)})
+	okWorker(r)
+	if last := waitTerminal(r.Ctx, t, r.Store, res.JobID); last.Type != events.TypeJobCompleted {
 		t.Fatalf("job ended %s", last.Type)
 	}
 	seen := map[string]bool{}
@@ -114,7 +60,7 @@ func TestForeignAndPoisonControlEventsDoNotStallOtherJobs(t *testing.T) {
 		select {
 		case env := <-skipped:
 			seen[env.JobID] = true
-		case <-r.ctx.Done():
+		case <-r.Ctx.Done():
 			t.Fatal("a foreign event was never skipped")
 		}
 	}
@@ -127,7 +73,7 @@ func TestForeignAndPoisonControlEventsDoNotStallOtherJobs(t *testing.T) {
 			if env.JobID != name {
 				t.Fatalf("%s: got the event of %s", name, env.JobID)
 			}
-		case <-r.ctx.Done():
+		case <-r.Ctx.Done():
 			t.Fatalf("the %s event was never given up on", name)
 		}
 	}
@@ -144,18 +90,18 @@ func (l listed) List(projections.Filter) []projections.Job { return l }
 // reconciler, which carries on past a job it cannot reconcile.
 func TestReconcilerRequeuesLostTasksAndCarriesOnPastErrors(t *testing.T) {
 	r := newRig(t)
-	d := dispatch.NewDispatcher(r.conn.JS, r.store, r.queue, r.sec, r.log)
-	r.goRun(d.Run)
-	res := r.start(t, 3)
+	d := r.Dispatcher()
+	r.Go(d.Run)
+	res := r.Start(t, "u1", 3, services.StartConfig{})
 	for {
 		// Run creates its consumer in its own goroutine: until it has, the
 		// start is simply not dispatched yet.
-		cons, err := r.conn.JS.Consumer(r.ctx, events.Stream, dispatch.DispatcherName)
+		cons, err := r.Conn.JS.Consumer(r.Ctx, events.Stream, dispatch.DispatcherName)
 		if err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
 			t.Fatal(err)
 		}
 		if err == nil {
-			info, err := cons.Info(r.ctx)
+			info, err := cons.Info(r.Ctx)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -164,24 +110,24 @@ func TestReconcilerRequeuesLostTasksAndCarriesOnPastErrors(t *testing.T) {
 			}
 		}
 		select {
-		case <-r.ctx.Done():
+		case <-r.Ctx.Done():
 			t.Fatal("the start was never dispatched")
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
-	st, err := r.conn.JS.Stream(r.ctx, dispatch.TaskStream)
+	st, err := r.Conn.JS.Stream(r.Ctx, dispatch.TaskStream)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := st.Purge(r.ctx); err != nil {
+	if err := st.Purge(r.Ctx); err != nil {
 		t.Fatal(err)
 	}
 	jobs := listed{{ID: "ghost", Status: events.StatusPending, Total: 1}, {ID: res.JobID, Status: events.StatusPending, Total: 3}}
-	if err := services.Reconcile(r.ctx, r.store, jobs, d.Redispatch); err == nil {
+	if err := services.Reconcile(r.Ctx, r.Store, jobs, d.Redispatch); err == nil {
 		t.Fatal("the ghost job's error was swallowed")
 	}
-	r.worker()
-	if last := waitTerminal(r.ctx, t, r.store, res.JobID); last.Type != events.TypeJobCompleted {
+	okWorker(r)
+	if last := waitTerminal(r.Ctx, t, r.Store, res.JobID); last.Type != events.TypeJobCompleted {
 		t.Fatalf("job ended %s", last.Type)
 	}
 }

@@ -3,15 +3,11 @@ package dispatch
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/tagstream/tagstream/events"
-	"github.com/tagstream/tagstream/events/jsstore"
-	"github.com/tagstream/tagstream/internal/natsx/natstest"
-	"github.com/tagstream/tagstream/internal/secrets"
 	"github.com/tagstream/tagstream/services"
 	"github.com/tagstream/tagstream/services/pipeline"
 )
@@ -47,43 +43,15 @@ func (g *gate) let(k string) {
 }
 
 func TestFreedSlotsGoToTheOwnerWithFewestInFlight(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	conn := natstest.Start(t, "")
-	store, err := jsstore.Open(ctx, conn.JS, jsstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	queue, err := OpenTaskQueue(ctx, conn.JS, 1, 30*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sec, err := secrets.Open(ctx, conn.JS, 1, make([]byte, 32))
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.DiscardHandler)
+	r := NewRig(t, 30*time.Second)
+	ctx, store, queue := r.Ctx, r.Store, r.Queue
 	g := &gate{open: map[string]chan struct{}{}, started: make(chan string, 100)}
-	w := NewWorker(store, queue, sec, g, WorkerConfig{ID: "w", Concurrency: 4, Log: log, ShutdownGrace: time.Second})
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	defer cancel()
-	wg.Add(1)
-	go func() { defer wg.Done(); _ = NewDispatcher(conn.JS, store, queue, sec, log).Run(ctx) }()
+	w := r.Worker(g, WorkerConfig{Concurrency: 4})
+	r.Go(r.Dispatcher().Run)
 
 	owners := map[string]string{} // job -> owner
 	start := func(owner string, docs int) string {
-		rows := make([]map[string]any, docs)
-		for i := range rows {
-			rows[i] = map[string]any{"file_path": "a.pdf"}
-		}
-		res, err := services.NewStartJobHandler(store, sec, 100, false).Handle(ctx, services.StartJob{
-			Caller: services.Caller{Actor: events.User(owner, owner+"@example.com")}, Documents: rows,
-			Config: services.StartConfig{Model: services.KeywordsModel},
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
+		res := r.Start(t, owner, docs, services.StartConfig{})
 		owners[res.JobID] = owner
 		return res.JobID
 	}
@@ -122,8 +90,7 @@ func TestFreedSlotsGoToTheOwnerWithFewestInFlight(t *testing.T) {
 	for i := 0; i < 10; i++ {
 		waitReady(start("a", 3), 3, false)
 	}
-	wg.Add(1)
-	go func() { defer wg.Done(); _ = w.Run(ctx) }()
+	r.Go(w.Run)
 	var inFlight []string
 	for len(inFlight) < 4 {
 		inFlight = append(inFlight, next())
@@ -158,7 +125,7 @@ func TestFreedSlotsGoToTheOwnerWithFewestInFlight(t *testing.T) {
 
 	// The log says the same: DocumentStarted events by job owner.
 	fromLog := map[string]int{}
-	err = store.Read(ctx, "jobs.>", 1, func(env events.Envelope) error {
+	err := store.Read(ctx, "jobs.>", 1, func(env events.Envelope) error {
 		if env.Type == events.TypeDocumentStarted {
 			fromLog[owners[env.JobID]]++
 		}

@@ -65,10 +65,10 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func (r *rig) startWithCallback(t *testing.T, url string, allowPrivate bool) services.StartResult {
+func startWithCallback(t *testing.T, r *dispatch.Rig, url string, allowPrivate bool) services.StartResult {
 	t.Helper()
-	res, err := services.NewStartJobHandler(r.store, r.sec, 100, false).WithCallbacks(true, allowPrivate).Handle(r.ctx, services.StartJob{
-		Caller:    services.Caller{Actor: events.User("u1", "u1@example.com")},
+	res, err := services.NewStartJobHandler(r.Store, r.Secrets, 100, false).WithCallbacks(true, allowPrivate).Handle(r.Ctx, services.StartJob{
+		Caller:    r.Caller("u1"),
 		Documents: []map[string]any{{"file_path": "a.pdf"}},
 		Config:    services.StartConfig{Model: services.KeywordsModel, CallbackURL: url},
 	})
@@ -78,14 +78,14 @@ func (r *rig) startWithCallback(t *testing.T, url string, allowPrivate bool) ser
 	return res
 }
 
-func (r *rig) cancel(t *testing.T, jobID string) uint64 {
+func cancelJob(t *testing.T, r *dispatch.Rig, jobID string) uint64 {
 	t.Helper()
-	_, err := services.NewChangeJobHandler(r.store).Handle(r.ctx, services.ChangeJob{JobID: jobID, Action: "cancel",
-		Reason: "enough", Caller: services.Caller{Actor: events.User("u1", "u1@example.com")}})
+	_, err := services.NewChangeJobHandler(r.Store).Handle(r.Ctx, services.ChangeJob{JobID: jobID, Action: "cancel",
+		Reason: "enough", Caller: r.Caller("u1")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	last, err := r.store.Last(r.ctx, events.ControlSubject(jobID))
+	last, err := r.Store.Last(r.Ctx, events.ControlSubject(jobID))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,11 +93,11 @@ func (r *rig) cancel(t *testing.T, jobID string) uint64 {
 }
 
 // hookAttempts follows the job's hook subject until n attempts are stored.
-func (r *rig) hookAttempts(t *testing.T, jobID string, n int) []events.WebhookAttempted {
+func hookAttempts(t *testing.T, r *dispatch.Rig, jobID string, n int) []events.WebhookAttempted {
 	t.Helper()
 	var out []events.WebhookAttempted
 	errDone := errors.New("done")
-	err := r.store.Follow(r.ctx, events.HookSubject(jobID), 1, func(env events.Envelope) error {
+	err := r.Store.Follow(r.Ctx, events.HookSubject(jobID), 1, func(env events.Envelope) error {
 		ev, err := env.Decode()
 		if err != nil {
 			return err
@@ -125,11 +125,11 @@ func TestWebhookRetriedUntilDelivered(t *testing.T) {
 	srv := httptest.NewServer(rc)
 	defer srv.Close()
 	sender := webhook.NewSender(webhook.Config{Secret: secret, AllowPrivate: true})
-	r.goRun(dispatch.NewWebhooks(r.conn.JS, r.store, sender, dispatch.WebhookConfig{Base: 20 * time.Millisecond}, r.log).Run)
+	r.Go(dispatch.NewWebhooks(r.Conn.JS, r.Store, sender, dispatch.WebhookConfig{Base: 20 * time.Millisecond}, r.Log).Run)
 
-	job := r.startWithCallback(t, srv.URL+"/hooks?token=t0k", true)
-	seq := r.cancel(t, job.JobID)
-	got := r.hookAttempts(t, job.JobID, 3)
+	job := startWithCallback(t, r, srv.URL+"/hooks?token=t0k", true)
+	seq := cancelJob(t, r, job.JobID)
+	got := hookAttempts(t, r, job.JobID, 3)
 	for i, a := range got {
 		if a.EventSeq != seq || a.Attempt != i+1 || a.Kind != "job.cancelled" || a.WebhookID == "" || a.WebhookID != got[0].WebhookID {
 			t.Errorf("attempt %d: %+v", i+1, a)
@@ -165,14 +165,14 @@ func TestWebhookRetriedUntilDelivered(t *testing.T) {
 	}
 
 	// Readers of job state ignore the hook subject.
-	state, err := jobpkg.LoadFull(r.ctx, r.store, job.JobID)
+	state, err := jobpkg.LoadFull(r.Ctx, r.Store, job.JobID)
 	if err != nil || state.Status != events.StatusCancelled || state.Skipped != 0 {
 		t.Fatalf("job state after webhook attempts: %+v, %v", state, err)
 	}
 
 	// The secret appears in no stored event.
 	key := strings.TrimPrefix(secretText, "whsec_")
-	err = r.store.Read(r.ctx, events.SubjectAll, 1, func(env events.Envelope) error {
+	err = r.Store.Read(r.Ctx, events.SubjectAll, 1, func(env events.Envelope) error {
 		raw, _ := json.Marshal(env)
 		if bytes.Contains(raw, []byte(key)) || bytes.Contains(raw, []byte(secretText)) {
 			return fmt.Errorf("secret in event %s at seq %d", env.Type, env.Seq)
@@ -192,13 +192,13 @@ func TestWebhookToPrivateAddressRefused(t *testing.T) {
 	defer srv.Close()
 	sender := webhook.NewSender(webhook.Config{Secret: secret}) // private addresses not allowed
 	// A horizon shorter than the first backoff: one attempt, then given up.
-	r.goRun(dispatch.NewWebhooks(r.conn.JS, r.store, sender, dispatch.WebhookConfig{Base: time.Hour, Horizon: time.Minute}, r.log).Run)
+	r.Go(dispatch.NewWebhooks(r.Conn.JS, r.Store, sender, dispatch.WebhookConfig{Base: time.Hour, Horizon: time.Minute}, r.Log).Run)
 
 	// A host name passes the start check; its address is refused at dial.
 	url := strings.Replace(srv.URL, "127.0.0.1", "localhost", 1) + "/hook"
-	job := r.startWithCallback(t, url, false)
-	r.cancel(t, job.JobID)
-	got := r.hookAttempts(t, job.JobID, 1)[0]
+	job := startWithCallback(t, r, url, false)
+	cancelJob(t, r, job.JobID)
+	got := hookAttempts(t, r, job.JobID, 1)[0]
 	if got.Delivered || got.StatusCode != 0 || !strings.Contains(got.Error, "refused") || got.NextAt != nil {
 		t.Fatalf("attempt: %+v", got)
 	}
@@ -216,32 +216,32 @@ func TestWebhookForSystemPauseNotUserPauseNorWithoutCallback(t *testing.T) {
 	srv := httptest.NewServer(rc)
 	defer srv.Close()
 	sender := webhook.NewSender(webhook.Config{Secret: secret, AllowPrivate: true})
-	r.goRun(dispatch.NewWebhooks(r.conn.JS, r.store, sender, dispatch.WebhookConfig{Base: 20 * time.Millisecond}, r.log).Run)
+	r.Go(dispatch.NewWebhooks(r.Conn.JS, r.Store, sender, dispatch.WebhookConfig{Base: 20 * time.Millisecond}, r.Log).Run)
 
-	plain := r.start(t, 1)
-	r.cancel(t, plain.JobID)
-	hooked := r.startWithCallback(t, srv.URL, true)
-	who := services.Caller{Actor: events.User("u1", "u1@example.com")}
-	if _, err := services.NewChangeJobHandler(r.store).Handle(r.ctx, services.ChangeJob{JobID: hooked.JobID, Action: "pause", Caller: who}); err != nil {
+	plain := r.Start(t, "u1", 1, services.StartConfig{})
+	cancelJob(t, r, plain.JobID)
+	hooked := startWithCallback(t, r, srv.URL, true)
+	who := r.Caller("u1")
+	if _, err := services.NewChangeJobHandler(r.Store).Handle(r.Ctx, services.ChangeJob{JobID: hooked.JobID, Action: "pause", Caller: who}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := services.NewChangeJobHandler(r.store).Handle(r.ctx, services.ChangeJob{JobID: hooked.JobID, Action: "resume", Caller: who}); err != nil {
+	if _, err := services.NewChangeJobHandler(r.Store).Handle(r.Ctx, services.ChangeJob{JobID: hooked.JobID, Action: "resume", Caller: who}); err != nil {
 		t.Fatal(err)
 	}
 	// The system pauses the job as a worker does when the model is unreachable.
-	state, err := jobpkg.Load(r.ctx, r.store, hooked.JobID, 0)
+	state, err := jobpkg.Load(r.Ctx, r.Store, hooked.JobID, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	env, _ := events.New(hooked.JobID, events.System, events.JobPaused{Reason: "model unreachable", Code: "model_unreachable"})
-	if _, err := r.store.Append(r.ctx, env, &events.Expect{Subject: events.ControlSubject(hooked.JobID), Seq: state.ControlSeq}); err != nil {
+	if _, err := r.Store.Append(r.Ctx, env, &events.Expect{Subject: events.ControlSubject(hooked.JobID), Seq: state.ControlSeq}); err != nil {
 		t.Fatal(err)
 	}
-	r.cancel(t, hooked.JobID)
+	cancelJob(t, r, hooked.JobID)
 	// The deliverer handles events in any order, so wait for both
 	// deliveries, then check that nothing else was sent.
 	kinds := map[string]bool{}
-	for _, a := range r.hookAttempts(t, hooked.JobID, 2) {
+	for _, a := range hookAttempts(t, r, hooked.JobID, 2) {
 		if !a.Delivered {
 			t.Fatalf("attempt: %+v", a)
 		}
@@ -250,12 +250,12 @@ func TestWebhookForSystemPauseNotUserPauseNorWithoutCallback(t *testing.T) {
 	if !kinds["job.paused"] || !kinds["job.cancelled"] {
 		t.Fatalf("kinds delivered: %v", kinds)
 	}
-	info, err := r.conn.JS.Consumer(r.ctx, events.Stream, dispatch.WebhooksName)
+	info, err := r.Conn.JS.Consumer(r.Ctx, events.Stream, dispatch.WebhooksName)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for {
-		ci, err := info.Info(r.ctx)
+		ci, err := info.Info(r.Ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -263,7 +263,7 @@ func TestWebhookForSystemPauseNotUserPauseNorWithoutCallback(t *testing.T) {
 			break
 		}
 		select {
-		case <-r.ctx.Done():
+		case <-r.Ctx.Done():
 			t.Fatal("deliverer never caught up")
 		case <-time.After(10 * time.Millisecond):
 		}
@@ -274,7 +274,7 @@ func TestWebhookForSystemPauseNotUserPauseNorWithoutCallback(t *testing.T) {
 		t.Fatalf("receiver got %d deliveries, want 2 (system pause and cancel; no user pause, no job without callback)", len(rc.got))
 	}
 	var n int
-	_ = r.store.Read(r.ctx, events.HookSubject(plain.JobID), 1, func(events.Envelope) error { n++; return nil })
+	_ = r.Store.Read(r.Ctx, events.HookSubject(plain.JobID), 1, func(events.Envelope) error { n++; return nil })
 	if n != 0 {
 		t.Fatalf("%d attempts recorded for a job without callback", n)
 	}
