@@ -194,7 +194,7 @@ func (p *Provider) refreshOnce(ctx context.Context) (jwk.Set, error) {
 	p.refreshMu.Lock()
 	defer p.refreshMu.Unlock()
 	now := p.cfg.Now()
-	if now.Sub(p.lastRefresh) < p.cfg.KeyRefreshGap && now.After(p.lastRefresh) {
+	if now.Sub(p.lastRefresh) < p.cfg.KeyRefreshGap && !now.Before(p.lastRefresh) {
 		// Refreshed a moment ago (perhaps by a concurrent caller): use that.
 		set, err := p.keys.Get(ctx, p.meta.JWKSURI)
 		if err != nil {
