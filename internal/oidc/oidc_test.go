@@ -71,7 +71,7 @@ const redirect = "http://127.0.0.1:1/auth/sso/callback"
 func (r *rig) signIn(t *testing.T, user string) (idToken, nonce string) {
 	t.Helper()
 	state, nonce, verifier := oidc.Random(), oidc.Random(), oidc.Random()
-	code, gotState := r.op.LoginCode(t, r.p.AuthCodeURL(redirect, state, nonce, verifier), redirect, user, oidctest.Password)
+	code, gotState := r.op.LoginCode(t, nil, r.p.AuthCodeURL(redirect, state, nonce, verifier), redirect, user, oidctest.Password)
 	if gotState != state {
 		t.Fatalf("state came back as %q", gotState)
 	}
@@ -103,7 +103,7 @@ func TestProviderIDTokenIsVerifiedWithItsNonceAndClaims(t *testing.T) {
 func TestCodeExchangeNeedsTheRightVerifierAndIsSingleUse(t *testing.T) {
 	r := newRig(t, "tagstream")
 	state, nonce, verifier := oidc.Random(), oidc.Random(), oidc.Random()
-	code, _ := r.op.LoginCode(t, r.p.AuthCodeURL(redirect, state, nonce, verifier), redirect, oidctest.StaffLogin, oidctest.Password)
+	code, _ := r.op.LoginCode(t, nil, r.p.AuthCodeURL(redirect, state, nonce, verifier), redirect, oidctest.StaffLogin, oidctest.Password)
 	var ex *oidc.ExchangeError
 	if _, err := r.p.Exchange(context.Background(), code, oidc.Random(), redirect); !errors.As(err, &ex) {
 		t.Fatalf("a wrong PKCE verifier was accepted: %v", err)

@@ -33,6 +33,8 @@ type SSO struct {
 	// RedirectURL is the callback registered at the provider; empty: this
 	// server's /auth/sso/callback as the browser reached it.
 	RedirectURL string
+	// Now is the clock of the sign-in's 10-minute limit; nil: time.Now.
+	Now func() time.Time
 }
 
 const (
@@ -56,7 +58,11 @@ func HandlerWithSSO(sso *SSO) http.Handler {
 		panic("web: SSO cookie key must be 32 bytes") // wiring error, caught by every test of serve
 	}
 	aead, _ := cipher.NewGCM(block)
-	s := &ssoHandler{sso: sso, aead: aead}
+	cp := *sso
+	if cp.Now == nil {
+		cp.Now = time.Now
+	}
+	s := &ssoHandler{sso: &cp, aead: aead}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+ssoPrefix, s.enabled)
 	mux.HandleFunc("GET "+ssoPrefix+"/start", s.start)
@@ -100,7 +106,7 @@ func (s *ssoHandler) start(w http.ResponseWriter, r *http.Request) {
 		redirect = scheme + "://" + r.Host + ssoCallback
 	}
 	st := ssoState{State: random(), Nonce: random(), Verifier: random(), Redirect: redirect,
-		Expires: time.Now().Add(ssoTTL).Unix()}
+		Expires: s.sso.Now().Add(ssoTTL).Unix()}
 	plain, _ := json.Marshal(st)
 	nonce := make([]byte, s.aead.NonceSize())
 	_, _ = rand.Read(nonce)
@@ -145,7 +151,7 @@ func (s *ssoHandler) callback(w http.ResponseWriter, r *http.Request) {
 	case !ok:
 		s.page(w, r, http.StatusBadRequest, "This sign-in was not started in this browser, or its cookie was lost. "+restart, nil)
 		return
-	case time.Now().Unix() > st.Expires:
+	case s.sso.Now().Unix() > st.Expires:
 		s.page(w, r, http.StatusBadRequest, "The sign-in took longer than 10 minutes and has expired. "+restart, nil)
 		return
 	case q.Get("state") != st.State:

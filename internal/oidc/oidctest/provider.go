@@ -101,10 +101,13 @@ func (p *Provider) Key() (kid string, alg jose.SignatureAlgorithm, private any) 
 
 // LoginCode signs in at the provider as user (through its login form, as
 // a browser would) following authURL, and returns the code and state the
-// provider sends to redirectURI.
-func (p *Provider) LoginCode(t testing.TB, authURL, redirectURI, user, password string) (code, state string) {
+// provider sends to redirectURI. jar (nil: a fresh one) keeps the cookies,
+// so a test can go on to call redirectURI as the same browser.
+func (p *Provider) LoginCode(t testing.TB, jar http.CookieJar, authURL, redirectURI, user, password string) (code, state string) {
 	t.Helper()
-	jar, _ := cookiejar.New(nil)
+	if jar == nil {
+		jar, _ = cookiejar.New(nil)
+	}
 	var final *url.URL
 	c := &http.Client{Jar: jar, CheckRedirect: func(req *http.Request, _ []*http.Request) error {
 		if strings.HasPrefix(req.URL.String(), redirectURI) {
