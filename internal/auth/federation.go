@@ -169,8 +169,19 @@ func (s *Service) verifyFederated(ctx context.Context, token string, now time.Ti
 	if s.revoked("", cl.UserID, issuedMs, now) {
 		return Claims{}, apperr.New(apperr.Unauthorized, "OpenID Connect token rejected: the account was disabled after this token was issued")
 	}
-	s.verified.put(token, verifiedEntry{claims: cl, issuedMs: issuedMs}, ident.Expiry, now)
+	s.verified.put(token, verifiedEntry{claims: cl, issuedMs: issuedMs, kid: ident.KeyID}, ident.Expiry, now)
 	return cl, nil
+}
+
+// stillPublished reports whether a cached provider token's key is still in
+// the provider's JWKS: a key the provider withdrew (rotated out, perhaps
+// because it leaked) must stop vouching for tokens at once, not when they
+// expire. Tagstream's own tokens (no kid recorded) always pass.
+func (s *Service) stillPublished(ctx context.Context, kid string) bool {
+	if kid == "" || s.cfg.OIDC == nil {
+		return true
+	}
+	return s.cfg.OIDC.Provider.HasKey(ctx, kid)
 }
 
 // SignInWithCode finishes the console's sign-in: it trades the code for

@@ -84,7 +84,7 @@ func (s *Service) Verify(ctx context.Context, accessToken string) (Claims, error
 		return Claims{}, errBadToken()
 	}
 	now := s.cfg.Now()
-	if e, ok := s.verified.get(accessToken, now); ok {
+	if e, ok := s.verified.get(accessToken, now); ok && s.stillPublished(ctx, e.kid) {
 		if s.revoked(e.sid, e.claims.UserID, e.issuedMs, now) {
 			return Claims{}, errBadToken()
 		}
@@ -168,6 +168,7 @@ type verifiedEntry struct {
 	claims   Claims
 	sid      string // session, checked against the revocation list on every hit
 	issuedMs int64
+	kid      string    // a provider token's signing key: the entry lapses when the key leaves the JWKS
 	at       time.Time // when it was verified; a clock stepped back before it re-verifies
 	exp      time.Time
 }

@@ -42,6 +42,9 @@ type Identity struct {
 	Name            string
 	IssuedAt        time.Time
 	Expiry          time.Time
+	// KeyID names the provider key that signed the token, so a cache of
+	// verified tokens can drop them when the key leaves the JWKS.
+	KeyID string
 	// Claims holds every claim of the token, so that role (and later
 	// organisation) mapping can read whichever claim the operator names.
 	Claims map[string]any
@@ -141,11 +144,23 @@ func (p *Provider) verify(ctx context.Context, token, nonce string) (Identity, e
 			return Identity{}, reject("ID token nonce does not match this sign-in")
 		}
 	}
-	id := Identity{Issuer: tok.Issuer(), Subject: tok.Subject(), IssuedAt: tok.IssuedAt(), Expiry: tok.Expiration(), Claims: claims}
+	id := Identity{Issuer: tok.Issuer(), Subject: tok.Subject(), IssuedAt: tok.IssuedAt(), Expiry: tok.Expiration(),
+		Claims: claims, KeyID: key.KeyID()}
 	id.Email, _ = claims["email"].(string)
 	id.EmailVerified, _ = claims["email_verified"].(bool)
 	id.Name, _ = claims["name"].(string)
 	return id, nil
+}
+
+// HasKey reports whether the provider's key set, as last fetched, still
+// holds kid. It costs a map lookup: the cache refetches in the background.
+func (p *Provider) HasKey(ctx context.Context, kid string) bool {
+	set, err := p.keys.Get(ctx, p.meta.JWKSURI)
+	if err != nil {
+		return false
+	}
+	_, ok := set.LookupKeyID(kid)
+	return ok
 }
 
 // explain turns a jwx parse error into the reason given to the caller.

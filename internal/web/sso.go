@@ -89,6 +89,9 @@ func (s *ssoHandler) enabled(w http.ResponseWriter, r *http.Request) {
 	setSecurityHeaders(w.Header(), r.Host)
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
+	// Explicit: a router's not-found fallback (gin's NoRoute, which serves
+	// the console) has already set 404 as the status to write.
+	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write([]byte(`{"enabled":true,"start":"` + ssoPrefix + `/start"}`))
 }
 

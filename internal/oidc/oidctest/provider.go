@@ -71,7 +71,8 @@ func Start(t testing.TB) *Provider {
 		t.Fatal(err)
 	}
 	issuer := "http://" + ln.Addr().String()
-	secrets := map[string]string{"tagstream": "tagstream-client-secret-1", "other-app": "other-app-secret-1"}
+	// Secrets share no 8-character run with anything else a test may scan.
+	secrets := map[string]string{"tagstream": "cs-Vq7Lm2Zp9Xw4Kd8Rb3", "other-app": "cs-Hy6Tn1Gc5Ju0Fe7Wq2"}
 	clients := map[string]*storage.Client{}
 	for id, secret := range secrets {
 		clients[id] = storage.WebClient(id, secret, "http://127.0.0.1/never-used")
