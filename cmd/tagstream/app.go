@@ -148,6 +148,11 @@ func (a *app) open(ctx context.Context) error {
 	if a.sso, err = openOIDC(ctx, a.cfg); err != nil {
 		return err
 	}
+	if a.sso != nil {
+		// Never the secret: only whether there is one.
+		a.log.Info("single sign-on enabled", "issuer", a.cfg.OIDCIssuer, "client_id", a.cfg.OIDCClientID,
+			"console_sign_in", a.sso.Provider.CanSignIn())
+	}
 	a.auth, err = auth.New(ctx, a.conn.JS, auth.Config{KeyDir: filepath.Join(a.cfg.DataDir, "keys"),
 		Registration: a.cfg.Registration, Replicas: replicas, OIDC: a.sso})
 	if err != nil {

@@ -45,13 +45,16 @@ const (
 	ssoTTL = 10 * time.Minute
 )
 
-// HandlerWithSSO is Handler plus the single sign-on endpoints:
-// GET /auth/sso (200 when enabled, so the console shows its button),
-// /auth/sso/start and /auth/sso/callback.
+// HandlerWithSSO is Handler plus GET /auth/sso, which tells the console
+// whether to show its single sign-on button ({"enabled": bool}), and,
+// with sso set, /auth/sso/start and /auth/sso/callback.
 func HandlerWithSSO(sso *SSO) http.Handler {
 	ui := Handler()
 	if sso == nil {
-		return ui
+		mux := http.NewServeMux()
+		mux.HandleFunc("GET "+ssoPrefix, func(w http.ResponseWriter, r *http.Request) { ssoStatus(w, r, false) })
+		mux.Handle("/", ui)
+		return mux
 	}
 	block, err := aes.NewCipher(sso.CookieKey)
 	if err != nil {
@@ -85,14 +88,20 @@ type ssoState struct {
 	Expires  int64  `json:"e"`
 }
 
-func (s *ssoHandler) enabled(w http.ResponseWriter, r *http.Request) {
+func (s *ssoHandler) enabled(w http.ResponseWriter, r *http.Request) { ssoStatus(w, r, true) }
+
+func ssoStatus(w http.ResponseWriter, r *http.Request, on bool) {
 	setSecurityHeaders(w.Header(), r.Host)
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	// Explicit: a router's not-found fallback (gin's NoRoute, which serves
 	// the console) has already set 404 as the status to write.
 	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write([]byte(`{"enabled":true,"start":"` + ssoPrefix + `/start"}`))
+	if on {
+		_, _ = w.Write([]byte(`{"enabled":true,"start":"` + ssoPrefix + `/start"}`))
+		return
+	}
+	_, _ = w.Write([]byte(`{"enabled":false}`))
 }
 
 func (s *ssoHandler) start(w http.ResponseWriter, r *http.Request) {

@@ -152,11 +152,19 @@ func TestSSOCallbackRefusalsAreClearPagesNeverA500(t *testing.T) {
 }
 
 func TestSSOEndpointsExistOnlyWhenConfigured(t *testing.T) {
-	if rec := get(t, HandlerWithSSO(nil), "/auth/sso", nil); rec.Code != http.StatusNotFound {
-		t.Fatalf("without SSO: GET /auth/sso = %d", rec.Code)
+	if rec := get(t, HandlerWithSSO(nil), "/auth/sso", nil); rec.Code != http.StatusOK || rec.Body.String() != `{"enabled":false}` {
+		t.Fatalf("without SSO: GET /auth/sso = %d %s", rec.Code, rec.Body)
 	}
-	if rec := get(t, newSSORig().h, "/auth/sso", nil); rec.Code != http.StatusOK {
-		t.Fatalf("with SSO: GET /auth/sso = %d", rec.Code)
+	for _, p := range []string{"/auth/sso/start", "/auth/sso/callback"} {
+		if rec := get(t, HandlerWithSSO(nil), p, nil); rec.Code != http.StatusNotFound {
+			t.Fatalf("without SSO: GET %s = %d", p, rec.Code)
+		}
+	}
+	if rec := get(t, newSSORig().h, "/auth/sso", nil); rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"enabled":true`) {
+		t.Fatalf("with SSO: GET /auth/sso = %d %s", rec.Code, rec.Body)
+	}
+	if rec := get(t, HandlerWithSSO(nil), "/", nil); rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `id="sso-login" hidden`) {
+		t.Fatalf("the console must hide the SSO button until the server says it is on: %d", rec.Code)
 	}
 	if rec := get(t, newSSORig().h, "/assets/js/sso.js", nil); rec.Code != http.StatusOK {
 		t.Fatalf("sso.js: %d", rec.Code)
