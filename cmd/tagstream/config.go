@@ -56,6 +56,7 @@ type config struct {
 	OIDCRoleClaim    string
 	OIDCRoles        string
 	OIDCDefaultRole  string
+	OIDCSessionMax   time.Duration
 }
 
 type setting struct {
@@ -103,6 +104,7 @@ func (c *config) settings() []setting {
 		{"oidc-role-claim", "TAGSTREAM_OIDC_ROLE_CLAIM", "claim holding the user's groups or roles; dotted for nested claims, e.g. realm_access.roles", &c.OIDCRoleClaim, "groups"},
 		{"oidc-roles", "TAGSTREAM_OIDC_ROLES", "claim values that grant a role: value=role,... (roles: user, auditor, admin)", &c.OIDCRoles, ""},
 		{"oidc-default-role", "TAGSTREAM_OIDC_DEFAULT_ROLE", "role of a provider user whose claim maps to nothing: user, auditor, admin, or none to refuse them", &c.OIDCDefaultRole, "user"},
+		{"oidc-session-max", "TAGSTREAM_OIDC_SESSION_MAX", "a console session opened through the provider ends this long after sign-in, refreshed or not", &c.OIDCSessionMax, "12h"},
 		{"start-rate", "TAGSTREAM_START_RATE", "job starts (and, separately, path validations) per minute per user, bursts of up to 10; 0: unlimited", &c.StartRate, "60"},
 	}
 }

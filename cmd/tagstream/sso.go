@@ -32,6 +32,9 @@ func (c *config) validateOIDC() error {
 	if _, err := auth.ParseRole(c.OIDCDefaultRole); err != nil {
 		return fmt.Errorf("TAGSTREAM_OIDC_DEFAULT_ROLE: %w", err)
 	}
+	if c.OIDCSessionMax < time.Minute {
+		return fmt.Errorf("TAGSTREAM_OIDC_SESSION_MAX must be at least 1m, got %s", c.OIDCSessionMax)
+	}
 	if c.OIDCRedirectURL != "" {
 		if u, err := url.Parse(c.OIDCRedirectURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 			return fmt.Errorf("TAGSTREAM_OIDC_REDIRECT_URL %q: want an absolute http(s) URL ending in /auth/sso/callback", c.OIDCRedirectURL)
@@ -53,7 +56,8 @@ func openOIDC(ctx context.Context, cfg config) (*auth.Federation, error) {
 	}
 	roles, _ := auth.ParseRoleMapping(cfg.OIDCRoles) // checked by validate
 	def, _ := auth.ParseRole(cfg.OIDCDefaultRole)
-	return &auth.Federation{Provider: p, Mapping: auth.ClaimMapping{RoleClaim: cfg.OIDCRoleClaim, Roles: roles, DefaultRole: def}}, nil
+	return &auth.Federation{Provider: p, Mapping: auth.ClaimMapping{RoleClaim: cfg.OIDCRoleClaim, Roles: roles, DefaultRole: def},
+		SessionMax: cfg.OIDCSessionMax}, nil
 }
 
 // consoleSSO is the console's sign-in through the provider, or nil when

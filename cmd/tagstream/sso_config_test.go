@@ -4,12 +4,13 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestSSOSettingsAreCheckedBeforeServing(t *testing.T) {
 	base := func() config {
 		c := testConfig(t)
-		c.Registration, c.OIDCDefaultRole = "open", "user"
+		c.Registration, c.OIDCDefaultRole, c.OIDCSessionMax = "open", "user", 12*time.Hour
 		return c
 	}
 	if cfg := base(); cfg.validate() != nil {
@@ -24,6 +25,9 @@ func TestSSOSettingsAreCheckedBeforeServing(t *testing.T) {
 		"issuer without client id": {func(c *config) { c.OIDCIssuer = "https://idp.example" }, "needs TAGSTREAM_OIDC_CLIENT_ID"},
 		"bad mapping":              {func(c *config) { c.OIDCIssuer, c.OIDCClientID, c.OIDCRoles = "https://idp.example", "x", "admins=root" }, "TAGSTREAM_OIDC_ROLES"},
 		"bad default role":         {func(c *config) { c.OIDCIssuer, c.OIDCClientID, c.OIDCDefaultRole = "https://idp.example", "x", "owner" }, "TAGSTREAM_OIDC_DEFAULT_ROLE"},
+		"session max too short": {func(c *config) {
+			c.OIDCIssuer, c.OIDCClientID, c.OIDCSessionMax = "https://idp.example", "x", time.Second
+		}, "TAGSTREAM_OIDC_SESSION_MAX"},
 		"bad redirect": {func(c *config) {
 			c.OIDCIssuer, c.OIDCClientID, c.OIDCRedirectURL = "https://idp.example", "x", "/relative"
 		}, "TAGSTREAM_OIDC_REDIRECT_URL"},

@@ -30,6 +30,7 @@ func ssoConfig(t *testing.T, op *oidctest.Provider) config {
 	cfg := testConfig(t)
 	cfg.OIDCIssuer, cfg.OIDCClientID, cfg.OIDCClientSecret = op.Issuer, "tagstream", op.Clients["tagstream"]
 	cfg.OIDCRoleClaim, cfg.OIDCRoles, cfg.OIDCDefaultRole = "groups", "tagstream-admins=admin", "user"
+	cfg.OIDCSessionMax = 12 * time.Hour
 	if err := cfg.validate(); err != nil {
 		t.Fatalf("config: %v", err)
 	}

@@ -72,7 +72,15 @@ func (s *Service) DeleteUser(ctx context.Context, id string) error {
 	if err := s.putRevocation(ctx, "usr."+id); err != nil {
 		return err
 	}
-	if err := s.users.Delete(ctx, rec.key()); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+	if rec.Issuer != "" {
+		// A federated account is kept as a tombstone: deleting it would let
+		// the provider's next token (or sign-in) recreate it at once.
+		rec.Removed = true
+		b, _ := json.Marshal(rec)
+		if _, err := s.users.Put(ctx, rec.key(), b); err != nil {
+			return apperr.Wrap(err, "auth: remove federated user")
+		}
+	} else if err := s.users.Delete(ctx, rec.key()); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
 		return apperr.Wrap(err, "auth: delete user")
 	}
 	if err := s.users.Delete(ctx, idKeyOf(id)); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {

@@ -25,7 +25,15 @@ import (
 type Federation struct {
 	Provider *oidc.Provider
 	Mapping  ClaimMapping
+	// SessionMax ends a console session opened through the provider this
+	// long after sign-in, refreshes or not (TAGSTREAM_OIDC_SESSION_MAX;
+	// default 12h), so that a user removed or regrouped at the provider
+	// keeps their old access at most that long.
+	SessionMax time.Duration
 }
+
+// DefaultSessionMax is Federation.SessionMax when unset.
+const DefaultSessionMax = 12 * time.Hour
 
 // ClaimMapping turns the provider's claims into Tagstream's grants. It is
 // configuration (TAGSTREAM_OIDC_ROLE_CLAIM, TAGSTREAM_OIDC_ROLES,
@@ -204,7 +212,11 @@ func (s *Service) SignInWithCode(ctx context.Context, code, verifier, redirectUR
 	if err != nil {
 		return User{}, Tokens{}, err
 	}
-	tokens, err := s.startSession(ctx, u)
+	limit := f.SessionMax
+	if limit <= 0 {
+		limit = DefaultSessionMax
+	}
+	tokens, err := s.startSessionUntil(ctx, u, s.now().Add(limit))
 	if err != nil {
 		return User{}, Tokens{}, err
 	}
@@ -253,6 +265,9 @@ func (s *Service) federatedUser(ctx context.Context, ident oidc.Identity) (User,
 		var rec userRecord
 		if err := json.Unmarshal(entry.Value(), &rec); err != nil {
 			return User{}, apperr.Wrap(err, "auth: decode federated user")
+		}
+		if rec.Removed {
+			return User{}, apperr.New(apperr.Forbidden, "this account was removed from Tagstream by an administrator")
 		}
 		if rec.Email == email && rec.FullName == name && rec.Role == grant.Role {
 			return rec.public(), nil

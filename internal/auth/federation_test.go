@@ -2,6 +2,8 @@ package auth
 
 import (
 	"context"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -54,10 +56,28 @@ func TestParseRoleMapping(t *testing.T) {
 	}
 }
 
+// realClock is the real time plus an offset a test can move.
+type realClock struct {
+	mu  sync.Mutex
+	off time.Duration
+}
+
+func (c *realClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return time.Now().Add(c.off) }
+func (c *realClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.off += d
+}
+
+type fedFix struct {
+	*fixture
+	clock *realClock
+}
+
 const fedRedirect = "http://127.0.0.1:1/auth/sso/callback"
 
 // fedFixture is a Service trusting a real provider started in the test.
-func fedFixture(t *testing.T, def Role) (*fixture, *oidctest.Provider, *oidc.Provider) {
+func fedFixture(t *testing.T, def Role) (*fedFix, *oidctest.Provider, *oidc.Provider) {
 	t.Helper()
 	op := oidctest.Start(t)
 	p, err := oidc.Discover(context.Background(), oidc.Config{Issuer: op.Issuer, ClientID: "tagstream", ClientSecret: op.Clients["tagstream"]})
@@ -65,14 +85,15 @@ func fedFixture(t *testing.T, def Role) (*fixture, *oidctest.Provider, *oidc.Pro
 		t.Fatal(err)
 	}
 	t.Cleanup(p.Close)
+	// The provider's tokens carry real times, so the service's clock starts
+	// at the real time (revocations compare with their iat).
+	ck := &realClock{}
 	f := newFixture(t, func(c *Config) {
-		// The provider's tokens carry real times, so the service's clock is
-		// real too (revocations compare with their iat).
-		c.Now = time.Now
+		c.Now = ck.Now
 		c.OIDC = &Federation{Provider: p, Mapping: ClaimMapping{RoleClaim: "groups",
-			Roles: map[string]Role{"tagstream-admins": RoleAdmin}, DefaultRole: def}}
+			Roles: map[string]Role{"tagstream-admins": RoleAdmin}, DefaultRole: def}, SessionMax: time.Hour}
 	})
-	return f, op, p
+	return &fedFix{fixture: f, clock: ck}, op, p
 }
 
 // code signs in at the provider and returns what the console's callback
@@ -124,12 +145,15 @@ func TestProviderTokensMapToOneAccountPerSubjectWithTheirRole(t *testing.T) {
 	if _, err := f.svc.Verify(ctx, pw.AccessToken); err != nil {
 		t.Fatalf("password account's token: %v", err)
 	}
-	// Deleting the account revokes the provider's token at once, cached or not.
+	// Deleting the account revokes the provider's token at once, and the
+	// provider's next token does not bring the account back.
 	if err := f.svc.DeleteUser(ctx, staff.UserID); err != nil {
 		t.Fatal(err)
 	}
 	_, err = f.svc.Verify(ctx, staffTok)
 	wantCode(t, err, apperr.Unauthorized)
+	_, err = f.svc.Verify(ctx, idToken(t, op, p, oidctest.StaffLogin))
+	wantCode(t, err, apperr.Forbidden)
 }
 
 func TestSignInWithCodeOpensAPasswordLikeSession(t *testing.T) {
@@ -144,9 +168,23 @@ func TestSignInWithCodeOpensAPasswordLikeSession(t *testing.T) {
 	if err != nil || cl.UserID != u.ID || cl.Role != RoleAdmin {
 		t.Fatalf("session token: %+v, %v (user %+v)", cl, err, u)
 	}
-	if _, err := f.svc.Refresh(ctx, tokens.RefreshToken); err != nil {
+	next, err := f.svc.Refresh(ctx, tokens.RefreshToken)
+	if err != nil {
 		t.Fatalf("refresh: %v", err)
 	}
+	// Refreshing keeps the session alive only until SessionMax after the
+	// sign-in; then the user must come back through the provider.
+	f.clock.Advance(50 * time.Minute)
+	if next, err = f.svc.Refresh(ctx, next.RefreshToken); err != nil {
+		t.Fatalf("refresh within the hour: %v", err)
+	}
+	f.clock.Advance(11 * time.Minute)
+	_, err = f.svc.Refresh(ctx, next.RefreshToken)
+	wantCode(t, err, apperr.Unauthorized)
+	if !strings.Contains(apperr.Message(err), "sign in again") {
+		t.Fatalf("ended session: %v", err)
+	}
+	f.clock.Advance(-61 * time.Minute)
 	// The same code cannot open a second session.
 	_, _, err = f.svc.SignInWithCode(ctx, c, v, fedRedirect, n)
 	wantCode(t, err, apperr.Unauthorized)

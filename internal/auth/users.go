@@ -39,6 +39,9 @@ type userRecord struct {
 	// (federation.go); such an account has no password.
 	Issuer  string `json:"issuer,omitempty"`
 	Subject string `json:"subject,omitempty"`
+	// Removed marks a federated account an admin deleted: the record stays
+	// as a tombstone so the provider's next token cannot recreate it.
+	Removed bool `json:"removed,omitempty"`
 }
 
 // key is where the record is stored: by email for password accounts, by
