@@ -50,7 +50,7 @@ type rig struct {
 	fetch *countingTransport
 }
 
-func newRig(t *testing.T, client string) *rig {
+func newRig(t testing.TB, client string) *rig {
 	t.Helper()
 	op := oidctest.Start(t)
 	ck := &clock{t: time.Now()}
@@ -212,7 +212,7 @@ func newRigOn(t *testing.T, op *oidctest.Provider, client string) *rig {
 
 // forge signs claims (a valid token's, with overrides) with the
 // provider's current key, or for HS256 with an HMAC of its public modulus.
-func (r *rig) forge(t *testing.T, alg jwa.SignatureAlgorithm, kid string, over map[string]any) string {
+func (r *rig) forge(t testing.TB, alg jwa.SignatureAlgorithm, kid string, over map[string]any) string {
 	t.Helper()
 	now := time.Now()
 	claims := map[string]any{"iss": r.op.Issuer, "aud": "tagstream", "sub": "id2", "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}
@@ -256,7 +256,7 @@ func (r *rig) forgeWithForeignKey(t *testing.T, kid string) string {
 	return string(signed)
 }
 
-func unsigned(t *testing.T, iss string) string {
+func unsigned(t testing.TB, iss string) string {
 	t.Helper()
 	enc := func(v any) string { b, _ := json.Marshal(v); return base64.RawURLEncoding.EncodeToString(b) }
 	now := time.Now()
