@@ -48,6 +48,7 @@ type app struct {
 	secrets   *secrets.Store
 	uploads   *uploads.Store
 	auth      *auth.Service
+	sso       *auth.Federation // single sign-on; nil without TAGSTREAM_OIDC_ISSUER
 	jobs      *projections.JobStatus
 	results   *projections.DocumentResults
 	analytics *projections.Analytics
@@ -66,6 +67,9 @@ type app struct {
 func (a *app) close() {
 	if a.auth != nil {
 		a.auth.Close() // the revocation watch
+	}
+	if a.sso != nil {
+		a.sso.Provider.Close() // the signing-key refresh
 	}
 	a.conn.Close()
 	a.unlock()
@@ -141,8 +145,16 @@ func (a *app) open(ctx context.Context) error {
 	if !a.roles.api {
 		return nil
 	}
+	if a.sso, err = openOIDC(ctx, a.cfg); err != nil {
+		return err
+	}
+	if a.sso != nil {
+		// Never the secret: only whether there is one.
+		a.log.Info("single sign-on enabled", "issuer", a.cfg.OIDCIssuer, "client_id", a.cfg.OIDCClientID,
+			"console_sign_in", a.sso.Provider.CanSignIn())
+	}
 	a.auth, err = auth.New(ctx, a.conn.JS, auth.Config{KeyDir: filepath.Join(a.cfg.DataDir, "keys"),
-		Registration: a.cfg.Registration, Replicas: replicas})
+		Registration: a.cfg.Registration, Replicas: replicas, OIDC: a.sso})
 	if err != nil {
 		return err
 	}
@@ -183,7 +195,7 @@ func (a *app) open(ctx context.Context) error {
 		Skipped:      func() (uint64, []string) { return a.skips.Total(), a.skips.Types() },
 		Requests:     a.metrics,
 		Metrics:      a.metrics.Handler(),
-		UI:           web.Handler(),
+		UI:           web.HandlerWithSSO(consoleSSO(a.sso, a.auth, a.cfg, key)),
 		Log:          a.log,
 		Version:      version,
 		StartRate:    a.cfg.StartRate,

@@ -48,6 +48,15 @@ type config struct {
 	StartRate     int
 	ModelPrices   string
 	WebhookSecret string
+
+	OIDCIssuer       string
+	OIDCClientID     string
+	OIDCClientSecret string
+	OIDCRedirectURL  string
+	OIDCRoleClaim    string
+	OIDCRoles        string
+	OIDCDefaultRole  string
+	OIDCSessionMax   time.Duration
 }
 
 type setting struct {
@@ -88,6 +97,14 @@ func (c *config) settings() []setting {
 		{"max-fetch-bytes", "TAGSTREAM_MAX_FETCH_BYTES", "largest document fetched", &c.MaxFetchBytes, "52428800"},
 		{"model-prices", "TAGSTREAM_MODEL_PRICES", "model prices in dollars per million tokens: model=in/out,... or JSON {\"model\":{\"input\":x,\"output\":y}} or a JSON file", &c.ModelPrices, ""},
 		{"webhook-secret", "TAGSTREAM_WEBHOOK_SECRET", "whsec_<base64> key that signs job webhooks (config.callback_url); empty: callbacks refused; prefer the environment variable", &c.WebhookSecret, ""},
+		{"oidc-issuer", "TAGSTREAM_OIDC_ISSUER", "OpenID Connect provider (https URL, as in its tokens' iss): enables single sign-on and accepts its tokens (empty: off)", &c.OIDCIssuer, ""},
+		{"oidc-client-id", "TAGSTREAM_OIDC_CLIENT_ID", "client id registered at the provider; the audience its tokens must name", &c.OIDCClientID, ""},
+		{"oidc-client-secret", "TAGSTREAM_OIDC_CLIENT_SECRET", "client secret for the console's sign-in (code exchange); prefer the environment variable", &c.OIDCClientSecret, ""},
+		{"oidc-redirect-url", "TAGSTREAM_OIDC_REDIRECT_URL", "callback registered at the provider (default: this server's /auth/sso/callback as the browser reaches it)", &c.OIDCRedirectURL, ""},
+		{"oidc-role-claim", "TAGSTREAM_OIDC_ROLE_CLAIM", "claim holding the user's groups or roles; dotted for nested claims, e.g. realm_access.roles", &c.OIDCRoleClaim, "groups"},
+		{"oidc-roles", "TAGSTREAM_OIDC_ROLES", "claim values that grant a role: value=role,... (roles: user, auditor, admin)", &c.OIDCRoles, ""},
+		{"oidc-default-role", "TAGSTREAM_OIDC_DEFAULT_ROLE", "role of a provider user whose claim maps to nothing: user, auditor, admin, or none to refuse them", &c.OIDCDefaultRole, "user"},
+		{"oidc-session-max", "TAGSTREAM_OIDC_SESSION_MAX", "a console session opened through the provider ends this long after sign-in, refreshed or not", &c.OIDCSessionMax, "12h"},
 		{"start-rate", "TAGSTREAM_START_RATE", "job starts (and, separately, path validations) per minute per user, bursts of up to 10; 0: unlimited", &c.StartRate, "60"},
 	}
 }
@@ -186,6 +203,9 @@ func (c *config) validate() error {
 		if _, err := webhook.ParseSecret(c.WebhookSecret); err != nil {
 			return fmt.Errorf("TAGSTREAM_WEBHOOK_SECRET: %w", err) // the error never quotes the value
 		}
+	}
+	if err := c.validateOIDC(); err != nil {
+		return err
 	}
 	return nil
 }

@@ -198,10 +198,11 @@ func TestOperatorCommandsRefuseADataDirWithoutALog(t *testing.T) {
 // operator commands list only their own flags.
 func TestHelpShowsNoSecretsAndOperatorCommandsOnlyTheirFlags(t *testing.T) {
 	secrets := map[string]string{
-		"TAGSTREAM_LLM_API_KEY":    "sk-help-leak-1111",
-		"TAGSTREAM_SECRETS_KEY":    "c2VjcmV0cy1rZXktaGVscC1sZWFrLTIyMjIyMjIyMjI=",
-		"TAGSTREAM_NATS_PASSWORD":  "nats-help-leak-3333",
-		"TAGSTREAM_WEBHOOK_SECRET": "whsec_aGVscC1sZWFrLXdlYmhvb2stc2VjcmV0LTQ0NDQ0NA==",
+		"TAGSTREAM_LLM_API_KEY":        "sk-help-leak-1111",
+		"TAGSTREAM_SECRETS_KEY":        "c2VjcmV0cy1rZXktaGVscC1sZWFrLTIyMjIyMjIyMjI=",
+		"TAGSTREAM_NATS_PASSWORD":      "nats-help-leak-3333",
+		"TAGSTREAM_WEBHOOK_SECRET":     "whsec_aGVscC1sZWFrLXdlYmhvb2stc2VjcmV0LTQ0NDQ0NA==",
+		"TAGSTREAM_OIDC_CLIENT_SECRET": "oidc-help-leak-5555",
 	}
 	for k, v := range secrets {
 		t.Setenv(k, v)

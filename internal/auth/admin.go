@@ -29,7 +29,12 @@ func (s *Service) SetRole(ctx context.Context, id string, role Role) (User, erro
 		if !found {
 			return User{}, apperr.New(apperr.NotFound, "user not found")
 		}
-		key := emailKeyOf(rec.Email)
+		if rec.Issuer != "" {
+			// The claims decide a federated account's role at every
+			// verification; a role set here would silently revert.
+			return User{}, apperr.New(apperr.Conflict, "this account signs in through the identity provider; its role follows TAGSTREAM_OIDC_ROLES")
+		}
+		key := rec.key()
 		entry, err := s.users.Get(ctx, key)
 		if err != nil {
 			return User{}, apperr.Wrap(err, "auth: load user")
@@ -67,7 +72,15 @@ func (s *Service) DeleteUser(ctx context.Context, id string) error {
 	if err := s.putRevocation(ctx, "usr."+id); err != nil {
 		return err
 	}
-	if err := s.users.Delete(ctx, emailKeyOf(rec.Email)); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+	if rec.Issuer != "" {
+		// A federated account is kept as a tombstone: deleting it would let
+		// the provider's next token (or sign-in) recreate it at once.
+		rec.Removed = true
+		b, _ := json.Marshal(rec)
+		if _, err := s.users.Put(ctx, rec.key(), b); err != nil {
+			return apperr.Wrap(err, "auth: remove federated user")
+		}
+	} else if err := s.users.Delete(ctx, rec.key()); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
 		return apperr.Wrap(err, "auth: delete user")
 	}
 	if err := s.users.Delete(ctx, idKeyOf(id)); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {

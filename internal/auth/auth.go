@@ -76,6 +76,9 @@ type Config struct {
 	BcryptCost   int // default bcrypt.DefaultCost; tests may use bcrypt.MinCost
 	Replicas     int // copies of the KV buckets: 3 on a 3-node cluster (0 means 1)
 	Throttle     ThrottleConfig
+	// OIDC, when set, also accepts the provider's tokens and enables the
+	// console's single sign-on (federation.go).
+	OIDC *Federation
 }
 
 // Bucket names are fixed so that every process sharing a NATS account sees

@@ -45,6 +45,10 @@ type refreshRecord struct {
 type familyRecord struct {
 	UserID    string    `json:"user_id"`
 	ExpiresAt time.Time `json:"expires_at"`
+	// Until, when set, ends the session however often it is refreshed: a
+	// single sign-on session must come back to the provider, which may have
+	// removed the user or changed their groups since.
+	Until time.Time `json:"until,omitzero"`
 }
 
 func errBadRefresh() error {
@@ -53,9 +57,14 @@ func errBadRefresh() error {
 
 // startSession opens a new token family for u and issues its first pair.
 func (s *Service) startSession(ctx context.Context, u User) (Tokens, error) {
+	return s.startSessionUntil(ctx, u, time.Time{})
+}
+
+// startSessionUntil is startSession with an absolute end (zero: none).
+func (s *Service) startSessionUntil(ctx context.Context, u User, until time.Time) (Tokens, error) {
 	now := s.now()
 	family := randomHex(16)
-	fam, _ := json.Marshal(familyRecord{UserID: u.ID, ExpiresAt: now.Add(s.cfg.RefreshTTL)})
+	fam, _ := json.Marshal(familyRecord{UserID: u.ID, ExpiresAt: now.Add(s.cfg.RefreshTTL), Until: until})
 	if _, err := s.refresh.Create(ctx, familyKeyOf(family), fam); err != nil {
 		return Tokens{}, apperr.Wrap(err, "auth: store session")
 	}
@@ -123,6 +132,14 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string) (Tokens, err
 	if err != nil {
 		return Tokens{}, apperr.Wrap(err, "auth: load session")
 	}
+	var famRec familyRecord
+	if err := json.Unmarshal(famEntry.Value(), &famRec); err != nil {
+		return Tokens{}, apperr.Wrap(err, "auth: decode session")
+	}
+	if !famRec.Until.IsZero() && !now.Before(famRec.Until) {
+		_ = s.revokeFamily(ctx, rec.Family)
+		return Tokens{}, apperr.New(apperr.Unauthorized, "the single sign-on session has ended; sign in again")
+	}
 
 	// Retire the token first: this is the step that decides the race.
 	rec.Used, rec.UsedAt = true, now
@@ -148,7 +165,7 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string) (Tokens, err
 
 	// Extending the family is revision-checked too, so a revocation that
 	// lands between our read and now is not undone by this write.
-	fam, _ := json.Marshal(familyRecord{UserID: rec.UserID, ExpiresAt: now.Add(s.cfg.RefreshTTL)})
+	fam, _ := json.Marshal(familyRecord{UserID: rec.UserID, ExpiresAt: now.Add(s.cfg.RefreshTTL), Until: famRec.Until})
 	if _, err := s.refresh.Update(ctx, famKey, fam, famEntry.Revision()); err != nil {
 		if errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
 			return Tokens{}, errBadRefresh()

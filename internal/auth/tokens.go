@@ -11,6 +11,7 @@ import (
 	"github.com/lestrrat-go/jwx/v2/jwt"
 
 	"github.com/tagstream/tagstream/internal/apperr"
+	"github.com/tagstream/tagstream/internal/oidc"
 )
 
 const (
@@ -24,6 +25,8 @@ const (
 	clockSkew = 30 * time.Second
 	// maxTokenLen bounds work done on garbage; our tokens are ~600 bytes.
 	maxTokenLen = 8 << 10
+	// maxFederatedTokenLen is oidc's own bound on provider tokens.
+	maxFederatedTokenLen = 16 << 10
 )
 
 // errBadToken is the single answer to every rejected access token, so the
@@ -67,19 +70,35 @@ func (s *Service) issueAccess(u User, sid string, now time.Time) (string, error)
 }
 
 // Verify checks an access token and returns what it says about its bearer.
-// Any failure is Unauthorized with one fixed message.
-func (s *Service) Verify(_ context.Context, accessToken string) (Claims, error) {
+// A refused Tagstream token is Unauthorized with one fixed message; a
+// refused provider token (single sign-on) names the failed check, since
+// its owner must be able to tell a wrong audience from an expired token.
+func (s *Service) Verify(ctx context.Context, accessToken string) (Claims, error) {
+	limit := maxTokenLen
+	if s.cfg.OIDC != nil {
+		limit = maxFederatedTokenLen // a provider's tokens may carry long group lists
+	}
 	// Only compact serialisation is accepted: the JSON serialisation can
 	// carry several signatures and unprotected headers, and we never issue it.
-	if len(accessToken) > maxTokenLen || strings.Count(accessToken, ".") != 2 {
+	if len(accessToken) > limit || strings.Count(accessToken, ".") != 2 {
 		return Claims{}, errBadToken()
 	}
 	now := s.cfg.Now()
-	if e, ok := s.verified.get(accessToken, now); ok {
+	if e, ok := s.verified.get(accessToken, now); ok && s.stillPublished(ctx, e.kid) {
 		if s.revoked(e.sid, e.claims.UserID, e.issuedMs, now) {
 			return Claims{}, errBadToken()
 		}
 		return e.claims, nil
+	}
+	if f := s.cfg.OIDC; f != nil {
+		// Route by the claimed issuer; each path then checks everything.
+		// With a provider configured, a third issuer gets a clear reason.
+		switch iss := oidc.PeekIssuer(accessToken); {
+		case iss == f.Provider.Issuer():
+			return s.verifyFederated(ctx, accessToken, now)
+		case iss != s.cfg.Issuer:
+			return Claims{}, apperr.New(apperr.Unauthorized, "token issuer is not accepted (neither Tagstream nor the configured OpenID provider)")
+		}
 	}
 	raw := []byte(accessToken)
 
@@ -149,6 +168,7 @@ type verifiedEntry struct {
 	claims   Claims
 	sid      string // session, checked against the revocation list on every hit
 	issuedMs int64
+	kid      string    // a provider token's signing key: the entry lapses when the key leaves the JWKS
 	at       time.Time // when it was verified; a clock stepped back before it re-verifies
 	exp      time.Time
 }

@@ -35,6 +35,22 @@ type userRecord struct {
 	Role         Role      `json:"role"`
 	CreatedAt    time.Time `json:"created_at"`
 	PasswordHash []byte    `json:"password_hash"`
+	// Issuer and Subject identify an account made by single sign-on
+	// (federation.go); such an account has no password.
+	Issuer  string `json:"issuer,omitempty"`
+	Subject string `json:"subject,omitempty"`
+	// Removed marks a federated account an admin deleted: the record stays
+	// as a tombstone so the provider's next token cannot recreate it.
+	Removed bool `json:"removed,omitempty"`
+}
+
+// key is where the record is stored: by email for password accounts, by
+// issuer and subject for federated ones.
+func (r userRecord) key() string {
+	if r.Issuer != "" {
+		return extKeyOf(r.Issuer, r.Subject)
+	}
+	return emailKeyOf(r.Email)
 }
 
 func (r userRecord) public() User {

@@ -138,3 +138,9 @@ export async function start() {
     return load() ? load().user : null;
   }
 }
+
+// adopt stores a session opened elsewhere: the single sign-on callback
+// page (sso.js) gets the same {user, tokens} as a password login.
+export function adopt(user, tokens) {
+  save(withTokens({ user }, tokens));
+}
