@@ -136,6 +136,8 @@ type Job struct {
 	FinishedAt     *time.Time      `json:"finished_at"`
 	Reason         string          `json:"reason"`
 	ModelName      string          `json:"model_name"`
+	Name           string          `json:"name,omitempty"`        // the job's human name; "" when none was given
+	OwnerEmail     string          `json:"owner_email,omitempty"` // shown to auditors and admins reading others' jobs
 	Attempt        int             `json:"attempt"`
 	Usage          *Usage          `json:"usage,omitempty"` // nil from servers that do not report it
 	Raw            json.RawMessage `json:"-"`
