@@ -184,7 +184,7 @@ func statusView(j projections.Job) gin.H {
 		"progress": j.Progress(), "created_at": j.CreatedAt, "started_at": j.StartedAt,
 		"updated_at": j.UpdatedAt, "finished_at": j.FinishedAt, "reason": j.Reason, "reason_code": j.ReasonCode,
 		"model_name": j.Config.Model, "attempt": j.Attempt, "usage": j.Usage,
-		"name": j.Config.Name, "owner_id": j.OwnerID, "owner_email": j.OwnerEmail, "config": configView(j.Config),
+		"control_seq": j.ControlSeq, "name": j.Config.Name, "owner_id": j.OwnerID, "owner_email": j.OwnerEmail, "config": configView(j.Config),
 	}
 }
 

@@ -286,7 +286,9 @@ export class JobView {
 
   lastPage() { return Math.max(0, Math.ceil((this.state.total_documents || 0) / PAGE) - 1); }
 
-  lastSeq() { return this.watcher ? this.watcher.seq : 0; }
+  // lastSeq is the newest event known: the socket's last one, or (while
+  // polling) the job's last control event, such as its cancel.
+  lastSeq() { return Math.max(this.watcher ? this.watcher.seq : 0, this.state.control_seq || 0); }
 
   goPage(n) {
     n = Math.max(0, Math.min(this.lastPage(), n));
