@@ -33,6 +33,7 @@ function jobRow(j) {
 const JOB_HEADERS = ["Job", "Status", "Progress", "Tagged / failed / total", "Started", "Owner"];
 
 let historyCursor = null;
+let historyGen = 0;
 
 // readsAll: auditors and admins may list every user's jobs.
 export function readsAll() {
@@ -59,9 +60,12 @@ async function loadHistory(reset) {
   const note = $("#history-note");
   if (reset) historyCursor = null;
   try {
+    // Filters change fast (typing, toggles): only the newest answer counts.
+    const gen = ++historyGen;
     const out = await get("/api/batch/jobs", { query: { status: $("#history-status").value, limit: 25, cursor: historyCursor || "",
       q: $("#history-q").value.trim(), failed: $("#history-failed").checked ? "true" : "", sort: $("#history-sort").value,
       all: readsAll() && $("#history-all").checked ? "true" : "" } });
+    if (gen !== historyGen) return;
     const jobs = out.jobs || [];
     note.hidden = true;
     if (reset) fillTable($("#history-jobs"), JOB_HEADERS, jobs.length ? [] : [[h("td", { colspan: JOB_HEADERS.length, class: "hint" }, "No jobs match.")]]);
