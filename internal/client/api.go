@@ -43,6 +43,7 @@ type StartRequest struct {
 	Config        StartConfig         `json:"config"`
 	ColumnMapping map[string]string   `json:"column_mapping,omitempty"`
 	JobID         string              `json:"job_id,omitempty"`
+	Name          string              `json:"name,omitempty"` // the job's human name (at most 200 characters)
 	// Columns, when set, is the order the documents' columns are sent in
 	// (a Go map would sort them); the server keeps it for the results CSV.
 	Columns []string `json:"-"`
