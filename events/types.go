@@ -75,6 +75,10 @@ type JobConfig struct {
 	// CallbackURL (issue 15) receives signed webhooks when the job ends
 	// or the system pauses it; absent means none.
 	CallbackURL string `json:"callback_url,omitempty"`
+	// Name (issue 13) is the human name the owner gave the job (trimmed,
+	// at most 200 characters); absent in older events and when none was
+	// given, so their shape is unchanged.
+	Name string `json:"name,omitempty"`
 }
 
 // CacheOn reports whether the job may reuse earlier tags of identical

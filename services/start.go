@@ -39,6 +39,7 @@ type StartConfig struct {
 	TagLanguage    string // en (default) | original
 	Cache          *bool  // content cache; nil: on
 	CallbackURL    string // signed webhooks on job end (see WithCallbacks)
+	Name           string // the job's human name, already checked by the caller (httpapi)
 }
 
 // StartJob starts tagging a batch of documents.
@@ -208,7 +209,8 @@ func (h StartJobHandler) appendChunks(ctx context.Context, jobID, inputID string
 
 // config applies defaults and bounds, and decides where the key comes from.
 func (h StartJobHandler) config(in StartConfig) (events.JobConfig, string, error) {
-	cfg := events.JobConfig{Model: strings.TrimSpace(in.Model), NumPages: DefaultNumPages, NumTags: DefaultNumTags}
+	cfg := events.JobConfig{Model: strings.TrimSpace(in.Model), NumPages: DefaultNumPages, NumTags: DefaultNumTags,
+		Name: strings.TrimSpace(in.Name)}
 	if cfg.Model == "" {
 		cfg.Model = DefaultModel
 	}

@@ -101,6 +101,12 @@ func batchStatusCmd(o *batchOpts) *cobra.Command {
 func printStatus(w io.Writer, j client.Job) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "Job:\t%s\n", j.JobID)
+	if j.Name != "" {
+		fmt.Fprintf(tw, "Name:\t%s\n", j.Name)
+	}
+	if j.OwnerEmail != "" {
+		fmt.Fprintf(tw, "Owner:\t%s\n", j.OwnerEmail)
+	}
 	fmt.Fprintf(tw, "Status:\t%s\n", j.Status)
 	fmt.Fprintf(tw, "Progress:\t%.0f%% (%d tagged, %d failed, %d cancelled of %d)\n",
 		j.Progress*100, j.ProcessedCount, j.FailedCount, j.CancelledCount, j.TotalDocuments)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -24,11 +25,11 @@ func (w *waitOpts) bind(cmd *cobra.Command) {
 
 func batchStartCmd(o *batchOpts) *cobra.Command {
 	var (
-		csvPath, model, apiKey, jobID, excludeFile string
-		maps, exclude                              []string
-		pages, tags                                int
-		apiKeyStdin                                bool
-		w                                          waitOpts
+		csvPath, model, apiKey, jobID, excludeFile, name string
+		maps, exclude                                    []string
+		pages, tags                                      int
+		apiKeyStdin                                      bool
+		w                                                waitOpts
 	)
 	cmd := &cobra.Command{
 		Use:   "start --csv FILE [--map 'COLUMN=field' ...] [flags]",
@@ -64,6 +65,7 @@ progress bar on stderr.
 	f.StringSliceVar(&exclude, "exclude", nil, "comma-separated words never to use as tags")
 	f.StringVar(&excludeFile, "exclude-file", "", "file (.txt) of terms never to use as tags: one per line or comma separated, # starts a comment")
 	f.BoolVar(&apiKeyStdin, "api-key-stdin", false, "read the model API key from stdin (it is never stored in the job's events)")
+	f.StringVar(&name, "name", "", "the job's name, shown in job lists and status (default: the file's name without its extension)")
 	f.StringVar(&jobID, "job-id", "", "your own job id (scoped to you; the server answers with the job id to use); starting again with the same id and request is a no-op")
 	w.bind(cmd)
 	_ = cmd.MarkFlagRequired("csv")
@@ -91,7 +93,10 @@ progress bar on stderr.
 				return fmt.Errorf("--api-key-stdin: %w", err)
 			}
 		}
-		req := client.StartRequest{Documents: docs, ColumnMapping: mapping, JobID: jobID, Columns: header,
+		if !f.Changed("name") {
+			name = defaultJobName(csvPath)
+		}
+		req := client.StartRequest{Documents: docs, ColumnMapping: mapping, JobID: jobID, Columns: header, Name: name,
 			Config: client.StartConfig{APIKey: apiKey, ModelName: model, ExclusionWords: exclude}}
 		// Only flags the user set are sent, so the server's defaults and
 		// range checks (which name the field) stay the single authority.
@@ -220,4 +225,14 @@ func batchRetryCmd(o *batchOpts) *cobra.Command {
 		return nil
 	}
 	return cmd
+}
+
+// defaultJobName names a job after its file ("reports-2024.csv" ->
+// "reports-2024"), within the server's 200 characters.
+func defaultJobName(file string) string {
+	n := []rune(strings.TrimSuffix(filepath.Base(file), filepath.Ext(file)))
+	if len(n) > 200 {
+		n = n[:200]
+	}
+	return strings.TrimSpace(string(n))
 }

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -262,12 +263,17 @@ func TestClientControlCommands(t *testing.T) {
 	if !strings.HasPrefix(job, "batch-1-cli-") { // client ids are scoped to their owner
 		t.Fatalf("--job-id ignored: %s", job)
 	}
+	// --name goes to the server as is: its 200-character bound answers.
+	if r := cli(t, "", "batch", "start", "--csv", csvPath, "--model", "builtin/keywords", "--name", strings.Repeat("n", 201)); r.code == 0 || !strings.Contains(r.stderr, "name: must be at most 200 characters") {
+		t.Fatalf("--name of 201 characters: exit %d, stderr %q", r.code, r.stderr)
+	}
 	gate <- struct{}{} // one document finishes
 
 	if out := ok(t, "batch", "pause", job, "--reason", "lunch break").stdout; !strings.Contains(out, "paused") {
 		t.Fatalf("pause output %q", out)
 	}
-	if out := ok(t, "batch", "status", job).stdout; !strings.Contains(out, "paused") || !strings.Contains(out, "Progress:") {
+	// The job is named after its file unless --name says otherwise.
+	if out := ok(t, "batch", "status", job).stdout; !strings.Contains(out, "paused") || !strings.Contains(out, "Progress:") || !regexp.MustCompile(`(?m)^Name: +docs$`).MatchString(out) {
 		t.Fatalf("status output %q", out)
 	}
 	failsWithOneLine(t, cli(t, "", "batch", "pause", job), "") // 409: already paused

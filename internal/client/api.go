@@ -43,6 +43,7 @@ type StartRequest struct {
 	Config        StartConfig         `json:"config"`
 	ColumnMapping map[string]string   `json:"column_mapping,omitempty"`
 	JobID         string              `json:"job_id,omitempty"`
+	Name          string              `json:"name,omitempty"` // the job's human name (at most 200 characters)
 	// Columns, when set, is the order the documents' columns are sent in
 	// (a Go map would sort them); the server keeps it for the results CSV.
 	Columns []string `json:"-"`
@@ -136,6 +137,8 @@ type Job struct {
 	FinishedAt     *time.Time      `json:"finished_at"`
 	Reason         string          `json:"reason"`
 	ModelName      string          `json:"model_name"`
+	Name           string          `json:"name,omitempty"`        // the job's human name; "" when none was given
+	OwnerEmail     string          `json:"owner_email,omitempty"` // shown to auditors and admins reading others' jobs
 	Attempt        int             `json:"attempt"`
 	Usage          *Usage          `json:"usage,omitempty"` // nil from servers that do not report it
 	Raw            json.RawMessage `json:"-"`

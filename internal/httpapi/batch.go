@@ -7,7 +7,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 	"github.com/tagstream/tagstream/events"
@@ -21,6 +24,7 @@ type startRequest struct {
 	Config        *startConfig      `json:"config"`
 	ColumnMapping map[string]string `json:"column_mapping"`
 	JobID         string            `json:"job_id"`
+	Name          string            `json:"name"`
 }
 
 type startConfig struct {
@@ -70,7 +74,29 @@ func DecodeStartRequest(body io.Reader, who services.Caller) (services.StartJob,
 	if req.Config != nil {
 		cmd.Config = req.Config.command()
 	}
+	if cmd.Config.Name, err = jobName(req.Name); err != nil {
+		return services.StartJob{}, err
+	}
 	return cmd, nil
+}
+
+// MaxJobName bounds a job's human name (in characters, after trimming).
+const MaxJobName = 200
+
+// jobName checks the optional human name of a job: trimmed, at most
+// MaxJobName characters, and no control characters (it is shown in lists
+// and terminals).
+func jobName(v string) (string, error) {
+	v = strings.TrimSpace(v)
+	if n := utf8.RuneCountInString(v); n > MaxJobName {
+		return "", apperr.Field("name", "must be at most %d characters, got %d", MaxJobName, n)
+	}
+	for _, r := range v {
+		if unicode.IsControl(r) {
+			return "", apperr.Field("name", "must not contain control characters such as tabs or line breaks")
+		}
+	}
+	return v, nil
 }
 
 // command is the services' view of a config; batch start and single
@@ -158,7 +184,23 @@ func statusView(j projections.Job) gin.H {
 		"progress": j.Progress(), "created_at": j.CreatedAt, "started_at": j.StartedAt,
 		"updated_at": j.UpdatedAt, "finished_at": j.FinishedAt, "reason": j.Reason, "reason_code": j.ReasonCode,
 		"model_name": j.Config.Model, "attempt": j.Attempt, "usage": j.Usage,
+		"control_seq": j.ControlSeq, "name": j.Config.Name, "owner_id": j.OwnerID, "owner_email": j.OwnerEmail, "config": configView(j.Config),
 	}
+}
+
+// configView is the job's settings as the job page shows them. The
+// callback URL is reduced to "set or not": its query may carry a token.
+func configView(c events.JobConfig) gin.H {
+	return gin.H{"model_name": c.Model, "num_pages": c.NumPages, "num_tags": c.NumTags,
+		"exclusion_words": nonNil(c.ExclusionWords), "key_source": c.KeySource, "ocr": c.OCR,
+		"ocr_languages": c.OCRLanguages, "tag_language": c.TagLanguage, "cache": c.CacheOn(), "callback": c.CallbackURL != ""}
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
 }
 
 type changeRequest struct {
@@ -186,13 +228,18 @@ func (s *Server) change(action string) gin.HandlerFunc {
 }
 
 func (s *Server) active(c *gin.Context) {
-	jobs := s.d.Jobs.List(projections.Filter{OwnerID: caller(c).Actor.ID,
-		Status: []string{events.StatusPending, events.StatusProcessing, events.StatusPaused}})
+	who := caller(c)
+	f := projections.Filter{OwnerID: who.Actor.ID,
+		Status: []string{events.StatusPending, events.StatusProcessing, events.StatusPaused}}
+	if who.ReadAll && c.Query("all") == "true" {
+		f.OwnerID = "" // auditors and admins, as in the history
+	}
+	jobs := s.d.Jobs.List(f)
 	out := make([]gin.H, 0, len(jobs))
 	for _, j := range jobs {
 		out = append(out, gin.H{"job_id": j.ID, "status": j.Status, "total_documents": j.Total,
 			"processed_count": j.Processed, "failed_count": j.Failed, "progress": j.Progress(), "started_at": j.StartedAt,
-			"created_at": j.CreatedAt})
+			"created_at": j.CreatedAt, "name": j.Config.Name, "owner_id": j.OwnerID, "owner_email": j.OwnerEmail})
 	}
 	c.JSON(http.StatusOK, gin.H{"jobs": out})
 }

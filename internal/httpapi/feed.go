@@ -48,6 +48,10 @@ type watch struct {
 	// after it, so a resume shows every later outcome once and nothing
 	// the client already has. 0 means a full catchup.
 	since uint64
+	// noRows leaves the rows out of the catchup (?results=none): a
+	// console that shows one page of a big job reads that page itself
+	// instead of receiving every row on each (re)connect.
+	noRows bool
 	// sent is the sequence of the message being sent, for SSE's "id:".
 	sent uint64
 }
@@ -127,6 +131,12 @@ func (w *watch) writeCatchup(out io.Writer) error {
 	h := gin.H{"type": "catchup", "job_id": w.job, "seq": w.applied, "state": statusView(w.state)}
 	if w.since > 0 {
 		h["since"] = w.since
+	}
+	if w.noRows {
+		h["results_omitted"] = true
+		b, _ := json.Marshal(h)
+		_, err := out.Write(b)
+		return err
 	}
 	head, _ := json.Marshal(h)
 	// Reopen the object to append "results" as a streamed array.

@@ -85,10 +85,32 @@ func (s *Server) jobHistory(c *gin.Context) {
 		}
 		after = &cur
 	}
+	match, err := historyMatch(c)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	jobs := s.d.Jobs.List(f)
+	sorted, err := sortJobs(jobs, c.Query("sort"))
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	// Newest first, the cursor's time and id place it; in another order
+	// the page goes on after the cursor's job.
+	passed := after == nil
 	var page []projections.Job
 	var next any
-	for _, j := range s.d.Jobs.List(f) {
-		if after != nil && !after.before(j) {
+	for _, j := range jobs {
+		switch {
+		case after == nil:
+		case sorted && !passed:
+			passed = j.ID == after.id
+			continue
+		case !sorted && !after.before(j):
+			continue
+		}
+		if !match(j) {
 			continue
 		}
 		if len(page) == limit {

@@ -267,10 +267,23 @@ func (s *Server) jobEvents(c *gin.Context) {
 		}
 		limit = n
 	}
+	// scope=job is the job-level audit view: only the job's own
+	// transitions (started, paused, cancelled, retried, ended), read from
+	// its control subject, so a 10,000-document job's cancel is on the
+	// first page instead of behind every document event.
+	subject := events.JobSubjects(job.ID)
+	switch c.Query("scope") {
+	case "", "all":
+	case "job":
+		subject = events.ControlSubject(job.ID)
+	default:
+		fail(c, apperr.Field("scope", "must be all or job"))
+		return
+	}
 	out := []auditEvent{}
 	var next any
 	errStop := fmt.Errorf("page full")
-	err = s.d.Events.Read(c.Request.Context(), events.JobSubjects(job.ID), from, func(e events.Envelope) error {
+	err = s.d.Events.Read(c.Request.Context(), subject, from, func(e events.Envelope) error {
 		if len(out) == limit {
 			next = strconv.FormatUint(e.Seq, 10)
 			return errStop

@@ -47,6 +47,7 @@ func (s *Server) wsJob(c *gin.Context) {
 	if last, err := strconv.ParseUint(c.Query("since"), 10, 64); err == nil {
 		w.since = last
 	}
+	w.noRows = c.Query("results") == "none"
 	tick, stop := pinger(ctx)
 	defer stop()
 	perWrite := s.timeouts.Write

@@ -38,20 +38,43 @@ export function pairs(x) {
   return [];
 }
 
-// hbars is a horizontal bar chart; the numbers are also in the text, so the
-// chart is readable without colour and by screen readers.
+// hbars is a horizontal bar chart in HTML, not SVG: a label wraps onto
+// as many lines as it needs (no cut at a fixed width, readable at 360 px)
+// and carries its full text as a tooltip; the numbers are in the text, so
+// the chart reads without colour and with a screen reader. An item's
+// third element may add a note (a failure code's example message).
 function hbars(title, data, colour = "#1d4ed8") {
-  const row = 24, labelW = 130, w = 380;
   const max = Math.max(1, ...data.map((d) => d[1]));
-  const svg = s("svg", { viewBox: `0 0 ${w} ${Math.max(1, data.length) * row + 8}`, role: "img", "aria-label": `${title}: ${data.map((d) => `${d[0]} ${d[1]}`).join(", ") || "no data"}` });
-  data.forEach(([label, v], i) => {
-    const y = i * row + 4;
-    const bw = ((w - labelW - 50) * v) / max;
-    svg.append(s("text", { x: labelW - 6, y: y + 16, "text-anchor": "end" }, label.length > 19 ? `${label.slice(0, 18)}…` : label));
-    svg.append(s("rect", { x: labelW, y: y + 3, width: Math.max(1, bw), height: row - 8, rx: 3, fill: colour }));
-    svg.append(s("text", { x: labelW + bw + 6, y: y + 16 }, String(v)));
-  });
-  return chart(title, data.length ? svg : h("p", { class: "hint" }, "No data yet."));
+  const list = h("ul", { class: "hbars", "aria-label": title });
+  for (const [label, v, raw] of data) {
+    const note = typeof raw === "string" ? raw : "";
+    const bar = h("span", { class: "hbar-bar", "aria-hidden": "true" });
+    bar.style.width = `${Math.max(0.5, (100 * v) / max)}%`;
+    bar.style.background = colour;
+    list.append(h("li", { title: note ? `${label}: ${v} (e.g. ${note})` : `${label}: ${v}` },
+      h("span", { class: "hbar-label" }, label, note ? h("span", { class: "hbar-note" }, `e.g. ${note}`) : null),
+      h("span", { class: "hbar-track" }, bar, h("span", { class: "hbar-value" }, String(v)))));
+  }
+  return chart(title, data.length ? list : h("p", { class: "hint" }, "No data yet."));
+}
+
+// byCode groups failure reasons by their code (one code, many messages
+// that differ by a path or a number), keeping the most frequent message
+// as the example; reasons without a code stay apart by message.
+export function byCode(list) {
+  const groups = new Map();
+  for (const e of Array.isArray(list) ? list : []) {
+    const code = (e && e.code) || "";
+    const msg = String((e && (e.value ?? e.reason ?? e.label)) || "");
+    const key = code || `msg:${msg}`;
+    const n = Number(e && (e.count ?? e.n)) || 0;
+    const g = groups.get(key) || { label: code || msg, count: 0, example: "", best: -1 };
+    g.count += n;
+    if (code && n > g.best) { g.example = msg; g.best = n; }
+    groups.set(key, g);
+  }
+  return Array.from(groups.values()).sort((a, b) => b.count - a.count || a.label.localeCompare(b.label))
+    .map((g) => [g.label, g.count, g.example]);
 }
 
 // columns is a column chart over days.
@@ -75,7 +98,10 @@ function columns(title, data) {
     svg.append(s("text", { x: x + bw / 2, y: hgt - bh - 4, "text-anchor": "middle" }, String(v)));
     if (data.length <= 14 || i % Math.ceil(data.length / 10) === 0) svg.append(s("text", { x: x + bw / 2, y: hgt + 16, "text-anchor": "middle" }, label.slice(5)));
   });
-  return chart(title, data.length ? svg : h("p", { class: "hint" }, "No data yet."));
+  const legend = h("ul", { class: "legend" },
+    h("li", {}, h("span", { class: "swatch s-ok", "aria-hidden": "true" }), "Tagged"),
+    h("li", {}, h("span", { class: "swatch s-bad", "aria-hidden": "true" }), "Failed"));
+  return chart(title, data.length ? [legend, svg] : h("p", { class: "hint" }, "No data yet."));
 }
 
 function chart(title, body) {
@@ -131,7 +157,7 @@ export async function showAnalytics() {
     hbars("Jobs by status", pairs(sum.jobs_by_status)),
     columns("Documents per day", pairs(sum.documents_per_day).sort((a, b) => a[0].localeCompare(b[0]))),
     hbars("Top tags", pairs(sum.top_tags).slice(0, 15), "#7c3aed"),
-    hbars("Top failure reasons", pairs(sum.top_failure_reasons).slice(0, 10), "#b91c1c"));
+    hbars("Top failure reasons (by code)", byCode(sum.top_failure_reasons).slice(0, 10), "#b91c1c"));
   box.append(grid);
   for (const [k, v] of Object.entries(sum)) {
     if (/model|duration|token|percentile/i.test(k) && v && typeof v === "object") {

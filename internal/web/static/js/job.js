@@ -7,19 +7,27 @@
 // polling is always a bridge, never a place it stays. A 404 ends it in a
 // "not found" state. The view owns the progress bar, the counts, the
 // per-document table and the pause/resume/cancel/retry buttons.
+//
+// Big jobs: the page holds one page of rows (PAGE), never the whole job.
+// The socket is asked for a catchup without rows (?results=none), the
+// shown page is read over REST on its cursor, live messages update the
+// rows of that page only (the counts ride on every message), and a poll
+// re-reads that one page when the counts moved. A 10,000-document job
+// thus costs the DOM and the network of 100 rows.
 
 import { get, post, missingEndpoint } from "./api.js";
-import { accessToken } from "./auth.js";
+import { accessToken, session } from "./auth.js";
 import { $, $$, h, clear, fillTable, badge, chips, pct, fmtTime, announce, showError, clearError, showInfo, hideAlert, busy } from "./dom.js";
 
 const TERMINAL = new Set(["completed", "failed", "cancelled"]);
 const POLL_MS = 2000;
 const BACKOFF_MIN_MS = 1000;
 const BACKOFF_MAX_MS = 30000;
+export const PAGE = 100;
 
 export class Watcher {
-  // handlers: state(obj), rows(list, replace), row(obj), mode(string),
-  // done(), missing(err).
+  // handlers: state(obj), rows(list, replace), row(obj), reload(),
+  // mode(string), done(), missing(err).
   constructor(jobID, handlers) {
     this.id = jobID;
     this.on = handlers;
@@ -52,7 +60,7 @@ export class Watcher {
   connect() {
     if (this.stopped || this.terminal) return;
     const proto = location.protocol === "https:" ? "wss:" : "ws:";
-    let url = `${proto}//${location.host}/api/batch/ws/${encodeURIComponent(this.id)}?token=${encodeURIComponent(accessToken())}`;
+    let url = `${proto}//${location.host}/api/batch/ws/${encodeURIComponent(this.id)}?results=none&token=${encodeURIComponent(accessToken())}`;
     if (this.seq > 0) url += `&since=${this.seq}`;
     let ws;
     try { ws = new WebSocket(url); } catch { return this.dropped(); }
@@ -95,8 +103,10 @@ export class Watcher {
         clearTimeout(this.pollTimer);
         this.on.mode("live");
         if (msg.state) this.on.state(msg.state);
-        // A resumed catchup carries only the rows changed since.
+        // A resumed catchup carries only the rows changed since; a server
+        // that honours results=none sends none: read the shown page.
         if (Array.isArray(msg.results)) this.on.rows(msg.results, !msg.since);
+        else this.on.reload();
         if (msg.state && TERMINAL.has(msg.state.status)) this.finish();
         break;
       case "document": {
@@ -154,12 +164,12 @@ export class Watcher {
       const st = await get(`/api/batch/jobs/${encodeURIComponent(this.id)}/status`);
       if (gen !== this.gen) return;
       this.on.state(st);
-      // Results only change when the counts or the status do.
+      // Results only change when the counts or the status do; then only
+      // the shown page is read again, never every row of the job.
       const sig = [st.status, st.processed_count, st.failed_count, st.cancelled_count, st.updated_at].join("|");
       if (sig !== this.lastSig) {
-        const rows = await allResults(this.id);
+        await this.on.reload();
         if (gen !== this.gen) return;
-        this.on.rows(rows, true);
         this.lastSig = sig;
       }
       if (TERMINAL.has(st.status)) { this.stop(); this.terminal = true; this.on.done(); return; }
@@ -180,19 +190,6 @@ function pickCounts(m) {
   return o;
 }
 
-// allResults reads every page of a job's results (at most 50,000 rows).
-export async function allResults(id) {
-  const out = [];
-  let cursor = "";
-  for (let i = 0; i < 50; i++) {
-    const page = await get(`/api/batch/jobs/${encodeURIComponent(id)}/results`, { query: { limit: 1000, cursor } });
-    out.push(...(page.results || []));
-    if (!page.next_cursor) break;
-    cursor = page.next_cursor;
-  }
-  return out;
-}
-
 // JobView renders the live part of the job page.
 export class JobView {
   constructor() {
@@ -200,6 +197,13 @@ export class JobView {
     this.state = {};
     this.rows = new Map();
     this.body = null;
+    this.page = 0;
+    this.pageGen = 0;
+    this.touched = new Set();
+    $("#docs-first").addEventListener("click", () => this.goPage(0));
+    $("#docs-prev").addEventListener("click", () => this.goPage(this.page - 1));
+    $("#docs-next").addEventListener("click", () => this.goPage(this.page + 1));
+    $("#docs-last").addEventListener("click", () => this.goPage(this.lastPage()));
     for (const b of $$("[data-action]")) b.addEventListener("click", (e) => this.act(e.currentTarget));
     // Cancel asks first, in place: it cannot be undone.
     $("#cancel-yes").addEventListener("click", () => { this.confirming(false); this.act($("[data-action=cancel]"), true); });
@@ -227,6 +231,8 @@ export class JobView {
     this.id = id;
     this.state = { job_id: id };
     this.rows = new Map();
+    this.page = 0;
+    this.pageGen++;
     this.lastAnnounce = -1;
     $("#job-id").textContent = id;
     this.found = true;
@@ -247,6 +253,7 @@ export class JobView {
       },
       missing: (err) => this.missing(err),
       rows: (list, replace) => this.setRows(list, replace),
+      reload: () => this.loadPage(),
       row: (r, recount) => { this.setRow(r); if (recount) this.recount(true); },
       mode: (m) => this.mode(m),
       done: () => { this.mode("done"); this.render(); },
@@ -266,14 +273,64 @@ export class JobView {
   }
 
   setRows(list, replace) {
-    if (replace && list.length < this.rows.size) { this.rows.clear(); clear(this.body); }
-    for (const r of list) this.setRow(r);
+    const mine = list.filter((r) => this.inPage(r.row_id ?? r.row));
+    if (replace && mine.length < this.rows.size) { this.rows.clear(); clear(this.body); }
+    for (const r of mine) this.setRow(r);
     this.recount();
+    this.renderPager();
   }
 
-  setRow(r) {
+  // The shown page covers rows [page*PAGE, (page+1)*PAGE): results are
+  // paged by row number, so the page is also the REST cursor.
+  inPage(id) { return id !== undefined && Number(id) >= this.page * PAGE && Number(id) < (this.page + 1) * PAGE; }
+
+  lastPage() { return Math.max(0, Math.ceil((this.state.total_documents || 0) / PAGE) - 1); }
+
+  // lastSeq is the newest event known: the socket's last one, or (while
+  // polling) the job's last control event, such as its cancel.
+  lastSeq() { return Math.max(this.watcher ? this.watcher.seq : 0, this.state.control_seq || 0); }
+
+  goPage(n) {
+    n = Math.max(0, Math.min(this.lastPage(), n));
+    if (n === this.page && this.rows.size) return;
+    this.page = n;
+    this.rows.clear();
+    clear(this.body);
+    this.renderPager();
+    return this.loadPage();
+  }
+
+  // loadPage reads the shown page over REST. A row a live message changed
+  // while the request was out keeps the live (newer) state.
+  async loadPage() {
+    const gen = ++this.pageGen;
+    const page = this.page;
+    this.touched = new Set();
+    try {
+      const out = await get(`/api/batch/jobs/${encodeURIComponent(this.id)}/results`, { query: { cursor: page * PAGE, limit: PAGE } });
+      if (gen !== this.pageGen || page !== this.page) return;
+      for (const r of out.results || []) if (!this.touched.has(r.row_id)) this.setRow(r, true);
+      this.recount();
+      this.renderPager();
+    } catch (err) {
+      if (err.status === 404 && !missingEndpoint(err)) this.missing(err);
+    }
+  }
+
+  renderPager() {
+    const total = this.state.total_documents || 0;
+    const first = this.page * PAGE;
+    const last = Math.min(total, first + PAGE);
+    $("#docs-pager").hidden = total <= PAGE;
+    $("#docs-range").textContent = total ? `Rows ${first + 1}–${last} of ${total} (page ${this.page + 1} of ${this.lastPage() + 1})` : "";
+    $("#docs-first").disabled = $("#docs-prev").disabled = this.page === 0;
+    $("#docs-last").disabled = $("#docs-next").disabled = this.page >= this.lastPage();
+  }
+
+  setRow(r, fromPage = false) {
     const id = r.row_id ?? r.row;
-    if (id === undefined) return;
+    if (!this.inPage(id)) return;
+    if (!fromPage) this.touched.add(id);
     let entry = this.rows.get(id);
     if (!entry) {
       const tds = [h("td", {}, String(id)), h("td"), h("td"), h("td")];
@@ -296,6 +353,8 @@ export class JobView {
   // missing (a WebSocket "document" message need not carry them).
   recount(force = false) {
     if (!force && typeof this.state.processed_count === "number") return this.render();
+    // Only a job that fits one page can be counted from its rows.
+    if ((this.state.total_documents || 0) > PAGE) return this.render();
     let ok = 0, failed = 0, cancelled = 0;
     for (const { data } of this.rows.values()) {
       if (data.status === "success") ok++;
@@ -329,8 +388,14 @@ export class JobView {
     $("#job-reason").textContent = why ? `${status === "paused" ? "Paused" : "Reason"}: ${why}` : "";
     const terminal = TERMINAL.has(status);
     const can = { pause: status === "pending" || status === "processing", resume: status === "paused", cancel: !!status && !terminal, retry: terminal };
-    for (const b of $$("[data-action]")) if (!b.dataset.busy) b.disabled = !can[b.dataset.action];
-    $("#retry-cancelled").disabled = !can.retry;
+    // Auditors read every job but control only their own: no buttons that
+    // would answer 403. (The server decides; this only avoids the offer.)
+    const control = this.mayControl(s);
+    $("#job-controls").hidden = !control;
+    $("#job-readonly").hidden = control || !s.owner_id;
+    for (const b of $$("[data-action]")) if (!b.dataset.busy) b.disabled = !control || !can[b.dataset.action];
+    $("#retry-cancelled").disabled = !control || !can.retry;
+    if (s.total_documents !== this.pagerTotal) { this.pagerTotal = s.total_documents; this.renderPager(); }
     this.renderMeta(s);
     if (!can.cancel) this.confirming(false);
     // Announce in 10% steps and on status changes, not on every document.
@@ -342,22 +407,43 @@ export class JobView {
     }
   }
 
-  // renderMeta shows the settings and times the status endpoint gives.
+  // mayControl: admins control every job, everyone else their own. A
+  // server that does not name the owner leaves the buttons on.
+  mayControl(s) {
+    const me = (session() || {}).user || {};
+    return me.role === "admin" || !s.owner_id || s.owner_id === me.id;
+  }
+
+  // renderMeta shows who owns the job, its settings and its times.
   renderMeta(s) {
+    $("#job-title").textContent = s.name || "Job";
+    const c = s.config || {};
     const started = s.started_at || s.created_at;
     const end = s.finished_at ? new Date(s.finished_at) : null;
     const secs = started && end ? Math.max(0, Math.round((end - new Date(started)) / 1000)) : null;
+    const words = c.exclusion_words || [];
     const items = [
-      ["Model", s.model_name],
-      ["Attempt", s.attempt > 1 ? String(s.attempt) : ""],
-      ["Started", fmtTime(started)],
-      ["Finished", fmtTime(s.finished_at)],
-      ["Duration", secs === null ? "" : secs < 120 ? `${secs} s` : `${Math.round(secs / 60)} min`],
-    ].filter(([, v]) => v);
+      ["owner", "Owner", s.owner_email || s.owner_id],
+      ["model", "Model", c.model_name || s.model_name],
+      ["pages", "Pages read", c.num_pages ? String(c.num_pages) : ""],
+      ["tags", "Tags per document", c.num_tags ? String(c.num_tags) : ""],
+      ["ocr", "OCR", s.config ? c.ocr || "auto" : ""],
+      ["languages", "OCR languages", s.config ? c.ocr_languages || "server default" : ""],
+      ["tag_language", "Tag language", s.config ? c.tag_language || "en" : ""],
+      ["cache", "Cache", s.config ? (c.cache === false ? "off" : "on") : ""],
+      ["key", "API key", c.key_source || ""],
+      ["webhook", "Webhook", c.callback ? "yes" : ""],
+      ["exclusions", `Exclusions (${words.length})`, s.config ? words.join(", ") || "none" : ""],
+      ["attempt", "Attempt", s.attempt > 1 ? String(s.attempt) : ""],
+      ["created", "Created", fmtTime(s.created_at)],
+      ["started", "Started", fmtTime(s.started_at)],
+      ["finished", "Finished", fmtTime(s.finished_at)],
+      ["duration", "Duration", secs === null ? "" : fmtDuration(secs)],
+    ].filter(([, , v]) => v);
     const sig = JSON.stringify(items);
     if (sig === this.metaSig) return;
     this.metaSig = sig;
-    clear($("#job-meta")).append(...items.map(([k, v]) => h("div", {}, h("dt", {}, k), h("dd", {}, v))));
+    clear($("#job-meta")).append(...items.map(([key, k, v]) => h("div", { "data-meta": key }, h("dt", {}, k), h("dd", {}, v))));
   }
 
   async act(btn, confirmed = false) {
@@ -387,4 +473,11 @@ export class JobView {
     delete btn.dataset.busy;
     this.render();
   }
+}
+
+// fmtDuration writes 42 s, 3 min 5 s, 2 h 7 min.
+export function fmtDuration(secs) {
+  if (secs < 60) return `${secs} s`;
+  if (secs < 3600) return `${Math.floor(secs / 60)} min ${secs % 60} s`;
+  return `${Math.floor(secs / 3600)} h ${Math.floor((secs % 3600) / 60)} min`;
 }

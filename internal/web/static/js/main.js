@@ -4,7 +4,7 @@
 import * as auth from "./auth.js";
 import * as upload from "./upload.js";
 import { JobView } from "./job.js";
-import { showJobs, initJobs, loadResults, initResults, loadAudit, initAudit, remember } from "./views.js";
+import { showJobs, initJobs, loadResults, initResults, loadAudit, initAudit, remember, setAuditLatest } from "./views.js";
 import { showAnalytics } from "./analytics.js";
 import { $, $$, showError, clearError, hideAlert, hideStaleAlert, busy } from "./dom.js";
 
@@ -142,6 +142,7 @@ async function boot() {
   initJobs();
   initResults();
   initAudit();
+  setAuditLatest(() => jobView.lastSeq());
   upload.init((id) => { remember(id); location.hash = `#/jobs/${encodeURIComponent(id)}`; });
   window.addEventListener("hashchange", () => { hideStaleAlert(); route(); $("#main").focus({ preventScroll: true }); });
   await auth.start();

@@ -256,6 +256,11 @@ export function init(onStarted) {
       if (!file) return;
       parsed = (await isXLSX(file)) ? await parseXLSX(file) : parseCSV(await file.text());
       renderMapping(parsed, file.name);
+      // The file's name names the job unless the user typed one.
+      const nameIn = $("#job-name");
+      if (!nameIn.value.trim() || nameIn.value === nameIn.dataset.auto) {
+        nameIn.value = nameIn.dataset.auto = file.name.replace(/\.(csv|xlsx|txt)$/i, "").slice(0, 200);
+      }
     } catch (err) {
       $("#csv-summary").textContent = err.message;
       showError(err);
@@ -318,6 +323,8 @@ export function init(onStarted) {
         // a lost answer returns the same job instead of a second one.
         pendingID = pendingID || newJobID();
         const body = { documents, config, job_id: pendingID };
+        const name = $("#job-name").value.trim();
+        if (name) body.name = name;
         if (Object.keys(column_mapping).length) body.column_mapping = column_mapping;
         const out = await post("/api/batch/start", body);
         pendingID = null;

@@ -3,6 +3,7 @@
 // not have yet are reported as such and the rest of the view still works.
 
 import { get, request, missingEndpoint } from "./api.js";
+import { session } from "./auth.js";
 import { $, h, clear, fillTable, badge, chips, fmtTime, pct, showError, busy } from "./dom.js";
 
 const RECENT = "tagstream.recent";
@@ -19,21 +20,38 @@ function recent() {
   try { return JSON.parse(sessionStorage.getItem(RECENT)) || []; } catch { return []; }
 }
 
-const jobLink = (id) => h("a", { href: `#/jobs/${encodeURIComponent(id)}` }, id);
+// A job is linked by its name when it has one; the id stays visible
+// (small) because that is what the CLI and the API take.
+const jobLink = (j) => h("td", { class: "job-cell" }, h("a", { href: `#/jobs/${encodeURIComponent(j.job_id)}` }, j.name || j.job_id),
+  j.name ? h("div", { class: "hint" }, h("code", {}, j.job_id)) : null);
 
 function jobRow(j) {
-  return [jobLink(j.job_id), badge(j.status), `${pct(j.progress)}%`,
-    `${(j.processed_count ?? 0)} / ${(j.failed_count ?? 0)} / ${j.total_documents ?? "?"}`, fmtTime(j.started_at || j.created_at)];
+  return [jobLink(j), badge(j.status), `${pct(j.progress)}%`,
+    `${(j.processed_count ?? 0)} / ${(j.failed_count ?? 0)} / ${j.total_documents ?? "?"}`, fmtTime(j.started_at || j.created_at),
+    h("td", { class: "owner" }, j.owner_email || j.owner_id || "")];
 }
-const JOB_HEADERS = ["Job", "Status", "Progress", "Tagged / failed / total", "Started"];
+const JOB_HEADERS = ["Job", "Status", "Progress", "Tagged / failed / total", "Started", "Owner"];
 
 let historyCursor = null;
+let historyGen = 0;
+
+// readsAll: auditors and admins may list every user's jobs.
+export function readsAll() {
+  const u = (session() || {}).user || {};
+  return u.role === "auditor" || u.role === "admin";
+}
+
+let allDefaulted = false;
 
 export async function showJobs() {
+  $("#all-wrap").hidden = !readsAll();
+  // Auditors and admins are there to see everyone's jobs: on by default.
+  if (readsAll() && !allDefaulted) { $("#history-all").checked = true; allDefaulted = true; }
+  const all = readsAll() && $("#history-all").checked ? "true" : "";
   try {
-    const out = await get("/api/batch/active");
+    const out = await get("/api/batch/active", { query: { all } });
     const jobs = out.jobs || [];
-    fillTable($("#active-jobs"), JOB_HEADERS, jobs.length ? jobs.map(jobRow) : [[h("td", { colspan: 5, class: "hint" }, "No active jobs.")]]);
+    fillTable($("#active-jobs"), JOB_HEADERS, jobs.length ? jobs.map(jobRow) : [[h("td", { colspan: JOB_HEADERS.length, class: "hint" }, "No active jobs.")]]);
   } catch (err) { showError(err); }
   await loadHistory(true);
 }
@@ -42,12 +60,17 @@ async function loadHistory(reset) {
   const note = $("#history-note");
   if (reset) historyCursor = null;
   try {
-    const out = await get("/api/batch/jobs", { query: { status: $("#history-status").value, limit: 25, cursor: historyCursor || "" } });
+    // Filters change fast (typing, toggles): only the newest answer counts.
+    const gen = ++historyGen;
+    const out = await get("/api/batch/jobs", { query: { status: $("#history-status").value, limit: 25, cursor: historyCursor || "",
+      q: $("#history-q").value.trim(), failed: $("#history-failed").checked ? "true" : "", sort: $("#history-sort").value,
+      all: readsAll() && $("#history-all").checked ? "true" : "" } });
+    if (gen !== historyGen) return;
     const jobs = out.jobs || [];
     note.hidden = true;
-    if (reset) fillTable($("#history-jobs"), JOB_HEADERS, jobs.length ? [] : [[h("td", { colspan: 5, class: "hint" }, "No jobs yet.")]]);
+    if (reset) fillTable($("#history-jobs"), JOB_HEADERS, jobs.length ? [] : [[h("td", { colspan: JOB_HEADERS.length, class: "hint" }, "No jobs match.")]]);
     const body = $("#history-jobs tbody");
-    for (const j of jobs) body.append(h("tr", {}, jobRow(j).map((c) => h("td", {}, c))));
+    for (const j of jobs) body.append(h("tr", { "data-job": j.job_id }, jobRow(j).map((c) => (c instanceof Node && c.tagName === "TD" ? c : h("td", {}, c)))));
     historyCursor = out.next_cursor || null;
     $("#history-more").hidden = !historyCursor;
   } catch (err) {
@@ -66,16 +89,27 @@ async function loadHistory(reset) {
   }
 }
 
+let searchTimer;
+
 export function initJobs() {
   $("#history-refresh").addEventListener("click", (e) => busy(e.currentTarget, () => loadHistory(true)));
   $("#history-status").addEventListener("change", () => loadHistory(true));
+  $("#history-sort").addEventListener("change", () => loadHistory(true));
+  $("#history-failed").addEventListener("change", () => loadHistory(true));
+  $("#history-all").addEventListener("change", () => showJobs());
+  // Search as the user types, once they pause.
+  $("#history-q").addEventListener("input", () => { clearTimeout(searchTimer); searchTimer = setTimeout(() => loadHistory(true), 250); });
+  $("#history-form").addEventListener("submit", (e) => { e.preventDefault(); clearTimeout(searchTimer); loadHistory(true); });
   $("#history-more").addEventListener("click", (e) => busy(e.currentTarget, () => loadHistory(false)));
 }
 
 // Results tab.
 
+// The results tab shows one page at a time (replacing the last), so
+// paging through a 10,000-row job never grows the page.
 let resultsCursor = null;
 let resultsJob = "";
+let resultsStack = [];
 
 const RESULT_HEADERS = ["Row", "Title", "File", "Status", "Tags", "Error", "Attempts", "Model", "Tokens", "ms"];
 
@@ -85,16 +119,28 @@ function resultRow(r) {
     r.error || "", String(r.attempts ?? ""), md.model || "", md.total_tokens ? String(md.total_tokens) : "", md.duration_ms ? String(md.duration_ms) : ""];
 }
 
-export async function loadResults(id, reset) {
-  if (reset) { resultsCursor = null; resultsJob = id; clear($("#export-out")); }
+// loadResults shows a page: reset starts over, dir 1 is the next page,
+// -1 the previous one (the cursors of shown pages are kept).
+export async function loadResults(id, reset, dir = 1) {
+  if (reset) { resultsCursor = null; resultsJob = id; resultsStack = []; clear($("#export-out")); }
+  let from = "";
+  if (dir < 0) { resultsStack.pop(); from = resultsStack.length ? resultsStack[resultsStack.length - 1] : ""; }
+  else if (!reset) { from = resultsCursor || ""; }
   try {
-    const out = await get(`/api/batch/jobs/${encodeURIComponent(id)}/results`, { query: { limit: 100, cursor: resultsCursor || "" } });
+    const out = await get(`/api/batch/jobs/${encodeURIComponent(id)}/results`, { query: { limit: 100, cursor: from } });
+    if (dir > 0 && !reset) resultsStack.push(from);
+    if (reset) resultsStack = [""];
     const rows = (out.results || []).map(resultRow);
-    if (reset) fillTable($("#results-table"), RESULT_HEADERS, rows.length ? [] : [[h("td", { colspan: RESULT_HEADERS.length, class: "hint" }, "No results yet.")]]);
+    fillTable($("#results-table"), RESULT_HEADERS, rows.length ? [] : [[h("td", { colspan: RESULT_HEADERS.length, class: "hint" }, "No results yet.")]]);
     const body = $("#results-table tbody");
     for (const r of rows) body.append(h("tr", {}, r.map((c) => (c instanceof Node && c.tagName === "TD" ? c : h("td", {}, c)))));
     resultsCursor = out.next_cursor || null;
-    $("#results-more").hidden = !resultsCursor;
+    $("#results-more").disabled = !resultsCursor;
+    $("#results-prev").disabled = resultsStack.length <= 1;
+    $("#results-pager").hidden = !resultsCursor && resultsStack.length <= 1;
+    const n = (out.results || []).length;
+    const first = n ? out.results[0].row_id + 1 : 0;
+    $("#results-range").textContent = n ? `Rows ${first}–${out.results[n - 1].row_id + 1}` : "";
   } catch (err) { showError(err); }
 }
 
@@ -115,15 +161,24 @@ async function exportAs(format) {
 }
 
 export function initResults() {
-  $("#results-more").addEventListener("click", (e) => busy(e.currentTarget, () => loadResults(resultsJob, false)));
+  $("#results-more").addEventListener("click", () => loadResults(resultsJob, false, 1));
+  $("#results-prev").addEventListener("click", () => loadResults(resultsJob, false, -1));
   $("#export-csv").addEventListener("click", (e) => busy(e.currentTarget, () => exportAs("csv")));
   $("#export-xlsx").addEventListener("click", (e) => busy(e.currentTarget, () => exportAs("xlsx")));
 }
 
 // Audit trail.
 
+// Without per-document events the server filters to the job's own
+// transitions (scope=job): a handful even for 10,000 documents, so the
+// cancel is on the first page. With them, events come 200 at a time and
+// "Jump to latest" starts from the last event the live view saw.
 let auditCursor = null;
 let auditJob = "";
+let auditLatest = () => 0;
+const AUDIT_PAGE = 200;
+
+export function setAuditLatest(fn) { auditLatest = fn; }
 
 const isDocEvent = (t) => t.startsWith("Document");
 
@@ -149,11 +204,24 @@ function actorText(a) {
   return `${a.kind || "?"} ${a.email || a.id || ""}`.trim();
 }
 
-export async function loadAudit(id, reset) {
-  if (reset) { auditCursor = null; auditJob = id; clear($("#timeline")); }
+export async function loadAudit(id, reset, from = "") {
   const withDocs = $("#audit-docs").checked;
+  // Pages of document events replace each other; job-level ones add up.
+  if (reset || withDocs) { clear($("#timeline")); }
+  if (reset) { auditCursor = null; auditJob = id; }
+  if (from) auditCursor = from;
+  $("#audit-latest").hidden = !withDocs;
+  $("#audit-note").textContent = withDocs ? `Every event, ${AUDIT_PAGE} at a time.` : "Job-level events: start, pause, resume, cancel, retry and the end.";
   try {
-    const out = await get(`/api/batch/jobs/${encodeURIComponent(id)}/events`, { query: { limit: 1000, cursor: auditCursor || "" } });
+    const query = withDocs ? { limit: AUDIT_PAGE, cursor: auditCursor || "" } : { scope: "job", limit: 1000, cursor: auditCursor || "" };
+    let out;
+    try {
+      out = await get(`/api/batch/jobs/${encodeURIComponent(id)}/events`, { query });
+    } catch (err) {
+      // A server without scope=job: read every event and filter here.
+      if (withDocs || err.status !== 400) throw err;
+      out = await get(`/api/batch/jobs/${encodeURIComponent(id)}/events`, { query: { limit: 1000, cursor: auditCursor || "" } });
+    }
     const list = $("#timeline");
     for (const e of out.events || []) {
       if (!withDocs && isDocEvent(e.type)) continue;
@@ -172,4 +240,8 @@ export async function loadAudit(id, reset) {
 export function initAudit() {
   $("#audit-more").addEventListener("click", (e) => busy(e.currentTarget, () => loadAudit(auditJob, false)));
   $("#audit-docs").addEventListener("change", () => loadAudit(auditJob, true));
+  $("#audit-latest").addEventListener("click", (e) => busy(e.currentTarget, () => {
+    const last = auditLatest();
+    return loadAudit(auditJob, false, String(Math.max(1, last - AUDIT_PAGE + 1)));
+  }));
 }
