@@ -64,7 +64,7 @@ func rotate(rot int, x, y float64) (float64, float64) {
 // layoutPage turns placed glyphs into text lines in reading order.
 // It stops with ctx's error when the deadline passes.
 func layoutPage(ctx context.Context, glyphs []placed) (string, error) {
-	runs, err := buildRuns(ctx, glyphs)
+	runs, err := buildRuns(ctx, composeAccents(glyphs))
 	if err != nil || len(runs) == 0 {
 		return "", err
 	}
