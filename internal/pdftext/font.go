@@ -26,6 +26,13 @@ type font struct {
 	toUni    *cmap
 	codec    *cmap // CID fonts: codespace and code-to-CID map; nil is Identity
 	ucs      bool  // CID font whose predefined CMap encodes UCS-2
+	// collection indexes cidTables for a CID font of an Adobe CJK
+	// collection (-1 otherwise); gidText is the inverted cmap of an
+	// embedded TrueType font, by glyph id. Both stand in for a missing
+	// ToUnicode map.
+	collection int
+	cidToGID   []uint16 // CIDToGIDMap stream; nil is Identity
+	gidText    map[uint16]rune
 	vertical bool
 
 	firstChar int
@@ -48,7 +55,7 @@ const defaultWidth = 500
 // loadFont builds a font from its dictionary. It never fails: a broken
 // font degrades to an ASCII-like one so the rest of the page still reads.
 func (x *extractor) loadFont(d types.Dict) *font {
-	f := &font{scale: 0.001, sizeScale: 1, missing: defaultWidth, dw: 1000}
+	f := &font{scale: 0.001, sizeScale: 1, missing: defaultWidth, dw: 1000, collection: -1}
 	sub := x.name(d["Subtype"])
 	if tu := x.stream(d["ToUnicode"]); tu != nil {
 		if data := x.decode(tu); data != nil {
@@ -280,6 +287,9 @@ func (x *extractor) loadCIDFont(f *font, d types.Dict) {
 		return
 	}
 	cd := x.dict(desc[0])
+	if f.toUni == nil && !f.ucs {
+		x.cidFallback(f, cd)
+	}
 	if dw, ok := x.num(cd["DW"]); ok && dw > 0 {
 		f.dw = dw
 	}
@@ -382,6 +392,24 @@ func (f *font) text(code uint32) string {
 		return baseEncoding("WinAnsiEncoding")[code]
 	case f.ucs:
 		return string(rune(code))
+	case f.collection >= 0 || f.gidText != nil:
+		cid := code
+		if f.codec != nil {
+			cid = f.codec.cid(code)
+		}
+		if f.collection >= 0 {
+			return cidToUnicode(f.collection, cid)
+		}
+		gid := cid
+		if f.cidToGID != nil {
+			if int(cid) >= len(f.cidToGID) {
+				return ""
+			}
+			gid = uint32(f.cidToGID[cid])
+		}
+		if r, ok := f.gidText[uint16(gid)]; ok && gid <= 0xFFFF {
+			return string(r)
+		}
 	}
 	return ""
 }

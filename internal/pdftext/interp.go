@@ -353,6 +353,15 @@ func (in *interp) show(s []byte) {
 			if gs.fontSize*gs.hscale < 0 && !f.vertical {
 				ax, ay = -ax, -ay
 			}
+			// Vertical writing runs down the text space's y axis; layout
+			// then reads each column as a line turned by 90 degrees, and
+			// the columns from right to left.
+			if f.vertical {
+				ax, ay = -m[2], -m[3]
+				if gs.fontSize < 0 {
+					ax, ay = -ax, -ay
+				}
+			}
 			if norm := math.Hypot(ax, ay); norm > 0 {
 				ax, ay = ax/norm, ay/norm
 			} else {
