@@ -21,11 +21,11 @@ const (
 // font is what the interpreter needs from a PDF font: how to split a
 // string into codes, each code's text, and each code's advance width.
 type font struct {
-	kind     fontKind
-	enc      *encoding // simple fonts: code to text after Differences
-	toUni    *cmap
-	codec    *cmap // CID fonts: codespace and code-to-CID map; nil is Identity
-	ucs      bool  // CID font whose predefined CMap encodes UCS-2
+	kind  fontKind
+	enc   *encoding // simple fonts: code to text after Differences
+	toUni *cmap
+	codec *cmap // CID fonts: codespace and code-to-CID map; nil is Identity
+	ucs   bool  // CID font whose predefined CMap encodes UCS-2
 	// collection indexes cidTables for a CID font of an Adobe CJK
 	// collection (-1 otherwise); gidText is the inverted cmap of an
 	// embedded TrueType font, by glyph id. Both stand in for a missing
@@ -33,7 +33,7 @@ type font struct {
 	collection int
 	cidToGID   []uint16 // CIDToGIDMap stream; nil is Identity
 	gidText    map[uint16]rune
-	vertical bool
+	vertical   bool
 
 	firstChar int
 	widths    []float64 // glyph units, indexed by code-firstChar
