@@ -509,10 +509,50 @@ func budgetOf(l Limits, name string) int64 {
 
 // declaredSize returns the largest /Size a trailer or cross-reference
 // stream declares, read straight from the bytes before pdfcpu sizes its
-// tables from it.
+// tables from it. Only those dictionaries count: an embedded file's
+// /Params << /Size 1207408 >> is its length in bytes, not an object count
+// (pdfcpu's AnnotationDemo.pdf was refused for it).
 func declaredSize(data []byte) int {
 	largest := 0
+	// After "trailer": the trailer dictionary, up to startxref.
 	for rest := data; ; {
+		i := bytes.Index(rest, []byte("trailer"))
+		if i < 0 {
+			break
+		}
+		rest = rest[i+len("trailer"):]
+		win := rest[:min(len(rest), 4096)]
+		if j := bytes.Index(win, []byte("startxref")); j >= 0 {
+			win = win[:j]
+		}
+		largest = max(largest, sizeIn(win))
+	}
+	// A cross-reference stream: /Type /XRef, its dictionary from the
+	// "obj" before it to the "stream" after it.
+	for off := 0; ; {
+		i := bytes.Index(data[off:], []byte("/XRef"))
+		if i < 0 {
+			break
+		}
+		i += off
+		off = i + len("/XRef")
+		lo := max(0, i-4096)
+		if j := bytes.LastIndex(data[lo:i], []byte("obj")); j >= 0 {
+			lo += j
+		}
+		hi := min(len(data), off+4096)
+		if j := bytes.Index(data[off:hi], []byte("stream")); j >= 0 {
+			hi = off + j
+		}
+		largest = max(largest, sizeIn(data[lo:hi]))
+	}
+	return largest
+}
+
+// sizeIn returns the largest /Size value in a dictionary's bytes.
+func sizeIn(rest []byte) int {
+	largest := 0
+	for {
 		i := bytes.Index(rest, []byte("/Size"))
 		if i < 0 {
 			return largest
