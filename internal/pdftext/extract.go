@@ -229,15 +229,24 @@ func extract(ctx context.Context, data []byte, opts Options) (*Result, error) {
 	conf.Limits.MaxObjectCount = maxObj
 	conf.Limits.MaxXRefEntries = maxObj
 	conf.Limits.MaxObjectStreamCount = min(maxObj, conf.Limits.MaxObjectStreamCount)
-	pctx, err := pdfcpu.ReadWithContext(ctx, bytes.NewReader(data), conf)
+	pctx, err := readPDF(ctx, data, conf)
+	if repairable(ctx, pctx, err) {
+		// A wrong or missing xref table: rebuild it from the objects in
+		// the file, as pdftotext does, and read again once.
+		if fixed, ok := rebuildXref(data, maxObj); ok {
+			if p2, err2 := readPDF(ctx, fixed, conf); err2 == nil && p2.RootDict != nil {
+				pctx, err = p2, nil
+			}
+		}
+	}
 	if err != nil {
 		return nil, readErr(ctx, err)
 	}
+	if pctx.RootDict == nil {
+		return nil, fmt.Errorf("%w: no document catalog", ErrCorrupt)
+	}
 	if n := len(pctx.XRefTable.Table); n > maxObj {
 		return nil, overBudget(BudgetObjects, int64(maxObj))
-	}
-	if err := pctx.EnsurePageCount(); err != nil {
-		return nil, fmt.Errorf("%w: page tree: %v", ErrCorrupt, err)
 	}
 	x := &extractor{
 		ctx:       ctx,
@@ -290,6 +299,34 @@ func extract(ctx context.Context, data []byte, opts Options) (*Result, error) {
 		return res, fmt.Errorf("%w (%d of %d pages read, %d covered by images)", ErrScanned, res.PagesRead, res.PageCount, imagePages)
 	}
 	return res, nil
+}
+
+// readPDF reads the file's structure and its page count.
+func readPDF(ctx context.Context, data []byte, conf *model.Configuration) (*model.Context, error) {
+	pctx, err := pdfcpu.ReadWithContext(ctx, bytes.NewReader(data), conf)
+	if err != nil {
+		return nil, err
+	}
+	if pctx.RootDict == nil {
+		return pctx, nil
+	}
+	if err := pctx.EnsurePageCount(); err != nil {
+		return nil, fmt.Errorf("page tree: %v", err)
+	}
+	return pctx, nil
+}
+
+// repairable tells whether a failed read may be a damaged xref table
+// worth rebuilding: not a password, an empty file, a budget or a deadline.
+func repairable(ctx context.Context, pctx *model.Context, err error) bool {
+	if ctx.Err() != nil {
+		return false
+	}
+	if err == nil {
+		return pctx.RootDict == nil
+	}
+	re := readErr(ctx, err)
+	return !errors.Is(re, ErrPasswordProtected) && !errors.Is(re, ErrEmpty) && !errors.Is(err, ErrBudget)
 }
 
 // readErr maps pdfcpu's read errors onto ours.
