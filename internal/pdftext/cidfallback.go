@@ -9,15 +9,17 @@ import (
 // cidFallback gives a CID font without a ToUnicode map the text pdftotext
 // would find: through its Adobe CJK collection (Adobe-GB1, -CNS1, -Japan1,
 // -Korea1), or else through the cmap table of its embedded TrueType
-// program, inverted from Unicode-to-glyph into glyph-to-Unicode.
-func (x *extractor) cidFallback(f *font, cd types.Dict) {
+// program, inverted from Unicode-to-glyph into glyph-to-Unicode. The font
+// program is decoded (spending decode budget) only when fontFile is set,
+// that is when there is no ToUnicode map at all.
+func (x *extractor) cidFallback(f *font, cd types.Dict, fontFile bool) {
 	info := x.dict(cd["CIDSystemInfo"])
 	if i := orderingIndex(x.strText(info["Registry"]), x.strText(info["Ordering"])); i >= 0 {
 		f.collection = i
 		return
 	}
 	ff := x.stream(x.dict(cd["FontDescriptor"])["FontFile2"])
-	if ff == nil {
+	if ff == nil || !fontFile {
 		return
 	}
 	data := x.decode(ff)

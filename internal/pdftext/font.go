@@ -62,7 +62,12 @@ func (x *extractor) loadFont(d types.Dict) *font {
 	var names *[256]string // Differences names, for the Type 3 size guess
 	if tu := x.stream(d["ToUnicode"]); tu != nil {
 		if data := x.decode(tu); data != nil {
-			f.toUni = parseCMap(data)
+			// A broken map (garbage, or only control characters and
+			// U+FFFD) is no map: the font's encoding, collection or
+			// embedded cmap reads instead, as in pdftotext.
+			if cm := parseCMap(data); cm.usable() {
+				f.toUni = cm
+			}
 		}
 	}
 	switch sub {
@@ -388,8 +393,8 @@ func (x *extractor) loadCIDFont(f *font, d types.Dict) {
 		return
 	}
 	cd := x.dict(desc[0])
-	if f.toUni == nil && !f.ucs {
-		x.cidFallback(f, cd)
+	if !f.ucs {
+		x.cidFallback(f, cd, f.toUni == nil)
 	}
 	if dw, ok := x.num(cd["DW"]); ok && dw > 0 {
 		f.dw = dw
@@ -484,6 +489,12 @@ func (f *font) text(code uint32) string {
 			return truncateText(t, maxCodeText)
 		}
 	}
+	return f.encodedText(code)
+}
+
+// encodedText is a code's text from the font's encoding, its character
+// collection or its embedded cmap, without ToUnicode.
+func (f *font) encodedText(code uint32) string {
 	switch {
 	case f.kind != fontCID && code < 256:
 		if f.enc != nil {
