@@ -322,6 +322,13 @@ func (x *extractor) builtinEncoding(d, desc types.Dict, core string) *encoding {
 			}
 		}
 	}
+	if ff := x.stream(desc["FontFile3"]); ff != nil && x.name(ff.Dict["Subtype"]) == "Type1C" {
+		if data := x.decode(ff); data != nil {
+			if enc := cffEncoding(data); enc != nil {
+				return enc
+			}
+		}
+	}
 	return baseEncoding("StandardEncoding")
 }
 
