@@ -2,6 +2,9 @@ package pdftext
 
 import (
 	"math"
+	"strconv"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/types"
 )
@@ -26,6 +29,9 @@ func (x *extractor) annotations(page types.Dict, out *pageOut) error {
 		}
 		ap := x.dict(ad["AP"])
 		if ap == nil {
+			if x.name(ad["Subtype"]) == "FreeText" {
+				x.freeText(ad, out)
+			}
 			continue
 		}
 		ref := ap["N"]
@@ -85,4 +91,47 @@ func (x *extractor) annotations(page types.Dict, out *pageOut) error {
 		}
 	}
 	return nil
+}
+
+// maxFreeText caps the text taken from one annotation's Contents.
+const maxFreeText = 64 << 10
+
+// freeText shows a free-text annotation that has no appearance stream
+// the way pdftotext does, which draws one from its Contents: each line
+// from the Rect's top left, in the size its DA string sets (default 10).
+func (x *extractor) freeText(ad types.Dict, out *pageOut) {
+	text := truncateText(x.strText(ad["Contents"]), maxFreeText)
+	rect := x.array(ad["Rect"])
+	if text == "" || len(rect) != 4 {
+		return
+	}
+	var r [4]float64
+	for i := range r {
+		r[i], _ = x.num(rect[i])
+	}
+	size := 10.0
+	if da := strings.Fields(x.strText(ad["DA"])); len(da) > 0 {
+		for i, f := range da {
+			if f == "Tf" && i > 0 {
+				if v, err := strconv.ParseFloat(da[i-1], 64); err == nil && v > 0 && v < 1000 {
+					size = v
+				}
+			}
+		}
+	}
+	if x.pageText += int64(len(text)); x.pageText > x.lim.PageText {
+		x.fail(overBudget(BudgetPageText, x.lim.PageText))
+		return
+	}
+	left, top := math.Min(r[0], r[2])+2, math.Max(r[1], r[3])
+	for i, line := range strings.Split(strings.ReplaceAll(text, "\r", "\n"), "\n") {
+		if len(out.glyphs) >= maxGlyphsPerPage {
+			return
+		}
+		out.glyphs = append(out.glyphs, placed{
+			x: left, y: top - float64(i+1)*size*1.2,
+			dx: 0.5 * size * float64(utf8.RuneCountInString(line)),
+			ax: 1, size: size, text: line,
+		})
+	}
 }

@@ -152,6 +152,38 @@ func parseCMap(data []byte) *cmap {
 	return cm
 }
 
+// usable tells whether a ToUnicode map gives any code a real character.
+func (cm *cmap) usable() bool {
+	for _, t := range cm.chars {
+		if usableText(t) {
+			return true
+		}
+	}
+	for _, r := range cm.ranges {
+		if len(r.base) > 0 && usableText(string(r.base)) {
+			return true
+		}
+		for _, t := range r.list {
+			if usableText(t) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// usableText tells whether a code's text holds any real character.
+func usableText(t string) bool {
+	for _, r := range t {
+		switch {
+		case r < 0x20 && r != '\t' && r != '\n' && r != '\r', r == 0xFFFD, r == 0xFEFF:
+		default:
+			return true
+		}
+	}
+	return false
+}
+
 func beUint(b []byte) uint32 {
 	var v uint32
 	for i, c := range b {

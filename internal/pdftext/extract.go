@@ -229,15 +229,24 @@ func extract(ctx context.Context, data []byte, opts Options) (*Result, error) {
 	conf.Limits.MaxObjectCount = maxObj
 	conf.Limits.MaxXRefEntries = maxObj
 	conf.Limits.MaxObjectStreamCount = min(maxObj, conf.Limits.MaxObjectStreamCount)
-	pctx, err := pdfcpu.ReadWithContext(ctx, bytes.NewReader(data), conf)
+	pctx, err := readPDF(ctx, data, conf)
+	if repairable(ctx, pctx, err) {
+		// A wrong or missing xref table: rebuild it from the objects in
+		// the file, as pdftotext does, and read again once.
+		if fixed, ok := rebuildXref(data, maxObj); ok {
+			if p2, err2 := readPDF(ctx, fixed, conf); err2 == nil && p2.RootDict != nil {
+				pctx, err = p2, nil
+			}
+		}
+	}
 	if err != nil {
 		return nil, readErr(ctx, err)
 	}
+	if pctx.RootDict == nil {
+		return nil, fmt.Errorf("%w: no document catalog", ErrCorrupt)
+	}
 	if n := len(pctx.XRefTable.Table); n > maxObj {
 		return nil, overBudget(BudgetObjects, int64(maxObj))
-	}
-	if err := pctx.EnsurePageCount(); err != nil {
-		return nil, fmt.Errorf("%w: page tree: %v", ErrCorrupt, err)
 	}
 	x := &extractor{
 		ctx:       ctx,
@@ -290,6 +299,34 @@ func extract(ctx context.Context, data []byte, opts Options) (*Result, error) {
 		return res, fmt.Errorf("%w (%d of %d pages read, %d covered by images)", ErrScanned, res.PagesRead, res.PageCount, imagePages)
 	}
 	return res, nil
+}
+
+// readPDF reads the file's structure and its page count.
+func readPDF(ctx context.Context, data []byte, conf *model.Configuration) (*model.Context, error) {
+	pctx, err := pdfcpu.ReadWithContext(ctx, bytes.NewReader(data), conf)
+	if err != nil {
+		return nil, err
+	}
+	if pctx.RootDict == nil {
+		return pctx, nil
+	}
+	if err := pctx.EnsurePageCount(); err != nil {
+		return nil, fmt.Errorf("page tree: %v", err)
+	}
+	return pctx, nil
+}
+
+// repairable tells whether a failed read may be a damaged xref table
+// worth rebuilding: not a password, an empty file, a budget or a deadline.
+func repairable(ctx context.Context, pctx *model.Context, err error) bool {
+	if ctx.Err() != nil {
+		return false
+	}
+	if err == nil {
+		return pctx.RootDict == nil
+	}
+	re := readErr(ctx, err)
+	return !errors.Is(re, ErrPasswordProtected) && !errors.Is(re, ErrEmpty) && !errors.Is(err, ErrBudget)
 }
 
 // readErr maps pdfcpu's read errors onto ours.
@@ -509,10 +546,50 @@ func budgetOf(l Limits, name string) int64 {
 
 // declaredSize returns the largest /Size a trailer or cross-reference
 // stream declares, read straight from the bytes before pdfcpu sizes its
-// tables from it.
+// tables from it. Only those dictionaries count: an embedded file's
+// /Params << /Size 1207408 >> is its length in bytes, not an object count
+// (pdfcpu's AnnotationDemo.pdf was refused for it).
 func declaredSize(data []byte) int {
 	largest := 0
+	// After "trailer": the trailer dictionary, up to startxref.
 	for rest := data; ; {
+		i := bytes.Index(rest, []byte("trailer"))
+		if i < 0 {
+			break
+		}
+		rest = rest[i+len("trailer"):]
+		win := rest[:min(len(rest), 4096)]
+		if j := bytes.Index(win, []byte("startxref")); j >= 0 {
+			win = win[:j]
+		}
+		largest = max(largest, sizeIn(win))
+	}
+	// A cross-reference stream: /Type /XRef, its dictionary from the
+	// "obj" before it to the "stream" after it.
+	for off := 0; ; {
+		i := bytes.Index(data[off:], []byte("/XRef"))
+		if i < 0 {
+			break
+		}
+		i += off
+		off = i + len("/XRef")
+		lo := max(0, i-4096)
+		if j := bytes.LastIndex(data[lo:i], []byte("obj")); j >= 0 {
+			lo += j
+		}
+		hi := min(len(data), off+4096)
+		if j := bytes.Index(data[off:hi], []byte("stream")); j >= 0 {
+			hi = off + j
+		}
+		largest = max(largest, sizeIn(data[lo:hi]))
+	}
+	return largest
+}
+
+// sizeIn returns the largest /Size value in a dictionary's bytes.
+func sizeIn(rest []byte) int {
+	largest := 0
+	for {
 		i := bytes.Index(rest, []byte("/Size"))
 		if i < 0 {
 			return largest

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"math"
 	"sort"
+	"strconv"
 	"strings"
+	"unicode"
 
 	pdffont "github.com/pdfcpu/pdfcpu/pkg/font"
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/types"
@@ -21,12 +23,19 @@ const (
 // font is what the interpreter needs from a PDF font: how to split a
 // string into codes, each code's text, and each code's advance width.
 type font struct {
-	kind     fontKind
-	enc      *encoding // simple fonts: code to text after Differences
-	toUni    *cmap
-	codec    *cmap // CID fonts: codespace and code-to-CID map; nil is Identity
-	ucs      bool  // CID font whose predefined CMap encodes UCS-2
-	vertical bool
+	kind  fontKind
+	enc   *encoding // simple fonts: code to text after Differences
+	toUni *cmap
+	codec *cmap // CID fonts: codespace and code-to-CID map; nil is Identity
+	ucs   bool  // CID font whose predefined CMap encodes UCS-2
+	// collection indexes cidTables for a CID font of an Adobe CJK
+	// collection (-1 otherwise); gidText is the inverted cmap of an
+	// embedded TrueType font, by glyph id. Both stand in for a missing
+	// ToUnicode map.
+	collection int
+	cidToGID   []uint16 // CIDToGIDMap stream; nil is Identity
+	gidText    map[uint16]rune
+	vertical   bool
 
 	firstChar int
 	widths    []float64 // glyph units, indexed by code-firstChar
@@ -48,11 +57,17 @@ const defaultWidth = 500
 // loadFont builds a font from its dictionary. It never fails: a broken
 // font degrades to an ASCII-like one so the rest of the page still reads.
 func (x *extractor) loadFont(d types.Dict) *font {
-	f := &font{scale: 0.001, sizeScale: 1, missing: defaultWidth, dw: 1000}
+	f := &font{scale: 0.001, sizeScale: 1, missing: defaultWidth, dw: 1000, collection: -1}
 	sub := x.name(d["Subtype"])
+	var names *[256]string // Differences names, for the Type 3 size guess
 	if tu := x.stream(d["ToUnicode"]); tu != nil {
 		if data := x.decode(tu); data != nil {
-			f.toUni = parseCMap(data)
+			// A broken map (garbage, or only control characters and
+			// U+FFFD) is no map: the font's encoding, collection or
+			// embedded cmap reads instead, as in pdftotext.
+			if cm := parseCMap(data); cm.usable() {
+				f.toUni = cm
+			}
 		}
 	}
 	switch sub {
@@ -62,17 +77,21 @@ func (x *extractor) loadFont(d types.Dict) *font {
 		return f
 	case "Type3":
 		f.kind = fontType3
-		defer func() { f.missing = 0.5 / f.scale }()
+		fm0, fm3 := 0.001, 0.001
 		if m := x.array(d["FontMatrix"]); len(m) == 6 {
 			a, _ := x.num(m[0])
 			dd, _ := x.num(m[3])
 			if a != 0 && !math.IsNaN(a) && !math.IsInf(a, 0) {
-				f.scale = math.Abs(a)
+				f.scale, fm0 = math.Abs(a), a
 			}
 			if dd != 0 && !math.IsNaN(dd) && !math.IsInf(dd, 0) {
-				f.sizeScale = math.Min(math.Max(math.Abs(dd)*1000, 0.01), 100)
+				fm3 = dd
 			}
 		}
+		defer func() {
+			f.missing = 0.5 / f.scale
+			f.sizeScale = type3SizeScale(f, names, fm0, fm3)
+		}()
 	}
 	base := x.name(d["BaseFont"])
 	if i := strings.IndexByte(base, '+'); i == 6 {
@@ -83,7 +102,7 @@ func (x *extractor) loadFont(d types.Dict) *font {
 	if mw, ok := x.num(desc["MissingWidth"]); ok && mw >= 0 {
 		f.missing = mw
 	}
-	f.enc = x.simpleEncoding(d, desc, core)
+	f.enc, names = x.simpleEncoding(d, desc, core)
 	if fc, ok := x.num(d["FirstChar"]); ok && fc >= 0 && fc < 256 {
 		f.firstChar = int(fc)
 	}
@@ -150,8 +169,9 @@ func coreFontName(base string) string {
 }
 
 // simpleEncoding resolves Encoding, BaseEncoding, the font's built-in
-// encoding and Differences into one code-to-text table.
-func (x *extractor) simpleEncoding(d, desc types.Dict, core string) *encoding {
+// encoding and Differences into one code-to-text table. names holds the
+// Differences' glyph names by code.
+func (x *extractor) simpleEncoding(d, desc types.Dict, core string) (enc *encoding, names *[256]string) {
 	var base *encoding
 	var diffs types.Array
 	switch e := x.resolve(d["Encoding"]).(type) {
@@ -164,8 +184,9 @@ func (x *extractor) simpleEncoding(d, desc types.Dict, core string) *encoding {
 	if base == nil {
 		base = x.builtinEncoding(d, desc, core)
 	}
-	enc := new(encoding)
+	enc = new(encoding)
 	*enc = *base
+	names = new([256]string)
 	code := -1
 	for _, o := range diffs {
 		switch v := x.resolve(o).(type) {
@@ -175,18 +196,110 @@ func (x *extractor) simpleEncoding(d, desc types.Dict, core string) *encoding {
 			code = int(v)
 		case types.Name:
 			if code >= 0 && code < 256 {
-				// pdftotext keeps the code's own character for names it
-				// does not know; symbol fonts rely on that.
-				if t, ok := glyphLookup(string(v)); ok {
-					enc[code] = t
-				} else if code >= 0x21 && code < 0x7F {
-					enc[code] = string(rune(code))
-				}
+				names[code] = string(v)
 			}
 			code++
 		}
 	}
-	return enc
+	hex := hexCharNames(names)
+	for code, n := range names {
+		if n == "" {
+			continue
+		}
+		// pdftotext keeps the code's own character for names it does not
+		// know, symbol fonts rely on that; and it reads numeric names
+		// ("a97", "g3A", "c231", as dvips gives bitmap fonts) as the
+		// character with that number.
+		if t, ok := glyphLookup(n); ok {
+			enc[code] = t
+		} else if u, ok := numericCharName(n, hex); ok {
+			enc[code] = string(rune(u))
+		} else if code >= 0x21 && code < 0x7F {
+			enc[code] = string(rune(code))
+		}
+	}
+	return enc, names
+}
+
+// hexCharNames tells, as poppler does, whether a font's numeric glyph
+// names are hexadecimal: some name is a letter and two hex digits of
+// which one is a letter ("gA3").
+func hexCharNames(names *[256]string) bool {
+	for _, n := range names {
+		if len(n) == 3 && isAlpha(n[0]) && isHex(n[1]) && isHex(n[2]) && (isAlpha(n[1]) || isAlpha(n[2])) {
+			return true
+		}
+	}
+	return false
+}
+
+// numericCharName parses a glyph name made of up to two letters and a
+// number, poppler's parseNumericName.
+func numericCharName(n string, hex bool) (rune, bool) {
+	if hex {
+		if len(n) == 3 && isAlpha(n[0]) {
+			n = n[1:]
+		} else if len(n) != 2 {
+			return 0, false
+		}
+		v, err := strconv.ParseUint(n, 16, 8)
+		return rune(v), err == nil
+	}
+	for i := 0; i < 2 && len(n) > 0 && isAlpha(n[0]); i++ {
+		n = n[1:]
+	}
+	v, err := strconv.ParseUint(n, 10, 32)
+	if err != nil || v < 0x20 || v > unicode.MaxRune || v >= 0xD800 && v < 0xE000 {
+		return 0, false
+	}
+	return rune(v), true
+}
+
+func isAlpha(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
+func isHex(c byte) bool   { return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }
+
+// type3SizeScale guesses how much larger than its nominal size a Type 3
+// font draws, since only rendering could tell what its glyph space is:
+// pdftotext's guess, from the width of an "m" (0.6 em), or else of a
+// letter or any glyph (0.5 em), times the FontMatrix's aspect.
+func type3SizeScale(f *font, names *[256]string, fm0, fm3 float64) float64 {
+	width := func(c int) float64 {
+		if i := c - f.firstChar; i >= 0 && i < len(f.widths) {
+			return f.widths[i] * math.Abs(fm0)
+		}
+		return 0
+	}
+	mCode, letter, anyCode := -1, -1, -1
+	for c, n := range names {
+		if n == "" {
+			continue
+		}
+		if n == "m" {
+			mCode = c
+		}
+		if letter < 0 && len(n) == 1 && isAlpha(n[0]) {
+			letter = c
+		}
+		if anyCode < 0 && width(c) > 0 {
+			anyCode = c
+		}
+	}
+	scale := 1.0
+	switch {
+	case mCode >= 0 && width(mCode) > 0:
+		scale = width(mCode) / 0.6
+	case letter >= 0 && width(letter) > 0:
+		scale = width(letter) / 0.5
+	case anyCode >= 0:
+		scale = width(anyCode) / 0.5
+	}
+	if fm0 != 0 {
+		scale *= math.Abs(fm3 / fm0)
+	}
+	if math.IsNaN(scale) || math.IsInf(scale, 0) {
+		return 1
+	}
+	return math.Min(math.Max(scale, 0.01), 100)
 }
 
 // builtinEncoding is the encoding of the font program itself: the
@@ -205,6 +318,13 @@ func (x *extractor) builtinEncoding(d, desc types.Dict, core string) *encoding {
 	if ff := x.stream(desc["FontFile"]); ff != nil {
 		if data := x.decode(ff); data != nil {
 			if enc := type1Encoding(data); enc != nil {
+				return enc
+			}
+		}
+	}
+	if ff := x.stream(desc["FontFile3"]); ff != nil && x.name(ff.Dict["Subtype"]) == "Type1C" {
+		if data := x.decode(ff); data != nil {
+			if enc := cffEncoding(data); enc != nil {
 				return enc
 			}
 		}
@@ -280,6 +400,9 @@ func (x *extractor) loadCIDFont(f *font, d types.Dict) {
 		return
 	}
 	cd := x.dict(desc[0])
+	if !f.ucs {
+		x.cidFallback(f, cd, f.toUni == nil)
+	}
 	if dw, ok := x.num(cd["DW"]); ok && dw > 0 {
 		f.dw = dw
 	}
@@ -373,6 +496,12 @@ func (f *font) text(code uint32) string {
 			return truncateText(t, maxCodeText)
 		}
 	}
+	return f.encodedText(code)
+}
+
+// encodedText is a code's text from the font's encoding, its character
+// collection or its embedded cmap, without ToUnicode.
+func (f *font) encodedText(code uint32) string {
 	switch {
 	case f.kind != fontCID && code < 256:
 		if f.enc != nil {
@@ -382,6 +511,24 @@ func (f *font) text(code uint32) string {
 		return baseEncoding("WinAnsiEncoding")[code]
 	case f.ucs:
 		return string(rune(code))
+	case f.collection >= 0 || f.gidText != nil:
+		cid := code
+		if f.codec != nil {
+			cid = f.codec.cid(code)
+		}
+		if f.collection >= 0 {
+			return cidToUnicode(f.collection, cid)
+		}
+		gid := cid
+		if f.cidToGID != nil {
+			if int(cid) >= len(f.cidToGID) {
+				return ""
+			}
+			gid = uint32(f.cidToGID[cid])
+		}
+		if r, ok := f.gidText[uint16(gid)]; ok && gid <= 0xFFFF {
+			return string(r)
+		}
 	}
 	return ""
 }

@@ -328,13 +328,19 @@ func (in *interp) show(s []byte) {
 			return
 		}
 		m := in.tm.mul(gs.ctm)
-		var tx, ty float64
+		// The advance includes character and word spacing; the glyph's
+		// own extent (ex, ey), which layout measures gaps from, does not,
+		// as in pdftotext: pdfTeX sets Tc to a whole em and cancels it
+		// with TJ kerning, and the gaps must still show.
+		var tx, ty, ex, ey float64
 		if f.vertical {
-			ty = -(gs.fontSize + gs.charSpace)
+			ey = -gs.fontSize
+			ty = ey - gs.charSpace
 			if g.space {
 				ty -= gs.wordSpace
 			}
 		} else {
+			ex = g.width * gs.fontSize * gs.hscale
 			tx = g.width*gs.fontSize + gs.charSpace
 			if g.space {
 				tx += gs.wordSpace
@@ -353,6 +359,15 @@ func (in *interp) show(s []byte) {
 			if gs.fontSize*gs.hscale < 0 && !f.vertical {
 				ax, ay = -ax, -ay
 			}
+			// Vertical writing runs down the text space's y axis; layout
+			// then reads each column as a line turned by 90 degrees, and
+			// the columns from right to left.
+			if f.vertical {
+				ax, ay = -m[2], -m[3]
+				if gs.fontSize < 0 {
+					ax, ay = -ax, -ay
+				}
+			}
 			if norm := math.Hypot(ax, ay); norm > 0 {
 				ax, ay = ax/norm, ay/norm
 			} else {
@@ -360,7 +375,7 @@ func (in *interp) show(s []byte) {
 			}
 			p := placed{
 				x: x, y: y,
-				dx: tx*m[0] + ty*m[2], dy: tx*m[1] + ty*m[3],
+				dx: ex*m[0] + ey*m[2], dy: ex*m[1] + ey*m[3],
 				ax: ax, ay: ay,
 				size: math.Abs(gs.fontSize) * math.Hypot(m[2], m[3]) * f.sizeScale,
 				text: g.text,

@@ -31,6 +31,7 @@ type run struct {
 	lastSize   float64
 	lastBase   float64
 	space      bool // a space glyph ended the run so far
+	key        blockKey
 }
 
 // rotation classifies a baseline direction into 0, 90, 180 or 270 degrees.
@@ -64,16 +65,25 @@ func rotate(rot int, x, y float64) (float64, float64) {
 // layoutPage turns placed glyphs into text lines in reading order.
 // It stops with ctx's error when the deadline passes.
 func layoutPage(ctx context.Context, glyphs []placed) (string, error) {
-	runs, err := buildRuns(ctx, glyphs)
+	runs, err := buildRuns(ctx, composeAccents(glyphs))
 	if err != nil || len(runs) == 0 {
 		return "", err
 	}
-	// Upright text first, then the rotated groups, each top to bottom.
+	// Upright text first, then the rotated groups; within each, column
+	// by column (see readingBlocks), each top to bottom.
+	readingBlocks(runs)
 	sort.SliceStable(runs, func(i, j int) bool {
-		if runs[i].rot != runs[j].rot {
-			return runs[i].rot < runs[j].rot
+		a, b := runs[i], runs[j]
+		if a.rot != b.rot {
+			return a.rot < b.rot
 		}
-		return runs[i].base > runs[j].base
+		if ka, kb := a.key, b.key; ka != kb {
+			if ka.band != kb.band {
+				return ka.band < kb.band
+			}
+			return ka.col < kb.col
+		}
+		return a.base > b.base
 	})
 	var lines []string
 	for i := 0; i < len(runs); {
@@ -81,7 +91,7 @@ func layoutPage(ctx context.Context, glyphs []placed) (string, error) {
 			return "", err
 		}
 		j := i + 1
-		for j < len(runs) && runs[j].rot == runs[i].rot &&
+		for j < len(runs) && runs[j].rot == runs[i].rot && runs[j].key == runs[i].key &&
 			runs[i].base-runs[j].base < lineDelta*math.Max(runs[i].size, runs[j].size) {
 			j++
 		}

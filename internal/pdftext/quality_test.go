@@ -13,16 +13,22 @@ import (
 	"unicode"
 
 	"github.com/tagstream/tagstream/internal/testenv"
+	"golang.org/x/text/unicode/norm"
 )
 
 // minRecall is the acceptance bar: the share of pdftotext's words (as a
 // multiset) that our text contains, per file.
 const minRecall = 0.95
 
-// words returns the multiset of lower-cased letter/digit words.
+// words returns the multiset of lower-cased letter/digit words. Texts are
+// compared in Unicode's composed form (NFC) and combining marks belong to
+// their word: pdftotext writes an accent drawn over a letter as letter plus
+// combining mark ("u\u0308"), we write "ü", and both are the same text; a
+// Devanagari vowel sign is part of its word, not a word break.
 func words(s string) map[string]int {
 	m := map[string]int{}
-	for _, w := range strings.FieldsFunc(s, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }) {
+	s = norm.NFC.String(s)
+	for _, w := range strings.FieldsFunc(s, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) && !unicode.IsMark(r) }) {
 		m[strings.ToLower(w)]++
 	}
 	return m

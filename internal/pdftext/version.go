@@ -4,4 +4,7 @@ package pdftext
 // a change alters the text extracted from the same bytes: it is recorded
 // with every tagging and is part of the content cache's key, so tags from
 // an older extraction are not reused for a newer one.
-const ExtractorVersion = "1"
+//
+// 2: accents composed over letters, CID fonts read without ToUnicode, Type 3
+// sizes, columns, FreeText notes, CFF built-in encodings (issue 11).
+const ExtractorVersion = "2"
