@@ -153,13 +153,19 @@ func distort(src *image.Gray, deg, noise float64) *image.Gray {
 
 // imagePDF wraps one grayscale JPEG as a one-page PDF.
 func imagePDF(jpg []byte, w, h, dpi int) []byte {
+	return encodedImagePDF("/ColorSpace /DeviceGray /BitsPerComponent 8 /Filter /DCTDecode", jpg, w, h, dpi)
+}
+
+// encodedImagePDF wraps one image, already encoded as params say (its
+// filter, colour space and bits), as a one-page PDF at dpi.
+func encodedImagePDF(params string, data []byte, w, h, dpi int) []byte {
 	pw, ph := float64(w)*72/float64(dpi), float64(h)*72/float64(dpi)
 	content := fmt.Sprintf("q %.2f 0 0 %.2f 0 0 cm /Im0 Do Q", pw, ph)
 	objs := []string{
 		"<< /Type /Catalog /Pages 2 0 R >>",
 		"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
 		fmt.Sprintf("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 %.2f %.2f] /Resources << /XObject << /Im0 4 0 R >> >> /Contents 5 0 R >>", pw, ph),
-		fmt.Sprintf("<< /Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace /DeviceGray /BitsPerComponent 8 /Filter /DCTDecode /Length %d >>\nstream\n%s\nendstream", w, h, len(jpg), jpg),
+		fmt.Sprintf("<< /Type /XObject /Subtype /Image /Width %d /Height %d %s /Length %d >>\nstream\n%s\nendstream", w, h, params, len(data), data),
 		fmt.Sprintf("<< /Length %d >>\nstream\n%s\nendstream", len(content), content),
 	}
 	var b bytes.Buffer

@@ -4,7 +4,8 @@
 # tests do not make themselves (JPEG/DCT fixtures are built by the tests):
 # CCITT G4 (bilevel fax, via a G4 TIFF) and Flate (lossless 8-bit gray).
 # Needs poppler-utils, libtiff-tools and img2pdf (Debian packages).
-# No JBIG2 fixture: Debian ships no JBIG2 encoder (jbig2enc).
+# JBIG2: Debian ships no encoder (jbig2enc); TestJBIG2Scan wraps the G4
+# fixture's data in JBIG2 MMR segments at test time instead.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 corpus="$here/../../../../shared/corpus"
