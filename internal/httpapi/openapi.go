@@ -125,7 +125,7 @@ var schemas = map[string]any{
 	"ValidateRequest":  obj(map[string]string{"documents": "[]#Document", "column_mapping": "object"}, "documents"),
 	"ValidateResponse": obj(map[string]string{"total": "integer", "valid": "integer", "invalid": "integer", "results": "[]object"}),
 	"Analytics": obj(map[string]string{"jobs_by_status": "object", "documents": "integer", "documents_per_day": "[]object", "success_rate": "number",
-		"models": "[]object", "top_failure_reasons": "[]object", "top_tags": "[]object"}),
+		"models": "[]object", "top_failure_reasons": "[]object", "top_tags": "[]object", "usage_per_model_day": "[]object"}),
 }
 
 var pathParam = regexp.MustCompile(`\{([a-z_]+)\}`)
