@@ -93,18 +93,28 @@ const (
 // outcomes, fed by the read models' tap (every process sees every event,
 // so any server answers for any job). A pause, resume or retry starts the
 // window afresh; the job's end forgets it. It holds nothing before the
-// process started: the ETA reads "-" until two documents finish.
+// process's first ETA request: the ETA reads "-" until two documents
+// finish after it.
 type rateTracker struct {
+	tap  Tapper
+	once sync.Once
 	mu   sync.Mutex
 	jobs map[string][]time.Time
 }
 
 func newRateTracker(tap Tapper) *rateTracker {
-	r := &rateTracker{jobs: map[string][]time.Time{}}
-	if tap != nil {
-		tap.Tap(func(uint64) {}, func(env events.Envelope) bool { r.observe(env); return true })
-	}
-	return r
+	return &rateTracker{tap: tap, jobs: map[string][]time.Time{}}
+}
+
+// start taps the read models on the first ETA request, not at New: a
+// server nobody asks for an ETA keeps no tap (and tests' fake tappers
+// see only the taps they expect). The tap lasts as long as the process.
+func (r *rateTracker) start() {
+	r.once.Do(func() {
+		if r.tap != nil {
+			r.tap.Tap(func(uint64) {}, func(env events.Envelope) bool { r.observe(env); return true })
+		}
+	})
 }
 
 // observe runs under the runner's lock: a map update, nothing more.
@@ -164,6 +174,7 @@ func (s *Server) jobETA(c *gin.Context) {
 		fail(c, err)
 		return
 	}
+	s.rates.start()
 	remaining := max(0, job.Total-job.Processed-job.Failed-job.Cancelled)
 	out := gin.H{"job_id": job.ID, "status": job.Status, "remaining": remaining,
 		"rate_per_minute": nil, "eta_seconds": nil, "window_seconds": int(rateWindow / time.Second)}
