@@ -166,6 +166,7 @@ func TestWebConsoleUsageAndETA(t *testing.T) {
 	if out := ok(t, "batch", "status", job).stdout; strings.Contains(out, "ETA") {
 		t.Errorf("batch status of a finished job shows an ETA:\n%s", out)
 	}
+	p.keepShot("job-usage")
 
 	// Analytics: cost per model and day, with the total.
 	p.do("open analytics", 10*time.Second, chromedp.Evaluate[chromedp.Void](`location.hash = "#/analytics"`))
@@ -235,6 +236,7 @@ func TestWebConsoleWebhookLog(t *testing.T) {
 	if calls.Load() != 2 || verified.Load() != 2 {
 		t.Errorf("receiver saw %d deliveries, %d verified; want 2 and 2", calls.Load(), verified.Load())
 	}
+	p.keepShot("webhook-log")
 	html := eval[string](p, `document.documentElement.outerHTML`)
 	for _, s := range []string{"hook-token-42", strings.TrimPrefix(secret, "whsec_"), recv.URL} {
 		if strings.Contains(html, s) {
