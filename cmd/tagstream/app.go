@@ -315,7 +315,7 @@ func (a *app) dispatcher() *dispatch.Dispatcher {
 func (a *app) webhooks() *dispatch.Webhooks {
 	secret, _ := webhook.ParseSecret(a.cfg.WebhookSecret)
 	sender := webhook.NewSender(webhook.Config{Secret: secret, AllowPrivate: a.cfg.AllowPrivate})
-	return dispatch.NewWebhooks(a.conn.JS, a.store, sender, dispatch.WebhookConfig{}, a.log)
+	return dispatch.NewWebhooks(a.conn.JS, a.store, sender, dispatch.WebhookConfig{Base: a.cfg.webhookRetry}, a.log)
 }
 
 func (a *app) reconcile(ctx context.Context) error {

@@ -92,13 +92,30 @@ func batchStatusCmd(o *batchOpts) *cobra.Command {
 		if o.json {
 			return printJSON(cmd.OutOrStdout(), j.Raw)
 		}
-		printStatus(cmd.OutOrStdout(), j)
+		var eta *client.ETA
+		if !j.Terminal() && j.Status != "paused" {
+			// A server without the endpoint shows no ETA; that is all.
+			if e, err := c.ETA(cmd.Context(), j.JobID); err == nil {
+				eta = &e
+			}
+		}
+		printStatus(cmd.OutOrStdout(), j, eta)
 		return nil
 	}
 	return cmd
 }
 
-func printStatus(w io.Writer, j client.Job) {
+// etaLine is the ETA as the console shows it: "-" until the server has a
+// rate (two documents finished in its recent window).
+func etaLine(e client.ETA) string {
+	if e.RatePerMinute == nil || e.ETASeconds == nil {
+		return "- (no rate yet)"
+	}
+	left := (time.Duration(*e.ETASeconds) * time.Second).String()
+	return fmt.Sprintf("%s (%.1f documents/min over the last %d min)", left, *e.RatePerMinute, max(1, e.WindowSeconds/60))
+}
+
+func printStatus(w io.Writer, j client.Job, eta *client.ETA) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "Job:\t%s\n", j.JobID)
 	if j.Name != "" {
@@ -135,6 +152,9 @@ func printStatus(w io.Writer, j client.Job) {
 		fmt.Fprintf(tw, "Model calls:\t%d (%d cache hits)\n", u.ModelCalls, u.Cached)
 		fmt.Fprintf(tw, "Tokens:\t%d prompt, %d completion\n", u.PromptTokens, u.CompletionTokens)
 		fmt.Fprintf(tw, "Cost:\t%s\n", cost)
+	}
+	if eta != nil {
+		fmt.Fprintf(tw, "ETA:\t%s\n", etaLine(*eta))
 	}
 	tw.Flush()
 }

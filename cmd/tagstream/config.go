@@ -48,6 +48,9 @@ type config struct {
 	StartRate     int
 	ModelPrices   string
 	WebhookSecret string
+	// webhookRetry is the first retry delay of a failed webhook (tests
+	// only: no flag; 0 is the deliverer's default of 30 s).
+	webhookRetry time.Duration
 
 	OIDCIssuer       string
 	OIDCClientID     string

@@ -29,5 +29,6 @@ func (s *Server) analyticsSummary(c *gin.Context) {
 		"scope": map[bool]string{true: "all users", false: "own jobs"}[owner == ""], "jobs_by_status": byStatus,
 		"documents": sum.Documents, "documents_per_day": sum.DocumentsPerDay, "success_rate": sum.SuccessRate,
 		"models": sum.Models, "top_failure_reasons": sum.TopFailureReasons, "top_tags": sum.TopTags,
+		"usage_per_model_day": sum.UsagePerModelDay,
 	})
 }

@@ -263,9 +263,11 @@ func controlMessage(kind string, job projections.Job, seq uint64) gin.H {
 	return m
 }
 
+// counts rides on every message; usage with it, so a console shows the
+// cost grow without re-reading the status.
 func counts(job projections.Job) gin.H {
 	return gin.H{"job_id": job.ID, "progress": job.Progress(), "processed_count": job.Processed,
-		"failed_count": job.Failed, "cancelled_count": job.Cancelled, "total_documents": job.Total}
+		"failed_count": job.Failed, "cancelled_count": job.Cancelled, "total_documents": job.Total, "usage": job.Usage}
 }
 
 // follow pumps a watch into the client until it ends, ctx is done or a

@@ -126,6 +126,7 @@ type Server struct {
 	timeouts      Timeouts
 	streams       *concurrency // observers per user
 	validating    *concurrency // validations per user
+	rates         *rateTracker // recent document outcomes, for ETAs
 }
 
 // New returns the API as an http.Handler.
@@ -209,6 +210,7 @@ func (s *Server) routes(r *gin.Engine) {
 	b.GET("/jobs/:job_id/status", s.jobStatus)
 	b.GET("/jobs/:job_id/results", s.results)
 	b.GET("/jobs/:job_id/events", s.jobEvents)
+	s.jobExtraRoutes(b)
 	b.POST("/jobs/:job_id/cancel", s.change(services.ActionCancel))
 	b.POST("/jobs/:job_id/pause", s.change(services.ActionPause))
 	b.POST("/jobs/:job_id/resume", s.change(services.ActionResume))

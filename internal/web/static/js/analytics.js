@@ -4,6 +4,7 @@
 
 import { get, missingEndpoint } from "./api.js";
 import { $, h, clear, fillTable, showError } from "./dom.js";
+import { fmtUSD } from "./usage.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 
@@ -159,10 +160,28 @@ export async function showAnalytics() {
     hbars("Top tags", pairs(sum.top_tags).slice(0, 15), "#7c3aed"),
     hbars("Top failure reasons (by code)", byCode(sum.top_failure_reasons).slice(0, 10), "#b91c1c"));
   box.append(grid);
+  const cost = costTable(sum.usage_per_model_day);
+  if (cost) box.append(cost);
   for (const [k, v] of Object.entries(sum)) {
+    if (k === "usage_per_model_day") continue;
     if (/model|duration|token|percentile/i.test(k) && v && typeof v === "object") {
       const t = perModel(k.replace(/_/g, " ").replace(/^./, (c) => c.toUpperCase()), v);
       if (t) box.append(t);
     }
   }
+}
+
+// costTable lists model use and cost per model and day (UTC), newest day
+// first, with a total: dollars keep four decimals, so a cheap model's
+// cents do not round to nothing.
+function costTable(list) {
+  if (!Array.isArray(list) || !list.length) return null;
+  const rows = [...list].sort((a, b) => String(b.date).localeCompare(String(a.date)) || String(a.model).localeCompare(String(b.model)));
+  const total = rows.reduce((t, r) => t + (Number(r.cost_usd) || 0), 0);
+  const table = h("table", { class: "table", id: "cost-per-model-day" }, h("caption", { class: "sr-only" }, "Cost per model and day"));
+  const body = fillTable(table, ["Day (UTC)", "Model", "Documents", "Model calls", "Prompt tokens", "Completion tokens", "Cache hits", "Cost"],
+    rows.map((r) => [r.date, r.model || "(none)", String(r.documents ?? 0), String(r.model_calls ?? 0), String(r.prompt_tokens ?? 0),
+      String(r.completion_tokens ?? 0), String(r.cached ?? 0), fmtUSD(r.cost_usd)]));
+  body.append(h("tr", { class: "total" }, h("th", { scope: "row", colspan: "7" }, "Total"), h("td", {}, fmtUSD(total))));
+  return h("section", { class: "card" }, h("h2", {}, "Cost per model and day"), h("div", { class: "scroll" }, table));
 }

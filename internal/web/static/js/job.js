@@ -18,6 +18,8 @@
 import { get, post, missingEndpoint } from "./api.js";
 import { accessToken, session } from "./auth.js";
 import { $, $$, h, clear, fillTable, badge, chips, pct, fmtTime, announce, showError, clearError, showInfo, hideAlert, busy } from "./dom.js";
+import { UsagePanel } from "./usage.js";
+import { WebhookLog } from "./webhooks.js";
 
 const TERMINAL = new Set(["completed", "failed", "cancelled"]);
 const POLL_MS = 2000;
@@ -111,7 +113,7 @@ export class Watcher {
         break;
       case "document": {
         const counts = pickCounts(msg);
-        this.on.row(msg, Object.keys(counts).length === 0);
+        this.on.row(msg, !Object.keys(counts).some((k) => k !== "usage"));
         const st = { ...(msg.progress !== undefined ? { progress: msg.progress } : {}), ...counts };
         // The job's status rides along (job_status); an older server
         // sends none, and a document at work still means processing.
@@ -187,6 +189,7 @@ export class Watcher {
 function pickCounts(m) {
   const o = {};
   for (const k of ["processed_count", "failed_count", "cancelled_count", "total_documents"]) if (typeof m[k] === "number") o[k] = m[k];
+  if (m.usage && typeof m.usage === "object") o.usage = m.usage;
   return o;
 }
 
@@ -200,6 +203,8 @@ export class JobView {
     this.page = 0;
     this.pageGen = 0;
     this.touched = new Set();
+    this.usage = new UsagePanel();
+    this.hooks = new WebhookLog();
     $("#docs-first").addEventListener("click", () => this.goPage(0));
     $("#docs-prev").addEventListener("click", () => this.goPage(this.page - 1));
     $("#docs-next").addEventListener("click", () => this.goPage(this.page + 1));
@@ -235,6 +240,8 @@ export class JobView {
     this.pageGen++;
     this.lastAnnounce = -1;
     $("#job-id").textContent = id;
+    this.usage.reset(id);
+    this.hooks.reset(id);
     this.found = true;
     this.metaSig = "";
     $("#job-body").hidden = false;
@@ -264,6 +271,8 @@ export class JobView {
   close() {
     if (this.watcher) this.watcher.stop();
     this.watcher = null;
+    this.usage.stop();
+    this.hooks.stop();
   }
 
   mode(m) {
@@ -397,6 +406,8 @@ export class JobView {
     $("#retry-cancelled").disabled = !control || !can.retry;
     if (s.total_documents !== this.pagerTotal) { this.pagerTotal = s.total_documents; this.renderPager(); }
     this.renderMeta(s);
+    this.usage.update(s);
+    this.hooks.update(s);
     if (!can.cancel) this.confirming(false);
     // Announce in 10% steps and on status changes, not on every document.
     const step = Math.floor(p / 10);
