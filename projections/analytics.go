@@ -21,11 +21,7 @@ type histogram map[int]int
 const bucketGrowth = 1.1
 
 func (h histogram) add(v float64) {
-	b := -1
-	if v >= 1 {
-		b = int(math.Floor(math.Log(v) / math.Log(bucketGrowth)))
-	}
-	h[b]++
+	h[bucket(v)]++
 }
 
 // percentile returns the upper bound of the bucket holding the p-th value.
@@ -332,6 +328,11 @@ func (a *Analytics) Summary(owner string, n int) Summary {
 		}
 	}
 	a.mu.RUnlock()
+	return g.summary(n)
+}
+
+// summary is g's answer with the top n failure reasons and tags.
+func (g *aggregate) summary(n int) Summary {
 	s := Summary{DocumentsPerDay: []DayCount{}, Models: []ModelSummary{}, UsagePerModelDay: []ModelDayUsage{}}
 	for k, sp := range g.Spend {
 		day, model, _ := strings.Cut(k, "\t")

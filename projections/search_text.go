@@ -1,0 +1,105 @@
+package projections
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"unicode"
+
+	"golang.org/x/text/unicode/norm"
+)
+
+// searchWords splits text into the words the search index holds: runs of
+// letters, digits and combining marks, lower-cased, in NFC. Marks count
+// as word characters because Devanagari (and every Indic script) writes
+// vowels and nasalisation as marks: "हिंदी" is one word, not "ह", "द".
+// Both stores index the words this function returns, joined by spaces,
+// so SQLite and PostgreSQL find the same documents for the same query.
+func searchWords(text string) []string {
+	text = norm.NFC.String(text)
+	return strings.FieldsFunc(strings.ToLower(text), func(r rune) bool {
+		return !unicode.IsLetter(r) && !unicode.IsDigit(r) && !unicode.IsMark(r)
+	})
+}
+
+// maxIndexedChars bounds the text one document contributes to the index:
+// a spreadsheet cell of megabytes must not make one row the index's bulk.
+const maxIndexedChars = 16 << 10
+
+// searchBody is the indexed text of one document: title, tags,
+// description and the values of its extra columns.
+func searchBody(d docFields) string {
+	parts := []string{d.Title, strings.Join(d.Tags, " "), d.Description}
+	keys := make([]string, 0, len(d.Extra))
+	for k := range d.Extra {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		switch v := d.Extra[k].(type) {
+		case string:
+			parts = append(parts, v)
+		case nil:
+		default:
+			parts = append(parts, fmt.Sprint(v))
+		}
+	}
+	body := strings.Join(searchWords(strings.Join(parts, " ")), " ")
+	if len(body) > maxIndexedChars {
+		body = body[:maxIndexedChars]
+		if i := strings.LastIndexByte(body, ' '); i > 0 {
+			body = body[:i]
+		}
+	}
+	return body
+}
+
+// term is one word of a search query; Prefix when it ended in "*".
+type term struct {
+	Word   string
+	Prefix bool
+}
+
+// maxTerms bounds a query's words: each is a lookup in the index.
+const maxTerms = 16
+
+// parseQuery turns what a user typed into terms every match must contain.
+// Words are split as the index splits them, so nothing the user types can
+// reach the FTS5 or tsquery syntax: only letters, digits and marks do.
+func parseQuery(q string) ([]term, error) {
+	var out []term
+	for _, field := range strings.Fields(q) {
+		words := searchWords(field)
+		for i, w := range words {
+			out = append(out, term{Word: w, Prefix: i == len(words)-1 && strings.HasSuffix(field, "*")})
+		}
+	}
+	if len(out) > maxTerms {
+		return nil, fmt.Errorf("has more than %d words", maxTerms)
+	}
+	return out, nil
+}
+
+// ftsMatch is the FTS5 MATCH expression of terms (all must match).
+func ftsMatch(terms []term) string {
+	parts := make([]string, len(terms))
+	for i, t := range terms {
+		parts[i] = `"` + t.Word + `"`
+		if t.Prefix {
+			parts[i] += "*"
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
+// tsQuery is the PostgreSQL to_tsquery('simple', ...) text of terms.
+func tsQuery(terms []term) string {
+	parts := make([]string, len(terms))
+	for i, t := range terms {
+		parts[i] = "'" + t.Word + "'"
+		if t.Prefix {
+			parts[i] += ":*"
+		}
+	}
+	return strings.Join(parts, " & ")
+}
