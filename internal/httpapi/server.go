@@ -74,6 +74,7 @@ type Deps struct {
 	Validate     PathValidator
 	Jobs         JobReader
 	Analytics    AnalyticsReader
+	Documents    DocumentSearcher // GET /api/documents, /api/history/stats; nil: 503
 	Results      ResultReader
 	Events       EventReader
 	Freshness    Freshness
@@ -195,6 +196,8 @@ func (s *Server) routes(r *gin.Engine) {
 	r.GET("/api/batch/ws/:job_id", s.wsJob)
 	r.GET("/api/batch/jobs/:job_id/stream", s.sseJob)
 	r.GET("/api/analytics/summary", s.authenticate, s.analyticsSummary)
+	r.GET("/api/documents", s.authenticate, s.documents)
+	r.GET("/api/history/stats", s.authenticate, s.historyStats)
 	b := r.Group("/api/batch", s.authenticate)
 	b.POST("/start", s.limitAddr(s.addrStart), s.limit(s.startLimit), s.startBatch)
 	b.GET("/active", s.active)
