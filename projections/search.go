@@ -23,9 +23,10 @@ const DocumentSearchName = "document-search"
 // Tables (through Tables, so a rebuild can write another generation):
 //   - documents: one row per document; id orders them (a job's rows get
 //     consecutive ids when it starts), so it is the keyset of every page.
-//   - fts (SQLite only): the FTS5 index, rowid = documents.id.
-//   - tags: (tag lower-cased, doc id) for the tag filter, with the tag as
-//     written and the owner for the top-tags statistic.
+//   - fts (SQLite only): the FTS5 index, rowid = documents.id; PostgreSQL
+//     keeps the same words and keys in documents.tsv.
+//   - tags: (tag lower-cased, doc id) with the tag as written and the
+//     owner, for the top-tags statistic.
 //   - inputs: submitted chunks until the JobStarted that claims them.
 //   - jobs: one row per job, for the history statistics.
 //   - outcomes: the first outcome of every document attempt, for analytics.
@@ -90,8 +91,9 @@ func (*DocumentSearch) Create(ctx context.Context, tx *sqldb.Tx, t Tables) error
 		// The words are split by searchWords before they get here; the
 		// tokenizer only has to keep them whole, marks included (M*), and
 		// leave accents alone as PostgreSQL's 'simple' configuration does.
+		// keys holds the owner's and the tags' tokens (see ownerToken).
 		stmts = append(stmts, `CREATE VIRTUAL TABLE `+t.Name("fts")+
-			` USING fts5(body, tokenize = "unicode61 remove_diacritics 0 categories 'L* N* Co M*'")`)
+			` USING fts5(keys, body, tokenize = "unicode61 remove_diacritics 0 categories 'L* N* Co M*'")`)
 	}
 	for _, s := range stmts {
 		if _, err := tx.Exec(ctx, s); err != nil {
@@ -103,6 +105,7 @@ func (*DocumentSearch) Create(ctx context.Context, tx *sqldb.Tx, t Tables) error
 
 // docFields are the indexed fields of one document.
 type docFields struct {
+	Owner              string
 	Title, Description string
 	Tags               []string
 	Extra              map[string]any
@@ -248,7 +251,7 @@ func (a *applier) started(e *events.JobStarted) error {
 			id, a.env.JobID, i, owner, email, d.Title, d.FilePath, d.SourceType, d.Description, extra, DocPending, a.at, a.at); err != nil {
 			return err
 		}
-		if err := a.index(id, docFields{Title: d.Title, Description: d.Description, Extra: d.Extra}, false); err != nil {
+		if err := a.index(id, docFields{Owner: owner, Title: d.Title, Description: d.Description, Extra: d.Extra}, false); err != nil {
 			return err
 		}
 	}
@@ -257,16 +260,17 @@ func (a *applier) started(e *events.JobStarted) error {
 
 // index writes a document's words into the full-text index.
 func (a *applier) index(id int64, f docFields, replace bool) error {
-	body := searchBody(f)
+	body, keys := searchBody(f), searchKeys(f.Owner, f.Tags)
 	if a.tx.Dialect() == sqldb.Postgres {
-		return a.exec(`UPDATE `+a.t.Name("documents")+` SET tsv = to_tsvector('simple', ?) WHERE id = ?`, body, id)
+		return a.exec(`UPDATE `+a.t.Name("documents")+` SET tsv = setweight(to_tsvector('simple', ?), 'A') || to_tsvector('simple', ?)
+			WHERE id = ?`, keys, body, id)
 	}
 	if replace {
 		if err := a.exec(`DELETE FROM `+a.t.Name("fts")+` WHERE rowid = ?`, id); err != nil {
 			return err
 		}
 	}
-	return a.exec(`INSERT INTO `+a.t.Name("fts")+` (rowid, body) VALUES (?, ?)`, id, body)
+	return a.exec(`INSERT INTO `+a.t.Name("fts")+` (rowid, keys, body) VALUES (?, ?, ?)`, id, keys, body)
 }
 
 // job returns the owner and current attempt of the event's job, and marks
@@ -394,8 +398,8 @@ func normTag(tag string) string { return strings.ToLower(strings.TrimSpace(tag))
 func (a *applier) reindex(id int64, tags []string) error {
 	var f docFields
 	var extra string
-	if err := a.tx.QueryRow(a.ctx, `SELECT title, description, extra FROM `+a.t.Name("documents")+` WHERE id = ?`, id).
-		Scan(&f.Title, &f.Description, &extra); err != nil {
+	if err := a.tx.QueryRow(a.ctx, `SELECT owner, title, description, extra FROM `+a.t.Name("documents")+` WHERE id = ?`, id).
+		Scan(&f.Owner, &f.Title, &f.Description, &extra); err != nil {
 		return err
 	}
 	if extra != "" {

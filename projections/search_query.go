@@ -131,40 +131,33 @@ func (r *SearchReader) searchSQL(q DocQuery) (string, []any, error) {
 		return "", nil, &QueryError{"q", "has no words to search for"}
 	}
 	t := r.tables()
-	pg := r.DB.Dialect == sqldb.Postgres
-	tag := normTag(q.Tag)
-	// SQLite plans a join in the order written with CROSS JOIN: drive
-	// from the full-text index (FTS5 walks its rowids in descending order
-	// itself) or from the tag's index, never from every document.
-	join := " CROSS JOIN "
-	if pg {
-		join = " JOIN "
+	spec := searchSpec{terms: terms}
+	if q.Tag != "" {
+		if normTag(q.Tag) == "" {
+			return "", nil, &QueryError{"tag", "is empty"}
+		}
+		spec.keys = append(spec.keys, tagToken(q.Tag))
 	}
-	var from, key string
+	// The owner narrows an index search only when something else is
+	// searched: alone, the (owner, id) index of documents answers it.
+	if q.Owner != "" && len(spec.keys)+len(terms) > 0 {
+		spec.keys = append(spec.keys, ownerToken(q.Owner))
+	}
+	from, key := t.Name("documents")+" d", "d.id"
 	var where []string
 	var args []any
 	switch {
-	case len(terms) > 0 && !pg:
-		from = t.Name("fts") + " f" + join + t.Name("documents") + " d ON d.id = f.rowid"
+	case len(spec.keys)+len(terms) == 0:
+	case r.DB.Dialect == sqldb.Postgres:
+		where = append(where, "d.tsv @@ to_tsquery('simple', ?)")
+		args = append(args, tsQuery(spec))
+	default:
+		// CROSS JOIN keeps SQLite's join order: FTS5 walks its rowids
+		// in descending order itself, and stops at the page's end.
+		from = t.Name("fts") + " f CROSS JOIN " + t.Name("documents") + " d ON d.id = f.rowid"
 		key = "f.rowid"
 		where = append(where, t.Name("fts")+" MATCH ?")
-		args = append(args, ftsMatch(terms))
-	case tag != "" && !pg:
-		from = t.Name("tags") + " g" + join + t.Name("documents") + " d ON d.id = g.doc_id"
-		key = "g.doc_id"
-		where = append(where, "g.tag = ?")
-		args = append(args, tag)
-		tag = ""
-	default:
-		from, key = t.Name("documents")+" d", "d.id"
-	}
-	if len(terms) > 0 && pg {
-		where = append(where, "d.tsv @@ to_tsquery('simple', ?)")
-		args = append(args, tsQuery(terms))
-	}
-	if tag != "" {
-		where = append(where, "EXISTS (SELECT 1 FROM "+t.Name("tags")+" g WHERE g.tag = ? AND g.doc_id = d.id)")
-		args = append(args, tag)
+		args = append(args, ftsMatch(spec))
 	}
 	if q.Owner != "" {
 		where = append(where, "d.owner = ?")

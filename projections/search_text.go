@@ -1,6 +1,8 @@
 package projections
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"sort"
 	"strings"
@@ -80,26 +82,66 @@ func parseQuery(q string) ([]term, error) {
 	return out, nil
 }
 
-// ftsMatch is the FTS5 MATCH expression of terms (all must match).
-func ftsMatch(terms []term) string {
-	parts := make([]string, len(terms))
-	for i, t := range terms {
-		parts[i] = `"` + t.Word + `"`
-		if t.Prefix {
-			parts[i] += "*"
-		}
-	}
-	return strings.Join(parts, " ")
+// ownerToken and tagToken are the keys that stand for a document's owner
+// and its tags in the index (their own FTS5 column; weight A in the
+// tsvector, where words are D), so a search by owner, tag and words
+// intersects posting lists inside the index instead of walking every
+// match of its most common part. Hex only, so both tokenizers keep them
+// whole; hashed, so no word can pass for one.
+func ownerToken(owner string) string { return "o" + shortHash(owner) }
+
+func tagToken(tag string) string { return "t" + shortHash(normTag(tag)) }
+
+func shortHash(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:10])
 }
 
-// tsQuery is the PostgreSQL to_tsquery('simple', ...) text of terms.
-func tsQuery(terms []term) string {
-	parts := make([]string, len(terms))
-	for i, t := range terms {
-		parts[i] = "'" + t.Word + "'"
-		if t.Prefix {
-			parts[i] += ":*"
+// searchKeys is the keys column of a document: its owner and its tags.
+func searchKeys(owner string, tags []string) string {
+	keys := []string{ownerToken(owner)}
+	for _, t := range tags {
+		if normTag(t) != "" {
+			keys = append(keys, tagToken(t))
 		}
+	}
+	return strings.Join(keys, " ")
+}
+
+// searchSpec is what a search asks of the index: every key and every term.
+type searchSpec struct {
+	keys  []string // ownerToken, tagToken
+	terms []term
+}
+
+// ftsMatch is the FTS5 MATCH expression of s (everything must match).
+func ftsMatch(s searchSpec) string {
+	var parts []string
+	for _, k := range s.keys {
+		parts = append(parts, `keys : "`+k+`"`)
+	}
+	for _, t := range s.terms {
+		p := `body : "` + t.Word + `"`
+		if t.Prefix {
+			p += "*"
+		}
+		parts = append(parts, p)
+	}
+	return strings.Join(parts, " AND ")
+}
+
+// tsQuery is the PostgreSQL to_tsquery('simple', ...) text of s.
+func tsQuery(s searchSpec) string {
+	var parts []string
+	for _, k := range s.keys {
+		parts = append(parts, "'"+k+"':A")
+	}
+	for _, t := range s.terms {
+		p := "'" + t.Word + "':"
+		if t.Prefix {
+			p += "*"
+		}
+		parts = append(parts, p+"D")
 	}
 	return strings.Join(parts, " & ")
 }
