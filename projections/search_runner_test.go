@@ -74,4 +74,3 @@ func TestSearchUnderTheRunnerAndAfterARebuild(t *testing.T) {
 		same("rebuilt")
 	})
 }
-
