@@ -21,6 +21,7 @@ import (
 	"github.com/tagstream/tagstream/internal/metrics"
 	"github.com/tagstream/tagstream/internal/natsx"
 	"github.com/tagstream/tagstream/internal/secrets"
+	"github.com/tagstream/tagstream/internal/sqldb"
 	"github.com/tagstream/tagstream/internal/uploads"
 	"github.com/tagstream/tagstream/internal/web"
 	"github.com/tagstream/tagstream/internal/webhook"
@@ -52,6 +53,10 @@ type app struct {
 	results   *projections.DocumentResults
 	analytics *projections.Analytics
 	runner    *projections.Runner
+	// The read database and the runner of the SQL read models.
+	readDB    *sqldb.DB
+	sqlRunner *projections.SQLRunner
+	search    *freshSearch
 	tagger    pipeline.Tagger
 	handler   http.Handler
 	unlock    func()
@@ -68,6 +73,9 @@ func (a *app) close() {
 		a.auth.Close() // the revocation watch
 	}
 	a.conn.Close()
+	if a.readDB != nil {
+		a.readDB.Close()
+	}
 	a.unlock()
 }
 
@@ -157,6 +165,9 @@ func (a *app) open(ctx context.Context) error {
 		return fmt.Errorf("rebuild read models: %w", err)
 	}
 	a.log.Info("read models rebuilt from the log", "events", a.runner.Applied(), "ms", time.Since(start).Milliseconds())
+	if err := a.openReadDB(ctx); err != nil {
+		return err
+	}
 	a.metrics.Watch(metrics.State{JobsByStatus: a.jobsByStatus, Applied: a.runner.Applied,
 		LogLastSeq: a.store.LastSeq, TaskBacklog: a.taskBacklog})
 	starter := services.NewStartJobHandler(a.store, a.secrets, a.cfg.MaxDocuments, a.cfg.LLMAPIKey != "").
@@ -173,10 +184,11 @@ func (a *app) open(ctx context.Context) error {
 		Retry:        services.NewRetryJobHandler(a.store, a.secrets, a.cfg.LLMAPIKey != ""),
 		Validate:     services.NewValidatePathsHandler(fetch.New(fetchConfig(a.cfg))),
 		Jobs:         a.jobs,
-		Analytics:    a.analytics,
+		Analytics:    a.search,
+		Documents:    a.search,
 		Results:      a.results,
 		Events:       a.store,
-		Freshness:    a.runner,
+		Freshness:    bothFresh{a.runner, a.sqlRunner},
 		Tap:          a.runner,
 		Healthy:      a.conn.Healthy,
 		CaughtUp:     func() (uint64, uint64) { return a.runner.Applied(), a.readyAt },
@@ -227,6 +239,7 @@ func (a *app) run(ctx context.Context, ln net.Listener) error {
 	}
 	if a.roles.api {
 		goLoop("projections", a.runner.Run)
+		goLoop("sql-projections", a.sqlRunner.Run)
 		goLoop("reconciler", a.reconcile)
 	}
 	var worker *dispatch.Worker

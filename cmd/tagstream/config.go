@@ -48,6 +48,7 @@ type config struct {
 	StartRate     int
 	ModelPrices   string
 	WebhookSecret string
+	ReadDB        string
 }
 
 type setting struct {
@@ -88,6 +89,7 @@ func (c *config) settings() []setting {
 		{"max-fetch-bytes", "TAGSTREAM_MAX_FETCH_BYTES", "largest document fetched", &c.MaxFetchBytes, "52428800"},
 		{"model-prices", "TAGSTREAM_MODEL_PRICES", "model prices in dollars per million tokens: model=in/out,... or JSON {\"model\":{\"input\":x,\"output\":y}} or a JSON file", &c.ModelPrices, ""},
 		{"webhook-secret", "TAGSTREAM_WEBHOOK_SECRET", "whsec_<base64> key that signs job webhooks (config.callback_url); empty: callbacks refused; prefer the environment variable", &c.WebhookSecret, ""},
+		{"read-db", "TAGSTREAM_READ_DB", "read database of the SQL read models: empty = SQLite file read.db in the data dir, or a postgres:// URL; prefer the environment variable", &c.ReadDB, ""},
 		{"start-rate", "TAGSTREAM_START_RATE", "job starts (and, separately, path validations) per minute per user, bursts of up to 10; 0: unlimited", &c.StartRate, "60"},
 	}
 }
@@ -96,7 +98,7 @@ func (c *config) settings() []setting {
 // a value given through the environment cannot leak through --help.
 var secretSettings = map[string]bool{
 	"llm-api-key": true, "secrets-key": true, "nats-password": true, "oidc-client-secret": true,
-	"webhook-secret": true,
+	"webhook-secret": true, "read-db": true, // a postgres:// URL may hold a password
 }
 
 // bind registers every setting as a flag whose default comes from its
