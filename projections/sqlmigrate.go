@@ -27,6 +27,13 @@ var frameworkMigrations = []string{
 		updated    BIGINT  NOT NULL,
 		PRIMARY KEY (name, generation)
 	)`,
+	// 2: the events the models skipped (written by a newer release), kept
+	// so a restart from the checkpoint still reports them.
+	`CREATE TABLE IF NOT EXISTS projection_skips (
+		seq     BIGINT  PRIMARY KEY,
+		type    TEXT    NOT NULL,
+		version INTEGER NOT NULL
+	)`,
 }
 
 // migrate applies the framework migrations this database has not seen.

@@ -188,6 +188,7 @@ func (b *builder) commit(ctx context.Context, batch []events.Envelope) error {
 	for _, env := range batch {
 		if err := env.Load(); err != nil {
 			if events.IsUnknown(err) {
+				b.r.RebuildSkips.Skip(events.ReaderProjections, env, err)
 				continue
 			}
 			return fmt.Errorf("seq %d: %w", env.Seq, err)

@@ -204,6 +204,17 @@ func TestSQLRunnerTapAndSkips(t *testing.T) {
 		if skips.Total() != 1 || r.Applied() != 8 {
 			t.Fatalf("skips %d, applied %d", skips.Total(), r.Applied())
 		}
+		// A restart from the checkpoint still reports the skipped event.
+		r.DB().Close()
+		r2 := NewSQLRunner(open(), envs, &seqModel{name: "probe"})
+		again := events.NewSkips(nil, nil)
+		r2.CountSkips(again)
+		if err := r2.Open(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if again.Total() != 1 || again.Count(events.ReaderProjections, "JobArchived") != 1 {
+			t.Fatalf("after restart: %d skips", again.Total())
+		}
 	})
 }
 

@@ -21,6 +21,7 @@ import (
 	"github.com/tagstream/tagstream/internal/metrics"
 	"github.com/tagstream/tagstream/internal/natsx"
 	"github.com/tagstream/tagstream/internal/secrets"
+	"github.com/tagstream/tagstream/internal/sqldb"
 	"github.com/tagstream/tagstream/internal/uploads"
 	"github.com/tagstream/tagstream/internal/web"
 	"github.com/tagstream/tagstream/internal/webhook"
@@ -48,10 +49,13 @@ type app struct {
 	secrets   *secrets.Store
 	uploads   *uploads.Store
 	auth      *auth.Service
-	jobs      *projections.JobStatus
-	results   *projections.DocumentResults
-	analytics *projections.Analytics
-	runner    *projections.Runner
+	readDB    *sqldb.DB
+	read      *projections.SQLRunner // the SQL read models, from their checkpoints
+	jobs      *projections.JobQueries
+	results   *projections.ResultQueries
+	analytics *projections.Analytics // in memory, replayed from seq 1 (until it moves to SQL)
+	runner    *projections.Runner    // applies the log to analytics
+	fresh     readSide
 	tagger    pipeline.Tagger
 	handler   http.Handler
 	unlock    func()
@@ -68,6 +72,9 @@ func (a *app) close() {
 		a.auth.Close() // the revocation watch
 	}
 	a.conn.Close()
+	if a.readDB != nil {
+		a.readDB.Close()
+	}
 	a.unlock()
 }
 
@@ -146,19 +153,11 @@ func (a *app) open(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	a.jobs, a.results, a.analytics = projections.NewJobStatus(), projections.NewDocumentResults(), projections.NewAnalytics()
-	a.runner = projections.NewRunner(a.store, a.readModels()...)
-	a.runner.CountSkips(a.skips)
-	start := time.Now()
-	if a.readyAt, err = a.store.LastSeq(ctx); err != nil {
+	if err := a.openReadSide(ctx); err != nil {
 		return err
 	}
-	if err := a.runner.CatchUp(ctx); err != nil {
-		return fmt.Errorf("rebuild read models: %w", err)
-	}
-	a.log.Info("read models rebuilt from the log", "events", a.runner.Applied(), "ms", time.Since(start).Milliseconds())
-	a.metrics.Watch(metrics.State{JobsByStatus: a.jobsByStatus, Applied: a.runner.Applied,
-		LogLastSeq: a.store.LastSeq, TaskBacklog: a.taskBacklog})
+	a.metrics.Watch(metrics.State{JobsByStatus: a.jobsByStatus, Applied: a.fresh.Applied,
+		LogLastSeq: a.store.LastSeq, TaskBacklog: a.taskBacklog, Projections: a.projectionStates})
 	starter := services.NewStartJobHandler(a.store, a.secrets, a.cfg.MaxDocuments, a.cfg.LLMAPIKey != "").
 		WithCallbacks(a.cfg.WebhookSecret != "", a.cfg.AllowPrivate)
 	a.handler = httpapi.New(httpapi.Deps{
@@ -176,10 +175,11 @@ func (a *app) open(ctx context.Context) error {
 		Analytics:    a.analytics,
 		Results:      a.results,
 		Events:       a.store,
-		Freshness:    a.runner,
-		Tap:          a.runner,
+		Freshness:    a.fresh,
+		Tap:          a.read,
 		Healthy:      a.conn.Healthy,
-		CaughtUp:     func() (uint64, uint64) { return a.runner.Applied(), a.readyAt },
+		CaughtUp:     func() (uint64, uint64) { return a.fresh.Applied(), a.readyAt },
+		Projections:  a.readyProjections,
 		Skipped:      func() (uint64, []string) { return a.skips.Total(), a.skips.Types() },
 		Requests:     a.metrics,
 		Metrics:      a.metrics.Handler(),
@@ -226,7 +226,8 @@ func (a *app) run(ctx context.Context, ln net.Listener) error {
 		}()
 	}
 	if a.roles.api {
-		goLoop("projections", a.runner.Run)
+		goLoop("projections", a.read.Run)
+		goLoop("analytics", a.runner.Run)
 		goLoop("reconciler", a.reconcile)
 	}
 	var worker *dispatch.Worker
@@ -322,11 +323,6 @@ func (a *app) reconcile(ctx context.Context) error {
 	}
 }
 
-// readModels lists every projection, in the order the runner applies them.
-func (a *app) readModels() []projections.Projection {
-	return []projections.Projection{a.jobs, a.results, a.analytics}
-}
-
 // jobsByStatus counts jobs per status for the jobs gauge, with every status
 // present so a series does not vanish when its count drops to zero.
 func (a *app) jobsByStatus() map[string]int {
@@ -335,8 +331,14 @@ func (a *app) jobsByStatus() map[string]int {
 		events.StatusCompleted, events.StatusFailed, events.StatusCancelled} {
 		out[st] = 0
 	}
-	for _, j := range a.jobs.List(projections.Filter{}) {
-		out[j.Status]++
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	counts, err := a.jobs.CountByStatus(ctx)
+	if err != nil {
+		a.log.Warn("jobs gauge", "err", err)
+	}
+	for st, n := range counts {
+		out[st] = n
 	}
 	return out
 }

@@ -42,10 +42,10 @@ func (c *changer) Handle(ctx context.Context, _ services.ChangeJob) (services.Ch
 
 type oneJob struct{}
 
-func (oneJob) Get(id string) (projections.Job, bool) {
-	return projections.Job{ID: id, OwnerID: "u1", Status: "processing"}, id == "known"
+func (oneJob) Get(_ context.Context, id string) (projections.Job, bool, error) {
+	return projections.Job{ID: id, OwnerID: "u1", Status: "processing"}, id == "known", nil
 }
-func (oneJob) List(projections.Filter) []projections.Job { return nil }
+func (oneJob) List(context.Context, projections.Filter) ([]projections.Job, error) { return nil, nil }
 
 type freshness struct{ err error }
 

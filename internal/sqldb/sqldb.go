@@ -57,7 +57,10 @@ func Open(ctx context.Context, url, dataDir string) (*DB, error) {
 // OpenSQLite opens (creating) a SQLite file with WAL, so readers never
 // wait for the projection writer.
 func OpenSQLite(ctx context.Context, path string) (*DB, error) {
-	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(ON)"
+	// The path is part of a URI: '#', '?' and '%' in it (a test's temp
+	// dir "x#01", say) would cut it short and open another file.
+	esc := strings.NewReplacer("%", "%25", "#", "%23", "?", "%3f").Replace(path)
+	dsn := "file:" + esc + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(ON)"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("read db: %w", err)
