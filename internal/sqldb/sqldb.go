@@ -55,12 +55,15 @@ func Open(ctx context.Context, url, dataDir string) (*DB, error) {
 }
 
 // OpenSQLite opens (creating) a SQLite file with WAL, so readers never
-// wait for the projection writer.
+// wait for the projection writer. Transactions begin IMMEDIATE: a batch
+// reads then writes, and a deferred one would fail with "database is
+// locked" instead of waiting when a rebuild (or another process) wrote
+// between its read and its first write.
 func OpenSQLite(ctx context.Context, path string) (*DB, error) {
 	// The path is part of a URI: '#', '?' and '%' in it (a test's temp
 	// dir "x#01", say) would cut it short and open another file.
 	esc := strings.NewReplacer("%", "%25", "#", "%23", "?", "%3f").Replace(path)
-	dsn := "file:" + esc + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(ON)"
+	dsn := "file:" + esc + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(ON)&_txlock=immediate"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("read db: %w", err)
