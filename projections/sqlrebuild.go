@@ -27,7 +27,7 @@ const switchMargin = 2000
 // one, which keeps answering and applying, then switches over in one
 // transaction (the old generation's checkpoint row stops serving, the new
 // one starts, at the same sequence). progress, if set, is called after
-// every batch. The old generation's tables are kept until DropRetired.
+// every batch. The old generation's tables are dropped at the next Open.
 func (r *SQLRunner) Rebuild(ctx context.Context, name string, progress func(Progress)) error {
 	var mr *modelRun
 	for _, m := range r.models {

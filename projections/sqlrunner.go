@@ -129,6 +129,9 @@ func (r *SQLRunner) Open(ctx context.Context) error {
 	if err := migrate(ctx, r.db); err != nil {
 		return err
 	}
+	if err := dropRetired(ctx, r.db); err != nil {
+		return err
+	}
 	for _, mr := range r.models {
 		if err := r.load(ctx, mr); err != nil {
 			return err

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -258,6 +259,16 @@ func TestSQLRunnerRebuildSwitchesGeneration(t *testing.T) {
 		}
 		if g := r2.Status()[0].Generation; g != 2 {
 			t.Fatalf("restart serves generation %d", g)
+		}
+		// ... and has dropped the retired one's tables.
+		tables, err := listTables(ctx, r2.DB())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tb := range tables {
+			if strings.HasPrefix(tb, "probe_g1_") {
+				t.Fatalf("retired table %s kept after restart", tb)
+			}
 		}
 	})
 }
