@@ -220,3 +220,36 @@ func scanHit(rows *sql.Rows) (DocHit, error) {
 	}
 	return h, nil
 }
+
+// NewSearchReader reads the serving generation of the document-search
+// model in rd (the SQL runner), so a rebuild's switch is seen at once.
+func NewSearchReader(rd ReadDB) *SearchReader {
+	return &SearchReader{DB: rd.DB(), Tables: func() Tables { return rd.Tables(DocumentSearchName) }}
+}
+
+// Dump is the model as canonical JSON: every document in id order, the
+// statistics and the analytics summary over everyone, so a rebuilt
+// generation can be compared with the live one.
+func (r *SearchReader) Dump(ctx context.Context) ([]byte, error) {
+	var docs []DocHit
+	for after := int64(0); ; {
+		page, next, err := r.Search(ctx, DocQuery{Limit: MaxSearchLimit, After: after})
+		if err != nil {
+			return nil, err
+		}
+		docs = append(docs, page...)
+		if next == 0 {
+			break
+		}
+		after = next
+	}
+	st, err := r.Stats(ctx, "", 1<<30)
+	if err != nil {
+		return nil, err
+	}
+	sum, err := r.Summary(ctx, "", 1<<30)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(map[string]any{"documents": docs, "stats": st, "summary": sum})
+}

@@ -270,8 +270,8 @@ func TestSearchStatusesAgreeWithDocumentResults(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	want, _, _ := mem.Page(jobID, 0, 0)
-	job, _ := jobs.Get(jobID)
+	want, _, _, _ := mem.Page(context.Background(), jobID, 0, 0)
+	job, _, _ := jobs.Get(context.Background(), jobID)
 	eachStore(t, func(t *testing.T, s *searchStore) {
 		s.apply(envs...)
 		hits := s.search(projections.DocQuery{JobID: jobID})

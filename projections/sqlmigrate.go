@@ -27,6 +27,13 @@ var frameworkMigrations = []string{
 		updated    BIGINT  NOT NULL,
 		PRIMARY KEY (name, generation)
 	)`,
+	// 2: the events the models skipped (written by a newer release), kept
+	// so a restart from the checkpoint still reports them.
+	`CREATE TABLE IF NOT EXISTS projection_skips (
+		seq     BIGINT  PRIMARY KEY,
+		type    TEXT    NOT NULL,
+		version INTEGER NOT NULL
+	)`,
 }
 
 // migrate applies the framework migrations this database has not seen.
@@ -73,4 +80,74 @@ func migrate(ctx context.Context, db *sqldb.DB) error {
 // "job_status_g2_".
 func tablesFor(name string, gen int) Tables {
 	return Tables{Prefix: fmt.Sprintf("%s_g%d_", strings.ReplaceAll(name, "-", "_"), gen)}
+}
+
+// dropRetired drops the tables of generations a switch retired, and their
+// checkpoint rows. It runs at Open: a process that served a retired
+// generation has long moved to the new one (a runner reloads at its first
+// batch after a switch).
+func dropRetired(ctx context.Context, db *sqldb.DB) error {
+	rows, err := db.Query(ctx, `SELECT name, generation FROM projection_checkpoints WHERE state = ?`, stateRetired)
+	if err != nil {
+		return fmt.Errorf("read db: retired generations: %w", err)
+	}
+	type gen struct {
+		name string
+		gen  int
+	}
+	var retired []gen
+	for rows.Next() {
+		var g gen
+		if err := rows.Scan(&g.name, &g.gen); err != nil {
+			rows.Close()
+			return err
+		}
+		retired = append(retired, g)
+	}
+	rows.Close()
+	if len(retired) == 0 {
+		return rows.Err()
+	}
+	tables, err := listTables(ctx, db)
+	if err != nil {
+		return err
+	}
+	for _, g := range retired {
+		prefix := tablesFor(g.name, g.gen).Prefix
+		for _, tb := range tables {
+			if strings.HasPrefix(tb, prefix) {
+				if _, err := db.Exec(ctx, `DROP TABLE IF EXISTS `+tb); err != nil {
+					return fmt.Errorf("read db: drop %s: %w", tb, err)
+				}
+			}
+		}
+		if _, err := db.Exec(ctx, `DELETE FROM projection_checkpoints WHERE name = ? AND generation = ? AND state = ?`,
+			g.name, g.gen, stateRetired); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// listTables names the tables of the read database (the current schema on
+// PostgreSQL).
+func listTables(ctx context.Context, db *sqldb.DB) ([]string, error) {
+	q := `SELECT name FROM sqlite_master WHERE type = 'table'`
+	if db.Dialect == sqldb.Postgres {
+		q = `SELECT tablename FROM pg_tables WHERE schemaname = current_schema()`
+	}
+	rows, err := db.Query(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("read db: list tables: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, err
+		}
+		out = append(out, n)
+	}
+	return out, rows.Err()
 }

@@ -27,7 +27,7 @@ const switchMargin = 2000
 // one, which keeps answering and applying, then switches over in one
 // transaction (the old generation's checkpoint row stops serving, the new
 // one starts, at the same sequence). progress, if set, is called after
-// every batch. The old generation's tables are kept until DropRetired.
+// every batch. The old generation's tables are dropped at the next Open.
 func (r *SQLRunner) Rebuild(ctx context.Context, name string, progress func(Progress)) error {
 	var mr *modelRun
 	for _, m := range r.models {
@@ -188,6 +188,7 @@ func (b *builder) commit(ctx context.Context, batch []events.Envelope) error {
 	for _, env := range batch {
 		if err := env.Load(); err != nil {
 			if events.IsUnknown(err) {
+				b.r.RebuildSkips.Skip(events.ReaderProjections, env, err)
 				continue
 			}
 			return fmt.Errorf("seq %d: %w", env.Seq, err)

@@ -43,6 +43,10 @@ type ModelStatus struct {
 	Updated    time.Time `json:"updated"`
 	// Rebuild is set while a next generation is being built.
 	Rebuild *Progress `json:"rebuild,omitempty"`
+	// LagEvents and LagSeconds say how far behind the log's last sequence
+	// (as given to StatusAt) the model is: 0 when caught up.
+	LagEvents  uint64  `json:"lag_events"`
+	LagSeconds float64 `json:"lag_seconds"`
 }
 
 // modelRun is the runner's view of one model.
@@ -55,6 +59,7 @@ type modelRun struct {
 	failedSeq uint64
 	reason    string
 	updated   time.Time
+	lastTime  time.Time // when the newest committed event was written
 	rebuild   *Progress
 }
 
@@ -75,6 +80,9 @@ type SQLRunner struct {
 
 	BatchSize int
 	BatchWait time.Duration
+	// RebuildSkips, if set, counts the unknown events a rebuild passes
+	// (the live runner counts its own in CountSkips's).
+	RebuildSkips *events.Skips
 
 	// pubMu is held across a batch's commit and its delivery to taps, and
 	// by Tap around its snapshot: a snapshot is always of a committed
@@ -86,13 +94,13 @@ type SQLRunner struct {
 	// applyMu serialises batches with generation switches.
 	applyMu sync.Mutex
 
-	mu        sync.Mutex
-	applied   uint64 // every model at or past it (or failed before it)
-	lastTime  time.Time
-	changed   chan struct{}
-	headSeq   uint64 // newest sequence seen in the log, for lag
-	headTime  time.Time
-	statusErr error
+	mu       sync.Mutex
+	applied  uint64 // every model at or past it (or failed before it)
+	lastTime time.Time
+	changed  chan struct{}
+	headSeq  uint64 // newest sequence seen in the log, for lag
+	headTime time.Time
+	caughtUp time.Time // the last commit that emptied the reader's buffer
 }
 
 // NewSQLRunner returns a runner for the models over db. Call Open before
@@ -121,6 +129,9 @@ func (r *SQLRunner) Open(ctx context.Context) error {
 	if err := migrate(ctx, r.db); err != nil {
 		return err
 	}
+	if err := dropRetired(ctx, r.db); err != nil {
+		return err
+	}
 	for _, mr := range r.models {
 		if err := r.load(ctx, mr); err != nil {
 			return err
@@ -129,7 +140,32 @@ func (r *SQLRunner) Open(ctx context.Context) error {
 	r.mu.Lock()
 	r.applied = r.minSeqLocked()
 	r.mu.Unlock()
-	return nil
+	return r.loadSkips(ctx)
+}
+
+// loadSkips reports the skipped events behind the checkpoints that this
+// build still does not know, as if they had just been skipped.
+func (r *SQLRunner) loadSkips(ctx context.Context) error {
+	if r.skips == nil {
+		return nil
+	}
+	rows, err := r.db.Query(ctx, `SELECT seq, type, version FROM projection_skips WHERE seq <= ? ORDER BY seq`, int64(r.Applied()))
+	if err != nil {
+		return fmt.Errorf("read db: skipped events: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var env events.Envelope
+		var seq int64
+		if err := rows.Scan(&seq, &env.Type, &env.Version); err != nil {
+			return err
+		}
+		env.Seq = uint64(seq)
+		if v := events.Types.Version(env.Type); v == 0 || env.Version > v {
+			r.skips.Skip(events.ReaderProjections, env, errors.New("skipped before this start"))
+		}
+	}
+	return rows.Err()
 }
 
 // load reads a model's serving checkpoint, creating generation 1 if none.
@@ -295,7 +331,7 @@ func (r *SQLRunner) consume(ctx context.Context, follow bool) error {
 				break fill // caught up: commit now
 			}
 		}
-		if err := r.applyBatch(ctx, batch); err != nil {
+		if err := r.applyBatch(ctx, batch, len(ch) == 0); err != nil {
 			if errors.Is(err, errGenerationMoved) {
 				// Another process switched a model's generation: resume
 				// from the reloaded checkpoints.
@@ -330,18 +366,21 @@ var errGenerationMoved = errors.New("read model generation switched")
 
 // applyBatch applies a batch to every running model in one transaction,
 // moves their checkpoints, commits, then publishes.
-func (r *SQLRunner) applyBatch(ctx context.Context, batch []events.Envelope) error {
+func (r *SQLRunner) applyBatch(ctx context.Context, batch []events.Envelope, caughtUp bool) error {
 	r.applyMu.Lock()
 	defer r.applyMu.Unlock()
 	loaded := make([]events.Envelope, 0, len(batch))
+	var skipped []events.Envelope
 	for _, env := range batch {
 		err := env.Load()
 		switch {
 		case events.IsUnknown(err):
-			// Written by a newer release: skipped, counted, never shown
-			// to observers; the checkpoints still pass it.
-			if r.skips != nil && env.Seq > r.Applied() {
+			// Written by a newer release: skipped, counted (durably, for
+			// the next start), never shown to observers; the checkpoints
+			// still pass it.
+			if env.Seq > r.Applied() {
 				r.skips.Skip(events.ReaderProjections, env, err)
+				skipped = append(skipped, env)
 			}
 			continue
 		case err != nil:
@@ -355,6 +394,12 @@ func (r *SQLRunner) applyBatch(ctx context.Context, batch []events.Envelope) err
 		return fmt.Errorf("read db: %w", err)
 	}
 	defer tx.Rollback()
+	for _, env := range skipped {
+		if _, err := tx.Exec(ctx, `INSERT INTO projection_skips (seq, type, version) VALUES (?, ?, ?) ON CONFLICT (seq) DO NOTHING`,
+			int64(env.Seq), env.Type, env.Version); err != nil {
+			return fmt.Errorf("read db: record a skipped event: %w", err)
+		}
+	}
 	type next struct {
 		mr        *modelRun
 		seq       uint64
@@ -410,6 +455,12 @@ func (r *SQLRunner) applyBatch(ctx context.Context, batch []events.Envelope) err
 	r.mu.Lock()
 	for _, n := range moves {
 		n.mr.seq, n.mr.state, n.mr.failedSeq, n.mr.reason, n.mr.updated = n.seq, n.state, n.failedSeq, n.reason, now
+		if n.state == StateRunning {
+			n.mr.lastTime = last.Time
+		}
+	}
+	if caughtUp {
+		r.caughtUp = now
 	}
 	prev := r.applied
 	r.mu.Unlock()
@@ -568,13 +619,31 @@ func (r *SQLRunner) noteHead(seq uint64) {
 }
 
 // Status reports every model's state and checkpoint.
-func (r *SQLRunner) Status() []ModelStatus {
+func (r *SQLRunner) Status() []ModelStatus { return r.StatusAt(0) }
+
+// StatusAt is Status with each model's lag behind last, the log's last
+// sequence (0: unknown, no lag). The lag in seconds is the time since the
+// model was last known to be level with the log: its newest event's time
+// or the last commit that found nothing more to read, whichever is later.
+func (r *SQLRunner) StatusAt(last uint64) []ModelStatus {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	now := time.Now()
 	out := make([]ModelStatus, 0, len(r.models))
 	for _, mr := range r.models {
 		st := ModelStatus{Name: mr.m.Name(), Version: mr.m.Version(), Generation: mr.gen, State: mr.state,
 			Seq: mr.seq, FailedSeq: mr.failedSeq, Reason: mr.reason, Updated: mr.updated}
+		if last > mr.seq {
+			st.LagEvents = last - mr.seq
+			since := mr.lastTime
+			if mr.state == StateRunning && r.caughtUp.After(since) {
+				since = r.caughtUp
+			}
+			if since.IsZero() {
+				since = mr.updated
+			}
+			st.LagSeconds = max(now.Sub(since).Seconds(), 0)
+		}
 		if mr.rebuild != nil {
 			p := *mr.rebuild
 			st.Rebuild = &p

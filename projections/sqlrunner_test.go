@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/tagstream/tagstream/events"
+	"github.com/tagstream/tagstream/events/memstore"
 	"github.com/tagstream/tagstream/internal/sqldb"
 	"github.com/tagstream/tagstream/internal/testenv"
 )
@@ -43,12 +46,13 @@ func stores(t *testing.T, fn func(t *testing.T, open func() *sqldb.DB)) {
 // seqModel records every event it applies under a primary key: an event
 // applied twice (in any run) fails the insert. failAt makes it fail there.
 type seqModel struct {
-	name   string
-	failAt uint64
+	name    string
+	failAt  uint64
+	version int // 0: 1
 }
 
 func (m *seqModel) Name() string { return m.name }
-func (m *seqModel) Version() int { return 1 }
+func (m *seqModel) Version() int { return max(m.version, 1) }
 func (m *seqModel) Create(ctx context.Context, tx *sqldb.Tx, t Tables) error {
 	_, err := tx.Exec(ctx, `CREATE TABLE `+t.Name("seen")+` (seq BIGINT PRIMARY KEY, job TEXT NOT NULL)`)
 	return err
@@ -204,6 +208,17 @@ func TestSQLRunnerTapAndSkips(t *testing.T) {
 		if skips.Total() != 1 || r.Applied() != 8 {
 			t.Fatalf("skips %d, applied %d", skips.Total(), r.Applied())
 		}
+		// A restart from the checkpoint still reports the skipped event.
+		r.DB().Close()
+		r2 := NewSQLRunner(open(), envs, &seqModel{name: "probe"})
+		again := events.NewSkips(nil, nil)
+		r2.CountSkips(again)
+		if err := r2.Open(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if again.Total() != 1 || again.Count(events.ReaderProjections, "JobArchived") != 1 {
+			t.Fatalf("after restart: %d skips", again.Total())
+		}
 	})
 }
 
@@ -244,6 +259,126 @@ func TestSQLRunnerRebuildSwitchesGeneration(t *testing.T) {
 		}
 		if g := r2.Status()[0].Generation; g != 2 {
 			t.Fatalf("restart serves generation %d", g)
+		}
+		// ... and has dropped the retired one's tables.
+		tables, err := listTables(ctx, r2.DB())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tb := range tables {
+			if strings.HasPrefix(tb, "probe_g1_") {
+				t.Fatalf("retired table %s kept after restart", tb)
+			}
+		}
+	})
+}
+
+// While a rebuild builds the next generation, the serving one keeps
+// applying and observers keep getting every event once, in order; the
+// switch lands at the serving checkpoint and the runner goes on into the
+// new generation.
+func TestSQLRunnerRebuildWhileServing(t *testing.T) {
+	stores(t, func(t *testing.T, open func() *sqldb.DB) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		log := memstore.New()
+		appendN := func(n int) {
+			for i := 0; i < n; i++ {
+				if _, err := log.Append(ctx, known(t, fmt.Sprintf("job-%d", i%7), events.JobResumed{}), nil); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}
+		appendN(300)
+		r := NewSQLRunner(open(), log, &seqModel{name: "probe"})
+		r.BatchSize = 16
+		if err := r.Open(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.CatchUp(ctx); err != nil {
+			t.Fatal(err)
+		}
+		var mu sync.Mutex
+		var delivered []uint64
+		r.Tap(func(uint64) {}, func(env events.Envelope) bool {
+			mu.Lock()
+			delivered = append(delivered, env.Seq)
+			mu.Unlock()
+			return true
+		})
+		runErr := make(chan error, 1)
+		go func() { runErr <- r.Run(ctx) }()
+		writing := make(chan struct{})
+		go func() { defer close(writing); appendN(300) }()
+		if err := r.Rebuild(ctx, "probe", nil); err != nil {
+			t.Fatal(err)
+		}
+		<-writing
+		appendN(50)
+		if err := r.Sync(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if g := r.Status()[0].Generation; g != 2 {
+			t.Fatalf("serving generation %d", g)
+		}
+		if got := seenSeqs(t, r.DB(), r.Tables("probe")); len(got) != 650 || got[0] != 1 || got[649] != 650 {
+			t.Fatalf("new generation holds %d events (%v...)", len(got), got[:min(5, len(got))])
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		for i, s := range delivered {
+			if s != uint64(301+i) {
+				t.Fatalf("observer got %v at %d, want %d (no gap, no repeat)", s, i, 301+i)
+			}
+		}
+		if len(delivered) != 350 {
+			t.Fatalf("observer got %d events, want 350", len(delivered))
+		}
+		cancel()
+		if err := <-runErr; err != nil && !errors.Is(err, context.Canceled) {
+			t.Fatal(err)
+		}
+	})
+}
+
+// A new version of a model is not applied to the tables an older version
+// wrote: it is reported as needing a rebuild, which builds its generation
+// beside the old one and switches.
+func TestSQLRunnerNewVersionIsRebuiltBeside(t *testing.T) {
+	stores(t, func(t *testing.T, open func() *sqldb.DB) {
+		ctx := context.Background()
+		log := startedLog(t, 30)
+		r := NewSQLRunner(open(), log[:20], &seqModel{name: "probe"})
+		if err := r.Open(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.CatchUp(ctx); err != nil {
+			t.Fatal(err)
+		}
+		r.DB().Close()
+		r2 := NewSQLRunner(open(), log, &seqModel{name: "probe", version: 2})
+		if err := r2.Open(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got := r2.NeedsRebuild(); fmt.Sprint(got) != "[probe]" {
+			t.Fatalf("needs rebuild: %v", got)
+		}
+		if err := r2.CatchUp(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got := seenSeqs(t, r2.DB(), r2.Tables("probe")); len(got) != 20 {
+			t.Fatalf("the old version's tables were written by the new code: %d rows", len(got))
+		}
+		if err := r2.Rebuild(ctx, "probe", nil); err != nil {
+			t.Fatal(err)
+		}
+		st := r2.Status()[0]
+		if st.Generation != 2 || st.State != StateRunning || st.Version != 2 || len(r2.NeedsRebuild()) != 0 {
+			t.Fatalf("after rebuild %+v", st)
+		}
+		if got := seenSeqs(t, r2.DB(), r2.Tables("probe")); len(got) != 30 {
+			t.Fatalf("new generation holds %d events", len(got))
 		}
 	})
 }

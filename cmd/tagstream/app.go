@@ -39,29 +39,27 @@ type roles struct {
 
 // app is one wired Tagstream process.
 type app struct {
-	cfg       config
-	roles     roles
-	log       *slog.Logger
-	conn      *natsx.Conn
-	store     *jsstore.Store
-	queue     *dispatch.TaskQueue
-	cache     *dispatch.KVCache
-	secrets   *secrets.Store
-	uploads   *uploads.Store
-	auth      *auth.Service
-	jobs      *projections.JobStatus
-	results   *projections.DocumentResults
-	analytics *projections.Analytics
-	runner    *projections.Runner
-	// The read database and the runner of the SQL read models.
-	readDB    *sqldb.DB
-	sqlRunner *projections.SQLRunner
-	search    *freshSearch
-	tagger    pipeline.Tagger
-	handler   http.Handler
-	unlock    func()
-	metrics   *metrics.Metrics
-	skips     *events.Skips // events skipped as too new, by any reader
+	cfg     config
+	roles   roles
+	log     *slog.Logger
+	conn    *natsx.Conn
+	store   *jsstore.Store
+	queue   *dispatch.TaskQueue
+	cache   *dispatch.KVCache
+	secrets *secrets.Store
+	uploads *uploads.Store
+	auth    *auth.Service
+	readDB  *sqldb.DB
+	read    *projections.SQLRunner // the SQL read models, from their checkpoints
+	jobs    *projections.JobQueries
+	results *projections.ResultQueries
+	search  *projections.SearchReader // search, history statistics, analytics
+	fresh   *projections.SQLRunner    // what commands wait on: every read model
+	tagger  pipeline.Tagger
+	handler http.Handler
+	unlock  func()
+	metrics *metrics.Metrics
+	skips   *events.Skips // events skipped as too new, by any reader
 	// readyAt is the log's last sequence when the read models started
 	// rebuilding: /api/ready waits for the runner to reach it.
 	readyAt uint64
@@ -154,22 +152,11 @@ func (a *app) open(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	a.jobs, a.results, a.analytics = projections.NewJobStatus(), projections.NewDocumentResults(), projections.NewAnalytics()
-	a.runner = projections.NewRunner(a.store, a.readModels()...)
-	a.runner.CountSkips(a.skips)
-	start := time.Now()
-	if a.readyAt, err = a.store.LastSeq(ctx); err != nil {
+	if err := a.openReadSide(ctx); err != nil {
 		return err
 	}
-	if err := a.runner.CatchUp(ctx); err != nil {
-		return fmt.Errorf("rebuild read models: %w", err)
-	}
-	a.log.Info("read models rebuilt from the log", "events", a.runner.Applied(), "ms", time.Since(start).Milliseconds())
-	if err := a.openReadDB(ctx); err != nil {
-		return err
-	}
-	a.metrics.Watch(metrics.State{JobsByStatus: a.jobsByStatus, Applied: a.runner.Applied,
-		LogLastSeq: a.store.LastSeq, TaskBacklog: a.taskBacklog})
+	a.metrics.Watch(metrics.State{JobsByStatus: a.jobsByStatus, Applied: a.fresh.Applied,
+		LogLastSeq: a.store.LastSeq, TaskBacklog: a.taskBacklog, Projections: a.projectionStates})
 	starter := services.NewStartJobHandler(a.store, a.secrets, a.cfg.MaxDocuments, a.cfg.LLMAPIKey != "").
 		WithCallbacks(a.cfg.WebhookSecret != "", a.cfg.AllowPrivate)
 	a.handler = httpapi.New(httpapi.Deps{
@@ -188,10 +175,11 @@ func (a *app) open(ctx context.Context) error {
 		Documents:    a.search,
 		Results:      a.results,
 		Events:       a.store,
-		Freshness:    bothFresh{a.runner, a.sqlRunner},
-		Tap:          a.runner,
+		Freshness:    a.fresh,
+		Tap:          a.read,
 		Healthy:      a.conn.Healthy,
-		CaughtUp:     func() (uint64, uint64) { return a.runner.Applied(), a.readyAt },
+		CaughtUp:     func() (uint64, uint64) { return a.fresh.Applied(), a.readyAt },
+		Projections:  a.readyProjections,
 		Skipped:      func() (uint64, []string) { return a.skips.Total(), a.skips.Types() },
 		Requests:     a.metrics,
 		Metrics:      a.metrics.Handler(),
@@ -238,8 +226,7 @@ func (a *app) run(ctx context.Context, ln net.Listener) error {
 		}()
 	}
 	if a.roles.api {
-		goLoop("projections", a.runner.Run)
-		goLoop("sql-projections", a.sqlRunner.Run)
+		goLoop("projections", a.read.Run)
 		goLoop("reconciler", a.reconcile)
 	}
 	var worker *dispatch.Worker
@@ -335,11 +322,6 @@ func (a *app) reconcile(ctx context.Context) error {
 	}
 }
 
-// readModels lists every projection, in the order the runner applies them.
-func (a *app) readModels() []projections.Projection {
-	return []projections.Projection{a.jobs, a.results, a.analytics}
-}
-
 // jobsByStatus counts jobs per status for the jobs gauge, with every status
 // present so a series does not vanish when its count drops to zero.
 func (a *app) jobsByStatus() map[string]int {
@@ -348,8 +330,14 @@ func (a *app) jobsByStatus() map[string]int {
 		events.StatusCompleted, events.StatusFailed, events.StatusCancelled} {
 		out[st] = 0
 	}
-	for _, j := range a.jobs.List(projections.Filter{}) {
-		out[j.Status]++
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	counts, err := a.jobs.CountByStatus(ctx)
+	if err != nil {
+		a.log.Warn("jobs gauge", "err", err)
+	}
+	for st, n := range counts {
+		out[st] = n
 	}
 	return out
 }

@@ -61,6 +61,7 @@ func (c *config) settings() []setting {
 	return []setting{
 		{"addr", "TAGSTREAM_ADDR", "HTTP listen address", &c.Addr, ":8000"},
 		{"data-dir", "TAGSTREAM_DATA_DIR", "embedded JetStream store and signing keys", &c.DataDir, "./data"},
+		{"read-db", "TAGSTREAM_READ_DB", "read models' database: empty = SQLite file read.db in the data dir, postgres://... = PostgreSQL; prefer the environment variable (the URL holds a password)", &c.ReadDB, ""},
 		{"nats-url", "TAGSTREAM_NATS_URL", "external NATS servers, comma separated (empty: embedded)", &c.NatsURL, ""},
 		{"nats-listen", "TAGSTREAM_NATS_LISTEN", "also open the embedded NATS server on host:port for remote workers (needs NATS credentials)", &c.NatsListen, ""},
 		{"nats-user", "TAGSTREAM_NATS_USER", "NATS user name (with TAGSTREAM_NATS_PASSWORD), required by and presented to the server", &c.NatsUser, ""},
@@ -89,7 +90,6 @@ func (c *config) settings() []setting {
 		{"max-fetch-bytes", "TAGSTREAM_MAX_FETCH_BYTES", "largest document fetched", &c.MaxFetchBytes, "52428800"},
 		{"model-prices", "TAGSTREAM_MODEL_PRICES", "model prices in dollars per million tokens: model=in/out,... or JSON {\"model\":{\"input\":x,\"output\":y}} or a JSON file", &c.ModelPrices, ""},
 		{"webhook-secret", "TAGSTREAM_WEBHOOK_SECRET", "whsec_<base64> key that signs job webhooks (config.callback_url); empty: callbacks refused; prefer the environment variable", &c.WebhookSecret, ""},
-		{"read-db", "TAGSTREAM_READ_DB", "read database of the SQL read models: empty = SQLite file read.db in the data dir, or a postgres:// URL; prefer the environment variable", &c.ReadDB, ""},
 		{"start-rate", "TAGSTREAM_START_RATE", "job starts (and, separately, path validations) per minute per user, bursts of up to 10; 0: unlimited", &c.StartRate, "60"},
 	}
 }
@@ -98,7 +98,7 @@ func (c *config) settings() []setting {
 // a value given through the environment cannot leak through --help.
 var secretSettings = map[string]bool{
 	"llm-api-key": true, "secrets-key": true, "nats-password": true, "oidc-client-secret": true,
-	"webhook-secret": true, "read-db": true, // a postgres:// URL may hold a password
+	"webhook-secret": true, "read-db": true,
 }
 
 // bind registers every setting as a flag whose default comes from its
@@ -183,6 +183,9 @@ func (c *config) validate() error {
 	}
 	if _, err := parseBytes(c.ExtractMemory); err != nil {
 		return fmt.Errorf("TAGSTREAM_EXTRACT_MEMORY %q: %w", c.ExtractMemory, err)
+	}
+	if err := c.validateReadDB(); err != nil {
+		return err
 	}
 	if c.WebhookSecret != "" {
 		if _, err := webhook.ParseSecret(c.WebhookSecret); err != nil {

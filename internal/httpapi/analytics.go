@@ -23,7 +23,12 @@ func (s *Server) analyticsSummary(c *gin.Context) {
 		owner = ""
 	}
 	byStatus := map[string]int{}
-	for _, j := range s.d.Jobs.List(projections.Filter{OwnerID: owner}) {
+	jobs, err := s.d.Jobs.List(c.Request.Context(), projections.Filter{OwnerID: owner})
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	for _, j := range jobs {
 		byStatus[j.Status]++
 	}
 	sum, err := s.d.Analytics.Summary(c.Request.Context(), owner, 10)

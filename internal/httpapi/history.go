@@ -87,7 +87,12 @@ func (s *Server) jobHistory(c *gin.Context) {
 	}
 	var page []projections.Job
 	var next any
-	for _, j := range s.d.Jobs.List(f) {
+	jobs, err := s.d.Jobs.List(c.Request.Context(), f)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	for _, j := range jobs {
 		if after != nil && !after.before(j) {
 			continue
 		}

@@ -48,8 +48,8 @@ type Changer interface {
 
 // JobReader answers job queries.
 type JobReader interface {
-	Get(id string) (projections.Job, bool)
-	List(f projections.Filter) []projections.Job
+	Get(ctx context.Context, id string) (projections.Job, bool, error)
+	List(ctx context.Context, f projections.Filter) ([]projections.Job, error)
 }
 
 // Freshness lets handlers wait until the read models include a write.
@@ -79,7 +79,10 @@ type Deps struct {
 	Events       EventReader
 	Freshness    Freshness
 	Tap          Tapper
-	Healthy      func() bool // NATS reachable
+	// Projections reports each read model's state and lag for /api/ready;
+	// optional.
+	Projections func(ctx context.Context) []projections.ModelStatus
+	Healthy     func() bool // NATS reachable
 	// CaughtUp says how far the read models are (applied) against the
 	// log's last sequence at startup (target), for /api/ready; optional.
 	CaughtUp func() (applied, target uint64)
