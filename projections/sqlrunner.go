@@ -279,7 +279,10 @@ func (r *SQLRunner) Run(ctx context.Context) error { return r.consume(ctx, true)
 // waiting" (keep filling) from "caught up" (commit now, for low latency).
 func (r *SQLRunner) consume(ctx context.Context, follow bool) error {
 	r.mu.Lock()
-	from := r.minSeqLocked() + 1
+	// From the lowest checkpoint, or from the last event observers got if
+	// that is lower (another process moved the checkpoints past it: the
+	// models skip what they hold, the taps still get every event).
+	from := min(r.minSeqLocked(), r.applied) + 1
 	r.mu.Unlock()
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -360,9 +363,21 @@ func (r *SQLRunner) batchWait() time.Duration {
 	return r.BatchWait
 }
 
-// errGenerationMoved: a checkpoint row this runner writes is no longer
-// serving (a rebuild elsewhere switched it); the runner reloads.
-var errGenerationMoved = errors.New("read model generation switched")
+// errGenerationMoved: a checkpoint this runner writes is no longer as it
+// left it (another process advanced it, or a rebuild elsewhere switched
+// its generation); the runner reloads every checkpoint and resumes.
+var errGenerationMoved = errors.New("read model checkpoint moved")
+
+// reloadAll rereads every model's serving checkpoint and returns
+// errGenerationMoved (or the error that stopped the reload).
+func (r *SQLRunner) reloadAll(ctx context.Context) error {
+	for _, mr := range r.models {
+		if err := r.load(ctx, mr); err != nil {
+			return err
+		}
+	}
+	return errGenerationMoved
+}
 
 // applyBatch applies a batch to every running model in one transaction,
 // moves their checkpoints, commits, then publishes.
@@ -425,6 +440,20 @@ func (r *SQLRunner) applyBatch(ctx context.Context, batch []events.Envelope, cau
 		if from >= last.Seq {
 			continue // already past this batch (after a reload)
 		}
+		// Claim the checkpoint first, as it was when this runner last
+		// committed: on PostgreSQL the row lock makes another process
+		// applying the same model wait here, then find the checkpoint
+		// moved and reload instead of applying the same events again.
+		res, err := tx.Exec(ctx, `UPDATE projection_checkpoints SET updated = ?
+			WHERE name = ? AND generation = ? AND serving = 1 AND seq = ? AND state = ?`,
+			now.UnixNano(), mr.m.Name(), gen, int64(from), StateRunning)
+		if err != nil {
+			return fmt.Errorf("read db: checkpoint of %s: %w", mr.m.Name(), err)
+		}
+		if k, err := res.RowsAffected(); err == nil && k == 0 {
+			tx.Rollback()
+			return r.reloadAll(ctx)
+		}
 		if err := applyModel(ctx, tx, mr.m, tablesFor(mr.m.Name(), gen), loaded, from); err != nil {
 			var me *modelError
 			if !errors.As(err, &me) {
@@ -432,7 +461,7 @@ func (r *SQLRunner) applyBatch(ctx context.Context, batch []events.Envelope, cau
 			}
 			n.seq, n.state, n.failedSeq, n.reason = me.seq-1, StateFailed, me.seq, me.err.Error()
 		}
-		res, err := tx.Exec(ctx, `UPDATE projection_checkpoints SET seq = ?, state = ?, failed_seq = ?, reason = ?, updated = ?
+		res, err = tx.Exec(ctx, `UPDATE projection_checkpoints SET seq = ?, state = ?, failed_seq = ?, reason = ?, updated = ?
 			WHERE name = ? AND generation = ? AND serving = 1`,
 			int64(n.seq), n.state, int64(n.failedSeq), n.reason, now.UnixNano(), mr.m.Name(), gen)
 		if err != nil {
@@ -440,10 +469,7 @@ func (r *SQLRunner) applyBatch(ctx context.Context, batch []events.Envelope, cau
 		}
 		if k, err := res.RowsAffected(); err == nil && k == 0 {
 			tx.Rollback()
-			if err := r.load(ctx, mr); err != nil {
-				return err
-			}
-			return errGenerationMoved
+			return r.reloadAll(ctx)
 		}
 		moves = append(moves, n)
 	}
