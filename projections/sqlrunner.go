@@ -570,4 +570,3 @@ func firstAfter(evs []events.Envelope, from uint64) uint64 {
 	}
 	return from + 1
 }
-
