@@ -279,7 +279,10 @@ func (r *SQLRunner) Run(ctx context.Context) error { return r.consume(ctx, true)
 // waiting" (keep filling) from "caught up" (commit now, for low latency).
 func (r *SQLRunner) consume(ctx context.Context, follow bool) error {
 	r.mu.Lock()
-	from := r.minSeqLocked() + 1
+	// From the lowest checkpoint, or from the last event observers got if
+	// that is lower (another process moved the checkpoints past it: the
+	// models skip what they hold, the taps still get every event).
+	from := min(r.minSeqLocked(), r.applied) + 1
 	r.mu.Unlock()
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -360,9 +363,21 @@ func (r *SQLRunner) batchWait() time.Duration {
 	return r.BatchWait
 }
 
-// errGenerationMoved: a checkpoint row this runner writes is no longer
-// serving (a rebuild elsewhere switched it); the runner reloads.
-var errGenerationMoved = errors.New("read model generation switched")
+// errGenerationMoved: a checkpoint this runner writes is no longer as it
+// left it (another process advanced it, or a rebuild elsewhere switched
+// its generation); the runner reloads every checkpoint and resumes.
+var errGenerationMoved = errors.New("read model checkpoint moved")
+
+// reloadAll rereads every model's serving checkpoint and returns
+// errGenerationMoved (or the error that stopped the reload).
+func (r *SQLRunner) reloadAll(ctx context.Context) error {
+	for _, mr := range r.models {
+		if err := r.load(ctx, mr); err != nil {
+			return err
+		}
+	}
+	return errGenerationMoved
+}
 
 // applyBatch applies a batch to every running model in one transaction,
 // moves their checkpoints, commits, then publishes.
@@ -425,6 +440,20 @@ func (r *SQLRunner) applyBatch(ctx context.Context, batch []events.Envelope, cau
 		if from >= last.Seq {
 			continue // already past this batch (after a reload)
 		}
+		// Claim the checkpoint first, as it was when this runner last
+		// committed: on PostgreSQL the row lock makes another process
+		// applying the same model wait here, then find the checkpoint
+		// moved and reload instead of applying the same events again.
+		res, err := tx.Exec(ctx, `UPDATE projection_checkpoints SET updated = ?
+			WHERE name = ? AND generation = ? AND serving = 1 AND seq = ? AND state = ?`,
+			now.UnixNano(), mr.m.Name(), gen, int64(from), StateRunning)
+		if err != nil {
+			return fmt.Errorf("read db: checkpoint of %s: %w", mr.m.Name(), err)
+		}
+		if k, err := res.RowsAffected(); err == nil && k == 0 {
+			tx.Rollback()
+			return r.reloadAll(ctx)
+		}
 		if err := applyModel(ctx, tx, mr.m, tablesFor(mr.m.Name(), gen), loaded, from); err != nil {
 			var me *modelError
 			if !errors.As(err, &me) {
@@ -432,7 +461,7 @@ func (r *SQLRunner) applyBatch(ctx context.Context, batch []events.Envelope, cau
 			}
 			n.seq, n.state, n.failedSeq, n.reason = me.seq-1, StateFailed, me.seq, me.err.Error()
 		}
-		res, err := tx.Exec(ctx, `UPDATE projection_checkpoints SET seq = ?, state = ?, failed_seq = ?, reason = ?, updated = ?
+		res, err = tx.Exec(ctx, `UPDATE projection_checkpoints SET seq = ?, state = ?, failed_seq = ?, reason = ?, updated = ?
 			WHERE name = ? AND generation = ? AND serving = 1`,
 			int64(n.seq), n.state, int64(n.failedSeq), n.reason, now.UnixNano(), mr.m.Name(), gen)
 		if err != nil {
@@ -440,10 +469,7 @@ func (r *SQLRunner) applyBatch(ctx context.Context, batch []events.Envelope, cau
 		}
 		if k, err := res.RowsAffected(); err == nil && k == 0 {
 			tx.Rollback()
-			if err := r.load(ctx, mr); err != nil {
-				return err
-			}
-			return errGenerationMoved
+			return r.reloadAll(ctx)
 		}
 		moves = append(moves, n)
 	}
@@ -543,115 +569,4 @@ func firstAfter(evs []events.Envelope, from uint64) uint64 {
 		}
 	}
 	return from + 1
-}
-
-// Applied is the sequence every running model has committed.
-func (r *SQLRunner) Applied() uint64 {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.applied
-}
-
-// WaitFor blocks until the event at seq is committed in every running
-// model, so a handler can answer with its own writes visible. A failed
-// model that stopped before seq makes it return ErrModelFailed at once.
-func (r *SQLRunner) WaitFor(ctx context.Context, seq uint64) error {
-	for {
-		r.mu.Lock()
-		applied, ch := r.applied, r.changed
-		var failed *modelRun
-		for _, mr := range r.models {
-			if mr.state == StateFailed && mr.seq < seq {
-				failed = mr
-			}
-		}
-		r.mu.Unlock()
-		if failed != nil {
-			return fmt.Errorf("%w: %s stopped at seq %d: %s", ErrModelFailed, failed.m.Name(), failed.failedSeq, failed.reason)
-		}
-		if applied >= seq {
-			return nil
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return fmt.Errorf("read models are behind the log (at %d, waiting for %d): %w", applied, seq, ctx.Err())
-		}
-	}
-}
-
-// Sync waits until everything in the log when Sync was called is applied.
-func (r *SQLRunner) Sync(ctx context.Context) error {
-	last, err := r.src.LastSeq(ctx)
-	if err != nil {
-		return err
-	}
-	r.noteHead(last)
-	return r.WaitFor(ctx, last)
-}
-
-// Tap runs snapshot with the read models exactly as of a committed
-// checkpoint, then calls deliver for every later event, in order, after
-// it has been committed. No event falls between the snapshot and the first
-// delivery, none is delivered twice. deliver must not block; returning
-// false removes the tap. The returned function removes it too.
-func (r *SQLRunner) Tap(snapshot func(applied uint64), deliver func(events.Envelope) bool) (untap func()) {
-	r.pubMu.Lock()
-	defer r.pubMu.Unlock()
-	snapshot(r.Applied())
-	id := r.nextTap
-	r.nextTap++
-	r.taps[id] = deliver
-	return func() {
-		r.pubMu.Lock()
-		delete(r.taps, id)
-		r.pubMu.Unlock()
-	}
-}
-
-// noteHead records the log's newest sequence, for the lag.
-func (r *SQLRunner) noteHead(seq uint64) {
-	r.mu.Lock()
-	if seq > r.headSeq {
-		r.headSeq, r.headTime = seq, time.Now()
-	}
-	r.mu.Unlock()
-}
-
-// Status reports every model's state and checkpoint.
-func (r *SQLRunner) Status() []ModelStatus { return r.StatusAt(0) }
-
-// StatusAt is Status with each model's lag behind last, the log's last
-// sequence (0: unknown, no lag). The lag in seconds is the time since the
-// model was last known to be level with the log: its newest event's time
-// or the last commit that found nothing more to read, whichever is later.
-func (r *SQLRunner) StatusAt(last uint64) []ModelStatus {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	now := time.Now()
-	out := make([]ModelStatus, 0, len(r.models))
-	for _, mr := range r.models {
-		st := ModelStatus{Name: mr.m.Name(), Version: mr.m.Version(), Generation: mr.gen, State: mr.state,
-			Seq: mr.seq, FailedSeq: mr.failedSeq, Reason: mr.reason, Updated: mr.updated}
-		if last > mr.seq {
-			st.LagEvents = last - mr.seq
-			since := mr.lastTime
-			if mr.state == StateRunning && r.caughtUp.After(since) {
-				since = r.caughtUp
-			}
-			if since.IsZero() {
-				since = mr.updated
-			}
-			st.LagSeconds = max(now.Sub(since).Seconds(), 0)
-		}
-		if mr.rebuild != nil {
-			p := *mr.rebuild
-			st.Rebuild = &p
-			if st.State == StateRunning {
-				st.State = StateRebuilding
-			}
-		}
-		out = append(out, st)
-	}
-	return out
 }

@@ -382,3 +382,53 @@ func TestSQLRunnerNewVersionIsRebuiltBeside(t *testing.T) {
 		}
 	})
 }
+
+// Two processes sharing one database (PostgreSQL, or the same SQLite
+// file) may both run a model: each batch claims the checkpoint as its
+// runner last left it, so the one that finds it moved reloads instead of
+// applying the same events again. The probe model's primary key would
+// fail (and stop the model) on any event applied twice.
+func TestSQLRunnersSharingADatabaseApplyEachEventOnce(t *testing.T) {
+	stores(t, func(t *testing.T, open func() *sqldb.DB) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		log := memstore.New()
+		appendN := func(n int) {
+			for i := 0; i < n; i++ {
+				if _, err := log.Append(ctx, known(t, fmt.Sprintf("job-%d", i%5), events.JobResumed{}), nil); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}
+		var runners []*SQLRunner
+		errs := make(chan error, 2)
+		for i := 0; i < 2; i++ {
+			r := NewSQLRunner(open(), log, &seqModel{name: "probe"})
+			r.BatchSize = 1 + 6*i
+			if err := r.Open(ctx); err != nil {
+				t.Fatal(err)
+			}
+			runners = append(runners, r)
+			go func() { errs <- r.Run(ctx) }()
+		}
+		appendN(400)
+		for _, r := range runners {
+			if err := r.Sync(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if st := r.Status()[0]; st.State != StateRunning || st.Seq != 400 {
+				t.Fatalf("runner status %+v", st)
+			}
+		}
+		if got := seenSeqs(t, runners[0].DB(), runners[0].Tables("probe")); len(got) != 400 {
+			t.Fatalf("%d events applied, want 400", len(got))
+		}
+		cancel()
+		for range runners {
+			if err := <-errs; err != nil && !errors.Is(err, context.Canceled) {
+				t.Fatal(err)
+			}
+		}
+	})
+}
