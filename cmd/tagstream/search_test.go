@@ -44,8 +44,9 @@ func TestSearchDocumentsEndToEnd(t *testing.T) {
 		}
 		return strings.Join(out, "|")
 	}
-	// No waiting here: reads of the SQL models wait until they have what
-	// the job's status showed (freshSearch).
+	// No waiting here: the job's status and the search come from models
+	// the SQL runner commits in the same batch, so a completed status
+	// means its documents are searchable.
 	check := func() {
 		t.Helper()
 		e := cur
