@@ -56,6 +56,7 @@ type app struct {
 	analytics *projections.Analytics // in memory, replayed from seq 1 (until it moves to SQL)
 	runner    *projections.Runner    // applies the log to analytics
 	fresh     readSide
+	readFrom  uint64 // the SQL models' lowest checkpoint at start: where the catch-up began
 	tagger    pipeline.Tagger
 	handler   http.Handler
 	unlock    func()
