@@ -39,27 +39,28 @@ type roles struct {
 
 // app is one wired Tagstream process.
 type app struct {
-	cfg     config
-	roles   roles
-	log     *slog.Logger
-	conn    *natsx.Conn
-	store   *jsstore.Store
-	queue   *dispatch.TaskQueue
-	cache   *dispatch.KVCache
-	secrets *secrets.Store
-	uploads *uploads.Store
-	auth    *auth.Service
-	readDB  *sqldb.DB
-	read    *projections.SQLRunner // the SQL read models, from their checkpoints
-	jobs    *projections.JobQueries
-	results *projections.ResultQueries
-	search  *projections.SearchReader // search, history statistics, analytics
-	fresh   *projections.SQLRunner    // what commands wait on: every read model
-	tagger  pipeline.Tagger
-	handler http.Handler
-	unlock  func()
-	metrics *metrics.Metrics
-	skips   *events.Skips // events skipped as too new, by any reader
+	cfg      config
+	roles    roles
+	log      *slog.Logger
+	conn     *natsx.Conn
+	store    *jsstore.Store
+	queue    *dispatch.TaskQueue
+	cache    *dispatch.KVCache
+	secrets  *secrets.Store
+	uploads  *uploads.Store
+	auth     *auth.Service
+	readDB   *sqldb.DB
+	read     *projections.SQLRunner // the SQL read models, from their checkpoints
+	jobs     *projections.JobQueries
+	results  *projections.ResultQueries
+	search   *projections.SearchReader // search, history statistics, analytics
+	fresh    *projections.SQLRunner    // what commands wait on: every read model
+	readFrom uint64                    // the SQL models' lowest checkpoint at start: where the catch-up began
+	tagger   pipeline.Tagger
+	handler  http.Handler
+	unlock   func()
+	metrics  *metrics.Metrics
+	skips    *events.Skips // events skipped as too new, by any reader
 	// readyAt is the log's last sequence when the read models started
 	// rebuilding: /api/ready waits for the runner to reach it.
 	readyAt uint64

@@ -38,6 +38,7 @@ func (a *app) openReadSide(ctx context.Context) error {
 		return err
 	}
 	from := a.read.Applied()
+	a.readFrom = from
 	if err := a.read.CatchUp(ctx); err != nil {
 		return fmt.Errorf("catch up read models: %w", err)
 	}
