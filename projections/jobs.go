@@ -1,6 +1,7 @@
 package projections
 
 import (
+	"context"
 	"encoding/json"
 	"sort"
 	"sync"
@@ -246,25 +247,25 @@ func (j *jobEntry) retry(e *events.JobRetried) {
 }
 
 // Get returns one job.
-func (p *JobStatus) Get(id string) (Job, bool) {
+func (p *JobStatus) Get(_ context.Context, id string) (Job, bool, error) {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	j, ok := p.jobs[id]
 	if !ok {
-		return Job{}, false
+		return Job{}, false, nil
 	}
-	return j.Job, true
+	return j.Job, true, nil
 }
 
 // DocStatuses returns each document's status and attempt, by row.
-func (p *JobStatus) DocStatuses(id string) []DocState {
+func (p *JobStatus) DocStatuses(_ context.Context, id string) ([]DocState, error) {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	j, ok := p.jobs[id]
 	if !ok {
-		return nil
+		return nil, nil
 	}
-	return append([]DocState(nil), j.docs...)
+	return append([]DocState(nil), j.docs...), nil
 }
 
 // Filter selects jobs for listing.
@@ -274,7 +275,7 @@ type Filter struct {
 }
 
 // List returns matching jobs, newest first.
-func (p *JobStatus) List(f Filter) []Job {
+func (p *JobStatus) List(_ context.Context, f Filter) ([]Job, error) {
 	p.mu.RLock()
 	out := make([]Job, 0, len(p.jobs))
 	for _, j := range p.jobs {
@@ -293,7 +294,7 @@ func (p *JobStatus) List(f Filter) []Job {
 		}
 		return out[a].ID > out[b].ID
 	})
-	return out
+	return out, nil
 }
 
 func contains(list []string, s string) bool {

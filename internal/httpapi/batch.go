@@ -154,12 +154,17 @@ func (s *Server) waitFor(ctx context.Context, seq uint64) {
 // Unavailable when the log cannot be consulted for an unknown job).
 func (s *Server) visibleJob(c *gin.Context) (projections.Job, error) {
 	id := c.Param("job_id")
-	job, ok := s.d.Jobs.Get(id)
+	job, ok, err := s.d.Jobs.Get(c.Request.Context(), id)
+	if err != nil {
+		return projections.Job{}, err
+	}
 	if !ok && events.ValidJobID(id) {
 		if err := s.catchUp(c.Request.Context()); err != nil {
 			return projections.Job{}, err
 		}
-		job, ok = s.d.Jobs.Get(id)
+		if job, ok, err = s.d.Jobs.Get(c.Request.Context(), id); err != nil {
+			return projections.Job{}, err
+		}
 	}
 	who := caller(c)
 	if !ok || (job.OwnerID != who.Actor.ID && !who.ReadAll) {
@@ -234,7 +239,11 @@ func (s *Server) active(c *gin.Context) {
 	if who.ReadAll && c.Query("all") == "true" {
 		f.OwnerID = "" // auditors and admins, as in the history
 	}
-	jobs := s.d.Jobs.List(f)
+	jobs, err := s.d.Jobs.List(c.Request.Context(), f)
+	if err != nil {
+		fail(c, err)
+		return
+	}
 	out := make([]gin.H, 0, len(jobs))
 	for _, j := range jobs {
 		out = append(out, gin.H{"job_id": j.ID, "status": j.Status, "total_documents": j.Total,

@@ -86,7 +86,7 @@ func (s *Server) watchJob(job projections.Job) *watch {
 	w.untap = s.d.Tap.Tap(func(applied uint64) {
 		// Under the runner's lock: only the job's small state is read
 		// here; its rows are paged out later by writeCatchup.
-		current, _ := s.d.Jobs.Get(job.ID)
+		current, _, _ := s.d.Jobs.Get(context.Background(), job.ID)
 		w.applied, w.state = applied, current
 		if events.Terminal(current.Status) {
 			// Nothing more will happen: the terminal message follows at once.
@@ -145,7 +145,10 @@ func (w *watch) writeCatchup(out io.Writer) error {
 	}
 	first := true
 	for from := 0; ; from += catchupPage {
-		rows, total, _ := w.results.Page(w.job, from, catchupPage)
+		rows, total, _, err := w.results.Page(context.Background(), w.job, from, catchupPage)
+		if err != nil {
+			return err
+		}
 		var buf bytes.Buffer
 		for _, r := range rows {
 			if w.since > 0 && r.Seq <= w.since {
@@ -195,7 +198,7 @@ func (s *Server) render(env events.Envelope) (msg []byte, row int, terminal bool
 
 func (s *Server) renderNew(env events.Envelope) ([]byte, int, bool) {
 	row := -1
-	job, _ := s.d.Jobs.Get(env.JobID)
+	job, _, _ := s.d.Jobs.Get(context.Background(), env.JobID)
 	var body gin.H
 	terminal := false
 	switch env.Type {
@@ -204,7 +207,7 @@ func (s *Server) renderNew(env events.Envelope) ([]byte, int, bool) {
 		if err != nil {
 			return nil, -1, false
 		}
-		rows := s.d.Results.Rows(env.JobID, []int{r})
+		rows, _ := s.d.Results.Rows(context.Background(), env.JobID, []int{r})
 		if len(rows) == 0 {
 			return nil, -1, false
 		}

@@ -90,7 +90,11 @@ func (s *Server) jobHistory(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	jobs := s.d.Jobs.List(f)
+	jobs, err := s.d.Jobs.List(c.Request.Context(), f)
+	if err != nil {
+		fail(c, err)
+		return
+	}
 	sorted, err := sortJobs(jobs, c.Query("sort"))
 	if err != nil {
 		fail(c, err)

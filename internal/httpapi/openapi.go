@@ -55,6 +55,8 @@ var operations = []operation{
 	{"POST", "/api/batch/validate-paths", "Pre-flight checks of documents' sources", true, "ValidateRequest", "ValidateResponse", nil},
 	{"GET", "/api/batch/template", "CSV template (format=json describes the columns)", true, "", "", []string{"format"}},
 	{"GET", "/api/batch/column-rules", "How a CSV's separator is detected and its columns auto-mapped to fields (used by the console and the CLI)", true, "", "", nil},
+	{"GET", "/api/documents", "Search the caller's documents by words of titles, tags, descriptions and extra columns (word* for a prefix), filter by tag, job, status and job start time; newest first, paged by cursor (format=csv streams the whole search; all=true: everyone's, for auditors and admins)", true, "", "Documents", []string{"q", "tag", "job_id", "status", "since", "until", "limit", "cursor", "format", "all"}},
+	{"GET", "/api/history/stats", "History statistics: jobs and documents in total, jobs by status, the newest jobs (all=true: everyone's, for auditors and admins)", true, "", "HistoryStats", []string{"all"}},
 	{"GET", "/api/analytics/summary", "Statistics over the caller's jobs (auditors: everyone's)", true, "", "Analytics", []string{"mine"}},
 }
 
@@ -124,6 +126,12 @@ var schemas = map[string]any{
 	"RetryResponse":    obj(map[string]string{"message": "string", "job_id": "string", "status": "string", "attempt": "integer", "documents": "integer"}),
 	"ValidateRequest":  obj(map[string]string{"documents": "[]#Document", "column_mapping": "object"}, "documents"),
 	"ValidateResponse": obj(map[string]string{"total": "integer", "valid": "integer", "invalid": "integer", "results": "[]object"}),
+	"SearchDocument": map[string]any{"type": "object", "additionalProperties": true, "properties": obj(map[string]string{"job_id": "string", "row_id": "integer",
+		"owner_id": "string", "title": "string", "file_path": "string", "status": "string", "tags": "[]string", "description": "string",
+		"extra": "object", "error": "string", "error_code": "string", "model": "string", "total_tokens": "integer", "cost_usd": "number",
+		"duration_ms": "integer", "created_at": "string", "updated_at": "string", "finished_at": "string"})["properties"]},
+	"Documents":    obj(map[string]string{"documents": "[]#SearchDocument", "next_cursor": "string"}, "documents"),
+	"HistoryStats": obj(map[string]string{"total_jobs": "integer", "total_documents": "integer", "jobs_by_status": "object", "recent_jobs": "[]#JobStatus"}),
 	"Analytics": obj(map[string]string{"jobs_by_status": "object", "documents": "integer", "documents_per_day": "[]object", "success_rate": "number",
 		"models": "[]object", "top_failure_reasons": "[]object", "top_tags": "[]object", "usage_per_model_day": "[]object"}),
 }

@@ -110,8 +110,8 @@ func (s *Server) waitTerminal(ctx context.Context, jobID string) bool {
 }
 
 func (s *Server) terminal(jobID string) bool {
-	j, ok := s.d.Jobs.Get(jobID)
-	if !ok {
+	j, ok, err := s.d.Jobs.Get(context.Background(), jobID)
+	if err != nil || !ok {
 		return false
 	}
 	switch j.Status {
@@ -126,10 +126,10 @@ func (s *Server) terminal(jobID string) bool {
 func (s *Server) singleView(jobID string) gin.H {
 	out := gin.H{"job_id": jobID, "title": "", "status": events.StatusPending, "tags": []string{},
 		"metadata": nil, "error": nil}
-	if j, ok := s.d.Jobs.Get(jobID); ok {
+	if j, ok, _ := s.d.Jobs.Get(context.Background(), jobID); ok {
 		out["status"] = j.Status
 	}
-	if rows := s.d.Results.Rows(jobID, []int{0}); len(rows) == 1 {
+	if rows, _ := s.d.Results.Rows(context.Background(), jobID, []int{0}); len(rows) == 1 {
 		r := rows[0]
 		out["title"] = r.Title
 		if r.Status != "" {
