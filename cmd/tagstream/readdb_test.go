@@ -52,6 +52,11 @@ func TestServeResumesReadModelsFromTheirCheckpoints(t *testing.T) {
 			if st := e.status(u, job); st["status"] != "completed" {
 				t.Fatalf("job after restart: %v", st)
 			}
+			// Analytics still replays in memory, in the background: ready
+			// waits for it too.
+			if err := e.app.fresh.Sync(ctx); err != nil {
+				t.Fatal(err)
+			}
 			ready := e.mustCall("GET", "/api/ready", "", nil, 200)
 			models, _ := ready["projections"].([]any)
 			seen := map[string]bool{}
