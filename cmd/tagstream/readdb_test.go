@@ -52,8 +52,8 @@ func TestServeResumesReadModelsFromTheirCheckpoints(t *testing.T) {
 			if st := e.status(u, job); st["status"] != "completed" {
 				t.Fatalf("job after restart: %v", st)
 			}
-			// Analytics still replays in memory, in the background: ready
-			// waits for it too.
+			// Ready reports the models as of their last commit: wait for
+			// every read model to have the log's end first.
 			if err := e.app.fresh.Sync(ctx); err != nil {
 				t.Fatal(err)
 			}
