@@ -28,7 +28,8 @@ var orgIDPattern = regexp.MustCompile(`^org_[a-z0-9]{1,40}$`)
 // ValidOrgID reports whether id can be an organisation id (a subject token).
 func ValidOrgID(id string) bool { return orgIDPattern.MatchString(id) }
 
-// OrgCreated records a new organisation; the actor is its first admin.
+// OrgCreated records a new organisation; the actor (by email) is its
+// first admin, with no separate OrgMemberAdded.
 type OrgCreated struct {
 	Name string `json:"name"`
 }
