@@ -48,7 +48,8 @@ type app struct {
 	secrets   *secrets.Store
 	uploads   *uploads.Store
 	auth      *auth.Service
-	sso       *auth.Federation // single sign-on; nil without TAGSTREAM_OIDC_ISSUER
+	orgs      *services.OrgDirectory // organisation roles, folded from orgs.*
+	sso       *auth.Federation       // single sign-on; nil without TAGSTREAM_OIDC_ISSUER
 	jobs      *projections.JobStatus
 	results   *projections.DocumentResults
 	analytics *projections.Analytics
@@ -169,6 +170,10 @@ func (a *app) open(ctx context.Context) error {
 		return fmt.Errorf("rebuild read models: %w", err)
 	}
 	a.log.Info("read models rebuilt from the log", "events", a.runner.Applied(), "ms", time.Since(start).Milliseconds())
+	a.orgs = services.NewOrgDirectory()
+	if err := a.orgs.CatchUp(ctx, a.store); err != nil {
+		return fmt.Errorf("read organisations: %w", err)
+	}
 	a.metrics.Watch(metrics.State{JobsByStatus: a.jobsByStatus, Applied: a.runner.Applied,
 		LogLastSeq: a.store.LastSeq, TaskBacklog: a.taskBacklog})
 	starter := services.NewStartJobHandler(a.store, a.secrets, a.cfg.MaxDocuments, a.cfg.LLMAPIKey != "").
@@ -182,6 +187,8 @@ func (a *app) open(ctx context.Context) error {
 		SingleWait:   a.cfg.DocTimeout + 30*time.Second,
 		MaxDocuments: a.cfg.MaxDocuments,
 		Change:       services.NewChangeJobHandler(a.store),
+		OrgCommands:  services.NewOrgHandler(a.store),
+		OrgDirectory: a.orgs,
 		Retry:        services.NewRetryJobHandler(a.store, a.secrets, a.cfg.LLMAPIKey != ""),
 		Validate:     services.NewValidatePathsHandler(fetch.New(fetchConfig(a.cfg))),
 		Jobs:         a.jobs,
@@ -239,6 +246,7 @@ func (a *app) run(ctx context.Context, ln net.Listener) error {
 	}
 	if a.roles.api {
 		goLoop("projections", a.runner.Run)
+		goLoop("organisations", func(ctx context.Context) error { return a.orgs.Run(ctx, a.store) })
 		goLoop("reconciler", a.reconcile)
 	}
 	var worker *dispatch.Worker

@@ -25,6 +25,7 @@ type startRequest struct {
 	ColumnMapping map[string]string `json:"column_mapping"`
 	JobID         string            `json:"job_id"`
 	Name          string            `json:"name"`
+	OrgID         string            `json:"org_id"`
 }
 
 type startConfig struct {
@@ -70,7 +71,7 @@ func DecodeStartRequest(body io.Reader, who services.Caller) (services.StartJob,
 		return services.StartJob{}, err
 	}
 	cmd := services.StartJob{Caller: who, JobID: req.JobID, Documents: docs, ColumnMapping: req.ColumnMapping,
-		Columns: columnOrder(req.Documents)}
+		Columns: columnOrder(req.Documents), OrgID: strings.TrimSpace(req.OrgID)}
 	if req.Config != nil {
 		cmd.Config = req.Config.command()
 	}
@@ -161,9 +162,11 @@ func (s *Server) visibleJob(c *gin.Context) (projections.Job, error) {
 		}
 		job, ok = s.d.Jobs.Get(id)
 	}
-	who := caller(c)
-	if !ok || (job.OwnerID != who.Actor.ID && !who.ReadAll) {
+	if !ok {
 		return projections.Job{}, apperr.New(apperr.NotFound, "job %q not found", id)
+	}
+	if err := services.CheckRead(caller(c), id, job.OwnerID, job.OrgID); err != nil {
+		return projections.Job{}, err
 	}
 	return job, nil
 }
@@ -228,13 +231,12 @@ func (s *Server) change(action string) gin.HandlerFunc {
 }
 
 func (s *Server) active(c *gin.Context) {
-	who := caller(c)
-	f := projections.Filter{OwnerID: who.Actor.ID,
-		Status: []string{events.StatusPending, events.StatusProcessing, events.StatusPaused}}
-	if who.ReadAll && c.Query("all") == "true" {
-		f.OwnerID = "" // auditors and admins, as in the history
+	f := projections.Filter{Status: []string{events.StatusPending, events.StatusProcessing, events.StatusPaused}}
+	jobs, err := s.listJobs(c, f)
+	if err != nil {
+		fail(c, err)
+		return
 	}
-	jobs := s.d.Jobs.List(f)
 	out := make([]gin.H, 0, len(jobs))
 	for _, j := range jobs {
 		out = append(out, gin.H{"job_id": j.ID, "status": j.Status, "total_documents": j.Total,

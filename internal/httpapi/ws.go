@@ -175,7 +175,7 @@ func (s *Server) observerJob(c *gin.Context) (projections.Job, error) {
 	if err != nil {
 		return projections.Job{}, err
 	}
-	c.Set(claimsKey, cl)
+	s.setClaims(c, cl)
 	job, err := s.visibleJob(c)
 	if errors.Is(err, context.Canceled) {
 		return projections.Job{}, err
