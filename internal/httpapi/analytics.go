@@ -5,6 +5,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/tagstream/tagstream/projections"
+	"github.com/tagstream/tagstream/services"
 )
 
 // AnalyticsReader answers the analytics summary.
@@ -22,7 +23,9 @@ func (s *Server) analyticsSummary(c *gin.Context) {
 	}
 	byStatus := map[string]int{}
 	for _, j := range s.d.Jobs.List(projections.Filter{OwnerID: owner}) {
-		byStatus[j.Status]++
+		if services.CanRead(who, j.OwnerID, j.OrgID) { // organisation jobs by the caller's roles there
+			byStatus[j.Status]++
+		}
 	}
 	sum := s.d.Analytics.Summary(owner, 10)
 	c.JSON(http.StatusOK, gin.H{
