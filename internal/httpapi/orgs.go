@@ -39,10 +39,7 @@ type invitations interface {
 }
 
 func (s *Server) orgRoutes(r *gin.Engine) {
-	if s.d.OrgCommands == nil || s.d.OrgDirectory == nil {
-		return
-	}
-	g := r.Group("/api/orgs", s.authenticate)
+	g := r.Group("/api/orgs", s.orgsAvailable, s.authenticate)
 	g.POST("", s.createOrg)
 	g.GET("", s.myOrgs)
 	g.GET("/:org_id/members", s.orgRole(org.RoleMember, org.RoleOperator, org.RoleAuditor, org.RoleAdmin), s.orgMembers)
@@ -50,6 +47,14 @@ func (s *Server) orgRoutes(r *gin.Engine) {
 	g.PATCH("/:org_id/members/:email", s.changeMember)
 	g.DELETE("/:org_id/members/:email", s.removeMember)
 	g.GET("/:org_id/events", s.orgRole(org.RoleAuditor, org.RoleAdmin), s.orgEvents)
+}
+
+func (s *Server) orgsAvailable(c *gin.Context) {
+	if s.d.OrgCommands == nil || s.d.OrgDirectory == nil {
+		fail(c, apperr.New(apperr.NotFound, "organisations are not available on this server"))
+		return
+	}
+	c.Next()
 }
 
 // orgRole admits members with one of roles; another member is refused
