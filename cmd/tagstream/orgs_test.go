@@ -149,6 +149,14 @@ func TestOrganisationRoles(t *testing.T) {
 		}
 	}
 
+	// The status says whether the caller may control the job, so the
+	// console hides buttons the role cannot use.
+	for u, want := range map[user]bool{aud: false, op: true, mo: true, alice: true} {
+		if st := e.status(u, moJob); st["can_control"] != want || st["org_id"] != a {
+			t.Errorf("%s: status can_control %v org_id %v, want %v %s", u.email, st["can_control"], st["org_id"], want, a)
+		}
+	}
+
 	control := func(u user, job, action string, want int) {
 		t.Helper()
 		e.mustCall("POST", "/api/batch/jobs/"+job+"/"+action, u.token, map[string]any{"reason": "test"}, want)

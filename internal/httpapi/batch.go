@@ -177,7 +177,9 @@ func (s *Server) jobStatus(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, statusView(job))
+	view := statusView(job)
+	view["can_control"] = services.JobAccess(caller(c), job.OwnerID, job.OrgID) == services.AccessControl
+	c.JSON(http.StatusOK, view)
 }
 
 func statusView(j projections.Job) gin.H {
@@ -188,6 +190,7 @@ func statusView(j projections.Job) gin.H {
 		"updated_at": j.UpdatedAt, "finished_at": j.FinishedAt, "reason": j.Reason, "reason_code": j.ReasonCode,
 		"model_name": j.Config.Model, "attempt": j.Attempt, "usage": j.Usage,
 		"control_seq": j.ControlSeq, "name": j.Config.Name, "owner_id": j.OwnerID, "owner_email": j.OwnerEmail, "config": configView(j.Config),
+		"org_id": j.OrgID,
 	}
 }
 
@@ -241,7 +244,7 @@ func (s *Server) active(c *gin.Context) {
 	for _, j := range jobs {
 		out = append(out, gin.H{"job_id": j.ID, "status": j.Status, "total_documents": j.Total,
 			"processed_count": j.Processed, "failed_count": j.Failed, "progress": j.Progress(), "started_at": j.StartedAt,
-			"created_at": j.CreatedAt, "name": j.Config.Name, "owner_id": j.OwnerID, "owner_email": j.OwnerEmail})
+			"created_at": j.CreatedAt, "name": j.Config.Name, "owner_id": j.OwnerID, "owner_email": j.OwnerEmail, "org_id": j.OrgID})
 	}
 	c.JSON(http.StatusOK, gin.H{"jobs": out})
 }
