@@ -1,10 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -103,6 +107,13 @@ func TestOrganisationRoles(t *testing.T) {
 	e.mustCall("POST", "/api/batch/start", aud.token, start, 403)
 	e.mustCall("POST", "/api/batch/start", bob.token, start, 404)
 	e.mustCall("POST", "/api/batch/start", carol.token, start, 404)
+	// Single process is a start like any other.
+	for u, want := range map[user]int{aud: 403, bob: 404} {
+		if st, body := e.postSingle(u.token, singleForm{name: "pdf_url", data: []byte("https://example.org/x.pdf")},
+			keywordsConfig(""), singleForm{name: "org_id", data: []byte(a)}); st != want {
+			t.Errorf("single process in A as %s: %d %v, want %d", u.email, st, body, want)
+		}
+	}
 	if st := e.status(mo, moJob); st["status"] == nil {
 		t.Fatalf("status: %v", st)
 	}
@@ -258,6 +269,26 @@ func TestOrganisationInviteRegistration(t *testing.T) {
 	e.registerWith("boss@example.com", inv, 201)
 	boss := e.loginAs("boss@example.com")
 	org := e.mustCall("POST", "/api/orgs", boss.token, map[string]any{"name": "Audit office"}, 201)["org_id"].(string)
+	defer func() {
+		// The whole-log export carries the organisation's events and verifies.
+		e.shutdown()
+		out := filepath.Join(t.TempDir(), "trail.ndjson")
+		var stdout, stderr bytes.Buffer
+		root := newRootCmd(&stdout, &stderr)
+		root.SetArgs([]string{"events", "export", "--out", out, "--data-dir", cfg.DataDir})
+		if err := root.ExecuteContext(context.Background()); err != nil {
+			t.Fatalf("export: %v %s", err, stderr.String())
+		}
+		raw, _ := os.ReadFile(out)
+		if !strings.Contains(string(raw), `"subject":"orgs.`+org+`"`) || !strings.Contains(string(raw), "OrgMemberAdded") {
+			t.Errorf("the export lacks the organisation's events")
+		}
+		r := newRootCmd(&stdout, &stderr)
+		r.SetArgs([]string{"events", "verify", out})
+		if err := r.ExecuteContext(context.Background()); err != nil {
+			t.Errorf("verify an export with organisation events: %v", err)
+		}
+	}()
 	got := e.mustCall("POST", "/api/orgs/"+org+"/members", boss.token, map[string]any{"email": "new@example.com", "role": "auditor"}, 201)
 	i, _ := got["invitation"].(map[string]any)
 	tok, _ := i["invitation"].(string)
