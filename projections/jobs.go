@@ -18,6 +18,7 @@ type Job struct {
 	ID         string           `json:"job_id"`
 	OwnerID    string           `json:"owner_id"`
 	OwnerEmail string           `json:"owner_email,omitempty"`
+	OrgID      string           `json:"org_id,omitempty"` // from JobStarted; "" outside organisations
 	Status     string           `json:"status"`
 	Total      int              `json:"total_documents"`
 	Processed  int              `json:"processed_count"`
@@ -187,7 +188,7 @@ func newJobEntry(env events.Envelope, s *events.JobStarted) *jobEntry {
 		docs[i] = newDocState()
 	}
 	return &jobEntry{Job: Job{
-		ID: env.JobID, OwnerID: env.Actor.ID, OwnerEmail: env.Actor.Email,
+		ID: env.JobID, OwnerID: env.Actor.ID, OwnerEmail: env.Actor.Email, OrgID: s.OrgID,
 		Status: events.StatusPending, Total: s.Total, Attempt: 1, Config: s.Config,
 		CreatedAt: env.Time, UpdatedAt: env.Time, ControlSeq: env.Seq, RequestDigest: s.RequestDigest,
 		Columns: s.Columns, ColumnMapping: s.ColumnMapping,

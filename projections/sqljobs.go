@@ -30,8 +30,8 @@ var _ SQLModel = JobStatusModel{}
 // Name implements SQLModel.
 func (JobStatusModel) Name() string { return JobStatusName }
 
-// Version implements SQLModel.
-func (JobStatusModel) Version() int { return 1 }
+// Version implements SQLModel. 2: jobs carry org_id (organisations).
+func (JobStatusModel) Version() int { return 2 }
 
 // Create implements SQLModel.
 func (JobStatusModel) Create(ctx context.Context, tx *sqldb.Tx, t Tables) error {
@@ -42,7 +42,8 @@ func (JobStatusModel) Create(ctx context.Context, tx *sqldb.Tx, t Tables) error 
 			attempt INTEGER NOT NULL, config TEXT NOT NULL, reason TEXT NOT NULL, reason_code TEXT NOT NULL,
 			created BIGINT NOT NULL, started BIGINT, updated BIGINT NOT NULL, finished BIGINT,
 			control_seq BIGINT NOT NULL, request_digest TEXT NOT NULL, usage TEXT NOT NULL,
-			columns TEXT NOT NULL, column_mapping TEXT NOT NULL, last_seq BIGINT NOT NULL)`,
+			columns TEXT NOT NULL, column_mapping TEXT NOT NULL, last_seq BIGINT NOT NULL, org_id TEXT NOT NULL)`,
+		`CREATE INDEX ` + t.Name("jobs_org") + ` ON ` + t.Name("jobs") + ` (org_id, created)`,
 		`CREATE INDEX ` + t.Name("jobs_owner") + ` ON ` + t.Name("jobs") + ` (owner_id, created)`,
 		`CREATE INDEX ` + t.Name("jobs_status") + ` ON ` + t.Name("jobs") + ` (status)`,
 		`CREATE TABLE ` + t.Name("docs") + ` (
@@ -58,7 +59,7 @@ func (JobStatusModel) Create(ctx context.Context, tx *sqldb.Tx, t Tables) error 
 
 const jobCols = `job_id, owner_id, owner_email, status, total, processed, failed, cancelled, attempt, config,
 	reason, reason_code, created, started, updated, finished, control_seq, request_digest, usage, columns,
-	column_mapping, last_seq`
+	column_mapping, last_seq, org_id`
 
 // Apply implements SQLModel with the same rules as JobStatus.Apply.
 func (JobStatusModel) Apply(ctx context.Context, tx *sqldb.Tx, t Tables, env events.Envelope) error {
@@ -276,7 +277,7 @@ func jobArgs(j *jobEntry) ([]any, error) {
 	return []any{j.ID, j.OwnerID, j.OwnerEmail, j.Status, j.Total, j.Processed, j.Failed, j.Cancelled, j.Attempt,
 		string(cfg), j.Reason, j.ReasonCode, nanos(j.CreatedAt), nullNanos(j.StartedAt), nanos(j.UpdatedAt),
 		nullNanos(j.FinishedAt), int64(j.ControlSeq), j.RequestDigest, string(usage), string(cols), string(mapping),
-		int64(j.lastSeq)}, nil
+		int64(j.lastSeq), j.OrgID}, nil
 }
 
 func insertJob(ctx context.Context, tx *sqldb.Tx, t Tables, j *jobEntry) error {
@@ -284,7 +285,7 @@ func insertJob(ctx context.Context, tx *sqldb.Tx, t Tables, j *jobEntry) error {
 	if err != nil {
 		return err
 	}
-	_, err = tx.Exec(ctx, `INSERT INTO `+t.Name("jobs")+` (`+jobCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
+	_, err = tx.Exec(ctx, `INSERT INTO `+t.Name("jobs")+` (`+jobCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
 	return err
 }
 
@@ -296,7 +297,7 @@ func updateJob(ctx context.Context, tx *sqldb.Tx, t Tables, j *jobEntry) error {
 	_, err = tx.Exec(ctx, `UPDATE `+t.Name("jobs")+` SET owner_id = ?, owner_email = ?, status = ?, total = ?,
 		processed = ?, failed = ?, cancelled = ?, attempt = ?, config = ?, reason = ?, reason_code = ?, created = ?,
 		started = ?, updated = ?, finished = ?, control_seq = ?, request_digest = ?, usage = ?, columns = ?,
-		column_mapping = ?, last_seq = ? WHERE job_id = ?`, append(args[1:], args[0])...)
+		column_mapping = ?, last_seq = ?, org_id = ? WHERE job_id = ?`, append(args[1:], args[0])...)
 	return err
 }
 
@@ -317,7 +318,7 @@ func scanJob(s rowScanner) (*jobEntry, error) {
 	)
 	if err := s.Scan(&j.ID, &j.OwnerID, &j.OwnerEmail, &j.Status, &j.Total, &j.Processed, &j.Failed, &j.Cancelled,
 		&j.Attempt, &cfg, &j.Reason, &j.ReasonCode, &created, &started, &updated, &finished, &controlSeq,
-		&j.RequestDigest, &usage, &cols, &mapping, &lastSeq); err != nil {
+		&j.RequestDigest, &usage, &cols, &mapping, &lastSeq, &j.OrgID); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(cfg), &j.Config); err != nil {

@@ -43,7 +43,11 @@ func busyLog(t *testing.T, seed uint64) sliceLog {
 			}
 			add(job, events.DocumentsSubmitted{InputID: in, Chunk: c, Documents: docs})
 		}
-		add(job, events.JobStarted{InputID: in, Chunks: (n + 3) / 4, Total: n, RequestDigest: "digest-" + job,
+		org := ""
+		if j%2 == 0 {
+			org = "org-" + job // organisation jobs must keep their org_id in every store
+		}
+		add(job, events.JobStarted{InputID: in, Chunks: (n + 3) / 4, Total: n, RequestDigest: "digest-" + job, OrgID: org,
 			Config: events.JobConfig{Model: "m1", NumTags: 5, OCR: "auto", Cache: &cache}, Columns: []string{"dept", "n"},
 			ColumnMapping: map[string]string{"file": "file_path"}})
 	}

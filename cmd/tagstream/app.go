@@ -49,7 +49,8 @@ type app struct {
 	secrets  *secrets.Store
 	uploads  *uploads.Store
 	auth     *auth.Service
-	sso      *auth.Federation // single sign-on; nil without TAGSTREAM_OIDC_ISSUER
+	orgs     *services.OrgDirectory // organisation roles, folded from orgs.*
+	sso      *auth.Federation       // single sign-on; nil without TAGSTREAM_OIDC_ISSUER
 	readDB   *sqldb.DB
 	read     *projections.SQLRunner // the SQL read models, from their checkpoints
 	jobs     *projections.JobQueries
@@ -168,6 +169,10 @@ func (a *app) open(ctx context.Context) error {
 	if err := a.openReadSide(ctx); err != nil {
 		return err
 	}
+	a.orgs = services.NewOrgDirectory()
+	if err := a.orgs.CatchUp(ctx, a.store); err != nil {
+		return fmt.Errorf("read organisations: %w", err)
+	}
 	a.metrics.Watch(metrics.State{JobsByStatus: a.jobsByStatus, Applied: a.fresh.Applied,
 		LogLastSeq: a.store.LastSeq, TaskBacklog: a.taskBacklog, Projections: a.projectionStates})
 	starter := services.NewStartJobHandler(a.store, a.secrets, a.cfg.MaxDocuments, a.cfg.LLMAPIKey != "").
@@ -181,6 +186,8 @@ func (a *app) open(ctx context.Context) error {
 		SingleWait:   a.cfg.DocTimeout + 30*time.Second,
 		MaxDocuments: a.cfg.MaxDocuments,
 		Change:       services.NewChangeJobHandler(a.store),
+		OrgCommands:  services.NewOrgHandler(a.store),
+		OrgDirectory: a.orgs,
 		Retry:        services.NewRetryJobHandler(a.store, a.secrets, a.cfg.LLMAPIKey != ""),
 		Validate:     services.NewValidatePathsHandler(fetch.New(fetchConfig(a.cfg))),
 		Jobs:         a.jobs,
@@ -240,6 +247,7 @@ func (a *app) run(ctx context.Context, ln net.Listener) error {
 	}
 	if a.roles.api {
 		goLoop("projections", a.read.Run)
+		goLoop("organisations", func(ctx context.Context) error { return a.orgs.Run(ctx, a.store) })
 		goLoop("reconciler", a.reconcile)
 	}
 	var worker *dispatch.Worker

@@ -6,6 +6,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/tagstream/tagstream/projections"
+	"github.com/tagstream/tagstream/services"
 )
 
 // AnalyticsReader answers the analytics summary from the read database
@@ -29,7 +30,9 @@ func (s *Server) analyticsSummary(c *gin.Context) {
 		return
 	}
 	for _, j := range jobs {
-		byStatus[j.Status]++
+		if services.CanRead(who, j.OwnerID, j.OrgID) { // organisation jobs by the caller's roles there
+			byStatus[j.Status]++
+		}
 	}
 	sum, err := s.d.Analytics.Summary(c.Request.Context(), owner, 10)
 	if err != nil {

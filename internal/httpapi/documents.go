@@ -181,11 +181,19 @@ func (s *Server) documents(c *gin.Context) {
 	if !s.searcher(c) {
 		return
 	}
+	scope, err := s.newDocScope(c, &q)
+	if err != nil {
+		fail(c, err)
+		return
+	}
 	if format == "csv" {
-		s.documentsCSV(c, q)
+		s.documentsCSV(c, q, scope)
 		return
 	}
 	hits, next, err := s.d.Documents.Search(c.Request.Context(), q)
+	if err == nil {
+		hits, err = scope.keep(hits)
+	}
 	if err != nil {
 		searchFailed(c, err)
 		return
@@ -205,11 +213,14 @@ var searchCSVHeader = []string{"job_id", "row_id", "owner_email", "title", "file
 
 // documentsCSV streams the search page by page: one page in memory at a
 // time, a write deadline per page, stopping when the client goes.
-func (s *Server) documentsCSV(c *gin.Context, q projections.DocQuery) {
+func (s *Server) documentsCSV(c *gin.Context, q projections.DocQuery, scope *docScope) {
 	ctx := c.Request.Context()
 	rows := q.Limit
 	q.Limit = min(csvPage, rows)
 	hits, next, err := s.d.Documents.Search(ctx, q)
+	if err == nil {
+		hits, err = scope.keep(hits)
+	}
 	if err != nil {
 		searchFailed(c, err) // nothing written yet: a bad query is still a 400
 		return
@@ -226,7 +237,7 @@ func (s *Server) documentsCSV(c *gin.Context, q projections.DocQuery) {
 		for _, h := range hits {
 			_ = w.Write(safeCells(searchCSVRow(h)))
 		}
-		rows -= len(hits)
+		rows -= q.Limit // rows the search read, kept or not: the export's bound
 		w.Flush()
 		if w.Error() != nil {
 			return // the client has gone or stopped reading
@@ -241,7 +252,11 @@ func (s *Server) documentsCSV(c *gin.Context, q projections.DocQuery) {
 			return
 		}
 		q.After, q.Limit = next, min(csvPage, rows)
-		if hits, next, err = s.d.Documents.Search(ctx, q); err != nil {
+		hits, next, err = s.d.Documents.Search(ctx, q)
+		if err == nil {
+			hits, err = scope.keep(hits)
+		}
+		if err != nil {
 			// The answer has begun: the truncated CSV ends without the
 			// trailer's cursor, and the log says why.
 			s.d.Log.Warn("document search export stopped", "err", err)

@@ -122,9 +122,26 @@ func searchServer(t *testing.T) string {
 	at := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
 	envs := tagged(t, "job-a", "alice", at, []string{"transport"}, "Railway circular", "=HYPERLINK(x) railway", "रेलवे परिपत्र")
 	envs = append(envs, tagged(t, "job-b", "bob", at.Add(time.Hour), []string{"transport"}, "Railway timetable")...)
-	ts := serveReal(t, Deps{Auth: tokenAuth{}, Documents: searchModel(t, envs...)})
+	ts := serveReal(t, Deps{Auth: tokenAuth{}, Documents: searchModel(t, envs...), Jobs: jobModel(t, envs...)})
 	t.Cleanup(func() { closeIdle(http.DefaultClient) })
 	return ts.URL
+}
+
+// jobModel is the job-status model (in memory) of envs: search hits pass
+// the access policy through their job.
+func jobModel(t *testing.T, envs ...events.Envelope) *projections.JobStatus {
+	t.Helper()
+	jobs := projections.NewJobStatus()
+	for i, env := range envs {
+		env.Seq = uint64(i + 1)
+		if err := env.Load(); err != nil {
+			t.Fatal(err)
+		}
+		if err := jobs.Apply(env); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return jobs
 }
 
 func TestDocumentsAreScopedToTheCaller(t *testing.T) {

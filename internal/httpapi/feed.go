@@ -32,13 +32,16 @@ const catchupPage = 256
 // watch is one observer's view of a job: a catchup message built from the
 // read models as of sequence N, then every message from N+1 on.
 type watch struct {
-	job      string
-	applied  uint64
-	state    projections.Job
-	results  ResultReader
-	msgs     chan feedMsg // closed after the terminal message or on overflow
-	overflow atomic.Bool
-	untap    func()
+	job string
+	// canControl is the observer's access (services.JobAccess), so the
+	// console shows only the buttons the caller may use.
+	canControl bool
+	applied    uint64
+	state      projections.Job
+	results    ResultReader
+	msgs       chan feedMsg // closed after the terminal message or on overflow
+	overflow   atomic.Bool
+	untap      func()
 	// ahead holds the rows the catchup showed at a later event than
 	// applied (they changed while it was paged out), with that event's
 	// sequence: their live messages up to it are already in the catchup.
@@ -128,7 +131,9 @@ func (s *Server) watchJob(job projections.Job) *watch {
 // in ahead, and follow drops their live messages up to that event, so
 // every outcome reaches the client exactly once (catchup or live).
 func (w *watch) writeCatchup(out io.Writer) error {
-	h := gin.H{"type": "catchup", "job_id": w.job, "seq": w.applied, "state": statusView(w.state)}
+	state := statusView(w.state)
+	state["can_control"] = w.canControl
+	h := gin.H{"type": "catchup", "job_id": w.job, "seq": w.applied, "state": state}
 	if w.since > 0 {
 		h["since"] = w.since
 	}

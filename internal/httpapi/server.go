@@ -70,6 +70,10 @@ type Deps struct {
 	// (TAGSTREAM_MAX_DOCUMENTS); 0: 10000.
 	MaxDocuments int
 	Change       Changer
+	// OrgCommands and OrgDirectory serve /api/orgs and the organisation
+	// roles of every caller; optional (no organisations without them).
+	OrgCommands  OrgCommands
+	OrgDirectory OrgDirectory
 	Retry        Retrier
 	Validate     PathValidator
 	Jobs         JobReader
@@ -196,6 +200,7 @@ func (s *Server) routes(r *gin.Engine) {
 	a.POST("/logout", s.logout)
 	a.GET("/me", s.authenticate, s.me)
 	s.accountRoutes(r)
+	s.orgRoutes(r)
 
 	r.GET("/api/batch/ws/:job_id", s.wsJob)
 	r.GET("/api/batch/jobs/:job_id/stream", s.sseJob)

@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -199,8 +200,14 @@ func (s *Server) decodeSingle(c *gin.Context) (services.ProcessSingle, error) {
 				return cmd, apperr.Field("config", "%s", apperr.Message(err))
 			}
 			cmd.Config = sc.command()
+		case "org_id":
+			data, err := readPart(part, maxURLPart, name)
+			if err != nil {
+				return cmd, err
+			}
+			cmd.OrgID = strings.TrimSpace(string(data))
 		default:
-			return cmd, apperr.Field(name, "is not a field of this request (pdf_file, pdf_url, config)")
+			return cmd, apperr.Field(name, "is not a field of this request (pdf_file, pdf_url, config, org_id)")
 		}
 	}
 	return cmd, nil

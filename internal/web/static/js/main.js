@@ -56,6 +56,7 @@ function route() {
     default:
       show("new");
       document.title = "New batch – Tagstream";
+      upload.loadOrgs(); // signed in now; memberships may have changed
   }
 }
 
