@@ -1,0 +1,60 @@
+package pdftext
+
+import (
+	"context"
+	"testing"
+
+	"golang.org/x/text/unicode/norm"
+)
+
+// rtlLine places words the way XeTeX draws an Arabic paragraph (geometry
+// taken from hvarabic.pdf): each glyph in reading order, every one left of
+// the previous, its origin at its left edge; a number is drawn left to
+// right as one piece. A word that starts with "#" is such a number.
+func rtlLine(words []string, x, y float64) []placed {
+	const size, w, space = 13.09, 3.2, 4.7
+	var g []placed
+	for _, word := range words {
+		if word[0] == '#' {
+			ds := []rune(word[1:])
+			x -= float64(len(ds)) * 5.12
+			for i, d := range ds {
+				g = append(g, placed{x: x + float64(i)*5.12, y: y, dx: 5.12, ax: 1, size: size, text: string(d)})
+			}
+			x -= space
+			continue
+		}
+		for _, r := range word {
+			if r == 0x0655 { // hamza below: a zero-width mark just left of its alef
+				g = append(g, placed{x: x - 0.3, y: y - 0.4, ax: 1, size: size, text: string(r)})
+				continue
+			}
+			x -= w
+			g = append(g, placed{x: x, y: y, dx: w, ax: 1, size: size, text: string(r)})
+		}
+		x -= space
+	}
+	return g
+}
+
+// TestRightToLeftDrawnWordsStayWhole: glyphs drawn leftwards used to have
+// their gaps measured from the run's right edge, so every second letter
+// started a new run and words came out in reversed pairs ("قف ةر").
+func TestRightToLeftDrawnWordsStayWhole(t *testing.T) {
+	words := []string{"فقرة", "عربية", "#١٢٣٤٥", "ا\u0655لى", "اليمين"}
+	glyphs := rtlLine(words, 420, 286)
+	// A left-to-right line below must be untouched.
+	for i, r := range "Hello world" {
+		if r != ' ' {
+			glyphs = append(glyphs, placed{x: 50 + float64(i)*6, y: 260, dx: 5.5, ax: 1, size: 12, text: string(r)})
+		}
+	}
+	got, err := layoutPage(context.Background(), glyphs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "فقرة عربية ١٢٣٤٥ إلى اليمين\nHello world"
+	if norm.NFC.String(got) != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
