@@ -58,3 +58,19 @@ func TestRightToLeftDrawnWordsStayWhole(t *testing.T) {
 		t.Errorf("got %q, want %q", got, want)
 	}
 }
+
+// TestArabicHebrewAfiiGlyphNames: the Dad fonts (dad-user-guide.pdf, a
+// LuaTeX document) name Arabic glyphs by AGL afii numbers with a shape
+// suffix and have no ToUnicode map; they were dropped, pdftotext reads them.
+func TestArabicHebrewAfiiGlyphNames(t *testing.T) {
+	for name, want := range map[string]string{
+		"afii57409.iso": "ء", "afii57415.fin": "ا", "afii57434": "غ", "afii57440": "ـ",
+		"afii57446.ini": "ن", "afii57470.med": "ه", "afii57448": "و", "afii57458": "ْ",
+		"afii57392": "٠", "afii57401": "٩", "afii57506.ini": "پ", "afii57509": "گ",
+		"afii57664": "א", "afii57690": "ת", "afii57807": "ּ", "afii57435": "",
+	} {
+		if got := glyphText(name); got != want {
+			t.Errorf("%s: got %q, want %q", name, got, want)
+		}
+	}
+}
