@@ -208,8 +208,7 @@ func (d *docCall) run() ([]string, error) {
 	sum := sha256.Sum256([]byte(req.APIKey))
 	d.key = d.c.pacers.get("key\x00" + hex.EncodeToString(sum[:]))
 	// Concurrency is learned per model and key: providers limit both.
-	lsum := sha256.Sum256([]byte(req.Model + "\x00" + req.APIKey))
-	d.lim = d.c.limiters.get(hex.EncodeToString(lsum[:16]))
+	d.lim = d.c.limiters.get(limiterID(req.Model, req.APIKey))
 
 	msgs := []llms.MessageContent{
 		llms.TextParts(llms.ChatMessageTypeSystem, systemPrompt),
@@ -261,11 +260,11 @@ func (d *docCall) call(msgs []llms.MessageContent, main bool) (string, error) {
 			return "", d.ctxError(err)
 		}
 		if err := d.job.wait(d.ctx, d.pacedSleep); err != nil {
-			d.lim.release(d.ctx, t, outcomeOther, 0, 0)
+			d.lim.release(t, outcomeOther, 0, 0)
 			return "", d.ctxError(err)
 		}
 		if err := d.key.wait(d.ctx, d.pacedSleep); err != nil {
-			d.lim.release(d.ctx, t, outcomeOther, 0, 0)
+			d.lim.release(t, outcomeOther, 0, 0)
 			return "", d.ctxError(err)
 		}
 		if main {
@@ -278,7 +277,7 @@ func (d *docCall) call(msgs []llms.MessageContent, main bool) (string, error) {
 		if err == nil {
 			d.concurrencyLimited = false
 		}
-		d.lim.release(d.ctx, t, limiterOutcome(err), took, retryAfterOf(err))
+		lone := d.lim.release(t, limiterOutcome(err), took, retryAfterOf(err))
 		cfg.Observer.ModelCall(d.req.Model, callOutcome(err), took)
 		if err == nil {
 			d.job.succeeded(d.c.paceFloor)
@@ -329,13 +328,24 @@ func (d *docCall) call(msgs []llms.MessageContent, main bool) (string, error) {
 		// The provider's Retry-After is the delay; our own exponential
 		// backoff only stands in when it gave none.
 		delay := e.RetryAfter
-		if delay <= 0 {
+		switch {
+		case delay > 0:
+		case e.Kind == KindRateLimited && lone:
+			// A lone refusal: retry soon, like a fresh call; a second
+			// 429 gets the full backoff.
+			delay = loneRetry/2 + rand.N(loneRetry/2+1)
+		default:
 			delay = d.backoff()
 		}
 		switch {
 		case e.Kind == KindRateLimited && d.concurrencyLimited:
 			// The buckets had room: too many calls at once, which the
 			// limiter has just corrected. Only this call waits.
+		case e.Kind == KindRateLimited && lone && e.RetryAfter <= 0:
+			// One refusal among calls that get through, without a hint:
+			// the provider's hiccup, not a pace to find. Only this call
+			// waits; pacing the job (and holding the key) for it cost a
+			// job most of its throughput. A second 429 is not lone.
 		case e.Kind == KindRateLimited && e.RetryAfter > 0:
 			// The provider said when to come back: hold the whole job and
 			// every job on this key until then. Its hint is the pace; also
@@ -499,6 +509,11 @@ func (d *docCall) retryAfterSeen(status int, retryAfter time.Duration) {
 	}
 }
 
+// loneRetry is the most a call refused by a lone 429 (see limiter.go)
+// without Retry-After waits before it is sent again: about a slow answer,
+// not the seconds of backoff that held a worker idle for each of them.
+const loneRetry = 250 * time.Millisecond
+
 // maxIdlePerHost keeps a connection per concurrent document to the model's
 // host. net/http's default of 2 made every call beyond the second open a
 // new connection (a TLS handshake in production) and close it afterwards.
@@ -538,8 +553,12 @@ func limiterOutcome(err error) outcome {
 	switch {
 	case err == nil:
 		return outcomeSuccess
-	case errors.As(err, &e) && e.Kind == KindRateLimited:
+	case !errors.As(err, &e):
+		return outcomeAnswered // langchaingo could not read a 200's body
+	case e.Kind == KindRateLimited:
 		return outcomeLimited
+	case e.Kind == KindBadRequest || e.Kind == KindMalformed || e.Kind == KindAuth:
+		return outcomeAnswered
 	}
 	return outcomeOther
 }
@@ -550,4 +569,11 @@ func retryAfterOf(err error) time.Duration {
 		return e.RetryAfter
 	}
 	return 0
+}
+
+// limiterID names a model and key's limiter, here and in the shared store,
+// by a hash: the key itself is never kept or shared.
+func limiterID(model, apiKey string) string {
+	sum := sha256.Sum256([]byte(model + "\x00" + apiKey))
+	return hex.EncodeToString(sum[:16])
 }

@@ -54,7 +54,7 @@ func TestLimiterFirstCallGoesAloneThenOpens(t *testing.T) {
 	if _, err := l.acquire(ctx, noSleep); err == nil {
 		t.Fatal("second call admitted before the first answer")
 	}
-	l.release(context.Background(), tk, outcomeSuccess, 200*time.Millisecond, 0)
+	l.release(tk, outcomeSuccess, 200*time.Millisecond, 0)
 	if got := l.current(); got != limiterInitial {
 		t.Fatalf("limit after the first answer = %d, want %d", got, limiterInitial)
 	}
@@ -72,10 +72,10 @@ func fill(t *testing.T, l *limiter) []*ticket {
 
 func TestLimiterSlowStartDoublesPerRoundTrip(t *testing.T) {
 	l, _ := newTestLimiter(32, nil)
-	l.release(context.Background(), mustAcquire(t, l), outcomeSuccess, time.Second, 0)
+	l.release(mustAcquire(t, l), outcomeSuccess, time.Second, 0)
 	for _, want := range []int{16, 32, 32} {
 		for _, tk := range fill(t, l) {
-			l.release(context.Background(), tk, outcomeSuccess, time.Second, 0)
+			l.release(tk, outcomeSuccess, time.Second, 0)
 		}
 		if got := l.current(); got != want {
 			t.Fatalf("limit = %d, want %d", got, want)
@@ -87,7 +87,7 @@ func TestLimiterNeverAboveWorkers(t *testing.T) {
 	l, _ := newTestLimiter(5, nil)
 	for range 10 {
 		for _, tk := range fill(t, l) {
-			l.release(context.Background(), tk, outcomeSuccess, time.Second, 0)
+			l.release(tk, outcomeSuccess, time.Second, 0)
 		}
 	}
 	if got := l.current(); got != 5 {
@@ -102,13 +102,13 @@ func TestLimiterDecreasesToWhatTheProviderAccepted(t *testing.T) {
 	// A provider capped at 10: calls sent with 10 or more others in flight
 	// are refused, and the refusals come back first.
 	for _, tk := range ts[10:] {
-		l.release(context.Background(), tk, outcomeLimited, 0, 0)
+		l.release(tk, outcomeLimited, 0, 0)
 	}
 	if got := l.current(); got != 10 {
 		t.Fatalf("limit after the burst of 429s = %d, want 10 (decrease once per round trip)", got)
 	}
 	for _, tk := range ts[:10] {
-		l.release(context.Background(), tk, outcomeSuccess, time.Second, 0)
+		l.release(tk, outcomeSuccess, time.Second, 0)
 	}
 	if l.slowStart || l.ceiling != 10 {
 		t.Fatalf("slowStart=%v ceiling=%d, want false and 10", l.slowStart, l.ceiling)
@@ -121,7 +121,7 @@ func TestLimiterProbesAboveCeilingRarely(t *testing.T) {
 	successes := 0
 	for l.current() == 10 {
 		for _, tk := range fill(t, l) {
-			l.release(context.Background(), tk, outcomeSuccess, time.Second, 0)
+			l.release(tk, outcomeSuccess, time.Second, 0)
 			successes++
 		}
 		if successes > 1000 {
@@ -137,12 +137,12 @@ func TestLimiterStopsGrowingWhenAnswersSlowDown(t *testing.T) {
 	l, _ := newTestLimiter(32, nil)
 	l.limit, l.firstContact = 8, false
 	for _, tk := range fill(t, l) {
-		l.release(context.Background(), tk, outcomeSuccess, 100*time.Millisecond, 0)
+		l.release(tk, outcomeSuccess, 100*time.Millisecond, 0)
 	}
 	grown := l.current()
 	for range 5 {
 		for _, tk := range fill(t, l) {
-			l.release(context.Background(), tk, outcomeSuccess, time.Second, 0)
+			l.release(tk, outcomeSuccess, time.Second, 0)
 		}
 	}
 	if got := l.current(); got > grown+2 {
@@ -155,8 +155,15 @@ func TestLimiterSharesDecreaseAndCooldown(t *testing.T) {
 	a, clk := newTestLimiter(32, shared)
 	a.limit, a.firstContact = 12, false
 	ts := fill(t, a)
-	a.release(context.Background(), ts[11], outcomeLimited, 0, 3*time.Second)
-	s, ok := shared.Load(context.Background(), "id")
+	// A lone 429 is only noted; the second of crowded calls decreases.
+	a.release(ts[11], outcomeLimited, 0, 3*time.Second)
+	if _, ok := shared.Load(context.Background(), "id"); ok {
+		t.Fatal("a lone 429 was published")
+	}
+	a.release(ts[10], outcomeLimited, 0, 3*time.Second)
+	var s SharedLimit
+	ok := false
+	waitUntil(t, "the decrease published", func() bool { s, ok = shared.Load(context.Background(), "id"); return ok })
 	if !ok || s.Limit != 10 || !s.CooldownUntil.Equal(clk.now().Add(3*time.Second)) {
 		t.Fatalf("shared = %+v %v, want limit 10 and cooldown in 3s", s, ok)
 	}
@@ -172,7 +179,7 @@ func TestLimiterSharesDecreaseAndCooldown(t *testing.T) {
 	if slept != 3*time.Second {
 		t.Fatalf("waited %s for the shared cooldown, want 3s", slept)
 	}
-	b.release(context.Background(), tk, outcomeSuccess, time.Second, 0)
+	b.release(tk, outcomeSuccess, time.Second, 0)
 	if got := b.current(); got > 10 {
 		t.Fatalf("second process limit = %d, want at most the shared 10", got)
 	}
@@ -188,7 +195,7 @@ func TestLimiterCancelledWaiterGivesNothingAway(t *testing.T) {
 	if err := <-done; err == nil {
 		t.Fatal("cancelled waiter got a slot")
 	}
-	l.release(context.Background(), tk, outcomeOther, 0, 0)
+	l.release(tk, outcomeOther, 0, 0)
 	if l.inFlight() != 0 {
 		t.Fatalf("in flight = %d after all left, want 0", l.inFlight())
 	}
@@ -288,9 +295,9 @@ func TestLimiterIgnores429sUnrelatedToConcurrency(t *testing.T) {
 	l, _ := newTestLimiter(32, nil)
 	l.limit, l.firstContact, l.slowStart, l.ceiling = 16, false, false, 16
 	ts := fill(t, l)
-	l.release(context.Background(), ts[15], outcomeSuccess, time.Second, 0)
+	l.release(ts[15], outcomeSuccess, time.Second, 0)
 	for _, tk := range ts[3:9] {
-		l.release(context.Background(), tk, outcomeLimited, 0, time.Second)
+		l.release(tk, outcomeLimited, 0, time.Second)
 	}
 	if got := l.current(); got != 16 {
 		t.Fatalf("limit = %d after 429s below a success's concurrency, want 16", got)
@@ -301,11 +308,11 @@ func TestLimiterIgnores429sUnrelatedToConcurrency(t *testing.T) {
 // contact stays open for the next answer, and no ceiling of 1 is learned.
 func TestLimiterIgnores429WhileAlone(t *testing.T) {
 	l, _ := newTestLimiter(32, nil)
-	l.release(context.Background(), mustAcquire(t, l), outcomeLimited, 0, time.Second)
+	l.release(mustAcquire(t, l), outcomeLimited, 0, time.Second)
 	if l.ceiling != 0 || !l.firstContact {
 		t.Fatalf("ceiling %d, firstContact %v after a lone 429; want 0 and true", l.ceiling, l.firstContact)
 	}
-	l.release(context.Background(), mustAcquire(t, l), outcomeSuccess, time.Second, 0)
+	l.release(mustAcquire(t, l), outcomeSuccess, time.Second, 0)
 	if got := l.current(); got != limiterInitial {
 		t.Fatalf("limit = %d, want %d", got, limiterInitial)
 	}
