@@ -31,10 +31,12 @@ import (
 // providers also refuse single calls when they are themselves overloaded,
 // and lowering the limit (and its ceiling) for each of those sank a job to
 // a fraction of its workers. So the first 429 is only noted; the decrease
-// comes with a second one before a round of calls sent after it succeeded. At a real cap the next
-// crowded call is refused too, so this costs one 429 per probe. Rate buckets (requests
-// and tokens per minute) are not the limiter's business: ratelimit.go
-// paces them.
+// comes with a second one before calls sent after it show the level
+// works (one as crowded, or two rounds of any). At a real cap the next
+// crowded call is refused too. A refused probe above a known ceiling is
+// answered at once, so a probe still costs one 429. Rate
+// buckets (requests and tokens per minute) are not the limiter's
+// business: ratelimit.go paces them.
 //
 // Sharing is advisory and never on the path of a call: loads and stores
 // run in the background, one at a time per limiter, and a new limiter
@@ -309,7 +311,7 @@ func (l *limiter) release(t *ticket, o outcome, latency, retryAfter time.Duratio
 			// provider's own overload, a quota); Retry-After and the
 			// pacers deal with it. The margin allows for calls we
 			// still count that the provider has finished.
-		case !l.lonePending:
+		case !l.lonePending && !l.probeRefusedLocked(t):
 			l.lonePending, l.loneAdmitted, l.loneSentWith, l.loneOK = true, l.admitted, t.sentWith, 0
 			lone = true
 		default:
@@ -330,13 +332,13 @@ func (l *limiter) succeededLocked(t *ticket, latency time.Duration) {
 		l.okSentWith = max(l.okSentWith, t.sentWith+1)
 	}
 	if l.lonePending && t.seq > l.loneAdmitted {
-		// A round of calls sent after the noted 429 got through without
-		// another: it was not about our concurrency. (The refused call
-		// itself is waiting to retry, so these are a little less crowded;
-		// at a real cap the slot it freed is refused again long before a
-		// round of answers is back.)
+		// Calls sent after the noted 429 got through without another:
+		// it was not about our concurrency. One as crowded proves it;
+		// less crowded ones (the refused call is away retrying) take
+		// two rounds. At a real cap, the slot the refused call freed is
+		// refused again long before either.
 		l.loneOK++
-		if l.loneOK > l.loneSentWith {
+		if t.sentWith >= l.loneSentWith || l.loneOK > 2*(l.loneSentWith+1) {
 			l.lonePending = false
 		}
 	}
@@ -372,6 +374,13 @@ func (l *limiter) succeededLocked(t *ticket, latency time.Duration) {
 		}
 	}
 	l.limit = min(l.limit, float64(l.max))
+}
+
+// probeRefusedLocked: t was a probe above the known ceiling and was
+// refused. That answers the probe at once: waiting for a second 429, as
+// for a lone one, would double what each probe costs.
+func (l *limiter) probeRefusedLocked(t *ticket) bool {
+	return !l.slowStart && l.ceiling > 0 && int(l.limit) > l.ceiling && t.sentWith >= l.ceiling
 }
 
 // decreaseLocked lowers the limit after 429s of calls sent with sentWith
