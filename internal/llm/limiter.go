@@ -33,8 +33,10 @@ import (
 // a fraction of its workers. So the first 429 is only noted; the decrease
 // comes with a second one before calls sent after it show the level
 // works (one as crowded, or two rounds of any). At a real cap the next
-// crowded call is refused too. A refused probe above a known ceiling is
-// answered at once, so a probe still costs one 429. Rate
+// crowded call is refused too. Only 429s at a level that has worked
+// since the last decrease are noted first: a refused call more crowded
+// than that (slow start, a probe) answers the exploration at once, so a
+// probe still costs one 429. Rate
 // buckets (requests and tokens per minute) are not the limiter's
 // business: ratelimit.go paces them.
 //
@@ -311,11 +313,15 @@ func (l *limiter) release(t *ticket, o outcome, latency, retryAfter time.Duratio
 			// provider's own overload, a quota); Retry-After and the
 			// pacers deal with it. The margin allows for calls we
 			// still count that the provider has finished.
-		case !l.lonePending && !l.probeRefusedLocked(t):
+		case !l.lonePending && !l.exploringLocked(t):
 			l.lonePending, l.loneAdmitted, l.loneSentWith, l.loneOK = true, l.admitted, t.sentWith, 0
 			lone = true
 		default:
-			l.decreaseLocked(min(t.sentWith, l.loneSentWith))
+			sentWith := t.sentWith
+			if l.lonePending {
+				sentWith = min(sentWith, l.loneSentWith)
+			}
+			l.decreaseLocked(sentWith)
 			s := SharedLimit{Limit: int(l.limit), At: l.now()}
 			if retryAfter > 0 {
 				s.CooldownUntil = l.now().Add(retryAfter)
@@ -376,11 +382,13 @@ func (l *limiter) succeededLocked(t *ticket, latency time.Duration) {
 	l.limit = min(l.limit, float64(l.max))
 }
 
-// probeRefusedLocked: t was a probe above the known ceiling and was
-// refused. That answers the probe at once: waiting for a second 429, as
-// for a lone one, would double what each probe costs.
-func (l *limiter) probeRefusedLocked(t *ticket) bool {
-	return !l.slowStart && l.ceiling > 0 && int(l.limit) > l.ceiling && t.sentWith >= l.ceiling
+// exploringLocked: t was sent more crowded than any call that succeeded
+// since the last decrease (slow start, a probe above the ceiling), and
+// was refused. That answers the exploration at once: waiting for a
+// second 429, as for a lone one at a level that works, let slow start
+// run on past the cap and doubled what each probe costs.
+func (l *limiter) exploringLocked(t *ticket) bool {
+	return t.sentWith >= l.okSentWith
 }
 
 // decreaseLocked lowers the limit after 429s of calls sent with sentWith
