@@ -30,8 +30,10 @@ func openModelLimits(ctx context.Context, js jetstream.JetStream, replicas int) 
 	return &kvLimits{kv: kv}, nil
 }
 
-// limitsIO bounds a bucket access: sharing is advisory and must never hold
-// a model call up for long.
+// limitsIO bounds a bucket access. The limiter calls Load and Store in the
+// background, never on a model call's path (during a JetStream leader
+// loss they block until this timeout); the bound keeps those goroutines,
+// one of each per model and key, from piling up.
 const limitsIO = 2 * time.Second
 
 func (k *kvLimits) Load(ctx context.Context, id string) (llm.SharedLimit, bool) {

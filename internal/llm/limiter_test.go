@@ -153,9 +153,10 @@ func TestLimiterStopsGrowingWhenAnswersSlowDown(t *testing.T) {
 func TestLimiterSharesDecreaseAndCooldown(t *testing.T) {
 	shared := NewMemSharedLimits()
 	a, clk := newTestLimiter(32, shared)
-	a.limit, a.firstContact = 12, false
+	// 12 at once have worked: a lone 429 there is only noted, and the
+	// second of crowded calls decreases.
+	a.limit, a.firstContact, a.okSentWith = 12, false, 12
 	ts := fill(t, a)
-	// A lone 429 is only noted; the second of crowded calls decreases.
 	a.release(ts[11], outcomeLimited, 0, 3*time.Second)
 	if _, ok := shared.Load(context.Background(), "id"); ok {
 		t.Fatal("a lone 429 was published")
@@ -315,5 +316,27 @@ func TestLimiterIgnores429WhileAlone(t *testing.T) {
 	l.release(mustAcquire(t, l), outcomeSuccess, time.Second, 0)
 	if got := l.current(); got != limiterInitial {
 		t.Fatalf("limit = %d, want %d", got, limiterInitial)
+	}
+}
+
+// A 429 at a level that has worked is only noted (the caller alone waits);
+// calls sent after it that get through clear it, so the next lone 429 is
+// noted again instead of lowering the limit. A second one before that
+// lowers it to what the provider accepted.
+func TestLimiterLone429IsOnlyNoted(t *testing.T) {
+	l, _ := newTestLimiter(32, nil)
+	l.limit, l.firstContact, l.slowStart, l.okSentWith = 16, false, false, 16
+	ts := fill(t, l)
+	if lone := l.release(ts[15], outcomeLimited, 0, 0); !lone || l.current() != 16 {
+		t.Fatalf("lone=%v limit=%d after one 429 at a working level, want true and 16", lone, l.current())
+	}
+	ts = append(ts[:15], mustAcquire(t, l)) // sent after it, as crowded
+	l.release(ts[15], outcomeSuccess, time.Second, 0)
+	ts = append(ts[:15], mustAcquire(t, l))
+	if lone := l.release(ts[14], outcomeLimited, 0, 0); !lone || l.current() != 16 {
+		t.Fatalf("lone=%v limit=%d after a 429 once the first was cleared, want true and 16", lone, l.current())
+	}
+	if lone := l.release(ts[13], outcomeLimited, 0, 0); lone || l.current() != 13 {
+		t.Fatalf("lone=%v limit=%d after a second 429, want false and 13", lone, l.current())
 	}
 }
