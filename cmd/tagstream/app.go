@@ -150,6 +150,14 @@ func (a *app) open(ctx context.Context) error {
 	if p, ok := a.tagger.(interface{ ObserveModel(llm.Observer) }); ok {
 		p.ObserveModel(a.metrics)
 	}
+	// Learned provider limits are shared by every process using a key.
+	if p, ok := a.tagger.(interface{ ShareModelLimits(llm.SharedLimits) }); ok {
+		limits, err := openModelLimits(ctx, a.conn.JS, replicas)
+		if err != nil {
+			return err
+		}
+		p.ShareModelLimits(limits)
+	}
 	if !a.roles.api {
 		return nil
 	}
