@@ -46,6 +46,10 @@ var golden = map[string]map[int]events.Event{
 	events.TypeWebhookAttempted: {1: &events.WebhookAttempted{EventSeq: 41, WebhookID: "msg_job-1_41", Kind: "job.completed",
 		Attempt: 2, StatusCode: 503, Error: "receiver answered 503 Service Unavailable",
 		NextAt: func() *time.Time { t := time.Date(2026, 12, 2, 3, 40, 0, 0, time.UTC); return &t }()}},
+	events.TypeOrgCreated:           {1: &events.OrgCreated{Name: "Pune Municipal Records"}},
+	events.TypeOrgMemberAdded:       {1: &events.OrgMemberAdded{Email: "asha@example.org", Role: "auditor", UserID: "usr_4f2a"}},
+	events.TypeOrgMemberRoleChanged: {1: &events.OrgMemberRoleChanged{Email: "asha@example.org", From: "auditor", To: "operator"}},
+	events.TypeOrgMemberRemoved:     {1: &events.OrgMemberRemoved{Email: "asha@example.org", Role: "operator"}},
 }
 
 func goldenPath(typ string, v int) string {

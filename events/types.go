@@ -42,6 +42,10 @@ func newTypes() *Registry {
 	r.Register(TypeDocumentFailed, func() Event { return &DocumentFailed{} })
 	r.Register(TypeDocumentReleased, func() Event { return &DocumentReleased{} })
 	r.Register(TypeWebhookAttempted, func() Event { return &WebhookAttempted{} })
+	r.Register(TypeOrgCreated, func() Event { return &OrgCreated{} })
+	r.Register(TypeOrgMemberAdded, func() Event { return &OrgMemberAdded{} })
+	r.Register(TypeOrgMemberRoleChanged, func() Event { return &OrgMemberRoleChanged{} })
+	r.Register(TypeOrgMemberRemoved, func() Event { return &OrgMemberRemoved{} })
 	return r
 }
 
@@ -107,6 +111,10 @@ type JobStarted struct {
 	// (JSON objects lose it once decoded), so exports keep it. Optional:
 	// jobs started before it was recorded export columns sorted by name.
 	Columns []string `json:"columns,omitempty"`
+	// OrgID (issue 15) is the organisation the job belongs to; absent in
+	// older events and for jobs started outside any organisation, whose
+	// access rules stay owner plus the global roles.
+	OrgID string `json:"org_id,omitempty"`
 }
 
 // JobPaused records that no new document may start until JobResumed.

@@ -2,6 +2,7 @@ package projections_test
 
 import (
 	"bytes"
+	"context"
 	"testing"
 
 	"github.com/tagstream/tagstream/events"
@@ -89,7 +90,7 @@ func TestModelsIgnoreEventsSeenTwice(t *testing.T) {
 func TestJobStatusCountsFirstOutcomesOfTheCurrentAttempt(t *testing.T) {
 	m := projections.NewJobStatus()
 	apply(t, m, story(t).envs, 1)
-	j, _ := m.Get(jobID)
+	j, _, _ := m.Get(context.Background(), jobID)
 	// Row 0 success (first outcome), row 1 success in attempt 2, row 2's
 	// late attempt-1 failure replaces its cancel mark.
 	if j.Processed != 2 || j.Failed != 1 || j.Cancelled != 0 || j.Attempt != 2 || j.Status != events.StatusCompleted {
@@ -100,7 +101,7 @@ func TestJobStatusCountsFirstOutcomesOfTheCurrentAttempt(t *testing.T) {
 func TestDocumentResultsKeepTheFirstOutcome(t *testing.T) {
 	m := projections.NewDocumentResults()
 	apply(t, m, story(t).envs, 2)
-	rows := m.Rows(jobID, []int{0, 1, 2})
+	rows, _ := m.Rows(context.Background(), jobID, []int{0, 1, 2})
 	if rows[0].Status != projections.DocSuccess || rows[0].Tags[0] != "first" {
 		t.Fatalf("row 0: %+v", rows[0])
 	}
@@ -140,11 +141,11 @@ func TestCancelledJobRetriedReadsCancelled(t *testing.T) {
 		add(events.JobCompleted{Processed: 1, Cancelled: 2})
 	m := projections.NewJobStatus()
 	apply(t, m, l.envs, 1)
-	j, _ := m.Get(jobID)
+	j, _, _ := m.Get(context.Background(), jobID)
 	if j.Status != events.StatusCancelled || j.Cancelled != 2 || j.Processed != 1 || j.FinishedAt == nil {
 		t.Fatalf("got %+v", j)
 	}
-	if n := len(m.List(projections.Filter{Status: []string{events.StatusCompleted}})); n != 0 {
+	if n := len(must(m.List(context.Background(), projections.Filter{Status: []string{events.StatusCompleted}}))); n != 0 {
 		t.Fatalf("history lists it as completed (%d)", n)
 	}
 }
@@ -157,13 +158,20 @@ func TestDocumentStartOfAnOldAttemptDoesNotMakeARetriedJobProcessing(t *testing.
 		add(events.DocumentStarted{Row: 0, Attempt: 1})
 	m := projections.NewJobStatus()
 	apply(t, m, l.envs, 1)
-	if j, _ := m.Get(jobID); j.Status != events.StatusPending {
+	if j, _, _ := m.Get(context.Background(), jobID); j.Status != events.StatusPending {
 		t.Fatalf("status %s", j.Status)
 	}
 	l.add(events.DocumentStarted{Row: 0, Attempt: 2})
 	m = projections.NewJobStatus()
 	apply(t, m, l.envs, 1)
-	if j, _ := m.Get(jobID); j.Status != events.StatusProcessing {
+	if j, _, _ := m.Get(context.Background(), jobID); j.Status != events.StatusProcessing {
 		t.Fatalf("status %s", j.Status)
 	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
 }

@@ -1,6 +1,7 @@
 package projections
 
 import (
+	"context"
 	"encoding/json"
 	"sort"
 	"sync"
@@ -17,6 +18,7 @@ type Job struct {
 	ID         string           `json:"job_id"`
 	OwnerID    string           `json:"owner_id"`
 	OwnerEmail string           `json:"owner_email,omitempty"`
+	OrgID      string           `json:"org_id,omitempty"` // from JobStarted; "" outside organisations
 	Status     string           `json:"status"`
 	Total      int              `json:"total_documents"`
 	Processed  int              `json:"processed_count"`
@@ -186,7 +188,7 @@ func newJobEntry(env events.Envelope, s *events.JobStarted) *jobEntry {
 		docs[i] = newDocState()
 	}
 	return &jobEntry{Job: Job{
-		ID: env.JobID, OwnerID: env.Actor.ID, OwnerEmail: env.Actor.Email,
+		ID: env.JobID, OwnerID: env.Actor.ID, OwnerEmail: env.Actor.Email, OrgID: s.OrgID,
 		Status: events.StatusPending, Total: s.Total, Attempt: 1, Config: s.Config,
 		CreatedAt: env.Time, UpdatedAt: env.Time, ControlSeq: env.Seq, RequestDigest: s.RequestDigest,
 		Columns: s.Columns, ColumnMapping: s.ColumnMapping,
@@ -246,25 +248,25 @@ func (j *jobEntry) retry(e *events.JobRetried) {
 }
 
 // Get returns one job.
-func (p *JobStatus) Get(id string) (Job, bool) {
+func (p *JobStatus) Get(_ context.Context, id string) (Job, bool, error) {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	j, ok := p.jobs[id]
 	if !ok {
-		return Job{}, false
+		return Job{}, false, nil
 	}
-	return j.Job, true
+	return j.Job, true, nil
 }
 
 // DocStatuses returns each document's status and attempt, by row.
-func (p *JobStatus) DocStatuses(id string) []DocState {
+func (p *JobStatus) DocStatuses(_ context.Context, id string) ([]DocState, error) {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	j, ok := p.jobs[id]
 	if !ok {
-		return nil
+		return nil, nil
 	}
-	return append([]DocState(nil), j.docs...)
+	return append([]DocState(nil), j.docs...), nil
 }
 
 // Filter selects jobs for listing.
@@ -274,7 +276,7 @@ type Filter struct {
 }
 
 // List returns matching jobs, newest first.
-func (p *JobStatus) List(f Filter) []Job {
+func (p *JobStatus) List(_ context.Context, f Filter) ([]Job, error) {
 	p.mu.RLock()
 	out := make([]Job, 0, len(p.jobs))
 	for _, j := range p.jobs {
@@ -293,7 +295,7 @@ func (p *JobStatus) List(f Filter) []Job {
 		}
 		return out[a].ID > out[b].ID
 	})
-	return out
+	return out, nil
 }
 
 func contains(list []string, s string) bool {

@@ -1,6 +1,7 @@
 package projections_test
 
 import (
+	"context"
 	"testing"
 
 	"github.com/tagstream/tagstream/events"
@@ -23,10 +24,10 @@ func TestReleasedDocumentReadsPendingUntilItsOutcome(t *testing.T) {
 			}
 		}
 	}
-	if r := res.Rows(jobID, []int{0}); len(r) != 1 || r[0].Status != "pending" {
+	if r, _ := res.Rows(context.Background(), jobID, []int{0}); len(r) != 1 || r[0].Status != "pending" {
 		t.Fatalf("released row: %+v", r)
 	}
-	if j, _ := jobs.Get(jobID); j.Processed+j.Failed != 0 || events.Terminal(j.Status) {
+	if j, _, _ := jobs.Get(context.Background(), jobID); j.Processed+j.Failed != 0 || events.Terminal(j.Status) {
 		t.Fatalf("job after a release: %+v", j)
 	}
 	l.add(events.DocumentStarted{Row: 0, Attempt: 1}).add(events.DocumentTagged{Row: 0, Attempt: 1, Tags: []string{"x"}})
@@ -37,10 +38,10 @@ func TestReleasedDocumentReadsPendingUntilItsOutcome(t *testing.T) {
 			}
 		}
 	}
-	if r := res.Rows(jobID, []int{0}); r[0].Status != "success" {
+	if r, _ := res.Rows(context.Background(), jobID, []int{0}); r[0].Status != "success" {
 		t.Fatalf("row after its outcome: %+v", r[0])
 	}
-	if j, _ := jobs.Get(jobID); j.Processed != 1 {
+	if j, _, _ := jobs.Get(context.Background(), jobID); j.Processed != 1 {
 		t.Fatalf("job after the outcome: %+v", j)
 	}
 }

@@ -1,6 +1,7 @@
 package projections
 
 import (
+	"context"
 	"encoding/json"
 	"sort"
 	"sync"
@@ -166,12 +167,12 @@ func (p *DocumentResults) endDocs(env events.Envelope, reason string) {
 
 // Page returns up to limit rows of a job starting at row from, and whether
 // the job is known.
-func (p *DocumentResults) Page(jobID string, from, limit int) ([]Result, int, bool) {
+func (p *DocumentResults) Page(_ context.Context, jobID string, from, limit int) ([]Result, int, bool, error) {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	rows, ok := p.jobs[jobID]
 	if !ok {
-		return nil, 0, false
+		return nil, 0, false, nil
 	}
 	if from < 0 {
 		from = 0
@@ -185,11 +186,11 @@ func (p *DocumentResults) Page(jobID string, from, limit int) ([]Result, int, bo
 	}
 	out := make([]Result, end-from)
 	copy(out, rows[from:end])
-	return out, len(rows), true
+	return out, len(rows), true, nil
 }
 
 // Rows returns the given rows of a job (unknown rows are skipped).
-func (p *DocumentResults) Rows(jobID string, rows []int) []Result {
+func (p *DocumentResults) Rows(_ context.Context, jobID string, rows []int) ([]Result, error) {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	all := p.jobs[jobID]
@@ -199,7 +200,7 @@ func (p *DocumentResults) Rows(jobID string, rows []int) []Result {
 			out = append(out, all[r])
 		}
 	}
-	return out
+	return out, nil
 }
 
 // Snapshot implements Projection.

@@ -1,6 +1,7 @@
 package projections_test
 
 import (
+	"context"
 	"math"
 	"testing"
 	"time"
@@ -37,7 +38,7 @@ func TestUsageInStatusAndAnalytics(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	j, _ := jobs.Get(jobID)
+	j, _, _ := jobs.Get(context.Background(), jobID)
 	u := j.Usage
 	if u.ModelCalls != 4 || u.PromptTokens != 1507 || u.CompletionTokens != 113 || math.Abs(u.CostUSD-0.75) > 1e-9 || u.Cached != 1 || u.Unpriced != 1 {
 		t.Fatalf("usage %+v", u)

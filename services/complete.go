@@ -35,7 +35,7 @@ func CompleteIfDone(ctx context.Context, store events.Store, jobID string) error
 // JobLister is the part of the job-status model the reconciler reads: it
 // only says which jobs to look at; every decision is taken on the log.
 type JobLister interface {
-	List(f projections.Filter) []projections.Job
+	List(ctx context.Context, f projections.Filter) ([]projections.Job, error)
 }
 
 // Reconcile completes live jobs whose documents all have outcomes. Workers
@@ -46,7 +46,10 @@ type JobLister interface {
 // so work lost from the task queue is queued again.
 func Reconcile(ctx context.Context, store events.Store, jobs JobLister, redispatch ...func(ctx context.Context, jobID string) error) error {
 	var errs []error
-	live := jobs.List(projections.Filter{Status: []string{events.StatusPending, events.StatusProcessing, events.StatusPaused}})
+	live, err := jobs.List(ctx, projections.Filter{Status: []string{events.StatusPending, events.StatusProcessing, events.StatusPaused}})
+	if err != nil {
+		return err
+	}
 	for _, j := range live {
 		if ctx.Err() != nil {
 			return ctx.Err()

@@ -9,7 +9,6 @@ import (
 	"context"
 
 	"github.com/tagstream/tagstream/events"
-	"github.com/tagstream/tagstream/internal/apperr"
 	"github.com/tagstream/tagstream/services/job"
 )
 
@@ -26,18 +25,14 @@ type Caller struct {
 	Actor      events.Actor
 	ControlAll bool // admins control every job
 	ReadAll    bool // auditors and admins read every job
+	// Orgs is the caller's role in each organisation it belongs to (org
+	// id -> role), looked up per request so a changed role applies at once.
+	Orgs map[string]string
 }
 
-// controllableBy hides jobs of other owners behind NotFound, so ids of other
-// people's jobs cannot be probed.
+// controllableBy applies the access policy (access.go) to a command.
 func controllableBy(s *jobState, c Caller) error {
-	if c.ControlAll || s.Owner.ID == c.Actor.ID {
-		return nil
-	}
-	if c.ReadAll {
-		return apperr.New(apperr.Forbidden, "auditors can read job %q but not control it", s.ID)
-	}
-	return apperr.New(apperr.NotFound, "job %q not found", s.ID)
+	return CheckControl(c, s.ID, s.Owner.ID, s.Started.OrgID)
 }
 
 // secretID names a job attempt's API key in the secret store.

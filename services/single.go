@@ -22,6 +22,7 @@ type ProcessSingle struct {
 	Upload   []byte // pdf_file's bytes
 	Filename string // pdf_file's name, the title of an upload
 	Config   StartConfig
+	OrgID    string // the organisation the job belongs to (optional)
 }
 
 // UploadPutter stores uploaded bytes where every worker can read them.
@@ -57,7 +58,10 @@ func (h ProcessSingleHandler) Handle(ctx context.Context, cmd ProcessSingle) (St
 	case cmd.URL != "" && cmd.Upload != nil:
 		return StartResult{}, apperr.Field("pdf_url", "send either pdf_file or pdf_url, not both")
 	}
-	// Config errors come before the upload is stored.
+	// Access and config errors come before the upload is stored.
+	if err := CheckStartIn(cmd.Caller, cmd.OrgID); err != nil {
+		return StartResult{}, err
+	}
 	if _, _, err := h.start.config(cmd.Config); err != nil {
 		return StartResult{}, err
 	}
@@ -88,7 +92,7 @@ func (h ProcessSingleHandler) Handle(ctx context.Context, cmd ProcessSingle) (St
 		doc[FieldTitle] = uploadTitle(cmd.Filename)
 	}
 	return h.start.Handle(ctx, StartJob{Caller: cmd.Caller, JobID: jobID, Documents: []map[string]any{doc},
-		Config: cmd.Config, uploads: true, serverID: true})
+		Config: cmd.Config, OrgID: cmd.OrgID, uploads: true, serverID: true})
 }
 
 // uploadTitle is the upload's file name without any directory a browser

@@ -51,7 +51,10 @@ type StartJob struct {
 	Config        StartConfig
 	// Columns is the order of the rows' columns as the client sent them
 	// (optional; recorded for exports, bounded by MaxRecordedColumns).
-	Columns  []string
+	Columns []string
+	// OrgID names the organisation the job belongs to (optional); the
+	// caller must be allowed to start there (CheckStartIn).
+	OrgID    string
 	uploads  bool // documents may be uploads (set by ProcessSingle only)
 	serverID bool // JobID was chosen by the server, not a client (ProcessSingle)
 }
@@ -100,6 +103,9 @@ const chunkBytes = 256 << 10
 // Handle validates the batch, stores its documents in chunks and commits
 // the job with one JobStarted appended only if the job id is still unused.
 func (h StartJobHandler) Handle(ctx context.Context, cmd StartJob) (StartResult, error) {
+	if err := CheckStartIn(cmd.Caller, cmd.OrgID); err != nil {
+		return StartResult{}, err
+	}
 	cfg, apiKey, err := h.config(cmd.Config)
 	if err != nil {
 		return StartResult{}, err
@@ -127,7 +133,7 @@ func (h StartJobHandler) Handle(ctx context.Context, cmd StartJob) (StartResult,
 		return StartResult{}, apperr.Field("job_id", "must be 1-64 letters, digits, '-' or '_'")
 	default:
 		jobID = OwnerScopedJobID(cmd.Caller.Actor.ID, jobID)
-		if res, done, err := h.existing(ctx, jobID, digest, cmd.Caller); done || err != nil {
+		if res, done, err := h.existing(ctx, jobID, digest, cmd); done || err != nil {
 			return res, err
 		}
 	}
@@ -142,7 +148,7 @@ func (h StartJobHandler) Handle(ctx context.Context, cmd StartJob) (StartResult,
 		return StartResult{}, err
 	}
 	started := events.JobStarted{InputID: inputID, Chunks: chunks, Total: len(docs), Config: cfg,
-		ColumnMapping: cmd.ColumnMapping, RequestDigest: digest, Columns: boundedColumns(cmd.Columns)}
+		ColumnMapping: cmd.ColumnMapping, RequestDigest: digest, Columns: boundedColumns(cmd.Columns), OrgID: cmd.OrgID}
 	env, err := events.New(jobID, cmd.Caller.Actor, started)
 	if err != nil {
 		return StartResult{}, err
@@ -152,7 +158,7 @@ func (h StartJobHandler) Handle(ctx context.Context, cmd StartJob) (StartResult,
 	if errors.Is(err, events.ErrConflict) {
 		// Another start with this id won the race: identical requests
 		// share its job, others are refused.
-		res, _, err := h.existing(ctx, jobID, digest, cmd.Caller)
+		res, _, err := h.existing(ctx, jobID, digest, cmd)
 		return res, err
 	}
 	if err != nil {
@@ -162,7 +168,7 @@ func (h StartJobHandler) Handle(ctx context.Context, cmd StartJob) (StartResult,
 }
 
 // existing reports whether jobID is taken, and by an identical request.
-func (h StartJobHandler) existing(ctx context.Context, jobID, digest string, caller Caller) (StartResult, bool, error) {
+func (h StartJobHandler) existing(ctx context.Context, jobID, digest string, cmd StartJob) (StartResult, bool, error) {
 	job, err := loadJob(ctx, h.store, jobID)
 	if apperr.Code(err) == apperr.NotFound {
 		return StartResult{}, false, nil
@@ -170,7 +176,7 @@ func (h StartJobHandler) existing(ctx context.Context, jobID, digest string, cal
 	if err != nil {
 		return StartResult{}, true, err
 	}
-	if job.Owner.ID != caller.Actor.ID || job.Started.RequestDigest != digest {
+	if job.Owner.ID != cmd.Caller.Actor.ID || job.Started.RequestDigest != digest || job.Started.OrgID != cmd.OrgID {
 		return StartResult{}, true, apperr.New(apperr.Conflict, "job_id %q is already used by a different request", jobID)
 	}
 	return StartResult{JobID: jobID, Total: job.Started.Total, Seq: job.ControlSeq, Existed: true}, true, nil

@@ -21,6 +21,7 @@ import (
 	"github.com/tagstream/tagstream/internal/metrics"
 	"github.com/tagstream/tagstream/internal/natsx"
 	"github.com/tagstream/tagstream/internal/secrets"
+	"github.com/tagstream/tagstream/internal/sqldb"
 	"github.com/tagstream/tagstream/internal/uploads"
 	"github.com/tagstream/tagstream/internal/web"
 	"github.com/tagstream/tagstream/internal/webhook"
@@ -38,26 +39,30 @@ type roles struct {
 
 // app is one wired Tagstream process.
 type app struct {
-	cfg       config
-	roles     roles
-	log       *slog.Logger
-	conn      *natsx.Conn
-	store     *jsstore.Store
-	queue     *dispatch.TaskQueue
-	cache     *dispatch.KVCache
-	secrets   *secrets.Store
-	uploads   *uploads.Store
-	auth      *auth.Service
-	sso       *auth.Federation // single sign-on; nil without TAGSTREAM_OIDC_ISSUER
-	jobs      *projections.JobStatus
-	results   *projections.DocumentResults
-	analytics *projections.Analytics
-	runner    *projections.Runner
-	tagger    pipeline.Tagger
-	handler   http.Handler
-	unlock    func()
-	metrics   *metrics.Metrics
-	skips     *events.Skips // events skipped as too new, by any reader
+	cfg      config
+	roles    roles
+	log      *slog.Logger
+	conn     *natsx.Conn
+	store    *jsstore.Store
+	queue    *dispatch.TaskQueue
+	cache    *dispatch.KVCache
+	secrets  *secrets.Store
+	uploads  *uploads.Store
+	auth     *auth.Service
+	orgs     *services.OrgDirectory // organisation roles, folded from orgs.*
+	sso      *auth.Federation       // single sign-on; nil without TAGSTREAM_OIDC_ISSUER
+	readDB   *sqldb.DB
+	read     *projections.SQLRunner // the SQL read models, from their checkpoints
+	jobs     *projections.JobQueries
+	results  *projections.ResultQueries
+	search   *projections.SearchReader // search, history statistics, analytics
+	fresh    *projections.SQLRunner    // what commands wait on: every read model
+	readFrom uint64                    // the SQL models' lowest checkpoint at start: where the catch-up began
+	tagger   pipeline.Tagger
+	handler  http.Handler
+	unlock   func()
+	metrics  *metrics.Metrics
+	skips    *events.Skips // events skipped as too new, by any reader
 	// readyAt is the log's last sequence when the read models started
 	// rebuilding: /api/ready waits for the runner to reach it.
 	readyAt uint64
@@ -72,6 +77,9 @@ func (a *app) close() {
 		a.sso.Provider.Close() // the signing-key refresh
 	}
 	a.conn.Close()
+	if a.readDB != nil {
+		a.readDB.Close()
+	}
 	a.unlock()
 }
 
@@ -142,6 +150,14 @@ func (a *app) open(ctx context.Context) error {
 	if p, ok := a.tagger.(interface{ ObserveModel(llm.Observer) }); ok {
 		p.ObserveModel(a.metrics)
 	}
+	// Learned provider limits are shared by every process using a key.
+	if p, ok := a.tagger.(interface{ ShareModelLimits(llm.SharedLimits) }); ok {
+		limits, err := openModelLimits(ctx, a.conn.JS, replicas)
+		if err != nil {
+			return err
+		}
+		p.ShareModelLimits(limits)
+	}
 	if !a.roles.api {
 		return nil
 	}
@@ -158,19 +174,15 @@ func (a *app) open(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	a.jobs, a.results, a.analytics = projections.NewJobStatus(), projections.NewDocumentResults(), projections.NewAnalytics()
-	a.runner = projections.NewRunner(a.store, a.readModels()...)
-	a.runner.CountSkips(a.skips)
-	start := time.Now()
-	if a.readyAt, err = a.store.LastSeq(ctx); err != nil {
+	if err := a.openReadSide(ctx); err != nil {
 		return err
 	}
-	if err := a.runner.CatchUp(ctx); err != nil {
-		return fmt.Errorf("rebuild read models: %w", err)
+	a.orgs = services.NewOrgDirectory()
+	if err := a.orgs.CatchUp(ctx, a.store); err != nil {
+		return fmt.Errorf("read organisations: %w", err)
 	}
-	a.log.Info("read models rebuilt from the log", "events", a.runner.Applied(), "ms", time.Since(start).Milliseconds())
-	a.metrics.Watch(metrics.State{JobsByStatus: a.jobsByStatus, Applied: a.runner.Applied,
-		LogLastSeq: a.store.LastSeq, TaskBacklog: a.taskBacklog})
+	a.metrics.Watch(metrics.State{JobsByStatus: a.jobsByStatus, Applied: a.fresh.Applied,
+		LogLastSeq: a.store.LastSeq, TaskBacklog: a.taskBacklog, Projections: a.projectionStates})
 	starter := services.NewStartJobHandler(a.store, a.secrets, a.cfg.MaxDocuments, a.cfg.LLMAPIKey != "").
 		WithCallbacks(a.cfg.WebhookSecret != "", a.cfg.AllowPrivate)
 	a.handler = httpapi.New(httpapi.Deps{
@@ -182,16 +194,20 @@ func (a *app) open(ctx context.Context) error {
 		SingleWait:   a.cfg.DocTimeout + 30*time.Second,
 		MaxDocuments: a.cfg.MaxDocuments,
 		Change:       services.NewChangeJobHandler(a.store),
+		OrgCommands:  services.NewOrgHandler(a.store),
+		OrgDirectory: a.orgs,
 		Retry:        services.NewRetryJobHandler(a.store, a.secrets, a.cfg.LLMAPIKey != ""),
 		Validate:     services.NewValidatePathsHandler(fetch.New(fetchConfig(a.cfg))),
 		Jobs:         a.jobs,
-		Analytics:    a.analytics,
+		Analytics:    a.search,
+		Documents:    a.search,
 		Results:      a.results,
 		Events:       a.store,
-		Freshness:    a.runner,
-		Tap:          a.runner,
+		Freshness:    a.fresh,
+		Tap:          a.read,
 		Healthy:      a.conn.Healthy,
-		CaughtUp:     func() (uint64, uint64) { return a.runner.Applied(), a.readyAt },
+		CaughtUp:     func() (uint64, uint64) { return a.fresh.Applied(), a.readyAt },
+		Projections:  a.readyProjections,
 		Skipped:      func() (uint64, []string) { return a.skips.Total(), a.skips.Types() },
 		Requests:     a.metrics,
 		Metrics:      a.metrics.Handler(),
@@ -238,7 +254,8 @@ func (a *app) run(ctx context.Context, ln net.Listener) error {
 		}()
 	}
 	if a.roles.api {
-		goLoop("projections", a.runner.Run)
+		goLoop("projections", a.read.Run)
+		goLoop("organisations", func(ctx context.Context) error { return a.orgs.Run(ctx, a.store) })
 		goLoop("reconciler", a.reconcile)
 	}
 	var worker *dispatch.Worker
@@ -334,11 +351,6 @@ func (a *app) reconcile(ctx context.Context) error {
 	}
 }
 
-// readModels lists every projection, in the order the runner applies them.
-func (a *app) readModels() []projections.Projection {
-	return []projections.Projection{a.jobs, a.results, a.analytics}
-}
-
 // jobsByStatus counts jobs per status for the jobs gauge, with every status
 // present so a series does not vanish when its count drops to zero.
 func (a *app) jobsByStatus() map[string]int {
@@ -347,8 +359,14 @@ func (a *app) jobsByStatus() map[string]int {
 		events.StatusCompleted, events.StatusFailed, events.StatusCancelled} {
 		out[st] = 0
 	}
-	for _, j := range a.jobs.List(projections.Filter{}) {
-		out[j.Status]++
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	counts, err := a.jobs.CountByStatus(ctx)
+	if err != nil {
+		a.log.Warn("jobs gauge", "err", err)
+	}
+	for st, n := range counts {
+		out[st] = n
 	}
 	return out
 }

@@ -263,7 +263,10 @@ func TestClusterSurvivesLeaderLossAndWorkerKill(t *testing.T) {
 	t.Logf("outcomes per process (api1, api2, killed worker, worker): %d, %d, %d, %d", perProc[api1.cmd.Process.Pid],
 		perProc[api2.cmd.Process.Pid], perProc[workers[0].cmd.Process.Pid], perProc[workers[1].cmd.Process.Pid])
 	if perProc[workers[1].cmd.Process.Pid] == 0 {
-		t.Errorf("the worker process recorded no outcome; actors: %v", byActor)
+		t.Errorf("the worker process recorded no outcome; actors: %v\nworker logs:\n%s", byActor, tail(workers[1].logText(), 60))
+	}
+	if os.Getenv("CLUSTER_DEBUG") != "" {
+		t.Logf("job started %s; surviving worker logs:\n%s", start.UTC().Format(time.RFC3339Nano), workers[1].logText())
 	}
 	_ = workers[1].cmd.Process.Signal(syscall.SIGTERM)
 	t.Logf("warnings and errors logged by the processes: %v", problemCounts(api1, api2, workers[0], workers[1]))

@@ -60,6 +60,7 @@ type config struct {
 	OIDCRoles        string
 	OIDCDefaultRole  string
 	OIDCSessionMax   time.Duration
+	ReadDB           string
 }
 
 type setting struct {
@@ -72,6 +73,7 @@ func (c *config) settings() []setting {
 	return []setting{
 		{"addr", "TAGSTREAM_ADDR", "HTTP listen address", &c.Addr, ":8000"},
 		{"data-dir", "TAGSTREAM_DATA_DIR", "embedded JetStream store and signing keys", &c.DataDir, "./data"},
+		{"read-db", "TAGSTREAM_READ_DB", "read models' database: empty = SQLite file read.db in the data dir, postgres://... = PostgreSQL; prefer the environment variable (the URL holds a password)", &c.ReadDB, ""},
 		{"nats-url", "TAGSTREAM_NATS_URL", "external NATS servers, comma separated (empty: embedded)", &c.NatsURL, ""},
 		{"nats-listen", "TAGSTREAM_NATS_LISTEN", "also open the embedded NATS server on host:port for remote workers (needs NATS credentials)", &c.NatsListen, ""},
 		{"nats-user", "TAGSTREAM_NATS_USER", "NATS user name (with TAGSTREAM_NATS_PASSWORD), required by and presented to the server", &c.NatsUser, ""},
@@ -116,7 +118,7 @@ func (c *config) settings() []setting {
 // a value given through the environment cannot leak through --help.
 var secretSettings = map[string]bool{
 	"llm-api-key": true, "secrets-key": true, "nats-password": true, "oidc-client-secret": true,
-	"webhook-secret": true,
+	"webhook-secret": true, "read-db": true,
 }
 
 // bind registers every setting as a flag whose default comes from its
@@ -201,6 +203,9 @@ func (c *config) validate() error {
 	}
 	if _, err := parseBytes(c.ExtractMemory); err != nil {
 		return fmt.Errorf("TAGSTREAM_EXTRACT_MEMORY %q: %w", c.ExtractMemory, err)
+	}
+	if err := c.validateReadDB(); err != nil {
+		return err
 	}
 	if c.WebhookSecret != "" {
 		if _, err := webhook.ParseSecret(c.WebhookSecret); err != nil {

@@ -159,13 +159,12 @@ func TestProjectionsRebuildCommandMatchesLiveDigests(t *testing.T) {
 	u := e.register("alice@example.com")
 	job := e.startJob(u, 4, nil)
 	e.waitStatus(u, job, 20*time.Second, "completed")
-	if err := e.app.runner.Sync(context.Background()); err != nil {
+	if err := e.app.fresh.Sync(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	var live []string
-	for _, p := range e.app.readModels() {
-		snap, _ := p.Snapshot()
-		live = append(live, digestLine(p.Name(), snap))
+	live, err := modelDigests(context.Background(), e.app.read)
+	if err != nil {
+		t.Fatal(err)
 	}
 	e.shutdown() // the command runs next to the data, with the server stopped
 

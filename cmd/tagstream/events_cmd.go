@@ -23,7 +23,9 @@ func eventsCmd() *cobra.Command {
 
 func jobFilter(job string) (string, error) {
 	if job == "" {
-		return events.SubjectAll, nil
+		// The whole log: jobs and organisations (their membership
+		// changes belong to the audit trail too).
+		return ">", nil
 	}
 	if !events.ValidJobID(job) {
 		return "", fmt.Errorf("--job %q is not a valid job id", job)

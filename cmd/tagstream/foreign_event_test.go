@@ -47,7 +47,7 @@ func TestForeignEventsAreSkipped(t *testing.T) {
 		}
 		last = seq
 	}
-	if err := e.app.runner.WaitFor(ctx, last); err != nil {
+	if err := e.app.fresh.WaitFor(ctx, last); err != nil {
 		t.Fatalf("read models stopped at the foreign events: %v", err)
 	}
 	servesJobs(t, e, u, a, b)

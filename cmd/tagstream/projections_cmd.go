@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/sha256"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/tagstream/tagstream/events"
+	"github.com/tagstream/tagstream/internal/sqldb"
 	"github.com/tagstream/tagstream/projections"
 )
 
@@ -16,51 +18,84 @@ func projectionsCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "projections", Short: "Operate on the read models"}
 	var cfg config
 	rebuild := &cobra.Command{
-		Use:   "rebuild",
-		Short: "Rebuild every read model from sequence 1 of the event log and print its digest",
-		Long: "Read models live in memory and every serve process rebuilds them from the log at start-up;\n" +
-			"this command replays the log the same way, next to the data (or against TAGSTREAM_NATS_URL),\n" +
-			"and prints each model's size and digest so two rebuilds (or a live process) can be compared.",
-		Args: cobra.NoArgs,
+		Use:   "rebuild [NAME...]",
+		Short: "Rebuild read models beside the serving ones, switch over, and print each model's digest",
+		Long: "Read models live in TAGSTREAM_READ_DB (SQLite in the data dir, or PostgreSQL) with a checkpoint each.\n" +
+			"rebuild builds the next generation of each named model (all when none is named) from sequence 1\n" +
+			"beside the serving one, then switches over in one transaction; a serve process sharing the\n" +
+			"database keeps answering from the old generation meanwhile and follows the switch. Progress\n" +
+			"(events done of total, rate, ETA) goes to stderr; each model's size and digest to stdout, so a\n" +
+			"rebuild and a live process can be compared. Models: " + strings.Join(modelNames(), ", ") + ".",
 	}
-	bindErr := cfg.bindOnly(rebuild.Flags(), operatorSettings...)
-	rebuild.RunE = func(c *cobra.Command, _ []string) error {
+	bindErr := cfg.bindOnly(rebuild.Flags(), append(operatorSettings, "read-db")...)
+	rebuild.RunE = func(c *cobra.Command, names []string) error {
 		if bindErr != nil {
 			return bindErr
+		}
+		known := map[string]bool{}
+		for _, n := range modelNames() {
+			known[n] = true
+		}
+		for _, n := range names {
+			if !known[n] {
+				return fmt.Errorf("no read model %q (models: %s)", n, strings.Join(modelNames(), ", "))
+			}
+		}
+		if len(names) == 0 {
+			names = modelNames()
+		}
+		if err := cfg.validateReadDB(); err != nil {
+			return err
 		}
 		a, err := openLog(c, cfg)
 		if err != nil {
 			return err
 		}
 		defer a.close()
-		fresh := &app{jobs: projections.NewJobStatus(), results: projections.NewDocumentResults(), analytics: projections.NewAnalytics()}
-		runner := projections.NewRunner(a.store, fresh.readModels()...)
-		skips := events.NewSkips(nil, nil)
-		runner.CountSkips(skips)
-		start := time.Now()
-		last, err := a.store.LastSeq(c.Context())
+		ctx := c.Context()
+		db, err := sqldb.Open(ctx, cfg.ReadDB, cfg.DataDir)
 		if err != nil {
 			return err
 		}
-		stop := reportProgress(c.ErrOrStderr(), runner, last)
-		err = runner.CatchUp(c.Context())
-		stop()
-		if err != nil {
+		defer db.Close()
+		r := projections.NewSQLRunner(db, a.store, sqlModels()...)
+		if err := r.Open(ctx); err != nil {
 			return err
+		}
+		start := time.Now()
+		var skips *events.Skips
+		for i, name := range names {
+			// Every rebuild reads the same log: report the first's skips.
+			s := events.NewSkips(nil, nil)
+			if i == 0 {
+				skips = s
+			}
+			r.RebuildSkips = s
+			began := time.Now()
+			if err := r.Rebuild(ctx, name, progressPrinter(c.ErrOrStderr())); err != nil {
+				return fmt.Errorf("rebuild %s: %w", name, err)
+			}
+			st := statusOf(r, name)
+			fmt.Fprintf(c.ErrOrStderr(), "rebuilt %s: generation %d at seq %d in %s\n", name, st.Generation, st.Seq,
+				time.Since(began).Round(time.Millisecond))
 		}
 		took := time.Since(start)
 		out := c.OutOrStdout()
-		fmt.Fprintf(out, "replayed %d events in %s (%.0f events/s)\n", runner.Applied(), took.Round(time.Millisecond),
-			float64(runner.Applied())/took.Seconds())
+		seq := r.Applied()
+		if len(names) > 0 {
+			seq = statusOf(r, names[0]).Seq
+		}
+		fmt.Fprintf(out, "replayed %d events in %s (%.0f events/s per model)\n", seq, took.Round(time.Millisecond),
+			float64(seq)*float64(len(names))/took.Seconds())
 		if n := skips.Total(); n > 0 {
 			fmt.Fprintf(out, "skipped %d events this build does not know (types: %s)\n", n, strings.Join(skips.Types(), ", "))
 		}
-		for _, p := range fresh.readModels() {
-			snap, err := p.Snapshot()
-			if err != nil {
-				return err
-			}
-			fmt.Fprintln(out, digestLine(p.Name(), snap))
+		lines, err := modelDigests(ctx, r)
+		if err != nil {
+			return err
+		}
+		for _, l := range lines {
+			fmt.Fprintln(out, l)
 		}
 		return nil
 	}
@@ -68,29 +103,70 @@ func projectionsCmd() *cobra.Command {
 	return cmd
 }
 
+func modelNames() []string {
+	var out []string
+	for _, m := range sqlModels() {
+		out = append(out, m.Name())
+	}
+	return out
+}
+
+func statusOf(r *projections.SQLRunner, name string) projections.ModelStatus {
+	for _, st := range r.Status() {
+		if st.Name == name {
+			return st
+		}
+	}
+	return projections.ModelStatus{}
+}
+
+// validateReadDB checks TAGSTREAM_READ_DB without quoting it (it may hold
+// a password).
+func (c *config) validateReadDB() error {
+	if c.ReadDB != "" && !strings.HasPrefix(c.ReadDB, "postgres://") && !strings.HasPrefix(c.ReadDB, "postgresql://") {
+		return fmt.Errorf("TAGSTREAM_READ_DB must be empty (SQLite in the data dir) or a postgres:// URL")
+	}
+	return nil
+}
+
+// modelDigests summarises the SQL models the job and results queries read,
+// for comparison between a rebuild and a live process.
+func modelDigests(ctx context.Context, rd projections.ReadDB) ([]string, error) {
+	jobs, err := projections.NewJobQueries(rd).Dump(ctx)
+	if err != nil {
+		return nil, err
+	}
+	results, err := projections.NewResultQueries(rd).Dump(ctx)
+	if err != nil {
+		return nil, err
+	}
+	search, err := projections.NewSearchReader(rd).Dump(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return []string{digestLine(projections.JobStatusName, jobs), digestLine(projections.DocumentResultsName, results),
+		digestLine(projections.DocumentSearchName, search)}, nil
+}
+
 // digestLine summarises a read model for comparison between processes.
 func digestLine(name string, snapshot []byte) string {
 	return fmt.Sprintf("%-18s %9d bytes  sha256 %x", name, len(snapshot), sha256.Sum256(snapshot))
 }
 
-// reportProgress prints how far a replay has got, once a second, until stop.
-func reportProgress(w io.Writer, r *projections.Runner, last uint64) (stop func()) {
-	done := make(chan struct{})
-	finished := make(chan struct{})
-	go func() {
-		defer close(finished)
-		t := time.NewTicker(time.Second)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				if last > 0 {
-					fmt.Fprintf(w, "rebuilding: %d of %d events (%.0f%%)\n", r.Applied(), last, 100*float64(r.Applied())/float64(last))
-				}
-			}
+// progressPrinter prints a rebuild's progress at most once a second, and
+// its last report.
+func progressPrinter(w io.Writer) func(projections.Progress) {
+	var last time.Time
+	return func(p projections.Progress) {
+		if time.Since(last) < time.Second && p.Done < p.Total {
+			return
 		}
-	}()
-	return func() { close(done); <-finished }
+		last = time.Now()
+		pct := 100.0
+		if p.Total > 0 {
+			pct = 100 * float64(min(p.Done, p.Total)) / float64(p.Total)
+		}
+		fmt.Fprintf(w, "rebuilding %s: %d of %d events (%.0f%%), %.0f events/s, ETA %s\n",
+			p.Model, p.Done, p.Total, pct, p.Rate, p.ETA.Round(time.Second))
+	}
 }

@@ -96,7 +96,8 @@ func TestREADMEWalkThrough(t *testing.T) {
 	defer close(stop)
 	go func() {
 		for {
-			for _, j := range e.app.jobs.List(projections.Filter{}) {
+			jobs, _ := e.app.jobs.List(context.Background(), projections.Filter{})
+			for _, j := range jobs {
 				if j.Status == events.StatusCancelled {
 					tagger.once.Do(func() { close(tagger.release) })
 					return

@@ -45,7 +45,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		extractCmd(),
 		eventsCmd(),
 		adminCmd(),
-		loginCmd(), logoutCmd(), batchCmd(),
+		loginCmd(), logoutCmd(), batchCmd(), documentsCmd(),
 	)
 	return root
 }

@@ -23,7 +23,8 @@ func newTagger(cfg config, log *slog.Logger) pipeline.Tagger {
 	}
 	p := pipeline.New(
 		fetchConfig(cfg),
-		llm.Config{BaseURL: cfg.LLMBaseURL, DocTimeout: cfg.DocTimeout},
+		// Never more calls in flight per model and key than workers.
+		llm.Config{BaseURL: cfg.LLMBaseURL, DocTimeout: cfg.DocTimeout, MaxConcurrency: cfg.Workers},
 		extract,
 	)
 	// validate refused a bad TAGSTREAM_MODEL_PRICES before we get here.

@@ -101,7 +101,11 @@ func TestWebConsoleUsageAndETA(t *testing.T) {
 	tagger := usageTagger{&fakeTagger{}}
 	gate := make(chan struct{})
 	tagger.setGate(gate)
-	e := startEnv(t, testConfig(t), tagger)
+	cfg := testConfig(t)
+	// Documents wait at the gate while the browser checks the page; on a
+	// loaded machine that takes longer than the harness's 30 s deadline.
+	cfg.DocTimeout = 5 * time.Minute
+	e := startEnv(t, cfg, tagger)
 	f := newCountingFront(t, e)
 	u := e.register("usage@example.com")
 	job := e.startJob(u, 6, nil)

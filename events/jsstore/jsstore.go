@@ -42,7 +42,7 @@ func Open(ctx context.Context, js jetstream.JetStream, opts Options) (*Store, er
 	stream, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:        events.Stream,
 		Description: "Tagstream job events: the system of record",
-		Subjects:    []string{events.SubjectAll},
+		Subjects:    events.StreamSubjects,
 		Storage:     jetstream.FileStorage,
 		Retention:   jetstream.LimitsPolicy,
 		Replicas:    opts.Replicas,

@@ -176,6 +176,11 @@ func (c *Client) send(ctx context.Context, r request, payload []byte, token stri
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return nil, nil, apiError(resp.StatusCode, raw)
 	}
+	// Trailers (a streamed export's continuation cursor) arrive with the
+	// end of the body: hand them on with the headers.
+	for k, v := range resp.Trailer {
+		resp.Header[k] = v
+	}
 	return raw, resp.Header, nil
 }
 

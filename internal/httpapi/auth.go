@@ -229,7 +229,7 @@ func (s *Server) authenticate(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	c.Set(claimsKey, cl)
+	s.setClaims(c, cl)
 	c.Next()
 }
 
@@ -247,12 +247,23 @@ func claims(c *gin.Context) auth.Claims {
 	return cl
 }
 
+// setClaims records the verified bearer and its organisation roles,
+// looked up now so a role changed a moment ago applies to this request.
+func (s *Server) setClaims(c *gin.Context, cl auth.Claims) {
+	c.Set(claimsKey, cl)
+	if s.d.OrgDirectory != nil {
+		c.Set(orgRolesKey, s.d.OrgDirectory.Roles(cl.Email))
+	}
+}
+
 // caller turns the verified claims into the services' view of the caller.
 func caller(c *gin.Context) services.Caller {
 	cl := claims(c)
+	roles, _ := c.Value(orgRolesKey).(map[string]string)
 	return services.Caller{
 		Actor:      events.User(cl.UserID, cl.Email),
 		ControlAll: cl.CanControlAll(),
 		ReadAll:    cl.CanReadAll(),
+		Orgs:       roles,
 	}
 }

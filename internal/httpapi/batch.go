@@ -25,6 +25,7 @@ type startRequest struct {
 	ColumnMapping map[string]string `json:"column_mapping"`
 	JobID         string            `json:"job_id"`
 	Name          string            `json:"name"`
+	OrgID         string            `json:"org_id"`
 }
 
 type startConfig struct {
@@ -70,7 +71,7 @@ func DecodeStartRequest(body io.Reader, who services.Caller) (services.StartJob,
 		return services.StartJob{}, err
 	}
 	cmd := services.StartJob{Caller: who, JobID: req.JobID, Documents: docs, ColumnMapping: req.ColumnMapping,
-		Columns: columnOrder(req.Documents)}
+		Columns: columnOrder(req.Documents), OrgID: strings.TrimSpace(req.OrgID)}
 	if req.Config != nil {
 		cmd.Config = req.Config.command()
 	}
@@ -154,16 +155,23 @@ func (s *Server) waitFor(ctx context.Context, seq uint64) {
 // Unavailable when the log cannot be consulted for an unknown job).
 func (s *Server) visibleJob(c *gin.Context) (projections.Job, error) {
 	id := c.Param("job_id")
-	job, ok := s.d.Jobs.Get(id)
+	job, ok, err := s.d.Jobs.Get(c.Request.Context(), id)
+	if err != nil {
+		return projections.Job{}, err
+	}
 	if !ok && events.ValidJobID(id) {
 		if err := s.catchUp(c.Request.Context()); err != nil {
 			return projections.Job{}, err
 		}
-		job, ok = s.d.Jobs.Get(id)
+		if job, ok, err = s.d.Jobs.Get(c.Request.Context(), id); err != nil {
+			return projections.Job{}, err
+		}
 	}
-	who := caller(c)
-	if !ok || (job.OwnerID != who.Actor.ID && !who.ReadAll) {
+	if !ok {
 		return projections.Job{}, apperr.New(apperr.NotFound, "job %q not found", id)
+	}
+	if err := services.CheckRead(caller(c), id, job.OwnerID, job.OrgID); err != nil {
+		return projections.Job{}, err
 	}
 	return job, nil
 }
@@ -174,7 +182,9 @@ func (s *Server) jobStatus(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, statusView(job))
+	view := statusView(job)
+	view["can_control"] = services.JobAccess(caller(c), job.OwnerID, job.OrgID) == services.AccessControl
+	c.JSON(http.StatusOK, view)
 }
 
 func statusView(j projections.Job) gin.H {
@@ -185,6 +195,7 @@ func statusView(j projections.Job) gin.H {
 		"updated_at": j.UpdatedAt, "finished_at": j.FinishedAt, "reason": j.Reason, "reason_code": j.ReasonCode,
 		"model_name": j.Config.Model, "attempt": j.Attempt, "usage": j.Usage,
 		"control_seq": j.ControlSeq, "name": j.Config.Name, "owner_id": j.OwnerID, "owner_email": j.OwnerEmail, "config": configView(j.Config),
+		"org_id": j.OrgID,
 	}
 }
 
@@ -228,18 +239,17 @@ func (s *Server) change(action string) gin.HandlerFunc {
 }
 
 func (s *Server) active(c *gin.Context) {
-	who := caller(c)
-	f := projections.Filter{OwnerID: who.Actor.ID,
-		Status: []string{events.StatusPending, events.StatusProcessing, events.StatusPaused}}
-	if who.ReadAll && c.Query("all") == "true" {
-		f.OwnerID = "" // auditors and admins, as in the history
+	f := projections.Filter{Status: []string{events.StatusPending, events.StatusProcessing, events.StatusPaused}}
+	jobs, err := s.listJobs(c, f)
+	if err != nil {
+		fail(c, err)
+		return
 	}
-	jobs := s.d.Jobs.List(f)
 	out := make([]gin.H, 0, len(jobs))
 	for _, j := range jobs {
 		out = append(out, gin.H{"job_id": j.ID, "status": j.Status, "total_documents": j.Total,
 			"processed_count": j.Processed, "failed_count": j.Failed, "progress": j.Progress(), "started_at": j.StartedAt,
-			"created_at": j.CreatedAt, "name": j.Config.Name, "owner_id": j.OwnerID, "owner_email": j.OwnerEmail})
+			"created_at": j.CreatedAt, "name": j.Config.Name, "owner_id": j.OwnerID, "owner_email": j.OwnerEmail, "org_id": j.OrgID})
 	}
 	c.JSON(http.StatusOK, gin.H{"jobs": out})
 }

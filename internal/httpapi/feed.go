@@ -32,13 +32,16 @@ const catchupPage = 256
 // watch is one observer's view of a job: a catchup message built from the
 // read models as of sequence N, then every message from N+1 on.
 type watch struct {
-	job      string
-	applied  uint64
-	state    projections.Job
-	results  ResultReader
-	msgs     chan feedMsg // closed after the terminal message or on overflow
-	overflow atomic.Bool
-	untap    func()
+	job string
+	// canControl is the observer's access (services.JobAccess), so the
+	// console shows only the buttons the caller may use.
+	canControl bool
+	applied    uint64
+	state      projections.Job
+	results    ResultReader
+	msgs       chan feedMsg // closed after the terminal message or on overflow
+	overflow   atomic.Bool
+	untap      func()
 	// ahead holds the rows the catchup showed at a later event than
 	// applied (they changed while it was paged out), with that event's
 	// sequence: their live messages up to it are already in the catchup.
@@ -86,7 +89,7 @@ func (s *Server) watchJob(job projections.Job) *watch {
 	w.untap = s.d.Tap.Tap(func(applied uint64) {
 		// Under the runner's lock: only the job's small state is read
 		// here; its rows are paged out later by writeCatchup.
-		current, _ := s.d.Jobs.Get(job.ID)
+		current, _, _ := s.d.Jobs.Get(context.Background(), job.ID)
 		w.applied, w.state = applied, current
 		if events.Terminal(current.Status) {
 			// Nothing more will happen: the terminal message follows at once.
@@ -128,7 +131,9 @@ func (s *Server) watchJob(job projections.Job) *watch {
 // in ahead, and follow drops their live messages up to that event, so
 // every outcome reaches the client exactly once (catchup or live).
 func (w *watch) writeCatchup(out io.Writer) error {
-	h := gin.H{"type": "catchup", "job_id": w.job, "seq": w.applied, "state": statusView(w.state)}
+	state := statusView(w.state)
+	state["can_control"] = w.canControl
+	h := gin.H{"type": "catchup", "job_id": w.job, "seq": w.applied, "state": state}
 	if w.since > 0 {
 		h["since"] = w.since
 	}
@@ -145,7 +150,10 @@ func (w *watch) writeCatchup(out io.Writer) error {
 	}
 	first := true
 	for from := 0; ; from += catchupPage {
-		rows, total, _ := w.results.Page(w.job, from, catchupPage)
+		rows, total, _, err := w.results.Page(context.Background(), w.job, from, catchupPage)
+		if err != nil {
+			return err
+		}
 		var buf bytes.Buffer
 		for _, r := range rows {
 			if w.since > 0 && r.Seq <= w.since {
@@ -195,7 +203,7 @@ func (s *Server) render(env events.Envelope) (msg []byte, row int, terminal bool
 
 func (s *Server) renderNew(env events.Envelope) ([]byte, int, bool) {
 	row := -1
-	job, _ := s.d.Jobs.Get(env.JobID)
+	job, _, _ := s.d.Jobs.Get(context.Background(), env.JobID)
 	var body gin.H
 	terminal := false
 	switch env.Type {
@@ -204,7 +212,7 @@ func (s *Server) renderNew(env events.Envelope) ([]byte, int, bool) {
 		if err != nil {
 			return nil, -1, false
 		}
-		rows := s.d.Results.Rows(env.JobID, []int{r})
+		rows, _ := s.d.Results.Rows(context.Background(), env.JobID, []int{r})
 		if len(rows) == 0 {
 			return nil, -1, false
 		}

@@ -24,14 +24,20 @@ func (f *fakeTap) Tap(snapshot func(uint64), deliver func(events.Envelope) bool)
 
 type feedJob struct{ job projections.Job }
 
-func (o feedJob) Get(id string) (projections.Job, bool)     { return o.job, id == o.job.ID }
-func (o feedJob) List(projections.Filter) []projections.Job { return []projections.Job{o.job} }
+func (o feedJob) Get(_ context.Context, id string) (projections.Job, bool, error) {
+	return o.job, id == o.job.ID, nil
+}
+func (o feedJob) List(context.Context, projections.Filter) ([]projections.Job, error) {
+	return []projections.Job{o.job}, nil
+}
 
 type feedRow struct{}
 
-func (feedRow) Page(string, int, int) ([]projections.Result, int, bool) { return nil, 1, true }
-func (feedRow) Rows(string, []int) []projections.Result {
-	return []projections.Result{{Document: events.Document{Row: 0, Title: "doc"}, Status: "processing"}}
+func (feedRow) Page(context.Context, string, int, int) ([]projections.Result, int, bool, error) {
+	return nil, 1, true, nil
+}
+func (feedRow) Rows(context.Context, string, []int) ([]projections.Result, error) {
+	return []projections.Result{{Document: events.Document{Row: 0, Title: "doc"}, Status: "processing"}}, nil
 }
 
 // TestSlowObserverIsCutOff proves a watcher that stops reading is closed

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/tagstream/tagstream/projections"
 )
 
 // RequestObserver records request durations (the metrics registry
@@ -44,6 +45,24 @@ func (s *Server) ready(c *gin.Context) {
 		}
 	}
 	status := "ready"
+	var models []projections.ModelStatus
+	if s.d.Projections != nil {
+		models = s.d.Projections(c.Request.Context())
+		// A failed model answers 503 for its own reads; the others serve,
+		// so the process stays in rotation, degraded, and says which.
+		var failed []string
+		for _, m := range models {
+			if m.State == projections.StateFailed {
+				failed = append(failed, m.Name+" at seq "+itoa(m.FailedSeq)+": "+m.Reason)
+			}
+		}
+		if len(failed) > 0 {
+			checks["projections"] = check{OK: true, Degraded: true, Detail: "failed: " + strings.Join(failed, "; ")}
+			status = "degraded"
+		} else {
+			checks["projections"] = check{OK: true}
+		}
+	}
 	if s.d.Skipped != nil {
 		if n, types := s.d.Skipped(); n > 0 {
 			checks["events"] = check{OK: true, Degraded: true, Detail: "skipped " + itoa(n) +
@@ -58,10 +77,10 @@ func (s *Server) ready(c *gin.Context) {
 		}
 	}
 	if len(failed) > 0 {
-		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "not_ready", "failed": failed, "checks": checks})
+		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "not_ready", "failed": failed, "checks": checks, "projections": models})
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"status": status, "checks": checks})
+	c.JSON(http.StatusOK, gin.H{"status": status, "checks": checks, "projections": models})
 }
 
 func itoa(n uint64) string {

@@ -1,13 +1,17 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/tagstream/tagstream/projections"
 )
 
 // The read-model check cannot be made to fail in a real process (serve
@@ -82,5 +86,43 @@ func TestReadyDegradedBySkippedEvents(t *testing.T) {
 	up.Store(false)
 	if st, body := get(); st != http.StatusServiceUnavailable || body["status"] != "not_ready" {
 		t.Fatalf("skipped and disconnected: %d %v", st, body)
+	}
+}
+
+// Each projection's state and lag is in the body; a failed one makes the
+// process degraded (its own reads answer 503, the others serve), naming
+// the model, the sequence and the reason.
+func TestReadyReportsProjections(t *testing.T) {
+	var failed atomic.Bool
+	h := New(Deps{Log: slog.New(slog.DiscardHandler), Projections: func(context.Context) []projections.ModelStatus {
+		st := []projections.ModelStatus{{Name: "job-status", State: projections.StateRunning, Seq: 40, LagEvents: 2, LagSeconds: 0.5}}
+		if failed.Load() {
+			st = append(st, projections.ModelStatus{Name: "document-results", State: projections.StateFailed, Seq: 11, FailedSeq: 12, Reason: "boom"})
+		}
+		return st
+	}})
+	get := func() (int, map[string]any) {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/ready", nil))
+		var body map[string]any
+		if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
+			t.Fatalf("body %q: %v", rec.Body, err)
+		}
+		return rec.Code, body
+	}
+	st, body := get()
+	models, _ := body["projections"].([]any)
+	if st != http.StatusOK || body["status"] != "ready" || len(models) != 1 {
+		t.Fatalf("running: %d %v", st, body)
+	}
+	if m := models[0].(map[string]any); m["state"] != "running" || m["lag_events"] != 2.0 || m["lag_seconds"] != 0.5 {
+		t.Fatalf("model: %v", m)
+	}
+	failed.Store(true)
+	st, body = get()
+	checks, _ := body["checks"].(map[string]any)
+	pc, _ := checks["projections"].(map[string]any)
+	if st != http.StatusOK || body["status"] != "degraded" || !strings.Contains(fmt.Sprint(pc["detail"]), "document-results at seq 12: boom") {
+		t.Fatalf("failed model: %d %v", st, body)
 	}
 }

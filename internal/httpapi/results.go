@@ -19,8 +19,8 @@ import (
 
 // ResultReader answers per-document queries.
 type ResultReader interface {
-	Page(jobID string, from, limit int) ([]projections.Result, int, bool)
-	Rows(jobID string, rows []int) []projections.Result
+	Page(ctx context.Context, jobID string, from, limit int) ([]projections.Result, int, bool, error)
+	Rows(ctx context.Context, jobID string, rows []int) ([]projections.Result, error)
 }
 
 // EventReader reads a job's history straight from the log.
@@ -72,7 +72,11 @@ func (s *Server) results(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	rows, total, _ := s.d.Results.Page(job.ID, from, limit)
+	rows, total, _, err := s.d.Results.Page(c.Request.Context(), job.ID, from, limit)
+	if err != nil {
+		fail(c, err)
+		return
+	}
 	var next any
 	if from+len(rows) < total {
 		next = strconv.Itoa(from + len(rows))
@@ -144,7 +148,10 @@ func (s *Server) resultsCSV(c *gin.Context, job projections.Job) {
 		if ctx.Err() != nil {
 			return
 		}
-		rows, total, _ := s.d.Results.Page(job.ID, from, csvPage)
+		rows, total, _, err := s.d.Results.Page(ctx, job.ID, from, csvPage)
+		if err != nil {
+			return // headers are out: the client sees a short file
+		}
 		for _, r := range rows {
 			_ = w.Write(safeCells(exportRow(r, extraCols)))
 		}
@@ -169,7 +176,11 @@ func (s *Server) extraColumns(c *gin.Context, job projections.Job, format string
 		if c.Request.Context().Err() != nil {
 			return nil, false
 		}
-		rows, total, _ := s.d.Results.Page(job.ID, from, csvPage)
+		rows, total, _, err := s.d.Results.Page(c.Request.Context(), job.ID, from, csvPage)
+		if err != nil {
+			fail(c, err)
+			return nil, false
+		}
 		for _, r := range rows {
 			for k := range r.Extra {
 				extra[k] = true

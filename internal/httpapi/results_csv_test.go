@@ -33,7 +33,7 @@ type generatedRows struct {
 	blockFrom int
 }
 
-func (g *generatedRows) Page(_ string, from, limit int) ([]projections.Result, int, bool) {
+func (g *generatedRows) Page(_ context.Context, _ string, from, limit int) ([]projections.Result, int, bool, error) {
 	g.mu.Lock()
 	if from == 0 {
 		g.zeroSeen++
@@ -59,10 +59,12 @@ func (g *generatedRows) Page(_ string, from, limit int) ([]projections.Result, i
 	g.mu.Lock()
 	g.calls = append(g.calls, len(out))
 	g.mu.Unlock()
-	return out, g.total, true
+	return out, g.total, true, nil
 }
 
-func (g *generatedRows) Rows(string, []int) []projections.Result { return nil }
+func (g *generatedRows) Rows(context.Context, string, []int) ([]projections.Result, error) {
+	return nil, nil
+}
 
 // TestCSVExportStopsWhenClientLeaves: a client reads the first rows of a
 // 100,000-row export and hangs up. The export, streamed page by page,

@@ -34,7 +34,11 @@ func (s *Server) resultsXLSX(c *gin.Context, job projections.Job) {
 		if ctx.Err() != nil {
 			return
 		}
-		rows, total, _ := s.d.Results.Page(job.ID, from, csvPage)
+		rows, total, _, err := s.d.Results.Page(ctx, job.ID, from, csvPage)
+		if err != nil {
+			fail(c, err)
+			return
+		}
 		for _, r := range rows {
 			if err := w.WriteRow(safeCells(exportRow(r, extraCols))); err != nil {
 				fail(c, apperr.Wrap(err, "xlsx"))

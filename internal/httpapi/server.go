@@ -48,8 +48,8 @@ type Changer interface {
 
 // JobReader answers job queries.
 type JobReader interface {
-	Get(id string) (projections.Job, bool)
-	List(f projections.Filter) []projections.Job
+	Get(ctx context.Context, id string) (projections.Job, bool, error)
+	List(ctx context.Context, f projections.Filter) ([]projections.Job, error)
 }
 
 // Freshness lets handlers wait until the read models include a write.
@@ -70,15 +70,23 @@ type Deps struct {
 	// (TAGSTREAM_MAX_DOCUMENTS); 0: 10000.
 	MaxDocuments int
 	Change       Changer
+	// OrgCommands and OrgDirectory serve /api/orgs and the organisation
+	// roles of every caller; optional (no organisations without them).
+	OrgCommands  OrgCommands
+	OrgDirectory OrgDirectory
 	Retry        Retrier
 	Validate     PathValidator
 	Jobs         JobReader
 	Analytics    AnalyticsReader
+	Documents    DocumentSearcher // GET /api/documents, /api/history/stats; nil: 503
 	Results      ResultReader
 	Events       EventReader
 	Freshness    Freshness
 	Tap          Tapper
-	Healthy      func() bool // NATS reachable
+	// Projections reports each read model's state and lag for /api/ready;
+	// optional.
+	Projections func(ctx context.Context) []projections.ModelStatus
+	Healthy     func() bool // NATS reachable
 	// CaughtUp says how far the read models are (applied) against the
 	// log's last sequence at startup (target), for /api/ready; optional.
 	CaughtUp func() (applied, target uint64)
@@ -192,10 +200,13 @@ func (s *Server) routes(r *gin.Engine) {
 	a.POST("/logout", s.logout)
 	a.GET("/me", s.authenticate, s.me)
 	s.accountRoutes(r)
+	s.orgRoutes(r)
 
 	r.GET("/api/batch/ws/:job_id", s.wsJob)
 	r.GET("/api/batch/jobs/:job_id/stream", s.sseJob)
 	r.GET("/api/analytics/summary", s.authenticate, s.analyticsSummary)
+	r.GET("/api/documents", s.authenticate, s.documents)
+	r.GET("/api/history/stats", s.authenticate, s.historyStats)
 	b := r.Group("/api/batch", s.authenticate)
 	b.POST("/start", s.limitAddr(s.addrStart), s.limit(s.startLimit), s.startBatch)
 	b.GET("/active", s.active)

@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -110,8 +111,8 @@ func (s *Server) waitTerminal(ctx context.Context, jobID string) bool {
 }
 
 func (s *Server) terminal(jobID string) bool {
-	j, ok := s.d.Jobs.Get(jobID)
-	if !ok {
+	j, ok, err := s.d.Jobs.Get(context.Background(), jobID)
+	if err != nil || !ok {
 		return false
 	}
 	switch j.Status {
@@ -126,10 +127,10 @@ func (s *Server) terminal(jobID string) bool {
 func (s *Server) singleView(jobID string) gin.H {
 	out := gin.H{"job_id": jobID, "title": "", "status": events.StatusPending, "tags": []string{},
 		"metadata": nil, "error": nil}
-	if j, ok := s.d.Jobs.Get(jobID); ok {
+	if j, ok, _ := s.d.Jobs.Get(context.Background(), jobID); ok {
 		out["status"] = j.Status
 	}
-	if rows := s.d.Results.Rows(jobID, []int{0}); len(rows) == 1 {
+	if rows, _ := s.d.Results.Rows(context.Background(), jobID, []int{0}); len(rows) == 1 {
 		r := rows[0]
 		out["title"] = r.Title
 		if r.Status != "" {
@@ -199,8 +200,14 @@ func (s *Server) decodeSingle(c *gin.Context) (services.ProcessSingle, error) {
 				return cmd, apperr.Field("config", "%s", apperr.Message(err))
 			}
 			cmd.Config = sc.command()
+		case "org_id":
+			data, err := readPart(part, maxURLPart, name)
+			if err != nil {
+				return cmd, err
+			}
+			cmd.OrgID = strings.TrimSpace(string(data))
 		default:
-			return cmd, apperr.Field(name, "is not a field of this request (pdf_file, pdf_url, config)")
+			return cmd, apperr.Field(name, "is not a field of this request (pdf_file, pdf_url, config, org_id)")
 		}
 	}
 	return cmd, nil

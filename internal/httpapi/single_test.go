@@ -30,12 +30,14 @@ func (f *singleFake) Handle(context.Context, services.ProcessSingle) (services.S
 	return services.StartResult{JobID: "one", Total: 1}, nil
 }
 func (f *singleFake) MaxBytes() int64 { return 1 << 20 }
-func (f *singleFake) Get(id string) (projections.Job, bool) {
+func (f *singleFake) Get(_ context.Context, id string) (projections.Job, bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return projections.Job{ID: "one", OwnerID: "u1", Status: f.status, Total: 1}, id == "one"
+	return projections.Job{ID: "one", OwnerID: "u1", Status: f.status, Total: 1}, id == "one", nil
 }
-func (f *singleFake) List(projections.Filter) []projections.Job { return nil }
+func (f *singleFake) List(context.Context, projections.Filter) ([]projections.Job, error) {
+	return nil, nil
+}
 func (f *singleFake) Tap(snapshot func(uint64), deliver func(events.Envelope) bool) func() {
 	snapshot(1)
 	f.mu.Lock()
@@ -44,15 +46,17 @@ func (f *singleFake) Tap(snapshot func(uint64), deliver func(events.Envelope) bo
 	close(f.tapped)
 	return func() {}
 }
-func (f *singleFake) Page(string, int, int) ([]projections.Result, int, bool) { return nil, 0, true }
-func (f *singleFake) Rows(string, []int) []projections.Result {
+func (f *singleFake) Page(context.Context, string, int, int) ([]projections.Result, int, bool, error) {
+	return nil, 0, true, nil
+}
+func (f *singleFake) Rows(context.Context, string, []int) ([]projections.Result, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	r := projections.Result{Document: events.Document{Title: "a.pdf"}, Status: "processing"}
 	if f.status == events.StatusCompleted {
 		r.Status, r.Tags = "success", []string{"x"}
 	}
-	return []projections.Result{r}
+	return []projections.Result{r}, nil
 }
 
 func singleRequestFor() *http.Request {

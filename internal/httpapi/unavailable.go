@@ -8,6 +8,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/tagstream/tagstream/events"
 	"github.com/tagstream/tagstream/internal/apperr"
+	"github.com/tagstream/tagstream/projections"
 )
 
 // natsRequestTimeout bounds a request that talks to NATS. While NATS is
@@ -83,6 +84,9 @@ func asUnavailable(c *gin.Context, err error) error {
 	}
 	if isUnavailable(err) {
 		return &apperr.Error{Code: apperr.Unavailable, Message: errUnavailable().Error(), Err: err}
+	}
+	if errors.Is(err, projections.ErrReadDB) || errors.Is(err, projections.ErrModelFailed) {
+		return &apperr.Error{Code: apperr.Unavailable, Message: "the read database cannot answer now; retry shortly", Err: err}
 	}
 	if v, ok := c.Get(healthyKey); ok {
 		if healthy, _ := v.(func() bool); healthy != nil && !healthy() {

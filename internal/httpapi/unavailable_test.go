@@ -42,10 +42,10 @@ func (c *changer) Handle(ctx context.Context, _ services.ChangeJob) (services.Ch
 
 type oneJob struct{}
 
-func (oneJob) Get(id string) (projections.Job, bool) {
-	return projections.Job{ID: id, OwnerID: "u1", Status: "processing"}, id == "known"
+func (oneJob) Get(_ context.Context, id string) (projections.Job, bool, error) {
+	return projections.Job{ID: id, OwnerID: "u1", Status: "processing"}, id == "known", nil
 }
-func (oneJob) List(projections.Filter) []projections.Job { return nil }
+func (oneJob) List(context.Context, projections.Filter) ([]projections.Job, error) { return nil, nil }
 
 type freshness struct{ err error }
 
@@ -113,5 +113,32 @@ func TestNATSOutagesAnswer503(t *testing.T) {
 	}
 	if st, _, _ := call("GET", "/api/health"); st != http.StatusServiceUnavailable {
 		t.Errorf("health while disconnected: %d", st)
+	}
+}
+
+// brokenReadDB fails every query as the read database does when it is
+// down.
+type brokenReadDB struct{}
+
+func (brokenReadDB) Get(context.Context, string) (projections.Job, bool, error) {
+	return projections.Job{}, false, fmt.Errorf("%w: connection refused", projections.ErrReadDB)
+}
+func (brokenReadDB) List(context.Context, projections.Filter) ([]projections.Job, error) {
+	return nil, fmt.Errorf("%w: connection refused", projections.ErrReadDB)
+}
+
+// A read database that cannot answer is a 503, never a 500 or a false 404.
+func TestReadDBOutageAnswers503(t *testing.T) {
+	h := New(Deps{Log: slog.New(slog.DiscardHandler), Auth: okAuth{}, Jobs: brokenReadDB{}, Freshness: &freshness{}})
+	for _, path := range []string{"/api/batch/jobs/known/status", "/api/batch/active", "/api/batch/jobs"} {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest("GET", path, nil)
+		req.Header.Set("Authorization", "Bearer x")
+		h.ServeHTTP(rec, req)
+		var body map[string]any
+		_ = json.Unmarshal(rec.Body.Bytes(), &body)
+		if rec.Code != http.StatusServiceUnavailable || body["code"] != "unavailable" {
+			t.Errorf("GET %s with the read db down: %d %v", path, rec.Code, body)
+		}
 	}
 }

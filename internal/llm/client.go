@@ -42,6 +42,14 @@ type Config struct {
 	// Observer hears about calls, tokens and rate-limit waits (metrics);
 	// nil means nobody listens.
 	Observer Observer
+
+	// MaxConcurrency caps the calls in flight per model and key in this
+	// process (TAGSTREAM_WORKERS); the adaptive limiter learns the
+	// provider's allowance below it. Default DefaultMaxConcurrency.
+	MaxConcurrency int
+	// SharedLimits shares learned limits with other processes using the
+	// same model and key (NATS KV in production); nil keeps them local.
+	SharedLimits SharedLimits
 }
 
 // Default values of Config.
@@ -50,9 +58,11 @@ const (
 	DefaultDocTimeout  = 5 * time.Minute
 	DefaultMaxAttempts = 6
 	DefaultMaxBackoff  = 60 * time.Second
-	defaultBaseBackoff = time.Second
-	defaultNumTags     = 8
-	maxNumTags         = 15
+	// DefaultMaxConcurrency matches the worker pool's default ceiling.
+	DefaultMaxConcurrency = 32
+	defaultBaseBackoff    = time.Second
+	defaultNumTags        = 8
+	maxNumTags            = 15
 )
 
 // Request is one document to tag.
@@ -89,6 +99,7 @@ type Client struct {
 	baseBackoff time.Duration
 	paceFloor   time.Duration
 	pacers      pacers
+	limiters    limiters
 	noJSONMode  sync.Map // base URL + model -> true once JSON mode was refused
 }
 
@@ -119,12 +130,16 @@ func New(cfg Config) *Client {
 	if cfg.Observer == nil {
 		cfg.Observer = noObserver{}
 	}
+	if cfg.MaxConcurrency <= 0 {
+		cfg.MaxConcurrency = DefaultMaxConcurrency
+	}
 	hc := cfg.HTTPClient
 	if hc == nil {
 		// No client timeout: deadlines come from the contexts.
 		hc = &http.Client{Transport: pooledTransport()}
 	}
-	return &Client{cfg: cfg, http: hc, baseBackoff: defaultBaseBackoff, paceFloor: defaultPaceFloor}
+	return &Client{cfg: cfg, http: hc, baseBackoff: defaultBaseBackoff, paceFloor: defaultPaceFloor,
+		limiters: limiters{max: cfg.MaxConcurrency, now: time.Now, shared: cfg.SharedLimits}}
 }
 
 // Tag asks req.Model for req.NumTags tags of req.Text. Errors are *Error,
@@ -158,6 +173,11 @@ type docCall struct {
 	unreached int // calls that could not connect, against UnreachableAttempts
 	jsonMode  bool
 	job, key  *pacer
+	lim       *limiter
+	// concurrencyLimited: the last answer announced rate buckets that all
+	// had room, so a 429 in it was about concurrency, not the buckets.
+	concurrencyLimited bool
+	lastRate           rateHeaders
 }
 
 func (d *docCall) run() ([]string, error) {
@@ -187,6 +207,8 @@ func (d *docCall) run() ([]string, error) {
 	// other jobs using the same key. Only a hash of the key is kept.
 	sum := sha256.Sum256([]byte(req.APIKey))
 	d.key = d.c.pacers.get("key\x00" + hex.EncodeToString(sum[:]))
+	// Concurrency is learned per model and key: providers limit both.
+	d.lim = d.c.limiters.get(limiterID(req.Model, req.APIKey))
 
 	msgs := []llms.MessageContent{
 		llms.TextParts(llms.ChatMessageTypeSystem, systemPrompt),
@@ -231,18 +253,32 @@ func (d *docCall) run() ([]string, error) {
 func (d *docCall) call(msgs []llms.MessageContent, main bool) (string, error) {
 	cfg := d.c.cfg
 	for {
+		// The concurrency slot comes first, so that the pacers space the
+		// calls actually leaving, not callers still queued for a slot.
+		t, err := d.lim.acquire(d.ctx, d.pacedSleep)
+		if err != nil {
+			return "", d.ctxError(err)
+		}
 		if err := d.job.wait(d.ctx, d.pacedSleep); err != nil {
+			d.lim.release(t, outcomeOther, 0, 0)
 			return "", d.ctxError(err)
 		}
 		if err := d.key.wait(d.ctx, d.pacedSleep); err != nil {
+			d.lim.release(t, outcomeOther, 0, 0)
 			return "", d.ctxError(err)
 		}
 		if main {
 			d.res.Attempts++
 		}
 		began := time.Now()
+		d.concurrencyLimited = false
 		content, err := d.once(msgs)
-		cfg.Observer.ModelCall(d.req.Model, callOutcome(err), time.Since(began))
+		took := time.Since(began)
+		if err == nil {
+			d.concurrencyLimited = false
+		}
+		lone := d.lim.release(t, limiterOutcome(err), took, retryAfterOf(err))
+		cfg.Observer.ModelCall(d.req.Model, callOutcome(err), took)
 		if err == nil {
 			d.job.succeeded(d.c.paceFloor)
 			return content, nil
@@ -292,10 +328,24 @@ func (d *docCall) call(msgs []llms.MessageContent, main bool) (string, error) {
 		// The provider's Retry-After is the delay; our own exponential
 		// backoff only stands in when it gave none.
 		delay := e.RetryAfter
-		if delay <= 0 {
+		switch {
+		case delay > 0:
+		case e.Kind == KindRateLimited && lone:
+			// A lone refusal: retry soon, like a fresh call; a second
+			// 429 gets the full backoff.
+			delay = loneRetry/2 + rand.N(loneRetry/2+1)
+		default:
 			delay = d.backoff()
 		}
 		switch {
+		case e.Kind == KindRateLimited && d.concurrencyLimited:
+			// The buckets had room: too many calls at once, which the
+			// limiter has just corrected. Only this call waits.
+		case e.Kind == KindRateLimited && lone && e.RetryAfter <= 0:
+			// One refusal among calls that get through, without a hint:
+			// the provider's hiccup, not a pace to find. Only this call
+			// waits; pacing the job (and holding the key) for it cost a
+			// job most of its throughput. A second 429 is not lone.
 		case e.Kind == KindRateLimited && e.RetryAfter > 0:
 			// The provider said when to come back: hold the whole job and
 			// every job on this key until then. Its hint is the pace; also
@@ -330,7 +380,7 @@ func (d *docCall) once(msgs []llms.MessageContent) (string, error) {
 	ctx, cancel := context.WithTimeout(d.ctx, cfg.AttemptTimeout)
 	defer cancel()
 	hc := &doer{client: d.c.http, key: d.req.APIKey, calls: &d.calls, now: time.Now,
-		before: d.holdWhileBlocked, limited: d.retryAfterSeen}
+		before: d.holdWhileBlocked, limited: d.retryAfterSeen, headers: d.rateHeadersSeen}
 	// Token and base URL are always explicit: otherwise langchaingo falls
 	// back to OPENAI_API_KEY and OPENAI_BASE_URL.
 	model, err := openai.New(
@@ -363,6 +413,12 @@ func (d *docCall) once(msgs []llms.MessageContent) (string, error) {
 	d.res.CompletionTokens += completion
 	cfg.Observer.ModelTokens(d.req.Model, prompt, completion)
 	d.res.TotalTokens += intInfo(ch.GenerationInfo, "TotalTokens")
+	d.key.observeTokens(intInfo(ch.GenerationInfo, "TotalTokens"))
+	if d.lastRate.tokens.ok {
+		// The tokens bucket is counted in calls only once a call's cost
+		// is known: the first answer's headers arrive before its usage.
+		d.applyBudget()
+	}
 	return ch.Content, nil
 }
 
@@ -444,7 +500,7 @@ func (d *docCall) holdWhileBlocked(ctx context.Context) error {
 // Retry-After, before the answer has gone back through langchaingo, so
 // that other documents stop sending at once.
 func (d *docCall) retryAfterSeen(status int, retryAfter time.Duration) {
-	if retryAfter <= 0 {
+	if retryAfter <= 0 || (status == http.StatusTooManyRequests && d.concurrencyLimited) {
 		return
 	}
 	d.job.block(retryAfter)
@@ -452,6 +508,11 @@ func (d *docCall) retryAfterSeen(status int, retryAfter time.Duration) {
 		d.key.block(retryAfter)
 	}
 }
+
+// loneRetry is the most a call refused by a lone 429 (see limiter.go)
+// without Retry-After waits before it is sent again: about a slow answer,
+// not the seconds of backoff that held a worker idle for each of them.
+const loneRetry = 250 * time.Millisecond
 
 // maxIdlePerHost keeps a connection per concurrent document to the model's
 // host. net/http's default of 2 made every call beyond the second open a
@@ -469,4 +530,50 @@ func pooledTransport() http.RoundTripper {
 	t.MaxIdleConns = max(t.MaxIdleConns, maxIdlePerHost)
 	t.MaxIdleConnsPerHost = maxIdlePerHost
 	return t
+}
+
+// rateHeadersSeen turns the provider's rate-limit headers into the key's
+// budget as soon as an answer arrives.
+func (d *docCall) rateHeadersSeen(h http.Header) {
+	d.lastRate = parseRateHeaders(h, time.Now())
+	d.concurrencyLimited = d.lastRate.hasRoom()
+	d.applyBudget()
+}
+
+func (d *docCall) applyBudget() {
+	others := max(d.lim.inFlight()-1, 0)
+	if credit, interval, ok := budget(d.lastRate, others, d.key.avgTokens()); ok {
+		d.key.setBudget(credit, interval)
+	}
+}
+
+// limiterOutcome says what a call's result means for the limiter.
+func limiterOutcome(err error) outcome {
+	var e *Error
+	switch {
+	case err == nil:
+		return outcomeSuccess
+	case !errors.As(err, &e):
+		return outcomeAnswered // langchaingo could not read a 200's body
+	case e.Kind == KindRateLimited:
+		return outcomeLimited
+	case e.Kind == KindBadRequest || e.Kind == KindMalformed || e.Kind == KindAuth:
+		return outcomeAnswered
+	}
+	return outcomeOther
+}
+
+func retryAfterOf(err error) time.Duration {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.RetryAfter
+	}
+	return 0
+}
+
+// limiterID names a model and key's limiter, here and in the shared store,
+// by a hash: the key itself is never kept or shared.
+func limiterID(model, apiKey string) string {
+	sum := sha256.Sum256([]byte(model + "\x00" + apiKey))
+	return hex.EncodeToString(sum[:16])
 }

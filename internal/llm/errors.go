@@ -71,6 +71,7 @@ type doer struct {
 
 	before  func(ctx context.Context) error            // optional: last wait before sending
 	limited func(status int, retryAfter time.Duration) // optional: a non-2xx answer carried Retry-After
+	headers func(h http.Header)                        // optional: every answer's headers (rate limits)
 }
 
 // Do sends req and classifies the outcome.
@@ -92,6 +93,9 @@ func (d *doer) Do(req *http.Request) (*http.Response, error) {
 		}
 		// A reset mid-answer and friends are worth a retry, like a 5xx.
 		return nil, &Error{Kind: KindServer, Message: "model endpoint unreachable: " + redact(transportMessage(err), d.key)}
+	}
+	if d.headers != nil {
+		d.headers(resp.Header)
 	}
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		return resp, nil

@@ -28,6 +28,43 @@ type pacer struct {
 	gen          uint64        // bumped when blockedUntil moves, so sleepers re-check
 	streak       int           // successes since the last change of interval
 	lastUsed     time.Time
+
+	// Rate budget from the provider's headers (ratelimit.go): credit calls
+	// may start unspaced, then budgetInterval spaces them.
+	credit         float64
+	budgetInterval time.Duration
+	tokensPerCall  float64 // moving average, for the tokens bucket
+}
+
+// setBudget records the latest budget announced by the provider.
+func (p *pacer) setBudget(credit float64, interval time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.credit, p.budgetInterval = credit, interval
+	if credit >= 1 && p.next.After(time.Now()) && p.interval == 0 {
+		// Room in the bucket again: no need to keep callers spaced.
+		p.next = time.Now()
+	}
+}
+
+// observeTokens folds one call's token count into the average.
+func (p *pacer) observeTokens(n int) {
+	if n <= 0 {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.tokensPerCall == 0 {
+		p.tokensPerCall = float64(n)
+	} else {
+		p.tokensPerCall = 0.8*p.tokensPerCall + 0.2*float64(n)
+	}
+}
+
+func (p *pacer) avgTokens() float64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.tokensPerCall
 }
 
 // wait blocks until this caller may send a request. Each caller reserves a
@@ -45,7 +82,15 @@ func (p *pacer) wait(ctx context.Context, sleep func(context.Context, time.Durat
 		if p.next.After(start) {
 			start = p.next
 		}
-		p.next = start.Add(p.interval)
+		gap := p.interval
+		if p.budgetInterval > 0 {
+			if p.credit >= 1 {
+				p.credit--
+			} else {
+				gap = max(gap, p.budgetInterval)
+			}
+		}
+		p.next = start.Add(gap)
 		gen := p.gen
 		p.mu.Unlock()
 

@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -91,5 +92,33 @@ func TestSkippedEventsBounded(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("no projections/JobArchived series counting 2: %v", series)
+	}
+}
+
+// Each projection's state (one series per state, 1 for the current),
+// checkpoint and lag against the log's end are exported.
+func TestProjectionSeries(t *testing.T) {
+	m := New()
+	m.Watch(State{
+		LogLastSeq: func(context.Context) (uint64, error) { return 50, nil },
+		Projections: func(_ context.Context, last uint64) []Projection {
+			return []Projection{{Name: "job-status", State: "failed", Seq: 40, LagEvents: last - 40, LagSeconds: 3}}
+		},
+	})
+	states := map[string]float64{}
+	for _, s := range gather(t, m, "tagstream_projection_state") {
+		states[s.Label[1].GetValue()] = s.Gauge.GetValue()
+	}
+	if states["failed"] != 1 || states["running"] != 0 || len(states) != 3 {
+		t.Fatalf("states %v", states)
+	}
+	if s := gather(t, m, "tagstream_projection_lag_events"); len(s) != 1 || s[0].Gauge.GetValue() != 10 {
+		t.Fatalf("lag %v", s)
+	}
+	if s := gather(t, m, "tagstream_projection_checkpoint_sequence"); len(s) != 1 || s[0].Gauge.GetValue() != 40 {
+		t.Fatalf("checkpoint %v", s)
+	}
+	if s := gather(t, m, "tagstream_projection_lag_seconds"); len(s) != 1 || s[0].Gauge.GetValue() != 3 {
+		t.Fatalf("lag seconds %v", s)
 	}
 }

@@ -17,7 +17,24 @@ type State struct {
 	LogLastSeq   func(ctx context.Context) (uint64, error) // last sequence in the event stream
 	TaskBacklog  func(ctx context.Context) (uint64, error) // tasks waiting in TAGSTREAM_TASKS
 	Timeout      time.Duration                             // bound on the NATS look-ups; default 2s
+	// Projections reports each read model against the log's last
+	// sequence (0 when unknown): state, checkpoint and lag.
+	Projections func(ctx context.Context, last uint64) []Projection
 }
+
+// Projection is one read model's position, for the tagstream_projection_*
+// series.
+type Projection struct {
+	Name       string
+	State      string // running, rebuilding, failed
+	Seq        uint64 // checkpoint
+	LagEvents  uint64
+	LagSeconds float64
+}
+
+// projectionStates are every state a projection series reports, so a
+// series drops to 0 instead of vanishing when the state changes.
+var projectionStates = []string{"running", "rebuilding", "failed"}
 
 // Watch adds the scrape-time metrics of s to the registry.
 func (m *Metrics) Watch(s State) {
@@ -34,15 +51,24 @@ var (
 	descLastSeq = prometheus.NewDesc(ns+"_event_log_last_sequence", "Last sequence in the event stream.", nil, nil)
 	descLag     = prometheus.NewDesc(ns+"_read_models_lag_events",
 		"Events in the log not yet applied by this process's read models (last sequence - applied).", nil, nil)
-	descBacklog = prometheus.NewDesc(ns+"_task_backlog", "Document tasks waiting or in progress in the task work queue.", nil, nil)
-	descUp      = prometheus.NewDesc(ns+"_metrics_source_up",
+	descBacklog   = prometheus.NewDesc(ns+"_task_backlog", "Document tasks waiting or in progress in the task work queue.", nil, nil)
+	descProjState = prometheus.NewDesc(ns+"_projection_state",
+		"1 for each read model's current state (running, rebuilding, failed), else 0.", []string{"projection", "state"}, nil)
+	descProjSeq = prometheus.NewDesc(ns+"_projection_checkpoint_sequence",
+		"Sequence of the last event the read model committed with its checkpoint.", []string{"projection"}, nil)
+	descProjLag = prometheus.NewDesc(ns+"_projection_lag_events",
+		"Events in the log the read model has not committed yet.", []string{"projection"}, nil)
+	descProjLagSec = prometheus.NewDesc(ns+"_projection_lag_seconds",
+		"How far behind the log the read model is, in seconds (0 when caught up).", []string{"projection"}, nil)
+	descUp = prometheus.NewDesc(ns+"_metrics_source_up",
 		"1 when the scrape could read the source (event_log, task_queue) within its timeout, else 0.", []string{"source"}, nil)
 )
 
 type stateCollector struct{ s State }
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descJobs, descApplied, descLastSeq, descLag, descBacklog, descUp} {
+	for _, d := range []*prometheus.Desc{descJobs, descApplied, descLastSeq, descLag, descBacklog, descUp,
+		descProjState, descProjSeq, descProjLag, descProjLagSec} {
 		ch <- d
 	}
 }
@@ -87,6 +113,23 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 				}
 				ch <- prometheus.MustNewConstMetric(descLag, prometheus.GaugeValue, float64(lag))
 			}
+		}
+	}
+	if s.Projections != nil {
+		if lastErr != nil {
+			last = 0
+		}
+		for _, p := range s.Projections(ctx, last) {
+			for _, st := range projectionStates {
+				v := 0.0
+				if st == p.State {
+					v = 1
+				}
+				ch <- prometheus.MustNewConstMetric(descProjState, prometheus.GaugeValue, v, p.Name, st)
+			}
+			ch <- prometheus.MustNewConstMetric(descProjSeq, prometheus.GaugeValue, float64(p.Seq), p.Name)
+			ch <- prometheus.MustNewConstMetric(descProjLag, prometheus.GaugeValue, float64(p.LagEvents), p.Name)
+			ch <- prometheus.MustNewConstMetric(descProjLagSec, prometheus.GaugeValue, p.LagSeconds, p.Name)
 		}
 	}
 	if s.TaskBacklog != nil {

@@ -139,6 +139,9 @@ func glyphLookup(name string) (string, bool) {
 	if s, ok := afiiCyrillic(name); ok {
 		return s, true
 	}
+	if s, ok := afiiRTL(name); ok {
+		return s, true
+	}
 	for _, a := range accentMarks {
 		base, ok := strings.CutSuffix(name, a.suffix)
 		if !ok || base == "" {
@@ -200,6 +203,52 @@ func afiiCyrillic(name string) (string, bool) {
 		return string(rune(0x0430 + n - 10065)), true
 	case n >= 10072 && n <= 10097:
 		return string(rune(0x0436 + n - 10072)), true
+	}
+	return "", false
+}
+
+// afiiRTLSingles are the Arabic and Hebrew afii names of the Adobe Glyph
+// List outside the runs afiiRTL computes. Type 1 Arabic fonts (Dad, from
+// LuaTeX documents) name their glyphs "afii57415.fin" and so on; without
+// these every such letter was dropped.
+var afiiRTLSingles = map[int]rune{
+	57381: 0x066A, 57388: 0x060C, 57403: 0x061B, 57407: 0x061F, 57470: 0x0647,
+	57505: 0x06A4, 57506: 0x067E, 57507: 0x0686, 57508: 0x0698, 57509: 0x06AF,
+	57511: 0x0679, 57512: 0x0688, 57513: 0x0691, 57514: 0x06BA, 57519: 0x06D2,
+	57534: 0x06D5, 63167: 0x066D,
+	57645: 0x05BE, 57658: 0x05C3, 57716: 0x05F0, 57717: 0x05F1, 57718: 0x05F2,
+	57793: 0x05B4, 57794: 0x05B5, 57795: 0x05B6, 57796: 0x05BB, 57797: 0x05B8,
+	57798: 0x05B7, 57799: 0x05B0, 57800: 0x05B2, 57801: 0x05B1, 57802: 0x05B3,
+	57803: 0x05C2, 57804: 0x05C1, 57806: 0x05B9, 57807: 0x05BC, 57839: 0x05BD,
+	57841: 0x05BF, 57842: 0x05C0,
+}
+
+// afiiRTL maps the Adobe Glyph List's Arabic and Hebrew afii names.
+func afiiRTL(name string) (string, bool) {
+	rest, ok := strings.CutPrefix(name, "afii")
+	if !ok {
+		return "", false
+	}
+	n, err := strconv.Atoi(rest)
+	if err != nil {
+		return "", false
+	}
+	if r, ok := afiiRTLSingles[n]; ok {
+		return string(r), true
+	}
+	for _, g := range [...]struct {
+		from, to int
+		base     rune
+	}{
+		{57392, 57401, 0x0660}, // Arabic-Indic digits
+		{57409, 57434, 0x0621}, // hamza .. ghain
+		{57440, 57446, 0x0640}, // tatweel .. noon
+		{57448, 57458, 0x0648}, // waw .. sukun
+		{57664, 57690, 0x05D0}, // alef .. tav
+	} {
+		if n >= g.from && n <= g.to {
+			return string(g.base + rune(n-g.from)), true
+		}
 	}
 	return "", false
 }

@@ -32,6 +32,26 @@ type run struct {
 	lastBase   float64
 	space      bool // a space glyph ended the run so far
 	key        blockKey
+	// dir is the drawing direction: 0 undecided, 1 left to right, -1
+	// right to left. XeTeX, LuaTeX and most Office producers draw Arabic
+	// and Hebrew glyph by glyph leftwards in reading order; such a run's
+	// text holds the glyphs in drawing order and is reversed into visual
+	// order by visual().
+	dir int
+}
+
+// visual returns the run's text left to right on the page, the order the
+// rest of the layout (and logicalOrder) expects.
+func (r *run) visual() string {
+	t := r.text.String()
+	if r.dir >= 0 {
+		return t
+	}
+	rs := []rune(t)
+	for i, j := 0, len(rs)-1; i < j; i, j = i+1, j-1 {
+		rs[i], rs[j] = rs[j], rs[i]
+	}
+	return string(rs)
 }
 
 // rotation classifies a baseline direction into 0, 90, 180 or 270 degrees.
@@ -137,8 +157,25 @@ func buildRuns(ctx context.Context, glyphs []placed) ([]*run, error) {
 			if math.Abs(x0-cur.lastX) < dupTolerance*tol && math.Abs(base-cur.base) < dupTolerance*tol && text == cur.lastText {
 				continue
 			}
-			gap := x0 - cur.x1
+			// A glyph continues the run to the right (gap from the run's
+			// right edge) or, in a right-to-left run, to the left (gap
+			// from the run's left edge to the glyph's right edge). The
+			// direction is decided by the first glyph that, with its
+			// centre left of the run, ends near the run's left edge;
+			// measuring RTL gaps from the wrong edge split every Arabic
+			// word into pairs of letters.
+			gap, dir := x0-cur.x1, cur.dir
+			if rtlGap := cur.x0 - x1; dir < 0 ||
+				dir == 0 && (x0+x1)/2 < cur.x0 && math.Abs(rtlGap) < math.Abs(gap) {
+				gap, dir = rtlGap, -1
+			} else {
+				dir = 1
+			}
 			if math.Abs(base-cur.base) < lineDelta*tol && gap > -maxOverlap*tol && gap < maxRunGap*tol {
+				// A zero-width first glyph (a mark) does not decide.
+				if cur.x1-cur.x0 > minGap*cur.size {
+					cur.dir = dir
+				}
 				// Like pdftotext: a wide gap always separates words; a
 				// space glyph, a change of size or a baseline shift only
 				// ends a word, and a space is then shown if there is a
@@ -148,7 +185,7 @@ func buildRuns(ctx context.Context, glyphs []placed) ([]*run, error) {
 					cur.text.WriteByte(' ')
 				}
 				cur.text.WriteString(text)
-				cur.x1 = math.Max(cur.x1, x1)
+				cur.x0, cur.x1 = math.Min(cur.x0, x0), math.Max(cur.x1, x1)
 				cur.lastX, cur.lastText, cur.space = x0, text, false
 				cur.lastSize, cur.lastBase = size, base
 				cur.size = math.Max(cur.size, size)
@@ -168,12 +205,12 @@ func joinLine(rs []*run) string {
 	var b strings.Builder
 	var prev *run
 	for _, r := range rs {
-		t := r.text.String()
+		t := r.visual()
 		if prev != nil {
 			gap := r.x0 - prev.x1
 			tol := math.Max(r.size, prev.size)
 			switch {
-			case prev.text.String() == t && math.Abs(r.x0-prev.x0) < dupTolerance*tol:
+			case prev.visual() == t && math.Abs(r.x0-prev.x0) < dupTolerance*tol:
 				continue // drawn twice for a bold or shadow effect
 			case gap < minGap*prev.lastSize:
 				// Pieces of one word drawn separately.

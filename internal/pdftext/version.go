@@ -7,4 +7,6 @@ package pdftext
 //
 // 2: accents composed over letters, CID fonts read without ToUnicode, Type 3
 // sizes, columns, FreeText notes, CFF built-in encodings (issue 11).
-const ExtractorVersion = "2"
+// 3: right-to-left runs drawn leftwards kept whole, Arabic and Hebrew afii
+// glyph names (issue 11, right-to-left).
+const ExtractorVersion = "3"

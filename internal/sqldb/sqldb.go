@@ -55,9 +55,15 @@ func Open(ctx context.Context, url, dataDir string) (*DB, error) {
 }
 
 // OpenSQLite opens (creating) a SQLite file with WAL, so readers never
-// wait for the projection writer.
+// wait for the projection writer. Transactions begin IMMEDIATE: a batch
+// reads then writes, and a deferred one would fail with "database is
+// locked" instead of waiting when a rebuild (or another process) wrote
+// between its read and its first write.
 func OpenSQLite(ctx context.Context, path string) (*DB, error) {
-	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(ON)"
+	// The path is part of a URI: '#', '?' and '%' in it (a test's temp
+	// dir "x#01", say) would cut it short and open another file.
+	esc := strings.NewReplacer("%", "%25", "#", "%23", "?", "%3f").Replace(path)
+	dsn := "file:" + esc + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(ON)&_txlock=immediate"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("read db: %w", err)
@@ -118,10 +124,35 @@ func (d *DB) Exec(ctx context.Context, q string, args ...any) (sql.Result, error
 	return d.SQL.ExecContext(ctx, d.Rebind(q), args...)
 }
 
-// Tx is a transaction that speaks "?" placeholders on every dialect.
+// Tx is a transaction that speaks "?" placeholders on every dialect. It
+// prepares each distinct statement once per transaction: a batch of read
+// model writes runs the same few statements hundreds of times, and
+// parsing them again each time was most of the cost.
 type Tx struct {
-	tx *sql.Tx
-	db *DB
+	tx    *sql.Tx
+	db    *DB
+	stmts map[string]*sql.Stmt
+}
+
+// maxStmts bounds the per-transaction cache (statements built with a
+// varying IN list would otherwise grow it without end).
+const maxStmts = 64
+
+func (t *Tx) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
+	if s, ok := t.stmts[q]; ok {
+		return s, nil
+	}
+	s, err := t.tx.PrepareContext(ctx, t.db.Rebind(q))
+	if err != nil {
+		return nil, err
+	}
+	if t.stmts == nil {
+		t.stmts = map[string]*sql.Stmt{}
+	}
+	if len(t.stmts) < maxStmts {
+		t.stmts[q] = s
+	}
+	return s, nil
 }
 
 // Dialect is the dialect of the database the transaction runs on.
@@ -129,17 +160,32 @@ func (t *Tx) Dialect() Dialect { return t.db.Dialect }
 
 // Exec runs a statement in the transaction.
 func (t *Tx) Exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	return t.tx.ExecContext(ctx, t.db.Rebind(q), args...)
+	if len(args) == 0 {
+		return t.tx.ExecContext(ctx, t.db.Rebind(q)) // DDL, savepoints: not worth a statement
+	}
+	s, err := t.stmt(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	return s.ExecContext(ctx, args...)
 }
 
 // Query runs a query in the transaction.
 func (t *Tx) Query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	return t.tx.QueryContext(ctx, t.db.Rebind(q), args...)
+	s, err := t.stmt(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	return s.QueryContext(ctx, args...)
 }
 
 // QueryRow runs a one-row query in the transaction.
 func (t *Tx) QueryRow(ctx context.Context, q string, args ...any) *sql.Row {
-	return t.tx.QueryRowContext(ctx, t.db.Rebind(q), args...)
+	s, err := t.stmt(ctx, q)
+	if err != nil {
+		return t.tx.QueryRowContext(ctx, t.db.Rebind(q), args...) // reports the same error on Scan
+	}
+	return s.QueryRowContext(ctx, args...)
 }
 
 // Commit commits the transaction.

@@ -62,3 +62,19 @@ func TestPostgresSchemaIsPrivateToTheTest(t *testing.T) {
 		t.Fatalf("rebound insert: %v", err)
 	}
 }
+
+// A path with URI characters opens that very file, not a truncated one.
+func TestSQLitePathWithURICharacters(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	for _, name := range []string{"a#01", "a"} {
+		db, err := sqldb.OpenSQLite(ctx, dir+"/"+name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Exec(ctx, "CREATE TABLE t (x INTEGER)"); err != nil {
+			t.Fatalf("%s: %v (another file was opened)", name, err)
+		}
+		db.Close()
+	}
+}

@@ -84,7 +84,7 @@ func TestForeignAndPoisonControlEventsDoNotStallOtherJobs(t *testing.T) {
 
 type listed []projections.Job
 
-func (l listed) List(projections.Filter) []projections.Job { return l }
+func (l listed) List(context.Context, projections.Filter) ([]projections.Job, error) { return l, nil }
 
 // Tasks lost from the queue (purged here) are queued again by the
 // reconciler, which carries on past a job it cannot reconcile.

@@ -1,6 +1,7 @@
 package job_test
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -59,7 +60,7 @@ func (h *history) crossCheck(s *job.State) {
 			h.t.Fatal(err)
 		}
 	}
-	j, ok := model.Get(id)
+	j, ok, _ := model.Get(context.Background(), id)
 	if !ok {
 		h.t.Fatal("read model does not know the job")
 	}
@@ -424,7 +425,7 @@ func TestDecideUnreachable(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if j, _ := model.Get(id); j.Reason != reason || j.ReasonCode != job.CodeModelUnreachable || j.Failed != 0 {
+	if j, _, _ := model.Get(context.Background(), id); j.Reason != reason || j.ReasonCode != job.CodeModelUnreachable || j.Failed != 0 {
 		t.Fatalf("read model: reason %q code %q failed %d", j.Reason, j.ReasonCode, j.Failed)
 	}
 	worked.add(events.JobResumed{})

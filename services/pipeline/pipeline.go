@@ -80,6 +80,13 @@ func (p *Pipeline) ObserveModel(o llm.Observer) {
 	p.model = llm.New(p.mcfg)
 }
 
+// ShareModelLimits shares the model client's learned provider limits with
+// other processes (NATS KV); like ObserveModel, call it before the first Tag.
+func (p *Pipeline) ShareModelLimits(s llm.SharedLimits) {
+	p.mcfg.SharedLimits = s
+	p.model = llm.New(p.mcfg)
+}
+
 // Tag implements Tagger.
 func (p *Pipeline) Tag(ctx context.Context, in TagInput) (TagOutput, error) {
 	start := time.Now()

@@ -418,9 +418,12 @@ export class JobView {
     }
   }
 
-  // mayControl: admins control every job, everyone else their own. A
-  // server that does not name the owner leaves the buttons on.
+  // mayControl: the server's own answer (can_control, from its one
+  // access policy: organisation roles included) when it gives one; else
+  // admins control every job, everyone else their own. A server that does
+  // not name the owner leaves the buttons on.
   mayControl(s) {
+    if (typeof s.can_control === "boolean") return s.can_control;
     const me = (session() || {}).user || {};
     return me.role === "admin" || !s.owner_id || s.owner_id === me.id;
   }

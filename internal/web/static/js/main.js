@@ -1,11 +1,13 @@
 // Entry point: hash routing between the views, the auth forms and the
-// job page's tabs. Routes: #/login, #/new, #/jobs, #/jobs/ID, #/analytics.
+// job page's tabs. Routes: #/login, #/new, #/jobs, #/jobs/ID, #/analytics,
+// #/search[/PARAMS].
 
 import * as auth from "./auth.js";
 import * as upload from "./upload.js";
 import { JobView } from "./job.js";
 import { showJobs, initJobs, loadResults, initResults, loadAudit, initAudit, remember, setAuditLatest } from "./views.js";
 import { showAnalytics } from "./analytics.js";
+import { showSearch } from "./search.js";
 import { $, $$, showError, clearError, hideAlert, hideStaleAlert, busy } from "./dom.js";
 
 const jobView = new JobView();
@@ -41,6 +43,11 @@ function route() {
       document.title = "Jobs – Tagstream";
       showJobs();
       return;
+    case "search":
+      show("search");
+      document.title = "Search – Tagstream";
+      showSearch(rest.join("/"));
+      return;
     case "analytics":
       show("analytics");
       document.title = "Analytics – Tagstream";
@@ -49,6 +56,7 @@ function route() {
     default:
       show("new");
       document.title = "New batch – Tagstream";
+      upload.loadOrgs(); // signed in now; memberships may have changed
   }
 }
 

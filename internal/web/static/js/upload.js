@@ -132,6 +132,22 @@ export async function applyKeyPolicy() {
   }
 }
 
+// loadOrgs offers the organisations the caller may start jobs in (not
+// those where it is an auditor: the server would refuse the start).
+export async function loadOrgs() {
+  let orgs = [];
+  try { orgs = (await get("/api/orgs")).orgs || []; } catch { return; }
+  const sel = $("#org-id");
+  if (!sel) return;
+  clear(sel);
+  sel.append(h("option", { value: "" }, "None (only you)"));
+  for (const o of orgs) {
+    if (o.role === "auditor") continue;
+    sel.append(h("option", { value: o.org_id }, `${o.name} (${o.role})`));
+  }
+  $("#org-pick").hidden = sel.options.length < 2;
+}
+
 // needsKey says whether a start with model and no key would be refused.
 function needsKey(model) { return serverHasKey === false && !model.startsWith("builtin/"); }
 
@@ -325,6 +341,8 @@ export function init(onStarted) {
         const body = { documents, config, job_id: pendingID };
         const name = $("#job-name").value.trim();
         if (name) body.name = name;
+        const org = $("#org-id") ? $("#org-id").value : "";
+        if (org) body.org_id = org;
         if (Object.keys(column_mapping).length) body.column_mapping = column_mapping;
         const out = await post("/api/batch/start", body);
         pendingID = null;

@@ -1,0 +1,93 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/tagstream/tagstream/internal/metrics"
+	"github.com/tagstream/tagstream/internal/sqldb"
+	"github.com/tagstream/tagstream/projections"
+)
+
+// sqlModels lists the read models stored in the read database, in the
+// order a batch applies them. A model added here is built from the log
+// on the first start that knows it.
+func sqlModels() []projections.SQLModel {
+	return []projections.SQLModel{projections.JobStatusModel{}, projections.ResultsModel{}, projections.NewDocumentSearch()}
+}
+
+// openReadSide opens TAGSTREAM_READ_DB, resumes every SQL read model from
+// its checkpoint and catches it up with the log.
+func (a *app) openReadSide(ctx context.Context) error {
+	var err error
+	if a.readDB, err = sqldb.Open(ctx, a.cfg.ReadDB, a.cfg.DataDir); err != nil {
+		return err
+	}
+	a.read = projections.NewSQLRunner(a.readDB, a.store, sqlModels()...)
+	a.read.CountSkips(a.skips)
+	if err := a.read.Open(ctx); err != nil {
+		return err
+	}
+	a.jobs, a.results = projections.NewJobQueries(a.read), projections.NewResultQueries(a.read)
+	// Search, history statistics and analytics: the document-search model.
+	a.search = projections.NewSearchReader(a.read)
+	a.fresh = a.read
+	start := time.Now()
+	if a.readyAt, err = a.store.LastSeq(ctx); err != nil {
+		return err
+	}
+	from := a.read.Applied()
+	a.readFrom = from
+	if err := a.read.CatchUp(ctx); err != nil {
+		return fmt.Errorf("catch up read models: %w", err)
+	}
+	a.log.Info("read models caught up from their checkpoints", "from", from, "to", a.read.Applied(),
+		"ms", time.Since(start).Milliseconds(), "db", string(a.readDB.Dialect))
+	if names := a.read.NeedsRebuild(); len(names) > 0 {
+		go a.rebuildNewVersions(names)
+	}
+	return nil
+}
+
+// rebuildNewVersions builds the models whose stored generation another
+// version wrote, beside it, while the process serves.
+func (a *app) rebuildNewVersions(names []string) {
+	for _, name := range names {
+		a.log.Info("read model has a new version: rebuilding beside the serving one", "projection", name)
+		err := a.read.Rebuild(context.Background(), name, nil)
+		if err != nil {
+			a.log.Error("rebuild failed", "projection", name, "err", err)
+			continue
+		}
+		a.log.Info("read model rebuilt and switched", "projection", name)
+	}
+}
+
+// modelStatus reports every read model against last, the log's last
+// sequence (0: unknown).
+func (a *app) modelStatus(last uint64) []projections.ModelStatus {
+	return a.read.StatusAt(last)
+}
+
+// projectionStates is modelStatus for the tagstream_projection_* metrics.
+func (a *app) projectionStates(_ context.Context, last uint64) []metrics.Projection {
+	var out []metrics.Projection
+	for _, st := range a.modelStatus(last) {
+		out = append(out, metrics.Projection{Name: st.Name, State: st.State, Seq: st.Seq,
+			LagEvents: st.LagEvents, LagSeconds: st.LagSeconds})
+	}
+	return out
+}
+
+// readyProjections is modelStatus for /api/ready: the log's end is asked
+// briefly; without NATS the lag is left out (nats shows down anyway).
+func (a *app) readyProjections(ctx context.Context) []projections.ModelStatus {
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	last, err := a.store.LastSeq(ctx)
+	if err != nil {
+		last = 0
+	}
+	return a.modelStatus(last)
+}

@@ -1,0 +1,67 @@
+package events
+
+import "regexp"
+
+// Organisation event types (issue 15). They live on the subject
+// orgs.<org id>, outside jobs.>, so job readers (projections, dispatch)
+// never meet them; the envelope's job_id field carries the org id.
+const (
+	TypeOrgCreated           = "OrgCreated"
+	TypeOrgMemberAdded       = "OrgMemberAdded"
+	TypeOrgMemberRoleChanged = "OrgMemberRoleChanged"
+	TypeOrgMemberRemoved     = "OrgMemberRemoved"
+)
+
+// SubjectAllOrgs matches every organisation's events.
+const SubjectAllOrgs = "orgs.*"
+
+// StreamSubjects are the subjects the event stream stores: jobs and
+// organisations.
+var StreamSubjects = []string{SubjectAll, SubjectAllOrgs}
+
+// OrgSubject is where one organisation's events are stored; one subject,
+// so a command can append with the expected last sequence of it.
+func OrgSubject(orgID string) string { return "orgs." + orgID }
+
+var orgIDPattern = regexp.MustCompile(`^org_[a-z0-9]{1,40}$`)
+
+// ValidOrgID reports whether id can be an organisation id (a subject token).
+func ValidOrgID(id string) bool { return orgIDPattern.MatchString(id) }
+
+// OrgCreated records a new organisation; the actor (by email) is its
+// first admin, with no separate OrgMemberAdded.
+type OrgCreated struct {
+	Name string `json:"name"`
+}
+
+// OrgMemberAdded records that an address joined with a role. Membership
+// is by (canonical) email, so an address invited before it has an account
+// joins when it registers; UserID is set when the account existed.
+type OrgMemberAdded struct {
+	Email  string `json:"email"`
+	Role   string `json:"role"`
+	UserID string `json:"user_id,omitempty"`
+}
+
+// OrgMemberRoleChanged records a member's new role.
+type OrgMemberRoleChanged struct {
+	Email string `json:"email"`
+	From  string `json:"from"`
+	To    string `json:"to"`
+}
+
+// OrgMemberRemoved records that a member left or was removed.
+type OrgMemberRemoved struct {
+	Email string `json:"email"`
+	Role  string `json:"role"` // the role the member had
+}
+
+func (OrgCreated) EventType() string           { return TypeOrgCreated }
+func (OrgMemberAdded) EventType() string       { return TypeOrgMemberAdded }
+func (OrgMemberRoleChanged) EventType() string { return TypeOrgMemberRoleChanged }
+func (OrgMemberRemoved) EventType() string     { return TypeOrgMemberRemoved }
+
+func (OrgCreated) subject(id string) string           { return OrgSubject(id) }
+func (OrgMemberAdded) subject(id string) string       { return OrgSubject(id) }
+func (OrgMemberRoleChanged) subject(id string) string { return OrgSubject(id) }
+func (OrgMemberRemoved) subject(id string) string     { return OrgSubject(id) }

@@ -1,0 +1,290 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/csv"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gin-gonic/gin"
+	"github.com/tagstream/tagstream/events"
+	"github.com/tagstream/tagstream/internal/apperr"
+	"github.com/tagstream/tagstream/projections"
+)
+
+// DocumentSearcher answers document search and history statistics from
+// the document-search read model (projections.SearchReader).
+type DocumentSearcher interface {
+	Search(ctx context.Context, q projections.DocQuery) ([]projections.DocHit, int64, error)
+	Stats(ctx context.Context, owner string, n int) (projections.HistoryStats, error)
+}
+
+// Search limits: a page, the words of a query, and the rows one CSV
+// export streams (a larger export continues from the cursor it ends with).
+const (
+	defaultSearchLimit = 50
+	maxQueryChars      = 500
+	MaxSearchCSVRows   = 100_000
+	recentJobs         = 10
+)
+
+var validDocStatus = map[string]bool{projections.DocPending: true, projections.DocProcessing: true,
+	projections.DocSuccess: true, projections.DocFailed: true, projections.DocCancelled: true}
+
+// scopeOwner is whose documents a read covers: the caller's own, or
+// everyone's for an auditor or admin who asks with all=true (as job history).
+func scopeOwner(c *gin.Context) string {
+	who := caller(c)
+	if who.ReadAll && c.Query("all") == "true" {
+		return ""
+	}
+	return who.Actor.ID
+}
+
+// documentQuery reads GET /api/documents' parameters; a bad one is a 400
+// naming it.
+func documentQuery(c *gin.Context, csvExport bool) (projections.DocQuery, error) {
+	q := projections.DocQuery{Owner: scopeOwner(c), Text: c.Query("q"), Tag: c.Query("tag"), JobID: c.Query("job_id"),
+		Limit: defaultSearchLimit}
+	for name, v := range map[string]string{"q": q.Text, "tag": q.Tag} {
+		if !utf8.ValidString(v) {
+			return q, apperr.Field(name, "is not valid UTF-8")
+		}
+		if len(v) > maxQueryChars {
+			return q, apperr.Field(name, "is longer than %d bytes", maxQueryChars)
+		}
+	}
+	if q.JobID != "" && !events.ValidJobID(q.JobID) {
+		return q, apperr.Field("job_id", "is not a job id")
+	}
+	for _, st := range strings.Split(c.Query("status"), ",") {
+		if st = strings.TrimSpace(st); st == "" {
+			continue
+		}
+		if !validDocStatus[st] {
+			return q, apperr.Field("status", "unknown document status %q (pending, processing, success, failed, cancelled)", st)
+		}
+		q.Statuses = append(q.Statuses, st)
+	}
+	var err error
+	if q.Since, err = timeParam(c, "since", false); err != nil {
+		return q, err
+	}
+	if q.Until, err = timeParam(c, "until", true); err != nil {
+		return q, err
+	}
+	if !q.Since.IsZero() && !q.Until.IsZero() && !q.Since.Before(q.Until) {
+		return q, apperr.Field("until", "must be after since")
+	}
+	max := projections.MaxSearchLimit
+	if csvExport {
+		max, q.Limit = MaxSearchCSVRows, MaxSearchCSVRows
+	}
+	if v := c.Query("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > max {
+			return q, apperr.Field("limit", "must be between 1 and %d", max)
+		}
+		q.Limit = n
+	}
+	if v := c.Query("cursor"); v != "" {
+		if q.After, err = parseDocCursor(v); err != nil {
+			return q, err
+		}
+	}
+	return q, nil
+}
+
+// timeParam reads an RFC 3339 time or a date (UTC). A date as the upper
+// bound means the end of that day, so until=2026-12-01 includes it.
+func timeParam(c *gin.Context, name string, upper bool) (time.Time, error) {
+	v := c.Query(name)
+	if v == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+		return t, nil
+	}
+	t, err := time.Parse("2006-01-02", v)
+	if err != nil {
+		return time.Time{}, apperr.Field(name, "must be a date (2026-12-01) or an RFC 3339 time (2026-12-01T09:00:00Z)")
+	}
+	if upper {
+		t = t.AddDate(0, 0, 1)
+	}
+	return t, nil
+}
+
+// The cursor is opaque to clients: a version and the last document's key.
+const docCursorPrefix = "d1:"
+
+func docCursor(id int64) any {
+	if id == 0 {
+		return nil
+	}
+	return base64.RawURLEncoding.EncodeToString([]byte(docCursorPrefix + strconv.FormatInt(id, 10)))
+}
+
+func parseDocCursor(v string) (int64, error) {
+	bad := apperr.Field("cursor", "is not a cursor this server issued")
+	raw, err := base64.RawURLEncoding.DecodeString(v)
+	if err != nil || !strings.HasPrefix(string(raw), docCursorPrefix) {
+		return 0, bad
+	}
+	id, err := strconv.ParseInt(strings.TrimPrefix(string(raw), docCursorPrefix), 10, 64)
+	if err != nil || id < 1 {
+		return 0, bad
+	}
+	return id, nil
+}
+
+// searchFailed turns the model's errors into answers: a bad query is a
+// 400 naming its field, anything else the store's failure.
+func searchFailed(c *gin.Context, err error) {
+	var qe *projections.QueryError
+	if errors.As(err, &qe) {
+		fail(c, apperr.Field(qe.Field, "%s", qe.Reason))
+		return
+	}
+	if c.Request.Context().Err() != nil {
+		return // the client has gone
+	}
+	fail(c, apperr.New(apperr.Unavailable, "the read database did not answer: %v", err))
+}
+
+func (s *Server) searcher(c *gin.Context) bool {
+	if s.d.Documents == nil {
+		fail(c, apperr.New(apperr.Unavailable, "document search is not available on this server"))
+		return false
+	}
+	return true
+}
+
+// documents is GET /api/documents: a search over the caller's documents,
+// newest first, one page per request (or all of it as CSV).
+func (s *Server) documents(c *gin.Context) {
+	format := c.DefaultQuery("format", "json")
+	if format != "json" && format != "csv" {
+		fail(c, apperr.Field("format", "must be json or csv"))
+		return
+	}
+	q, err := documentQuery(c, format == "csv")
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	if !s.searcher(c) {
+		return
+	}
+	scope, err := s.newDocScope(c, &q)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	if format == "csv" {
+		s.documentsCSV(c, q, scope)
+		return
+	}
+	hits, next, err := s.d.Documents.Search(c.Request.Context(), q)
+	if err == nil {
+		hits, err = scope.keep(hits)
+	}
+	if err != nil {
+		searchFailed(c, err)
+		return
+	}
+	if hits == nil {
+		hits = []projections.DocHit{}
+	}
+	c.JSON(http.StatusOK, gin.H{"documents": hits, "next_cursor": docCursor(next)})
+}
+
+// NextCursorTrailer carries, after a CSV export that stopped at its row
+// limit, the cursor that continues it.
+const NextCursorTrailer = "X-Tagstream-Next-Cursor"
+
+var searchCSVHeader = []string{"job_id", "row_id", "owner_email", "title", "file_path", "status", "tags", "description",
+	"extra", "error", "error_code", "model", "total_tokens", "cost_usd", "duration_ms", "created_at", "finished_at"}
+
+// documentsCSV streams the search page by page: one page in memory at a
+// time, a write deadline per page, stopping when the client goes.
+func (s *Server) documentsCSV(c *gin.Context, q projections.DocQuery, scope *docScope) {
+	ctx := c.Request.Context()
+	rows := q.Limit
+	q.Limit = min(csvPage, rows)
+	hits, next, err := s.d.Documents.Search(ctx, q)
+	if err == nil {
+		hits, err = scope.keep(hits)
+	}
+	if err != nil {
+		searchFailed(c, err) // nothing written yet: a bad query is still a 400
+		return
+	}
+	streaming(c.Writer)
+	c.Header("Content-Type", "text/csv; charset=utf-8")
+	c.Header("Content-Disposition", `attachment; filename="documents.csv"`)
+	c.Header("Trailer", NextCursorTrailer)
+	c.Status(http.StatusOK)
+	w := csv.NewWriter(c.Writer)
+	s.writeDeadline(c.Writer)
+	_ = w.Write(searchCSVHeader)
+	for {
+		for _, h := range hits {
+			_ = w.Write(safeCells(searchCSVRow(h)))
+		}
+		rows -= q.Limit // rows the search read, kept or not: the export's bound
+		w.Flush()
+		if w.Error() != nil {
+			return // the client has gone or stopped reading
+		}
+		_ = http.NewResponseController(c.Writer).Flush()
+		s.writeDeadline(c.Writer)
+		if next == 0 || ctx.Err() != nil {
+			return
+		}
+		if rows == 0 {
+			c.Writer.Header().Set(NextCursorTrailer, docCursor(next).(string))
+			return
+		}
+		q.After, q.Limit = next, min(csvPage, rows)
+		hits, next, err = s.d.Documents.Search(ctx, q)
+		if err == nil {
+			hits, err = scope.keep(hits)
+		}
+		if err != nil {
+			// The answer has begun: the truncated CSV ends without the
+			// trailer's cursor, and the log says why.
+			s.d.Log.Warn("document search export stopped", "err", err)
+			return
+		}
+	}
+}
+
+func searchCSVRow(h projections.DocHit) []string {
+	fin := ""
+	if h.FinishedAt != nil {
+		fin = h.FinishedAt.Format(time.RFC3339)
+	}
+	return []string{h.JobID, strconv.Itoa(h.RowID), h.OwnerEmail, h.Title, h.FilePath, h.Status, strings.Join(h.Tags, "; "),
+		h.Description, string(h.Extra), h.Error, h.ErrorCode, h.Model, strconv.FormatInt(h.TotalTokens, 10),
+		strconv.FormatFloat(h.CostUSD, 'f', -1, 64), strconv.FormatInt(h.DurationMS, 10), h.CreatedAt.Format(time.RFC3339), fin}
+}
+
+// historyStats is GET /api/history/stats over the caller's jobs
+// (all=true: everyone's, for auditors and admins).
+func (s *Server) historyStats(c *gin.Context) {
+	if !s.searcher(c) {
+		return
+	}
+	st, err := s.d.Documents.Stats(c.Request.Context(), scopeOwner(c), recentJobs)
+	if err != nil {
+		searchFailed(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, st)
+}

@@ -1,0 +1,253 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tagstream/tagstream/events"
+	"github.com/tagstream/tagstream/internal/auth"
+	"github.com/tagstream/tagstream/internal/sqldb"
+	"github.com/tagstream/tagstream/projections"
+)
+
+// tokenAuth verifies a token as the user of that name: "alice", "bob",
+// or "audit" (an auditor).
+type tokenAuth struct{ Authenticator }
+
+func (tokenAuth) Verify(_ context.Context, token string) (auth.Claims, error) {
+	role := auth.RoleUser
+	if token == "audit" {
+		role = auth.RoleAuditor
+	}
+	return auth.Claims{UserID: token, Email: token + "@example.com", Role: role}, nil
+}
+
+// searchModel is a SQLite document-search model with events applied by
+// hand, as its runner would apply them.
+func searchModel(t *testing.T, envs ...events.Envelope) *projections.SearchReader {
+	t.Helper()
+	ctx := context.Background()
+	db, err := sqldb.Open(ctx, "", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	m := projections.NewDocumentSearch()
+	tx, err := db.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Create(ctx, tx, projections.SearchTables); err != nil {
+		t.Fatal(err)
+	}
+	for i, env := range envs {
+		env.Seq = uint64(i + 1)
+		if err := m.Apply(ctx, tx, projections.SearchTables, env); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	return &projections.SearchReader{DB: db}
+}
+
+// tagged is a job of owner whose documents (titles) were all tagged with tags.
+func tagged(t *testing.T, job, owner string, at time.Time, tags []string, titles ...string) []events.Envelope {
+	t.Helper()
+	docs := make([]events.Document, len(titles))
+	for i, title := range titles {
+		docs[i] = events.Document{Row: i, Title: title, FilePath: title + ".pdf"}
+	}
+	evs := []events.Event{events.DocumentsSubmitted{InputID: job + "-in", Documents: docs},
+		events.JobStarted{InputID: job + "-in", Total: len(docs)}}
+	for i := range docs {
+		evs = append(evs, events.DocumentTagged{Row: i, Attempt: 1, Tags: tags, Metadata: events.TagMetadata{Model: "m"}})
+	}
+	evs = append(evs, events.JobCompleted{Processed: len(docs)})
+	var out []events.Envelope
+	for _, ev := range evs {
+		env, err := events.New(job, events.User(owner, owner+"@example.com"), ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		env.Time = at
+		out = append(out, env)
+	}
+	return out
+}
+
+func getJSON(t *testing.T, ts string, token, path string, want int) map[string]any {
+	t.Helper()
+	resp := get(t, ts, token, path)
+	defer resp.Body.Close()
+	var body map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		t.Fatalf("GET %s: %v", path, err)
+	}
+	if resp.StatusCode != want {
+		t.Fatalf("GET %s = %d %v, want %d", path, resp.StatusCode, body, want)
+	}
+	return body
+}
+
+func get(t *testing.T, ts, token, path string) *http.Response {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, ts+path, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
+}
+
+func docTitles(body map[string]any) []string {
+	var out []string
+	for _, d := range body["documents"].([]any) {
+		out = append(out, d.(map[string]any)["title"].(string))
+	}
+	return out
+}
+
+func searchServer(t *testing.T) string {
+	t.Helper()
+	at := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
+	envs := tagged(t, "job-a", "alice", at, []string{"transport"}, "Railway circular", "=HYPERLINK(x) railway", "रेलवे परिपत्र")
+	envs = append(envs, tagged(t, "job-b", "bob", at.Add(time.Hour), []string{"transport"}, "Railway timetable")...)
+	ts := serveReal(t, Deps{Auth: tokenAuth{}, Documents: searchModel(t, envs...), Jobs: jobModel(t, envs...)})
+	t.Cleanup(func() { closeIdle(http.DefaultClient) })
+	return ts.URL
+}
+
+// jobModel is the job-status model (in memory) of envs: search hits pass
+// the access policy through their job.
+func jobModel(t *testing.T, envs ...events.Envelope) *projections.JobStatus {
+	t.Helper()
+	jobs := projections.NewJobStatus()
+	for i, env := range envs {
+		env.Seq = uint64(i + 1)
+		if err := env.Load(); err != nil {
+			t.Fatal(err)
+		}
+		if err := jobs.Apply(env); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return jobs
+}
+
+func TestDocumentsAreScopedToTheCaller(t *testing.T) {
+	ts := searchServer(t)
+	if got := docTitles(getJSON(t, ts, "alice", "/api/documents?q=railway", 200)); len(got) != 2 {
+		t.Fatalf("alice finds %q", got)
+	}
+	if got := docTitles(getJSON(t, ts, "bob", "/api/documents?q=railway", 200)); len(got) != 1 || got[0] != "Railway timetable" {
+		t.Fatalf("bob finds %q", got)
+	}
+	if got := getJSON(t, ts, "bob", "/api/documents?q="+url.QueryEscape("परिपत्र")+"&all=true", 200)["documents"].([]any); len(got) != 0 {
+		t.Fatalf("bob, asking for all, sees alice's document: %v", got)
+	}
+	if got := docTitles(getJSON(t, ts, "audit", "/api/documents?q=railway&all=true", 200)); len(got) != 3 {
+		t.Fatalf("the auditor with all=true finds %q", got)
+	}
+	if got := getJSON(t, ts, "audit", "/api/documents?q=railway", 200)["documents"].([]any); len(got) != 0 {
+		t.Fatalf("the auditor's own search finds others' documents: %v", got)
+	}
+	st := getJSON(t, ts, "alice", "/api/history/stats", 200)
+	if st["total_jobs"] != 1.0 || st["total_documents"] != 3.0 || len(st["recent_jobs"].([]any)) != 1 {
+		t.Fatalf("alice's stats: %v", st)
+	}
+	if st := getJSON(t, ts, "audit", "/api/history/stats?all=true", 200); st["total_jobs"] != 2.0 || st["total_documents"] != 4.0 {
+		t.Fatalf("everyone's stats: %v", st)
+	}
+}
+
+func TestDocumentsPageWithAnOpaqueCursor(t *testing.T) {
+	ts := searchServer(t)
+	var seen []string
+	path := "/api/documents?tag=TRANSPORT&limit=1"
+	for i := 0; ; i++ {
+		body := getJSON(t, ts, "alice", path, 200)
+		seen = append(seen, docTitles(body)...)
+		next, _ := body["next_cursor"].(string)
+		if next == "" {
+			break
+		}
+		if i > 3 {
+			t.Fatal("paging does not end")
+		}
+		path = "/api/documents?tag=TRANSPORT&limit=1&cursor=" + url.QueryEscape(next)
+	}
+	if strings.Join(seen, "|") != "रेलवे परिपत्र|=HYPERLINK(x) railway|Railway circular" {
+		t.Fatalf("pages: %q", seen)
+	}
+}
+
+func TestDocumentsRefuseBadParametersNamingThem(t *testing.T) {
+	ts := searchServer(t)
+	for query, field := range map[string]string{
+		"status=tagged":                        "status",
+		"limit=0":                              "limit",
+		"limit=501":                            "limit",
+		"limit=ten":                            "limit",
+		"cursor=abc":                           "cursor",
+		"cursor=" + url.QueryEscape("ZDE6LTE"): "cursor", // "d1:-1"
+		"since=yesterday":                      "since",
+		"since=2026-12-02&until=2026-12-01":    "until",
+		"job_id=" + url.QueryEscape("a b"):     "job_id",
+		"q=" + url.QueryEscape("!!! ?"):        "q",
+		"q=" + strings.Repeat("a", 501):        "q",
+		"format=xml":                           "format",
+		"format=csv&limit=100001":              "limit",
+	} {
+		body := getJSON(t, ts, "alice", "/api/documents?"+query, 400)
+		if body["field"] != field {
+			t.Errorf("%s: %v, want the field %s named", query, body, field)
+		}
+	}
+}
+
+func TestDocumentsExportAsCSVContinuingFromTheTrailerCursor(t *testing.T) {
+	ts := searchServer(t)
+	resp := get(t, ts, "alice", "/api/documents?format=csv&q=railway&limit=1")
+	recs, err := csv.NewReader(resp.Body).ReadAll()
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != 200 || len(recs) != 2 || recs[0][3] != "title" {
+		t.Fatalf("first export: %d %q %v", resp.StatusCode, recs, err)
+	}
+	if recs[1][3] != "'=HYPERLINK(x) railway" {
+		t.Fatalf("a formula went out unescaped: %q", recs[1][3])
+	}
+	next := resp.Trailer.Get(NextCursorTrailer)
+	if next == "" {
+		t.Fatal("an export cut at its limit names no cursor to continue from")
+	}
+	resp = get(t, ts, "alice", "/api/documents?format=csv&q=railway&cursor="+url.QueryEscape(next))
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	recs, err = csv.NewReader(strings.NewReader(string(body))).ReadAll()
+	if err != nil || len(recs) != 2 || recs[1][3] != "Railway circular" || recs[1][6] != "transport" {
+		t.Fatalf("continued export: %q %v", recs, err)
+	}
+	if resp.Trailer.Get(NextCursorTrailer) != "" {
+		t.Fatal("a complete export names a cursor")
+	}
+}
+
+func TestDocumentsWithoutAReadDatabaseAreUnavailable(t *testing.T) {
+	ts := serveReal(t, Deps{Auth: tokenAuth{}})
+	t.Cleanup(func() { closeIdle(http.DefaultClient) })
+	for _, p := range []string{"/api/documents", "/api/history/stats"} {
+		getJSON(t, ts.URL, "alice", p, http.StatusServiceUnavailable)
+	}
+	// Parameters are checked first: a bad one is still the caller's 400.
+	getJSON(t, ts.URL, "alice", "/api/documents?limit=0", 400)
+}

@@ -1,0 +1,116 @@
+package llm
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+)
+
+// sporadicProvider has no limit at all but refuses every nth call with a
+// bare 429 (no Retry-After, no rate headers), as providers do when they
+// are themselves overloaded. It measures the calls in flight over time.
+type sporadicProvider struct {
+	every   int
+	latency time.Duration
+
+	mu             sync.Mutex
+	calls, limited int
+	inflight, peak int
+	area           float64 // in-flight × seconds, for the time-weighted mean
+	first, changed time.Time
+}
+
+func (p *sporadicProvider) move(delta int) {
+	now := time.Now()
+	if p.first.IsZero() {
+		p.first, p.changed = now, now
+	}
+	p.area += float64(p.inflight) * now.Sub(p.changed).Seconds()
+	p.changed = now
+	p.inflight += delta
+	p.peak = max(p.peak, p.inflight)
+}
+
+func (p *sporadicProvider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	p.mu.Lock()
+	p.calls++
+	refuse := p.calls%p.every == 0
+	if refuse {
+		p.limited++
+	}
+	p.move(1)
+	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		p.move(-1)
+		p.mu.Unlock()
+	}()
+	if refuse {
+		fail(w, http.StatusTooManyRequests, "", "server overloaded, try again")
+		return
+	}
+	select {
+	case <-time.After(p.latency):
+	case <-r.Context().Done():
+	}
+	answer(w, testModel, goodTiers)
+}
+
+// mean is the time-weighted mean of the calls in flight from the first
+// call to the last change.
+func (p *sporadicProvider) mean() float64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.area / p.changed.Sub(p.first).Seconds()
+}
+
+// runSporadic tags docs documents with workers callers against a provider
+// refusing every nth call, and returns it and the client.
+func runSporadic(t *testing.T, workers, docs, every int) (*sporadicProvider, *Client) {
+	t.Helper()
+	p := &sporadicProvider{every: every, latency: 100 * time.Millisecond}
+	srv := httptest.NewServer(p)
+	t.Cleanup(srv.Close)
+	c := New(Config{BaseURL: srv.URL + "/v1", DocTimeout: time.Minute, MaxConcurrency: workers})
+	if failed := runAgainst(t, c, docs, workers); failed > 0 {
+		t.Fatalf("%d documents failed", failed)
+	}
+	return p, c
+}
+
+// One bare 429 in 50 calls, with no limit behind it, must not cost the
+// job its concurrency: the limit is seldom lowered, and the calls in flight
+// at the provider stay near those of the same job without 429s (before
+// lone 429s were told apart, each lowered the limit and its ceiling,
+// paced the whole job and held its caller a second, and the concurrency
+// sank to a fraction of the workers). The comparison is with a run on the
+// same machine at the same time, since callers need CPU between calls.
+func TestTagSporadic429sKeepConcurrency(t *testing.T) {
+	const workers, docs = 16, 320
+	base, _ := runSporadic(t, workers, docs, docs*10)
+	p, c := runSporadic(t, workers, docs, 50)
+	p.mu.Lock()
+	calls, limited, peak := p.calls, p.limited, p.peak
+	p.mu.Unlock()
+	mean, baseMean := p.mean(), base.mean()
+	t.Logf("%d calls, %d answered 429; in flight at the provider: peak %d, mean %.1f of %d workers (%.1f without 429s)",
+		calls, limited, peak, mean, workers, baseMean)
+	if limited == 0 {
+		t.Fatal("the provider never refused a call; the test proves nothing")
+	}
+	l := c.limiters.get(limiterID(testModel, testKey))
+	l.mu.Lock()
+	decreases, final := l.epoch, int(l.limit)
+	l.mu.Unlock()
+	t.Logf("%d decreases of the limit; %d at the end", decreases, final)
+	// Two 429s close together may still lower it (rarely, and it grows
+	// back); lowering it for each, as before, is the collapse.
+	if int(decreases)*2 > limited {
+		t.Errorf("%d decreases for %d lone 429s", decreases, limited)
+	}
+	if mean < 0.65*baseMean {
+		t.Errorf("mean in flight %.1f, want at least 65%% of the %.1f without 429s", mean, baseMean)
+	}
+}

@@ -1,0 +1,259 @@
+package projections_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/tagstream/tagstream/events"
+	"github.com/tagstream/tagstream/internal/sqldb"
+	"github.com/tagstream/tagstream/internal/testenv"
+	"github.com/tagstream/tagstream/projections"
+)
+
+// benchDocs is how many documents the search benchmark indexes:
+// TAGSTREAM_BENCH_DOCS (1000000 for the BENCHMARKS.md figure), else 20000.
+func benchDocs(b *testing.B) int {
+	if v := os.Getenv("TAGSTREAM_BENCH_DOCS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1000 {
+			b.Fatalf("TAGSTREAM_BENCH_DOCS=%q: want a number of documents >= 1000", v)
+		}
+		return n
+	}
+	return 20000
+}
+
+const (
+	benchJobDocs = 1000 // documents per job
+	benchOwners  = 100
+)
+
+// benchWords is the vocabulary of titles and descriptions: word i occurs
+// about 1/(i+1) as often as word 0 (Zipf), so queries range from words in
+// a third of the documents to words in a handful; a tenth of the words
+// are Hindi.
+func benchWord(i int) string {
+	if i%10 == 9 {
+		return "शब्द" + strconv.Itoa(i) // Devanagari, with a vowel sign
+	}
+	return "w" + strconv.Itoa(i)
+}
+
+const benchVocabulary = 20000
+
+// fillSearch applies jobs of benchJobDocs documents, every one tagged (one
+// in 17 failed), through the model's own Apply, one transaction per job.
+func fillSearch(b *testing.B, db *sqldb.DB, n int) {
+	ctx := context.Background()
+	m := projections.NewDocumentSearch()
+	rng := rand.New(rand.NewPCG(1, 2))
+	zipf := rand.NewZipf(rand.New(rand.NewPCG(3, 4)), 1.1, 1, benchVocabulary-1)
+	words := func(k int) string {
+		s := ""
+		for i := 0; i < k; i++ {
+			if i > 0 {
+				s += " "
+			}
+			s += benchWord(int(zipf.Uint64()))
+		}
+		return s
+	}
+	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	tx, err := db.Begin(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := m.Create(ctx, tx, projections.SearchTables); err != nil {
+		b.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		b.Fatal(err)
+	}
+	seq := uint64(0)
+	start := time.Now()
+	for j := 0; j*benchJobDocs < n; j++ {
+		job := "bench-" + strconv.Itoa(j)
+		owner := events.User("owner-"+strconv.Itoa(j%benchOwners), "")
+		at := t0.Add(time.Duration(j) * time.Hour)
+		docs := make([]events.Document, benchJobDocs)
+		for i := range docs {
+			docs[i] = events.Document{Row: i, Title: words(4), FilePath: fmt.Sprintf("https://example.org/%d/%d.pdf", j, i),
+				Description: words(8), Extra: map[string]any{"department": "dept" + strconv.Itoa(rng.IntN(50))}}
+		}
+		envs := []events.Envelope{}
+		add := func(actor events.Actor, ev events.Event) {
+			env, err := events.New(job, actor, ev)
+			if err != nil {
+				b.Fatal(err)
+			}
+			seq++
+			env.Seq, env.Time = seq, at
+			envs = append(envs, env)
+		}
+		add(owner, events.DocumentsSubmitted{InputID: "in-" + job, Documents: docs})
+		add(owner, events.JobStarted{InputID: "in-" + job, Total: benchJobDocs, Config: events.JobConfig{Model: "m"}})
+		w := events.Worker("w")
+		for i := range docs {
+			add(w, events.DocumentStarted{Row: i, Attempt: 1})
+			md := events.TagMetadata{Model: "m", TotalTokens: 900 + i, Calls: 1, DurationMS: int64(800 + i)}
+			if i%17 == 0 {
+				add(w, events.DocumentFailed{Row: i, Attempt: 1, Error: "HTTP 404", Code: "fetch_not_found", Metadata: md})
+			} else {
+				add(w, events.DocumentTagged{Row: i, Attempt: 1, Metadata: md,
+					Tags: []string{"tag" + strconv.Itoa(rng.IntN(200)), "tag" + strconv.Itoa(rng.IntN(2000)), benchWord(rng.IntN(1000))}})
+			}
+		}
+		add(events.System, events.JobCompleted{})
+		tx, err := db.Begin(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, env := range envs {
+			if err := m.Apply(ctx, tx, projections.SearchTables, env); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := tx.Commit(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Logf("indexed %d documents (%d events) in %v", n, seq, time.Since(start).Round(time.Second))
+}
+
+// searchBenchDB opens the benchmark's SQLite file, filling it the first
+// time: it is kept (in TAGSTREAM_BENCH_DIR, else the temp dir) across
+// runs, since a million documents take minutes to apply.
+func searchBenchDB(b *testing.B, n int) *sqldb.DB {
+	dir := os.Getenv("TAGSTREAM_BENCH_DIR")
+	if dir == "" {
+		dir = filepath.Join(os.TempDir(), "tagstream-search-bench")
+	}
+	path := filepath.Join(dir, fmt.Sprintf("search-s%d-%d.db", benchLayout, n))
+	_, statErr := os.Stat(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		b.Fatal(err)
+	}
+	if statErr == nil {
+		db, err := sqldb.OpenSQLite(context.Background(), path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return db
+	}
+	tmp := path + ".filling"
+	os.Remove(tmp)
+	db, err := sqldb.OpenSQLite(context.Background(), tmp)
+	if err != nil {
+		b.Fatal(err)
+	}
+	fillSearch(b, db, n)
+	db.Close()
+	if err := os.Rename(tmp, path); err != nil {
+		b.Fatal(err)
+	}
+	db, err = sqldb.OpenSQLite(context.Background(), path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return db
+}
+
+// searchKinds are the queries measured: what the console and the CLI ask.
+var searchKinds = []struct {
+	name string
+	q    func(r *rand.Rand) projections.DocQuery
+}{
+	{"owner-latest", func(r *rand.Rand) projections.DocQuery { return projections.DocQuery{Owner: benchOwner(r)} }},
+	{"owner-common-word", func(r *rand.Rand) projections.DocQuery {
+		return projections.DocQuery{Owner: benchOwner(r), Text: benchWord(r.IntN(5))}
+	}},
+	{"owner-rare-word", func(r *rand.Rand) projections.DocQuery {
+		return projections.DocQuery{Owner: benchOwner(r), Text: benchWord(1000 + r.IntN(19000))}
+	}},
+	{"owner-two-words", func(r *rand.Rand) projections.DocQuery {
+		return projections.DocQuery{Owner: benchOwner(r), Text: benchWord(r.IntN(50)) + " " + benchWord(50+r.IntN(500))}
+	}},
+	{"owner-hindi-word", func(r *rand.Rand) projections.DocQuery {
+		return projections.DocQuery{Owner: benchOwner(r), Text: benchWord(10*r.IntN(100) + 9)}
+	}},
+	{"owner-prefix", func(r *rand.Rand) projections.DocQuery {
+		return projections.DocQuery{Owner: benchOwner(r), Text: "w" + strconv.Itoa(100+r.IntN(900)) + "*"}
+	}},
+	{"owner-tag", func(r *rand.Rand) projections.DocQuery {
+		return projections.DocQuery{Owner: benchOwner(r), Tag: "tag" + strconv.Itoa(r.IntN(2000))}
+	}},
+	{"all-common-word", func(r *rand.Rand) projections.DocQuery { return projections.DocQuery{Text: benchWord(r.IntN(5))} }},
+	{"all-tag-and-word", func(r *rand.Rand) projections.DocQuery {
+		return projections.DocQuery{Tag: "tag" + strconv.Itoa(r.IntN(200)), Text: benchWord(r.IntN(20))}
+	}},
+}
+
+func benchOwner(r *rand.Rand) string { return "owner-" + strconv.Itoa(r.IntN(benchOwners)) }
+
+// BenchmarkDocumentSearch measures one page (50 documents) of each kind
+// of search and reports its p50 and p99 in milliseconds:
+//
+//	TAGSTREAM_BENCH_DOCS=1000000 go test -run '^$' -bench DocumentSearch -benchtime 200x ./projections
+//
+// With TAGSTREAM_BENCH_POSTGRES=1 it measures PostgreSQL too (filled
+// afresh in a private schema each run); =only, PostgreSQL alone.
+func BenchmarkDocumentSearch(b *testing.B) {
+	n := benchDocs(b)
+	stores := map[string]func() *sqldb.DB{}
+	if os.Getenv("TAGSTREAM_BENCH_POSTGRES") != "only" {
+		stores["sqlite"] = func() *sqldb.DB { return searchBenchDB(b, n) }
+	}
+	if os.Getenv("TAGSTREAM_BENCH_POSTGRES") != "" {
+		stores["postgres"] = func() *sqldb.DB {
+			db, err := sqldb.Open(context.Background(), testenv.PostgresSchema(b), "")
+			if err != nil {
+				b.Fatal(err)
+			}
+			fillSearch(b, db, n)
+			if _, err := db.Exec(context.Background(), "ANALYZE"); err != nil {
+				b.Fatal(err)
+			}
+			return db
+		}
+	}
+	for _, store := range []string{"sqlite", "postgres"} {
+		open, ok := stores[store]
+		if !ok {
+			continue
+		}
+		db := open()
+		r := &projections.SearchReader{DB: db}
+		for _, kind := range searchKinds {
+			b.Run(fmt.Sprintf("%s/%s", store, kind.name), func(b *testing.B) {
+				rng := rand.New(rand.NewPCG(5, 6))
+				took := make([]time.Duration, 0, b.N)
+				for b.Loop() {
+					q := kind.q(rng)
+					q.Limit = 50
+					t0 := time.Now()
+					if _, _, err := r.Search(context.Background(), q); err != nil {
+						b.Fatal(err)
+					}
+					took = append(took, time.Since(t0))
+				}
+				sort.Slice(took, func(i, j int) bool { return took[i] < took[j] })
+				pct := func(p float64) float64 {
+					return float64(took[int(p*float64(len(took)-1))].Microseconds()) / 1000
+				}
+				b.ReportMetric(pct(0.5), "p50-ms")
+				b.ReportMetric(pct(0.99), "p99-ms")
+			})
+		}
+		db.Close()
+	}
+}
+
+// benchLayout names the kept benchmark file: change it with the tables.
+const benchLayout = 3

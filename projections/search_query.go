@@ -1,0 +1,255 @@
+package projections
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/tagstream/tagstream/internal/sqldb"
+)
+
+// SearchReader answers queries over the document-search model's tables.
+type SearchReader struct {
+	DB *sqldb.DB
+	// Tables names the generation that serves reads now (a rebuild
+	// switches it); nil means the first generation's prefix.
+	Tables func() Tables
+}
+
+// SearchTables is the first generation's table names.
+var SearchTables = Tables{Prefix: "document_search_"}
+
+func (r *SearchReader) tables() Tables {
+	if r.Tables == nil {
+		return SearchTables
+	}
+	return r.Tables()
+}
+
+// DocQuery selects documents, newest first.
+type DocQuery struct {
+	Owner    string // "" means every owner's
+	Text     string // words that must all occur; "word*" matches a prefix
+	Tag      string // a tag the document has (case-insensitive)
+	JobID    string
+	Statuses []string
+	Since    time.Time // the job started at or after (zero: no bound)
+	Until    time.Time // the job started before (zero: no bound)
+	Limit    int
+	After    int64 // the cursor: the id of the last document of the previous page
+}
+
+// QueryError is a bad query parameter, named.
+type QueryError struct {
+	Field, Reason string
+}
+
+func (e *QueryError) Error() string { return e.Field + ": " + e.Reason }
+
+// DocHit is one document of a search.
+type DocHit struct {
+	ID               int64           `json:"-"`
+	JobID            string          `json:"job_id"`
+	RowID            int             `json:"row_id"`
+	Owner            string          `json:"owner_id"`
+	OwnerEmail       string          `json:"owner_email,omitempty"`
+	Title            string          `json:"title"`
+	FilePath         string          `json:"file_path"`
+	SourceType       string          `json:"file_source_type,omitempty"`
+	Status           string          `json:"status"`
+	Attempt          int             `json:"attempt"`
+	Tags             []string        `json:"tags"`
+	Description      string          `json:"description,omitempty"`
+	Extra            json.RawMessage `json:"extra,omitempty"`
+	Error            string          `json:"error,omitempty"`
+	ErrorCode        string          `json:"error_code,omitempty"`
+	Model            string          `json:"model,omitempty"`
+	Method           string          `json:"extraction_method,omitempty"`
+	PromptTokens     int64           `json:"prompt_tokens"`
+	CompletionTokens int64           `json:"completion_tokens"`
+	TotalTokens      int64           `json:"total_tokens"`
+	ModelCalls       int64           `json:"model_calls"`
+	CostUSD          float64         `json:"cost_usd"`
+	DurationMS       int64           `json:"duration_ms"`
+	CreatedAt        time.Time       `json:"created_at"`
+	UpdatedAt        time.Time       `json:"updated_at"`
+	FinishedAt       *time.Time      `json:"finished_at"`
+}
+
+const hitColumns = `d.id, d.job_id, d.row_id, d.owner, d.owner_email, d.title, d.file_path, d.source_type, d.status, d.attempt,
+	d.tags, d.description, d.extra, d.error, d.error_code, d.model, d.method, d.prompt_tokens, d.completion_tokens,
+	d.total_tokens, d.calls, d.cost_usd, d.duration_ms, d.created_at, d.updated_at, d.finished_at`
+
+// MaxSearchLimit bounds one page of a search.
+const MaxSearchLimit = 500
+
+// Search returns up to q.Limit documents after the cursor, and the cursor
+// of the next page (0 when this one is the last). Every page is one
+// statement walking an index in id order, so a page costs about the same
+// however deep into the results it is.
+func (r *SearchReader) Search(ctx context.Context, q DocQuery) ([]DocHit, int64, error) {
+	sqlText, args, err := r.searchSQL(q)
+	if err != nil {
+		return nil, 0, err
+	}
+	rows, err := r.DB.Query(ctx, sqlText, args...)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rows.Close()
+	var out []DocHit
+	for rows.Next() {
+		h, err := scanHit(rows)
+		if err != nil {
+			return nil, 0, err
+		}
+		out = append(out, h)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, err
+	}
+	var next int64
+	if len(out) > q.Limit {
+		out = out[:q.Limit]
+		next = out[len(out)-1].ID
+	}
+	return out, next, nil
+}
+
+func (r *SearchReader) searchSQL(q DocQuery) (string, []any, error) {
+	if q.Limit < 1 || q.Limit > MaxSearchLimit {
+		return "", nil, &QueryError{"limit", fmt.Sprintf("must be between 1 and %d", MaxSearchLimit)}
+	}
+	terms, err := parseQuery(q.Text)
+	if err != nil {
+		return "", nil, &QueryError{"q", err.Error()}
+	}
+	if strings.TrimSpace(q.Text) != "" && len(terms) == 0 {
+		return "", nil, &QueryError{"q", "has no words to search for"}
+	}
+	t := r.tables()
+	spec := searchSpec{terms: terms}
+	if q.Tag != "" {
+		if normTag(q.Tag) == "" {
+			return "", nil, &QueryError{"tag", "is empty"}
+		}
+		spec.keys = append(spec.keys, tagToken(q.Tag))
+	}
+	// The owner narrows an index search only when something else is
+	// searched: alone, the (owner, id) index of documents answers it.
+	if q.Owner != "" && len(spec.keys)+len(terms) > 0 {
+		spec.keys = append(spec.keys, ownerToken(q.Owner))
+	}
+	from, key := t.Name("documents")+" d", "d.id"
+	var where []string
+	var args []any
+	switch {
+	case len(spec.keys)+len(terms) == 0:
+	case r.DB.Dialect == sqldb.Postgres:
+		where = append(where, "d.tsv @@ to_tsquery('simple', ?)")
+		args = append(args, tsQuery(spec))
+	default:
+		// CROSS JOIN keeps SQLite's join order: FTS5 walks its rowids
+		// in descending order itself, and stops at the page's end.
+		from = t.Name("fts") + " f CROSS JOIN " + t.Name("documents") + " d ON d.id = f.rowid"
+		key = "f.rowid"
+		where = append(where, t.Name("fts")+" MATCH ?")
+		args = append(args, ftsMatch(spec))
+	}
+	if q.Owner != "" {
+		where = append(where, "d.owner = ?")
+		args = append(args, q.Owner)
+	}
+	if q.JobID != "" {
+		where = append(where, "d.job_id = ?")
+		args = append(args, q.JobID)
+	}
+	if len(q.Statuses) > 0 {
+		where = append(where, "d.status IN (?"+strings.Repeat(", ?", len(q.Statuses)-1)+")")
+		for _, s := range q.Statuses {
+			args = append(args, s)
+		}
+	}
+	if !q.Since.IsZero() {
+		where = append(where, "d.created_at >= ?")
+		args = append(args, q.Since.UnixNano())
+	}
+	if !q.Until.IsZero() {
+		where = append(where, "d.created_at < ?")
+		args = append(args, q.Until.UnixNano())
+	}
+	if q.After > 0 {
+		where = append(where, key+" < ?")
+		args = append(args, q.After)
+	}
+	s := "SELECT " + hitColumns + " FROM " + from
+	if len(where) > 0 {
+		s += " WHERE " + strings.Join(where, " AND ")
+	}
+	s += fmt.Sprintf(" ORDER BY %s DESC LIMIT %d", key, q.Limit+1)
+	return s, args, nil
+}
+
+func scanHit(rows *sql.Rows) (DocHit, error) {
+	var h DocHit
+	var tags, extra string
+	var created, updated int64
+	var finished sql.NullInt64
+	err := rows.Scan(&h.ID, &h.JobID, &h.RowID, &h.Owner, &h.OwnerEmail, &h.Title, &h.FilePath, &h.SourceType, &h.Status,
+		&h.Attempt, &tags, &h.Description, &extra, &h.Error, &h.ErrorCode, &h.Model, &h.Method, &h.PromptTokens,
+		&h.CompletionTokens, &h.TotalTokens, &h.ModelCalls, &h.CostUSD, &h.DurationMS, &created, &updated, &finished)
+	if err != nil {
+		return h, err
+	}
+	if err := json.Unmarshal([]byte(tags), &h.Tags); err != nil {
+		return h, fmt.Errorf("document %d tags: %w", h.ID, err)
+	}
+	if h.Tags == nil {
+		h.Tags = []string{}
+	}
+	if extra != "" {
+		h.Extra = json.RawMessage(extra)
+	}
+	h.CreatedAt, h.UpdatedAt = time.Unix(0, created).UTC(), time.Unix(0, updated).UTC()
+	if finished.Valid {
+		f := time.Unix(0, finished.Int64).UTC()
+		h.FinishedAt = &f
+	}
+	return h, nil
+}
+
+// NewSearchReader reads the serving generation of the document-search
+// model in rd (the SQL runner), so a rebuild's switch is seen at once.
+func NewSearchReader(rd ReadDB) *SearchReader {
+	return &SearchReader{DB: rd.DB(), Tables: func() Tables { return rd.Tables(DocumentSearchName) }}
+}
+
+// Dump is the model as canonical JSON: every document in id order, the
+// statistics and the analytics summary over everyone, so a rebuilt
+// generation can be compared with the live one.
+func (r *SearchReader) Dump(ctx context.Context) ([]byte, error) {
+	var docs []DocHit
+	for after := int64(0); ; {
+		page, next, err := r.Search(ctx, DocQuery{Limit: MaxSearchLimit, After: after})
+		if err != nil {
+			return nil, err
+		}
+		docs = append(docs, page...)
+		if next == 0 {
+			break
+		}
+		after = next
+	}
+	st, err := r.Stats(ctx, "", 1<<30)
+	if err != nil {
+		return nil, err
+	}
+	sum, err := r.Summary(ctx, "", 1<<30)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(map[string]any{"documents": docs, "stats": st, "summary": sum})
+}

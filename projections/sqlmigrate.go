@@ -1,0 +1,153 @@
+package projections
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/tagstream/tagstream/internal/sqldb"
+)
+
+// frameworkMigrations create and evolve the runner's own tables. They are
+// applied in order at start, each once, recorded in
+// projection_migrations; append new ones, never edit a released one.
+var frameworkMigrations = []string{
+	// 1: one checkpoint row per model generation. serving marks the
+	// generation readers use; a rebuild writes the next one beside it.
+	`CREATE TABLE IF NOT EXISTS projection_checkpoints (
+		name       TEXT    NOT NULL,
+		generation INTEGER NOT NULL,
+		version    INTEGER NOT NULL,
+		seq        BIGINT  NOT NULL,
+		state      TEXT    NOT NULL,
+		failed_seq BIGINT  NOT NULL DEFAULT 0,
+		reason     TEXT    NOT NULL DEFAULT '',
+		serving    INTEGER NOT NULL DEFAULT 0,
+		updated    BIGINT  NOT NULL,
+		PRIMARY KEY (name, generation)
+	)`,
+	// 2: the events the models skipped (written by a newer release), kept
+	// so a restart from the checkpoint still reports them.
+	`CREATE TABLE IF NOT EXISTS projection_skips (
+		seq     BIGINT  PRIMARY KEY,
+		type    TEXT    NOT NULL,
+		version INTEGER NOT NULL
+	)`,
+}
+
+// migrate applies the framework migrations this database has not seen.
+func migrate(ctx context.Context, db *sqldb.DB) error {
+	if _, err := db.Exec(ctx, `CREATE TABLE IF NOT EXISTS projection_migrations (
+		version INTEGER PRIMARY KEY, applied BIGINT NOT NULL)`); err != nil {
+		return fmt.Errorf("read db: migrations table: %w", err)
+	}
+	for i, stmt := range frameworkMigrations {
+		v := i + 1
+		tx, err := db.Begin(ctx)
+		if err != nil {
+			return fmt.Errorf("read db: migration %d: %w", v, err)
+		}
+		var n int
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM projection_migrations WHERE version = ?`, v).Scan(&n); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("read db: migration %d: %w", v, err)
+		}
+		if n > 0 {
+			tx.Rollback()
+			continue
+		}
+		if _, err := tx.Exec(ctx, stmt); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("read db: migration %d: %w", v, err)
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO projection_migrations (version, applied) VALUES (?, ?)`, v, time.Now().UnixNano()); err != nil {
+			tx.Rollback()
+			// Another process applied it at the same moment: fine.
+			if strings.Contains(strings.ToLower(err.Error()), "unique") || strings.Contains(err.Error(), "duplicate") {
+				continue
+			}
+			return fmt.Errorf("read db: migration %d: %w", v, err)
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("read db: migration %d: %w", v, err)
+		}
+	}
+	return nil
+}
+
+// tablesFor names generation gen of a model's tables: "job-status", 2 ->
+// "job_status_g2_".
+func tablesFor(name string, gen int) Tables {
+	return Tables{Prefix: fmt.Sprintf("%s_g%d_", strings.ReplaceAll(name, "-", "_"), gen)}
+}
+
+// dropRetired drops the tables of generations a switch retired, and their
+// checkpoint rows. It runs at Open: a process that served a retired
+// generation has long moved to the new one (a runner reloads at its first
+// batch after a switch).
+func dropRetired(ctx context.Context, db *sqldb.DB) error {
+	rows, err := db.Query(ctx, `SELECT name, generation FROM projection_checkpoints WHERE state = ?`, stateRetired)
+	if err != nil {
+		return fmt.Errorf("read db: retired generations: %w", err)
+	}
+	type gen struct {
+		name string
+		gen  int
+	}
+	var retired []gen
+	for rows.Next() {
+		var g gen
+		if err := rows.Scan(&g.name, &g.gen); err != nil {
+			rows.Close()
+			return err
+		}
+		retired = append(retired, g)
+	}
+	rows.Close()
+	if len(retired) == 0 {
+		return rows.Err()
+	}
+	tables, err := listTables(ctx, db)
+	if err != nil {
+		return err
+	}
+	for _, g := range retired {
+		prefix := tablesFor(g.name, g.gen).Prefix
+		for _, tb := range tables {
+			if strings.HasPrefix(tb, prefix) {
+				if _, err := db.Exec(ctx, `DROP TABLE IF EXISTS `+tb); err != nil {
+					return fmt.Errorf("read db: drop %s: %w", tb, err)
+				}
+			}
+		}
+		if _, err := db.Exec(ctx, `DELETE FROM projection_checkpoints WHERE name = ? AND generation = ? AND state = ?`,
+			g.name, g.gen, stateRetired); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// listTables names the tables of the read database (the current schema on
+// PostgreSQL).
+func listTables(ctx context.Context, db *sqldb.DB) ([]string, error) {
+	q := `SELECT name FROM sqlite_master WHERE type = 'table'`
+	if db.Dialect == sqldb.Postgres {
+		q = `SELECT tablename FROM pg_tables WHERE schemaname = current_schema()`
+	}
+	rows, err := db.Query(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("read db: list tables: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, err
+		}
+		out = append(out, n)
+	}
+	return out, rows.Err()
+}

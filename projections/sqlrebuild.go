@@ -1,0 +1,210 @@
+package projections
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/tagstream/tagstream/events"
+)
+
+// Progress is how far a rebuild has got.
+type Progress struct {
+	Model   string        `json:"model"`
+	Done    uint64        `json:"done"`  // events applied to the next generation
+	Total   uint64        `json:"total"` // the log's last sequence when the rebuild started
+	Rate    float64       `json:"rate"`  // events per second so far
+	ETA     time.Duration `json:"eta_ns"`
+	Elapsed time.Duration `json:"elapsed_ns"`
+}
+
+// switchMargin: the builder catches up in batches until it is this close
+// to the serving generation, then pauses the runner for the last stretch.
+const switchMargin = 2000
+
+// Rebuild builds the next generation of the named model beside the serving
+// one, which keeps answering and applying, then switches over in one
+// transaction (the old generation's checkpoint row stops serving, the new
+// one starts, at the same sequence). progress, if set, is called after
+// every batch. The old generation's tables are dropped at the next Open.
+func (r *SQLRunner) Rebuild(ctx context.Context, name string, progress func(Progress)) error {
+	var mr *modelRun
+	for _, m := range r.models {
+		if m.m.Name() == name {
+			mr = m
+		}
+	}
+	if mr == nil {
+		return fmt.Errorf("no read model %q", name)
+	}
+	var maxGen int
+	if err := r.db.QueryRow(ctx, `SELECT COALESCE(MAX(generation), 0) FROM projection_checkpoints WHERE name = ?`, name).Scan(&maxGen); err != nil {
+		return fmt.Errorf("read db: %w", err)
+	}
+	gen := maxGen + 1
+	if err := r.createGeneration(ctx, mr.m, gen, false); err != nil {
+		return err
+	}
+	total, err := r.src.LastSeq(ctx)
+	if err != nil {
+		return err
+	}
+	b := &builder{r: r, m: mr.m, t: tablesFor(name, gen), gen: gen, start: time.Now(), total: total}
+	r.mu.Lock()
+	// The serving generation keeps answering (and, if it was running,
+	// applying) until the switch; Status shows "rebuilding" meanwhile.
+	mr.rebuild = &Progress{Model: name, Total: total}
+	r.mu.Unlock()
+	report := func() {
+		p := b.progress()
+		r.mu.Lock()
+		mr.rebuild = &p
+		r.mu.Unlock()
+		if progress != nil {
+			progress(p)
+		}
+	}
+	defer func() {
+		r.mu.Lock()
+		mr.rebuild = nil
+		r.mu.Unlock()
+	}()
+	for {
+		target := r.Applied()
+		if last, err := r.src.LastSeq(ctx); err == nil && last > target {
+			target = last
+		}
+		if b.seq+switchMargin >= target {
+			break
+		}
+		if err := b.catchUp(ctx, target, report); err != nil {
+			return err
+		}
+	}
+	// The last stretch with the runner paused between batches, so the
+	// switch happens at exactly the sequence the serving generation has.
+	r.applyMu.Lock()
+	defer r.applyMu.Unlock()
+	target := r.Applied()
+	if err := b.catchUp(ctx, target, report); err != nil {
+		return err
+	}
+	tx, err := r.db.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	now := time.Now().UnixNano()
+	if _, err := tx.Exec(ctx, `UPDATE projection_checkpoints SET serving = 0, state = ?, updated = ? WHERE name = ? AND serving = 1`,
+		stateRetired, now, name); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `UPDATE projection_checkpoints SET serving = 1, state = ?, seq = ?, updated = ? WHERE name = ? AND generation = ?`,
+		StateRunning, int64(b.seq), now, name, gen); err != nil {
+		return err
+	}
+	r.pubMu.Lock()
+	defer r.pubMu.Unlock()
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("read db: switch %s to generation %d: %w", name, gen, err)
+	}
+	r.mu.Lock()
+	mr.gen, mr.seq, mr.state, mr.failedSeq, mr.reason, mr.updated = gen, b.seq, StateRunning, 0, "", time.Now()
+	r.mu.Unlock()
+	report()
+	return nil
+}
+
+// builder applies the log to one generation of one model, alone.
+type builder struct {
+	r     *SQLRunner
+	m     SQLModel
+	t     Tables
+	gen   int
+	seq   uint64
+	start time.Time
+	total uint64
+}
+
+func (b *builder) progress() Progress {
+	el := time.Since(b.start)
+	p := Progress{Model: b.m.Name(), Done: b.seq, Total: b.total, Elapsed: el}
+	if el > 0 {
+		p.Rate = float64(b.seq) / el.Seconds()
+	}
+	if p.Rate > 0 && b.total > b.seq {
+		p.ETA = time.Duration(float64(b.total-b.seq) / p.Rate * float64(time.Second))
+	}
+	return p
+}
+
+var errBuilt = errors.New("built")
+
+// catchUp applies events after b.seq up to target, in batches.
+func (b *builder) catchUp(ctx context.Context, target uint64, report func()) error {
+	if b.seq >= target {
+		return nil
+	}
+	batch := make([]events.Envelope, 0, b.r.batchSize())
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		if err := b.commit(ctx, batch); err != nil {
+			return err
+		}
+		batch = batch[:0]
+		report()
+		return nil
+	}
+	err := b.r.src.Read(ctx, events.SubjectAll, b.seq+1, func(env events.Envelope) error {
+		if env.Seq > target {
+			return errBuilt
+		}
+		batch = append(batch, env)
+		if len(batch) >= b.r.batchSize()*4 {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+		if env.Seq == target {
+			return errBuilt
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errBuilt) {
+		return err
+	}
+	return flush()
+}
+
+func (b *builder) commit(ctx context.Context, batch []events.Envelope) error {
+	tx, err := b.r.db.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	for _, env := range batch {
+		if err := env.Load(); err != nil {
+			if events.IsUnknown(err) {
+				b.r.RebuildSkips.Skip(events.ReaderProjections, env, err)
+				continue
+			}
+			return fmt.Errorf("seq %d: %w", env.Seq, err)
+		}
+		if err := b.m.Apply(ctx, tx, b.t, env); err != nil {
+			return fmt.Errorf("rebuild %s at seq %d: %w", b.m.Name(), env.Seq, err)
+		}
+	}
+	last := batch[len(batch)-1].Seq
+	if _, err := tx.Exec(ctx, `UPDATE projection_checkpoints SET seq = ?, updated = ? WHERE name = ? AND generation = ?`,
+		int64(last), time.Now().UnixNano(), b.m.Name(), b.gen); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	b.seq = last
+	return nil
+}

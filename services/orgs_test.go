@@ -1,0 +1,59 @@
+package services
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/tagstream/tagstream/events"
+	"github.com/tagstream/tagstream/events/memstore"
+	"github.com/tagstream/tagstream/services/org"
+)
+
+// The directory follows the log: a change is visible once WaitFor returns
+// for its sequence, concurrent readers included (run with -race).
+func TestOrgDirectoryFollowsTheLog(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	store := memstore.New()
+	h := NewOrgHandler(store)
+	dir := NewOrgDirectory()
+	admin := events.User("u-1", "Ana@Example.org")
+	res, err := h.Create(ctx, admin, "Records")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := dir.CatchUp(ctx, store); err != nil {
+		t.Fatal(err)
+	}
+	if got := dir.Roles("ana@example.org")[res.OrgID]; got != org.RoleAdmin {
+		t.Fatalf("creator's role after catch-up: %q", got)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- dir.Run(runCtx, store) }()
+	readers := make(chan struct{})
+	go func() {
+		defer close(readers)
+		for runCtx.Err() == nil {
+			_ = dir.Roles("bo@example.org")
+			_ = dir.Mine("ana@example.org")
+		}
+	}()
+	r, err := h.Change(ctx, res.OrgID, org.Command{Action: org.ActionAdd, By: admin, Email: "bo@example.org", Role: org.RoleAuditor})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := dir.WaitFor(ctx, r.Seq); err != nil {
+		t.Fatal(err)
+	}
+	if got := dir.Roles("BO@example.org")[res.OrgID]; got != org.RoleAuditor {
+		t.Fatalf("added auditor's role: %q", got)
+	}
+	if ms := dir.Members(res.OrgID); len(ms) != 2 {
+		t.Fatalf("members: %v", ms)
+	}
+	stop()
+	<-readers
+	<-done
+}
