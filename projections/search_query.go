@@ -49,6 +49,16 @@ func (s Scope) org() (string, bool) {
 	return "", s.NoOrg
 }
 
+// Covers reports whether a job of owner in organisation orgID ("" for
+// none) is in the scope: the same test where makes in SQL.
+func (s Scope) Covers(owner, orgID string) bool {
+	if s.Owner != "" && owner != s.Owner {
+		return false
+	}
+	org, ok := s.org()
+	return !ok || orgID == org
+}
+
 // where is the scope's conditions on a table aliased as alias ("" for
 // none) that has owner and org_id columns.
 func (s Scope) where(alias string) ([]string, []any) {
@@ -95,6 +105,7 @@ type DocHit struct {
 	JobID            string          `json:"job_id"`
 	RowID            int             `json:"row_id"`
 	Owner            string          `json:"owner_id"`
+	OrgID            string          `json:"org_id,omitempty"`
 	OwnerEmail       string          `json:"owner_email,omitempty"`
 	Title            string          `json:"title"`
 	FilePath         string          `json:"file_path"`
@@ -119,7 +130,7 @@ type DocHit struct {
 	FinishedAt       *time.Time      `json:"finished_at"`
 }
 
-const hitColumns = `d.id, d.job_id, d.row_id, d.owner, d.owner_email, d.title, d.file_path, d.source_type, d.status, d.attempt,
+const hitColumns = `d.id, d.job_id, d.row_id, d.owner, d.org_id, d.owner_email, d.title, d.file_path, d.source_type, d.status, d.attempt,
 	d.tags, d.description, d.extra, d.error, d.error_code, d.model, d.method, d.prompt_tokens, d.completion_tokens,
 	d.total_tokens, d.calls, d.cost_usd, d.duration_ms, d.created_at, d.updated_at, d.finished_at`
 
@@ -246,7 +257,7 @@ func scanHit(rows *sql.Rows) (DocHit, error) {
 	var tags, extra string
 	var created, updated int64
 	var finished sql.NullInt64
-	err := rows.Scan(&h.ID, &h.JobID, &h.RowID, &h.Owner, &h.OwnerEmail, &h.Title, &h.FilePath, &h.SourceType, &h.Status,
+	err := rows.Scan(&h.ID, &h.JobID, &h.RowID, &h.Owner, &h.OrgID, &h.OwnerEmail, &h.Title, &h.FilePath, &h.SourceType, &h.Status,
 		&h.Attempt, &tags, &h.Description, &extra, &h.Error, &h.ErrorCode, &h.Model, &h.Method, &h.PromptTokens,
 		&h.CompletionTokens, &h.TotalTokens, &h.ModelCalls, &h.CostUSD, &h.DurationMS, &created, &updated, &finished)
 	if err != nil {
