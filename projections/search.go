@@ -25,11 +25,16 @@ const DocumentSearchName = "document-search"
 //     consecutive ids when it starts), so it is the keyset of every page.
 //   - fts (SQLite only): the FTS5 index, rowid = documents.id; PostgreSQL
 //     keeps the same words and keys in documents.tsv.
-//   - tags: (tag lower-cased, doc id) with the tag as written and the
-//     owner, for the top-tags statistic.
+//   - tags: (tag lower-cased, doc id) with the tag as written, the
+//     owner and the organisation, for the top-tags statistic.
 //   - inputs: submitted chunks until the JobStarted that claims them.
 //   - jobs: one row per job, for the history statistics.
 //   - outcomes: the first outcome of every document attempt, for analytics.
+//
+// Every row that a read scopes (documents, tags, jobs, outcomes) carries
+// its job's owner and org_id (empty outside organisations, from
+// JobStarted.OrgID), so a Scope is a WHERE clause, never a filter after
+// the page is read.
 type DocumentSearch struct{}
 
 var _ SQLModel = (*DocumentSearch)(nil)
@@ -41,7 +46,8 @@ func NewDocumentSearch() *DocumentSearch { return &DocumentSearch{} }
 func (*DocumentSearch) Name() string { return DocumentSearchName }
 
 // Version implements SQLModel.
-func (*DocumentSearch) Version() int { return 1 }
+// 2: org_id on every scoped row, the organisation's key in the index.
+func (*DocumentSearch) Version() int { return 2 }
 
 // Create implements SQLModel.
 func (*DocumentSearch) Create(ctx context.Context, tx *sqldb.Tx, t Tables) error {
@@ -54,7 +60,7 @@ func (*DocumentSearch) Create(ctx context.Context, tx *sqldb.Tx, t Tables) error
 	stmts := []string{
 		`CREATE TABLE ` + d + ` (
 			id BIGINT PRIMARY KEY, job_id TEXT NOT NULL, row_id INTEGER NOT NULL,
-			owner TEXT NOT NULL, owner_email TEXT NOT NULL DEFAULT '',
+			owner TEXT NOT NULL, org_id TEXT NOT NULL DEFAULT '', owner_email TEXT NOT NULL DEFAULT '',
 			title TEXT NOT NULL DEFAULT '', file_path TEXT NOT NULL DEFAULT '', source_type TEXT NOT NULL DEFAULT '',
 			description TEXT NOT NULL DEFAULT '', extra TEXT NOT NULL DEFAULT '',
 			status TEXT NOT NULL, attempt INTEGER NOT NULL, outcome INTEGER NOT NULL DEFAULT 0,
@@ -66,24 +72,28 @@ func (*DocumentSearch) Create(ctx context.Context, tx *sqldb.Tx, t Tables) error
 			created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL, finished_at BIGINT` + tsv + `,
 			UNIQUE (job_id, row_id))`,
 		`CREATE INDEX ` + d + `_owner ON ` + d + ` (owner, id)`,
-		`CREATE TABLE ` + t.Name("tags") + ` (tag TEXT NOT NULL, doc_id BIGINT NOT NULL, owner TEXT NOT NULL, label TEXT NOT NULL,
-			PRIMARY KEY (tag, doc_id))`,
+		`CREATE INDEX ` + d + `_org ON ` + d + ` (org_id, id)`,
+		`CREATE TABLE ` + t.Name("tags") + ` (tag TEXT NOT NULL, doc_id BIGINT NOT NULL, owner TEXT NOT NULL,
+			org_id TEXT NOT NULL DEFAULT '', label TEXT NOT NULL, PRIMARY KEY (tag, doc_id))`,
 		`CREATE INDEX ` + t.Name("tags") + `_doc ON ` + t.Name("tags") + ` (doc_id)`,
 		`CREATE TABLE ` + t.Name("inputs") + ` (input_id TEXT NOT NULL, chunk INTEGER NOT NULL, job_id TEXT NOT NULL,
 			docs TEXT NOT NULL, PRIMARY KEY (input_id, chunk))`,
-		`CREATE TABLE ` + t.Name("jobs") + ` (job_id TEXT PRIMARY KEY, owner TEXT NOT NULL, owner_email TEXT NOT NULL DEFAULT '',
+		`CREATE TABLE ` + t.Name("jobs") + ` (job_id TEXT PRIMARY KEY, owner TEXT NOT NULL, org_id TEXT NOT NULL DEFAULT '',
+			owner_email TEXT NOT NULL DEFAULT '',
 			status TEXT NOT NULL, attempt INTEGER NOT NULL, total INTEGER NOT NULL,
 			created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL, finished_at BIGINT)`,
 		`CREATE INDEX ` + t.Name("jobs") + `_owner ON ` + t.Name("jobs") + ` (owner, created_at)`,
 		`CREATE INDEX ` + t.Name("jobs") + `_created ON ` + t.Name("jobs") + ` (created_at)`,
+		`CREATE INDEX ` + t.Name("jobs") + `_org ON ` + t.Name("jobs") + ` (org_id, created_at)`,
 		`CREATE TABLE ` + t.Name("outcomes") + ` (job_id TEXT NOT NULL, row_id INTEGER NOT NULL, attempt INTEGER NOT NULL,
-			owner TEXT NOT NULL, day TEXT NOT NULL, model TEXT NOT NULL, ok INTEGER NOT NULL,
+			owner TEXT NOT NULL, org_id TEXT NOT NULL DEFAULT '', day TEXT NOT NULL, model TEXT NOT NULL, ok INTEGER NOT NULL,
 			code TEXT NOT NULL DEFAULT '', reason TEXT NOT NULL DEFAULT '',
 			duration_ms BIGINT NOT NULL, dur_bucket INTEGER NOT NULL, total_tokens BIGINT NOT NULL, tok_bucket INTEGER,
 			calls BIGINT NOT NULL, prompt_tokens BIGINT NOT NULL, completion_tokens BIGINT NOT NULL,
 			cost_usd ` + real + ` NOT NULL, cached INTEGER NOT NULL,
 			PRIMARY KEY (job_id, row_id, attempt))`,
 		`CREATE INDEX ` + t.Name("outcomes") + `_owner ON ` + t.Name("outcomes") + ` (owner)`,
+		`CREATE INDEX ` + t.Name("outcomes") + `_org ON ` + t.Name("outcomes") + ` (org_id)`,
 	}
 	if pg {
 		stmts = append(stmts, `CREATE INDEX `+d+`_tsv ON `+d+` USING GIN (tsv)`)
@@ -91,7 +101,8 @@ func (*DocumentSearch) Create(ctx context.Context, tx *sqldb.Tx, t Tables) error
 		// The words are split by searchWords before they get here; the
 		// tokenizer only has to keep them whole, marks included (M*), and
 		// leave accents alone as PostgreSQL's 'simple' configuration does.
-		// keys holds the owner's and the tags' tokens (see ownerToken).
+		// keys holds the owner's, the organisation's and the tags' tokens
+		// (see ownerToken).
 		stmts = append(stmts, `CREATE VIRTUAL TABLE `+t.Name("fts")+
 			` USING fts5(keys, body, tokenize = "unicode61 remove_diacritics 0 categories 'L* N* Co M*'")`)
 	}
@@ -105,7 +116,7 @@ func (*DocumentSearch) Create(ctx context.Context, tx *sqldb.Tx, t Tables) error
 
 // docFields are the indexed fields of one document.
 type docFields struct {
-	Owner              string
+	Owner, OrgID       string
 	Title, Description string
 	Tags               []string
 	Extra              map[string]any
@@ -131,22 +142,23 @@ func (m *DocumentSearch) Apply(ctx context.Context, tx *sqldb.Tx, t Tables, env 
 	case *events.JobStarted:
 		return a.started(e)
 	}
-	owner, attempt, ok, err := a.job()
+	jb, ok, err := a.job()
 	if err != nil || !ok {
 		return err // events of a job whose start never committed
 	}
+	attempt := jb.attempt
 	switch e := ev.(type) {
 	case *events.DocumentStarted:
 		return a.doc(attempt, e.Row, e.Attempt, nil)
 	case *events.DocumentReleased:
 		return a.doc(attempt, e.Row, e.Attempt, nil)
 	case *events.DocumentTagged:
-		if err := a.outcome(owner, e.Row, e.Attempt, true, "", "", e.Metadata); err != nil {
+		if err := a.outcome(jb, e.Row, e.Attempt, true, "", "", e.Metadata); err != nil {
 			return err
 		}
-		return a.doc(attempt, e.Row, e.Attempt, func(id int64) error { return a.tagged(id, owner, e) })
+		return a.doc(attempt, e.Row, e.Attempt, func(id int64) error { return a.tagged(id, jb, e) })
 	case *events.DocumentFailed:
-		if err := a.outcome(owner, e.Row, e.Attempt, false, e.Code, e.Error, e.Metadata); err != nil {
+		if err := a.outcome(jb, e.Row, e.Attempt, false, e.Code, e.Error, e.Metadata); err != nil {
 			return err
 		}
 		return a.doc(attempt, e.Row, e.Attempt, func(id int64) error { return a.failed(id, e) })
@@ -196,9 +208,9 @@ func (a *applier) started(e *events.JobStarted) error {
 	if err := a.tx.QueryRow(a.ctx, `SELECT count(*) FROM `+a.t.Name("jobs")+` WHERE job_id = ?`, a.env.JobID).Scan(&n); err != nil || n > 0 {
 		return err
 	}
-	owner, email := a.env.Actor.ID, a.env.Actor.Email
-	if err := a.exec(`INSERT INTO `+a.t.Name("jobs")+` (job_id, owner, owner_email, status, attempt, total, created_at, updated_at)
-		VALUES (?, ?, ?, ?, 1, ?, ?, ?)`, a.env.JobID, owner, email, events.StatusPending, e.Total, a.at, a.at); err != nil {
+	owner, email, org := a.env.Actor.ID, a.env.Actor.Email, e.OrgID
+	if err := a.exec(`INSERT INTO `+a.t.Name("jobs")+` (job_id, owner, org_id, owner_email, status, attempt, total, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?)`, a.env.JobID, owner, org, email, events.StatusPending, e.Total, a.at, a.at); err != nil {
 		return err
 	}
 	rows := make([]events.Document, e.Total)
@@ -246,12 +258,12 @@ func (a *applier) started(e *events.JobStarted) error {
 			extra = string(b)
 		}
 		id := base + 1 + int64(i)
-		if err := a.exec(`INSERT INTO `+a.t.Name("documents")+` (id, job_id, row_id, owner, owner_email, title, file_path, source_type,
-			description, extra, status, attempt, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)`,
-			id, a.env.JobID, i, owner, email, d.Title, d.FilePath, d.SourceType, d.Description, extra, DocPending, a.at, a.at); err != nil {
+		if err := a.exec(`INSERT INTO `+a.t.Name("documents")+` (id, job_id, row_id, owner, org_id, owner_email, title, file_path,
+			source_type, description, extra, status, attempt, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)`,
+			id, a.env.JobID, i, owner, org, email, d.Title, d.FilePath, d.SourceType, d.Description, extra, DocPending, a.at, a.at); err != nil {
 			return err
 		}
-		if err := a.index(id, docFields{Owner: owner, Title: d.Title, Description: d.Description, Extra: d.Extra}, false); err != nil {
+		if err := a.index(id, docFields{Owner: owner, OrgID: org, Title: d.Title, Description: d.Description, Extra: d.Extra}, false); err != nil {
 			return err
 		}
 	}
@@ -260,7 +272,7 @@ func (a *applier) started(e *events.JobStarted) error {
 
 // index writes a document's words into the full-text index.
 func (a *applier) index(id int64, f docFields, replace bool) error {
-	body, keys := searchBody(f), searchKeys(f.Owner, f.Tags)
+	body, keys := searchBody(f), searchKeys(f.Owner, f.OrgID, f.Tags)
 	if a.tx.Dialect() == sqldb.Postgres {
 		return a.exec(`UPDATE `+a.t.Name("documents")+` SET tsv = setweight(to_tsvector('simple', ?), 'A') || to_tsvector('simple', ?)
 			WHERE id = ?`, keys, body, id)
@@ -273,14 +285,20 @@ func (a *applier) index(id int64, f docFields, replace bool) error {
 	return a.exec(`INSERT INTO `+a.t.Name("fts")+` (rowid, keys, body) VALUES (?, ?, ?)`, id, keys, body)
 }
 
-// job returns the owner and current attempt of the event's job, and marks
-// the job as changed at the event's time.
-func (a *applier) job() (owner string, attempt int, ok bool, err error) {
-	err = a.tx.QueryRow(a.ctx, `SELECT owner, attempt FROM `+a.t.Name("jobs")+` WHERE job_id = ?`, a.env.JobID).Scan(&owner, &attempt)
+// jobRow is what the rows of a job's later events copy from its start.
+type jobRow struct {
+	owner, org string
+	attempt    int
+}
+
+// job returns the event's job: its owner, organisation and current attempt.
+func (a *applier) job() (j jobRow, ok bool, err error) {
+	err = a.tx.QueryRow(a.ctx, `SELECT owner, org_id, attempt FROM `+a.t.Name("jobs")+` WHERE job_id = ?`, a.env.JobID).
+		Scan(&j.owner, &j.org, &j.attempt)
 	if errors.Is(err, sql.ErrNoRows) {
-		return "", 0, false, nil
+		return j, false, nil
 	}
-	return owner, attempt, err == nil, err
+	return j, err == nil, err
 }
 
 func (a *applier) touch() error {
@@ -354,11 +372,11 @@ func (a *applier) metadata(id int64, md events.TagMetadata, tags []string, errTe
 		md.TotalTokens, md.Calls, md.CostUSD, md.DurationMS, int64(md.CachedFrom), id)
 }
 
-func (a *applier) tagged(id int64, owner string, e *events.DocumentTagged) error {
+func (a *applier) tagged(id int64, jb jobRow, e *events.DocumentTagged) error {
 	if err := a.metadata(id, e.Metadata, e.Tags, "", ""); err != nil {
 		return err
 	}
-	if err := a.setTags(id, owner, e.Tags); err != nil {
+	if err := a.setTags(id, jb, e.Tags); err != nil {
 		return err
 	}
 	return a.reindex(id, e.Tags)
@@ -368,13 +386,13 @@ func (a *applier) failed(id int64, e *events.DocumentFailed) error {
 	if err := a.metadata(id, e.Metadata, nil, e.Error, e.Code); err != nil {
 		return err
 	}
-	if err := a.setTags(id, "", nil); err != nil {
+	if err := a.setTags(id, jobRow{}, nil); err != nil {
 		return err
 	}
 	return a.reindex(id, nil)
 }
 
-func (a *applier) setTags(id int64, owner string, tags []string) error {
+func (a *applier) setTags(id int64, jb jobRow, tags []string) error {
 	if err := a.exec(`DELETE FROM `+a.t.Name("tags")+` WHERE doc_id = ?`, id); err != nil {
 		return err
 	}
@@ -385,7 +403,8 @@ func (a *applier) setTags(id int64, owner string, tags []string) error {
 			continue
 		}
 		seen[key] = true
-		if err := a.exec(`INSERT INTO `+a.t.Name("tags")+` (tag, doc_id, owner, label) VALUES (?, ?, ?, ?)`, key, id, owner, tag); err != nil {
+		if err := a.exec(`INSERT INTO `+a.t.Name("tags")+` (tag, doc_id, owner, org_id, label) VALUES (?, ?, ?, ?, ?)`,
+			key, id, jb.owner, jb.org, tag); err != nil {
 			return err
 		}
 	}
@@ -398,8 +417,8 @@ func normTag(tag string) string { return strings.ToLower(strings.TrimSpace(tag))
 func (a *applier) reindex(id int64, tags []string) error {
 	var f docFields
 	var extra string
-	if err := a.tx.QueryRow(a.ctx, `SELECT owner, title, description, extra FROM `+a.t.Name("documents")+` WHERE id = ?`, id).
-		Scan(&f.Owner, &f.Title, &f.Description, &extra); err != nil {
+	if err := a.tx.QueryRow(a.ctx, `SELECT owner, org_id, title, description, extra FROM `+a.t.Name("documents")+` WHERE id = ?`, id).
+		Scan(&f.Owner, &f.OrgID, &f.Title, &f.Description, &extra); err != nil {
 		return err
 	}
 	if extra != "" {
@@ -414,7 +433,7 @@ func (a *applier) reindex(id int64, tags []string) error {
 // outcome records the first outcome of a document attempt for analytics,
 // whatever the document's state: the in-memory analytics counted every
 // attempt's first outcome, and the summary keeps meaning that.
-func (a *applier) outcome(owner string, row, attempt int, ok bool, code, reason string, md events.TagMetadata) error {
+func (a *applier) outcome(jb jobRow, row, attempt int, ok bool, code, reason string, md events.TagMetadata) error {
 	if len(reason) > 160 {
 		reason = reason[:160]
 	}
@@ -430,10 +449,10 @@ func (a *applier) outcome(owner string, row, attempt int, ok bool, code, reason 
 	if md.CachedFrom != 0 {
 		cached = 1
 	}
-	return a.exec(`INSERT INTO `+a.t.Name("outcomes")+` (job_id, row_id, attempt, owner, day, model, ok, code, reason,
-		duration_ms, dur_bucket, total_tokens, tok_bucket, calls, prompt_tokens, completion_tokens, cost_usd, cached)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-		a.env.JobID, row, attempt, owner, a.env.Time.UTC().Format("2006-01-02"), model, b2i(ok), code, reason,
+	return a.exec(`INSERT INTO `+a.t.Name("outcomes")+` (job_id, row_id, attempt, owner, org_id, day, model, ok, code,
+		reason, duration_ms, dur_bucket, total_tokens, tok_bucket, calls, prompt_tokens, completion_tokens, cost_usd, cached)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+		a.env.JobID, row, attempt, jb.owner, jb.org, a.env.Time.UTC().Format("2006-01-02"), model, b2i(ok), code, reason,
 		md.DurationMS, bucket(float64(md.DurationMS)), md.TotalTokens, tok, md.Calls, md.PromptTokens, md.CompletionTokens,
 		md.CostUSD, cached)
 }

@@ -29,9 +29,59 @@ func (r *SearchReader) tables() Tables {
 	return r.Tables()
 }
 
-// DocQuery selects documents, newest first.
+// Scope is whose jobs a read covers, decided by the caller's roles
+// (internal/httpapi): the caller's own (Owner), a global auditor's all=true
+// (NoOrg: jobs outside organisations only, as the global roles do not
+// reach into organisations), or one organisation's (OrgID, with Owner for
+// a member). The zero Scope is every job, for tools (Dump), never a caller.
+type Scope struct {
+	Owner string // only this owner's jobs
+	OrgID string // only this organisation's jobs
+	NoOrg bool   // only jobs outside organisations (ignored with OrgID)
+}
+
+// org is the organisation the scope pins, and whether it pins one ("" is
+// "outside organisations").
+func (s Scope) org() (string, bool) {
+	if s.OrgID != "" {
+		return s.OrgID, true
+	}
+	return "", s.NoOrg
+}
+
+// Covers reports whether a job of owner in organisation orgID ("" for
+// none) is in the scope: the same test where makes in SQL.
+func (s Scope) Covers(owner, orgID string) bool {
+	if s.Owner != "" && owner != s.Owner {
+		return false
+	}
+	org, ok := s.org()
+	return !ok || orgID == org
+}
+
+// where is the scope's conditions on a table aliased as alias ("" for
+// none) that has owner and org_id columns.
+func (s Scope) where(alias string) ([]string, []any) {
+	if alias != "" {
+		alias += "."
+	}
+	var conds []string
+	var args []any
+	if s.Owner != "" {
+		conds, args = append(conds, alias+"owner = ?"), append(args, s.Owner)
+	}
+	if org, ok := s.org(); ok {
+		conds, args = append(conds, alias+"org_id = ?"), append(args, org)
+	}
+	return conds, args
+}
+
+// DocQuery selects documents, newest first. Owner, OrgID and NoOrg are
+// its Scope (flat, so a query stays one literal).
 type DocQuery struct {
 	Owner    string // "" means every owner's
+	OrgID    string // only this organisation's documents
+	NoOrg    bool   // only documents of jobs outside organisations
 	Text     string // words that must all occur; "word*" matches a prefix
 	Tag      string // a tag the document has (case-insensitive)
 	JobID    string
@@ -55,6 +105,7 @@ type DocHit struct {
 	JobID            string          `json:"job_id"`
 	RowID            int             `json:"row_id"`
 	Owner            string          `json:"owner_id"`
+	OrgID            string          `json:"org_id,omitempty"`
 	OwnerEmail       string          `json:"owner_email,omitempty"`
 	Title            string          `json:"title"`
 	FilePath         string          `json:"file_path"`
@@ -79,7 +130,7 @@ type DocHit struct {
 	FinishedAt       *time.Time      `json:"finished_at"`
 }
 
-const hitColumns = `d.id, d.job_id, d.row_id, d.owner, d.owner_email, d.title, d.file_path, d.source_type, d.status, d.attempt,
+const hitColumns = `d.id, d.job_id, d.row_id, d.owner, d.org_id, d.owner_email, d.title, d.file_path, d.source_type, d.status, d.attempt,
 	d.tags, d.description, d.extra, d.error, d.error_code, d.model, d.method, d.prompt_tokens, d.completion_tokens,
 	d.total_tokens, d.calls, d.cost_usd, d.duration_ms, d.created_at, d.updated_at, d.finished_at`
 
@@ -138,10 +189,17 @@ func (r *SearchReader) searchSQL(q DocQuery) (string, []any, error) {
 		}
 		spec.keys = append(spec.keys, tagToken(q.Tag))
 	}
-	// The owner narrows an index search only when something else is
-	// searched: alone, the (owner, id) index of documents answers it.
-	if q.Owner != "" && len(spec.keys)+len(terms) > 0 {
-		spec.keys = append(spec.keys, ownerToken(q.Owner))
+	// The owner and the organisation narrow an index search only when
+	// something else is searched: alone, the (owner, id) and (org_id, id)
+	// indexes of documents answer them.
+	scope := q.Scope()
+	if len(spec.keys)+len(terms) > 0 {
+		if q.Owner != "" {
+			spec.keys = append(spec.keys, ownerToken(q.Owner))
+		}
+		if org, ok := scope.org(); ok {
+			spec.keys = append(spec.keys, orgToken(org))
+		}
 	}
 	from, key := t.Name("documents")+" d", "d.id"
 	var where []string
@@ -159,10 +217,8 @@ func (r *SearchReader) searchSQL(q DocQuery) (string, []any, error) {
 		where = append(where, t.Name("fts")+" MATCH ?")
 		args = append(args, ftsMatch(spec))
 	}
-	if q.Owner != "" {
-		where = append(where, "d.owner = ?")
-		args = append(args, q.Owner)
-	}
+	conds, sargs := scope.where("d")
+	where, args = append(where, conds...), append(args, sargs...)
 	if q.JobID != "" {
 		where = append(where, "d.job_id = ?")
 		args = append(args, q.JobID)
@@ -193,12 +249,15 @@ func (r *SearchReader) searchSQL(q DocQuery) (string, []any, error) {
 	return s, args, nil
 }
 
+// Scope is the query's scope.
+func (q DocQuery) Scope() Scope { return Scope{Owner: q.Owner, OrgID: q.OrgID, NoOrg: q.NoOrg} }
+
 func scanHit(rows *sql.Rows) (DocHit, error) {
 	var h DocHit
 	var tags, extra string
 	var created, updated int64
 	var finished sql.NullInt64
-	err := rows.Scan(&h.ID, &h.JobID, &h.RowID, &h.Owner, &h.OwnerEmail, &h.Title, &h.FilePath, &h.SourceType, &h.Status,
+	err := rows.Scan(&h.ID, &h.JobID, &h.RowID, &h.Owner, &h.OrgID, &h.OwnerEmail, &h.Title, &h.FilePath, &h.SourceType, &h.Status,
 		&h.Attempt, &tags, &h.Description, &extra, &h.Error, &h.ErrorCode, &h.Model, &h.Method, &h.PromptTokens,
 		&h.CompletionTokens, &h.TotalTokens, &h.ModelCalls, &h.CostUSD, &h.DurationMS, &created, &updated, &finished)
 	if err != nil {
@@ -243,11 +302,11 @@ func (r *SearchReader) Dump(ctx context.Context) ([]byte, error) {
 		}
 		after = next
 	}
-	st, err := r.Stats(ctx, "", 1<<30)
+	st, err := r.Stats(ctx, Scope{}, 1<<30)
 	if err != nil {
 		return nil, err
 	}
-	sum, err := r.Summary(ctx, "", 1<<30)
+	sum, err := r.Summary(ctx, Scope{}, 1<<30)
 	if err != nil {
 		return nil, err
 	}

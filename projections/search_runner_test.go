@@ -54,8 +54,8 @@ func TestSearchUnderTheRunnerAndAfterARebuild(t *testing.T) {
 				}
 			}
 			for _, owner := range []string{"", "alice"} {
-				a, err1 := s.reader.Summary(ctx, owner, 10)
-				b, err2 := served.Summary(ctx, owner, 10)
+				a, err1 := s.reader.Summary(ctx, projections.Scope{Owner: owner}, 10)
+				b, err2 := served.Summary(ctx, projections.Scope{Owner: owner}, 10)
 				w, _ := json.Marshal(a)
 				g, _ := json.Marshal(b)
 				if err1 != nil || err2 != nil || string(w) != string(g) {

@@ -3,6 +3,7 @@ package projections
 import (
 	"context"
 	"database/sql"
+	"strings"
 	"time"
 )
 
@@ -28,19 +29,22 @@ type RecentJob struct {
 	FinishedAt *time.Time `json:"finished_at"`
 }
 
-// ownerWhere is the WHERE clause scoping rows to owner ("" for all).
-func ownerWhere(owner string) (string, []any) {
-	if owner == "" {
+// whereClause is " WHERE " and the scope's conditions with extra ones,
+// or "" when there are none.
+func whereClause(s Scope, extra ...string) (string, []any) {
+	conds, args := s.where("")
+	conds = append(conds, extra...)
+	if len(conds) == 0 {
 		return "", nil
 	}
-	return " WHERE owner = ?", []any{owner}
+	return " WHERE " + strings.Join(conds, " AND "), args
 }
 
-// Stats returns one owner's history statistics ("" for everyone's), with
-// the n newest jobs.
-func (r *SearchReader) Stats(ctx context.Context, owner string, n int) (HistoryStats, error) {
+// Stats returns the history statistics of the jobs in scope, with the n
+// newest jobs.
+func (r *SearchReader) Stats(ctx context.Context, scope Scope, n int) (HistoryStats, error) {
 	t := r.tables()
-	w, args := ownerWhere(owner)
+	w, args := whereClause(scope)
 	st := HistoryStats{JobsByStatus: map[string]int{}, RecentJobs: []RecentJob{}}
 	rows, err := r.DB.Query(ctx, `SELECT status, count(*), COALESCE(SUM(total), 0) FROM `+t.Name("jobs")+w+` GROUP BY status`, args...)
 	if err != nil {
@@ -121,14 +125,14 @@ func each(ctx context.Context, r *SearchReader, q string, args []any, fn func(*s
 	return rows.Err()
 }
 
-// Summary returns one owner's analytics ("" for everyone's) with the top n
+// Summary returns the analytics of the jobs in scope with the top n
 // failure reasons and tags. Percentiles come from the same 10% buckets
 // the in-memory model kept, stored per outcome, so they are equal after a
 // rebuild and on either store.
-func (r *SearchReader) Summary(ctx context.Context, owner string, n int) (Summary, error) {
+func (r *SearchReader) Summary(ctx context.Context, scope Scope, n int) (Summary, error) {
 	t := r.tables()
 	o := t.Name("outcomes")
-	w, args := ownerWhere(owner)
+	w, args := whereClause(scope)
 	g := newAggregate()
 	err := each(ctx, r, `SELECT day, model, SUM(ok), COUNT(*), SUM(calls), SUM(prompt_tokens), SUM(completion_tokens), SUM(cost_usd),
 		SUM(cached), SUM(total_tokens) FROM `+o+w+` GROUP BY day, model`, args, func(rows *sql.Rows) error {
@@ -178,11 +182,8 @@ func (r *SearchReader) Summary(ctx context.Context, owner string, n int) (Summar
 	if err != nil {
 		return Summary{}, err
 	}
-	fw := " WHERE ok = 0"
-	if owner != "" {
-		fw += " AND owner = ?"
-	}
-	err = each(ctx, r, `SELECT code, reason, COUNT(*) FROM `+o+fw+` GROUP BY code, reason`, args, func(rows *sql.Rows) error {
+	fw, fargs := whereClause(scope, "ok = 0")
+	err = each(ctx, r, `SELECT code, reason, COUNT(*) FROM `+o+fw+` GROUP BY code, reason`, fargs, func(rows *sql.Rows) error {
 		var code, reason string
 		var n int
 		if err := rows.Scan(&code, &reason, &n); err != nil {

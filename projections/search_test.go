@@ -285,7 +285,7 @@ func TestSearchStatusesAgreeWithDocumentResults(t *testing.T) {
 					w.Status, w.Attempts, w.Error, w.Tags)
 			}
 		}
-		st, err := s.reader.Stats(context.Background(), "", 10)
+		st, err := s.reader.Stats(context.Background(), projections.Scope{}, 10)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -307,7 +307,7 @@ func TestHistoryStatsAreScopedToTheOwner(t *testing.T) {
 	eachStore(t, func(t *testing.T, s *searchStore) {
 		library(s)
 		s.emit("job-a", events.System, day1.Add(3*time.Hour), events.JobCompleted{Processed: 2, Failed: 1})
-		st, err := s.reader.Stats(context.Background(), "alice", 10)
+		st, err := s.reader.Stats(context.Background(), projections.Scope{Owner: "alice"}, 10)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -318,7 +318,7 @@ func TestHistoryStatsAreScopedToTheOwner(t *testing.T) {
 		if r := st.RecentJobs[0]; r.JobID != "job-a" || r.Processed != 2 || r.Failed != 1 || r.FinishedAt == nil {
 			t.Fatalf("recent job: %+v", r)
 		}
-		all, err := s.reader.Stats(context.Background(), "", 1)
+		all, err := s.reader.Stats(context.Background(), projections.Scope{}, 1)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -342,7 +342,7 @@ func TestSearchSummaryEqualsTheInMemoryAnalytics(t *testing.T) {
 			}
 		}
 		for _, owner := range []string{"", "alice", "bob", "nobody"} {
-			got, err := s.reader.Summary(context.Background(), owner, 10)
+			got, err := s.reader.Summary(context.Background(), projections.Scope{Owner: owner}, 10)
 			if err != nil {
 				t.Fatal(err)
 			}

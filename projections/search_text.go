@@ -92,14 +92,19 @@ func ownerToken(owner string) string { return "o" + shortHash(owner) }
 
 func tagToken(tag string) string { return "t" + shortHash(normTag(tag)) }
 
+// orgToken stands for a document's organisation; documents outside
+// organisations carry orgToken(""), so a global search narrows too.
+func orgToken(orgID string) string { return "g" + shortHash("org\x00"+orgID) }
+
 func shortHash(s string) string {
 	sum := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(sum[:10])
 }
 
-// searchKeys is the keys column of a document: its owner and its tags.
-func searchKeys(owner string, tags []string) string {
-	keys := []string{ownerToken(owner)}
+// searchKeys is the keys column of a document: its owner, its
+// organisation and its tags.
+func searchKeys(owner, orgID string, tags []string) string {
+	keys := []string{ownerToken(owner), orgToken(orgID)}
 	for _, t := range tags {
 		if normTag(t) != "" {
 			keys = append(keys, tagToken(t))
@@ -110,7 +115,7 @@ func searchKeys(owner string, tags []string) string {
 
 // searchSpec is what a search asks of the index: every key and every term.
 type searchSpec struct {
-	keys  []string // ownerToken, tagToken
+	keys  []string // ownerToken, orgToken, tagToken
 	terms []term
 }
 

@@ -12,37 +12,53 @@ import (
 // AnalyticsReader answers the analytics summary from the read database
 // (projections.SearchReader).
 type AnalyticsReader interface {
-	Summary(ctx context.Context, owner string, n int) (projections.Summary, error)
+	Summary(ctx context.Context, scope projections.Scope, n int) (projections.Summary, error)
 }
 
-// analyticsSummary reports the caller's own statistics; auditors and
-// admins see everyone's.
+// analyticsSummary reports statistics over the jobs of readScope: the
+// caller's own; for global auditors and admins every job outside
+// organisations unless mine=true (all=true is accepted too); org_id=ID an
+// organisation's.
 func (s *Server) analyticsSummary(c *gin.Context) {
 	who := caller(c)
-	owner := who.Actor.ID
-	if who.ReadAll && c.Query("mine") != "true" {
-		owner = ""
+	scope, err := readScope(c, c.Query("all") == "true" || c.Query("mine") != "true")
+	if err != nil {
+		fail(c, err)
+		return
 	}
 	byStatus := map[string]int{}
-	jobs, err := s.d.Jobs.List(c.Request.Context(), projections.Filter{OwnerID: owner})
+	jobs, err := s.d.Jobs.List(c.Request.Context(), projections.Filter{OwnerID: scope.Owner})
 	if err != nil {
 		fail(c, err)
 		return
 	}
 	for _, j := range jobs {
-		if services.CanRead(who, j.OwnerID, j.OrgID) { // organisation jobs by the caller's roles there
+		if scope.Covers(j.OwnerID, j.OrgID) && services.CanRead(who, j.OwnerID, j.OrgID) {
 			byStatus[j.Status]++
 		}
 	}
-	sum, err := s.d.Analytics.Summary(c.Request.Context(), owner, 10)
+	sum, err := s.d.Analytics.Summary(c.Request.Context(), scope, 10)
 	if err != nil {
 		searchFailed(c, err)
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{
-		"scope": map[bool]string{true: "all users", false: "own jobs"}[owner == ""], "jobs_by_status": byStatus,
+		"scope": scopeName(scope), "jobs_by_status": byStatus,
 		"documents": sum.Documents, "documents_per_day": sum.DocumentsPerDay, "success_rate": sum.SuccessRate,
 		"models": sum.Models, "top_failure_reasons": sum.TopFailureReasons, "top_tags": sum.TopTags,
 		"usage_per_model_day": sum.UsagePerModelDay,
 	})
+}
+
+// scopeName is the analytics answer's scope, shown by the console.
+func scopeName(s projections.Scope) string {
+	switch {
+	case s.OrgID != "" && s.Owner != "":
+		return "own jobs in organisation " + s.OrgID
+	case s.OrgID != "":
+		return "organisation " + s.OrgID
+	case s.Owner == "":
+		return "all users outside organisations"
+	}
+	return "own jobs"
 }

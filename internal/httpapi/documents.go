@@ -21,7 +21,7 @@ import (
 // the document-search read model (projections.SearchReader).
 type DocumentSearcher interface {
 	Search(ctx context.Context, q projections.DocQuery) ([]projections.DocHit, int64, error)
-	Stats(ctx context.Context, owner string, n int) (projections.HistoryStats, error)
+	Stats(ctx context.Context, scope projections.Scope, n int) (projections.HistoryStats, error)
 }
 
 // Search limits: a page, the words of a query, and the rows one CSV
@@ -36,20 +36,10 @@ const (
 var validDocStatus = map[string]bool{projections.DocPending: true, projections.DocProcessing: true,
 	projections.DocSuccess: true, projections.DocFailed: true, projections.DocCancelled: true}
 
-// scopeOwner is whose documents a read covers: the caller's own, or
-// everyone's for an auditor or admin who asks with all=true (as job history).
-func scopeOwner(c *gin.Context) string {
-	who := caller(c)
-	if who.ReadAll && c.Query("all") == "true" {
-		return ""
-	}
-	return who.Actor.ID
-}
-
 // documentQuery reads GET /api/documents' parameters; a bad one is a 400
 // naming it.
 func documentQuery(c *gin.Context, csvExport bool) (projections.DocQuery, error) {
-	q := projections.DocQuery{Owner: scopeOwner(c), Text: c.Query("q"), Tag: c.Query("tag"), JobID: c.Query("job_id"),
+	q := projections.DocQuery{Text: c.Query("q"), Tag: c.Query("tag"), JobID: c.Query("job_id"),
 		Limit: defaultSearchLimit}
 	for name, v := range map[string]string{"q": q.Text, "tag": q.Tag} {
 		if !utf8.ValidString(v) {
@@ -181,24 +171,23 @@ func (s *Server) documents(c *gin.Context) {
 	if !s.searcher(c) {
 		return
 	}
-	scope, err := s.newDocScope(c, &q)
+	scope, err := readScope(c, c.Query("all") == "true")
 	if err != nil {
 		fail(c, err)
 		return
 	}
+	q.Owner, q.OrgID, q.NoOrg = scope.Owner, scope.OrgID, scope.NoOrg
 	if format == "csv" {
-		s.documentsCSV(c, q, scope)
+		s.documentsCSV(c, q)
 		return
 	}
 	hits, next, err := s.d.Documents.Search(c.Request.Context(), q)
-	if err == nil {
-		hits, err = scope.keep(hits)
-	}
 	if err != nil {
 		searchFailed(c, err)
 		return
 	}
-	if hits == nil {
+	hits = keepReadable(c, hits)
+	if len(hits) == 0 {
 		hits = []projections.DocHit{}
 	}
 	c.JSON(http.StatusOK, gin.H{"documents": hits, "next_cursor": docCursor(next)})
@@ -213,14 +202,11 @@ var searchCSVHeader = []string{"job_id", "row_id", "owner_email", "title", "file
 
 // documentsCSV streams the search page by page: one page in memory at a
 // time, a write deadline per page, stopping when the client goes.
-func (s *Server) documentsCSV(c *gin.Context, q projections.DocQuery, scope *docScope) {
+func (s *Server) documentsCSV(c *gin.Context, q projections.DocQuery) {
 	ctx := c.Request.Context()
 	rows := q.Limit
 	q.Limit = min(csvPage, rows)
 	hits, next, err := s.d.Documents.Search(ctx, q)
-	if err == nil {
-		hits, err = scope.keep(hits)
-	}
 	if err != nil {
 		searchFailed(c, err) // nothing written yet: a bad query is still a 400
 		return
@@ -234,10 +220,10 @@ func (s *Server) documentsCSV(c *gin.Context, q projections.DocQuery, scope *doc
 	s.writeDeadline(c.Writer)
 	_ = w.Write(searchCSVHeader)
 	for {
-		for _, h := range hits {
+		for _, h := range keepReadable(c, hits) {
 			_ = w.Write(safeCells(searchCSVRow(h)))
 		}
-		rows -= q.Limit // rows the search read, kept or not: the export's bound
+		rows -= q.Limit // rows the search read: the export's bound
 		w.Flush()
 		if w.Error() != nil {
 			return // the client has gone or stopped reading
@@ -253,9 +239,6 @@ func (s *Server) documentsCSV(c *gin.Context, q projections.DocQuery, scope *doc
 		}
 		q.After, q.Limit = next, min(csvPage, rows)
 		hits, next, err = s.d.Documents.Search(ctx, q)
-		if err == nil {
-			hits, err = scope.keep(hits)
-		}
 		if err != nil {
 			// The answer has begun: the truncated CSV ends without the
 			// trailer's cursor, and the log says why.
@@ -275,13 +258,17 @@ func searchCSVRow(h projections.DocHit) []string {
 		strconv.FormatFloat(h.CostUSD, 'f', -1, 64), strconv.FormatInt(h.DurationMS, 10), h.CreatedAt.Format(time.RFC3339), fin}
 }
 
-// historyStats is GET /api/history/stats over the caller's jobs
-// (all=true: everyone's, for auditors and admins).
+// historyStats is GET /api/history/stats over the jobs of readScope.
 func (s *Server) historyStats(c *gin.Context) {
 	if !s.searcher(c) {
 		return
 	}
-	st, err := s.d.Documents.Stats(c.Request.Context(), scopeOwner(c), recentJobs)
+	scope, err := readScope(c, c.Query("all") == "true")
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	st, err := s.d.Documents.Stats(c.Request.Context(), scope, recentJobs)
 	if err != nil {
 		searchFailed(c, err)
 		return

@@ -8,47 +8,45 @@ import (
 	"github.com/tagstream/tagstream/services"
 )
 
-// docScope is who may see which search hits: the document-search model
-// knows owners, not organisations, so every hit passes the one access
-// policy (services.JobAccess) through its job, looked up once per job per
-// request. org_id=ID searches that organisation's documents the caller may
-// read. A page may hold fewer rows than asked; next_cursor still continues.
-type docScope struct {
-	s     *Server
-	c     *gin.Context
-	orgID string
-	jobs  map[string]bool
-}
-
-// newDocScope reads org_id and widens q to every owner when it is given
-// (the policy then keeps what the caller's role there allows).
-func (s *Server) newDocScope(c *gin.Context, q *projections.DocQuery) (*docScope, error) {
-	d := &docScope{s: s, c: c, orgID: c.Query("org_id"), jobs: map[string]bool{}}
-	if d.orgID != "" {
-		if !events.ValidOrgID(d.orgID) || caller(c).Orgs[d.orgID] == "" {
-			return nil, &apperr.Error{Code: apperr.NotFound, Field: "org_id", Message: "organisation " + d.orgID + " not found"}
+// readScope is whose jobs a read of the document-search model covers
+// (GET /api/documents, /api/history/stats, /api/analytics/summary); the
+// model applies it in SQL, so pages are full and counts exact:
+//   - org_id=ID: that organisation's jobs the caller may read: all of them
+//     when the policy lets it read any job there (operator, auditor,
+//     admin), else (a member) its own; an organisation the caller is not
+//     in is 404 naming org_id, as for job lists (scope.go);
+//   - all (all=true, asked by a global auditor or admin): every job outside
+//     organisations, as the global roles do not reach into one;
+//   - otherwise the caller's own jobs, in organisations or not.
+func readScope(c *gin.Context, all bool) (projections.Scope, error) {
+	who := caller(c)
+	if orgID := c.Query("org_id"); orgID != "" {
+		if !events.ValidOrgID(orgID) || who.Orgs[orgID] == "" {
+			return projections.Scope{}, &apperr.Error{Code: apperr.NotFound, Field: "org_id", Message: "organisation " + orgID + " not found"}
 		}
-		q.Owner = ""
+		// The policy, not a list of roles here: "" owns no job, so only
+		// the caller's role in the organisation can grant the read.
+		if services.CanRead(who, "", orgID) {
+			return projections.Scope{OrgID: orgID}, nil
+		}
+		return projections.Scope{OrgID: orgID, Owner: who.Actor.ID}, nil
 	}
-	return d, nil
+	if all && who.ReadAll {
+		return projections.Scope{NoOrg: true}, nil
+	}
+	return projections.Scope{Owner: who.Actor.ID}, nil
 }
 
-// keep returns the hits the caller may read.
-func (d *docScope) keep(hits []projections.DocHit) ([]projections.DocHit, error) {
+// keepReadable is a second guard behind the SQL scope: every hit passes
+// the one access policy (services.JobAccess) by the owner and
+// organisation it carries. It drops nothing while scope and policy agree.
+func keepReadable(c *gin.Context, hits []projections.DocHit) []projections.DocHit {
+	who := caller(c)
 	out := hits[:0]
 	for _, h := range hits {
-		ok, seen := d.jobs[h.JobID]
-		if !seen {
-			job, found, err := d.s.d.Jobs.Get(d.c.Request.Context(), h.JobID)
-			if err != nil {
-				return nil, err
-			}
-			ok = found && services.CanRead(caller(d.c), job.OwnerID, job.OrgID) && (d.orgID == "" || job.OrgID == d.orgID)
-			d.jobs[h.JobID] = ok
-		}
-		if ok {
+		if services.CanRead(who, h.Owner, h.OrgID) {
 			out = append(out, h)
 		}
 	}
-	return out, nil
+	return out
 }

@@ -62,9 +62,9 @@ var operations = []operation{
 	{"POST", "/api/batch/validate-paths", "Pre-flight checks of documents' sources", true, "ValidateRequest", "ValidateResponse", nil},
 	{"GET", "/api/batch/template", "CSV template (format=json describes the columns)", true, "", "", []string{"format"}},
 	{"GET", "/api/batch/column-rules", "How a CSV's separator is detected and its columns auto-mapped to fields (used by the console and the CLI)", true, "", "", nil},
-	{"GET", "/api/documents", "Search the caller's documents by words of titles, tags, descriptions and extra columns (word* for a prefix), filter by tag, job, status and job start time; newest first, paged by cursor (format=csv streams the whole search; all=true: everyone's, for auditors and admins)", true, "", "Documents", []string{"q", "tag", "job_id", "status", "since", "until", "limit", "cursor", "format", "all"}},
-	{"GET", "/api/history/stats", "History statistics: jobs and documents in total, jobs by status, the newest jobs (all=true: everyone's, for auditors and admins)", true, "", "HistoryStats", []string{"all"}},
-	{"GET", "/api/analytics/summary", "Statistics over the caller's jobs (auditors: everyone's)", true, "", "Analytics", []string{"mine"}},
+	{"GET", "/api/documents", "Search the caller's documents by words of titles, tags, descriptions and extra columns (word* for a prefix), filter by tag, job, status and job start time; newest first, paged by cursor (format=csv streams the whole search; all=true: every job outside organisations, for global auditors and admins; org_id: an organisation's, by the caller's role there)", true, "", "Documents", []string{"q", "tag", "job_id", "status", "since", "until", "limit", "cursor", "format", "all", "org_id"}},
+	{"GET", "/api/history/stats", "History statistics: jobs and documents in total, jobs by status, the newest jobs (all=true: every job outside organisations, for global auditors and admins; org_id: an organisation's, by the caller's role there)", true, "", "HistoryStats", []string{"all", "org_id"}},
+	{"GET", "/api/analytics/summary", "Statistics over the caller's jobs (global auditors and admins: every job outside organisations unless mine=true; org_id: an organisation's, by the caller's role there)", true, "", "Analytics", []string{"mine", "all", "org_id"}},
 }
 
 func obj(props map[string]string, required ...string) map[string]any {
@@ -135,7 +135,7 @@ var schemas = map[string]any{
 	"ValidateRequest":  obj(map[string]string{"documents": "[]#Document", "column_mapping": "object"}, "documents"),
 	"ValidateResponse": obj(map[string]string{"total": "integer", "valid": "integer", "invalid": "integer", "results": "[]object"}),
 	"SearchDocument": map[string]any{"type": "object", "additionalProperties": true, "properties": obj(map[string]string{"job_id": "string", "row_id": "integer",
-		"owner_id": "string", "title": "string", "file_path": "string", "status": "string", "tags": "[]string", "description": "string",
+		"owner_id": "string", "org_id": "string", "title": "string", "file_path": "string", "status": "string", "tags": "[]string", "description": "string",
 		"extra": "object", "error": "string", "error_code": "string", "model": "string", "total_tokens": "integer", "cost_usd": "number",
 		"duration_ms": "integer", "created_at": "string", "updated_at": "string", "finished_at": "string"})["properties"]},
 	"Documents":    obj(map[string]string{"documents": "[]#SearchDocument", "next_cursor": "string"}, "documents"),
