@@ -42,9 +42,10 @@ var driverSearches = []string{"owner-common-word", "owner-rare-word", "owner-hin
 // result, and times a cold start (a new process: open, load the
 // checkpoints, first search), on both drivers with the same DSN and so the
 // same pragmas (WAL, busy_timeout, synchronous NORMAL, IMMEDIATE
-// transactions). The ratios ncruces/modernc of the run are logged:
+// transactions), in DRIVERS_BENCH_ROUNDS rounds (default 3). The medians
+// and their ratios ncruces/modernc are logged:
 //
-//	go test -run '^$' -bench SQLiteDrivers -benchtime 1x ./projections
+//	go test -run '^$' -bench SQLiteDrivers -benchtime 1x -v ./projections
 func BenchmarkSQLiteDrivers(b *testing.B) {
 	if spec := os.Getenv("DRIVERS_COLD_CHILD"); spec != "" {
 		coldChild(b, spec)
@@ -56,81 +57,90 @@ func BenchmarkSQLiteDrivers(b *testing.B) {
 	}
 	log := driversLog(b, n)
 	b.Logf("log: %d documents, %d events", n, len(log))
+	rounds := 3
+	if v, err := strconv.Atoi(os.Getenv("DRIVERS_BENCH_ROUNDS")); err == nil && v > 0 {
+		rounds = v
+	}
 	ctx := context.Background()
-	got := map[string]float64{}
-	for _, d := range sqliteDrivers {
-		path := filepath.Join(b.TempDir(), "read.db")
-		var db *sqldb.DB
-		var r *projections.SQLRunner
-		b.Run(d.name+"/project", func(b *testing.B) {
-			for i := 0; i < b.N; i++ {
-				if db != nil {
-					db.Close()
-				}
-				for _, f := range []string{path, path + "-wal", path + "-shm"} {
-					os.Remove(f)
-				}
-				var err error
-				if db, err = sqldb.OpenSQLiteWith(ctx, d.driver, path); err != nil {
-					b.Fatal(err)
-				}
-				checkPragmas(b, db)
-				r = projections.NewSQLRunner(db, log, driverModels()...)
-				start := time.Now()
-				if err := r.Open(ctx); err != nil {
-					b.Fatal(err)
-				}
-				if err := r.CatchUp(ctx); err != nil {
-					b.Fatal(err)
-				}
-				rate := float64(len(log)) / time.Since(start).Seconds()
-				if r.Applied() != uint64(len(log)) {
-					b.Fatalf("applied %d of %d", r.Applied(), len(log))
-				}
-				b.ReportMetric(rate, "events/s")
-				got[d.name+"/project events/s"] = rate
-			}
-		})
-		if fi, err := os.Stat(path); err == nil {
-			var version string
-			db.QueryRow(ctx, "SELECT sqlite_version()").Scan(&version)
-			b.Logf("%s: SQLite %s, read.db %d KiB", d.name, version, fi.Size()>>10)
-		}
-		reader := projections.NewSearchReader(r)
-		for _, name := range driverSearches {
-			kind := searchKind(b, name)
-			b.Run(d.name+"/search/"+name, func(b *testing.B) {
+	got := map[string][]float64{}
+	// Rounds alternate the drivers (and which goes first), so a load that
+	// drifts on a shared machine weighs on both alike.
+	for round := 0; round < rounds; round++ {
+		for k := range sqliteDrivers {
+			d := sqliteDrivers[(k+round)%len(sqliteDrivers)]
+			path := filepath.Join(b.TempDir(), "read.db")
+			var db *sqldb.DB
+			var r *projections.SQLRunner
+			b.Run(d.name+"/project", func(b *testing.B) {
 				for i := 0; i < b.N; i++ {
-					rng := rand.New(rand.NewPCG(5, 6)) // the same queries on both drivers
-					took := make([]time.Duration, 200)
-					for j := range took {
-						q := kind(rng)
-						q.Limit = 50
-						t0 := time.Now()
-						if _, _, err := reader.Search(ctx, q); err != nil {
-							b.Fatal(err)
+					if db != nil {
+						db.Close()
+					}
+					for _, f := range []string{path, path + "-wal", path + "-shm"} {
+						os.Remove(f)
+					}
+					var err error
+					if db, err = sqldb.OpenSQLiteWith(ctx, d.driver, path); err != nil {
+						b.Fatal(err)
+					}
+					checkPragmas(b, db)
+					r = projections.NewSQLRunner(db, log, driverModels()...)
+					start := time.Now()
+					if err := r.Open(ctx); err != nil {
+						b.Fatal(err)
+					}
+					if err := r.CatchUp(ctx); err != nil {
+						b.Fatal(err)
+					}
+					rate := float64(len(log)) / time.Since(start).Seconds()
+					if r.Applied() != uint64(len(log)) {
+						b.Fatalf("applied %d of %d", r.Applied(), len(log))
+					}
+					b.ReportMetric(rate, "events/s")
+					got[d.name+"/project events/s"] = append(got[d.name+"/project events/s"], rate)
+				}
+			})
+			if fi, err := os.Stat(path); err == nil {
+				var version string
+				db.QueryRow(ctx, "SELECT sqlite_version()").Scan(&version)
+				b.Logf("%s: SQLite %s, read.db %d KiB", d.name, version, fi.Size()>>10)
+			}
+			reader := projections.NewSearchReader(r)
+			for _, name := range driverSearches {
+				kind := searchKind(b, name)
+				b.Run(d.name+"/search/"+name, func(b *testing.B) {
+					for i := 0; i < b.N; i++ {
+						rng := rand.New(rand.NewPCG(5, 6)) // the same queries on both drivers
+						took := make([]time.Duration, 200)
+						for j := range took {
+							q := kind(rng)
+							q.Limit = 50
+							t0 := time.Now()
+							if _, _, err := reader.Search(ctx, q); err != nil {
+								b.Fatal(err)
+							}
+							took[j] = time.Since(t0)
 						}
-						took[j] = time.Since(t0)
+						p50 := percentileMS(took, 0.5)
+						b.ReportMetric(p50, "p50-ms")
+						b.ReportMetric(percentileMS(took, 0.99), "p99-ms")
+						got[d.name+"/"+name+" p50-ms"] = append(got[d.name+"/"+name+" p50-ms"], p50)
+					}
+				})
+			}
+			db.Close()
+			b.Run(d.name+"/cold-open-first-search", func(b *testing.B) {
+				for i := 0; i < b.N; i++ {
+					took := make([]time.Duration, 5)
+					for j := range took {
+						took[j] = coldStart(b, d.driver, path)
 					}
 					p50 := percentileMS(took, 0.5)
 					b.ReportMetric(p50, "p50-ms")
-					b.ReportMetric(percentileMS(took, 0.99), "p99-ms")
-					got[d.name+"/"+name+" p50-ms"] = p50
+					got[d.name+"/cold-open-first-search p50-ms"] = append(got[d.name+"/cold-open-first-search p50-ms"], p50)
 				}
 			})
 		}
-		db.Close()
-		b.Run(d.name+"/cold-open-first-search", func(b *testing.B) {
-			for i := 0; i < b.N; i++ {
-				took := make([]time.Duration, 5)
-				for j := range took {
-					took[j] = coldStart(b, d.driver, path)
-				}
-				p50 := percentileMS(took, 0.5)
-				b.ReportMetric(p50, "p50-ms")
-				got[d.name+"/cold-open-first-search p50-ms"] = p50
-			}
-		})
 	}
 	var keys []string
 	for k := range got {
@@ -140,9 +150,18 @@ func BenchmarkSQLiteDrivers(b *testing.B) {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		m, nc := got["modernc/"+k], got["ncruces/"+k]
-		b.Logf("%-40s modernc %10.2f  ncruces %10.2f  ncruces/modernc %.2f", k, m, nc, nc/m)
+		m, nc := median(got["modernc/"+k]), median(got["ncruces/"+k])
+		b.Logf("%-32s median of %d rounds: modernc %8.2f  ncruces %8.2f  ncruces/modernc %.2f", k, len(got["modernc/"+k]), m, nc, nc/m)
 	}
+}
+
+func median(v []float64) float64 {
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	if len(s) == 0 {
+		return 0
+	}
+	return s[len(s)/2]
 }
 
 func driverModels() []projections.SQLModel {
