@@ -60,11 +60,19 @@ func Open(ctx context.Context, url, dataDir string) (*DB, error) {
 // locked" instead of waiting when a rebuild (or another process) wrote
 // between its read and its first write.
 func OpenSQLite(ctx context.Context, path string) (*DB, error) {
+	return OpenSQLiteWith(ctx, "sqlite", path)
+}
+
+// OpenSQLiteWith is OpenSQLite through another registered database/sql
+// SQLite driver that reads the same DSN (_pragma, _txlock): the driver
+// benchmark opens github.com/ncruces/go-sqlite3 ("sqlite3") with it, so
+// both drivers run with the same pragmas. Production uses "sqlite".
+func OpenSQLiteWith(ctx context.Context, driverName, path string) (*DB, error) {
 	// The path is part of a URI: '#', '?' and '%' in it (a test's temp
 	// dir "x#01", say) would cut it short and open another file.
 	esc := strings.NewReplacer("%", "%25", "#", "%23", "?", "%3f").Replace(path)
 	dsn := "file:" + esc + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(ON)&_txlock=immediate"
-	db, err := sql.Open("sqlite", dsn)
+	db, err := sql.Open(driverName, dsn)
 	if err != nil {
 		return nil, fmt.Errorf("read db: %w", err)
 	}
