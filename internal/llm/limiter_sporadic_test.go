@@ -110,7 +110,13 @@ func TestTagSporadic429sKeepConcurrency(t *testing.T) {
 	if int(decreases)*2 > limited {
 		t.Errorf("%d decreases for %d lone 429s", decreases, limited)
 	}
-	if mean < 0.65*baseMean {
-		t.Errorf("mean in flight %.1f, want at least 65%% of the %.1f without 429s", mean, baseMean)
+	// The means depend on CPU for the callers, which other test binaries
+	// share under `go test ./...` (seen: 55% there, 85-95% alone); the
+	// collapse this guards against left 34%.
+	if mean < 0.45*baseMean {
+		t.Errorf("mean in flight %.1f, want at least 45%% of the %.1f without 429s", mean, baseMean)
+	}
+	if final < workers/2 {
+		t.Errorf("the limit ended at %d of %d workers: it did not grow back", final, workers)
 	}
 }
