@@ -1,6 +1,3 @@
-// Package projections builds Tagstream's read models from the event log.
-// Each read model is a named Projection; the Runner feeds it every event in
-// log order, and a model can always be rebuilt by replaying from sequence 1.
 package projections
 
 import (
@@ -11,26 +8,8 @@ import (
 	"github.com/tagstream/tagstream/events"
 )
 
-// Projection is a read model built only from events. Apply must be
-// idempotent: the runner skips events it has already applied, but a model
-// must still tolerate seeing an event twice.
-type Projection interface {
-	// Name identifies the model; it is its consumer name and never changes
-	// casually.
-	Name() string
-	// Apply folds one event into the model.
-	Apply(env events.Envelope) error
-	// Snapshot returns the model's whole state as canonical JSON: equal
-	// models give equal bytes (used to prove a rebuild matches).
-	Snapshot() ([]byte, error)
-}
-
-// Source is the part of the event store the runner reads.
-type Source interface {
-	Follow(ctx context.Context, filter string, from uint64, fn func(events.Envelope) error) error
-	Read(ctx context.Context, filter string, from uint64, fn func(events.Envelope) error) error
-	LastSeq(ctx context.Context) (uint64, error)
-}
+// The in-memory runner: serve uses the SQLRunner; this one feeds the
+// in-memory reference models in tests and benchmarks.
 
 // Runner applies the log to a set of projections, in order, once each.
 type Runner struct {
