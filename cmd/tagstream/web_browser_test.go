@@ -7,6 +7,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -250,22 +251,44 @@ func consoleURL(t *testing.T, e *env) string {
 // paths it matches with 404, to stand for a server without that endpoint.
 func front(t *testing.T, e *env, block func(path string) bool) string {
 	t.Helper()
-	target, _ := url.Parse(e.url)
-	api := httputil.NewSingleHostReverseProxy(target)
-	ui := web.Handler()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return consoleFront(t, e, func(w http.ResponseWriter, r *http.Request, next http.Handler) {
 		if block != nil && block(r.URL.Path) {
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusNotFound)
 			fmt.Fprintf(w, `{"detail":"no route for %s %s","code":"not_found"}`, r.Method, r.URL.Path)
 			return
 		}
+		next.ServeHTTP(w, r)
+	}, nil)
+}
+
+// consoleFront is the one-origin front of the browser tests: the console
+// and the API behind one server. Every request goes through via, which
+// passes it on with next (or answers it itself), so a test can count,
+// block or meter requests; hijacked, when set, gets each connection the
+// proxy upgrades (a WebSocket), so a test can cut it.
+func consoleFront(t *testing.T, e *env, via func(w http.ResponseWriter, r *http.Request, next http.Handler),
+	hijacked func(net.Conn)) string {
+	t.Helper()
+	target, _ := url.Parse(e.url)
+	api := httputil.NewSingleHostReverseProxy(target)
+	ui := web.Handler()
+	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasPrefix(r.URL.Path, "/api/") || strings.HasPrefix(r.URL.Path, "/.well-known/") {
 			api.ServeHTTP(w, r)
 			return
 		}
 		ui.ServeHTTP(w, r)
-	}))
+	})
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { via(w, r, next) }))
+	if hijacked != nil {
+		srv.Config.ConnState = func(c net.Conn, s http.ConnState) {
+			if s == http.StateHijacked {
+				hijacked(c)
+			}
+		}
+	}
+	srv.Start()
 	t.Cleanup(srv.Close)
 	return srv.URL
 }

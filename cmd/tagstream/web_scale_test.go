@@ -12,9 +12,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -22,7 +19,6 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-	"github.com/tagstream/tagstream/internal/web"
 )
 
 // meterFront serves the console and proxies the API, counting requests
@@ -69,11 +65,8 @@ func kindOf(p string) string {
 
 func newMeterFront(t *testing.T, e *env) *meterFront {
 	t.Helper()
-	target, _ := url.Parse(e.url)
-	api := httputil.NewSingleHostReverseProxy(target)
-	ui := web.Handler()
 	f := &meterFront{reqs: map[string]int{}, bytes: map[string]int64{}}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	f.url = consoleFront(t, e, func(w http.ResponseWriter, r *http.Request, next http.Handler) {
 		kind := kindOf(r.URL.Path)
 		if kind == "ws" && f.noSocket.Load() {
 			http.NotFound(w, r)
@@ -87,20 +80,16 @@ func newMeterFront(t *testing.T, e *env) *meterFront {
 			f.limits = append(f.limits, r.URL.Query().Get("limit"))
 		}
 		f.mu.Unlock()
-		cw := &countingWriter{ResponseWriter: w}
 		if kind == "ws" {
-			api.ServeHTTP(w, r) // hijacked: frames are not counted here
-		} else if strings.HasPrefix(r.URL.Path, "/api/") {
-			api.ServeHTTP(cw, r)
-		} else {
-			ui.ServeHTTP(cw, r)
+			next.ServeHTTP(w, r) // hijacked: frames are not counted here
+			return
 		}
+		cw := &countingWriter{ResponseWriter: w}
+		next.ServeHTTP(cw, r)
 		f.mu.Lock()
 		f.bytes[kind] += cw.n
 		f.mu.Unlock()
-	}))
-	t.Cleanup(srv.Close)
-	f.url = srv.URL
+	}, nil)
 	return f
 }
 

@@ -10,9 +10,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,7 +17,6 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-	"github.com/tagstream/tagstream/internal/web"
 )
 
 // spyFront serves the console and proxies the API from one origin, and
@@ -37,11 +33,8 @@ type spyFront struct {
 
 func newSpyFront(t *testing.T, e *env) *spyFront {
 	t.Helper()
-	target, _ := url.Parse(e.url)
-	api := httputil.NewSingleHostReverseProxy(target)
-	ui := web.Handler()
 	f := &spyFront{}
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	f.url = consoleFront(t, e, func(w http.ResponseWriter, r *http.Request, next http.Handler) {
 		switch {
 		case strings.HasPrefix(r.URL.Path, "/api/batch/ws/"):
 			f.sockets.Add(1)
@@ -51,23 +44,13 @@ func newSpyFront(t *testing.T, e *env) *spyFront {
 		case strings.HasPrefix(r.URL.Path, "/api/batch/jobs/") && strings.HasSuffix(r.URL.Path, "/status"):
 			f.polls.Add(1)
 		}
-		if strings.HasPrefix(r.URL.Path, "/api/") {
-			api.ServeHTTP(w, r)
-			return
-		}
-		ui.ServeHTTP(w, r)
-	}))
-	// The proxy hijacks a connection it upgrades: keep those to cut them.
-	srv.Config.ConnState = func(c net.Conn, s http.ConnState) {
-		if s == http.StateHijacked {
-			f.mu.Lock()
-			f.conns = append(f.conns, c)
-			f.mu.Unlock()
-		}
-	}
-	srv.Start()
-	t.Cleanup(srv.Close)
-	f.url = srv.URL
+		next.ServeHTTP(w, r)
+	}, func(c net.Conn) {
+		// The proxy hijacks a connection it upgrades: keep those to cut them.
+		f.mu.Lock()
+		f.conns = append(f.conns, c)
+		f.mu.Unlock()
+	})
 	return f
 }
 

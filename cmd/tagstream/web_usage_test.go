@@ -13,8 +13,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -22,7 +20,6 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-	"github.com/tagstream/tagstream/internal/web"
 	"github.com/tagstream/tagstream/internal/webhook"
 	"github.com/tagstream/tagstream/services/pipeline"
 )
@@ -61,22 +58,15 @@ type countingFront struct {
 
 func newCountingFront(t *testing.T, e *env) *countingFront {
 	t.Helper()
-	target, _ := url.Parse(e.url)
-	api := httputil.NewSingleHostReverseProxy(target)
-	ui := web.Handler()
 	f := &countingFront{n: map[string]int{}}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	f.url = consoleFront(t, e, func(w http.ResponseWriter, r *http.Request, next http.Handler) {
 		if strings.HasPrefix(r.URL.Path, "/api/") {
 			f.mu.Lock()
 			f.n[r.URL.Path[strings.LastIndexByte(r.URL.Path, '/')+1:]]++
 			f.mu.Unlock()
-			api.ServeHTTP(w, r)
-			return
 		}
-		ui.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	f.url = srv.URL
+		next.ServeHTTP(w, r)
+	}, nil)
 	return f
 }
 
