@@ -2,8 +2,6 @@ package httpapi
 
 import (
 	"github.com/gin-gonic/gin"
-	"github.com/tagstream/tagstream/events"
-	"github.com/tagstream/tagstream/internal/apperr"
 	"github.com/tagstream/tagstream/projections"
 	"github.com/tagstream/tagstream/services"
 )
@@ -20,10 +18,11 @@ import (
 //   - otherwise the caller's own jobs, in organisations or not.
 func readScope(c *gin.Context, all bool) (projections.Scope, error) {
 	who := caller(c)
-	if orgID := c.Query("org_id"); orgID != "" {
-		if !events.ValidOrgID(orgID) || who.Orgs[orgID] == "" {
-			return projections.Scope{}, &apperr.Error{Code: apperr.NotFound, Field: "org_id", Message: "organisation " + orgID + " not found"}
-		}
+	orgID, err := orgParam(c)
+	if err != nil {
+		return projections.Scope{}, err
+	}
+	if orgID != "" {
 		// The policy, not a list of roles here: "" owns no job, so only
 		// the caller's role in the organisation can grant the read.
 		if services.CanRead(who, "", orgID) {

@@ -20,12 +20,12 @@ import (
 // Every row passes the one access policy (services.JobAccess).
 func (s *Server) listJobs(c *gin.Context, f projections.Filter) ([]projections.Job, error) {
 	who := caller(c)
-	orgID := c.Query("org_id")
+	orgID, err := orgParam(c)
+	if err != nil {
+		return nil, err
+	}
 	switch {
 	case orgID != "":
-		if !events.ValidOrgID(orgID) || who.Orgs[orgID] == "" {
-			return nil, &apperr.Error{Code: apperr.NotFound, Field: "org_id", Message: "organisation " + orgID + " not found"}
-		}
 		f.OwnerID = ""
 	case c.Query("all") == "true":
 		f.OwnerID = ""
@@ -46,4 +46,14 @@ func (s *Server) listJobs(c *gin.Context, f projections.Filter) ([]projections.J
 		}
 	}
 	return out, nil
+}
+
+// orgParam is the org_id a read asks for ("" for none): an organisation
+// the caller is not in is 404 naming org_id, so ids cannot be probed.
+func orgParam(c *gin.Context) (string, error) {
+	orgID := c.Query("org_id")
+	if orgID != "" && (!events.ValidOrgID(orgID) || caller(c).Orgs[orgID] == "") {
+		return "", &apperr.Error{Code: apperr.NotFound, Field: "org_id", Message: "organisation " + orgID + " not found"}
+	}
+	return orgID, nil
 }
