@@ -15,6 +15,7 @@ import (
 	"github.com/tagstream/tagstream/events"
 	"github.com/tagstream/tagstream/events/jsstore"
 	"github.com/tagstream/tagstream/internal/auth"
+	"github.com/tagstream/tagstream/internal/datakeys"
 	"github.com/tagstream/tagstream/internal/fetch"
 	"github.com/tagstream/tagstream/internal/httpapi"
 	"github.com/tagstream/tagstream/internal/llm"
@@ -43,7 +44,11 @@ type app struct {
 	roles    roles
 	log      *slog.Logger
 	conn     *natsx.Conn
-	store    *jsstore.Store
+	// store seals and opens document data (events/sealed) around rawLog,
+	// the log as stored, which only the hash-chained export reads.
+	store    events.Store
+	rawLog   *jsstore.Store
+	keys     *datakeys.Keys
 	queue    *dispatch.TaskQueue
 	cache    *dispatch.KVCache
 	secrets  *secrets.Store
@@ -72,6 +77,9 @@ type app struct {
 func (a *app) close() {
 	if a.auth != nil {
 		a.auth.Close() // the revocation watch
+	}
+	if a.keys != nil {
+		a.keys.Close() // the destroyed-keys watch
 	}
 	if a.sso != nil {
 		a.sso.Provider.Close() // the signing-key refresh
@@ -122,17 +130,20 @@ func natsConfig(cfg config, log *slog.Logger) natsx.Config {
 func (a *app) open(ctx context.Context) error {
 	var err error
 	replicas := a.conn.Replicas()
-	if a.store, err = jsstore.Open(ctx, a.conn.JS, jsstore.Options{Replicas: replicas}); err != nil {
+	if a.rawLog, err = jsstore.Open(ctx, a.conn.JS, jsstore.Options{Replicas: replicas}); err != nil {
+		return err
+	}
+	key, err := secrets.LoadOrCreateKey(a.cfg.DataDir, a.cfg.SecretsKey)
+	if err != nil {
+		return err
+	}
+	if err := a.openSealing(ctx, key); err != nil {
 		return err
 	}
 	if a.queue, err = dispatch.OpenTaskQueue(ctx, a.conn.JS, replicas, a.cfg.AckWait); err != nil {
 		return err
 	}
 	if a.cache, err = dispatch.OpenContentCache(ctx, a.conn.JS, replicas); err != nil {
-		return err
-	}
-	key, err := secrets.LoadOrCreateKey(a.cfg.DataDir, a.cfg.SecretsKey)
-	if err != nil {
 		return err
 	}
 	if a.secrets, err = secrets.Open(ctx, a.conn.JS, replicas, key); err != nil {
@@ -197,6 +208,7 @@ func (a *app) open(ctx context.Context) error {
 		OrgCommands:  services.NewOrgHandler(a.store),
 		OrgDirectory: a.orgs,
 		Retry:        services.NewRetryJobHandler(a.store, a.secrets, a.cfg.LLMAPIKey != ""),
+		Governance:   services.NewGovernanceHandler(a.store, a.keys, a.uploads.EraseJob),
 		Validate:     services.NewValidatePathsHandler(fetch.New(fetchConfig(a.cfg))),
 		Jobs:         a.jobs,
 		Analytics:    a.search,

@@ -43,7 +43,7 @@ func eventsTailCmd() *cobra.Command {
 		Short: "Print events as JSON lines as they are appended (Ctrl-C to stop)",
 		Args:  cobra.NoArgs,
 	}
-	bindErr := cfg.bindOnly(cmd.Flags(), operatorSettings...)
+	bindErr := cfg.bindOnly(cmd.Flags(), append(operatorSettings, "secrets-key")...)
 	cmd.Flags().StringVar(&job, "job", "", "only this job's events")
 	cmd.Flags().Uint64Var(&from, "from-seq", 0, "start at this sequence")
 	cmd.Flags().BoolVar(&all, "all", false, "start at the beginning of the log")
@@ -55,7 +55,7 @@ func eventsTailCmd() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		a, err := openLog(c, cfg)
+		a, err := openPlainLog(c, cfg)
 		if err != nil {
 			return err
 		}
@@ -117,7 +117,9 @@ func eventsExportCmd() *cobra.Command {
 			w = file
 		}
 		x := events.NewExporter(w)
-		if err := a.store.Read(c.Context(), filter, 1, x.Write); err != nil {
+		// The events as stored (document data sealed): the chain an
+		// auditor verifies does not change when a job is erased.
+		if err := a.rawLog.Read(c.Context(), filter, 1, x.Write); err != nil {
 			return err
 		}
 		n, final, err := x.Close()

@@ -17,6 +17,7 @@ import (
 	"github.com/tagstream/tagstream/events"
 	"github.com/tagstream/tagstream/events/jsstore"
 	"github.com/tagstream/tagstream/internal/natsx"
+	"github.com/tagstream/tagstream/internal/secrets"
 )
 
 // operatorSettings are the only flags of the commands that read the log
@@ -48,7 +49,28 @@ func openLog(c *cobra.Command, cfg config) (*app, error) {
 		}
 		return nil, fmt.Errorf("open the event log %s: %w", where(cfg), err)
 	}
-	if a.store, err = jsstore.Open(ctx, conn.JS, jsstore.Options{Replicas: conn.Replicas()}); err != nil {
+	if a.rawLog, err = jsstore.Open(ctx, conn.JS, jsstore.Options{Replicas: conn.Replicas()}); err != nil {
+		a.close()
+		return nil, err
+	}
+	a.store = a.rawLog
+	return a, nil
+}
+
+// openPlainLog is openLog for commands that read document data (tail,
+// rebuild): a.store opens it with the data keys, under the master key of
+// the data dir or TAGSTREAM_SECRETS_KEY. The export does without: it
+// exports the events as stored.
+func openPlainLog(c *cobra.Command, cfg config) (*app, error) {
+	a, err := openLog(c, cfg)
+	if err != nil {
+		return nil, err
+	}
+	key, err := secrets.LoadOrCreateKey(cfg.DataDir, cfg.SecretsKey)
+	if err == nil {
+		err = a.openSealing(c.Context(), key)
+	}
+	if err != nil {
 		a.close()
 		return nil, err
 	}
