@@ -143,9 +143,11 @@ func (a *app) open(ctx context.Context) error {
 	if a.queue, err = dispatch.OpenTaskQueue(ctx, a.conn.JS, replicas, a.cfg.AckWait); err != nil {
 		return err
 	}
+	a.queue.SealWith(a.keys) // tasks carry paths and titles too
 	if a.cache, err = dispatch.OpenContentCache(ctx, a.conn.JS, replicas); err != nil {
 		return err
 	}
+	a.cache.SealWith(a.keys) // cached tags are document data
 	if a.secrets, err = secrets.Open(ctx, a.conn.JS, replicas, key); err != nil {
 		return err
 	}
