@@ -210,7 +210,7 @@ func (a *app) open(ctx context.Context) error {
 		OrgCommands:  services.NewOrgHandler(a.store),
 		OrgDirectory: a.orgs,
 		Retry:        services.NewRetryJobHandler(a.store, a.secrets, a.cfg.LLMAPIKey != ""),
-		Governance:   services.NewGovernanceHandler(a.store, a.keys, a.uploads.EraseJob),
+		Governance:   services.NewGovernanceHandler(a.store, a.keys, a.uploads.EraseJob, a.scrubReadDB),
 		Validate:     services.NewValidatePathsHandler(fetch.New(fetchConfig(a.cfg))),
 		Jobs:         a.jobs,
 		Analytics:    a.search,

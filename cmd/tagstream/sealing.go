@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/tagstream/tagstream/events/sealed"
 	"github.com/tagstream/tagstream/internal/datakeys"
@@ -18,4 +19,14 @@ func (a *app) openSealing(ctx context.Context, master []byte) error {
 	}
 	a.keys, a.store = keys, sealed.New(a.rawLog, keys)
 	return nil
+}
+
+// scrubReadDB runs after an erasure: once the read models have applied
+// the JobErased (and so scrubbed the job's rows), the SQLite WAL, which
+// still holds the earlier page images, is checkpointed and truncated.
+func (a *app) scrubReadDB(ctx context.Context, _ string) error {
+	if err := a.fresh.Sync(ctx); err != nil {
+		return fmt.Errorf("read models: %w", err)
+	}
+	return a.readDB.Checkpoint(ctx)
 }
