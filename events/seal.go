@@ -25,6 +25,10 @@ import (
 type Sealing struct {
 	Sealed []byte `json:"sealed,omitempty"`
 	Erased bool   `json:"erased,omitempty"`
+	// WasSealed is set by Open when the stored event was sealed (and
+	// opened); never stored. Erasure uses it to tell jobs logged before
+	// sealing, which cannot be crypto-shredded.
+	WasSealed bool `json:"-"`
 }
 
 func (s *Sealing) sealing() *Sealing { return s }
@@ -91,13 +95,14 @@ func Seal(env Envelope, c Cipher) (Envelope, error) {
 	return env, nil
 }
 
-// IsSealed reports whether the event's stored data is sealed.
-func IsSealed(env Envelope) bool {
+// WasSealed reports whether an event, as read through the sealing
+// decorator, was stored sealed (whether or not its key still exists).
+func WasSealed(env Envelope) bool {
 	if !Sealable(env.Type) {
 		return false
 	}
 	ev, err := env.Decode()
-	return err == nil && ev.(sealer).sealing().Sealed != nil
+	return err == nil && ev.(sealer).sealing().WasSealed
 }
 
 // Open returns env with its document data in the clear, decoded once (the
@@ -125,7 +130,7 @@ func Open(env Envelope, key func() (Cipher, error)) (Envelope, error) {
 		return env, err
 	}
 	blob := sl.Sealed
-	sl.Sealed = nil
+	sl.Sealed, sl.WasSealed = nil, true
 	if c == nil {
 		sl.Erased = true
 	} else {

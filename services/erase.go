@@ -2,6 +2,7 @@ package services
 
 import (
 	"context"
+	"errors"
 	"strings"
 
 	"github.com/tagstream/tagstream/events"
@@ -12,8 +13,6 @@ import (
 // DataKeys is what erasure needs of the per-job data keys
 // (internal/datakeys).
 type DataKeys interface {
-	// Exists reports whether the job has a live key.
-	Exists(ctx context.Context, jobID string) (bool, error)
 	// Destroy destroys the job's key; destroying twice does nothing.
 	Destroy(ctx context.Context, jobID string) error
 }
@@ -68,9 +67,9 @@ func (h GovernanceHandler) Erase(ctx context.Context, c Caller, jobID, reason st
 		if err != nil {
 			return err
 		}
-		sealed, err := h.keys.Exists(ctx, job.ID)
+		sealed, err := h.inputSealed(ctx, job.ID)
 		if err != nil {
-			return apperr.Wrap(err, "data key")
+			return err
 		}
 		if !sealed {
 			return apperr.New(apperr.Conflict, "job %s was logged before document data was encrypted: "+
@@ -85,6 +84,20 @@ func (h GovernanceHandler) Erase(ctx context.Context, c Caller, jobID, reason st
 		}
 		return h.shred(ctx, job.ID)
 	})
+}
+
+// inputSealed reports whether the job's documents were stored sealed:
+// jobs logged before sealing hold them in the clear, which destroying a
+// key would not erase.
+func (h GovernanceHandler) inputSealed(ctx context.Context, jobID string) (bool, error) {
+	env, err := h.store.Last(ctx, events.InputSubject(jobID))
+	if errors.Is(err, events.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, apperr.Wrap(err, "read the job's documents")
+	}
+	return events.WasSealed(env), nil
 }
 
 func (h GovernanceHandler) shred(ctx context.Context, jobID string) error {
