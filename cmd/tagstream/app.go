@@ -40,10 +40,10 @@ type roles struct {
 
 // app is one wired Tagstream process.
 type app struct {
-	cfg      config
-	roles    roles
-	log      *slog.Logger
-	conn     *natsx.Conn
+	cfg   config
+	roles roles
+	log   *slog.Logger
+	conn  *natsx.Conn
 	// store seals and opens document data (events/sealed) around rawLog,
 	// the log as stored, which only the hash-chained export reads.
 	store    events.Store

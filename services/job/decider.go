@@ -48,7 +48,7 @@ type State struct {
 	ControlSeq uint64 // sequence of the last control event
 	// Erased: a JobErased was folded (erase.go); Hold: a legal hold is on.
 	Erased, Hold bool
-	AttemptSeq uint64 // sequence of the JobStarted/JobRetried of the current attempt
+	AttemptSeq   uint64 // sequence of the JobStarted/JobRetried of the current attempt
 
 	// Docs and the counts are kept only when the state was made with
 	// trackDocs (one entry per document).
