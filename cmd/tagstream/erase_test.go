@@ -245,3 +245,32 @@ func TestErasureShredsDocumentDataEverywhere(t *testing.T) {
 		t.Fatalf("the export after has %d more lines, want 3 events (hold set, lifted, erased) and the trailer", n)
 	}
 }
+
+// A job logged before document data was sealed holds it in the clear in
+// its events: destroying a key would not erase it, so erasure refuses
+// with 409 and says why.
+func TestErasureRefusesJobsLoggedBeforeSealing(t *testing.T) {
+	cfg := testConfig(t)
+	e := startEnv(t, cfg, &fakeTagger{})
+	owner := e.register("owner@example.com")
+	ctx := context.Background()
+	job := "legacy-job-1"
+	for _, ev := range []events.Event{
+		events.DocumentsSubmitted{InputID: "in-legacy", Documents: []events.Document{{Row: 0, Title: "Old", FilePath: "old.pdf", SourceType: "local"}}},
+		events.JobStarted{InputID: "in-legacy", Chunks: 1, Total: 1, Config: events.JobConfig{Model: "builtin/keywords", KeySource: "none"}},
+		events.JobCancelled{Reason: "old"},
+	} {
+		env, err := events.New(job, events.User(owner.id, owner.email), ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		env.Version = 1 // as written before sealing: plaintext, appended past the decorator
+		if _, err := e.app.rawLog.Append(ctx, env, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, out := e.call("POST", "/api/batch/jobs/"+job+"/erase", owner.token, map[string]any{"reason": "request"})
+	if st != 409 || !strings.Contains(fmt.Sprint(out), "before document data was encrypted") {
+		t.Fatalf("erase a legacy job: %d %v", st, out)
+	}
+}
