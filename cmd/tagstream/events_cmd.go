@@ -43,7 +43,7 @@ func eventsTailCmd() *cobra.Command {
 		Short: "Print events as JSON lines as they are appended (Ctrl-C to stop)",
 		Args:  cobra.NoArgs,
 	}
-	bindErr := cfg.bindOnly(cmd.Flags(), append(operatorSettings, "secrets-key")...)
+	bindErr := cfg.bindOnly(cmd.Flags(), operatorSettings...)
 	cmd.Flags().StringVar(&job, "job", "", "only this job's events")
 	cmd.Flags().Uint64Var(&from, "from-seq", 0, "start at this sequence")
 	cmd.Flags().BoolVar(&all, "all", false, "start at the beginning of the log")
@@ -55,7 +55,7 @@ func eventsTailCmd() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		a, err := openPlainLog(c, cfg)
+		a, err := openPlainLog(c, cfg, false)
 		if err != nil {
 			return err
 		}

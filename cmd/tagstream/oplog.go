@@ -58,15 +58,27 @@ func openLog(c *cobra.Command, cfg config) (*app, error) {
 }
 
 // openPlainLog is openLog for commands that read document data (tail,
-// rebuild): a.store opens it with the data keys, under the master key of
-// the data dir or TAGSTREAM_SECRETS_KEY. The export does without: it
-// exports the events as stored.
-func openPlainLog(c *cobra.Command, cfg config) (*app, error) {
+// rebuild): a.store opens it with the data keys, under the master key
+// (TAGSTREAM_SECRETS_KEY, else DATA_DIR/secrets.key). Without a master
+// key, need refuses; otherwise the events are read as stored, document
+// data sealed. The export always reads them as stored.
+func openPlainLog(c *cobra.Command, cfg config, need bool) (*app, error) {
 	a, err := openLog(c, cfg)
 	if err != nil {
 		return nil, err
 	}
-	key, err := secrets.LoadOrCreateKey(cfg.DataDir, cfg.SecretsKey)
+	env := cfg.SecretsKey
+	if env == "" {
+		env = os.Getenv("TAGSTREAM_SECRETS_KEY") // not a flag of operator commands
+	}
+	if _, statErr := os.Stat(filepath.Join(cfg.DataDir, "secrets.key")); env == "" && statErr != nil {
+		if !need {
+			return a, nil
+		}
+		a.close()
+		return nil, fmt.Errorf("reading document data needs the master key: set TAGSTREAM_SECRETS_KEY or use the server's --data-dir")
+	}
+	key, err := secrets.LoadOrCreateKey(cfg.DataDir, env)
 	if err == nil {
 		err = a.openSealing(c.Context(), key)
 	}

@@ -27,7 +27,7 @@ func projectionsCmd() *cobra.Command {
 			"(events done of total, rate, ETA) goes to stderr; each model's size and digest to stdout, so a\n" +
 			"rebuild and a live process can be compared. Models: " + strings.Join(modelNames(), ", ") + ".",
 	}
-	bindErr := cfg.bindOnly(rebuild.Flags(), append(operatorSettings, "read-db", "secrets-key")...)
+	bindErr := cfg.bindOnly(rebuild.Flags(), append(operatorSettings, "read-db")...)
 	rebuild.RunE = func(c *cobra.Command, names []string) error {
 		if bindErr != nil {
 			return bindErr
@@ -47,7 +47,7 @@ func projectionsCmd() *cobra.Command {
 		if err := cfg.validateReadDB(); err != nil {
 			return err
 		}
-		a, err := openPlainLog(c, cfg)
+		a, err := openPlainLog(c, cfg, true)
 		if err != nil {
 			return err
 		}
