@@ -3,10 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -16,6 +14,7 @@ import (
 
 	"github.com/tagstream/tagstream/events"
 	"github.com/tagstream/tagstream/internal/sheet"
+	"github.com/tagstream/tagstream/internal/testenv"
 	"github.com/tagstream/tagstream/services/pipeline"
 )
 
@@ -23,34 +22,9 @@ import (
 // index keeps each as one token (scans compare lower case).
 var erasedWords = []string{"Marmaladeharbour4417", "Quillfeather9931", "Obsidianlantern2208", "Vexmoor6650", "Brindlecopse5561"}
 
-// scanDir returns, per word, the files under dir that hold it (any case).
+// scanDir returns, per erased word, the files under dir that hold it.
 func scanDir(t *testing.T, dir string) map[string][]string {
-	t.Helper()
-	found := map[string][]string{}
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(p)
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil // a file removed while walking (WAL, temp)
-		}
-		if err != nil {
-			return err
-		}
-		b = bytes.ToLower(b)
-		for _, w := range erasedWords {
-			if bytes.Contains(b, []byte(strings.ToLower(w))) {
-				rel, _ := filepath.Rel(dir, p)
-				found[w] = append(found[w], rel)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return found
+	return testenv.FilesContaining(t, dir, erasedWords...)
 }
 
 // get returns an API answer's raw body.

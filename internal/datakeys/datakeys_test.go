@@ -4,9 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -16,29 +13,14 @@ import (
 	"github.com/tagstream/tagstream/internal/apperr"
 	"github.com/tagstream/tagstream/internal/datakeys"
 	"github.com/tagstream/tagstream/internal/natsx/natstest"
+	"github.com/tagstream/tagstream/internal/testenv"
 )
 
 var master = bytes.Repeat([]byte{7}, 32)
 
 // filesContain reports whether any file under dir holds needle.
 func filesContain(t *testing.T, dir string, needle []byte) bool {
-	t.Helper()
-	found := false
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		found = found || bytes.Contains(b, needle)
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return found
+	return len(testenv.FilesContaining(t, dir, string(needle))) > 0
 }
 
 // Document data is sealed in the stored events and opens through the

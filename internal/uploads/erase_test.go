@@ -4,27 +4,16 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/tagstream/tagstream/internal/natsx/natstest"
+	"github.com/tagstream/tagstream/internal/testenv"
 )
 
 func dirHolds(t *testing.T, dir string, needle []byte) bool {
-	t.Helper()
-	found := false
-	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err == nil && !d.IsDir() {
-			b, _ := os.ReadFile(p)
-			found = found || bytes.Contains(b, needle)
-		}
-		return nil
-	})
-	return found
+	return len(testenv.FilesContaining(t, dir, string(needle))) > 0
 }
 
 // Erasing a job removes its uploads, bytes included, and only its own.
