@@ -114,9 +114,7 @@ func (k *Keys) load(ctx context.Context, jobID string) (*Cipher, bool, uint64, e
 			return nil, false, 0, err
 		}
 	}
-	k.mu.Lock()
-	k.cache[jobID] = c
-	k.mu.Unlock()
+	k.remember(jobID, c)
 	return c, true, msg.Sequence, nil
 }
 
@@ -168,6 +166,20 @@ func (k *Keys) Exists(ctx context.Context, jobID string) (bool, error) {
 // files, and a tombstone takes its place. Destroying a destroyed key, or
 // one that never existed, does nothing.
 func (k *Keys) Destroy(ctx context.Context, jobID string) error {
+	for range 3 {
+		err := k.destroy(ctx, jobID)
+		if !errors.Is(err, errRecreated) {
+			return err
+		}
+	}
+	return errors.New("datakeys: the job's key kept being recreated")
+}
+
+// errRecreated means a key was created between the overwrite and the
+// tombstone: destroy it too.
+var errRecreated = errors.New("datakeys: key recreated during destroy")
+
+func (k *Keys) destroy(ctx context.Context, jobID string) error {
 	msg, err := k.stream.GetLastMsgForSubject(ctx, subject(jobID))
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return nil
@@ -181,14 +193,32 @@ func (k *Keys) Destroy(ctx context.Context, jobID string) error {
 		}
 		_, err = k.js.PublishMsg(ctx, &nats.Msg{Subject: subject(jobID), Data: tombstone},
 			jetstream.WithExpectLastSequenceForSubject(0, subject(jobID)))
-		if err != nil && !isWrongLastSequence(err) {
+		if isWrongLastSequence(err) {
+			return errRecreated
+		}
+		if err != nil {
 			return fmt.Errorf("datakeys: tombstone: %w", err)
 		}
 	}
-	k.mu.Lock()
-	k.cache[jobID] = nil
-	k.mu.Unlock()
+	k.remember(jobID, nil)
 	return nil
+}
+
+// maxCached bounds the cache (a key costs about a kilobyte): a rebuild
+// over many jobs reads each job's events together, so dropping any entry
+// when full costs at most one lookup more per job.
+const maxCached = 4096
+
+func (k *Keys) remember(jobID string, c *Cipher) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if _, ok := k.cache[jobID]; !ok && len(k.cache) >= maxCached {
+		for j := range k.cache { // any one: map order is random
+			delete(k.cache, j)
+			break
+		}
+	}
+	k.cache[jobID] = c
 }
 
 func isWrongLastSequence(err error) bool {
