@@ -72,7 +72,9 @@ func jobAnswers(t *testing.T, e *env, u user, job string) string {
 	return all.String()
 }
 
-func exportJob(t *testing.T, cfg config, job string) []byte {
+// exportTo runs `tagstream events export` of the job into a new file and
+// returns its path and what the command said on stderr.
+func exportTo(t *testing.T, cfg config, job string) (string, string) {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), "trail.ndjson")
 	var stdout, stderr bytes.Buffer
@@ -81,6 +83,14 @@ func exportJob(t *testing.T, cfg config, job string) []byte {
 	if err := root.ExecuteContext(context.Background()); err != nil {
 		t.Fatalf("export: %v %s", err, stderr.String())
 	}
+	return out, stderr.String()
+}
+
+// exportJob exports the job and verifies the export.
+func exportJob(t *testing.T, cfg config, job string) []byte {
+	t.Helper()
+	out, _ := exportTo(t, cfg, job)
+	var stdout, stderr bytes.Buffer
 	r := newRootCmd(&stdout, &stderr)
 	r.SetArgs([]string{"events", "verify", out})
 	if err := r.ExecuteContext(context.Background()); err != nil {
