@@ -46,28 +46,31 @@ type app struct {
 	conn  *natsx.Conn
 	// store seals and opens document data (events/sealed) around rawLog,
 	// the log as stored, which only the hash-chained export reads.
-	store    events.Store
-	rawLog   *jsstore.Store
-	keys     *datakeys.Keys
-	queue    *dispatch.TaskQueue
-	cache    *dispatch.KVCache
-	secrets  *secrets.Store
-	uploads  *uploads.Store
-	auth     *auth.Service
-	orgs     *services.OrgDirectory // organisation roles, folded from orgs.*
-	sso      *auth.Federation       // single sign-on; nil without TAGSTREAM_OIDC_ISSUER
-	readDB   *sqldb.DB
-	read     *projections.SQLRunner // the SQL read models, from their checkpoints
-	jobs     *projections.JobQueries
-	results  *projections.ResultQueries
-	search   *projections.SearchReader // search, history statistics, analytics
-	fresh    *projections.SQLRunner    // what commands wait on: every read model
-	readFrom uint64                    // the SQL models' lowest checkpoint at start: where the catch-up began
-	tagger   pipeline.Tagger
-	handler  http.Handler
-	unlock   func()
-	metrics  *metrics.Metrics
-	skips    *events.Skips // events skipped as too new, by any reader
+	store  events.Store
+	rawLog *jsstore.Store
+	keys   *datakeys.Keys
+	// governance erases jobs and sets legal holds (API processes); the
+	// retention sweeper erases through it too.
+	governance services.GovernanceHandler
+	queue      *dispatch.TaskQueue
+	cache      *dispatch.KVCache
+	secrets    *secrets.Store
+	uploads    *uploads.Store
+	auth       *auth.Service
+	orgs       *services.OrgDirectory // organisation roles, folded from orgs.*
+	sso        *auth.Federation       // single sign-on; nil without TAGSTREAM_OIDC_ISSUER
+	readDB     *sqldb.DB
+	read       *projections.SQLRunner // the SQL read models, from their checkpoints
+	jobs       *projections.JobQueries
+	results    *projections.ResultQueries
+	search     *projections.SearchReader // search, history statistics, analytics
+	fresh      *projections.SQLRunner    // what commands wait on: every read model
+	readFrom   uint64                    // the SQL models' lowest checkpoint at start: where the catch-up began
+	tagger     pipeline.Tagger
+	handler    http.Handler
+	unlock     func()
+	metrics    *metrics.Metrics
+	skips      *events.Skips // events skipped as too new, by any reader
 	// readyAt is the log's last sequence when the read models started
 	// rebuilding: /api/ready waits for the runner to reach it.
 	readyAt uint64
@@ -196,6 +199,7 @@ func (a *app) open(ctx context.Context) error {
 	}
 	a.metrics.Watch(metrics.State{JobsByStatus: a.jobsByStatus, Applied: a.fresh.Applied,
 		LogLastSeq: a.store.LastSeq, TaskBacklog: a.taskBacklog, Projections: a.projectionStates})
+	a.governance = services.NewGovernanceHandler(a.store, a.keys, a.uploads.EraseJob, a.scrubReadDB)
 	starter := services.NewStartJobHandler(a.store, a.secrets, a.cfg.MaxDocuments, a.cfg.LLMAPIKey != "").
 		WithCallbacks(a.cfg.WebhookSecret != "", a.cfg.AllowPrivate)
 	a.handler = httpapi.New(httpapi.Deps{
@@ -210,7 +214,7 @@ func (a *app) open(ctx context.Context) error {
 		OrgCommands:  services.NewOrgHandler(a.store),
 		OrgDirectory: a.orgs,
 		Retry:        services.NewRetryJobHandler(a.store, a.secrets, a.cfg.LLMAPIKey != ""),
-		Governance:   services.NewGovernanceHandler(a.store, a.keys, a.uploads.EraseJob, a.scrubReadDB),
+		Governance:   a.governance,
 		Validate:     services.NewValidatePathsHandler(fetch.New(fetchConfig(a.cfg))),
 		Jobs:         a.jobs,
 		Analytics:    a.search,
