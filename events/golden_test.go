@@ -23,7 +23,12 @@ var golden = map[string]map[int]events.Event{
 		{Row: 0, Title: "Circular 12", FilePath: "https://example.org/c12.pdf", SourceType: "url",
 			Description: "water supply", Extra: map[string]any{"district": "Pune", "year": float64(2024)}},
 		{Row: 1, FilePath: "notice.pdf", SourceType: "local"},
-	}}},
+	}},
+		// v2: the document data sealed under the job's data key; rows and
+		// source types stay in the clear.
+		2: &events.DocumentsSubmitted{InputID: "in-1", Chunk: 0, Documents: []events.Document{
+			{Row: 0, SourceType: "url"}, {Row: 1, SourceType: "local"},
+		}, Sealing: events.Sealing{Sealed: goldenBlob}}},
 	events.TypeJobStarted: {1: &events.JobStarted{InputID: "in-1", Chunks: 1, Total: 2,
 		Config: events.JobConfig{Model: "openai/gpt-4o-mini", NumPages: 3, NumTags: 8,
 			ExclusionWords: []string{"government"}, KeySource: "job"},
@@ -38,19 +43,31 @@ var golden = map[string]map[int]events.Event{
 	events.TypeDocumentStarted: {1: &events.DocumentStarted{Row: 1, Attempt: 2}},
 	events.TypeDocumentTagged: {1: &events.DocumentTagged{Row: 0, Attempt: 1, Tags: []string{"water supply", "pune"},
 		Metadata: events.TagMetadata{Method: "text", PagesRead: 3, PageCount: 5, TextLength: 4210, Model: "openai/gpt-4o-mini",
-			PromptTokens: 1200, CompletionTokens: 40, TotalTokens: 1240, Calls: 1, DurationMS: 812}}},
+			PromptTokens: 1200, CompletionTokens: 40, TotalTokens: 1240, Calls: 1, DurationMS: 812}},
+		2: &events.DocumentTagged{Row: 0, Attempt: 1,
+			Metadata: events.TagMetadata{Method: "text", PagesRead: 3, PageCount: 5, TextLength: 4210, Model: "openai/gpt-4o-mini",
+				PromptTokens: 1200, CompletionTokens: 40, TotalTokens: 1240, Calls: 1, DurationMS: 812},
+			Sealing: events.Sealing{Sealed: goldenBlob}}},
 	events.TypeDocumentFailed: {1: &events.DocumentFailed{Row: 1, Attempt: 1, Error: "no extractable text; OCR needed (the pages are images)",
-		Code: "scanned", Metadata: events.TagMetadata{Method: "scanned", PagesRead: 2, PageCount: 2, DurationMS: 95}}},
+		Code: "scanned", Metadata: events.TagMetadata{Method: "scanned", PagesRead: 2, PageCount: 2, DurationMS: 95}},
+		2: &events.DocumentFailed{Row: 1, Attempt: 1, Code: "fetch",
+			Metadata: events.TagMetadata{DurationMS: 95}, Sealing: events.Sealing{Sealed: goldenBlob}}},
 	events.TypeDocumentReleased: {1: &events.DocumentReleased{Row: 3, Attempt: 1,
-		Reason: "cannot reach the model endpoint https://llm.example.org: connection refused", Code: "model_unreachable"}},
+		Reason: "cannot reach the model endpoint https://llm.example.org: connection refused", Code: "model_unreachable"},
+		2: &events.DocumentReleased{Row: 3, Attempt: 1, Code: "model_unreachable", Sealing: events.Sealing{Sealed: goldenBlob}}},
 	events.TypeWebhookAttempted: {1: &events.WebhookAttempted{EventSeq: 41, WebhookID: "msg_job-1_41", Kind: "job.completed",
 		Attempt: 2, StatusCode: 503, Error: "receiver answered 503 Service Unavailable",
 		NextAt: func() *time.Time { t := time.Date(2026, 12, 2, 3, 40, 0, 0, time.UTC); return &t }()}},
+	events.TypeJobErased:            {1: &events.JobErased{Reason: "erasure request #4411"}},
+	events.TypeLegalHoldSet:         {1: &events.LegalHoldSet{On: true, Reason: "litigation 2026-17"}},
 	events.TypeOrgCreated:           {1: &events.OrgCreated{Name: "Pune Municipal Records"}},
 	events.TypeOrgMemberAdded:       {1: &events.OrgMemberAdded{Email: "asha@example.org", Role: "auditor", UserID: "usr_4f2a"}},
 	events.TypeOrgMemberRoleChanged: {1: &events.OrgMemberRoleChanged{Email: "asha@example.org", From: "auditor", To: "operator"}},
 	events.TypeOrgMemberRemoved:     {1: &events.OrgMemberRemoved{Email: "asha@example.org", Role: "operator"}},
 }
+
+// goldenBlob stands for a sealed blob: its bytes are opaque to events.
+var goldenBlob = []byte{1, 0x9e, 0x41, 0x07, 0xc2, 0x55, 0x10, 0xfa, 0x3b, 0x88, 0x6d, 0x21, 0x04, 0xe7, 0x5a, 0x90, 0x13}
 
 func goldenPath(typ string, v int) string {
 	return filepath.Join("testdata", "golden", fmt.Sprintf("%s.v%d.json", typ, v))

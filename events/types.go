@@ -21,15 +21,16 @@ const (
 )
 
 // Types is the registry of every stored event type with its current
-// schema version and upcasters. Every type here is at v1: no stored shape
-// has changed yet. To change one, add a version (Register(..., upcaster))
+// schema version and upcasters. To change one, add a version (Register(..., upcaster))
 // and a golden fixture for it (events/testdata/golden); never edit a shape
 // in place.
 var Types = newTypes()
 
 func newTypes() *Registry {
 	r := NewRegistry()
-	r.Register(TypeDocumentsSubmitted, func() Event { return &DocumentsSubmitted{} })
+	// v2 of the four document types may carry their document data
+	// sealed (seal.go); v1 data is a valid v2 in the clear.
+	r.Register(TypeDocumentsSubmitted, func() Event { return &DocumentsSubmitted{} }, sameShape)
 	r.Register(TypeJobStarted, func() Event { return &JobStarted{} })
 	r.Register(TypeJobPaused, func() Event { return &JobPaused{} })
 	r.Register(TypeJobResumed, func() Event { return &JobResumed{} })
@@ -38,9 +39,11 @@ func newTypes() *Registry {
 	r.Register(TypeJobFailed, func() Event { return &JobFailed{} })
 	r.Register(TypeJobRetried, func() Event { return &JobRetried{} })
 	r.Register(TypeDocumentStarted, func() Event { return &DocumentStarted{} })
-	r.Register(TypeDocumentTagged, func() Event { return &DocumentTagged{} })
-	r.Register(TypeDocumentFailed, func() Event { return &DocumentFailed{} })
-	r.Register(TypeDocumentReleased, func() Event { return &DocumentReleased{} })
+	r.Register(TypeDocumentTagged, func() Event { return &DocumentTagged{} }, sameShape)
+	r.Register(TypeDocumentFailed, func() Event { return &DocumentFailed{} }, sameShape)
+	r.Register(TypeDocumentReleased, func() Event { return &DocumentReleased{} }, sameShape)
+	r.Register(TypeJobErased, func() Event { return &JobErased{} })
+	r.Register(TypeLegalHoldSet, func() Event { return &LegalHoldSet{} })
 	r.Register(TypeWebhookAttempted, func() Event { return &WebhookAttempted{} })
 	r.Register(TypeOrgCreated, func() Event { return &OrgCreated{} })
 	r.Register(TypeOrgMemberAdded, func() Event { return &OrgMemberAdded{} })
@@ -96,6 +99,7 @@ type DocumentsSubmitted struct {
 	InputID   string     `json:"input_id"`
 	Chunk     int        `json:"chunk"`
 	Documents []Document `json:"documents"`
+	Sealing
 }
 
 // JobStarted records that a user started a job over the documents of the
@@ -203,6 +207,7 @@ type DocumentTagged struct {
 	Attempt  int         `json:"attempt"`
 	Tags     []string    `json:"tags"`
 	Metadata TagMetadata `json:"metadata"`
+	Sealing
 }
 
 // DocumentFailed records why a document could not be tagged.
@@ -212,6 +217,7 @@ type DocumentFailed struct {
 	Error    string      `json:"error"`
 	Code     string      `json:"code,omitempty"`
 	Metadata TagMetadata `json:"metadata"`
+	Sealing
 }
 
 // DocumentReleased records that the worker which started an attempt gave
@@ -224,6 +230,7 @@ type DocumentReleased struct {
 	Attempt int    `json:"attempt"`
 	Reason  string `json:"reason"`
 	Code    string `json:"code,omitempty"`
+	Sealing
 }
 
 // WebhookAttempted records one delivery attempt of the webhook for the

@@ -136,6 +136,9 @@ func (m *DocumentSearch) Apply(ctx context.Context, tx *sqldb.Tx, t Tables, env 
 		return err
 	}
 	a := applier{ctx: ctx, tx: tx, t: t, env: env, at: env.Time.UnixNano()}
+	if env.Type == events.TypeJobErased {
+		return a.scrubSearch() // erase_scrub.go
+	}
 	switch e := ev.(type) {
 	case *events.DocumentsSubmitted:
 		return a.submitted(e)

@@ -47,6 +47,9 @@ const resultCols = `row_no, document, status, attempts, outcome, tags, error, co
 
 // Apply implements SQLModel with the same rules as DocumentResults.Apply.
 func (ResultsModel) Apply(ctx context.Context, tx *sqldb.Tx, t Tables, env events.Envelope) error {
+	if env.Type == events.TypeJobErased {
+		return scrubResults(ctx, tx, t, env.JobID) // erase_scrub.go
+	}
 	ev, err := env.Decode()
 	if err != nil {
 		return err

@@ -1,6 +1,7 @@
 package services
 
 import (
+	"github.com/tagstream/tagstream/events"
 	"github.com/tagstream/tagstream/internal/apperr"
 	"github.com/tagstream/tagstream/services/org"
 )
@@ -88,4 +89,39 @@ func CheckStartIn(c Caller, orgID string) error {
 		return apperr.New(apperr.Forbidden, "auditors cannot start jobs in organisation %q", orgID)
 	}
 	return &apperr.Error{Code: apperr.NotFound, Field: "org_id", Message: "organisation " + orgID + " not found"}
+}
+
+// isJobAdmin reports whether c administers the job: the organisation's
+// admin for an organisation's job, a global admin for any other.
+func isJobAdmin(c Caller, orgID string) bool {
+	if orgID != "" {
+		return c.Orgs[orgID] == org.RoleAdmin
+	}
+	return c.ControlAll
+}
+
+// CheckErase decides whether c may erase a job: its owner or an admin
+// (isJobAdmin) may; the system may always (retention erases as the
+// system). NotFound when c may not even read the job, Forbidden when it
+// may read but not erase it.
+func CheckErase(c Caller, jobID, ownerID, orgID string) error {
+	if c.Actor.Kind == events.ActorSystem || (ownerID != "" && ownerID == c.Actor.ID) || isJobAdmin(c, orgID) {
+		return nil
+	}
+	if err := CheckRead(c, jobID, ownerID, orgID); err != nil {
+		return err
+	}
+	return apperr.New(apperr.Forbidden, "only the job's owner or an admin can erase job %q", jobID)
+}
+
+// CheckLegalHold decides whether c may set or lift a legal hold: admins
+// only (isJobAdmin), not the owner whose erasure it blocks.
+func CheckLegalHold(c Caller, jobID, ownerID, orgID string) error {
+	if isJobAdmin(c, orgID) {
+		return nil
+	}
+	if err := CheckRead(c, jobID, ownerID, orgID); err != nil {
+		return err
+	}
+	return apperr.New(apperr.Forbidden, "only an admin can set or lift a legal hold on job %q", jobID)
 }

@@ -51,3 +51,38 @@ func TestJobAccessPolicy(t *testing.T) {
 		}
 	}
 }
+
+// Erasure: the owner, the job's admin (the organisation's for its jobs,
+// the global one for others) and the system (retention); legal hold:
+// admins only. Who cannot read the job gets 404, who reads it 403.
+func TestEraseAndLegalHoldAccess(t *testing.T) {
+	in := func(role string) Caller {
+		return Caller{Actor: events.User("u-2", "two@example.org"), Orgs: map[string]string{"org_a": role}}
+	}
+	owner := Caller{Actor: events.User("u-1", "one@example.org")}
+	globalAdmin := Caller{Actor: events.User("u-9", "g@example.org"), ControlAll: true, ReadAll: true}
+	system := Caller{Actor: events.System}
+	for _, c := range []struct {
+		name        string
+		caller      Caller
+		org         string
+		erase, hold string // apperr codes, "" allowed
+	}{
+		{"owner", owner, "org_a", "", apperr.Forbidden},
+		{"owner outside orgs", owner, "", "", apperr.Forbidden},
+		{"org admin", in("admin"), "org_a", "", ""},
+		{"org operator", in("operator"), "org_a", apperr.Forbidden, apperr.Forbidden},
+		{"org auditor", in("auditor"), "org_a", apperr.Forbidden, apperr.Forbidden},
+		{"org member", in("member"), "org_a", apperr.NotFound, apperr.NotFound},
+		{"global admin, plain job", globalAdmin, "", "", ""},
+		{"global admin, org job", globalAdmin, "org_a", apperr.NotFound, apperr.NotFound},
+		{"system (retention)", system, "org_a", "", apperr.NotFound},
+	} {
+		if got := apperr.Code(CheckErase(c.caller, "j", "u-1", c.org)); got != c.erase {
+			t.Errorf("%s erase: %q, want %q", c.name, got, c.erase)
+		}
+		if got := apperr.Code(CheckLegalHold(c.caller, "j", "u-1", c.org)); got != c.hold {
+			t.Errorf("%s hold: %q, want %q", c.name, got, c.hold)
+		}
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"github.com/tagstream/tagstream/events"
 	"github.com/tagstream/tagstream/events/jsstore"
 	"github.com/tagstream/tagstream/internal/auth"
+	"github.com/tagstream/tagstream/internal/datakeys"
 	"github.com/tagstream/tagstream/internal/fetch"
 	"github.com/tagstream/tagstream/internal/httpapi"
 	"github.com/tagstream/tagstream/internal/llm"
@@ -39,30 +40,37 @@ type roles struct {
 
 // app is one wired Tagstream process.
 type app struct {
-	cfg      config
-	roles    roles
-	log      *slog.Logger
-	conn     *natsx.Conn
-	store    *jsstore.Store
-	queue    *dispatch.TaskQueue
-	cache    *dispatch.KVCache
-	secrets  *secrets.Store
-	uploads  *uploads.Store
-	auth     *auth.Service
-	orgs     *services.OrgDirectory // organisation roles, folded from orgs.*
-	sso      *auth.Federation       // single sign-on; nil without TAGSTREAM_OIDC_ISSUER
-	readDB   *sqldb.DB
-	read     *projections.SQLRunner // the SQL read models, from their checkpoints
-	jobs     *projections.JobQueries
-	results  *projections.ResultQueries
-	search   *projections.SearchReader // search, history statistics, analytics
-	fresh    *projections.SQLRunner    // what commands wait on: every read model
-	readFrom uint64                    // the SQL models' lowest checkpoint at start: where the catch-up began
-	tagger   pipeline.Tagger
-	handler  http.Handler
-	unlock   func()
-	metrics  *metrics.Metrics
-	skips    *events.Skips // events skipped as too new, by any reader
+	cfg   config
+	roles roles
+	log   *slog.Logger
+	conn  *natsx.Conn
+	// store seals and opens document data (events/sealed) around rawLog,
+	// the log as stored, which only the hash-chained export reads.
+	store  events.Store
+	rawLog *jsstore.Store
+	keys   *datakeys.Keys
+	// governance erases jobs and sets legal holds (API processes); the
+	// retention sweeper erases through it too.
+	governance services.GovernanceHandler
+	queue      *dispatch.TaskQueue
+	cache      *dispatch.KVCache
+	secrets    *secrets.Store
+	uploads    *uploads.Store
+	auth       *auth.Service
+	orgs       *services.OrgDirectory // organisation roles, folded from orgs.*
+	sso        *auth.Federation       // single sign-on; nil without TAGSTREAM_OIDC_ISSUER
+	readDB     *sqldb.DB
+	read       *projections.SQLRunner // the SQL read models, from their checkpoints
+	jobs       *projections.JobQueries
+	results    *projections.ResultQueries
+	search     *projections.SearchReader // search, history statistics, analytics
+	fresh      *projections.SQLRunner    // what commands wait on: every read model
+	readFrom   uint64                    // the SQL models' lowest checkpoint at start: where the catch-up began
+	tagger     pipeline.Tagger
+	handler    http.Handler
+	unlock     func()
+	metrics    *metrics.Metrics
+	skips      *events.Skips // events skipped as too new, by any reader
 	// readyAt is the log's last sequence when the read models started
 	// rebuilding: /api/ready waits for the runner to reach it.
 	readyAt uint64
@@ -72,6 +80,9 @@ type app struct {
 func (a *app) close() {
 	if a.auth != nil {
 		a.auth.Close() // the revocation watch
+	}
+	if a.keys != nil {
+		a.keys.Close() // the destroyed-keys watch
 	}
 	if a.sso != nil {
 		a.sso.Provider.Close() // the signing-key refresh
@@ -122,19 +133,24 @@ func natsConfig(cfg config, log *slog.Logger) natsx.Config {
 func (a *app) open(ctx context.Context) error {
 	var err error
 	replicas := a.conn.Replicas()
-	if a.store, err = jsstore.Open(ctx, a.conn.JS, jsstore.Options{Replicas: replicas}); err != nil {
-		return err
-	}
-	if a.queue, err = dispatch.OpenTaskQueue(ctx, a.conn.JS, replicas, a.cfg.AckWait); err != nil {
-		return err
-	}
-	if a.cache, err = dispatch.OpenContentCache(ctx, a.conn.JS, replicas); err != nil {
+	if a.rawLog, err = jsstore.Open(ctx, a.conn.JS, jsstore.Options{Replicas: replicas}); err != nil {
 		return err
 	}
 	key, err := secrets.LoadOrCreateKey(a.cfg.DataDir, a.cfg.SecretsKey)
 	if err != nil {
 		return err
 	}
+	if err := a.openSealing(ctx, key); err != nil {
+		return err
+	}
+	if a.queue, err = dispatch.OpenTaskQueue(ctx, a.conn.JS, replicas, a.cfg.AckWait); err != nil {
+		return err
+	}
+	a.queue.SealWith(a.keys) // tasks carry paths and titles too
+	if a.cache, err = dispatch.OpenContentCache(ctx, a.conn.JS, replicas); err != nil {
+		return err
+	}
+	a.cache.SealWith(a.keys) // cached tags are document data
 	if a.secrets, err = secrets.Open(ctx, a.conn.JS, replicas, key); err != nil {
 		return err
 	}
@@ -183,6 +199,7 @@ func (a *app) open(ctx context.Context) error {
 	}
 	a.metrics.Watch(metrics.State{JobsByStatus: a.jobsByStatus, Applied: a.fresh.Applied,
 		LogLastSeq: a.store.LastSeq, TaskBacklog: a.taskBacklog, Projections: a.projectionStates})
+	a.governance = services.NewGovernanceHandler(a.store, a.keys, a.uploads.EraseJob, a.scrubReadDB)
 	starter := services.NewStartJobHandler(a.store, a.secrets, a.cfg.MaxDocuments, a.cfg.LLMAPIKey != "").
 		WithCallbacks(a.cfg.WebhookSecret != "", a.cfg.AllowPrivate)
 	a.handler = httpapi.New(httpapi.Deps{
@@ -197,6 +214,7 @@ func (a *app) open(ctx context.Context) error {
 		OrgCommands:  services.NewOrgHandler(a.store),
 		OrgDirectory: a.orgs,
 		Retry:        services.NewRetryJobHandler(a.store, a.secrets, a.cfg.LLMAPIKey != ""),
+		Governance:   a.governance,
 		Validate:     services.NewValidatePathsHandler(fetch.New(fetchConfig(a.cfg))),
 		Jobs:         a.jobs,
 		Analytics:    a.search,

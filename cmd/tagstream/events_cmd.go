@@ -55,7 +55,7 @@ func eventsTailCmd() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		a, err := openLog(c, cfg)
+		a, err := openPlainLog(c, cfg, false)
 		if err != nil {
 			return err
 		}
@@ -117,7 +117,9 @@ func eventsExportCmd() *cobra.Command {
 			w = file
 		}
 		x := events.NewExporter(w)
-		if err := a.store.Read(c.Context(), filter, 1, x.Write); err != nil {
+		// The events as stored (document data sealed): the chain an
+		// auditor verifies does not change when a job is erased.
+		if err := a.rawLog.Read(c.Context(), filter, 1, x.Write); err != nil {
 			return err
 		}
 		n, final, err := x.Close()

@@ -17,6 +17,7 @@ import (
 	"github.com/tagstream/tagstream/events"
 	"github.com/tagstream/tagstream/events/jsstore"
 	"github.com/tagstream/tagstream/internal/natsx"
+	"github.com/tagstream/tagstream/internal/secrets"
 )
 
 // operatorSettings are the only flags of the commands that read the log
@@ -48,7 +49,40 @@ func openLog(c *cobra.Command, cfg config) (*app, error) {
 		}
 		return nil, fmt.Errorf("open the event log %s: %w", where(cfg), err)
 	}
-	if a.store, err = jsstore.Open(ctx, conn.JS, jsstore.Options{Replicas: conn.Replicas()}); err != nil {
+	if a.rawLog, err = jsstore.Open(ctx, conn.JS, jsstore.Options{Replicas: conn.Replicas()}); err != nil {
+		a.close()
+		return nil, err
+	}
+	a.store = a.rawLog
+	return a, nil
+}
+
+// openPlainLog is openLog for commands that read document data (tail,
+// rebuild): a.store opens it with the data keys, under the master key
+// (TAGSTREAM_SECRETS_KEY, else DATA_DIR/secrets.key). Without a master
+// key, need refuses; otherwise the events are read as stored, document
+// data sealed. The export always reads them as stored.
+func openPlainLog(c *cobra.Command, cfg config, need bool) (*app, error) {
+	a, err := openLog(c, cfg)
+	if err != nil {
+		return nil, err
+	}
+	env := cfg.SecretsKey
+	if env == "" {
+		env = os.Getenv("TAGSTREAM_SECRETS_KEY") // not a flag of operator commands
+	}
+	if _, statErr := os.Stat(filepath.Join(cfg.DataDir, "secrets.key")); env == "" && statErr != nil {
+		if !need {
+			return a, nil
+		}
+		a.close()
+		return nil, fmt.Errorf("reading document data needs the master key: set TAGSTREAM_SECRETS_KEY or use the server's --data-dir")
+	}
+	key, err := secrets.LoadOrCreateKey(cfg.DataDir, env)
+	if err == nil {
+		err = a.openSealing(c.Context(), key)
+	}
+	if err != nil {
 		a.close()
 		return nil, err
 	}

@@ -47,7 +47,7 @@ func projectionsCmd() *cobra.Command {
 		if err := cfg.validateReadDB(); err != nil {
 			return err
 		}
-		a, err := openLog(c, cfg)
+		a, err := openPlainLog(c, cfg, true)
 		if err != nil {
 			return err
 		}

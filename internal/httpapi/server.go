@@ -75,14 +75,16 @@ type Deps struct {
 	OrgCommands  OrgCommands
 	OrgDirectory OrgDirectory
 	Retry        Retrier
-	Validate     PathValidator
-	Jobs         JobReader
-	Analytics    AnalyticsReader
-	Documents    DocumentSearcher // GET /api/documents, /api/history/stats; nil: 503
-	Results      ResultReader
-	Events       EventReader
-	Freshness    Freshness
-	Tap          Tapper
+	// Governance erases jobs and sets legal holds; nil: 503.
+	Governance Governor
+	Validate   PathValidator
+	Jobs       JobReader
+	Analytics  AnalyticsReader
+	Documents  DocumentSearcher // GET /api/documents, /api/history/stats; nil: 503
+	Results    ResultReader
+	Events     EventReader
+	Freshness  Freshness
+	Tap        Tapper
 	// Projections reports each read model's state and lag for /api/ready;
 	// optional.
 	Projections func(ctx context.Context) []projections.ModelStatus
@@ -225,6 +227,8 @@ func (s *Server) routes(r *gin.Engine) {
 	b.POST("/jobs/:job_id/cancel", s.change(services.ActionCancel))
 	b.POST("/jobs/:job_id/pause", s.change(services.ActionPause))
 	b.POST("/jobs/:job_id/resume", s.change(services.ActionResume))
+	b.POST("/jobs/:job_id/erase", s.erase)
+	b.POST("/jobs/:job_id/legal-hold", s.legalHold)
 }
 
 // statusOf is the one table from error codes to HTTP statuses.

@@ -29,6 +29,7 @@ var ErrNotFound = errors.New("uploads: the uploaded document is no longer stored
 
 // Store is the upload bucket.
 type Store struct {
+	js       jetstream.JetStream
 	obj      jetstream.ObjectStore
 	maxBytes int64
 }
@@ -49,7 +50,7 @@ func Open(ctx context.Context, js jetstream.JetStream, replicas int, ttl time.Du
 	if err != nil {
 		return nil, fmt.Errorf("uploads: bucket: %w", err)
 	}
-	return &Store{obj: obj, maxBytes: maxBytes}, nil
+	return &Store{js: js, obj: obj, maxBytes: maxBytes}, nil
 }
 
 // Name is the object name of an upload: job id and content hash, so an

@@ -26,7 +26,10 @@ type ContentCache interface {
 const CacheBucket = "tagstream_content_cache"
 
 // KVCache is the ContentCache in a NATS KV bucket.
-type KVCache struct{ kv jetstream.KeyValue }
+type KVCache struct {
+	kv   jetstream.KeyValue
+	keys TaskKeys // nil: tags in the clear (cacheseal.go)
+}
 
 var _ ContentCache = (*KVCache)(nil)
 
@@ -44,23 +47,27 @@ func OpenContentCache(ctx context.Context, js jetstream.JetStream, replicas int)
 
 // Get implements pipeline.Cache.
 func (c *KVCache) Get(ctx context.Context, key string) (pipeline.CacheEntry, bool, error) {
-	var e pipeline.CacheEntry
 	ent, err := c.kv.Get(ctx, key)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return e, false, nil
+		return pipeline.CacheEntry{}, false, nil
 	}
 	if err != nil {
-		return e, false, err
+		return pipeline.CacheEntry{}, false, err
 	}
+	var e storedEntry
 	if err := json.Unmarshal(ent.Value(), &e); err != nil {
-		return e, false, nil // unreadable: as if absent, and overwritten next time
+		return pipeline.CacheEntry{}, false, nil // unreadable: as if absent, and overwritten next time
 	}
-	return e, true, nil
+	return c.openEntry(ctx, e)
 }
 
 // Put implements ContentCache.
 func (c *KVCache) Put(ctx context.Context, key string, e pipeline.CacheEntry) error {
-	raw, err := json.Marshal(e)
+	sealed, err := c.sealEntry(ctx, e)
+	if err != nil {
+		return err
+	}
+	raw, err := json.Marshal(sealed)
 	if err != nil {
 		return err
 	}

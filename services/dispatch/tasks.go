@@ -38,6 +38,7 @@ type TaskQueue struct {
 	js      jetstream.JetStream
 	stream  jetstream.Stream
 	ackWait time.Duration
+	keys    TaskKeys // nil: tasks in the clear (taskseal.go)
 }
 
 // OpenTaskQueue creates the task stream if needed. ackWait is how long a
@@ -100,7 +101,11 @@ func (q *TaskQueue) enqueue(ctx context.Context, tasks []task, idSuffix string) 
 			return err
 		}
 		id := fmt.Sprintf("%s-%d-%d%s", t.JobID, t.Document.Row, t.Attempt, idSuffix)
-		f, err := q.js.PublishAsync(taskSubject(t.JobID, t.Document.Row), data, jetstream.WithMsgID(id))
+		subject := taskSubject(t.JobID, t.Document.Row)
+		if data, err = q.seal(ctx, subject, t.JobID, data); err != nil {
+			return fmt.Errorf("seal task %s: %w", id, err)
+		}
+		f, err := q.js.PublishAsync(subject, data, jetstream.WithMsgID(id))
 		if err != nil {
 			return fmt.Errorf("enqueue task %s: %w", id, err)
 		}

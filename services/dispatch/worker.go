@@ -298,7 +298,16 @@ func (w *Worker) settleLog(log *slog.Logger, jobID string, err error) func(strin
 // process runs one task and settles its message.
 func (w *Worker) process(ctx context.Context, msg jetstream.Msg) {
 	var t task
-	if err := json.Unmarshal(msg.Data(), &t); err != nil || !events.ValidJobID(t.JobID) {
+	data, err := w.queue.open(ctx, msg)
+	if err != nil && !errors.Is(err, errTaskGone) {
+		w.cfg.Log.Warn("worker: cannot open a sealed task now; it will be redelivered", "subject", msg.Subject(), "err", err)
+		_ = msg.NakWithDelay(time.Second)
+		return
+	}
+	if err == nil {
+		err = json.Unmarshal(data, &t)
+	}
+	if err != nil || !events.ValidJobID(t.JobID) {
 		// The body is unusable, but the subject still names job and row.
 		parts := strings.Split(msg.Subject(), ".")
 		job, row := "", -1
@@ -428,7 +437,7 @@ func (w *Worker) run(ctx context.Context, t task, log *slog.Logger) settle {
 			// recorded event; a lost write only costs a model call later.
 			cctx, cancel := detached(ctx)
 			defer cancel()
-			if err := w.cfg.Cache.Put(cctx, out.CacheKey, pipeline.CacheEntry{Seq: seq, Tags: out.Tags}); err != nil {
+			if err := w.cfg.Cache.Put(cctx, out.CacheKey, pipeline.CacheEntry{Seq: seq, Tags: out.Tags, JobID: t.JobID}); err != nil {
 				log.Warn("worker: remember tags in the content cache", "err", err)
 			}
 		}

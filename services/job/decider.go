@@ -46,7 +46,9 @@ type State struct {
 	Config     events.JobConfig
 	Reason     string
 	ControlSeq uint64 // sequence of the last control event
-	AttemptSeq uint64 // sequence of the JobStarted/JobRetried of the current attempt
+	// Erased: a JobErased was folded (erase.go); Hold: a legal hold is on.
+	Erased, Hold bool
+	AttemptSeq   uint64 // sequence of the JobStarted/JobRetried of the current attempt
 
 	// Docs and the counts are kept only when the state was made with
 	// trackDocs (one entry per document).
@@ -129,6 +131,10 @@ func (s *State) ApplyEvent(env events.Envelope, ev events.Event) {
 		ev = &e
 	case events.DocumentReleased:
 		ev = &e
+	case events.JobErased:
+		ev = &e
+	case events.LegalHoldSet:
+		ev = &e
 	}
 	s.apply(env, ev)
 }
@@ -174,6 +180,8 @@ func (s *State) apply(env events.Envelope, ev events.Event) {
 		s.control(env, events.StatusFailed)
 	case *events.JobCompleted:
 		s.control(env, CompletedStatus(*e))
+	case *events.JobErased, *events.LegalHoldSet:
+		s.applyGovernance(env, e)
 	case *events.JobRetried:
 		if e.Attempt <= s.Attempt {
 			return
@@ -310,6 +318,9 @@ type Command struct {
 
 // Decide returns the event a command appends, or why it may not.
 func (s *State) Decide(cmd Command) (events.Event, error) {
+	if s.Erased {
+		return nil, errErasedJob(s.ID)
+	}
 	active := s.Status == events.StatusPending || s.Status == events.StatusProcessing
 	switch cmd.Action {
 	case ActionPause:

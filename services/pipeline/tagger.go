@@ -29,6 +29,10 @@ type TagInput struct {
 type CacheEntry struct {
 	Seq  uint64   `json:"seq"`
 	Tags []string `json:"tags"`
+	// JobID is the job whose DocumentTagged (Seq) the tags are from: a
+	// store may seal them under its data key, so erasing that job ends
+	// their reuse (issue 15).
+	JobID string `json:"job_id,omitempty"`
 }
 
 // Cache finds earlier taggings by CacheKey.

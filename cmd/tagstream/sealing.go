@@ -1,0 +1,32 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/tagstream/tagstream/events/sealed"
+	"github.com/tagstream/tagstream/internal/datakeys"
+)
+
+// openSealing opens the per-job data keys under the master key (the one
+// internal/secrets loads) and makes a.store the sealing decorator around
+// a.rawLog: every reader and writer of the log but the hash-chained
+// export goes through it.
+func (a *app) openSealing(ctx context.Context, master []byte) error {
+	keys, err := datakeys.Open(ctx, a.conn.JS, a.conn.Replicas(), master)
+	if err != nil {
+		return err
+	}
+	a.keys, a.store = keys, sealed.New(a.rawLog, keys)
+	return nil
+}
+
+// scrubReadDB runs after an erasure: once the read models have applied
+// the JobErased (and so scrubbed the job's rows), the SQLite WAL, which
+// still holds the earlier page images, is checkpointed and truncated.
+func (a *app) scrubReadDB(ctx context.Context, _ string) error {
+	if err := a.fresh.Sync(ctx); err != nil {
+		return fmt.Errorf("read models: %w", err)
+	}
+	return a.readDB.Checkpoint(ctx)
+}
