@@ -50,6 +50,8 @@ var golden = map[string]map[int]events.Event{
 	events.TypeOrgMemberAdded:       {1: &events.OrgMemberAdded{Email: "asha@example.org", Role: "auditor", UserID: "usr_4f2a"}},
 	events.TypeOrgMemberRoleChanged: {1: &events.OrgMemberRoleChanged{Email: "asha@example.org", From: "auditor", To: "operator"}},
 	events.TypeOrgMemberRemoved:     {1: &events.OrgMemberRemoved{Email: "asha@example.org", Role: "operator"}},
+	events.TypeOrgSettingsChanged: {1: &events.OrgSettingsChanged{RetentionDays: 30,
+		CallbackURL: "https://hooks.example.org/tagstream", Changed: []string{"retention_days", "callback_url"}}},
 }
 
 func goldenPath(typ string, v int) string {

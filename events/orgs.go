@@ -10,6 +10,7 @@ const (
 	TypeOrgMemberAdded       = "OrgMemberAdded"
 	TypeOrgMemberRoleChanged = "OrgMemberRoleChanged"
 	TypeOrgMemberRemoved     = "OrgMemberRemoved"
+	TypeOrgSettingsChanged   = "OrgSettingsChanged"
 )
 
 // SubjectAllOrgs matches every organisation's events.
@@ -56,12 +57,27 @@ type OrgMemberRemoved struct {
 	Role  string `json:"role"` // the role the member had
 }
 
+// OrgSettingsChanged records an organisation's settings as they are
+// after the change (the whole set, so folding is a plain assignment):
+// RetentionDays erases a job's document data that many days after it
+// ended (0: kept until erased by hand); CallbackURL receives the signed
+// webhooks of the organisation's jobs that name none of their own
+// ("": none). The webhook secret is the server's, never in the log.
+type OrgSettingsChanged struct {
+	RetentionDays int    `json:"retention_days"`
+	CallbackURL   string `json:"callback_url,omitempty"`
+	// Changed names the settings this change set, for the audit trail.
+	Changed []string `json:"changed"`
+}
+
 func (OrgCreated) EventType() string           { return TypeOrgCreated }
 func (OrgMemberAdded) EventType() string       { return TypeOrgMemberAdded }
 func (OrgMemberRoleChanged) EventType() string { return TypeOrgMemberRoleChanged }
 func (OrgMemberRemoved) EventType() string     { return TypeOrgMemberRemoved }
+func (OrgSettingsChanged) EventType() string   { return TypeOrgSettingsChanged }
 
 func (OrgCreated) subject(id string) string           { return OrgSubject(id) }
 func (OrgMemberAdded) subject(id string) string       { return OrgSubject(id) }
 func (OrgMemberRoleChanged) subject(id string) string { return OrgSubject(id) }
 func (OrgMemberRemoved) subject(id string) string     { return OrgSubject(id) }
+func (OrgSettingsChanged) subject(id string) string   { return OrgSubject(id) }

@@ -46,6 +46,7 @@ func newTypes() *Registry {
 	r.Register(TypeOrgMemberAdded, func() Event { return &OrgMemberAdded{} })
 	r.Register(TypeOrgMemberRoleChanged, func() Event { return &OrgMemberRoleChanged{} })
 	r.Register(TypeOrgMemberRemoved, func() Event { return &OrgMemberRemoved{} })
+	r.Register(TypeOrgSettingsChanged, func() Event { return &OrgSettingsChanged{} })
 	return r
 }
 

@@ -20,7 +20,9 @@ import (
 // with the subject's last sequence as the guard, so two admins cannot
 // both remove the last other admin.
 type OrgHandler struct {
-	store events.Store
+	store            events.Store
+	callbacks        bool // see WithCallbacks
+	callbacksPrivate bool
 }
 
 // NewOrgHandler returns a handler appending to store.
@@ -249,4 +251,14 @@ func (d *OrgDirectory) Members(orgID string) []org.Member {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Email < out[j].Email })
 	return out
+}
+
+// Settings returns an organisation's settings (zero for an unknown one).
+func (d *OrgDirectory) Settings(orgID string) org.Settings {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if s := d.orgs[orgID]; s != nil {
+		return s.Settings
+	}
+	return org.Settings{}
 }

@@ -194,7 +194,7 @@ func (a *app) open(ctx context.Context) error {
 		SingleWait:   a.cfg.DocTimeout + 30*time.Second,
 		MaxDocuments: a.cfg.MaxDocuments,
 		Change:       services.NewChangeJobHandler(a.store),
-		OrgCommands:  services.NewOrgHandler(a.store),
+		OrgCommands:  services.NewOrgHandler(a.store).WithCallbacks(a.cfg.WebhookSecret != "", a.cfg.AllowPrivate),
 		OrgDirectory: a.orgs,
 		Retry:        services.NewRetryJobHandler(a.store, a.secrets, a.cfg.LLMAPIKey != ""),
 		Validate:     services.NewValidatePathsHandler(fetch.New(fetchConfig(a.cfg))),

@@ -35,7 +35,12 @@ const (
 	ActionAdd    = "add"
 	ActionRole   = "role"
 	ActionRemove = "remove"
+	// ActionSettings changes the organisation's settings (admins only).
+	ActionSettings = "settings"
 )
+
+// MaxRetentionDays bounds retention_days (ten years); 0 turns it off.
+const MaxRetentionDays = 3650
 
 // MaxName bounds an organisation's name (characters, after trimming).
 const MaxName = 200
@@ -56,7 +61,14 @@ type State struct {
 	CreatedAt time.Time
 	CreatedBy events.Actor
 	Members   map[string]Member // by canonical email
-	Seq       uint64            // last event folded (the append guard)
+	Settings  Settings
+	Seq       uint64 // last event folded (the append guard)
+}
+
+// Settings are what an admin sets for the whole organisation.
+type Settings struct {
+	RetentionDays int    `json:"retention_days"` // 0: no automatic erasure
+	CallbackURL   string `json:"callback_url"`   // default webhook; "": none
 }
 
 // New returns the state of an organisation before any event.
@@ -103,6 +115,8 @@ func (s *State) ApplyEvent(env events.Envelope, ev events.Event) {
 		}
 	case *events.OrgMemberRemoved:
 		delete(s.Members, e.Email)
+	case *events.OrgSettingsChanged:
+		s.Settings = Settings{RetentionDays: e.RetentionDays, CallbackURL: e.CallbackURL}
 	}
 }
 
@@ -114,6 +128,11 @@ type Command struct {
 	Email  string       // add, role, remove
 	Role   string       // add, role
 	UserID string       // add: the account's id when it exists
+	// settings: the ones to change (nil: keep); CallbackURL "" removes
+	// the default webhook, RetentionDays 0 turns retention off. The
+	// caller has checked the URL (its rules are the server's).
+	RetentionDays *int
+	CallbackURL   *string
 }
 
 // Decide is the organisation's rules in one place: who may do what, and
@@ -136,6 +155,12 @@ func Decide(s *State, c Command) ([]events.Event, error) {
 	byRole := s.Role(c.By.Email)
 	if !s.Exists() || byRole == "" {
 		return nil, apperr.New(apperr.NotFound, "organisation %q not found", s.ID)
+	}
+	if c.Action == ActionSettings {
+		if byRole != RoleAdmin {
+			return nil, apperr.New(apperr.Forbidden, "only an admin of the organisation may change its settings")
+		}
+		return decideSettings(s, c)
 	}
 	email := CanonicalEmail(c.Email)
 	self := email == CanonicalEmail(c.By.Email)
@@ -180,6 +205,29 @@ func Decide(s *State, c Command) ([]events.Event, error) {
 		return []events.Event{events.OrgMemberRemoved{Email: email, Role: cur.Role}}, nil
 	}
 	return nil, apperr.New(apperr.Invalid, "unknown organisation action %q", c.Action)
+}
+
+// decideSettings records the settings after the change, or nothing when
+// they are already so.
+func decideSettings(s *State, c Command) ([]events.Event, error) {
+	next, changed := s.Settings, []string{}
+	if c.RetentionDays != nil {
+		if d := *c.RetentionDays; d < 0 || d > MaxRetentionDays {
+			return nil, apperr.Field("retention_days", "must be 0 (keep until erased) to %d days, got %d", MaxRetentionDays, d)
+		}
+		if *c.RetentionDays != next.RetentionDays {
+			next.RetentionDays = *c.RetentionDays
+			changed = append(changed, "retention_days")
+		}
+	}
+	if c.CallbackURL != nil && strings.TrimSpace(*c.CallbackURL) != next.CallbackURL {
+		next.CallbackURL = strings.TrimSpace(*c.CallbackURL)
+		changed = append(changed, "callback_url")
+	}
+	if len(changed) == 0 {
+		return nil, nil
+	}
+	return []events.Event{events.OrgSettingsChanged{RetentionDays: next.RetentionDays, CallbackURL: next.CallbackURL, Changed: changed}}, nil
 }
 
 func (s *State) admins() int {
