@@ -43,9 +43,9 @@ func newTypes() *Registry {
 	r.Register(TypeDocumentReleased, func() Event { return &DocumentReleased{} })
 	r.Register(TypeWebhookAttempted, func() Event { return &WebhookAttempted{} })
 	r.Register(TypeOrgCreated, func() Event { return &OrgCreated{} })
-	r.Register(TypeOrgMemberAdded, func() Event { return &OrgMemberAdded{} })
-	r.Register(TypeOrgMemberRoleChanged, func() Event { return &OrgMemberRoleChanged{} })
-	r.Register(TypeOrgMemberRemoved, func() Event { return &OrgMemberRemoved{} })
+	r.Register(TypeOrgMemberAdded, func() Event { return &OrgMemberAdded{} }, addsReason)
+	r.Register(TypeOrgMemberRoleChanged, func() Event { return &OrgMemberRoleChanged{} }, addsReason)
+	r.Register(TypeOrgMemberRemoved, func() Event { return &OrgMemberRemoved{} }, addsReason)
 	r.Register(TypeOrgSettingsChanged, func() Event { return &OrgSettingsChanged{} })
 	return r
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -261,4 +262,40 @@ func (d *OrgDirectory) Settings(orgID string) org.Settings {
 		return s.Settings
 	}
 	return org.Settings{}
+}
+
+// MemberOf returns email's membership in each organisation it belongs to.
+func (d *OrgDirectory) MemberOf(email string) map[string]org.Member {
+	email = org.CanonicalEmail(email)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := map[string]org.Member{}
+	for id, s := range d.orgs {
+		if m, ok := s.Members[email]; ok {
+			out[id] = m
+		}
+	}
+	return out
+}
+
+// Exists reports whether the organisation was created.
+func (d *OrgDirectory) Exists(orgID string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	s := d.orgs[orgID]
+	return s != nil && s.Exists()
+}
+
+// Named returns the ids of the organisations called name (any case).
+func (d *OrgDirectory) Named(name string) []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var out []string
+	for id, s := range d.orgs {
+		if s.Exists() && strings.EqualFold(s.Name, name) {
+			out = append(out, id)
+		}
+	}
+	sort.Strings(out)
+	return out
 }

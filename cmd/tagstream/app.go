@@ -181,6 +181,11 @@ func (a *app) open(ctx context.Context) error {
 	if err := a.orgs.CatchUp(ctx, a.store); err != nil {
 		return fmt.Errorf("read organisations: %w", err)
 	}
+	orgCommands := services.NewOrgHandler(a.store).WithCallbacks(a.cfg.WebhookSecret != "", a.cfg.AllowPrivate)
+	if a.sso != nil && a.cfg.OIDCOrgClaim != "" {
+		mapping, _ := parseOrgMapping(a.cfg.OIDCOrgs) // checked by validate
+		a.sso.Memberships = services.NewSSOMemberships(orgCommands, a.orgs, mapping, a.log)
+	}
 	a.metrics.Watch(metrics.State{JobsByStatus: a.jobsByStatus, Applied: a.fresh.Applied,
 		LogLastSeq: a.store.LastSeq, TaskBacklog: a.taskBacklog, Projections: a.projectionStates})
 	starter := services.NewStartJobHandler(a.store, a.secrets, a.cfg.MaxDocuments, a.cfg.LLMAPIKey != "").
@@ -194,7 +199,7 @@ func (a *app) open(ctx context.Context) error {
 		SingleWait:   a.cfg.DocTimeout + 30*time.Second,
 		MaxDocuments: a.cfg.MaxDocuments,
 		Change:       services.NewChangeJobHandler(a.store),
-		OrgCommands:  services.NewOrgHandler(a.store).WithCallbacks(a.cfg.WebhookSecret != "", a.cfg.AllowPrivate),
+		OrgCommands:  orgCommands,
 		OrgDirectory: a.orgs,
 		Retry:        services.NewRetryJobHandler(a.store, a.secrets, a.cfg.LLMAPIKey != ""),
 		Validate:     services.NewValidatePathsHandler(fetch.New(fetchConfig(a.cfg))),

@@ -59,6 +59,8 @@ type config struct {
 	OIDCRoleClaim    string
 	OIDCRoles        string
 	OIDCDefaultRole  string
+	OIDCOrgClaim     string
+	OIDCOrgs         string
 	OIDCSessionMax   time.Duration
 	ReadDB           string
 }
@@ -109,6 +111,8 @@ func (c *config) settings() []setting {
 		{"oidc-role-claim", "TAGSTREAM_OIDC_ROLE_CLAIM", "claim holding the user's groups or roles; dotted for nested claims, e.g. realm_access.roles", &c.OIDCRoleClaim, "groups"},
 		{"oidc-roles", "TAGSTREAM_OIDC_ROLES", "claim values that grant a role: value=role,... (roles: user, auditor, admin)", &c.OIDCRoles, ""},
 		{"oidc-default-role", "TAGSTREAM_OIDC_DEFAULT_ROLE", "role of a provider user whose claim maps to nothing: user, auditor, admin, or none to refuse them", &c.OIDCDefaultRole, "user"},
+		{"oidc-org-claim", "TAGSTREAM_OIDC_ORG_CLAIM", "claim naming the user's organisations (org ids or names; dotted for nested claims): sign-in adds and removes their memberships, with the role the role mapping gives (admin, auditor, else member); empty: off", &c.OIDCOrgClaim, ""},
+		{"oidc-orgs", "TAGSTREAM_OIDC_ORGS", "claim values of TAGSTREAM_OIDC_ORG_CLAIM that name an organisation: value=org_id (or name),...; other values are taken as an org id or a unique name", &c.OIDCOrgs, ""},
 		{"oidc-session-max", "TAGSTREAM_OIDC_SESSION_MAX", "a console session opened through the provider ends this long after sign-in, refreshed or not", &c.OIDCSessionMax, "12h"},
 		{"start-rate", "TAGSTREAM_START_RATE", "job starts (and, separately, path validations) per minute per user, bursts of up to 10; 0: unlimited", &c.StartRate, "60"},
 	}

@@ -30,6 +30,16 @@ type Federation struct {
 	// default 12h), so that a user removed or regrouped at the provider
 	// keeps their old access at most that long.
 	SessionMax time.Duration
+	// Memberships, when set, keeps the user's organisation memberships in
+	// line with Mapping.OrgClaim at each sign-in and each newly seen
+	// provider token (services.SSOMemberships).
+	Memberships MembershipSync
+}
+
+// MembershipSync applies the organisations a provider's claims name
+// (OrgValues) to the account, with the organisation role that role maps to.
+type MembershipSync interface {
+	Sync(ctx context.Context, userID, email, role string, orgValues []string) error
 }
 
 // DefaultSessionMax is Federation.SessionMax when unset.
@@ -50,12 +60,22 @@ type ClaimMapping struct {
 	// DefaultRole is the role of a user none of whose values map; empty
 	// refuses such users (the provider admits more people than Tagstream).
 	DefaultRole Role
+	// OrgClaim names the claim (a dotted path, a string or a list) whose
+	// values name the user's organisations (TAGSTREAM_OIDC_ORG_CLAIM);
+	// empty: the provider manages no memberships.
+	OrgClaim string
 }
 
-// Grant is what the claims entitle a user to. Organisations (issue 15
-// item 1) add their memberships here, mapped from a claim the same way.
+// maxOrgValues bounds the organisations one token may name (a claim is
+// the provider's, but a runaway group list should not become thousands
+// of events).
+const maxOrgValues = 50
+
+// Grant is what the claims entitle a user to: an account role, and the
+// organisations OrgClaim names (nil when OrgClaim is unset).
 type Grant struct {
 	Role Role
+	Orgs []string
 }
 
 // rank orders roles for "the strongest wins".
@@ -72,7 +92,15 @@ func (m ClaimMapping) Grant(claims map[string]any) (Grant, bool) {
 	if !best.valid() {
 		return Grant{}, false
 	}
-	return Grant{Role: best}, true
+	g := Grant{Role: best}
+	seen := map[string]bool{}
+	for _, v := range claimValues(claims, m.OrgClaim) {
+		if v = strings.TrimSpace(v); v != "" && len(v) <= 200 && !seen[v] && len(g.Orgs) < maxOrgValues {
+			seen[v] = true
+			g.Orgs = append(g.Orgs, v)
+		}
+	}
+	return g, true
 }
 
 // claimValues reads the strings at a dotted path: a string, or the
@@ -223,13 +251,26 @@ func (s *Service) SignInWithCode(ctx context.Context, code, verifier, redirectUR
 	return u, tokens, nil
 }
 
-// federatedUser finds or creates the account of (issuer, subject) and
-// brings its email, name and role up to date with the claims.
+// federatedUser finds or creates the account of (issuer, subject),
+// brings its email, name and role up to date with the claims, and then
+// its organisation memberships (when the provider manages them).
 func (s *Service) federatedUser(ctx context.Context, ident oidc.Identity) (User, error) {
 	grant, ok := s.cfg.OIDC.Mapping.Grant(ident.Claims)
 	if !ok {
 		return User{}, apperr.New(apperr.Forbidden, "your identity provider account has no Tagstream role; ask an administrator to add you to a mapped group")
 	}
+	u, err := s.federatedAccount(ctx, ident, grant)
+	if err != nil || s.cfg.OIDC.Memberships == nil || s.cfg.OIDC.Mapping.OrgClaim == "" {
+		return u, err
+	}
+	if err := s.cfg.OIDC.Memberships.Sync(ctx, u.ID, u.Email, string(u.Role), grant.Orgs); err != nil {
+		return User{}, apperr.Wrap(err, "auth: organisation memberships from the provider")
+	}
+	return u, nil
+}
+
+// federatedAccount is the account part of federatedUser.
+func (s *Service) federatedAccount(ctx context.Context, ident oidc.Identity, grant Grant) (User, error) {
 	email := canonicalEmail(ident.Email)
 	if checkEmail(email) != nil {
 		email = "" // the events name the user by id; a malformed address is dropped, not trusted

@@ -122,7 +122,7 @@ func (s *Server) orgMembers(c *gin.Context) {
 	members := s.d.OrgDirectory.Members(id)
 	out := make([]gin.H, len(members))
 	for i, m := range members {
-		out[i] = gin.H{"email": m.Email, "role": m.Role, "user_id": m.UserID, "since": m.Since, "added_by": m.AddedBy}
+		out[i] = gin.H{"email": m.Email, "role": m.Role, "user_id": m.UserID, "since": m.Since, "added_by": m.AddedBy, "sso": m.SSO}
 	}
 	c.JSON(http.StatusOK, gin.H{"org_id": id, "members": out})
 }

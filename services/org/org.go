@@ -52,6 +52,9 @@ type Member struct {
 	UserID  string       `json:"user_id,omitempty"`
 	Since   time.Time    `json:"since"`
 	AddedBy events.Actor `json:"added_by"`
+	// SSO is set when the identity provider's claims made the membership
+	// (reason "sso"): the claims keep managing it, an admin's do not.
+	SSO bool `json:"sso,omitempty"`
 }
 
 // State is an organisation folded from its events.
@@ -107,7 +110,8 @@ func (s *State) ApplyEvent(env events.Envelope, ev events.Event) {
 		email := CanonicalEmail(env.Actor.Email)
 		s.Members[email] = Member{Email: email, Role: RoleAdmin, UserID: env.Actor.ID, Since: env.Time, AddedBy: env.Actor}
 	case *events.OrgMemberAdded:
-		s.Members[e.Email] = Member{Email: e.Email, Role: e.Role, UserID: e.UserID, Since: env.Time, AddedBy: env.Actor}
+		s.Members[e.Email] = Member{Email: e.Email, Role: e.Role, UserID: e.UserID, Since: env.Time, AddedBy: env.Actor,
+			SSO: e.Reason == events.ReasonSSO}
 	case *events.OrgMemberRoleChanged:
 		if m, ok := s.Members[e.Email]; ok {
 			m.Role = e.To
@@ -128,6 +132,9 @@ type Command struct {
 	Email  string       // add, role, remove
 	Role   string       // add, role
 	UserID string       // add: the account's id when it exists
+	// Reason is recorded with a membership change the system makes
+	// (By.Kind "system", e.g. events.ReasonSSO); users' changes have none.
+	Reason string
 	// settings: the ones to change (nil: keep); CallbackURL "" removes
 	// the default webhook, RetentionDays 0 turns retention off. The
 	// caller has checked the URL (its rules are the server's).
@@ -153,8 +160,18 @@ func Decide(s *State, c Command) ([]events.Event, error) {
 		return []events.Event{events.OrgCreated{Name: name}}, nil
 	}
 	byRole := s.Role(c.By.Email)
+	system := c.By.Kind == events.ActorSystem && c.Action != ActionSettings
+	if system && s.Exists() {
+		// The system acts on the server's configuration (single sign-on
+		// claims), not on a role in the organisation.
+		byRole = RoleAdmin
+	}
 	if !s.Exists() || byRole == "" {
 		return nil, apperr.New(apperr.NotFound, "organisation %q not found", s.ID)
+	}
+	reason := ""
+	if system {
+		reason = c.Reason
 	}
 	if c.Action == ActionSettings {
 		if byRole != RoleAdmin {
@@ -180,7 +197,7 @@ func Decide(s *State, c Command) ([]events.Event, error) {
 		if isMember {
 			return nil, apperr.New(apperr.Conflict, "%s is already a member (role %s); change the role instead", email, cur.Role)
 		}
-		return []events.Event{events.OrgMemberAdded{Email: email, Role: c.Role, UserID: c.UserID}}, nil
+		return []events.Event{events.OrgMemberAdded{Email: email, Role: c.Role, UserID: c.UserID, Reason: reason}}, nil
 	case ActionRole:
 		if !ValidRole(c.Role) {
 			return nil, apperr.Field("role", "must be one of member, operator, auditor, admin")
@@ -194,7 +211,7 @@ func Decide(s *State, c Command) ([]events.Event, error) {
 		if cur.Role == RoleAdmin && s.admins() == 1 {
 			return nil, apperr.New(apperr.Conflict, "%s is the organisation's last admin; make another admin first", email)
 		}
-		return []events.Event{events.OrgMemberRoleChanged{Email: email, From: cur.Role, To: c.Role}}, nil
+		return []events.Event{events.OrgMemberRoleChanged{Email: email, From: cur.Role, To: c.Role, Reason: reason}}, nil
 	case ActionRemove:
 		if !isMember {
 			return nil, apperr.New(apperr.NotFound, "%s is not a member of the organisation", email)
@@ -202,7 +219,7 @@ func Decide(s *State, c Command) ([]events.Event, error) {
 		if cur.Role == RoleAdmin && s.admins() == 1 {
 			return nil, apperr.New(apperr.Conflict, "%s is the organisation's last admin; make another admin first", email)
 		}
-		return []events.Event{events.OrgMemberRemoved{Email: email, Role: cur.Role}}, nil
+		return []events.Event{events.OrgMemberRemoved{Email: email, Role: cur.Role, Reason: reason}}, nil
 	}
 	return nil, apperr.New(apperr.Invalid, "unknown organisation action %q", c.Action)
 }
