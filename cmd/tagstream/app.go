@@ -29,6 +29,7 @@ import (
 	"github.com/tagstream/tagstream/services"
 	"github.com/tagstream/tagstream/services/dispatch"
 	"github.com/tagstream/tagstream/services/pipeline"
+	"github.com/tagstream/tagstream/services/retention"
 )
 
 // roles says what a process runs: `serve` is both, `worker` only workers.
@@ -63,6 +64,9 @@ type app struct {
 	unlock   func()
 	metrics  *metrics.Metrics
 	skips    *events.Skips // events skipped as too new, by any reader
+	// eraser is the erase command, for the retention sweeper; nil (no
+	// automatic erasure) until the erase wiring sets it.
+	eraser retention.Eraser
 	// readyAt is the log's last sequence when the read models started
 	// rebuilding: /api/ready waits for the runner to reach it.
 	readyAt uint64
@@ -262,6 +266,10 @@ func (a *app) run(ctx context.Context, ln net.Listener) error {
 		goLoop("projections", a.read.Run)
 		goLoop("organisations", func(ctx context.Context) error { return a.orgs.Run(ctx, a.store) })
 		goLoop("reconciler", a.reconcile)
+		if a.eraser != nil {
+			// Every API process sweeps; erasing twice is a no-op.
+			goLoop("retention", retention.New(a.store, a.eraser, retention.Config{Interval: a.cfg.RetentionInterval, Log: a.log}).Run)
+		}
 	}
 	var worker *dispatch.Worker
 	workCtx, stopWork := context.WithCancel(context.Background())

@@ -63,6 +63,9 @@ type config struct {
 	OIDCOrgs         string
 	OIDCSessionMax   time.Duration
 	ReadDB           string
+	// RetentionInterval is how often serve looks for organisation jobs
+	// past their retention period.
+	RetentionInterval time.Duration
 }
 
 type setting struct {
@@ -93,6 +96,7 @@ func (c *config) settings() []setting {
 		{"auditor-emails", "TAGSTREAM_AUDITOR_EMAILS", "deprecated, grants nothing: use `tagstream admin bootstrap --role auditor` or an invitation", &c.AuditorEmails, ""},
 		{"registration", "TAGSTREAM_REGISTRATION", "who may register: open, invite (an admin's invitation) or closed", &c.Registration, "open"},
 		{"max-documents", "TAGSTREAM_MAX_DOCUMENTS", "documents per job", &c.MaxDocuments, "10000"},
+		{"retention-interval", "TAGSTREAM_RETENTION_INTERVAL", "how often serve erases organisation jobs past their retention_days (at least 1m)", &c.RetentionInterval, "1h"},
 		{"doc-timeout", "TAGSTREAM_DOC_TIMEOUT", "deadline for one document", &c.DocTimeout, "5m"},
 		{"task-ack-wait", "TAGSTREAM_TASK_ACK_WAIT", "how long a silent worker keeps a task before it is redelivered", &c.AckWait, "60s"},
 		{"shutdown-grace", "TAGSTREAM_SHUTDOWN_GRACE", "how long in-flight documents may finish on shutdown before they are released", &c.ShutdownGrace, "30s"},
@@ -218,6 +222,9 @@ func (c *config) validate() error {
 	}
 	if err := c.validateOIDC(); err != nil {
 		return err
+	}
+	if c.RetentionInterval != 0 && c.RetentionInterval < time.Minute {
+		return fmt.Errorf("TAGSTREAM_RETENTION_INTERVAL must be at least 1m, got %s", c.RetentionInterval)
 	}
 	return nil
 }

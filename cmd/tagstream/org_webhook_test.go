@@ -86,3 +86,34 @@ func TestOrgDefaultWebhook(t *testing.T) {
 		t.Fatalf("after removal: %v", out)
 	}
 }
+
+// retention_days is set by an organisation admin: a bad value is a 400
+// naming the field, a good one shows in the settings and the audit
+// trail, and changing it keeps the default webhook.
+func TestOrgRetentionSetting(t *testing.T) {
+	secret := webhook.NewSecret()
+	cfg := testConfig(t)
+	cfg.WebhookSecret, cfg.AllowPrivate = secret, true
+	e := startEnv(t, cfg, &fakeTagger{})
+	admin := e.register("admin@example.com")
+	org := e.mustCall("POST", "/api/orgs", admin.token, map[string]any{"name": "Kept"}, 201)["org_id"].(string)
+	settings := "/api/orgs/" + org + "/settings"
+	e.mustCall("PATCH", settings, admin.token, map[string]any{"callback_url": "http://127.0.0.1:9/hook"}, http.StatusOK)
+	for _, bad := range []any{-1, 3651, "30", 1.5} {
+		st, out := e.call("PATCH", settings, admin.token, map[string]any{"retention_days": bad})
+		if st != http.StatusBadRequest || !strings.Contains(fmt.Sprint(out), "retention_days") {
+			t.Fatalf("retention_days %v: %d %v", bad, st, out)
+		}
+	}
+	out := e.mustCall("PATCH", settings, admin.token, map[string]any{"retention_days": 30}, http.StatusOK)
+	if out["retention_days"] != float64(30) || out["callback_url"] != "http://127.0.0.1:9/hook" {
+		t.Fatalf("after setting retention: %v", out)
+	}
+	ev := lastOrgEvent(e, org, admin.token)
+	if ev["type"] != "OrgSettingsChanged" || ev["data"].(map[string]any)["retention_days"] != float64(30) {
+		t.Fatalf("audit trail ends with %v", ev)
+	}
+	if got := e.mustCall("GET", settings, admin.token, nil, http.StatusOK); got["retention_days"] != float64(30) {
+		t.Fatalf("GET settings: %v", got)
+	}
+}
