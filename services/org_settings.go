@@ -2,18 +2,14 @@ package services
 
 import (
 	"context"
-	"strings"
 
 	"github.com/tagstream/tagstream/events"
 	"github.com/tagstream/tagstream/internal/apperr"
-	"github.com/tagstream/tagstream/internal/webhook"
 	"github.com/tagstream/tagstream/services/org"
 )
 
-// WithCallbacks lets organisations set a default callback_url, under the
-// same rules as a job's (StartJobHandler.WithCallbacks): enabled when the
-// server has a webhook secret, allowPrivate for plain http and private
-// addresses (TAGSTREAM_FETCH_ALLOW_PRIVATE).
+// WithCallbacks lets organisations set a default callback_url, under a
+// job's rules (see StartJobHandler.WithCallbacks).
 func (h OrgHandler) WithCallbacks(enabled, allowPrivate bool) OrgHandler {
 	h.callbacks, h.callbacksPrivate = enabled, allowPrivate
 	return h
@@ -29,13 +25,8 @@ type SettingsChange struct {
 // checked at start, then lets the organisation's decider record it.
 func (h OrgHandler) ChangeSettings(ctx context.Context, orgID string, by events.Actor, ch SettingsChange) (OrgResult, error) {
 	if ch.CallbackURL != nil {
-		if raw := strings.TrimSpace(*ch.CallbackURL); raw != "" {
-			if !h.callbacks {
-				return OrgResult{}, apperr.Field("callback_url", "this server sends no webhooks: it has no TAGSTREAM_WEBHOOK_SECRET configured")
-			}
-			if err := webhook.CheckURL(raw, h.callbacksPrivate); err != nil {
-				return OrgResult{}, apperr.Field("callback_url", "%v", err)
-			}
+		if _, err := checkCallbackURL("callback_url", *ch.CallbackURL, h.callbacks, h.callbacksPrivate); err != nil {
+			return OrgResult{}, err
 		}
 	}
 	return h.Change(ctx, orgID, org.Command{Action: org.ActionSettings, By: by,

@@ -1,12 +1,9 @@
 package services
 
 import (
-	"context"
 	"testing"
-	"time"
 
 	"github.com/tagstream/tagstream/events"
-	"github.com/tagstream/tagstream/events/memstore"
 	"github.com/tagstream/tagstream/services/org"
 )
 
@@ -14,11 +11,7 @@ import (
 // role changes the organisation role, an ambiguous name joins nothing,
 // and an admin's membership keeps the admin's role.
 func TestSSOMembershipsFollowTheClaims(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	store := memstore.New()
-	h := NewOrgHandler(store)
-	dir := NewOrgDirectory()
+	ctx, store, h, dir := orgRig(t)
 	go func() { _ = dir.Run(ctx, store) }()
 	boss := events.User("u-boss", "boss@example.org")
 	mk := func(name string) string {

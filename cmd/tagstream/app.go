@@ -187,7 +187,7 @@ func (a *app) open(ctx context.Context) error {
 	}
 	orgCommands := services.NewOrgHandler(a.store).WithCallbacks(a.cfg.WebhookSecret != "", a.cfg.AllowPrivate)
 	if a.sso != nil && a.cfg.OIDCOrgClaim != "" {
-		mapping, _ := parseOrgMapping(a.cfg.OIDCOrgs) // checked by validate
+		mapping, _ := auth.ParseOrgMapping(a.cfg.OIDCOrgs) // checked by validate
 		a.sso.Memberships = services.NewSSOMemberships(orgCommands, a.orgs, mapping, a.log)
 	}
 	a.metrics.Watch(metrics.State{JobsByStatus: a.jobsByStatus, Applied: a.fresh.Applied,

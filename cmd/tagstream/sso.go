@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/tagstream/tagstream/internal/auth"
@@ -33,7 +32,7 @@ func (c *config) validateOIDC() error {
 	if _, err := auth.ParseRole(c.OIDCDefaultRole); err != nil {
 		return fmt.Errorf("TAGSTREAM_OIDC_DEFAULT_ROLE: %w", err)
 	}
-	if _, err := parseOrgMapping(c.OIDCOrgs); err != nil {
+	if _, err := auth.ParseOrgMapping(c.OIDCOrgs); err != nil {
 		return fmt.Errorf("TAGSTREAM_OIDC_ORGS: %w", err)
 	}
 	if c.OIDCOrgs != "" && c.OIDCOrgClaim == "" {
@@ -65,24 +64,6 @@ func openOIDC(ctx context.Context, cfg config) (*auth.Federation, error) {
 	def, _ := auth.ParseRole(cfg.OIDCDefaultRole)
 	return &auth.Federation{Provider: p, Mapping: auth.ClaimMapping{RoleClaim: cfg.OIDCRoleClaim, Roles: roles, DefaultRole: def,
 		OrgClaim: cfg.OIDCOrgClaim}, SessionMax: cfg.OIDCSessionMax}, nil
-}
-
-// parseOrgMapping reads TAGSTREAM_OIDC_ORGS: "value=org,value=org", where
-// org is an organisation id or name.
-func parseOrgMapping(s string) (map[string]string, error) {
-	out := map[string]string{}
-	for _, pair := range strings.Split(s, ",") {
-		pair = strings.TrimSpace(pair)
-		if pair == "" {
-			continue
-		}
-		i := strings.LastIndex(pair, "=")
-		if i <= 0 || strings.TrimSpace(pair[i+1:]) == "" {
-			return nil, fmt.Errorf("%q: want claim-value=org_id (or the organisation's name)", pair)
-		}
-		out[strings.TrimSpace(pair[:i])] = strings.TrimSpace(pair[i+1:])
-	}
-	return out, nil
 }
 
 // consoleSSO is the console's sign-in through the provider, or nil when

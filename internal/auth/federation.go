@@ -140,22 +140,45 @@ func claimValues(claims map[string]any, path string) []string {
 // for example "tagstream-admins=admin,compliance=auditor".
 func ParseRoleMapping(s string) (map[string]Role, error) {
 	out := map[string]Role{}
+	err := eachPair(s, "claim-value=role", func(pair, value, to string) error {
+		role := Role(to)
+		if !role.valid() {
+			return fmt.Errorf("%q: role must be user, auditor or admin", pair)
+		}
+		out[value] = role
+		return nil
+	})
+	return out, err
+}
+
+// ParseOrgMapping reads TAGSTREAM_OIDC_ORGS: "value=org,value=org", where
+// org is an organisation's id or name.
+func ParseOrgMapping(s string) (map[string]string, error) {
+	out := map[string]string{}
+	err := eachPair(s, "claim-value=org_id (or the organisation's name)", func(_, value, to string) error {
+		out[value] = to
+		return nil
+	})
+	return out, err
+}
+
+// eachPair calls fn with each trimmed "value=to" of a comma-separated
+// list; the last "=" splits, so a value may hold one.
+func eachPair(s, want string, fn func(pair, value, to string) error) error {
 	for _, pair := range strings.Split(s, ",") {
 		pair = strings.TrimSpace(pair)
 		if pair == "" {
 			continue
 		}
 		i := strings.LastIndex(pair, "=")
-		if i <= 0 {
-			return nil, fmt.Errorf("%q: want claim-value=role", pair)
+		if i <= 0 || strings.TrimSpace(pair[i+1:]) == "" {
+			return fmt.Errorf("%q: want %s", pair, want)
 		}
-		value, role := strings.TrimSpace(pair[:i]), Role(strings.TrimSpace(pair[i+1:]))
-		if !role.valid() {
-			return nil, fmt.Errorf("%q: role must be user, auditor or admin", pair)
+		if err := fn(pair, strings.TrimSpace(pair[:i]), strings.TrimSpace(pair[i+1:])); err != nil {
+			return err
 		}
-		out[value] = role
 	}
-	return out, nil
+	return nil
 }
 
 // ParseRole reads TAGSTREAM_OIDC_DEFAULT_ROLE: a role, or "none" (empty).
