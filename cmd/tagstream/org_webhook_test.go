@@ -13,14 +13,15 @@ import (
 // An organisation admin sets a default callback_url (checked like a
 // job's: a bad one is a 400 naming callback_url, only admins may set it);
 // a job started in the organisation without its own callback_url is
-// delivered there, signed, with its attempt in the delivery log; a job
+// delivered there, signed, retried after a failure, with its attempts in
+// the delivery log; a job
 // with its own callback_url keeps it; the setting is an event in the
 // organisation's audit trail.
 func TestOrgDefaultWebhook(t *testing.T) {
 	secret := webhook.NewSecret()
 	orgRecv, jobRecv := newHookReceiver(t, secret), newHookReceiver(t, secret)
 	cfg := testConfig(t)
-	cfg.WebhookSecret, cfg.AllowPrivate = secret, true
+	cfg.WebhookSecret, cfg.AllowPrivate, cfg.webhookRetry = secret, true, 300*time.Millisecond
 	e := startEnv(t, cfg, &fakeTagger{})
 	admin := e.register("admin@example.com")
 	mem := e.register("mem@example.com")
@@ -49,18 +50,22 @@ func TestOrgDefaultWebhook(t *testing.T) {
 	}
 	e.mustCall("GET", settings, mem.token, nil, http.StatusForbidden)
 
-	// A member's job in the organisation without a callback_url.
+	// A member's job in the organisation without a callback_url; the
+	// receiver fails the first delivery, the retry gets through.
+	orgRecv.fail.Store(1)
 	job := e.startJob(mem, 1, map[string]any{"org_id": org})
 	e.waitStatus(mem, job, 30*time.Second, "completed")
+	first, _ := orgRecv.next(t)
 	d, p := orgRecv.next(t)
-	if p["type"] != "job.completed" || p["job_id"] != job || d.header.Get("webhook-id") == "" {
-		t.Fatalf("org default delivery: %s", d.body)
+	if p["type"] != "job.completed" || p["job_id"] != job || d.header.Get("webhook-id") != first.header.Get("webhook-id") {
+		t.Fatalf("org default delivery: %s (ids %q, %q)", d.body, first.header.Get("webhook-id"), d.header.Get("webhook-id"))
 	}
-	if a := e.firstAttempt(job); !a.Delivered || a.Attempt != 1 {
-		t.Fatalf("attempt %+v", a)
+	as := e.hookAttempts(job, 2)
+	if as[0].Delivered || as[0].StatusCode != http.StatusServiceUnavailable || as[0].NextAt == nil || !as[1].Delivered || as[1].Attempt != 2 {
+		t.Fatalf("attempts %+v, %+v", as[0], as[1])
 	}
 	log := e.mustCall("GET", "/api/batch/jobs/"+job+"/webhooks", aud.token, nil, http.StatusOK)
-	if log["callback"] != true || len(log["attempts"].([]any)) != 1 {
+	if attempts := log["attempts"].([]any); log["callback"] != true || len(attempts) != 2 || attempts[1].(map[string]any)["delivered"] != true {
 		t.Fatalf("delivery log: %v", log)
 	}
 

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -27,6 +28,8 @@ type hookReceiver struct {
 	url string
 	key []byte
 	ch  chan hookDelivery
+	// fail is how many of the next deliveries get a 503.
+	fail atomic.Int32
 }
 
 type hookDelivery struct {
@@ -44,6 +47,9 @@ func newHookReceiver(t *testing.T, secret string) *hookReceiver {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		b, _ := io.ReadAll(req.Body)
 		r.ch <- hookDelivery{req.Header.Clone(), b}
+		if r.fail.Add(-1) >= 0 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
 	}))
 	t.Cleanup(srv.Close)
 	r.url = srv.URL
@@ -81,26 +87,32 @@ func (r *hookReceiver) none(t *testing.T) {
 	}
 }
 
-// firstAttempt follows the job's hook subject to its first recorded
-// attempt (appended after the delivery).
-func (e *env) firstAttempt(job string) *events.WebhookAttempted {
+// hookAttempts follows the job's hook subject to its first n recorded
+// attempts (each appended after its delivery).
+func (e *env) hookAttempts(job string, n int) []*events.WebhookAttempted {
 	e.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	var attempt *events.WebhookAttempted
+	var out []*events.WebhookAttempted
 	err := e.app.store.Follow(ctx, events.HookSubject(job), 1, func(env events.Envelope) error {
 		ev, err := env.Decode()
 		if err != nil {
 			return err
 		}
-		attempt = ev.(*events.WebhookAttempted)
-		return errStop
+		out = append(out, ev.(*events.WebhookAttempted))
+		if len(out) == n {
+			return errStop
+		}
+		return nil
 	})
 	if err != errStop {
-		e.t.Fatalf("no webhook attempt recorded for %s: %v", job, err)
+		e.t.Fatalf("%d of %d webhook attempts recorded for %s: %v", len(out), n, job, err)
 	}
-	return attempt
+	return out
 }
+
+// firstAttempt is the job's first recorded webhook attempt.
+func (e *env) firstAttempt(job string) *events.WebhookAttempted { return e.hookAttempts(job, 1)[0] }
 
 // A job with a callback_url ends with one signed, thin job.completed
 // webhook that a receiver verifies the Standard Webhooks way; its attempt
