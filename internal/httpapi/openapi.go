@@ -43,7 +43,7 @@ var operations = []operation{
 	{"DELETE", "/api/orgs/{org_id}/members/{email}", "Org admin: remove a member (or a member leaves)", true, "", "Object", nil},
 	{"GET", "/api/orgs/{org_id}/settings", "Org admins and auditors: the organisation's settings (retention_days, default callback_url)", true, "", "OrgSettings", nil},
 	{"PATCH", "/api/orgs/{org_id}/settings", "Org admin: set retention_days (0 = off, up to 3650) and/or the default callback_url (\"\" removes it); absent fields are kept", true, "OrgSettings", "OrgSettings", nil},
-	{"GET", "/api/orgs/{org_id}/events", "Org admins and auditors: the organisation's audit trail (creation, members, roles)", true, "", "Events", []string{"cursor"}},
+	{"GET", "/api/orgs/{org_id}/events", "Org admins and auditors: the organisation's audit trail (creation, members, roles, settings)", true, "", "Events", []string{"cursor"}},
 	{"POST", "/api/batch/start", "Start tagging a batch of documents", true, "StartRequest", "StartResponse", nil},
 	{"POST", "/api/single/process", "Tag one PDF now (multipart: pdf_file or pdf_url, and config as JSON); a one-document job, answered with its outcome (202 with job_id if it outlasts the wait)", true, "", "SingleResponse", nil},
 	{"POST", "/api/exclusions/parse", "Parse an exclusion list file (one term per line or comma separated, # comments)", true, "ExclusionsRequest", "ExclusionsResponse", nil},
