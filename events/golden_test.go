@@ -58,12 +58,17 @@ var golden = map[string]map[int]events.Event{
 	events.TypeWebhookAttempted: {1: &events.WebhookAttempted{EventSeq: 41, WebhookID: "msg_job-1_41", Kind: "job.completed",
 		Attempt: 2, StatusCode: 503, Error: "receiver answered 503 Service Unavailable",
 		NextAt: func() *time.Time { t := time.Date(2026, 12, 2, 3, 40, 0, 0, time.UTC); return &t }()}},
-	events.TypeJobErased:            {1: &events.JobErased{Reason: "erasure request #4411"}},
-	events.TypeLegalHoldSet:         {1: &events.LegalHoldSet{On: true, Reason: "litigation 2026-17"}},
-	events.TypeOrgCreated:           {1: &events.OrgCreated{Name: "Pune Municipal Records"}},
-	events.TypeOrgMemberAdded:       {1: &events.OrgMemberAdded{Email: "asha@example.org", Role: "auditor", UserID: "usr_4f2a"}},
-	events.TypeOrgMemberRoleChanged: {1: &events.OrgMemberRoleChanged{Email: "asha@example.org", From: "auditor", To: "operator"}},
-	events.TypeOrgMemberRemoved:     {1: &events.OrgMemberRemoved{Email: "asha@example.org", Role: "operator"}},
+	events.TypeJobErased:    {1: &events.JobErased{Reason: "erasure request #4411"}},
+	events.TypeLegalHoldSet: {1: &events.LegalHoldSet{On: true, Reason: "litigation 2026-17"}},
+	events.TypeOrgCreated:   {1: &events.OrgCreated{Name: "Pune Municipal Records"}},
+	events.TypeOrgMemberAdded: {1: &events.OrgMemberAdded{Email: "asha@example.org", Role: "auditor", UserID: "usr_4f2a"},
+		2: &events.OrgMemberAdded{Email: "ravi@example.org", Role: "member", UserID: "usr_9c1d", Reason: "sso"}},
+	events.TypeOrgMemberRoleChanged: {1: &events.OrgMemberRoleChanged{Email: "asha@example.org", From: "auditor", To: "operator"},
+		2: &events.OrgMemberRoleChanged{Email: "ravi@example.org", From: "member", To: "auditor", Reason: "sso"}},
+	events.TypeOrgMemberRemoved: {1: &events.OrgMemberRemoved{Email: "asha@example.org", Role: "operator"},
+		2: &events.OrgMemberRemoved{Email: "ravi@example.org", Role: "auditor", Reason: "sso"}},
+	events.TypeOrgSettingsChanged: {1: &events.OrgSettingsChanged{RetentionDays: 30,
+		CallbackURL: "https://hooks.example.org/tagstream", Changed: []string{"retention_days", "callback_url"}}},
 }
 
 // goldenBlob stands for a sealed blob: its bytes are opaque to events.

@@ -46,9 +46,10 @@ func newTypes() *Registry {
 	r.Register(TypeLegalHoldSet, func() Event { return &LegalHoldSet{} })
 	r.Register(TypeWebhookAttempted, func() Event { return &WebhookAttempted{} })
 	r.Register(TypeOrgCreated, func() Event { return &OrgCreated{} })
-	r.Register(TypeOrgMemberAdded, func() Event { return &OrgMemberAdded{} })
-	r.Register(TypeOrgMemberRoleChanged, func() Event { return &OrgMemberRoleChanged{} })
-	r.Register(TypeOrgMemberRemoved, func() Event { return &OrgMemberRemoved{} })
+	r.Register(TypeOrgMemberAdded, func() Event { return &OrgMemberAdded{} }, addsReason)
+	r.Register(TypeOrgMemberRoleChanged, func() Event { return &OrgMemberRoleChanged{} }, addsReason)
+	r.Register(TypeOrgMemberRemoved, func() Event { return &OrgMemberRemoved{} }, addsReason)
+	r.Register(TypeOrgSettingsChanged, func() Event { return &OrgSettingsChanged{} })
 	return r
 }
 

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -20,7 +21,9 @@ import (
 // with the subject's last sequence as the guard, so two admins cannot
 // both remove the last other admin.
 type OrgHandler struct {
-	store events.Store
+	store            events.Store
+	callbacks        bool // see WithCallbacks
+	callbacksPrivate bool
 }
 
 // NewOrgHandler returns a handler appending to store.
@@ -248,5 +251,51 @@ func (d *OrgDirectory) Members(orgID string) []org.Member {
 		out = append(out, m)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Email < out[j].Email })
+	return out
+}
+
+// Settings returns an organisation's settings (zero for an unknown one).
+func (d *OrgDirectory) Settings(orgID string) org.Settings {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if s := d.orgs[orgID]; s != nil {
+		return s.Settings
+	}
+	return org.Settings{}
+}
+
+// MemberOf returns email's membership in each organisation it belongs to.
+func (d *OrgDirectory) MemberOf(email string) map[string]org.Member {
+	email = org.CanonicalEmail(email)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := map[string]org.Member{}
+	for id, s := range d.orgs {
+		if m, ok := s.Members[email]; ok {
+			out[id] = m
+		}
+	}
+	return out
+}
+
+// Exists reports whether the organisation was created.
+func (d *OrgDirectory) Exists(orgID string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	s := d.orgs[orgID]
+	return s != nil && s.Exists()
+}
+
+// Named returns the ids of the organisations called name (any case).
+func (d *OrgDirectory) Named(name string) []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var out []string
+	for id, s := range d.orgs {
+		if s.Exists() && strings.EqualFold(s.Name, name) {
+			out = append(out, id)
+		}
+	}
+	sort.Strings(out)
 	return out
 }

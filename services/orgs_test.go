@@ -10,14 +10,19 @@ import (
 	"github.com/tagstream/tagstream/services/org"
 )
 
+// orgRig is an in-memory log with the organisation handler and an empty
+// directory, for 10 seconds.
+func orgRig(t *testing.T) (context.Context, *memstore.Store, OrgHandler, *OrgDirectory) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	store := memstore.New()
+	return ctx, store, NewOrgHandler(store), NewOrgDirectory()
+}
+
 // The directory follows the log: a change is visible once WaitFor returns
 // for its sequence, concurrent readers included (run with -race).
 func TestOrgDirectoryFollowsTheLog(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	store := memstore.New()
-	h := NewOrgHandler(store)
-	dir := NewOrgDirectory()
+	ctx, store, h, dir := orgRig(t)
 	admin := events.User("u-1", "Ana@Example.org")
 	res, err := h.Create(ctx, admin, "Records")
 	if err != nil {

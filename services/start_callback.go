@@ -20,16 +20,25 @@ func (h StartJobHandler) WithCallbacks(enabled, allowPrivate bool) StartJobHandl
 // runs toward a webhook that could not be sent. Addresses of a host
 // name are checked again on every delivery.
 func (h StartJobHandler) callbackURL(cfg *events.JobConfig, in StartConfig) error {
-	raw := strings.TrimSpace(in.CallbackURL)
-	if raw == "" {
-		return nil
-	}
-	if !h.callbacks {
-		return apperr.Field("config.callback_url", "this server sends no webhooks: it has no TAGSTREAM_WEBHOOK_SECRET configured")
-	}
-	if err := webhook.CheckURL(raw, h.callbacksPrivate); err != nil {
-		return apperr.Field("config.callback_url", "%v", err)
-	}
+	raw, err := checkCallbackURL("config.callback_url", in.CallbackURL, h.callbacks, h.callbacksPrivate)
 	cfg.CallbackURL = raw
-	return nil
+	return err
+}
+
+// checkCallbackURL is the one check of a callback URL, a job's or an
+// organisation's default: "" is none; otherwise the server must have a
+// secret to sign with and the URL must pass webhook.CheckURL. Errors
+// name field.
+func checkCallbackURL(field, raw string, enabled, allowPrivate bool) (string, error) {
+	raw = strings.TrimSpace(raw)
+	if raw == "" {
+		return "", nil
+	}
+	if !enabled {
+		return "", apperr.Field(field, "this server sends no webhooks: it has no TAGSTREAM_WEBHOOK_SECRET configured")
+	}
+	if err := webhook.CheckURL(raw, allowPrivate); err != nil {
+		return "", apperr.Field(field, "%v", err)
+	}
+	return raw, nil
 }

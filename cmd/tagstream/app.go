@@ -30,6 +30,7 @@ import (
 	"github.com/tagstream/tagstream/services"
 	"github.com/tagstream/tagstream/services/dispatch"
 	"github.com/tagstream/tagstream/services/pipeline"
+	"github.com/tagstream/tagstream/services/retention"
 )
 
 // roles says what a process runs: `serve` is both, `worker` only workers.
@@ -71,6 +72,8 @@ type app struct {
 	unlock     func()
 	metrics    *metrics.Metrics
 	skips      *events.Skips // events skipped as too new, by any reader
+	// eraser is the erase command, for the retention sweeper.
+	eraser retention.Eraser
 	// readyAt is the log's last sequence when the read models started
 	// rebuilding: /api/ready waits for the runner to reach it.
 	readyAt uint64
@@ -197,9 +200,15 @@ func (a *app) open(ctx context.Context) error {
 	if err := a.orgs.CatchUp(ctx, a.store); err != nil {
 		return fmt.Errorf("read organisations: %w", err)
 	}
+	orgCommands := services.NewOrgHandler(a.store).WithCallbacks(a.cfg.WebhookSecret != "", a.cfg.AllowPrivate)
+	if a.sso != nil && a.cfg.OIDCOrgClaim != "" {
+		mapping, _ := auth.ParseOrgMapping(a.cfg.OIDCOrgs) // checked by validate
+		a.sso.Memberships = services.NewSSOMemberships(orgCommands, a.orgs, mapping, a.log)
+	}
 	a.metrics.Watch(metrics.State{JobsByStatus: a.jobsByStatus, Applied: a.fresh.Applied,
 		LogLastSeq: a.store.LastSeq, TaskBacklog: a.taskBacklog, Projections: a.projectionStates})
 	a.governance = services.NewGovernanceHandler(a.store, a.keys, a.uploads.EraseJob, a.scrubReadDB)
+	a.eraser = retentionEraser{a.governance}
 	starter := services.NewStartJobHandler(a.store, a.secrets, a.cfg.MaxDocuments, a.cfg.LLMAPIKey != "").
 		WithCallbacks(a.cfg.WebhookSecret != "", a.cfg.AllowPrivate)
 	a.handler = httpapi.New(httpapi.Deps{
@@ -211,7 +220,7 @@ func (a *app) open(ctx context.Context) error {
 		SingleWait:   a.cfg.DocTimeout + 30*time.Second,
 		MaxDocuments: a.cfg.MaxDocuments,
 		Change:       services.NewChangeJobHandler(a.store),
-		OrgCommands:  services.NewOrgHandler(a.store),
+		OrgCommands:  orgCommands,
 		OrgDirectory: a.orgs,
 		Retry:        services.NewRetryJobHandler(a.store, a.secrets, a.cfg.LLMAPIKey != ""),
 		Governance:   a.governance,
@@ -275,6 +284,10 @@ func (a *app) run(ctx context.Context, ln net.Listener) error {
 		goLoop("projections", a.read.Run)
 		goLoop("organisations", func(ctx context.Context) error { return a.orgs.Run(ctx, a.store) })
 		goLoop("reconciler", a.reconcile)
+		if a.eraser != nil {
+			// Every API process sweeps; erasing twice is a no-op.
+			goLoop("retention", retention.New(a.store, a.eraser, retention.Config{Interval: a.cfg.RetentionInterval, Log: a.log}).Run)
+		}
 	}
 	var worker *dispatch.Worker
 	workCtx, stopWork := context.WithCancel(context.Background())

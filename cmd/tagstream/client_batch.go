@@ -163,6 +163,7 @@ func batchListCmd(o *batchOpts) *cobra.Command {
 	var active bool
 	var status string
 	var limit int
+	var scope client.Scope
 	cmd := &cobra.Command{
 		Use:   "list [JOB]",
 		Short: "List the job history (newest first), only active jobs with --active, or one job",
@@ -171,6 +172,8 @@ func batchListCmd(o *batchOpts) *cobra.Command {
 	cmd.Flags().BoolVar(&active, "active", false, "only pending, processing and paused jobs")
 	cmd.Flags().StringVar(&status, "status", "", "only jobs with this status (history)")
 	cmd.Flags().IntVar(&limit, "limit", 50, "at most this many jobs (history)")
+	cmd.Flags().StringVar(&scope.OrgID, "org", "", "the jobs of this organisation (org_id) that your role there lets you read")
+	cmd.Flags().BoolVar(&scope.All, "all", false, "everyone's jobs outside organisations (auditors and admins)")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		c, err := openSession(o.server)
 		if err != nil {
@@ -185,13 +188,14 @@ func batchListCmd(o *batchOpts) *cobra.Command {
 			}
 			l = client.JobList{Jobs: []client.Job{j}, Raw: j.Raw}
 		case active:
-			l, err = c.Active(cmd.Context())
+			l, err = c.Active(cmd.Context(), scope)
 		default:
-			l, err = c.Jobs(cmd.Context(), status, "", limit)
+			l, err = c.Jobs(cmd.Context(), status, "", limit, scope)
 			// Servers without the history endpoint still know the active jobs.
-			if client.StatusOf(err) == 404 && status == "" {
+			// (An organisation's 404 is not that: it is the answer.)
+			if client.StatusOf(err) == 404 && status == "" && scope.OrgID == "" {
 				fmt.Fprintln(cmd.ErrOrStderr(), "tagstream: this server has no job history; showing active jobs")
-				l, err = c.Active(cmd.Context())
+				l, err = c.Active(cmd.Context(), scope)
 			}
 		}
 		if err != nil {

@@ -25,11 +25,11 @@ func (w *waitOpts) bind(cmd *cobra.Command) {
 
 func batchStartCmd(o *batchOpts) *cobra.Command {
 	var (
-		csvPath, model, apiKey, jobID, excludeFile, name string
-		maps, exclude                                    []string
-		pages, tags                                      int
-		apiKeyStdin                                      bool
-		w                                                waitOpts
+		csvPath, model, apiKey, jobID, excludeFile, name, org string
+		maps, exclude                                         []string
+		pages, tags                                           int
+		apiKeyStdin                                           bool
+		w                                                     waitOpts
 	)
 	cmd := &cobra.Command{
 		Use:   "start --csv FILE [--map 'COLUMN=field' ...] [flags]",
@@ -66,6 +66,7 @@ progress bar on stderr.
 	f.StringVar(&excludeFile, "exclude-file", "", "file (.txt) of terms never to use as tags: one per line or comma separated, # starts a comment")
 	f.BoolVar(&apiKeyStdin, "api-key-stdin", false, "read the model API key from stdin (it is never stored in the job's events)")
 	f.StringVar(&name, "name", "", "the job's name, shown in job lists and status (default: the file's name without its extension)")
+	f.StringVar(&org, "org", "", "start the job in this organisation (its org_id; see GET /api/orgs): its operators, auditors and admins see it too")
 	f.StringVar(&jobID, "job-id", "", "your own job id (scoped to you; the server answers with the job id to use); starting again with the same id and request is a no-op")
 	w.bind(cmd)
 	_ = cmd.MarkFlagRequired("csv")
@@ -96,7 +97,7 @@ progress bar on stderr.
 		if !f.Changed("name") {
 			name = defaultJobName(csvPath)
 		}
-		req := client.StartRequest{Documents: docs, ColumnMapping: mapping, JobID: jobID, Columns: header, Name: name,
+		req := client.StartRequest{Documents: docs, ColumnMapping: mapping, JobID: jobID, Columns: header, Name: name, OrgID: org,
 			Config: client.StartConfig{APIKey: apiKey, ModelName: model, ExclusionWords: exclude}}
 		// Only flags the user set are sent, so the server's defaults and
 		// range checks (which name the field) stay the single authority.

@@ -59,8 +59,13 @@ type config struct {
 	OIDCRoleClaim    string
 	OIDCRoles        string
 	OIDCDefaultRole  string
+	OIDCOrgClaim     string
+	OIDCOrgs         string
 	OIDCSessionMax   time.Duration
 	ReadDB           string
+	// RetentionInterval is how often serve looks for organisation jobs
+	// past their retention period.
+	RetentionInterval time.Duration
 }
 
 type setting struct {
@@ -91,6 +96,7 @@ func (c *config) settings() []setting {
 		{"auditor-emails", "TAGSTREAM_AUDITOR_EMAILS", "deprecated, grants nothing: use `tagstream admin bootstrap --role auditor` or an invitation", &c.AuditorEmails, ""},
 		{"registration", "TAGSTREAM_REGISTRATION", "who may register: open, invite (an admin's invitation) or closed", &c.Registration, "open"},
 		{"max-documents", "TAGSTREAM_MAX_DOCUMENTS", "documents per job", &c.MaxDocuments, "10000"},
+		{"retention-interval", "TAGSTREAM_RETENTION_INTERVAL", "how often serve erases organisation jobs past their retention_days (at least 1m)", &c.RetentionInterval, "1h"},
 		{"doc-timeout", "TAGSTREAM_DOC_TIMEOUT", "deadline for one document", &c.DocTimeout, "5m"},
 		{"task-ack-wait", "TAGSTREAM_TASK_ACK_WAIT", "how long a silent worker keeps a task before it is redelivered", &c.AckWait, "60s"},
 		{"shutdown-grace", "TAGSTREAM_SHUTDOWN_GRACE", "how long in-flight documents may finish on shutdown before they are released", &c.ShutdownGrace, "30s"},
@@ -109,6 +115,8 @@ func (c *config) settings() []setting {
 		{"oidc-role-claim", "TAGSTREAM_OIDC_ROLE_CLAIM", "claim holding the user's groups or roles; dotted for nested claims, e.g. realm_access.roles", &c.OIDCRoleClaim, "groups"},
 		{"oidc-roles", "TAGSTREAM_OIDC_ROLES", "claim values that grant a role: value=role,... (roles: user, auditor, admin)", &c.OIDCRoles, ""},
 		{"oidc-default-role", "TAGSTREAM_OIDC_DEFAULT_ROLE", "role of a provider user whose claim maps to nothing: user, auditor, admin, or none to refuse them", &c.OIDCDefaultRole, "user"},
+		{"oidc-org-claim", "TAGSTREAM_OIDC_ORG_CLAIM", "claim naming the user's organisations (org ids or names; dotted for nested claims): sign-in adds and removes their memberships, with the role the role mapping gives (admin, auditor, else member); empty: off", &c.OIDCOrgClaim, ""},
+		{"oidc-orgs", "TAGSTREAM_OIDC_ORGS", "claim values of TAGSTREAM_OIDC_ORG_CLAIM that name an organisation: value=org_id (or name),...; other values are taken as an org id or a unique name", &c.OIDCOrgs, ""},
 		{"oidc-session-max", "TAGSTREAM_OIDC_SESSION_MAX", "a console session opened through the provider ends this long after sign-in, refreshed or not", &c.OIDCSessionMax, "12h"},
 		{"start-rate", "TAGSTREAM_START_RATE", "job starts (and, separately, path validations) per minute per user, bursts of up to 10; 0: unlimited", &c.StartRate, "60"},
 	}
@@ -214,6 +222,9 @@ func (c *config) validate() error {
 	}
 	if err := c.validateOIDC(); err != nil {
 		return err
+	}
+	if c.RetentionInterval != 0 && c.RetentionInterval < time.Minute {
+		return fmt.Errorf("TAGSTREAM_RETENTION_INTERVAL must be at least 1m, got %s", c.RetentionInterval)
 	}
 	return nil
 }

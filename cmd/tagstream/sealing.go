@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/tagstream/tagstream/events"
 	"github.com/tagstream/tagstream/events/sealed"
 	"github.com/tagstream/tagstream/internal/datakeys"
+	"github.com/tagstream/tagstream/services"
 )
 
 // openSealing opens the per-job data keys under the master key (the one
@@ -29,4 +31,13 @@ func (a *app) scrubReadDB(ctx context.Context, _ string) error {
 		return fmt.Errorf("read models: %w", err)
 	}
 	return a.readDB.Checkpoint(ctx)
+}
+
+// retentionEraser lets the retention sweeper erase through the one erase
+// command, as the system: the same rules (legal hold = Conflict, skipped
+// until the next sweep) and the same clean-up as POST .../erase.
+type retentionEraser struct{ h services.GovernanceHandler }
+
+func (r retentionEraser) Erase(ctx context.Context, actor events.Actor, jobID, reason string) error {
+	return r.h.Erase(ctx, services.Caller{Actor: actor}, jobID, reason)
 }

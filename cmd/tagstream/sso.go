@@ -32,6 +32,12 @@ func (c *config) validateOIDC() error {
 	if _, err := auth.ParseRole(c.OIDCDefaultRole); err != nil {
 		return fmt.Errorf("TAGSTREAM_OIDC_DEFAULT_ROLE: %w", err)
 	}
+	if _, err := auth.ParseOrgMapping(c.OIDCOrgs); err != nil {
+		return fmt.Errorf("TAGSTREAM_OIDC_ORGS: %w", err)
+	}
+	if c.OIDCOrgs != "" && c.OIDCOrgClaim == "" {
+		return errors.New("TAGSTREAM_OIDC_ORGS needs TAGSTREAM_OIDC_ORG_CLAIM (the claim whose values it maps)")
+	}
 	if c.OIDCSessionMax < time.Minute {
 		return fmt.Errorf("TAGSTREAM_OIDC_SESSION_MAX must be at least 1m, got %s", c.OIDCSessionMax)
 	}
@@ -56,8 +62,8 @@ func openOIDC(ctx context.Context, cfg config) (*auth.Federation, error) {
 	}
 	roles, _ := auth.ParseRoleMapping(cfg.OIDCRoles) // checked by validate
 	def, _ := auth.ParseRole(cfg.OIDCDefaultRole)
-	return &auth.Federation{Provider: p, Mapping: auth.ClaimMapping{RoleClaim: cfg.OIDCRoleClaim, Roles: roles, DefaultRole: def},
-		SessionMax: cfg.OIDCSessionMax}, nil
+	return &auth.Federation{Provider: p, Mapping: auth.ClaimMapping{RoleClaim: cfg.OIDCRoleClaim, Roles: roles, DefaultRole: def,
+		OrgClaim: cfg.OIDCOrgClaim}, SessionMax: cfg.OIDCSessionMax}, nil
 }
 
 // consoleSSO is the console's sign-in through the provider, or nil when

@@ -28,6 +28,12 @@ func TestSSOSettingsAreCheckedBeforeServing(t *testing.T) {
 		"session max too short": {func(c *config) {
 			c.OIDCIssuer, c.OIDCClientID, c.OIDCSessionMax = "https://idp.example", "x", time.Second
 		}, "TAGSTREAM_OIDC_SESSION_MAX"},
+		"bad org mapping": {func(c *config) {
+			c.OIDCIssuer, c.OIDCClientID, c.OIDCOrgClaim, c.OIDCOrgs = "https://idp.example", "x", "orgs", "finance"
+		}, "TAGSTREAM_OIDC_ORGS"},
+		"org mapping without claim": {func(c *config) {
+			c.OIDCIssuer, c.OIDCClientID, c.OIDCOrgs = "https://idp.example", "x", "finance=org_1"
+		}, "needs TAGSTREAM_OIDC_ORG_CLAIM"},
 		"bad redirect": {func(c *config) {
 			c.OIDCIssuer, c.OIDCClientID, c.OIDCRedirectURL = "https://idp.example", "x", "/relative"
 		}, "TAGSTREAM_OIDC_REDIRECT_URL"},

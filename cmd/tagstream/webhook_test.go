@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,23 +22,105 @@ import (
 
 var errStop = errors.New("stop")
 
+// hookReceiver is a real HTTP receiver of webhooks that checks each
+// delivery's Standard Webhooks signature with the server's secret.
+type hookReceiver struct {
+	url string
+	key []byte
+	ch  chan hookDelivery
+	// fail is how many of the next deliveries get a 503.
+	fail atomic.Int32
+}
+
+type hookDelivery struct {
+	header http.Header
+	body   []byte
+}
+
+func newHookReceiver(t *testing.T, secret string) *hookReceiver {
+	t.Helper()
+	key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(secret, "whsec_"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &hookReceiver{key: key, ch: make(chan hookDelivery, 16)}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		b, _ := io.ReadAll(req.Body)
+		r.ch <- hookDelivery{req.Header.Clone(), b}
+		if r.fail.Add(-1) >= 0 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	r.url = srv.URL
+	return r
+}
+
+// next waits for a delivery, verifies its signature and returns its body.
+func (r *hookReceiver) next(t *testing.T) (hookDelivery, map[string]any) {
+	t.Helper()
+	var d hookDelivery
+	select {
+	case d = <-r.ch:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no webhook arrived")
+	}
+	mac := hmac.New(sha256.New, r.key)
+	fmt.Fprintf(mac, "%s.%s.%s", d.header.Get("webhook-id"), d.header.Get("webhook-timestamp"), d.body)
+	if want := "v1," + base64.StdEncoding.EncodeToString(mac.Sum(nil)); d.header.Get("webhook-signature") != want {
+		t.Fatalf("signature %q does not verify", d.header.Get("webhook-signature"))
+	}
+	var p map[string]any
+	if err := json.Unmarshal(d.body, &p); err != nil {
+		t.Fatal(err)
+	}
+	return d, p
+}
+
+// none fails if a delivery is waiting.
+func (r *hookReceiver) none(t *testing.T) {
+	t.Helper()
+	select {
+	case d := <-r.ch:
+		t.Fatalf("unexpected webhook %s", d.body)
+	default:
+	}
+}
+
+// hookAttempts follows the job's hook subject to its first n recorded
+// attempts (each appended after its delivery).
+func (e *env) hookAttempts(job string, n int) []*events.WebhookAttempted {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var out []*events.WebhookAttempted
+	err := e.app.store.Follow(ctx, events.HookSubject(job), 1, func(env events.Envelope) error {
+		ev, err := env.Decode()
+		if err != nil {
+			return err
+		}
+		out = append(out, ev.(*events.WebhookAttempted))
+		if len(out) == n {
+			return errStop
+		}
+		return nil
+	})
+	if err != errStop {
+		e.t.Fatalf("%d of %d webhook attempts recorded for %s: %v", len(out), n, job, err)
+	}
+	return out
+}
+
+// firstAttempt is the job's first recorded webhook attempt.
+func (e *env) firstAttempt(job string) *events.WebhookAttempted { return e.hookAttempts(job, 1)[0] }
+
 // A job with a callback_url ends with one signed, thin job.completed
 // webhook that a receiver verifies the Standard Webhooks way; its attempt
 // is in the job's events and the secret is not; a bad callback_url is a
 // 400 naming config.callback_url.
 func TestJobCompletedWebhookEndToEnd(t *testing.T) {
 	secret := webhook.NewSecret()
-	key, _ := base64.StdEncoding.DecodeString(strings.TrimPrefix(secret, "whsec_"))
-	type got struct {
-		header http.Header
-		body   []byte
-	}
-	ch := make(chan got, 4)
-	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		ch <- got{r.Header.Clone(), b}
-	}))
-	t.Cleanup(recv.Close)
+	recv := newHookReceiver(t, secret)
 
 	cfg := testConfig(t)
 	cfg.WebhookSecret, cfg.AllowPrivate = secret, true
@@ -52,25 +135,11 @@ func TestJobCompletedWebhookEndToEnd(t *testing.T) {
 	}
 
 	out = e.mustCall("POST", "/api/batch/start", u.token, map[string]any{"documents": docs,
-		"config": map[string]any{"model_name": "builtin/keywords", "callback_url": recv.URL + "/hook"}}, http.StatusOK)
+		"config": map[string]any{"model_name": "builtin/keywords", "callback_url": recv.url + "/hook"}}, http.StatusOK)
 	job := out["job_id"].(string)
 	e.waitStatus(u, job, 30*time.Second, "completed")
 
-	var d got
-	select {
-	case d = <-ch:
-	case <-time.After(30 * time.Second):
-		t.Fatal("no webhook arrived")
-	}
-	mac := hmac.New(sha256.New, key)
-	fmt.Fprintf(mac, "%s.%s.%s", d.header.Get("webhook-id"), d.header.Get("webhook-timestamp"), d.body)
-	if want := "v1," + base64.StdEncoding.EncodeToString(mac.Sum(nil)); d.header.Get("webhook-signature") != want {
-		t.Fatalf("signature %q does not verify", d.header.Get("webhook-signature"))
-	}
-	var p map[string]any
-	if err := json.Unmarshal(d.body, &p); err != nil {
-		t.Fatal(err)
-	}
+	d, p := recv.next(t)
 	if p["type"] != "job.completed" || p["job_id"] != job || p["status"] != "completed" || len(p) != 4 {
 		t.Fatalf("body %s", d.body)
 	}
@@ -78,20 +147,8 @@ func TestJobCompletedWebhookEndToEnd(t *testing.T) {
 		t.Fatal("the webhook is not thin")
 	}
 
-	// The attempt is appended after the delivery: follow the hook subject.
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	var attempt *events.WebhookAttempted
-	err := e.app.store.Follow(ctx, events.HookSubject(job), 1, func(env events.Envelope) error {
-		ev, err := env.Decode()
-		if err != nil {
-			return err
-		}
-		attempt = ev.(*events.WebhookAttempted)
-		return errStop
-	})
-	if err != errStop || !attempt.Delivered || attempt.Attempt != 1 || attempt.Kind != "job.completed" {
-		t.Fatalf("attempt %+v: %v", attempt, err)
+	if attempt := e.firstAttempt(job); !attempt.Delivered || attempt.Attempt != 1 || attempt.Kind != "job.completed" {
+		t.Fatalf("attempt %+v", attempt)
 	}
 	for _, env := range e.history(job) {
 		if strings.Contains(string(env.Data), strings.TrimPrefix(secret, "whsec_")) {

@@ -30,6 +30,16 @@ type Federation struct {
 	// default 12h), so that a user removed or regrouped at the provider
 	// keeps their old access at most that long.
 	SessionMax time.Duration
+	// Memberships, when set, keeps the user's organisation memberships in
+	// line with Mapping.OrgClaim at each sign-in and each newly seen
+	// provider token (services.SSOMemberships).
+	Memberships MembershipSync
+}
+
+// MembershipSync applies the organisations a provider's claims name
+// (OrgValues) to the account, with the organisation role that role maps to.
+type MembershipSync interface {
+	Sync(ctx context.Context, userID, email, role string, orgValues []string) error
 }
 
 // DefaultSessionMax is Federation.SessionMax when unset.
@@ -50,12 +60,22 @@ type ClaimMapping struct {
 	// DefaultRole is the role of a user none of whose values map; empty
 	// refuses such users (the provider admits more people than Tagstream).
 	DefaultRole Role
+	// OrgClaim names the claim (a dotted path, a string or a list) whose
+	// values name the user's organisations (TAGSTREAM_OIDC_ORG_CLAIM);
+	// empty: the provider manages no memberships.
+	OrgClaim string
 }
 
-// Grant is what the claims entitle a user to. Organisations (issue 15
-// item 1) add their memberships here, mapped from a claim the same way.
+// maxOrgValues bounds the organisations one token may name (a claim is
+// the provider's, but a runaway group list should not become thousands
+// of events).
+const maxOrgValues = 50
+
+// Grant is what the claims entitle a user to: an account role, and the
+// organisations OrgClaim names (nil when OrgClaim is unset).
 type Grant struct {
 	Role Role
+	Orgs []string
 }
 
 // rank orders roles for "the strongest wins".
@@ -72,7 +92,15 @@ func (m ClaimMapping) Grant(claims map[string]any) (Grant, bool) {
 	if !best.valid() {
 		return Grant{}, false
 	}
-	return Grant{Role: best}, true
+	g := Grant{Role: best}
+	seen := map[string]bool{}
+	for _, v := range claimValues(claims, m.OrgClaim) {
+		if v = strings.TrimSpace(v); v != "" && len(v) <= 200 && !seen[v] && len(g.Orgs) < maxOrgValues {
+			seen[v] = true
+			g.Orgs = append(g.Orgs, v)
+		}
+	}
+	return g, true
 }
 
 // claimValues reads the strings at a dotted path: a string, or the
@@ -112,22 +140,45 @@ func claimValues(claims map[string]any, path string) []string {
 // for example "tagstream-admins=admin,compliance=auditor".
 func ParseRoleMapping(s string) (map[string]Role, error) {
 	out := map[string]Role{}
+	err := eachPair(s, "claim-value=role", func(pair, value, to string) error {
+		role := Role(to)
+		if !role.valid() {
+			return fmt.Errorf("%q: role must be user, auditor or admin", pair)
+		}
+		out[value] = role
+		return nil
+	})
+	return out, err
+}
+
+// ParseOrgMapping reads TAGSTREAM_OIDC_ORGS: "value=org,value=org", where
+// org is an organisation's id or name.
+func ParseOrgMapping(s string) (map[string]string, error) {
+	out := map[string]string{}
+	err := eachPair(s, "claim-value=org_id (or the organisation's name)", func(_, value, to string) error {
+		out[value] = to
+		return nil
+	})
+	return out, err
+}
+
+// eachPair calls fn with each trimmed "value=to" of a comma-separated
+// list; the last "=" splits, so a value may hold one.
+func eachPair(s, want string, fn func(pair, value, to string) error) error {
 	for _, pair := range strings.Split(s, ",") {
 		pair = strings.TrimSpace(pair)
 		if pair == "" {
 			continue
 		}
 		i := strings.LastIndex(pair, "=")
-		if i <= 0 {
-			return nil, fmt.Errorf("%q: want claim-value=role", pair)
+		if i <= 0 || strings.TrimSpace(pair[i+1:]) == "" {
+			return fmt.Errorf("%q: want %s", pair, want)
 		}
-		value, role := strings.TrimSpace(pair[:i]), Role(strings.TrimSpace(pair[i+1:]))
-		if !role.valid() {
-			return nil, fmt.Errorf("%q: role must be user, auditor or admin", pair)
+		if err := fn(pair, strings.TrimSpace(pair[:i]), strings.TrimSpace(pair[i+1:])); err != nil {
+			return err
 		}
-		out[value] = role
 	}
-	return out, nil
+	return nil
 }
 
 // ParseRole reads TAGSTREAM_OIDC_DEFAULT_ROLE: a role, or "none" (empty).
@@ -223,13 +274,26 @@ func (s *Service) SignInWithCode(ctx context.Context, code, verifier, redirectUR
 	return u, tokens, nil
 }
 
-// federatedUser finds or creates the account of (issuer, subject) and
-// brings its email, name and role up to date with the claims.
+// federatedUser finds or creates the account of (issuer, subject),
+// brings its email, name and role up to date with the claims, and then
+// its organisation memberships (when the provider manages them).
 func (s *Service) federatedUser(ctx context.Context, ident oidc.Identity) (User, error) {
 	grant, ok := s.cfg.OIDC.Mapping.Grant(ident.Claims)
 	if !ok {
 		return User{}, apperr.New(apperr.Forbidden, "your identity provider account has no Tagstream role; ask an administrator to add you to a mapped group")
 	}
+	u, err := s.federatedAccount(ctx, ident, grant)
+	if err != nil || s.cfg.OIDC.Memberships == nil || s.cfg.OIDC.Mapping.OrgClaim == "" {
+		return u, err
+	}
+	if err := s.cfg.OIDC.Memberships.Sync(ctx, u.ID, u.Email, string(u.Role), grant.Orgs); err != nil {
+		return User{}, apperr.Wrap(err, "auth: organisation memberships from the provider")
+	}
+	return u, nil
+}
+
+// federatedAccount is the account part of federatedUser.
+func (s *Service) federatedAccount(ctx context.Context, ident oidc.Identity, grant Grant) (User, error) {
 	email := canonicalEmail(ident.Email)
 	if checkEmail(email) != nil {
 		email = "" // the events name the user by id; a malformed address is dropped, not trusted

@@ -43,7 +43,8 @@ type StartRequest struct {
 	Config        StartConfig         `json:"config"`
 	ColumnMapping map[string]string   `json:"column_mapping,omitempty"`
 	JobID         string              `json:"job_id,omitempty"`
-	Name          string              `json:"name,omitempty"` // the job's human name (at most 200 characters)
+	Name          string              `json:"name,omitempty"`   // the job's human name (at most 200 characters)
+	OrgID         string              `json:"org_id,omitempty"` // the organisation the job belongs to
 	// Columns, when set, is the order the documents' columns are sent in
 	// (a Go map would sort them); the server keeps it for the results CSV.
 	Columns []string `json:"-"`
@@ -334,21 +335,41 @@ func (c *Client) Events(ctx context.Context, jobID, cursor string, limit int) (E
 	return p, err
 }
 
-// Active returns the caller's pending, processing and paused jobs.
-func (c *Client) Active(ctx context.Context) (JobList, error) {
+// Scope says whose jobs a list or statistic covers: the caller's own
+// (zero), an organisation's (OrgID, by the caller's role there) or, for
+// global auditors and admins, everyone's outside organisations (All).
+type Scope struct {
+	OrgID string
+	All   bool
+}
+
+func (s Scope) set(v url.Values) {
+	if s.OrgID != "" {
+		v.Set("org_id", s.OrgID)
+	}
+	if s.All {
+		v.Set("all", "true")
+	}
+}
+
+// Active returns the pending, processing and paused jobs of the scope.
+func (c *Client) Active(ctx context.Context, scope Scope) (JobList, error) {
+	q := url.Values{}
+	scope.set(q)
 	var l JobList
-	raw, err := c.call(ctx, request{method: http.MethodGet, path: "/api/batch/active", auth: true}, &l)
+	raw, err := c.call(ctx, request{method: http.MethodGet, path: "/api/batch/active", query: q, auth: true}, &l)
 	l.Raw = raw
 	return l, err
 }
 
-// Jobs returns one page of the job history, newest first; status may be
-// empty for every status.
-func (c *Client) Jobs(ctx context.Context, status, cursor string, limit int) (JobList, error) {
+// Jobs returns one page of the scope's job history, newest first; status
+// may be empty for every status.
+func (c *Client) Jobs(ctx context.Context, status, cursor string, limit int, scope Scope) (JobList, error) {
 	q := pageQuery(cursor, limit)
 	if status != "" {
 		q.Set("status", status)
 	}
+	scope.set(q)
 	var l JobList
 	raw, err := c.call(ctx, request{method: http.MethodGet, path: "/api/batch/jobs", query: q, auth: true}, &l)
 	l.Raw = raw

@@ -15,7 +15,8 @@ type DocumentQuery struct {
 	Q, Tag, JobID, Status, Since, Until string
 	Limit                               int
 	Cursor                              string
-	All                                 bool // everyone's documents (auditors and admins)
+	All                                 bool   // everyone's documents (auditors and admins)
+	OrgID                               string // an organisation's documents, by the caller's role there
 }
 
 func (q DocumentQuery) values() url.Values {
@@ -29,9 +30,7 @@ func (q DocumentQuery) values() url.Values {
 	if q.Limit > 0 {
 		v.Set("limit", strconv.Itoa(q.Limit))
 	}
-	if q.All {
-		v.Set("all", "true")
-	}
+	Scope{OrgID: q.OrgID, All: q.All}.set(v)
 	return v
 }
 
@@ -93,10 +92,8 @@ func (c *Client) DocumentsCSV(ctx context.Context, q DocumentQuery) ([]byte, str
 }
 
 // HistoryStats returns GET /api/history/stats as the server wrote it.
-func (c *Client) HistoryStats(ctx context.Context, all bool) (json.RawMessage, error) {
+func (c *Client) HistoryStats(ctx context.Context, scope Scope) (json.RawMessage, error) {
 	q := url.Values{}
-	if all {
-		q.Set("all", "true")
-	}
+	scope.set(q)
 	return c.call(ctx, request{method: http.MethodGet, path: "/api/history/stats", query: q, auth: true}, nil)
 }

@@ -43,6 +43,9 @@ func (s *Server) jobWebhooks(c *gin.Context) {
 		return
 	}
 	cb := job.Config.CallbackURL
+	if cb == "" && job.OrgID != "" && s.d.OrgDirectory != nil {
+		cb = s.d.OrgDirectory.Settings(job.OrgID).CallbackURL // the organisation's default
+	}
 	out := []webhookAttempt{}
 	err = s.d.Events.Read(c.Request.Context(), events.HookSubject(job.ID), 1, func(e events.Envelope) error {
 		ev, err := e.Decode()

@@ -20,6 +20,7 @@ const orgRolesKey = "tagstream.org_roles"
 type OrgCommands interface {
 	Create(ctx context.Context, by events.Actor, name string) (services.OrgResult, error)
 	Change(ctx context.Context, orgID string, cmd org.Command) (services.OrgResult, error)
+	ChangeSettings(ctx context.Context, orgID string, by events.Actor, ch services.SettingsChange) (services.OrgResult, error)
 }
 
 // OrgDirectory answers membership questions (services.OrgDirectory).
@@ -27,6 +28,7 @@ type OrgDirectory interface {
 	Roles(email string) map[string]string
 	Mine(email string) []services.OrgView
 	Members(orgID string) []org.Member
+	Settings(orgID string) org.Settings
 	WaitFor(ctx context.Context, seq uint64) error
 }
 
@@ -46,6 +48,8 @@ func (s *Server) orgRoutes(r *gin.Engine) {
 	g.POST("/:org_id/members", s.addMember)
 	g.PATCH("/:org_id/members/:email", s.changeMember)
 	g.DELETE("/:org_id/members/:email", s.removeMember)
+	g.GET("/:org_id/settings", s.orgRole(org.RoleAuditor, org.RoleAdmin), s.orgSettings)
+	g.PATCH("/:org_id/settings", s.changeOrgSettings)
 	g.GET("/:org_id/events", s.orgRole(org.RoleAuditor, org.RoleAdmin), s.orgEvents)
 }
 
@@ -118,7 +122,7 @@ func (s *Server) orgMembers(c *gin.Context) {
 	members := s.d.OrgDirectory.Members(id)
 	out := make([]gin.H, len(members))
 	for i, m := range members {
-		out[i] = gin.H{"email": m.Email, "role": m.Role, "user_id": m.UserID, "since": m.Since, "added_by": m.AddedBy}
+		out[i] = gin.H{"email": m.Email, "role": m.Role, "user_id": m.UserID, "since": m.Since, "added_by": m.AddedBy, "sso": m.SSO}
 	}
 	c.JSON(http.StatusOK, gin.H{"org_id": id, "members": out})
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/tagstream/tagstream/events"
 	"github.com/tagstream/tagstream/internal/apperr"
 	"github.com/tagstream/tagstream/internal/webhook"
+	"github.com/tagstream/tagstream/services"
 	jobpkg "github.com/tagstream/tagstream/services/job"
 )
 
@@ -40,9 +41,10 @@ type WebhookConfig struct {
 }
 
 // Webhooks delivers thin signed webhooks for job ends and system pauses
-// to the job's callback_url. Retries are JetStream redeliveries
-// (NakWithDelay) with exponential backoff, so they survive restarts; each
-// attempt is a WebhookAttempted event on jobs.<id>.hook.
+// to the job's callback_url, or its organisation's default. Retries are
+// JetStream redeliveries (NakWithDelay) with exponential backoff, so they
+// survive restarts; each attempt is a WebhookAttempted event on
+// jobs.<id>.hook.
 type Webhooks struct {
 	js     jetstream.JetStream
 	store  events.Store
@@ -174,9 +176,9 @@ func (w *Webhooks) deliver(ctx context.Context, env events.Envelope, ev events.E
 		}
 		return 0, err
 	}
-	url := job.Config.CallbackURL
-	if url == "" {
-		return 0, nil
+	url, err := w.callbackURL(ctx, job)
+	if err != nil || url == "" {
+		return 0, err
 	}
 	prior, delivered, err := w.attempts(ctx, env)
 	if err != nil || delivered {
@@ -217,6 +219,16 @@ func (w *Webhooks) deliver(ctx context.Context, env events.Envelope, ev events.E
 			"status", res.StatusCode, "err", rec.Error, "retry_in", wait)
 	}
 	return wait, nil
+}
+
+// callbackURL is where a job's webhooks go: its own callback_url, else
+// its organisation's default as set now (so an admin who moves the
+// receiver moves the retries of earlier jobs too).
+func (w *Webhooks) callbackURL(ctx context.Context, job *jobpkg.State) (string, error) {
+	if job.Config.CallbackURL != "" || job.Started == nil || job.Started.OrgID == "" {
+		return job.Config.CallbackURL, nil
+	}
+	return services.OrgCallbackURL(ctx, w.store, job.Started.OrgID)
 }
 
 // attempts counts the recorded attempts for env and whether one delivered,

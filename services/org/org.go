@@ -35,7 +35,12 @@ const (
 	ActionAdd    = "add"
 	ActionRole   = "role"
 	ActionRemove = "remove"
+	// ActionSettings changes the organisation's settings (admins only).
+	ActionSettings = "settings"
 )
+
+// MaxRetentionDays bounds retention_days (ten years); 0 turns it off.
+const MaxRetentionDays = 3650
 
 // MaxName bounds an organisation's name (characters, after trimming).
 const MaxName = 200
@@ -47,6 +52,9 @@ type Member struct {
 	UserID  string       `json:"user_id,omitempty"`
 	Since   time.Time    `json:"since"`
 	AddedBy events.Actor `json:"added_by"`
+	// SSO is set when the identity provider's claims made the membership
+	// (reason "sso"): the claims keep managing it, an admin's do not.
+	SSO bool `json:"sso,omitempty"`
 }
 
 // State is an organisation folded from its events.
@@ -56,7 +64,14 @@ type State struct {
 	CreatedAt time.Time
 	CreatedBy events.Actor
 	Members   map[string]Member // by canonical email
-	Seq       uint64            // last event folded (the append guard)
+	Settings  Settings
+	Seq       uint64 // last event folded (the append guard)
+}
+
+// Settings are what an admin sets for the whole organisation.
+type Settings struct {
+	RetentionDays int    `json:"retention_days"` // 0: no automatic erasure
+	CallbackURL   string `json:"callback_url"`   // default webhook; "": none
 }
 
 // New returns the state of an organisation before any event.
@@ -95,7 +110,8 @@ func (s *State) ApplyEvent(env events.Envelope, ev events.Event) {
 		email := CanonicalEmail(env.Actor.Email)
 		s.Members[email] = Member{Email: email, Role: RoleAdmin, UserID: env.Actor.ID, Since: env.Time, AddedBy: env.Actor}
 	case *events.OrgMemberAdded:
-		s.Members[e.Email] = Member{Email: e.Email, Role: e.Role, UserID: e.UserID, Since: env.Time, AddedBy: env.Actor}
+		s.Members[e.Email] = Member{Email: e.Email, Role: e.Role, UserID: e.UserID, Since: env.Time, AddedBy: env.Actor,
+			SSO: e.Reason == events.ReasonSSO}
 	case *events.OrgMemberRoleChanged:
 		if m, ok := s.Members[e.Email]; ok {
 			m.Role = e.To
@@ -103,6 +119,8 @@ func (s *State) ApplyEvent(env events.Envelope, ev events.Event) {
 		}
 	case *events.OrgMemberRemoved:
 		delete(s.Members, e.Email)
+	case *events.OrgSettingsChanged:
+		s.Settings = Settings{RetentionDays: e.RetentionDays, CallbackURL: e.CallbackURL}
 	}
 }
 
@@ -114,6 +132,14 @@ type Command struct {
 	Email  string       // add, role, remove
 	Role   string       // add, role
 	UserID string       // add: the account's id when it exists
+	// Reason is recorded with a membership change the system makes
+	// (By.Kind "system", e.g. events.ReasonSSO); users' changes have none.
+	Reason string
+	// settings: the ones to change (nil: keep); CallbackURL "" removes
+	// the default webhook, RetentionDays 0 turns retention off. The
+	// caller has checked the URL (its rules are the server's).
+	RetentionDays *int
+	CallbackURL   *string
 }
 
 // Decide is the organisation's rules in one place: who may do what, and
@@ -134,8 +160,24 @@ func Decide(s *State, c Command) ([]events.Event, error) {
 		return []events.Event{events.OrgCreated{Name: name}}, nil
 	}
 	byRole := s.Role(c.By.Email)
+	system := c.By.Kind == events.ActorSystem && c.Action != ActionSettings
+	if system && s.Exists() {
+		// The system acts on the server's configuration (single sign-on
+		// claims), not on a role in the organisation.
+		byRole = RoleAdmin
+	}
 	if !s.Exists() || byRole == "" {
 		return nil, apperr.New(apperr.NotFound, "organisation %q not found", s.ID)
+	}
+	reason := ""
+	if system {
+		reason = c.Reason
+	}
+	if c.Action == ActionSettings {
+		if byRole != RoleAdmin {
+			return nil, apperr.New(apperr.Forbidden, "only an admin of the organisation may change its settings")
+		}
+		return decideSettings(s, c)
 	}
 	email := CanonicalEmail(c.Email)
 	self := email == CanonicalEmail(c.By.Email)
@@ -155,7 +197,7 @@ func Decide(s *State, c Command) ([]events.Event, error) {
 		if isMember {
 			return nil, apperr.New(apperr.Conflict, "%s is already a member (role %s); change the role instead", email, cur.Role)
 		}
-		return []events.Event{events.OrgMemberAdded{Email: email, Role: c.Role, UserID: c.UserID}}, nil
+		return []events.Event{events.OrgMemberAdded{Email: email, Role: c.Role, UserID: c.UserID, Reason: reason}}, nil
 	case ActionRole:
 		if !ValidRole(c.Role) {
 			return nil, apperr.Field("role", "must be one of member, operator, auditor, admin")
@@ -169,7 +211,7 @@ func Decide(s *State, c Command) ([]events.Event, error) {
 		if cur.Role == RoleAdmin && s.admins() == 1 {
 			return nil, apperr.New(apperr.Conflict, "%s is the organisation's last admin; make another admin first", email)
 		}
-		return []events.Event{events.OrgMemberRoleChanged{Email: email, From: cur.Role, To: c.Role}}, nil
+		return []events.Event{events.OrgMemberRoleChanged{Email: email, From: cur.Role, To: c.Role, Reason: reason}}, nil
 	case ActionRemove:
 		if !isMember {
 			return nil, apperr.New(apperr.NotFound, "%s is not a member of the organisation", email)
@@ -177,9 +219,32 @@ func Decide(s *State, c Command) ([]events.Event, error) {
 		if cur.Role == RoleAdmin && s.admins() == 1 {
 			return nil, apperr.New(apperr.Conflict, "%s is the organisation's last admin; make another admin first", email)
 		}
-		return []events.Event{events.OrgMemberRemoved{Email: email, Role: cur.Role}}, nil
+		return []events.Event{events.OrgMemberRemoved{Email: email, Role: cur.Role, Reason: reason}}, nil
 	}
 	return nil, apperr.New(apperr.Invalid, "unknown organisation action %q", c.Action)
+}
+
+// decideSettings records the settings after the change, or nothing when
+// they are already so.
+func decideSettings(s *State, c Command) ([]events.Event, error) {
+	next, changed := s.Settings, []string{}
+	if c.RetentionDays != nil {
+		if d := *c.RetentionDays; d < 0 || d > MaxRetentionDays {
+			return nil, apperr.Field("retention_days", "must be 0 (keep until erased) to %d days, got %d", MaxRetentionDays, d)
+		}
+		if *c.RetentionDays != next.RetentionDays {
+			next.RetentionDays = *c.RetentionDays
+			changed = append(changed, "retention_days")
+		}
+	}
+	if c.CallbackURL != nil && strings.TrimSpace(*c.CallbackURL) != next.CallbackURL {
+		next.CallbackURL = strings.TrimSpace(*c.CallbackURL)
+		changed = append(changed, "callback_url")
+	}
+	if len(changed) == 0 {
+		return nil, nil
+	}
+	return []events.Event{events.OrgSettingsChanged{RetentionDays: next.RetentionDays, CallbackURL: next.CallbackURL, Changed: changed}}, nil
 }
 
 func (s *State) admins() int {

@@ -1,6 +1,7 @@
 package org
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -78,5 +79,49 @@ func TestDecideMembershipRules(t *testing.T) {
 	fold(t, s, mem, evs)
 	if s.Role("mem@example.org") != "" {
 		t.Fatal("member still there after leaving")
+	}
+}
+
+// Settings are an admin's: a bad retention period names its field, an
+// unchanged value records nothing, and the event carries the whole set.
+func TestDecideSettings(t *testing.T) {
+	admin := events.User("u-admin", "admin@example.org")
+	s := New("org_1")
+	evs, _ := Decide(s, Command{Action: ActionCreate, By: admin, Name: "Records"})
+	fold(t, s, admin, evs)
+	evs, _ = Decide(s, Command{Action: ActionAdd, By: admin, Email: "op@example.org", Role: RoleOperator})
+	fold(t, s, admin, evs)
+	days := func(n int) *int { return &n }
+	url := func(u string) *string { return &u }
+
+	if _, err := Decide(s, Command{Action: ActionSettings, By: events.User("u-op", "op@example.org"), RetentionDays: days(3)}); apperr.Code(err) != apperr.Forbidden {
+		t.Fatalf("operator changed settings: %v", err)
+	}
+	if _, err := Decide(s, Command{Action: ActionSettings, By: events.User("u-x", "x@example.org"), RetentionDays: days(3)}); apperr.Code(err) != apperr.NotFound {
+		t.Fatalf("stranger: %v", err)
+	}
+	for _, bad := range []int{-1, MaxRetentionDays + 1} {
+		_, err := Decide(s, Command{Action: ActionSettings, By: admin, RetentionDays: days(bad)})
+		var ae *apperr.Error
+		if !errors.As(err, &ae) || ae.Field != "retention_days" {
+			t.Fatalf("retention_days %d: %v", bad, err)
+		}
+	}
+	evs, err := Decide(s, Command{Action: ActionSettings, By: admin, RetentionDays: days(30), CallbackURL: url(" https://hooks.example.org/x ")})
+	if err != nil || len(evs) != 1 {
+		t.Fatalf("set: %v %v", evs, err)
+	}
+	fold(t, s, admin, evs)
+	if s.Settings != (Settings{RetentionDays: 30, CallbackURL: "https://hooks.example.org/x"}) {
+		t.Fatalf("settings %+v", s.Settings)
+	}
+	// Only the URL changes: the event still holds the retention period.
+	evs, _ = Decide(s, Command{Action: ActionSettings, By: admin, RetentionDays: days(30), CallbackURL: url("")})
+	if e := evs[0].(events.OrgSettingsChanged); e.RetentionDays != 30 || e.CallbackURL != "" || len(e.Changed) != 1 || e.Changed[0] != "callback_url" {
+		t.Fatalf("partial change: %+v", e)
+	}
+	fold(t, s, admin, evs)
+	if evs, err := Decide(s, Command{Action: ActionSettings, By: admin, RetentionDays: days(30)}); err != nil || len(evs) != 0 {
+		t.Fatalf("no-op: %v %v", evs, err)
 	}
 }

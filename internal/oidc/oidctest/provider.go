@@ -4,8 +4,9 @@
 // server. Tests get discovery, JWKS, the authorization endpoint with a
 // login form, PKCE and the token endpoint exactly as the library serves
 // them. This package only adds what the example lacks: signing keys the
-// test can rotate, a groups claim for role mapping, the user's email in the
-// ID token, and redirect URIs on any loopback port.
+// test can rotate, a groups claim for role mapping, an organisations claim
+// the test sets per user, the user's email in the ID token, and redirect
+// URIs on any loopback port.
 //
 // Only tests import it.
 package oidctest
@@ -54,6 +55,9 @@ const AdminLogin = "test-user@127.0.0.1"
 // groups is the "groups" claim of each subject.
 var groups = map[string][]string{AdminSubject: {"tagstream-admins", "staff"}, StaffSubject: {"staff"}}
 
+// OrgsClaim is the claim SetOrgs fills (absent until set).
+const OrgsClaim = "tagstream_orgs"
+
 // Provider is a running provider.
 type Provider struct {
 	Issuer string
@@ -85,6 +89,17 @@ func Start(t testing.TB) *Provider {
 	srv.Start()
 	t.Cleanup(srv.Close)
 	return &Provider{Issuer: issuer, Clients: secrets, store: ks}
+}
+
+// SetOrgs sets the OrgsClaim of subject's tokens from now on (none: the
+// claim is left out).
+func (p *Provider) SetOrgs(subject string, values ...string) {
+	p.store.mu.Lock()
+	defer p.store.mu.Unlock()
+	if p.store.orgs == nil {
+		p.store.orgs = map[string][]string{}
+	}
+	p.store.orgs[subject] = values
 }
 
 // Rotate replaces the signing key: the old key leaves the JWKS at once and
@@ -144,8 +159,9 @@ func (p *Provider) LoginCode(t testing.TB, jar http.CookieJar, authURL, redirect
 // accept any loopback redirect.
 type keyedStorage struct {
 	*storage.Storage
-	mu  sync.Mutex
-	key signingKey
+	mu   sync.Mutex
+	key  signingKey
+	orgs map[string][]string // OrgsClaim by subject
 }
 
 type signingKey struct {
@@ -197,12 +213,19 @@ func (s *keyedStorage) Rotate(ec bool) string {
 	return k.id
 }
 
-// SetUserinfoFromRequest adds the groups claim to the ID token.
+// SetUserinfoFromRequest adds the groups and organisations claims to the
+// ID token.
 func (s *keyedStorage) SetUserinfoFromRequest(ctx context.Context, info *zoidc.UserInfo, req op.IDTokenRequest, scopes []string) error {
 	if err := s.Storage.SetUserinfoFromRequest(ctx, info, req, scopes); err != nil {
 		return err
 	}
 	info.AppendClaims("groups", groups[req.GetSubject()])
+	s.mu.Lock()
+	orgs := s.orgs[req.GetSubject()]
+	s.mu.Unlock()
+	if len(orgs) > 0 {
+		info.AppendClaims(OrgsClaim, orgs)
+	}
 	return nil
 }
 

@@ -1,0 +1,63 @@
+package services
+
+import (
+	"testing"
+
+	"github.com/tagstream/tagstream/events"
+	"github.com/tagstream/tagstream/services/org"
+)
+
+// The provider's claims manage the memberships they made: a new account
+// role changes the organisation role, an ambiguous name joins nothing,
+// and an admin's membership keeps the admin's role.
+func TestSSOMembershipsFollowTheClaims(t *testing.T) {
+	ctx, store, h, dir := orgRig(t)
+	go func() { _ = dir.Run(ctx, store) }()
+	boss := events.User("u-boss", "boss@example.org")
+	mk := func(name string) string {
+		res, err := h.Create(ctx, boss, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := dir.WaitFor(ctx, res.Seq); err != nil {
+			t.Fatal(err)
+		}
+		return res.OrgID
+	}
+	a, b, twin1, twin2 := mk("Alpha"), mk("Beta"), mk("Twin"), mk("twin")
+	r, err := h.Change(ctx, b, org.Command{Action: org.ActionAdd, By: boss, Email: "ravi@example.org", Role: org.RoleOperator})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = dir.WaitFor(ctx, r.Seq)
+	sync := NewSSOMemberships(h, dir, map[string]string{"grp-a": "alpha"}, nil)
+
+	if err := sync.Sync(ctx, "u-ravi", "Ravi@example.org", "user", []string{"grp-a", b, "Twin"}); err != nil {
+		t.Fatal(err)
+	}
+	got := dir.MemberOf("ravi@example.org")
+	if got[a].Role != org.RoleMember || !got[a].SSO || got[b].Role != org.RoleOperator || got[b].SSO {
+		t.Fatalf("after the first sign-in: %+v", got)
+	}
+	if _, in := got[twin1]; in {
+		t.Fatal("joined an organisation by an ambiguous name")
+	}
+	if _, in := got[twin2]; in {
+		t.Fatal("joined an organisation by an ambiguous name")
+	}
+	// The provider now makes the user an auditor.
+	if err := sync.Sync(ctx, "u-ravi", "ravi@example.org", "auditor", []string{"grp-a", b}); err != nil {
+		t.Fatal(err)
+	}
+	if got := dir.MemberOf("ravi@example.org"); got[a].Role != org.RoleAuditor || got[b].Role != org.RoleOperator {
+		t.Fatalf("after the role changed: %+v", got)
+	}
+	// Signing in again with the same claims records nothing.
+	before, _ := store.LastSeq(ctx)
+	if err := sync.Sync(ctx, "u-ravi", "ravi@example.org", "auditor", []string{"grp-a", b}); err != nil {
+		t.Fatal(err)
+	}
+	if after, _ := store.LastSeq(ctx); after != before {
+		t.Fatalf("an unchanged sign-in appended %d events", after-before)
+	}
+}
