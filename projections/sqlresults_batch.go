@@ -33,7 +33,6 @@ type resultsBatch struct {
 	jobs    map[string]*batchResJob // nil: no such job
 	rows    map[string]map[int]*batchResult
 	covered map[string]rowSpan
-	fresh   map[string]int // jobs started in this batch: rows not in rows are as claimRows made them
 }
 
 type batchResJob struct {
@@ -42,8 +41,10 @@ type batchResJob struct {
 	dirty   bool
 }
 
-// batchResult is a result row's columns but the document, as stored.
+// batchResult is a result row's columns as stored; document only while
+// the row is new (an update leaves it alone).
 type batchResult struct {
+	document  string
 	status    string
 	attempts  int
 	outcome   bool
@@ -56,7 +57,7 @@ type batchResult struct {
 
 func (w *resultsBatch) reset() {
 	w.jobs, w.rows = map[string]*batchResJob{}, map[string]map[int]*batchResult{}
-	w.covered, w.fresh = map[string]rowSpan{}, map[string]int{}
+	w.covered = map[string]rowSpan{}
 }
 
 func (w *resultsBatch) apply(env events.Envelope) (bool, error) {
@@ -82,11 +83,22 @@ func (w *resultsBatch) apply(env events.Envelope) (bool, error) {
 		if j != nil {
 			return true, nil
 		}
-		if err := claimRows(w.ctx, w.tx, w.t, env, s); err != nil {
+		// The job's rows are written once, at the flush, with what the
+		// batch's later events did to them.
+		docs, err := claimDocs(w.ctx, w.tx, w.t, env, s)
+		if err != nil {
 			return true, err
 		}
+		rows := make(map[int]*batchResult, len(docs))
+		for i, d := range docs {
+			doc, err := json.Marshal(d)
+			if err != nil {
+				return true, err
+			}
+			rows[i] = &batchResult{document: string(doc), status: DocPending, attempts: 1, tags: "null", dirty: true}
+		}
 		w.jobs[env.JobID] = &batchResJob{total: s.Total, lastSeq: int64(env.Seq)}
-		w.fresh[env.JobID] = s.Total
+		w.rows[env.JobID], w.covered[env.JobID] = rows, rowSpan{0, len(docs) - 1}
 		return true, nil
 	}
 	if j == nil || (env.Seq != 0 && env.Seq <= uint64(j.lastSeq)) {
@@ -165,15 +177,6 @@ func (w *resultsBatch) row(job string, row int) (*batchResult, error) {
 	if w.rows[job] == nil {
 		w.rows[job] = map[int]*batchResult{}
 	}
-	if total, ok := w.fresh[job]; ok {
-		if row >= total {
-			return nil, nil
-		}
-		// As claimRows inserted it.
-		r := &batchResult{status: DocPending, attempts: 1, tags: "null"}
-		w.rows[job][row] = r
-		return r, nil
-	}
 	if c, ok := w.covered[job]; ok && row >= c.lo && row <= c.hi {
 		return nil, nil
 	}
@@ -216,7 +219,8 @@ func (w *resultsBatch) flush() error {
 		jobRows = append(jobRows, []any{id, j.total, j.lastSeq})
 		j.dirty = false
 	}
-	// The rows exist (read or claimed): the insert half never happens.
+	// The jobs' rows exist (read or claimed): the insert half never
+	// happens. A result row is inserted once, after its job's start.
 	if err := upsert(w.ctx, w.tx, `INSERT INTO `+w.t.Name("jobs")+` (job_id, total, last_seq) VALUES `, "(?, ?, ?)",
 		` ON CONFLICT (job_id) DO UPDATE SET `+excluded("last_seq"), jobRows, 200); err != nil {
 		return err
@@ -237,12 +241,12 @@ func (w *resultsBatch) flush() error {
 		sort.Ints(nums)
 		for _, n := range nums {
 			r := w.rows[id][n]
-			out = append(out, []any{id, n, r.status, r.attempts, boolInt(r.outcome), r.tags, r.err, r.code, r.metadata, r.seq})
-			r.dirty = false
+			out = append(out, []any{id, n, r.document, r.status, r.attempts, boolInt(r.outcome), r.tags, r.err, r.code, r.metadata, r.seq})
+			r.dirty, r.document = false, ""
 		}
 	}
 	return upsert(w.ctx, w.tx, `INSERT INTO `+w.t.Name("rows")+
 		` (job_id, row_no, document, status, attempts, outcome, tags, error, code, metadata, seq) VALUES `,
-		"(?, ?, '', ?, ?, ?, ?, ?, ?, ?, ?)", ` ON CONFLICT (job_id, row_no) DO UPDATE SET `+
+		"(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", ` ON CONFLICT (job_id, row_no) DO UPDATE SET `+
 			excluded("status", "attempts", "outcome", "tags", "error", "code", "metadata", "seq"), out, 200)
 }
