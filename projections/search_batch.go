@@ -20,21 +20,16 @@ var _ BatchApplier = (*DocumentSearch)(nil)
 // statements. Job starts, ends, retries and any other event go through
 // Apply.
 func (m *DocumentSearch) ApplyBatch(ctx context.Context, tx *sqldb.Tx, t Tables, evs []events.Envelope) error {
-	w := &searchBatch{ctx: ctx, tx: tx, t: t, spans: docSpans(evs)}
-	w.reset()
+	w := &searchBatch{batchRows: newBatchRows(ctx, tx, t, evs)}
 	return applyWriteBehind(w, evs, func(env events.Envelope) error { return m.Apply(ctx, tx, t, env) })
 }
 
 // searchBatch is a batch's document-search rows.
 type searchBatch struct {
-	ctx   context.Context
-	tx    *sqldb.Tx
-	t     Tables
-	spans map[string]rowSpan
+	batchRows
 
 	jobs     map[string]*searchJob // nil: no such job
-	docs     map[string]map[int]*searchDoc
-	covered  map[string]rowSpan
+	docs     rowCache[searchDoc]
 	outcomes [][]any // in event order: the first of an attempt wins
 }
 
@@ -70,7 +65,7 @@ type searchDoc struct {
 }
 
 func (w *searchBatch) reset() {
-	w.jobs, w.docs, w.covered, w.outcomes = map[string]*searchJob{}, map[string]map[int]*searchDoc{}, map[string]rowSpan{}, nil
+	w.jobs, w.docs, w.outcomes = map[string]*searchJob{}, newRowCache[searchDoc](), nil
 }
 
 func (w *searchBatch) apply(env events.Envelope) (bool, error) {
@@ -174,41 +169,18 @@ const searchDocCols = `id, owner, org_id, title, description, extra, status, att
 	method, prompt_tokens, completion_tokens, total_tokens, calls, cost_usd, duration_ms, cached_from, created_at,
 	updated_at, finished_at`
 
+// row returns a documents row (nil: no such row).
 func (w *searchBatch) row(job string, row int) (*searchDoc, error) {
-	if d := w.docs[job][row]; d != nil {
-		return d, nil
-	}
-	if c, ok := w.covered[job]; ok && row >= c.lo && row <= c.hi {
-		return nil, nil
-	}
-	if w.docs[job] == nil {
-		w.docs[job] = map[int]*searchDoc{}
-	}
-	s := coverSpan(w.spans, job, row)
-	rows, err := w.tx.Query(w.ctx, `SELECT row_id, `+searchDocCols+` FROM `+w.t.Name("documents")+
-		` WHERE job_id = ? AND row_id BETWEEN ? AND ?`, job, s.lo, s.hi)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var n, outcome int
-		var d searchDoc
-		if err := rows.Scan(&n, &d.id, &d.owner, &d.org, &d.title, &d.descr, &d.extra, &d.status, &d.attempt, &outcome,
+	return w.docs.get(w.batchRows, job, row, `SELECT row_id, `+searchDocCols+` FROM `+w.t.Name("documents")+
+		` WHERE job_id = ? AND row_id BETWEEN ? AND ?`, func(rows *sql.Rows) (int, *searchDoc, error) {
+		var outcome int
+		d := searchDoc{job: job}
+		err := rows.Scan(&d.row, &d.id, &d.owner, &d.org, &d.title, &d.descr, &d.extra, &d.status, &d.attempt, &outcome,
 			&d.tags, &d.errText, &d.errCode, &d.model, &d.method, &d.prompt, &d.completion, &d.total, &d.calls, &d.cost,
-			&d.duration, &d.cachedFrom, &d.created, &d.updated, &d.finished); err != nil {
-			return nil, err
-		}
-		if w.docs[job][n] == nil {
-			d.job, d.row, d.outcome = job, n, outcome == 1
-			w.docs[job][n] = &d
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	w.covered[job] = s
-	return w.docs[job][row], nil
+			&d.duration, &d.cachedFrom, &d.created, &d.updated, &d.finished)
+		d.outcome = outcome == 1
+		return d.row, &d, err
+	})
 }
 
 // outcome is applier.outcome, kept for the flush.
@@ -221,13 +193,7 @@ func (w *searchBatch) flush() error {
 		return err
 	}
 	var docs []*searchDoc
-	for _, m := range w.docs {
-		for _, d := range m {
-			if d.dirty {
-				docs = append(docs, d)
-			}
-		}
-	}
+	w.docs.each(func(d *searchDoc) bool { return d.dirty }, func(_ string, _ int, d *searchDoc) { docs = append(docs, d) })
 	sort.Slice(docs, func(i, k int) bool { return docs[i].id < docs[k].id })
 	if err := w.flushDocs(docs); err != nil {
 		return err

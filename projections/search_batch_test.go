@@ -15,13 +15,7 @@ import (
 // index included, exactly as Apply over the same events does, whatever
 // the batch boundaries, also when each batch comes twice.
 func TestDocumentSearchApplyBatchEqualsApply(t *testing.T) {
-	log := busyLog(t, 7)
-	var loaded []events.Envelope
-	for _, env := range log {
-		if env.Load() == nil {
-			loaded = append(loaded, env)
-		}
-	}
+	loaded := loadedEvents(busyLog(t, 7))
 	stores(t, func(t *testing.T, open func() *sqldb.DB) {
 		ctx := context.Background()
 		db := open()

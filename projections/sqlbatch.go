@@ -2,6 +2,8 @@ package projections
 
 import (
 	"context"
+	"database/sql"
+	"sort"
 	"strings"
 
 	"github.com/tagstream/tagstream/events"
@@ -34,9 +36,22 @@ type writeBehind interface {
 	reset()
 }
 
+// batchRows is what every model's write-behind state starts from.
+type batchRows struct {
+	ctx   context.Context
+	tx    *sqldb.Tx
+	t     Tables
+	spans map[string]rowSpan // per job, the document rows evs touch
+}
+
+func newBatchRows(ctx context.Context, tx *sqldb.Tx, t Tables, evs []events.Envelope) batchRows {
+	return batchRows{ctx: ctx, tx: tx, t: t, spans: docSpans(evs)}
+}
+
 // applyWriteBehind drives w over evs; events w does not fold go to apply
 // (the model's Apply) after w has written back and before it reads again.
 func applyWriteBehind(w writeBehind, evs []events.Envelope, apply func(events.Envelope) error) error {
+	w.reset()
 	for _, env := range evs {
 		ok, err := w.apply(env)
 		if err != nil {
@@ -123,4 +138,79 @@ func excluded(cols ...string) string {
 		parts[i] = c + " = excluded." + c
 	}
 	return strings.Join(parts, ", ")
+}
+
+// rowCache holds the document rows of the jobs a batch touches, read a
+// span of rows at a time.
+type rowCache[T any] struct {
+	rows    map[string]map[int]*T
+	covered map[string]rowSpan // rows of the job already read: one absent from rows does not exist
+}
+
+func newRowCache[T any]() rowCache[T] {
+	return rowCache[T]{rows: map[string]map[int]*T{}, covered: map[string]rowSpan{}}
+}
+
+// get returns a job's row; the first time, it reads the batch's span of
+// the job's rows with query (its arguments: job, first row, last row),
+// scan giving each row's number and value. nil: no such row.
+func (c *rowCache[T]) get(b batchRows, job string, row int, query string, scan func(*sql.Rows) (int, *T, error)) (*T, error) {
+	if r := c.rows[job][row]; r != nil {
+		return r, nil
+	}
+	if s, ok := c.covered[job]; ok && row >= s.lo && row <= s.hi {
+		return nil, nil
+	}
+	s, ok := b.spans[job]
+	if !ok || row < s.lo || row > s.hi {
+		s = rowSpan{row, row}
+	}
+	rows, err := b.tx.Query(b.ctx, query, job, s.lo, s.hi)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		n, r, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		if c.rows[job] == nil {
+			c.rows[job] = map[int]*T{}
+		}
+		if c.rows[job][n] == nil { // one held is newer
+			c.rows[job][n] = r
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	c.covered[job] = s
+	return c.rows[job][row], nil
+}
+
+// made holds the rows of a job the batch created, all of them.
+func (c *rowCache[T]) made(job string, rows map[int]*T) {
+	c.rows[job], c.covered[job] = rows, rowSpan{0, len(rows) - 1}
+}
+
+// each calls fn for the rows keep selects, by job then row.
+func (c *rowCache[T]) each(keep func(*T) bool, fn func(job string, row int, r *T)) {
+	jobs := make([]string, 0, len(c.rows))
+	for job := range c.rows {
+		jobs = append(jobs, job)
+	}
+	sort.Strings(jobs)
+	for _, job := range jobs {
+		nums := make([]int, 0, len(c.rows[job]))
+		for n, r := range c.rows[job] {
+			if keep(r) {
+				nums = append(nums, n)
+			}
+		}
+		sort.Ints(nums)
+		for _, n := range nums {
+			fn(job, n, c.rows[job][n])
+		}
+	}
 }

@@ -16,12 +16,7 @@ import (
 func TestSQLModelsApplyBatchEqualsTheReference(t *testing.T) {
 	log := busyLog(t, 6)
 	want := referenceDump(t, log)
-	var loaded []events.Envelope
-	for _, env := range log {
-		if env.Load() == nil {
-			loaded = append(loaded, env)
-		}
-	}
+	loaded := loadedEvents(log)
 	stores(t, func(t *testing.T, open func() *sqldb.DB) {
 		ctx := context.Background()
 		db := open()
@@ -63,4 +58,16 @@ func TestSQLModelsApplyBatchEqualsTheReference(t *testing.T) {
 			}
 		}
 	})
+}
+
+// loadedEvents is the log's events this build decodes, decoded, as the
+// runner hands them to a model.
+func loadedEvents(log sliceLog) []events.Envelope {
+	var out []events.Envelope
+	for _, env := range log {
+		if env.Load() == nil {
+			out = append(out, env)
+		}
+	}
+	return out
 }

@@ -2,6 +2,7 @@ package projections
 
 import (
 	"context"
+	"database/sql"
 	"sort"
 	"strings"
 
@@ -15,22 +16,17 @@ var _ BatchApplier = JobStatusModel{}
 // batch touches is read once and written once. Job ends, retries and any
 // other event go through Apply.
 func (m JobStatusModel) ApplyBatch(ctx context.Context, tx *sqldb.Tx, t Tables, evs []events.Envelope) error {
-	w := &jobsBatch{ctx: ctx, tx: tx, t: t, spans: docSpans(evs)}
-	w.reset()
+	w := &jobsBatch{batchRows: newBatchRows(ctx, tx, t, evs)}
 	return applyWriteBehind(w, evs, func(env events.Envelope) error { return m.Apply(ctx, tx, t, env) })
 }
 
 // jobsBatch is a batch's job-status rows.
 type jobsBatch struct {
-	ctx   context.Context
-	tx    *sqldb.Tx
-	t     Tables
-	spans map[string]rowSpan
+	batchRows
 
-	jobs    map[string]*jobEntry // nil: no such job
-	dirty   map[string]bool
-	docs    map[string]map[int]*batchDoc // rows read (or made), per job
-	covered map[string]rowSpan           // rows of the job already read: absent from docs means no such row
+	jobs  map[string]*jobEntry // nil: no such job
+	dirty map[string]bool
+	docs  rowCache[batchDoc]
 }
 
 type batchDoc struct {
@@ -40,7 +36,7 @@ type batchDoc struct {
 
 func (w *jobsBatch) reset() {
 	w.jobs, w.dirty = map[string]*jobEntry{}, map[string]bool{}
-	w.docs, w.covered = map[string]map[int]*batchDoc{}, map[string]rowSpan{}
+	w.docs = newRowCache[batchDoc]()
 }
 
 func (w *jobsBatch) apply(env events.Envelope) (bool, error) {
@@ -67,7 +63,7 @@ func (w *jobsBatch) apply(env events.Envelope) (bool, error) {
 		}
 		e.docs = nil
 		w.jobs[env.JobID], w.dirty[env.JobID] = e, true
-		w.docs[env.JobID], w.covered[env.JobID] = docs, rowSpan{0, len(docs) - 1}
+		w.docs.made(env.JobID, docs)
 		return true, nil
 	}
 	j, err := w.job(env.JobID)
@@ -97,14 +93,8 @@ func (w *jobsBatch) apply(env events.Envelope) (bool, error) {
 		err = w.docEvent(j, env, e.Row, e.Attempt)
 	case *events.DocumentReleased:
 		err = w.docEvent(j, env, e.Row, e.Attempt)
-	case *events.JobPaused:
-		j.Reason, j.ReasonCode = e.Reason, e.Code
-		j.control(env, events.StatusPaused)
-	case *events.JobResumed:
-		j.Reason, j.ReasonCode = "", ""
-		j.control(env, events.StatusProcessing)
-	case *events.JobCompleted:
-		j.control(env, completedStatus(*e))
+	default:
+		j.controlled(env, ev)
 	}
 	return true, err
 }
@@ -144,56 +134,16 @@ func (w *jobsBatch) docEvent(j *jobEntry, env events.Envelope, row, attempt int)
 	return nil
 }
 
-// doc returns a document row, reading the job's span of rows the first
-// time; nil if there is no such row.
+// doc returns a document row (nil: no such row).
 func (w *jobsBatch) doc(job string, row int) (*batchDoc, error) {
-	if d := w.docs[job][row]; d != nil {
-		return d, nil
-	}
-	if c, ok := w.covered[job]; ok && row >= c.lo && row <= c.hi {
-		return nil, nil
-	}
-	s := coverSpan(w.spans, job, row)
-	if err := w.load(job, s); err != nil {
-		return nil, err
-	}
-	w.covered[job] = s
-	return w.docs[job][row], nil
-}
-
-// coverSpan is the batch's span of the job's rows, or just row if the
-// span misses it.
-func coverSpan(spans map[string]rowSpan, job string, row int) rowSpan {
-	if s, ok := spans[job]; ok && row >= s.lo && row <= s.hi {
-		return s
-	}
-	return rowSpan{row, row}
-}
-
-func (w *jobsBatch) load(job string, s rowSpan) error {
-	rows, err := w.tx.Query(w.ctx, `SELECT row_no, status, attempt, outcome FROM `+w.t.Name("docs")+
-		` WHERE job_id = ? AND row_no BETWEEN ? AND ?`, job, s.lo, s.hi)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	docs := w.docs[job]
-	if docs == nil {
-		docs = map[int]*batchDoc{}
-		w.docs[job] = docs
-	}
-	for rows.Next() {
-		var row, outcome int
-		var d DocState
-		if err := rows.Scan(&row, &d.Status, &d.Attempt, &outcome); err != nil {
-			return err
-		}
-		if docs[row] == nil {
-			d.Outcome = outcome != 0
-			docs[row] = &batchDoc{DocState: d}
-		}
-	}
-	return rows.Err()
+	return w.docs.get(w.batchRows, job, row, `SELECT row_no, status, attempt, outcome FROM `+w.t.Name("docs")+
+		` WHERE job_id = ? AND row_no BETWEEN ? AND ?`, func(rows *sql.Rows) (int, *batchDoc, error) {
+		var n, outcome int
+		var d batchDoc
+		err := rows.Scan(&n, &d.Status, &d.Attempt, &outcome)
+		d.Outcome = outcome != 0
+		return n, &d, err
+	})
 }
 
 func (w *jobsBatch) flush() error {
@@ -220,25 +170,10 @@ func (w *jobsBatch) flush() error {
 	}
 	w.dirty = map[string]bool{}
 	var docRows [][]any
-	jobs := make([]string, 0, len(w.docs))
-	for id := range w.docs {
-		jobs = append(jobs, id)
-	}
-	sort.Strings(jobs)
-	for _, id := range jobs {
-		rows := make([]int, 0, len(w.docs[id]))
-		for row, d := range w.docs[id] {
-			if d.dirty {
-				rows = append(rows, row)
-			}
-		}
-		sort.Ints(rows)
-		for _, row := range rows {
-			d := w.docs[id][row]
-			docRows = append(docRows, []any{id, row, d.Status, d.Attempt, boolInt(d.Outcome)})
-			d.dirty = false
-		}
-	}
+	w.docs.each(func(d *batchDoc) bool { return d.dirty }, func(job string, row int, d *batchDoc) {
+		docRows = append(docRows, []any{job, row, d.Status, d.Attempt, boolInt(d.Outcome)})
+		d.dirty = false
+	})
 	return upsert(w.ctx, w.tx, `INSERT INTO `+w.t.Name("docs")+` (job_id, row_no, status, attempt, outcome) VALUES `,
 		"(?, ?, ?, ?, ?)", ` ON CONFLICT (job_id, row_no) DO UPDATE SET `+excluded("status", "attempt", "outcome"), docRows, 400)
 }

@@ -14,25 +14,21 @@ import (
 var _ BatchApplier = ResultsModel{}
 
 // ApplyBatch implements BatchApplier: each job's last_seq and each result
-// row a batch touches is read once and written once. Submitted chunks and
-// job starts are written as Apply writes them; job ends, retries and any
-// other event go through Apply.
+// row a batch touches is read once and written once (a job started in
+// the batch has its rows inserted once, at the flush). Submitted chunks
+// are written as Apply writes them; job ends, retries and any other event
+// go through Apply.
 func (m ResultsModel) ApplyBatch(ctx context.Context, tx *sqldb.Tx, t Tables, evs []events.Envelope) error {
-	w := &resultsBatch{ctx: ctx, tx: tx, t: t, spans: docSpans(evs)}
-	w.reset()
+	w := &resultsBatch{batchRows: newBatchRows(ctx, tx, t, evs)}
 	return applyWriteBehind(w, evs, func(env events.Envelope) error { return m.Apply(ctx, tx, t, env) })
 }
 
 // resultsBatch is a batch's document-results rows.
 type resultsBatch struct {
-	ctx   context.Context
-	tx    *sqldb.Tx
-	t     Tables
-	spans map[string]rowSpan
+	batchRows
 
-	jobs    map[string]*batchResJob // nil: no such job
-	rows    map[string]map[int]*batchResult
-	covered map[string]rowSpan
+	jobs map[string]*batchResJob // nil: no such job
+	rows rowCache[batchResult]
 }
 
 type batchResJob struct {
@@ -56,8 +52,7 @@ type batchResult struct {
 }
 
 func (w *resultsBatch) reset() {
-	w.jobs, w.rows = map[string]*batchResJob{}, map[string]map[int]*batchResult{}
-	w.covered = map[string]rowSpan{}
+	w.jobs, w.rows = map[string]*batchResJob{}, newRowCache[batchResult]()
 }
 
 func (w *resultsBatch) apply(env events.Envelope) (bool, error) {
@@ -98,7 +93,7 @@ func (w *resultsBatch) apply(env events.Envelope) (bool, error) {
 			rows[i] = &batchResult{document: string(doc), status: DocPending, attempts: 1, tags: "null", dirty: true}
 		}
 		w.jobs[env.JobID] = &batchResJob{total: s.Total, lastSeq: int64(env.Seq)}
-		w.rows[env.JobID], w.covered[env.JobID] = rows, rowSpan{0, len(docs) - 1}
+		w.rows.made(env.JobID, rows)
 		return true, nil
 	}
 	if j == nil || (env.Seq != 0 && env.Seq <= uint64(j.lastSeq)) {
@@ -168,41 +163,16 @@ func (w *resultsBatch) docEvent(j *batchResJob, env events.Envelope, row, attemp
 	return fill(r)
 }
 
-// row returns a result row, reading the job's span of rows the first
-// time; nil if there is no such row.
+// row returns a result row (nil: no such row).
 func (w *resultsBatch) row(job string, row int) (*batchResult, error) {
-	if r := w.rows[job][row]; r != nil {
-		return r, nil
-	}
-	if w.rows[job] == nil {
-		w.rows[job] = map[int]*batchResult{}
-	}
-	if c, ok := w.covered[job]; ok && row >= c.lo && row <= c.hi {
-		return nil, nil
-	}
-	s := coverSpan(w.spans, job, row)
-	rows, err := w.tx.Query(w.ctx, `SELECT row_no, status, attempts, outcome, tags, error, code, metadata, seq FROM `+
-		w.t.Name("rows")+` WHERE job_id = ? AND row_no BETWEEN ? AND ?`, job, s.lo, s.hi)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	for rows.Next() {
+	return w.rows.get(w.batchRows, job, row, `SELECT row_no, status, attempts, outcome, tags, error, code, metadata, seq FROM `+
+		w.t.Name("rows")+` WHERE job_id = ? AND row_no BETWEEN ? AND ?`, func(rows *sql.Rows) (int, *batchResult, error) {
 		var n, outcome int
 		var r batchResult
-		if err := rows.Scan(&n, &r.status, &r.attempts, &outcome, &r.tags, &r.err, &r.code, &r.metadata, &r.seq); err != nil {
-			return nil, err
-		}
-		if w.rows[job][n] == nil {
-			r.outcome = outcome != 0
-			w.rows[job][n] = &r
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	w.covered[job] = s
-	return w.rows[job][row], nil
+		err := rows.Scan(&n, &r.status, &r.attempts, &outcome, &r.tags, &r.err, &r.code, &r.metadata, &r.seq)
+		r.outcome = outcome != 0
+		return n, &r, err
+	})
 }
 
 func (w *resultsBatch) flush() error {
@@ -225,26 +195,11 @@ func (w *resultsBatch) flush() error {
 		` ON CONFLICT (job_id) DO UPDATE SET `+excluded("last_seq"), jobRows, 200); err != nil {
 		return err
 	}
-	jobs := make([]string, 0, len(w.rows))
-	for id := range w.rows {
-		jobs = append(jobs, id)
-	}
-	sort.Strings(jobs)
 	var out [][]any
-	for _, id := range jobs {
-		nums := make([]int, 0, len(w.rows[id]))
-		for n, r := range w.rows[id] {
-			if r.dirty {
-				nums = append(nums, n)
-			}
-		}
-		sort.Ints(nums)
-		for _, n := range nums {
-			r := w.rows[id][n]
-			out = append(out, []any{id, n, r.document, r.status, r.attempts, boolInt(r.outcome), r.tags, r.err, r.code, r.metadata, r.seq})
-			r.dirty, r.document = false, ""
-		}
-	}
+	w.rows.each(func(r *batchResult) bool { return r.dirty }, func(job string, n int, r *batchResult) {
+		out = append(out, []any{job, n, r.document, r.status, r.attempts, boolInt(r.outcome), r.tags, r.err, r.code, r.metadata, r.seq})
+		r.dirty, r.document = false, ""
+	})
 	return upsert(w.ctx, w.tx, `INSERT INTO `+w.t.Name("rows")+
 		` (job_id, row_no, document, status, attempts, outcome, tags, error, code, metadata, seq) VALUES `,
 		"(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", ` ON CONFLICT (job_id, row_no) DO UPDATE SET `+
