@@ -159,14 +159,8 @@ func (p *JobStatus) Apply(env events.Envelope) error {
 		j.endDocs(env.Type)
 		j.Reason, j.ReasonCode = e.Reason, e.Code
 		j.control(env, events.StatusFailed)
-	case *events.JobPaused:
-		j.Reason, j.ReasonCode = e.Reason, e.Code
-		j.control(env, events.StatusPaused)
-	case *events.JobResumed:
-		j.Reason, j.ReasonCode = "", ""
-		j.control(env, events.StatusProcessing)
-	case *events.JobCompleted:
-		j.control(env, completedStatus(*e))
+	default:
+		j.controlled(env, ev)
 	}
 	return nil
 }
@@ -204,6 +198,24 @@ func (j *jobEntry) control(env events.Envelope, status string) {
 	} else {
 		j.FinishedAt = nil
 	}
+}
+
+// controlled applies the events that only move the job's own status
+// (pause, resume, completion) and reports whether ev was one.
+func (j *jobEntry) controlled(env events.Envelope, ev events.Event) bool {
+	switch e := ev.(type) {
+	case *events.JobPaused:
+		j.Reason, j.ReasonCode = e.Reason, e.Code
+		j.control(env, events.StatusPaused)
+	case *events.JobResumed:
+		j.Reason, j.ReasonCode = "", ""
+		j.control(env, events.StatusProcessing)
+	case *events.JobCompleted:
+		j.control(env, completedStatus(*e))
+	default:
+		return false
+	}
+	return true
 }
 
 func (j *jobEntry) docEvent(env events.Envelope, row, attempt int) {

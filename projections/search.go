@@ -251,6 +251,10 @@ func (a *applier) started(e *events.JobStarted) error {
 	if err := a.tx.QueryRow(a.ctx, `SELECT COALESCE(MAX(id), 0) FROM `+a.t.Name("documents")).Scan(&base); err != nil {
 		return err
 	}
+	// Multi-row inserts: a start of thousands of documents is one
+	// statement per few hundred rows, not two per document.
+	pg := a.tx.Dialect() == sqldb.Postgres
+	docs, index := make([][]any, 0, len(rows)), make([][]any, 0, len(rows))
 	for i, d := range rows {
 		extra := ""
 		if len(d.Extra) > 0 {
@@ -261,16 +265,24 @@ func (a *applier) started(e *events.JobStarted) error {
 			extra = string(b)
 		}
 		id := base + 1 + int64(i)
-		if err := a.exec(`INSERT INTO `+a.t.Name("documents")+` (id, job_id, row_id, owner, org_id, owner_email, title, file_path,
-			source_type, description, extra, status, attempt, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)`,
-			id, a.env.JobID, i, owner, org, email, d.Title, d.FilePath, d.SourceType, d.Description, extra, DocPending, a.at, a.at); err != nil {
-			return err
+		f := docFields{Owner: owner, OrgID: org, Title: d.Title, Description: d.Description, Extra: d.Extra}
+		row := []any{id, a.env.JobID, i, owner, org, email, d.Title, d.FilePath, d.SourceType, d.Description, extra, DocPending, a.at, a.at}
+		if pg {
+			row = append(row, searchKeys(f.Owner, f.OrgID, f.Tags), searchBody(f))
+		} else {
+			index = append(index, []any{id, searchKeys(f.Owner, f.OrgID, f.Tags), searchBody(f)})
 		}
-		if err := a.index(id, docFields{Owner: owner, OrgID: org, Title: d.Title, Description: d.Description, Extra: d.Extra}, false); err != nil {
-			return err
-		}
+		docs = append(docs, row)
 	}
-	return nil
+	cols, tuple := ``, `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)`
+	if pg {
+		cols, tuple = `, tsv`, `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, setweight(to_tsvector('simple', ?), 'A') || to_tsvector('simple', ?))`
+	}
+	if err := upsert(a.ctx, a.tx, `INSERT INTO `+a.t.Name("documents")+` (id, job_id, row_id, owner, org_id, owner_email, title, file_path,
+			source_type, description, extra, status, attempt, created_at, updated_at`+cols+`) VALUES `, tuple, "", docs, 100); err != nil {
+		return err
+	}
+	return upsert(a.ctx, a.tx, `INSERT INTO `+a.t.Name("fts")+` (rowid, keys, body) VALUES `, "(?, ?, ?)", "", index, 200)
 }
 
 // index writes a document's words into the full-text index.
@@ -437,6 +449,16 @@ func (a *applier) reindex(id int64, tags []string) error {
 // whatever the document's state: the in-memory analytics counted every
 // attempt's first outcome, and the summary keeps meaning that.
 func (a *applier) outcome(jb jobRow, row, attempt int, ok bool, code, reason string, md events.TagMetadata) error {
+	return a.exec(`INSERT INTO `+a.t.Name("outcomes")+` (`+outcomeCols+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+		outcomeArgs(a.env, jb, row, attempt, ok, code, reason, md)...)
+}
+
+const outcomeCols = `job_id, row_id, attempt, owner, org_id, day, model, ok, code, reason, duration_ms, dur_bucket,
+	total_tokens, tok_bucket, calls, prompt_tokens, completion_tokens, cost_usd, cached`
+
+// outcomeArgs is one outcomes row (outcomeCols).
+func outcomeArgs(env events.Envelope, jb jobRow, row, attempt int, ok bool, code, reason string, md events.TagMetadata) []any {
 	if len(reason) > 160 {
 		reason = reason[:160]
 	}
@@ -452,12 +474,9 @@ func (a *applier) outcome(jb jobRow, row, attempt int, ok bool, code, reason str
 	if md.CachedFrom != 0 {
 		cached = 1
 	}
-	return a.exec(`INSERT INTO `+a.t.Name("outcomes")+` (job_id, row_id, attempt, owner, org_id, day, model, ok, code,
-		reason, duration_ms, dur_bucket, total_tokens, tok_bucket, calls, prompt_tokens, completion_tokens, cost_usd, cached)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-		a.env.JobID, row, attempt, jb.owner, jb.org, a.env.Time.UTC().Format("2006-01-02"), model, b2i(ok), code, reason,
+	return []any{env.JobID, row, attempt, jb.owner, jb.org, env.Time.UTC().Format("2006-01-02"), model, b2i(ok), code, reason,
 		md.DurationMS, bucket(float64(md.DurationMS)), md.TotalTokens, tok, md.Calls, md.PromptTokens, md.CompletionTokens,
-		md.CostUSD, cached)
+		md.CostUSD, cached}
 }
 
 // bucket is histogram.add's bucket of v.

@@ -122,14 +122,8 @@ func (JobStatusModel) Apply(ctx context.Context, tx *sqldb.Tx, t Tables, env eve
 		err = d.endDocs(DocFailed)
 		j.Reason, j.ReasonCode = e.Reason, e.Code
 		j.control(env, events.StatusFailed)
-	case *events.JobPaused:
-		j.Reason, j.ReasonCode = e.Reason, e.Code
-		j.control(env, events.StatusPaused)
-	case *events.JobResumed:
-		j.Reason, j.ReasonCode = "", ""
-		j.control(env, events.StatusProcessing)
-	case *events.JobCompleted:
-		j.control(env, completedStatus(*e))
+	default:
+		j.controlled(env, ev)
 	}
 	if err != nil {
 		return err

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tagstream/tagstream/events"
+	"github.com/tagstream/tagstream/internal/sqldb"
 )
 
 // Progress is how far a rebuild has got.
@@ -141,50 +142,68 @@ func (b *builder) progress() Progress {
 
 var errBuilt = errors.New("built")
 
-// catchUp applies events after b.seq up to target, in batches.
+// catchUp applies events after b.seq up to target, in batches of
+// catchUpBatch. The log is read and decoded in another goroutine while a
+// batch is written.
 func (b *builder) catchUp(ctx context.Context, target uint64, report func()) error {
 	if b.seq >= target {
 		return nil
 	}
-	batch := make([]events.Envelope, 0, b.r.batchSize())
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
+	size := b.r.catchUpBatch()
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	batches := make(chan []events.Envelope, 2)
+	readErr := make(chan error, 1)
+	go func() {
+		defer close(batches)
+		batch := make([]events.Envelope, 0, size)
+		send := func() error {
+			select {
+			case batches <- batch:
+				batch = make([]events.Envelope, 0, size)
+				return nil
+			case <-rctx.Done():
+				return rctx.Err()
+			}
 		}
+		err := b.r.src.Read(rctx, events.SubjectAll, b.seq+1, func(env events.Envelope) error {
+			if env.Seq > target {
+				return errBuilt
+			}
+			_ = env.Load() // an error is met again in commit
+			batch = append(batch, env)
+			if len(batch) >= size {
+				if err := send(); err != nil {
+					return err
+				}
+			}
+			if env.Seq == target {
+				return errBuilt
+			}
+			return nil
+		})
+		if err == nil || errors.Is(err, errBuilt) {
+			err = nil
+			if len(batch) > 0 {
+				err = send()
+			}
+		}
+		readErr <- err
+	}()
+	for batch := range batches {
 		if err := b.commit(ctx, batch); err != nil {
 			return err
 		}
-		batch = batch[:0]
 		report()
-		return nil
 	}
-	err := b.r.src.Read(ctx, events.SubjectAll, b.seq+1, func(env events.Envelope) error {
-		if env.Seq > target {
-			return errBuilt
-		}
-		batch = append(batch, env)
-		if len(batch) >= b.r.batchSize()*4 {
-			if err := flush(); err != nil {
-				return err
-			}
-		}
-		if env.Seq == target {
-			return errBuilt
-		}
-		return nil
-	})
-	if err != nil && !errors.Is(err, errBuilt) {
-		return err
-	}
-	return flush()
+	return <-readErr
 }
 
+// commit applies a batch to the generation and moves its checkpoint in
+// one transaction: as one batch if the model folds batches, else (or
+// when that fails, to name the event) event by event.
 func (b *builder) commit(ctx context.Context, batch []events.Envelope) error {
-	tx, err := b.r.db.Begin(ctx)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
+	loaded := make([]events.Envelope, 0, len(batch))
 	for _, env := range batch {
 		if err := env.Load(); err != nil {
 			if events.IsUnknown(err) {
@@ -193,11 +212,34 @@ func (b *builder) commit(ctx context.Context, batch []events.Envelope) error {
 			}
 			return fmt.Errorf("seq %d: %w", env.Seq, err)
 		}
-		if err := b.m.Apply(ctx, tx, b.t, env); err != nil {
-			return fmt.Errorf("rebuild %s at seq %d: %w", b.m.Name(), env.Seq, err)
-		}
+		loaded = append(loaded, env)
 	}
 	last := batch[len(batch)-1].Seq
+	if ba, ok := b.m.(BatchApplier); ok {
+		err := b.commitWith(ctx, last, func(tx *sqldb.Tx) error { return ba.ApplyBatch(ctx, tx, b.t, loaded) })
+		if err == nil {
+			return nil
+		}
+	}
+	return b.commitWith(ctx, last, func(tx *sqldb.Tx) error {
+		for _, env := range loaded {
+			if err := b.m.Apply(ctx, tx, b.t, env); err != nil {
+				return fmt.Errorf("rebuild %s at seq %d: %w", b.m.Name(), env.Seq, err)
+			}
+		}
+		return nil
+	})
+}
+
+func (b *builder) commitWith(ctx context.Context, last uint64, apply func(*sqldb.Tx) error) error {
+	tx, err := b.r.db.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := apply(tx); err != nil {
+		return err
+	}
 	if _, err := tx.Exec(ctx, `UPDATE projection_checkpoints SET seq = ?, updated = ? WHERE name = ? AND generation = ?`,
 		int64(last), time.Now().UnixNano(), b.m.Name(), b.gen); err != nil {
 		return err

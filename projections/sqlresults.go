@@ -120,47 +120,9 @@ func (ResultsModel) Apply(ctx context.Context, tx *sqldb.Tx, t Tables, env event
 
 // claimRows builds a job's rows from its submitted chunks.
 func claimRows(ctx context.Context, tx *sqldb.Tx, t Tables, env events.Envelope, s *events.JobStarted) error {
-	if _, err := tx.Exec(ctx, `INSERT INTO `+t.Name("jobs")+` (job_id, total, last_seq) VALUES (?, ?, ?)`,
-		env.JobID, s.Total, int64(env.Seq)); err != nil {
-		return err
-	}
-	docs := make([]events.Document, s.Total)
-	for i := range docs {
-		docs[i] = events.Document{Row: i}
-	}
-	rows, err := tx.Query(ctx, `SELECT documents FROM `+t.Name("inputs")+` WHERE input_id = ? AND job_id = ? ORDER BY chunk`,
-		s.InputID, env.JobID)
+	docs, err := claimDocs(ctx, tx, t, env, s)
 	if err != nil {
 		return err
-	}
-	var chunks []string
-	for rows.Next() {
-		var c string
-		if err := rows.Scan(&c); err != nil {
-			rows.Close()
-			return err
-		}
-		chunks = append(chunks, c)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	for _, c := range chunks {
-		var part []events.Document
-		if err := json.Unmarshal([]byte(c), &part); err != nil {
-			return err
-		}
-		for _, d := range part {
-			if d.Row >= 0 && d.Row < len(docs) {
-				docs[d.Row] = d
-			}
-		}
-	}
-	if len(chunks) > 0 {
-		if _, err := tx.Exec(ctx, `DELETE FROM `+t.Name("inputs")+` WHERE input_id = ?`, s.InputID); err != nil {
-			return err
-		}
 	}
 	const chunk = 100
 	for from := 0; from < len(docs); from += chunk {
@@ -184,6 +146,54 @@ func claimRows(ctx context.Context, tx *sqldb.Tx, t Tables, env events.Envelope,
 		}
 	}
 	return nil
+}
+
+// claimDocs makes a job's row in jobs and returns its documents, from the
+// submitted chunks its start claims (and deletes).
+func claimDocs(ctx context.Context, tx *sqldb.Tx, t Tables, env events.Envelope, s *events.JobStarted) ([]events.Document, error) {
+	if _, err := tx.Exec(ctx, `INSERT INTO `+t.Name("jobs")+` (job_id, total, last_seq) VALUES (?, ?, ?)`,
+		env.JobID, s.Total, int64(env.Seq)); err != nil {
+		return nil, err
+	}
+	docs := make([]events.Document, s.Total)
+	for i := range docs {
+		docs[i] = events.Document{Row: i}
+	}
+	rows, err := tx.Query(ctx, `SELECT documents FROM `+t.Name("inputs")+` WHERE input_id = ? AND job_id = ? ORDER BY chunk`,
+		s.InputID, env.JobID)
+	if err != nil {
+		return nil, err
+	}
+	var chunks []string
+	for rows.Next() {
+		var c string
+		if err := rows.Scan(&c); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		chunks = append(chunks, c)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for _, c := range chunks {
+		var part []events.Document
+		if err := json.Unmarshal([]byte(c), &part); err != nil {
+			return nil, err
+		}
+		for _, d := range part {
+			if d.Row >= 0 && d.Row < len(docs) {
+				docs[d.Row] = d
+			}
+		}
+	}
+	if len(chunks) > 0 {
+		if _, err := tx.Exec(ctx, `DELETE FROM `+t.Name("inputs")+` WHERE input_id = ?`, s.InputID); err != nil {
+			return nil, err
+		}
+	}
+	return docs, nil
 }
 
 // sqlRows steps one job's result rows.

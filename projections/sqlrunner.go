@@ -25,6 +25,9 @@ const (
 const (
 	DefaultBatchSize = 500
 	DefaultBatchWait = 250 * time.Millisecond
+	// DefaultCatchUpBatch is the batch size while the runner or a rebuild
+	// is far behind the log.
+	DefaultCatchUpBatch = 5000
 )
 
 // ErrModelFailed is returned by WaitFor when a model the caller may read
@@ -80,6 +83,9 @@ type SQLRunner struct {
 
 	BatchSize int
 	BatchWait time.Duration
+	// CatchUpBatch is the batch size while far behind the log (0: see
+	// catchUpBatch).
+	CatchUpBatch int
 	// RebuildSkips, if set, counts the unknown events a rebuild passes
 	// (the live runner counts its own in CountSkips's).
 	RebuildSkips *events.Skips
@@ -286,11 +292,14 @@ func (r *SQLRunner) consume(ctx context.Context, follow bool) error {
 	r.mu.Unlock()
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	ch := make(chan events.Envelope, 2*r.batchSize())
+	ch := make(chan events.Envelope, 2*r.catchUpBatch())
 	readErr := make(chan error, 1)
 	go func() {
 		defer close(ch)
 		push := func(env events.Envelope) error {
+			// Decoded here, beside the batch being written: an error
+			// is left for applyBatch to meet again.
+			_ = env.Load()
 			select {
 			case ch <- env:
 				return nil
@@ -322,8 +331,14 @@ func (r *SQLRunner) consume(ctx context.Context, follow bool) error {
 		}
 		batch = append(batch[:0], env)
 		deadline := time.Now().Add(r.batchWait())
+		// Far behind the log (a full buffer), larger batches: fewer
+		// commits and fewer reads of the same rows.
+		limit := r.batchSize()
+		if len(ch) >= limit {
+			limit = r.catchUpBatch()
+		}
 	fill:
-		for len(batch) < r.batchSize() && time.Now().Before(deadline) {
+		for len(batch) < limit && time.Now().Before(deadline) {
 			select {
 			case env, ok := <-ch:
 				if !ok {
@@ -354,6 +369,19 @@ func (r *SQLRunner) batchSize() int {
 		return DefaultBatchSize
 	}
 	return r.BatchSize
+}
+
+// catchUpBatch is the batch size while far behind: CatchUpBatch, or
+// DefaultCatchUpBatch unless BatchSize was set to something else (tests
+// that choose their batch size get exactly it).
+func (r *SQLRunner) catchUpBatch() int {
+	switch {
+	case r.CatchUpBatch > 0:
+		return max(r.CatchUpBatch, r.batchSize())
+	case r.BatchSize <= 0 || r.BatchSize == DefaultBatchSize:
+		return DefaultCatchUpBatch
+	}
+	return r.batchSize()
 }
 
 func (r *SQLRunner) batchWait() time.Duration {
@@ -526,6 +554,16 @@ func applyModel(ctx context.Context, tx *sqldb.Tx, m SQLModel, t Tables, evs []e
 	if _, err := tx.Exec(ctx, "SAVEPOINT model_batch"); err != nil {
 		return err
 	}
+	if ba, ok := m.(BatchApplier); ok {
+		if err := ba.ApplyBatch(ctx, tx, t, after(evs, from)); err == nil {
+			_, err := tx.Exec(ctx, "RELEASE SAVEPOINT model_batch")
+			return err
+		}
+		// Find the event that fails, one at a time.
+		if _, err := tx.Exec(ctx, "ROLLBACK TO SAVEPOINT model_batch"); err != nil {
+			return err
+		}
+	}
 	failAt := uint64(0)
 	var failErr error
 	for _, env := range evs {
@@ -560,6 +598,16 @@ func applyModel(ctx context.Context, tx *sqldb.Tx, m SQLModel, t Tables, evs []e
 		return err
 	}
 	return &modelError{seq: failAt, err: failErr}
+}
+
+// after is the events of evs after sequence from.
+func after(evs []events.Envelope, from uint64) []events.Envelope {
+	for i, env := range evs {
+		if env.Seq > from {
+			return evs[i:]
+		}
+	}
+	return nil
 }
 
 func firstAfter(evs []events.Envelope, from uint64) uint64 {

@@ -500,7 +500,7 @@ func fillEventLog(b tb, dataDir string, n int) (lastJob string, count int) {
 			}
 		}
 		pub(mk(events.JobCompleted{Processed: 100 - failed, Failed: failed}, events.System))
-		if j%50 == 0 {
+		if j%10 == 0 { // 2,000 in flight at most: a loaded machine stalls above 4,000
 			<-js.PublishAsyncComplete()
 		}
 	}

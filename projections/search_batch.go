@@ -1,0 +1,301 @@
+package projections
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"sort"
+	"strings"
+
+	"github.com/tagstream/tagstream/events"
+	"github.com/tagstream/tagstream/internal/sqldb"
+)
+
+var _ BatchApplier = (*DocumentSearch)(nil)
+
+// ApplyBatch implements BatchApplier: the document events of a batch step
+// each job row and document row once in memory; the batch then writes the
+// rows back, the outcomes, the tags and the full-text index in multi-row
+// statements. Job starts, ends, retries and any other event go through
+// Apply.
+func (m *DocumentSearch) ApplyBatch(ctx context.Context, tx *sqldb.Tx, t Tables, evs []events.Envelope) error {
+	w := &searchBatch{batchRows: newBatchRows(ctx, tx, t, evs)}
+	return applyWriteBehind(w, evs, func(env events.Envelope) error { return m.Apply(ctx, tx, t, env) })
+}
+
+// searchBatch is a batch's document-search rows.
+type searchBatch struct {
+	batchRows
+
+	jobs     map[string]*searchJob // nil: no such job
+	docs     rowCache[searchDoc]
+	outcomes [][]any // in event order: the first of an attempt wins
+}
+
+// searchJob is a jobs row.
+type searchJob struct {
+	owner, org, email, status string
+	attempt, total            int
+	created, updated          int64
+	finished                  sql.NullInt64
+	dirty                     bool
+}
+
+// searchDoc is a documents row but its file and source columns, which
+// events after the start do not change.
+type searchDoc struct {
+	job                              string
+	row                              int
+	id                               int64
+	owner, org, title, descr, extra  string
+	status                           string
+	attempt                          int
+	outcome                          bool
+	tags, errText, errCode           string
+	model, method                    string
+	prompt, completion, total, calls int64
+	cost                             float64
+	duration, cachedFrom             int64
+	created, updated                 int64
+	finished                         sql.NullInt64
+	tagList                          []string
+	owner2, org2                     string // the job's, for the tags rows
+	dirty, retag                     bool
+}
+
+func (w *searchBatch) reset() {
+	w.jobs, w.docs, w.outcomes = map[string]*searchJob{}, newRowCache[searchDoc](), nil
+}
+
+func (w *searchBatch) apply(env events.Envelope) (bool, error) {
+	switch env.Type {
+	case events.TypeWebhookAttempted:
+		return true, nil
+	case events.TypeDocumentsSubmitted:
+		// Only the inputs table, which the batch does not hold.
+		return true, (*DocumentSearch)(nil).Apply(w.ctx, w.tx, w.t, env)
+	case events.TypeDocumentStarted, events.TypeDocumentTagged, events.TypeDocumentFailed, events.TypeDocumentReleased:
+	default:
+		return false, nil
+	}
+	ev, err := env.Decode()
+	if err != nil {
+		return true, err
+	}
+	j, err := w.job(env.JobID)
+	if err != nil || j == nil {
+		return true, err
+	}
+	at := env.Time.UnixNano()
+	switch e := ev.(type) {
+	case *events.DocumentStarted:
+		return true, w.doc(j, env, at, e.Row, e.Attempt, nil)
+	case *events.DocumentReleased:
+		return true, w.doc(j, env, at, e.Row, e.Attempt, nil)
+	case *events.DocumentTagged:
+		w.outcome(env, j, e.Row, e.Attempt, true, "", "", e.Metadata)
+		return true, w.doc(j, env, at, e.Row, e.Attempt, func(d *searchDoc) error {
+			return d.setOutcome(e.Metadata, e.Tags, "", "", j)
+		})
+	case *events.DocumentFailed:
+		w.outcome(env, j, e.Row, e.Attempt, false, e.Code, e.Error, e.Metadata)
+		return true, w.doc(j, env, at, e.Row, e.Attempt, func(d *searchDoc) error {
+			return d.setOutcome(e.Metadata, nil, e.Error, e.Code, &searchJob{})
+		})
+	}
+	return true, nil
+}
+
+// setOutcome is applier.metadata, setTags and reindex on the row.
+func (d *searchDoc) setOutcome(md events.TagMetadata, tags []string, errText, code string, j *searchJob) error {
+	tagsJSON := []byte("[]")
+	if tags != nil {
+		var err error
+		if tagsJSON, err = json.Marshal(tags); err != nil {
+			return err
+		}
+	}
+	d.tags, d.errText, d.errCode, d.model, d.method = string(tagsJSON), errText, code, md.Model, md.Method
+	d.prompt, d.completion, d.total, d.calls = int64(md.PromptTokens), int64(md.CompletionTokens), int64(md.TotalTokens), int64(md.Calls)
+	d.cost, d.duration, d.cachedFrom = md.CostUSD, md.DurationMS, int64(md.CachedFrom)
+	d.tagList, d.owner2, d.org2, d.retag = tags, j.owner, j.org, true
+	return nil
+}
+
+func (w *searchBatch) job(id string) (*searchJob, error) {
+	if j, ok := w.jobs[id]; ok {
+		return j, nil
+	}
+	j := &searchJob{}
+	err := w.tx.QueryRow(w.ctx, `SELECT owner, org_id, owner_email, status, attempt, total, created_at, updated_at, finished_at FROM `+
+		w.t.Name("jobs")+` WHERE job_id = ?`, id).
+		Scan(&j.owner, &j.org, &j.email, &j.status, &j.attempt, &j.total, &j.created, &j.updated, &j.finished)
+	if errors.Is(err, sql.ErrNoRows) {
+		j, err = nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	w.jobs[id] = j
+	return j, nil
+}
+
+// doc is applier.doc on the batch's rows.
+func (w *searchBatch) doc(j *searchJob, env events.Envelope, at int64, row, attempt int, fill func(*searchDoc) error) error {
+	j.updated, j.dirty = at, true
+	if attempt == j.attempt && j.status == "pending" {
+		j.status = "processing"
+	}
+	d, err := w.row(env.JobID, row)
+	if err != nil || d == nil {
+		return err
+	}
+	next, changed := DocState{d.status, d.attempt, d.outcome}.onDocEvent(env.Type, attempt)
+	if !changed {
+		return nil
+	}
+	d.status, d.attempt, d.outcome, d.updated, d.dirty = next.Status, next.Attempt, next.Outcome, at, true
+	if next.Outcome {
+		d.finished = sql.NullInt64{Int64: at, Valid: true}
+		if fill != nil {
+			return fill(d)
+		}
+	}
+	return nil
+}
+
+const searchDocCols = `id, owner, org_id, title, description, extra, status, attempt, outcome, tags, error, error_code, model,
+	method, prompt_tokens, completion_tokens, total_tokens, calls, cost_usd, duration_ms, cached_from, created_at,
+	updated_at, finished_at`
+
+// row returns a documents row (nil: no such row).
+func (w *searchBatch) row(job string, row int) (*searchDoc, error) {
+	return w.docs.get(w.batchRows, job, row, `SELECT row_id, `+searchDocCols+` FROM `+w.t.Name("documents")+
+		` WHERE job_id = ? AND row_id BETWEEN ? AND ?`, func(rows *sql.Rows) (int, *searchDoc, error) {
+		var outcome int
+		d := searchDoc{job: job}
+		err := rows.Scan(&d.row, &d.id, &d.owner, &d.org, &d.title, &d.descr, &d.extra, &d.status, &d.attempt, &outcome,
+			&d.tags, &d.errText, &d.errCode, &d.model, &d.method, &d.prompt, &d.completion, &d.total, &d.calls, &d.cost,
+			&d.duration, &d.cachedFrom, &d.created, &d.updated, &d.finished)
+		d.outcome = outcome == 1
+		return d.row, &d, err
+	})
+}
+
+// outcome is applier.outcome, kept for the flush.
+func (w *searchBatch) outcome(env events.Envelope, j *searchJob, row, attempt int, ok bool, code, reason string, md events.TagMetadata) {
+	w.outcomes = append(w.outcomes, outcomeArgs(env, jobRow{owner: j.owner, org: j.org}, row, attempt, ok, code, reason, md))
+}
+
+func (w *searchBatch) flush() error {
+	if err := w.flushJobs(); err != nil {
+		return err
+	}
+	var docs []*searchDoc
+	w.docs.each(func(d *searchDoc) bool { return d.dirty }, func(_ string, _ int, d *searchDoc) { docs = append(docs, d) })
+	sort.Slice(docs, func(i, k int) bool { return docs[i].id < docs[k].id })
+	if err := w.flushDocs(docs); err != nil {
+		return err
+	}
+	if err := upsert(w.ctx, w.tx, `INSERT INTO `+w.t.Name("outcomes")+` (`+outcomeCols+`) VALUES `,
+		"(?"+strings.Repeat(", ?", 18)+")", ` ON CONFLICT DO NOTHING`, w.outcomes, 100); err != nil {
+		return err
+	}
+	w.outcomes = nil
+	var retag []*searchDoc
+	for _, d := range docs {
+		if d.retag {
+			retag = append(retag, d)
+		}
+		d.dirty, d.retag = false, false
+	}
+	return w.flushIndex(retag)
+}
+
+func (w *searchBatch) flushJobs() error {
+	var rows [][]any
+	ids := make([]string, 0, len(w.jobs))
+	for id, j := range w.jobs {
+		if j != nil && j.dirty {
+			ids = append(ids, id)
+		}
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		j := w.jobs[id]
+		rows = append(rows, []any{id, j.owner, j.org, j.email, j.status, j.attempt, j.total, j.created, j.updated, j.finished})
+		j.dirty = false
+	}
+	return upsert(w.ctx, w.tx, `INSERT INTO `+w.t.Name("jobs")+
+		` (job_id, owner, org_id, owner_email, status, attempt, total, created_at, updated_at, finished_at) VALUES `,
+		"(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", ` ON CONFLICT (job_id) DO UPDATE SET `+excluded("status", "updated_at"), rows, 100)
+}
+
+// flushDocs writes the rows back (they exist: the insert half never
+// happens).
+func (w *searchBatch) flushDocs(docs []*searchDoc) error {
+	rows := make([][]any, 0, len(docs))
+	for _, d := range docs {
+		rows = append(rows, []any{d.job, d.row, d.id, d.owner, d.org, d.title, d.descr, d.extra, d.status, d.attempt, b2i(d.outcome),
+			d.tags, d.errText, d.errCode, d.model, d.method, d.prompt, d.completion, d.total, d.calls, d.cost, d.duration,
+			d.cachedFrom, d.created, d.updated, d.finished})
+	}
+	return upsert(w.ctx, w.tx, `INSERT INTO `+w.t.Name("documents")+` (job_id, row_id, `+searchDocCols+`) VALUES `,
+		"(?"+strings.Repeat(", ?", 25)+")", ` ON CONFLICT (id) DO UPDATE SET `+excluded("status", "attempt", "outcome",
+			"tags", "error", "error_code", "model", "method", "prompt_tokens", "completion_tokens", "total_tokens", "calls",
+			"cost_usd", "duration_ms", "cached_from", "updated_at", "finished_at"), rows, 100)
+}
+
+// flushIndex rewrites the tags rows and the full-text entries of the
+// documents whose outcome changed them.
+func (w *searchBatch) flushIndex(docs []*searchDoc) error {
+	pg := w.tx.Dialect() == sqldb.Postgres
+	for from := 0; from < len(docs); from += 200 {
+		part := docs[from:min(from+200, len(docs))]
+		ids := make([]any, len(part))
+		var tags, index [][]any
+		for i, d := range part {
+			ids[i] = d.id
+			seen := map[string]bool{}
+			for _, tag := range d.tagList {
+				key := normTag(tag)
+				if key == "" || seen[key] {
+					continue
+				}
+				seen[key] = true
+				tags = append(tags, []any{key, d.id, d.owner2, d.org2, tag})
+			}
+			f := docFields{Owner: d.owner, OrgID: d.org, Title: d.title, Description: d.descr, Tags: d.tagList}
+			if d.extra != "" {
+				if err := json.Unmarshal([]byte(d.extra), &f.Extra); err != nil {
+					return err
+				}
+			}
+			index = append(index, []any{d.id, searchKeys(f.Owner, f.OrgID, f.Tags), searchBody(f)})
+		}
+		in := "(?" + strings.Repeat(", ?", len(ids)-1) + ")"
+		if _, err := w.tx.Exec(w.ctx, `DELETE FROM `+w.t.Name("tags")+` WHERE doc_id IN `+in, ids...); err != nil {
+			return err
+		}
+		if err := upsert(w.ctx, w.tx, `INSERT INTO `+w.t.Name("tags")+` (tag, doc_id, owner, org_id, label) VALUES `,
+			"(?, ?, ?, ?, ?)", "", tags, 200); err != nil {
+			return err
+		}
+		if pg {
+			if err := upsert(w.ctx, w.tx, `UPDATE `+w.t.Name("documents")+` AS d SET tsv = setweight(to_tsvector('simple', v.keys), 'A') ||
+				to_tsvector('simple', v.body) FROM (VALUES `, "(?::bigint, ?::text, ?::text)", `) AS v(id, keys, body) WHERE d.id = v.id`,
+				index, 200); err != nil {
+				return err
+			}
+			continue
+		}
+		if _, err := w.tx.Exec(w.ctx, `DELETE FROM `+w.t.Name("fts")+` WHERE rowid IN `+in, ids...); err != nil {
+			return err
+		}
+		if err := upsert(w.ctx, w.tx, `INSERT INTO `+w.t.Name("fts")+` (rowid, keys, body) VALUES `, "(?, ?, ?)", "", index, 200); err != nil {
+			return err
+		}
+	}
+	return nil
+}
