@@ -91,6 +91,9 @@ type SQLRunner struct {
 	taps    map[int]func(events.Envelope) bool
 	nextTap int
 
+	// shared is set when other processes share the database (sqlshare.go).
+	shared *sharing
+
 	// applyMu serialises batches with generation switches.
 	applyMu sync.Mutex
 
@@ -269,10 +272,20 @@ func (r *SQLRunner) minSeqLocked() uint64 {
 }
 
 // CatchUp applies every event up to the end of the log as it is now.
-func (r *SQLRunner) CatchUp(ctx context.Context) error { return r.consume(ctx, false) }
+func (r *SQLRunner) CatchUp(ctx context.Context) error {
+	if r.shared != nil {
+		return r.catchUpShared(ctx)
+	}
+	return r.consume(ctx, false)
+}
 
 // Run applies events as they arrive until ctx is done.
-func (r *SQLRunner) Run(ctx context.Context) error { return r.consume(ctx, true) }
+func (r *SQLRunner) Run(ctx context.Context) error {
+	if r.shared != nil {
+		return r.runShared(ctx)
+	}
+	return r.consume(ctx, true)
+}
 
 // consume reads the log from the lowest checkpoint and applies it in
 // batches. Reading runs in its own goroutine so a batch can tell "more is
@@ -475,6 +488,9 @@ func (r *SQLRunner) applyBatch(ctx context.Context, batch []events.Envelope, cau
 	}
 	r.pubMu.Lock()
 	defer r.pubMu.Unlock()
+	if err := r.mayCommit(); err != nil {
+		return err
+	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("read db: commit: %w", err)
 	}
@@ -508,6 +524,7 @@ func (r *SQLRunner) applyBatch(ctx context.Context, batch []events.Envelope, cau
 	close(r.changed)
 	r.changed = make(chan struct{})
 	r.mu.Unlock()
+	r.announce(last.Seq)
 	return nil
 }
 
