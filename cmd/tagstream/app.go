@@ -17,6 +17,7 @@ import (
 	"github.com/tagstream/tagstream/internal/auth"
 	"github.com/tagstream/tagstream/internal/fetch"
 	"github.com/tagstream/tagstream/internal/httpapi"
+	"github.com/tagstream/tagstream/internal/lease"
 	"github.com/tagstream/tagstream/internal/llm"
 	"github.com/tagstream/tagstream/internal/metrics"
 	"github.com/tagstream/tagstream/internal/natsx"
@@ -39,30 +40,35 @@ type roles struct {
 
 // app is one wired Tagstream process.
 type app struct {
-	cfg      config
-	roles    roles
-	log      *slog.Logger
-	conn     *natsx.Conn
-	store    *jsstore.Store
-	queue    *dispatch.TaskQueue
-	cache    *dispatch.KVCache
-	secrets  *secrets.Store
-	uploads  *uploads.Store
-	auth     *auth.Service
-	orgs     *services.OrgDirectory // organisation roles, folded from orgs.*
-	sso      *auth.Federation       // single sign-on; nil without TAGSTREAM_OIDC_ISSUER
-	readDB   *sqldb.DB
-	read     *projections.SQLRunner // the SQL read models, from their checkpoints
-	jobs     *projections.JobQueries
-	results  *projections.ResultQueries
-	search   *projections.SearchReader // search, history statistics, analytics
-	fresh    *projections.SQLRunner    // what commands wait on: every read model
-	readFrom uint64                    // the SQL models' lowest checkpoint at start: where the catch-up began
-	tagger   pipeline.Tagger
-	handler  http.Handler
-	unlock   func()
-	metrics  *metrics.Metrics
-	skips    *events.Skips // events skipped as too new, by any reader
+	cfg     config
+	roles   roles
+	log     *slog.Logger
+	conn    *natsx.Conn
+	store   *jsstore.Store
+	queue   *dispatch.TaskQueue
+	cache   *dispatch.KVCache
+	secrets *secrets.Store
+	uploads *uploads.Store
+	auth    *auth.Service
+	orgs    *services.OrgDirectory // organisation roles, folded from orgs.*
+	sso     *auth.Federation       // single sign-on; nil without TAGSTREAM_OIDC_ISSUER
+	readDB  *sqldb.DB
+	read    *projections.SQLRunner // the SQL read models, from their checkpoints
+	// lease and announcer: a PostgreSQL read database shared by several
+	// serve processes (readlease.go); nil with SQLite.
+	lease     *lease.Lease
+	announcer *lease.Announcer
+	stopLease func()
+	jobs      *projections.JobQueries
+	results   *projections.ResultQueries
+	search    *projections.SearchReader // search, history statistics, analytics
+	fresh     *projections.SQLRunner    // what commands wait on: every read model
+	readFrom  uint64                    // the SQL models' lowest checkpoint at start: where the catch-up began
+	tagger    pipeline.Tagger
+	handler   http.Handler
+	unlock    func()
+	metrics   *metrics.Metrics
+	skips     *events.Skips // events skipped as too new, by any reader
 	// readyAt is the log's last sequence when the read models started
 	// rebuilding: /api/ready waits for the runner to reach it.
 	readyAt uint64
@@ -76,6 +82,7 @@ func (a *app) close() {
 	if a.sso != nil {
 		a.sso.Provider.Close() // the signing-key refresh
 	}
+	a.releaseReadLease()
 	a.conn.Close()
 	if a.readDB != nil {
 		a.readDB.Close()
@@ -182,7 +189,8 @@ func (a *app) open(ctx context.Context) error {
 		return fmt.Errorf("read organisations: %w", err)
 	}
 	a.metrics.Watch(metrics.State{JobsByStatus: a.jobsByStatus, Applied: a.fresh.Applied,
-		LogLastSeq: a.store.LastSeq, TaskBacklog: a.taskBacklog, Projections: a.projectionStates})
+		LogLastSeq: a.store.LastSeq, TaskBacklog: a.taskBacklog, Projections: a.projectionStates,
+		ReadLease: a.leaseMetric})
 	starter := services.NewStartJobHandler(a.store, a.secrets, a.cfg.MaxDocuments, a.cfg.LLMAPIKey != "").
 		WithCallbacks(a.cfg.WebhookSecret != "", a.cfg.AllowPrivate)
 	a.handler = httpapi.New(httpapi.Deps{
@@ -208,6 +216,7 @@ func (a *app) open(ctx context.Context) error {
 		Healthy:      a.conn.Healthy,
 		CaughtUp:     func() (uint64, uint64) { return a.fresh.Applied(), a.readyAt },
 		Projections:  a.readyProjections,
+		ReadLease:    a.readLease,
 		Skipped:      func() (uint64, []string) { return a.skips.Total(), a.skips.Types() },
 		Requests:     a.metrics,
 		Metrics:      a.metrics.Handler(),

@@ -29,6 +29,9 @@ func (a *app) openReadSide(ctx context.Context) error {
 	if err := a.read.Open(ctx); err != nil {
 		return err
 	}
+	if err := a.shareReadSide(ctx); err != nil {
+		return err
+	}
 	a.jobs, a.results = projections.NewJobQueries(a.read), projections.NewResultQueries(a.read)
 	// Search, history statistics and analytics: the document-search model.
 	a.search = projections.NewSearchReader(a.read)
@@ -44,7 +47,8 @@ func (a *app) openReadSide(ctx context.Context) error {
 	}
 	a.log.Info("read models caught up from their checkpoints", "from", from, "to", a.read.Applied(),
 		"ms", time.Since(start).Milliseconds(), "db", string(a.readDB.Dialect))
-	if names := a.read.NeedsRebuild(); len(names) > 0 {
+	// Sharing the database, only the process applying the log rebuilds.
+	if names := a.read.NeedsRebuild(); len(names) > 0 && a.read.Leading() {
 		go a.rebuildNewVersions(names)
 	}
 	return nil
