@@ -262,6 +262,15 @@ func (a *app) run(ctx context.Context, ln net.Listener) error {
 			}
 		}()
 	}
+	stopOperator := func() {}
+	if a.roles.api && a.cfg.NatsURL == "" {
+		// This process holds the data dir: operator commands ask it.
+		if stop, err := a.serveOperator(); err != nil {
+			a.log.Warn("operator socket: projections rebuild will need serve stopped", "err", err)
+		} else {
+			stopOperator = stop
+		}
+	}
 	if a.roles.api {
 		goLoop("projections", a.read.Run)
 		goLoop("organisations", func(ctx context.Context) error { return a.orgs.Run(ctx, a.store) })
@@ -316,6 +325,7 @@ func (a *app) run(ctx context.Context, ln net.Listener) error {
 		_ = srv.Shutdown(sctx)
 		cancel()
 	}
+	stopOperator()
 	stopWork()
 	<-workDone
 	stopLoops()
