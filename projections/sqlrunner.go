@@ -384,10 +384,8 @@ var errGenerationMoved = errors.New("read model checkpoint moved")
 // reloadAll rereads every model's serving checkpoint and returns
 // errGenerationMoved (or the error that stopped the reload).
 func (r *SQLRunner) reloadAll(ctx context.Context) error {
-	for _, mr := range r.models {
-		if err := r.load(ctx, mr); err != nil {
-			return err
-		}
+	if err := r.reload(ctx); err != nil {
+		return err
 	}
 	return errGenerationMoved
 }

@@ -250,3 +250,44 @@ func ownersBySeq(t *testing.T, r *SQLRunner) []string {
 	}
 	return out
 }
+
+// lapsingLease is held for its first n questions, then not: the lease
+// lapses while a batch is being applied.
+type lapsingLease struct {
+	mu sync.Mutex
+	n  int
+	ch chan struct{}
+}
+
+func (l *lapsingLease) Held() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.n--
+	return l.n >= 0
+}
+func (l *lapsingLease) Changed() <-chan struct{} { return l.ch }
+
+// A holder whose lease lapses before its batch commits rolls the batch
+// back: neither the model's rows nor the checkpoint move, and observers
+// get nothing.
+func TestSharedRunnerStopsAtOnceWhenTheLeaseLapses(t *testing.T) {
+	stores(t, func(t *testing.T, open func() *sqldb.DB) {
+		ctx := context.Background()
+		r := NewSQLRunner(open(), startedLog(t, 12), &seqModel{name: "probe"})
+		r.Shared(Share{Lease: &lapsingLease{n: 1, ch: make(chan struct{})}})
+		if err := r.Open(ctx); err != nil {
+			t.Fatal(err)
+		}
+		var got []uint64
+		r.Tap(func(uint64) {}, func(env events.Envelope) bool { got = append(got, env.Seq); return true })
+		if err := r.CatchUp(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if rows := seenSeqs(t, r.DB(), r.Tables("probe")); len(rows) != 0 {
+			t.Fatalf("a batch committed after the lease lapsed: %v", rows)
+		}
+		if st := r.Status()[0]; st.Seq != 0 || r.Applied() != 0 || len(got) != 0 {
+			t.Fatalf("checkpoint %d, applied %d, observed %v after the lease lapsed", st.Seq, r.Applied(), got)
+		}
+	})
+}
