@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"time"
-
 )
 
 // Several processes on one read database (PostgreSQL): only the holder of
