@@ -33,19 +33,7 @@ func (r *SQLRunner) committedLocked() (seq uint64, ok bool) {
 func (r *SQLRunner) follow(ctx context.Context) error {
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	ch := make(chan events.Envelope, 2*r.batchSize())
-	readErr := make(chan error, 1)
-	go func() {
-		defer close(ch)
-		readErr <- r.src.Follow(rctx, events.SubjectAll, r.Applied()+1, func(env events.Envelope) error {
-			select {
-			case ch <- env:
-				return nil
-			case <-rctx.Done():
-				return rctx.Err()
-			}
-		})
-	}()
+	ch, readErr := r.readLog(rctx, true, r.Applied()+1)
 	if err := r.reload(ctx); err != nil {
 		return err
 	}
@@ -70,18 +58,7 @@ func (r *SQLRunner) follow(ctx context.Context) error {
 				return ctx.Err()
 			}
 		}
-	fill:
-		for len(pending) < r.batchSize() {
-			select {
-			case env, ok := <-ch:
-				if !ok {
-					break fill
-				}
-				pending = append(pending, env)
-			default:
-				break fill
-			}
-		}
+		pending = fillBatch(ch, pending, r.batchSize(), time.Now().Add(r.batchWait()))
 		r.mu.Lock()
 		upTo, ok := r.committedLocked()
 		r.mu.Unlock()

@@ -299,24 +299,7 @@ func (r *SQLRunner) consume(ctx context.Context, follow bool) error {
 	r.mu.Unlock()
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	ch := make(chan events.Envelope, 2*r.batchSize())
-	readErr := make(chan error, 1)
-	go func() {
-		defer close(ch)
-		push := func(env events.Envelope) error {
-			select {
-			case ch <- env:
-				return nil
-			case <-rctx.Done():
-				return rctx.Err()
-			}
-		}
-		if follow {
-			readErr <- r.src.Follow(rctx, events.SubjectAll, from, push)
-		} else {
-			readErr <- r.src.Read(rctx, events.SubjectAll, from, push)
-		}
-	}()
+	ch, readErr := r.readLog(rctx, follow, from)
 	batch := make([]events.Envelope, 0, r.batchSize())
 	for {
 		var env events.Envelope
@@ -333,20 +316,7 @@ func (r *SQLRunner) consume(ctx context.Context, follow bool) error {
 			}
 			return err
 		}
-		batch = append(batch[:0], env)
-		deadline := time.Now().Add(r.batchWait())
-	fill:
-		for len(batch) < r.batchSize() && time.Now().Before(deadline) {
-			select {
-			case env, ok := <-ch:
-				if !ok {
-					break fill
-				}
-				batch = append(batch, env)
-			default:
-				break fill // caught up: commit now
-			}
-		}
+		batch = fillBatch(ch, append(batch[:0], env), r.batchSize(), time.Now().Add(r.batchWait()))
 		if err := r.applyBatch(ctx, batch, len(ch) == 0); err != nil {
 			if errors.Is(err, errGenerationMoved) {
 				// Another process switched a model's generation: resume
@@ -360,6 +330,49 @@ func (r *SQLRunner) consume(ctx context.Context, follow bool) error {
 			return err
 		}
 	}
+}
+
+// readLog reads the log from seq from (following it if follow) into the
+// returned channel, in its own goroutine, so a batch can tell "more is
+// waiting" from "caught up". The channel closes when reading stops; the
+// reason is then on the error channel.
+func (r *SQLRunner) readLog(ctx context.Context, follow bool, from uint64) (<-chan events.Envelope, <-chan error) {
+	ch := make(chan events.Envelope, 2*r.batchSize())
+	readErr := make(chan error, 1)
+	go func() {
+		defer close(ch)
+		push := func(env events.Envelope) error {
+			select {
+			case ch <- env:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		if follow {
+			readErr <- r.src.Follow(ctx, events.SubjectAll, from, push)
+		} else {
+			readErr <- r.src.Read(ctx, events.SubjectAll, from, push)
+		}
+	}()
+	return ch, readErr
+}
+
+// fillBatch adds what is already waiting on ch to batch, up to size events
+// or the deadline; it stops early once caught up (commit now).
+func fillBatch(ch <-chan events.Envelope, batch []events.Envelope, size int, deadline time.Time) []events.Envelope {
+	for len(batch) < size && time.Now().Before(deadline) {
+		select {
+		case env, ok := <-ch:
+			if !ok {
+				return batch
+			}
+			batch = append(batch, env)
+		default:
+			return batch // caught up
+		}
+	}
+	return batch
 }
 
 func (r *SQLRunner) batchSize() int {

@@ -3,14 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
-	"net"
 	"net/http"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/tagstream/tagstream/internal/natsx"
 	"github.com/tagstream/tagstream/internal/testenv"
 	"github.com/tagstream/tagstream/projections"
 )
@@ -23,16 +21,8 @@ import (
 // that still reads its own writes.
 func TestServeProcessesShareAPostgresReadDatabase(t *testing.T) {
 	pg := testenv.PostgresSchema(t)
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	addr := ln.Addr().String()
-	ln.Close()
-	ns, err := natsx.StartEmbedded(t.TempDir(), addr, testNATSAuth)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { ns.Shutdown(); ns.WaitForShutdown() }()
 	cfg := testConfig(t) // one data dir: the same signing keys, as a deployment shares them
-	cfg.NatsURL, cfg.ReadDB, cfg.ReadLeaseTTL = "nats://"+addr, pg, 2*time.Second
+	cfg.NatsURL, cfg.ReadDB, cfg.ReadLeaseTTL = startExternalNATS(t), pg, 2*time.Second
 	first := startEnv(t, cfg, &fakeTagger{})
 	second := startEnv(t, cfg, &fakeTagger{})
 
