@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -23,8 +24,8 @@ func TestServeProcessesShareAPostgresReadDatabase(t *testing.T) {
 	pg := testenv.PostgresSchema(t)
 	cfg := testConfig(t) // one data dir: the same signing keys, as a deployment shares them
 	cfg.NatsURL, cfg.ReadDB, cfg.ReadLeaseTTL = startExternalNATS(t), pg, 2*time.Second
-	first := startEnv(t, cfg, &fakeTagger{})
-	second := startEnv(t, cfg, &fakeTagger{})
+	first := startEnv(t, cfg, &fakeTagger{delay: 25 * time.Millisecond})
+	second := startEnv(t, cfg, &fakeTagger{delay: 25 * time.Millisecond})
 
 	lease := func(e *env) map[string]any {
 		t.Helper()
@@ -50,6 +51,30 @@ func TestServeProcessesShareAPostgresReadDatabase(t *testing.T) {
 	}
 	second.waitStatus(u, job, 30*time.Second, "completed")
 	first.waitStatus(u, job, 30*time.Second, "completed")
+
+	// Live observers on the follower, connecting while the job runs: a
+	// catch-up, then every document's outcome exactly once.
+	const total = 40
+	live := second.startJob(u, total, nil)
+	var wg sync.WaitGroup
+	seen := make([]observation, 6)
+	for i := range seen {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			time.Sleep(time.Duration(i*15) * time.Millisecond) // connect at different moments
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			seen[i] = observe(ctx, wsURL(second, live, u.token))
+		}()
+	}
+	wg.Wait()
+	for i, o := range seen {
+		if o.err != nil {
+			t.Fatalf("observer %d on the follower: %v", i, o.err)
+		}
+		checkObservation(t, o, total)
+	}
 
 	// The holder stops renewing; the second takes over within the budget.
 	first.app.stopLease()

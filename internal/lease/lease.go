@@ -3,7 +3,9 @@
 // The holder renews by updating the key at its revision; anyone else
 // takes it when the key is absent (create-if-absent), or when its revision
 // has not moved for a whole TTL on their own clock (update at the revision
-// they saw), so a holder that dies is replaced within TTL plus one tick.
+// they saw), so a holder that dies is replaced within the TTL plus two
+// ticks (11-12 s with the defaults), or sooner when the bucket's TTL has
+// removed its key.
 // A holder whose update finds another revision has lost it, at once.
 package lease
 
@@ -23,10 +25,10 @@ import (
 // process starting after every holder died takes the lease at once.
 const Bucket = "tagstream_leases"
 
-// Defaults: takeover after a holder's death within TTL + Every (12 s).
+// Defaults: a holder's death is taken over within TTL + 2*Every = 12 s.
 const (
 	DefaultTTL   = 10 * time.Second
-	DefaultEvery = 2 * time.Second
+	DefaultEvery = time.Second
 )
 
 // OpenBucket creates (or updates) the lease bucket; ttl is the lease TTL.
