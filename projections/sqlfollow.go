@@ -49,6 +49,9 @@ func (r *SQLRunner) follow(ctx context.Context) error {
 				}
 				pending = append(pending, env)
 			case <-idle.C:
+				if r.shared.Lease.Held() {
+					return nil // ours now, whether or not Changed said so: apply
+				}
 				// Nothing new in the log: still see a failure or a
 				// generation switch made elsewhere.
 				if err := r.reload(ctx); err != nil {

@@ -31,6 +31,10 @@ type Share struct {
 	// Followers read the checkpoints then, and every Poll in any case.
 	Announced <-chan struct{}
 	Poll      time.Duration // 0: DefaultSharePoll
+	// OnLead, if set, is called (in its own goroutine) each time this
+	// runner starts applying, after it has reread the checkpoints: a new
+	// holder can then rebuild what NeedsRebuild lists.
+	OnLead func()
 }
 
 // DefaultSharePoll bounds a follower's delay when an announcement is lost.
@@ -121,6 +125,9 @@ func (r *SQLRunner) runShared(ctx context.Context) error {
 			// Resume from what the database holds: the last holder may
 			// have committed past what this process saw.
 			if err = r.reload(mctx); err == nil {
+				if r.shared.OnLead != nil {
+					go r.shared.OnLead()
+				}
 				err = r.consume(mctx, true)
 			}
 		} else {

@@ -291,3 +291,55 @@ func TestSharedRunnerStopsAtOnceWhenTheLeaseLapses(t *testing.T) {
 		}
 	})
 }
+
+// heldLease is always held.
+type heldLease struct{}
+
+func (heldLease) Held() bool               { return true }
+func (heldLease) Changed() <-chan struct{} { return nil }
+
+// A process that starts applying (here: taking the lease over after a
+// rolling upgrade) is told so after rereading the checkpoints, and can
+// rebuild the model an older release wrote: the new version is built
+// beside it and serves, with every event once.
+func TestSharedRunnerOnLeadRebuildsANewVersion(t *testing.T) {
+	stores(t, func(t *testing.T, open func() *sqldb.DB) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		log := startedLog(t, 30)
+		old := NewSQLRunner(open(), log[:20], &seqModel{name: "probe"})
+		if err := old.Open(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := old.CatchUp(ctx); err != nil {
+			t.Fatal(err)
+		}
+		r := NewSQLRunner(open(), log, &seqModel{name: "probe", version: 2})
+		rebuilt := make(chan error, 1)
+		r.Shared(Share{Lease: heldLease{}, OnLead: func() {
+			if names := r.NeedsRebuild(); fmt.Sprint(names) == "[probe]" {
+				rebuilt <- r.Rebuild(ctx, "probe", nil)
+			}
+		}})
+		if err := r.Open(ctx); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- r.Run(ctx) }()
+		if err := <-rebuilt; err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Sync(ctx); err != nil {
+			t.Fatal(err)
+		}
+		st := r.Status()[0]
+		if st.Version != 2 || st.Generation != 2 || st.State != StateRunning || len(r.NeedsRebuild()) != 0 {
+			t.Fatalf("after the takeover's rebuild: %+v", st)
+		}
+		if got := seenSeqs(t, r.DB(), r.Tables("probe")); len(got) != 30 {
+			t.Fatalf("new version holds %d events, want 30", len(got))
+		}
+		cancel()
+		<-done
+	})
+}

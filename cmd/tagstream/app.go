@@ -59,16 +59,18 @@ type app struct {
 	lease     *lease.Lease
 	announcer *lease.Announcer
 	stopLease func()
-	jobs      *projections.JobQueries
-	results   *projections.ResultQueries
-	search    *projections.SearchReader // search, history statistics, analytics
-	fresh     *projections.SQLRunner    // what commands wait on: every read model
-	readFrom  uint64                    // the SQL models' lowest checkpoint at start: where the catch-up began
-	tagger    pipeline.Tagger
-	handler   http.Handler
-	unlock    func()
-	metrics   *metrics.Metrics
-	skips     *events.Skips // events skipped as too new, by any reader
+	// versionRebuild: one rebuild of new model versions at a time.
+	versionRebuild sync.Mutex
+	jobs           *projections.JobQueries
+	results        *projections.ResultQueries
+	search         *projections.SearchReader // search, history statistics, analytics
+	fresh          *projections.SQLRunner    // what commands wait on: every read model
+	readFrom       uint64                    // the SQL models' lowest checkpoint at start: where the catch-up began
+	tagger         pipeline.Tagger
+	handler        http.Handler
+	unlock         func()
+	metrics        *metrics.Metrics
+	skips          *events.Skips // events skipped as too new, by any reader
 	// readyAt is the log's last sequence when the read models started
 	// rebuilding: /api/ready waits for the runner to reach it.
 	readyAt uint64

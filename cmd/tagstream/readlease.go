@@ -39,7 +39,14 @@ func (a *app) shareReadSide(ctx context.Context) error {
 	host, _ := os.Hostname()
 	a.lease = lease.New(lease.Config{KV: kv, Key: leaseKey, TTL: ttl, Every: min(lease.DefaultEvery, ttl/5),
 		Holder: fmt.Sprintf("%s-%d-%s", host, os.Getpid(), events.NewID()[:6]), Log: a.log})
-	a.read.Shared(projections.Share{Lease: a.lease, Announce: a.announcer.Announce, Announced: a.announcer.Announced()})
+	a.read.Shared(projections.Share{Lease: a.lease, Announce: a.announcer.Announce, Announced: a.announcer.Announced(),
+		// A process taking over after a rolling upgrade builds the models
+		// whose serving generation the old release wrote.
+		OnLead: func() {
+			if names := a.read.NeedsRebuild(); len(names) > 0 {
+				a.rebuildNewVersions(names)
+			}
+		}})
 	if err := a.lease.Tick(ctx); err != nil {
 		a.log.Warn("projection lease: first try", "err", err)
 	}

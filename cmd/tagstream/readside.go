@@ -57,6 +57,11 @@ func (a *app) openReadSide(ctx context.Context) error {
 // rebuildNewVersions builds the models whose stored generation another
 // version wrote, beside it, while the process serves.
 func (a *app) rebuildNewVersions(names []string) {
+	// One at a time: at start and on a takeover both may ask.
+	if !a.versionRebuild.TryLock() {
+		return
+	}
+	defer a.versionRebuild.Unlock()
 	for _, name := range names {
 		a.log.Info("read model has a new version: rebuilding beside the serving one", "projection", name)
 		err := a.read.Rebuild(context.Background(), name, nil)

@@ -229,7 +229,9 @@ func (l *Lease) try(ctx context.Context) error {
 func (l *Lease) gain(rev uint64, sent time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	was := l.held
+	// A renewal that lands after the claim lapsed (Held already said no,
+	// and a runner may have stopped applying) is a gain too.
+	was := l.held && l.cfg.Now().Before(l.validUntil)
 	l.held, l.rev, l.holder = true, rev, l.cfg.Holder
 	l.validUntil = sent.Add(l.cfg.TTL - l.cfg.TTL/5)
 	l.seenRev = 0

@@ -153,3 +153,27 @@ func TestExpiredKeyIsCreatedAgain(t *testing.T) {
 		t.Fatal("b did not create the expired lease")
 	}
 }
+
+// A renewal that lands after the claim had lapsed (Held said no, so the
+// runner stopped applying) announces the lease as gained again, so the
+// runner does not stay a follower while holding it.
+func TestLateRenewalIsAGain(t *testing.T) {
+	kv := bucket(t)
+	c := &clock{t: time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)}
+	a := proc(kv, c, "a")
+	tick(t, a)
+	c.Add(ttl - time.Second) // renewals failed meanwhile: the claim lapsed
+	if a.Held() {
+		t.Fatal("held past its validity")
+	}
+	changed := a.Changed()
+	tick(t, a) // the key is still ours (nobody took it): renewed
+	if !a.Held() {
+		t.Fatal("not held after the renewal")
+	}
+	select {
+	case <-changed:
+	default:
+		t.Fatal("a late renewal did not signal the change back to held")
+	}
+}
