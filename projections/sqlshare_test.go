@@ -65,7 +65,7 @@ func TestSharedRunnersOneHolderTakeoverNoDuplicates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const ttl = 2 * time.Second
+	const ttl = 3 * time.Second
 	kv, err := lease.OpenBucket(ctx, conn.JS, 1, ttl)
 	if err != nil {
 		t.Fatal(err)
