@@ -17,7 +17,6 @@ import (
 	"github.com/tagstream/tagstream/internal/auth"
 	"github.com/tagstream/tagstream/internal/fetch"
 	"github.com/tagstream/tagstream/internal/httpapi"
-	"github.com/tagstream/tagstream/internal/lease"
 	"github.com/tagstream/tagstream/internal/llm"
 	"github.com/tagstream/tagstream/internal/metrics"
 	"github.com/tagstream/tagstream/internal/natsx"
@@ -40,40 +39,34 @@ type roles struct {
 
 // app is one wired Tagstream process.
 type app struct {
-	cfg     config
-	roles   roles
-	log     *slog.Logger
-	conn    *natsx.Conn
-	store   *jsstore.Store
-	queue   *dispatch.TaskQueue
-	cache   *dispatch.KVCache
-	secrets *secrets.Store
-	uploads *uploads.Store
-	auth    *auth.Service
-	orgs    *services.OrgDirectory // organisation roles, folded from orgs.*
-	sso     *auth.Federation       // single sign-on; nil without TAGSTREAM_OIDC_ISSUER
-	readDB  *sqldb.DB
-	read    *projections.SQLRunner // the SQL read models, from their checkpoints
-	// lease and announcer: a PostgreSQL read database shared by several
-	// serve processes (readlease.go); nil with SQLite.
-	lease     *lease.Lease
-	announcer *lease.Announcer
-	stopLease func()
-	// versionRebuild: one rebuild of new model versions at a time.
-	versionRebuild sync.Mutex
-	jobs           *projections.JobQueries
-	results        *projections.ResultQueries
-	search         *projections.SearchReader // search, history statistics, analytics
-	fresh          *projections.SQLRunner    // what commands wait on: every read model
-	readFrom       uint64                    // the SQL models' lowest checkpoint at start: where the catch-up began
-	tagger         pipeline.Tagger
-	handler        http.Handler
-	unlock         func()
-	metrics        *metrics.Metrics
-	skips          *events.Skips // events skipped as too new, by any reader
+	cfg      config
+	roles    roles
+	log      *slog.Logger
+	conn     *natsx.Conn
+	store    *jsstore.Store
+	queue    *dispatch.TaskQueue
+	cache    *dispatch.KVCache
+	secrets  *secrets.Store
+	uploads  *uploads.Store
+	auth     *auth.Service
+	orgs     *services.OrgDirectory // organisation roles, folded from orgs.*
+	sso      *auth.Federation       // single sign-on; nil without TAGSTREAM_OIDC_ISSUER
+	readDB   *sqldb.DB
+	read     *projections.SQLRunner // the SQL read models, from their checkpoints
+	jobs     *projections.JobQueries
+	results  *projections.ResultQueries
+	search   *projections.SearchReader // search, history statistics, analytics
+	fresh    *projections.SQLRunner    // what commands wait on: every read model
+	readFrom uint64                    // the SQL models' lowest checkpoint at start: where the catch-up began
+	tagger   pipeline.Tagger
+	handler  http.Handler
+	unlock   func()
+	metrics  *metrics.Metrics
+	skips    *events.Skips // events skipped as too new, by any reader
 	// readyAt is the log's last sequence when the read models started
 	// rebuilding: /api/ready waits for the runner to reach it.
 	readyAt uint64
+	shared  // a read database shared with other serve processes (readlease.go)
 }
 
 // close drains NATS, stops the embedded server and frees the data dir.

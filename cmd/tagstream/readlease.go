@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/tagstream/tagstream/events"
@@ -11,6 +12,17 @@ import (
 	"github.com/tagstream/tagstream/internal/sqldb"
 	"github.com/tagstream/tagstream/projections"
 )
+
+// shared is what a serve process needs to share a PostgreSQL read
+// database with others; zero with SQLite.
+type shared struct {
+	lease     *lease.Lease
+	announcer *lease.Announcer
+	stopLease func()
+	// versionRebuild: one rebuild of new model versions at a time (at
+	// start and on a takeover both may ask).
+	versionRebuild sync.Mutex
+}
 
 // leaseKey names the read models' lease in lease.Bucket.
 const leaseKey = "projections"
