@@ -97,6 +97,9 @@ type SQLRunner struct {
 	taps    map[int]func(events.Envelope) bool
 	nextTap int
 
+	// shared is set when other processes share the database (sqlshare.go).
+	shared *sharing
+
 	// applyMu serialises batches with generation switches.
 	applyMu sync.Mutex
 
@@ -275,10 +278,20 @@ func (r *SQLRunner) minSeqLocked() uint64 {
 }
 
 // CatchUp applies every event up to the end of the log as it is now.
-func (r *SQLRunner) CatchUp(ctx context.Context) error { return r.consume(ctx, false) }
+func (r *SQLRunner) CatchUp(ctx context.Context) error {
+	if r.shared != nil {
+		return r.catchUpShared(ctx)
+	}
+	return r.consume(ctx, false)
+}
 
 // Run applies events as they arrive until ctx is done.
-func (r *SQLRunner) Run(ctx context.Context) error { return r.consume(ctx, true) }
+func (r *SQLRunner) Run(ctx context.Context) error {
+	if r.shared != nil {
+		return r.runShared(ctx)
+	}
+	return r.consume(ctx, true)
+}
 
 // consume reads the log from the lowest checkpoint and applies it in
 // batches. Reading runs in its own goroutine so a batch can tell "more is
@@ -292,27 +305,7 @@ func (r *SQLRunner) consume(ctx context.Context, follow bool) error {
 	r.mu.Unlock()
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	ch := make(chan events.Envelope, 2*r.catchUpBatch())
-	readErr := make(chan error, 1)
-	go func() {
-		defer close(ch)
-		push := func(env events.Envelope) error {
-			// Decoded here, beside the batch being written: an error
-			// is left for applyBatch to meet again.
-			_ = env.Load()
-			select {
-			case ch <- env:
-				return nil
-			case <-rctx.Done():
-				return rctx.Err()
-			}
-		}
-		if follow {
-			readErr <- r.src.Follow(rctx, events.SubjectAll, from, push)
-		} else {
-			readErr <- r.src.Read(rctx, events.SubjectAll, from, push)
-		}
-	}()
+	ch, readErr := r.readLog(rctx, follow, from)
 	batch := make([]events.Envelope, 0, r.batchSize())
 	for {
 		var env events.Envelope
@@ -329,26 +322,13 @@ func (r *SQLRunner) consume(ctx context.Context, follow bool) error {
 			}
 			return err
 		}
-		batch = append(batch[:0], env)
-		deadline := time.Now().Add(r.batchWait())
 		// Far behind the log (a full buffer), larger batches: fewer
 		// commits and fewer reads of the same rows.
 		limit := r.batchSize()
 		if len(ch) >= limit {
 			limit = r.catchUpBatch()
 		}
-	fill:
-		for len(batch) < limit && time.Now().Before(deadline) {
-			select {
-			case env, ok := <-ch:
-				if !ok {
-					break fill
-				}
-				batch = append(batch, env)
-			default:
-				break fill // caught up: commit now
-			}
-		}
+		batch = fillBatch(ch, append(batch[:0], env), limit, time.Now().Add(r.batchWait()))
 		if err := r.applyBatch(ctx, batch, len(ch) == 0); err != nil {
 			if errors.Is(err, errGenerationMoved) {
 				// Another process switched a model's generation: resume
@@ -362,6 +342,52 @@ func (r *SQLRunner) consume(ctx context.Context, follow bool) error {
 			return err
 		}
 	}
+}
+
+// readLog reads the log from seq from (following it if follow) into the
+// returned channel, in its own goroutine, so a batch can tell "more is
+// waiting" from "caught up". The channel closes when reading stops; the
+// reason is then on the error channel.
+func (r *SQLRunner) readLog(ctx context.Context, follow bool, from uint64) (<-chan events.Envelope, <-chan error) {
+	ch := make(chan events.Envelope, 2*r.catchUpBatch())
+	readErr := make(chan error, 1)
+	go func() {
+		defer close(ch)
+		push := func(env events.Envelope) error {
+			// Decoded here, beside the batch being written: an error
+			// is left for applyBatch to meet again.
+			_ = env.Load()
+			select {
+			case ch <- env:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		if follow {
+			readErr <- r.src.Follow(ctx, events.SubjectAll, from, push)
+		} else {
+			readErr <- r.src.Read(ctx, events.SubjectAll, from, push)
+		}
+	}()
+	return ch, readErr
+}
+
+// fillBatch adds what is already waiting on ch to batch, up to size events
+// or the deadline; it stops early once caught up (commit now).
+func fillBatch(ch <-chan events.Envelope, batch []events.Envelope, size int, deadline time.Time) []events.Envelope {
+	for len(batch) < size && time.Now().Before(deadline) {
+		select {
+		case env, ok := <-ch:
+			if !ok {
+				return batch
+			}
+			batch = append(batch, env)
+		default:
+			return batch // caught up
+		}
+	}
+	return batch
 }
 
 func (r *SQLRunner) batchSize() int {
@@ -399,10 +425,8 @@ var errGenerationMoved = errors.New("read model checkpoint moved")
 // reloadAll rereads every model's serving checkpoint and returns
 // errGenerationMoved (or the error that stopped the reload).
 func (r *SQLRunner) reloadAll(ctx context.Context) error {
-	for _, mr := range r.models {
-		if err := r.load(ctx, mr); err != nil {
-			return err
-		}
+	if err := r.reload(ctx); err != nil {
+		return err
 	}
 	return errGenerationMoved
 }
@@ -503,6 +527,9 @@ func (r *SQLRunner) applyBatch(ctx context.Context, batch []events.Envelope, cau
 	}
 	r.pubMu.Lock()
 	defer r.pubMu.Unlock()
+	if err := r.mayCommit(); err != nil {
+		return err
+	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("read db: commit: %w", err)
 	}
@@ -536,6 +563,7 @@ func (r *SQLRunner) applyBatch(ctx context.Context, batch []events.Envelope, cau
 	close(r.changed)
 	r.changed = make(chan struct{})
 	r.mu.Unlock()
+	r.announce(last.Seq)
 	return nil
 }
 

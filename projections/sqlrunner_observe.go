@@ -62,6 +62,9 @@ func (r *SQLRunner) Sync(ctx context.Context) error {
 // delivery, none is delivered twice. deliver must not block; returning
 // false removes the tap. The returned function removes it too.
 func (r *SQLRunner) Tap(snapshot func(applied uint64), deliver func(events.Envelope) bool) (untap func()) {
+	if r.shared != nil {
+		return r.tapShared(snapshot, deliver)
+	}
 	r.pubMu.Lock()
 	defer r.pubMu.Unlock()
 	snapshot(r.Applied())

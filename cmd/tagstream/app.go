@@ -77,6 +77,7 @@ type app struct {
 	// readyAt is the log's last sequence when the read models started
 	// rebuilding: /api/ready waits for the runner to reach it.
 	readyAt uint64
+	shared  // a read database shared with other serve processes (readlease.go)
 }
 
 // close drains NATS, stops the embedded server and frees the data dir.
@@ -90,6 +91,7 @@ func (a *app) close() {
 	if a.sso != nil {
 		a.sso.Provider.Close() // the signing-key refresh
 	}
+	a.releaseReadLease()
 	a.conn.Close()
 	if a.readDB != nil {
 		a.readDB.Close()
@@ -206,7 +208,8 @@ func (a *app) open(ctx context.Context) error {
 		a.sso.Memberships = services.NewSSOMemberships(orgCommands, a.orgs, mapping, a.log)
 	}
 	a.metrics.Watch(metrics.State{JobsByStatus: a.jobsByStatus, Applied: a.fresh.Applied,
-		LogLastSeq: a.store.LastSeq, TaskBacklog: a.taskBacklog, Projections: a.projectionStates})
+		LogLastSeq: a.store.LastSeq, TaskBacklog: a.taskBacklog, Projections: a.projectionStates,
+		ReadLease: a.leaseMetric})
 	a.governance = services.NewGovernanceHandler(a.store, a.keys, a.uploads.EraseJob, a.scrubReadDB)
 	a.eraser = retentionEraser{a.governance}
 	starter := services.NewStartJobHandler(a.store, a.secrets, a.cfg.MaxDocuments, a.cfg.LLMAPIKey != "").
@@ -235,6 +238,7 @@ func (a *app) open(ctx context.Context) error {
 		Healthy:      a.conn.Healthy,
 		CaughtUp:     func() (uint64, uint64) { return a.fresh.Applied(), a.readyAt },
 		Projections:  a.readyProjections,
+		ReadLease:    a.readLease,
 		Skipped:      func() (uint64, []string) { return a.skips.Total(), a.skips.Types() },
 		Requests:     a.metrics,
 		Metrics:      a.metrics.Handler(),
@@ -279,6 +283,15 @@ func (a *app) run(ctx context.Context, ln net.Listener) error {
 				}
 			}
 		}()
+	}
+	stopOperator := func() {}
+	if a.roles.api && a.cfg.NatsURL == "" {
+		// This process holds the data dir: operator commands ask it.
+		if stop, err := a.serveOperator(); err != nil {
+			a.log.Warn("operator socket: projections rebuild will need serve stopped", "err", err)
+		} else {
+			stopOperator = stop
+		}
 	}
 	if a.roles.api {
 		goLoop("projections", a.read.Run)
@@ -338,6 +351,7 @@ func (a *app) run(ctx context.Context, ln net.Listener) error {
 		_ = srv.Shutdown(sctx)
 		cancel()
 	}
+	stopOperator()
 	stopWork()
 	<-workDone
 	stopLoops()

@@ -66,6 +66,7 @@ type config struct {
 	// RetentionInterval is how often serve looks for organisation jobs
 	// past their retention period.
 	RetentionInterval time.Duration
+	ReadLeaseTTL      time.Duration
 }
 
 type setting struct {
@@ -79,6 +80,7 @@ func (c *config) settings() []setting {
 		{"addr", "TAGSTREAM_ADDR", "HTTP listen address", &c.Addr, ":8000"},
 		{"data-dir", "TAGSTREAM_DATA_DIR", "embedded JetStream store and signing keys", &c.DataDir, "./data"},
 		{"read-db", "TAGSTREAM_READ_DB", "read models' database: empty = SQLite file read.db in the data dir, postgres://... = PostgreSQL; prefer the environment variable (the URL holds a password)", &c.ReadDB, ""},
+		{"read-lease-ttl", "TAGSTREAM_READ_LEASE_TTL", "PostgreSQL read database shared by several serve processes: one applies the log, holding a lease it renews; another takes over this long after it dies", &c.ReadLeaseTTL, "10s"},
 		{"nats-url", "TAGSTREAM_NATS_URL", "external NATS servers, comma separated (empty: embedded)", &c.NatsURL, ""},
 		{"nats-listen", "TAGSTREAM_NATS_LISTEN", "also open the embedded NATS server on host:port for remote workers (needs NATS credentials)", &c.NatsListen, ""},
 		{"nats-user", "TAGSTREAM_NATS_USER", "NATS user name (with TAGSTREAM_NATS_PASSWORD), required by and presented to the server", &c.NatsUser, ""},
@@ -214,6 +216,9 @@ func (c *config) validate() error {
 	}
 	if err := c.validateReadDB(); err != nil {
 		return err
+	}
+	if c.ReadLeaseTTL != 0 && c.ReadLeaseTTL < time.Second {
+		return fmt.Errorf("TAGSTREAM_READ_LEASE_TTL must be at least 1s, got %s", c.ReadLeaseTTL)
 	}
 	if c.WebhookSecret != "" {
 		if _, err := webhook.ParseSecret(c.WebhookSecret); err != nil {

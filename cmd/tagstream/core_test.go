@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/tagstream/tagstream/events"
-	"github.com/tagstream/tagstream/internal/natsx"
 	"github.com/tagstream/tagstream/services"
 	"github.com/tagstream/tagstream/services/pipeline"
 )
@@ -90,15 +89,7 @@ func TestTenThousandDocumentStartInOneRequest(t *testing.T) {
 // TestExternalNATSWithSeparateWorker runs the API without workers and a
 // worker-only process, both against one NATS server over TCP.
 func TestExternalNATSWithSeparateWorker(t *testing.T) {
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	addr := ln.Addr().String()
-	ln.Close()
-	ns, err := natsx.StartEmbedded(t.TempDir(), addr, testNATSAuth)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { ns.Shutdown(); ns.WaitForShutdown() }()
-	url := "nats://" + addr
+	url := startExternalNATS(t)
 
 	apiCfg := testConfig(t)
 	apiCfg.NatsURL = url

@@ -238,21 +238,11 @@ func TestHelpShowsNoSecretsAndOperatorCommandsOnlyTheirFlags(t *testing.T) {
 // Against a NATS server that holds no events stream, operator commands
 // refuse and do not create one.
 func TestOperatorCommandsRefuseANATSWithoutALog(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	ns, err := natsx.StartEmbedded(t.TempDir(), addr, testNATSAuth)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { ns.Shutdown(); ns.WaitForShutdown() }()
+	url := startExternalNATS(t)
 	for _, args := range [][]string{{"events", "export"}, {"projections", "rebuild"}} {
 		var o, e bytes.Buffer
 		root := newRootCmd(&o, &e)
-		root.SetArgs(append(args, "--nats-url", "nats://"+addr, "--nats-user", testNATSAuth.User, "--nats-password", testNATSAuth.Password))
+		root.SetArgs(append(args, "--nats-url", url, "--nats-user", testNATSAuth.User, "--nats-password", testNATSAuth.Password))
 		err := root.ExecuteContext(context.Background())
 		if err == nil || exitCodeOf(err) != 1 || !strings.Contains(err.Error(), "no event log") {
 			t.Fatalf("%v against a NATS without the stream: %v", args, err)
@@ -260,7 +250,7 @@ func TestOperatorCommandsRefuseANATSWithoutALog(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c, err := natsx.Connect(ctx, natsx.Config{URL: "nats://" + addr, Auth: testNATSAuth})
+	c, err := natsx.Connect(ctx, natsx.Config{URL: url, Auth: testNATSAuth})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -57,6 +57,24 @@ func testConfig(t *testing.T) config {
 	}
 }
 
+// startExternalNATS runs a NATS server on a free 127.0.0.1 port, as a
+// deployment's external NATS, until the test ends, and returns its URL.
+func startExternalNATS(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	ns, err := natsx.StartEmbedded(t.TempDir(), addr, testNATSAuth)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
+	return "nats://" + addr
+}
+
 // testNATSAuth is what test NATS servers require and test clients present.
 var testNATSAuth = natsx.Auth{User: "tagstream-test", Password: "test-nats-password-1"}
 

@@ -25,7 +25,9 @@ func projectionsCmd() *cobra.Command {
 			"beside the serving one, then switches over in one transaction; a serve process sharing the\n" +
 			"database keeps answering from the old generation meanwhile and follows the switch. Progress\n" +
 			"(events done of total, rate, ETA) goes to stderr; each model's size and digest to stdout, so a\n" +
-			"rebuild and a live process can be compared. Models: " + strings.Join(modelNames(), ", ") + ".",
+			"rebuild and a live process can be compared. While a serve with the embedded NATS server holds the\n" +
+			"data dir, the command asks it (on the data dir's operator socket) to rebuild and shows its progress.\n" +
+			"Models: " + strings.Join(modelNames(), ", ") + ".",
 	}
 	bindErr := cfg.bindOnly(rebuild.Flags(), append(operatorSettings, "read-db")...)
 	rebuild.RunE = func(c *cobra.Command, names []string) error {
@@ -46,6 +48,12 @@ func projectionsCmd() *cobra.Command {
 		}
 		if err := cfg.validateReadDB(); err != nil {
 			return err
+		}
+		if cfg.NatsURL == "" {
+			// A serve holding the data dir rebuilds for us.
+			if hc, err := operatorClient(c.Context(), cfg.DataDir); err == nil {
+				return rebuildThroughServe(c, hc, names)
+			}
 		}
 		a, err := openPlainLog(c, cfg, true)
 		if err != nil {

@@ -29,6 +29,9 @@ func (a *app) openReadSide(ctx context.Context) error {
 	if err := a.read.Open(ctx); err != nil {
 		return err
 	}
+	if err := a.shareReadSide(ctx); err != nil {
+		return err
+	}
 	a.jobs, a.results = projections.NewJobQueries(a.read), projections.NewResultQueries(a.read)
 	// Search, history statistics and analytics: the document-search model.
 	a.search = projections.NewSearchReader(a.read)
@@ -44,7 +47,8 @@ func (a *app) openReadSide(ctx context.Context) error {
 	}
 	a.log.Info("read models caught up from their checkpoints", "from", from, "to", a.read.Applied(),
 		"ms", time.Since(start).Milliseconds(), "db", string(a.readDB.Dialect))
-	if names := a.read.NeedsRebuild(); len(names) > 0 {
+	// Sharing the database, only the process applying the log rebuilds.
+	if names := a.read.NeedsRebuild(); len(names) > 0 && a.read.Leading() {
 		go a.rebuildNewVersions(names)
 	}
 	return nil
@@ -53,6 +57,11 @@ func (a *app) openReadSide(ctx context.Context) error {
 // rebuildNewVersions builds the models whose stored generation another
 // version wrote, beside it, while the process serves.
 func (a *app) rebuildNewVersions(names []string) {
+	// One at a time: at start and on a takeover both may ask.
+	if !a.versionRebuild.TryLock() {
+		return
+	}
+	defer a.versionRebuild.Unlock()
 	for _, name := range names {
 		a.log.Info("read model has a new version: rebuilding beside the serving one", "projection", name)
 		err := a.read.Rebuild(context.Background(), name, nil)

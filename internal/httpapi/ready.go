@@ -76,11 +76,19 @@ func (s *Server) ready(c *gin.Context) {
 			failed = append(failed, name)
 		}
 	}
+	body := gin.H{"status": status, "checks": checks, "projections": models}
+	if s.d.ReadLease != nil {
+		// Several processes share the read database: which one applies.
+		if l := s.d.ReadLease(); l != nil {
+			body["lease"] = l
+		}
+	}
 	if len(failed) > 0 {
-		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "not_ready", "failed": failed, "checks": checks, "projections": models})
+		body["status"], body["failed"] = "not_ready", failed
+		c.JSON(http.StatusServiceUnavailable, body)
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"status": status, "checks": checks, "projections": models})
+	c.JSON(http.StatusOK, body)
 }
 
 func itoa(n uint64) string {

@@ -18,6 +18,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/tagstream/tagstream/internal/apperr"
 	"github.com/tagstream/tagstream/internal/auth"
+	"github.com/tagstream/tagstream/internal/lease"
 	"github.com/tagstream/tagstream/projections"
 	"github.com/tagstream/tagstream/services"
 )
@@ -88,7 +89,10 @@ type Deps struct {
 	// Projections reports each read model's state and lag for /api/ready;
 	// optional.
 	Projections func(ctx context.Context) []projections.ModelStatus
-	Healthy     func() bool // NATS reachable
+	// ReadLease says which process applies the read models when several
+	// share one database (nil, or returning nil: not shared); optional.
+	ReadLease func() *lease.Status
+	Healthy   func() bool // NATS reachable
 	// CaughtUp says how far the read models are (applied) against the
 	// log's last sequence at startup (target), for /api/ready; optional.
 	CaughtUp func() (applied, target uint64)

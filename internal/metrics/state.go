@@ -20,6 +20,10 @@ type State struct {
 	// Projections reports each read model against the log's last
 	// sequence (0 when unknown): state, checkpoint and lag.
 	Projections func(ctx context.Context, last uint64) []Projection
+	// ReadLease says whether this process applies the read models of a
+	// database several processes share, and who does (shared false: the
+	// database is this process's own; no series).
+	ReadLease func() (held bool, holder string, shared bool)
 }
 
 // Projection is one read model's position, for the tagstream_projection_*
@@ -54,6 +58,9 @@ var (
 	descBacklog   = prometheus.NewDesc(ns+"_task_backlog", "Document tasks waiting or in progress in the task work queue.", nil, nil)
 	descProjState = prometheus.NewDesc(ns+"_projection_state",
 		"1 for each read model's current state (running, rebuilding, failed), else 0.", []string{"projection", "state"}, nil)
+	descLease = prometheus.NewDesc(ns+"_projection_lease_held",
+		"1 if this process holds the lease to apply the shared read database's models, else 0; holder names the process that does.",
+		[]string{"holder"}, nil)
 	descProjSeq = prometheus.NewDesc(ns+"_projection_checkpoint_sequence",
 		"Sequence of the last event the read model committed with its checkpoint.", []string{"projection"}, nil)
 	descProjLag = prometheus.NewDesc(ns+"_projection_lag_events",
@@ -68,7 +75,7 @@ type stateCollector struct{ s State }
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descJobs, descApplied, descLastSeq, descLag, descBacklog, descUp,
-		descProjState, descProjSeq, descProjLag, descProjLagSec} {
+		descProjState, descProjSeq, descProjLag, descProjLagSec, descLease} {
 		ch <- d
 	}
 }
@@ -130,6 +137,15 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(descProjSeq, prometheus.GaugeValue, float64(p.Seq), p.Name)
 			ch <- prometheus.MustNewConstMetric(descProjLag, prometheus.GaugeValue, float64(p.LagEvents), p.Name)
 			ch <- prometheus.MustNewConstMetric(descProjLagSec, prometheus.GaugeValue, p.LagSeconds, p.Name)
+		}
+	}
+	if s.ReadLease != nil {
+		if held, holder, shared := s.ReadLease(); shared {
+			v := 0.0
+			if held {
+				v = 1
+			}
+			ch <- prometheus.MustNewConstMetric(descLease, prometheus.GaugeValue, v, holder)
 		}
 	}
 	if s.TaskBacklog != nil {
