@@ -93,6 +93,9 @@ func TestExternalNATSWithSeparateWorker(t *testing.T) {
 
 	apiCfg := testConfig(t)
 	apiCfg.NatsURL = url
+	// One master key for the cluster: the worker opens the tasks the API
+	// sealed under the job's data key (README, "State kept outside the log").
+	apiCfg.SecretsKey = newSecretsKey(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	api, err := openApp(ctx, apiCfg, roles{api: true}, nil, testLogger())
@@ -105,7 +108,7 @@ func TestExternalNATSWithSeparateWorker(t *testing.T) {
 
 	tagger := &fakeTagger{}
 	workerCfg := testConfig(t)
-	workerCfg.NatsURL = url
+	workerCfg.NatsURL, workerCfg.SecretsKey = url, apiCfg.SecretsKey
 	worker, err := openApp(ctx, workerCfg, roles{workers: true}, tagger, testLogger())
 	if err != nil {
 		t.Fatal(err)
@@ -188,4 +191,25 @@ func TestSecondProcessCannotOpenTheSameDataDir(t *testing.T) {
 		t.Fatalf("open after the first process stopped: %v", err)
 	}
 	a.close()
+}
+
+// A worker started without the cluster's master key could open no task;
+// it stops at start and says what to set.
+func TestWorkerWithAnotherMasterKeyStopsAtStart(t *testing.T) {
+	url := startExternalNATS(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	apiCfg := testConfig(t)
+	apiCfg.NatsURL, apiCfg.SecretsKey = url, newSecretsKey(t)
+	api, err := openApp(ctx, apiCfg, roles{api: true}, nil, testLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer api.close()
+	workerCfg := testConfig(t)
+	workerCfg.NatsURL = url // its own DATA_DIR/secrets.key: another key
+	if _, err := openApp(ctx, workerCfg, roles{workers: true}, &fakeTagger{}, testLogger()); err == nil ||
+		!strings.Contains(err.Error(), "TAGSTREAM_SECRETS_KEY") {
+		t.Fatalf("worker with another master key: %v, want a refusal naming TAGSTREAM_SECRETS_KEY", err)
+	}
 }

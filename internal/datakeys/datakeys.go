@@ -66,6 +66,9 @@ func Open(ctx context.Context, js jetstream.JetStream, replicas int, master []by
 		return nil, fmt.Errorf("datakeys: stream: %w", err)
 	}
 	k := &Keys{stream: st, js: js, master: m, cache: map[string]*Cipher{}}
+	if err := k.checkMaster(ctx); err != nil {
+		return nil, err
+	}
 	cons, err := js.OrderedConsumer(ctx, Stream, jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{"datakeys.*"}, DeliverPolicy: jetstream.DeliverNewPolicy,
 	})

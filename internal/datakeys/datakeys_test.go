@@ -154,3 +154,25 @@ func FuzzCipherOpen(f *testing.F) {
 		}
 	})
 }
+
+// A process with another master key than the cluster's would leave every
+// sealed task and event unreadable; it is refused at start, and processes
+// with the cluster's key still open.
+func TestOtherMasterKeyIsRefusedAtStart(t *testing.T) {
+	conn := natstest.Start(t, t.TempDir())
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	first, err := datakeys.Open(ctx, conn.JS, 1, master)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close()
+	if _, err := datakeys.Open(ctx, conn.JS, 1, bytes.Repeat([]byte{8}, 32)); !errors.Is(err, datakeys.ErrOtherMasterKey) {
+		t.Fatalf("another master key: %v, want ErrOtherMasterKey", err)
+	}
+	again, err := datakeys.Open(ctx, conn.JS, 1, master)
+	if err != nil {
+		t.Fatalf("the cluster's master key: %v", err)
+	}
+	again.Close()
+}
