@@ -73,6 +73,7 @@ type Worker struct {
 	lastJob       map[string]string // owner -> job that got its last slot
 
 	inflight atomic.Int64
+	tails    chan struct{} // documents being recorded off their slot (recordDirect)
 	wake     chan struct{}
 	streaks  streaks // documents in a row that could not reach the model, per job
 }
@@ -96,7 +97,8 @@ func NewWorker(store events.Store, queue *TaskQueue, secrets services.SecretStor
 	}
 	return &Worker{store: store, queue: queue, secrets: secrets, tagger: tagger, cfg: cfg,
 		actor: events.Worker(cfg.ID), jobs: map[string]*jobpkg.State{}, consumers: map[string]jetstream.Consumer{},
-		ownerInFlight: map[string]int{}, lastJob: map[string]string{}, wake: make(chan struct{}, 1)}
+		ownerInFlight: map[string]int{}, lastJob: map[string]string{}, wake: make(chan struct{}, 1),
+		tails: make(chan struct{}, tailsPerSlot*cfg.Concurrency)}
 }
 
 // Run works until ctx is done, then stops taking tasks, lets in-flight
@@ -156,8 +158,8 @@ func (w *Worker) schedule(ctx, work context.Context, wg *sync.WaitGroup) int {
 	started := 0
 	jobs := w.runnable()
 	dry := map[string]bool{} // jobs with nothing to take this round
-	for int64(w.cfg.Concurrency)-w.inflight.Load() > 0 {
-		owner, jobID := w.pick(jobs, dry)
+	for free := int64(w.cfg.Concurrency) - w.inflight.Load(); free > 0; free = int64(w.cfg.Concurrency) - w.inflight.Load() {
+		owner, jobID, owners := w.pick(jobs, dry)
 		if jobID == "" {
 			break
 		}
@@ -166,7 +168,10 @@ func (w *Worker) schedule(ctx, work context.Context, wg *sync.WaitGroup) int {
 			dry[jobID] = true
 			continue
 		}
-		batch, err := cons.FetchNoWait(1)
+		// One fetch for the owner's fair share of the free slots, not one
+		// per slot: each fetch is a round trip, and a re-run of cached
+		// documents frees slots faster than one at a time can fill them.
+		batch, err := cons.FetchNoWait(int(max(free/int64(owners), 1)))
 		if err != nil {
 			w.forgetConsumer(jobID)
 			dry[jobID] = true
@@ -193,11 +198,13 @@ func (w *Worker) startTask(work context.Context, wg *sync.WaitGroup, owner, jobI
 	w.inflight.Add(1)
 	wg.Add(1)
 	w.cfg.Metrics.InFlight(1)
+	// The slot may be given back before the task is settled (recordDirect).
+	freeSlot := sync.OnceFunc(func() { w.release(owner) })
 	go func() {
 		defer wg.Done()
-		defer w.release(owner)
+		defer freeSlot()
 		defer w.cfg.Metrics.InFlight(-1)
-		w.process(work, msg)
+		w.process(work, msg, freeSlot)
 	}()
 }
 
@@ -296,7 +303,7 @@ func (w *Worker) settleLog(log *slog.Logger, jobID string, err error) func(strin
 }
 
 // process runs one task and settles its message.
-func (w *Worker) process(ctx context.Context, msg jetstream.Msg) {
+func (w *Worker) process(ctx context.Context, msg jetstream.Msg, freeSlot func()) {
 	var t task
 	if err := json.Unmarshal(msg.Data(), &t); err != nil || !events.ValidJobID(t.JobID) {
 		// The body is unusable, but the subject still names job and row.
@@ -316,7 +323,7 @@ func (w *Worker) process(ctx context.Context, msg jetstream.Msg) {
 	// story can be pulled out of the logs of every worker.
 	log := w.cfg.Log.With("job_id", t.JobID, "row", t.Document.Row, "attempt", t.Attempt)
 	stop := heartbeat(msg, w.queue.ackWait/3)
-	verdict := w.run(ctx, t, log)
+	verdict := w.run(ctx, t, freeSlot, log)
 	stop()
 	switch verdict {
 	case settleRelease:
@@ -349,7 +356,12 @@ const (
 var errRetryLater = errors.New("temporarily unavailable")
 
 // run decides, starts, tags and records one document attempt.
-func (w *Worker) run(ctx context.Context, t task, log *slog.Logger) settle {
+func (w *Worker) run(ctx context.Context, t task, freeSlot func(), log *slog.Logger) settle {
+	cached, hit, probed := w.probe(ctx, t)
+	if hit {
+		ev := events.DocumentTagged{Row: t.Document.Row, Attempt: t.Attempt, Tags: cached.Tags, Metadata: withModel(cached.Metadata, t)}
+		return w.recordDirect(ctx, t, ev, "tagged", "", freeSlot, log)
+	}
 	// The key is read before the start is recorded: a start given back
 	// without an outcome counts towards quarantine (see begin), and a
 	// secret store hiccup says nothing about the document.
@@ -371,7 +383,7 @@ func (w *Worker) run(ctx context.Context, t task, log *slog.Logger) settle {
 	var out pipeline.TagOutput
 	terr := kerr
 	if terr == nil {
-		out, terr = w.tag(ctx, t, key)
+		out, terr = w.tag(ctx, t, key, probed)
 	}
 	took := time.Since(began)
 	if terr != nil && ctx.Err() != nil {
@@ -557,8 +569,8 @@ func (w *Worker) apiKey(ctx context.Context, t task) (string, error) {
 	return "", nil
 }
 
-func (w *Worker) tag(ctx context.Context, t task, key string) (pipeline.TagOutput, error) {
-	in := pipeline.TagInput{JobID: t.JobID, Attempt: t.Attempt, Document: t.Document, Config: t.Config, APIKey: key}
+func (w *Worker) tag(ctx context.Context, t task, key string, probed bool) (pipeline.TagOutput, error) {
+	in := pipeline.TagInput{JobID: t.JobID, Attempt: t.Attempt, Document: t.Document, Config: t.Config, APIKey: key, Probed: probed}
 	if w.cfg.Cache != nil {
 		in.Cache, in.Owner = w.cfg.Cache, w.owner(ctx, t.JobID)
 	}

@@ -106,14 +106,11 @@ func (p *Pipeline) Tag(ctx context.Context, in TagInput) (TagOutput, error) {
 	sum := sha256.Sum256(data)
 	md.ContentSHA256 = hex.EncodeToString(sum[:])
 	cacheKey := ""
-	if in.Config.Model != KeywordsModel && in.Config.CacheOn() && in.Owner != "" {
+	if cachable(in) {
 		cacheKey = CacheKey(in.Owner, md.ContentSHA256, in.Config)
-		if in.Cache != nil {
-			// A cache that cannot answer only costs a model call.
-			if hit, ok, err := in.Cache.Get(ctx, cacheKey); err == nil && ok && hit.Seq != 0 && len(hit.Tags) > 0 {
-				md.CachedFrom, md.PromptVersion = hit.Seq, llm.PromptVersion
-				md.DurationMS = time.Since(start).Milliseconds()
-				return TagOutput{Tags: hit.Tags, Metadata: md}, nil
+		if !in.Probed {
+			if out, ok := lookup(ctx, in, cacheKey, md, start); ok {
+				return out, nil
 			}
 		}
 	}
@@ -189,6 +186,45 @@ func (p *Pipeline) Tag(ctx context.Context, in TagInput) (TagOutput, error) {
 		cacheKey = "" // nothing worth remembering without a model call
 	}
 	return TagOutput{Tags: tags, Metadata: md, CacheKey: cacheKey}, nil
+}
+
+// Cached implements CacheProbe: the document's bytes are read (once per
+// job and process, see fetchMemo) and hashed, and the cache asked; no
+// extraction, no model. A document that cannot be read is no hit: Tag
+// reads it again and reports why.
+func (p *Pipeline) Cached(ctx context.Context, in TagInput) (TagOutput, bool) {
+	if !cachable(in) || in.Cache == nil {
+		return TagOutput{}, false
+	}
+	start := time.Now()
+	data, err := p.read(ctx, in)
+	if err != nil {
+		return TagOutput{}, false
+	}
+	sum := sha256.Sum256(data)
+	md := events.TagMetadata{Model: in.Config.Model, ExtractorVersion: pdftext.ExtractorVersion, ContentSHA256: hex.EncodeToString(sum[:])}
+	return lookup(ctx, in, CacheKey(in.Owner, md.ContentSHA256, in.Config), md, start)
+}
+
+// cachable reports whether a model's tags for in may come from, and go
+// to, the content cache.
+func cachable(in TagInput) bool {
+	return in.Config.Model != KeywordsModel && in.Config.CacheOn() && in.Owner != ""
+}
+
+// lookup returns the cached tags under key as a tagging of in, if any. A
+// cache that cannot answer only costs a model call.
+func lookup(ctx context.Context, in TagInput, key string, md events.TagMetadata, start time.Time) (TagOutput, bool) {
+	if in.Cache == nil {
+		return TagOutput{}, false
+	}
+	hit, ok, err := in.Cache.Get(ctx, key)
+	if err != nil || !ok || hit.Seq == 0 || len(hit.Tags) == 0 {
+		return TagOutput{}, false
+	}
+	md.CachedFrom, md.PromptVersion = hit.Seq, llm.PromptVersion
+	md.DurationMS = time.Since(start).Milliseconds()
+	return TagOutput{Tags: hit.Tags, Metadata: md}, true
 }
 
 // read returns the document's bytes: from the upload store for uploads,

@@ -22,6 +22,17 @@ type TagInput struct {
 	Owner string
 	// Cache holds earlier taggings of identical documents; nil: none.
 	Cache Cache
+	// Probed: the caller asked CacheProbe.Cached already and missed, so
+	// Tag does not ask the cache again.
+	Probed bool
+}
+
+// CacheProbe is a Tagger that can tell, before any extraction or model
+// call, that the content cache holds a document's tags. The worker asks
+// it first so a cached document is recorded without taking a tagging
+// slot, an API key or a DocumentStarted.
+type CacheProbe interface {
+	Cached(ctx context.Context, in TagInput) (TagOutput, bool)
 }
 
 // CacheEntry is an earlier tagging: the sequence of its DocumentTagged

@@ -1,0 +1,141 @@
+package dispatch
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/tagstream/tagstream/events"
+	jobpkg "github.com/tagstream/tagstream/services/job"
+	"github.com/tagstream/tagstream/services/pipeline"
+)
+
+// tailsPerSlot bounds the documents a worker records without a tagging
+// slot (cache hits, see probe), per slot: they only append and settle, so
+// many may be in flight, but not without limit.
+const tailsPerSlot = 4
+
+// probe asks the tagger whether the content cache already holds task t's
+// tags, before the API key, the start or the slot's real work. missed
+// says whether the cache was asked (and missed), so Tag does not ask again.
+func (w *Worker) probe(ctx context.Context, t task) (out pipeline.TagOutput, hit, missed bool) {
+	p, ok := w.tagger.(pipeline.CacheProbe)
+	if !ok || w.cfg.Cache == nil || !t.Config.CacheOn() {
+		return out, false, false
+	}
+	owner := w.owner(ctx, t.JobID)
+	if owner == "" {
+		return out, false, false
+	}
+	dctx, cancel := context.WithTimeout(ctx, w.cfg.DocTimeout)
+	defer cancel()
+	out, hit = p.Cached(dctx, pipeline.TagInput{JobID: t.JobID, Attempt: t.Attempt, Document: t.Document,
+		Config: t.Config, Owner: owner, Cache: w.cfg.Cache})
+	return out, hit, !hit
+}
+
+// recordDirect records an outcome that needed no work of the document's
+// own (services/job.DecideDirect): a DocumentTagged from the content
+// cache, or a twin's outcome, with no DocumentStarted before it. It gives
+// the tagging slot back first (freeSlot) when a tail is free, since all
+// that is left is an append.
+func (w *Worker) recordDirect(ctx context.Context, t task, ev events.Event, outcome, code string, freeSlot func(), log *slog.Logger) settle {
+	select {
+	case w.tails <- struct{}{}:
+		defer func() { <-w.tails }()
+		freeSlot()
+	default: // every tail busy: finish on the slot
+	}
+	began := time.Now()
+	v, _, err := w.appendDirect(ctx, t.JobID, t.Document.Row, t.Attempt, ev)
+	if err != nil {
+		log.Warn("worker: record outcome", "err", err)
+		return settleRelease
+	}
+	if v == settleDone {
+		w.cfg.Metrics.DocumentDone(outcome, code, time.Since(began))
+	}
+	return v
+}
+
+// appendDirect appends ev, an outcome of row's attempt, as DecideDirect
+// allows: settleDone with its sequence once recorded (0 when the attempt
+// is over or already has an outcome), settleRelease while the job cannot
+// start the attempt (paused).
+func (w *Worker) appendDirect(ctx context.Context, jobID string, row, attempt int, ev events.Event) (settle, uint64, error) {
+	subject := events.DocSubject(jobID, row)
+	// First try: the job as the control watch last saw it, and a document
+	// with no event yet (a fresh attempt's usual case): no read at all. A
+	// conflict or a doubt reads both from the log.
+	job, last, fresh := w.watched(jobID), (*events.Envelope)(nil), false
+	for i := 0; i < 10; i++ {
+		d := jobpkg.Direct{Verdict: jobpkg.StartLater}
+		if job != nil {
+			d = job.DecideDirect(last, attempt)
+		}
+		if d.Verdict != jobpkg.StartNow && !fresh {
+			var err error
+			if job, last, err = w.docAt(ctx, jobID, subject); err != nil {
+				return settleRelease, 0, err
+			}
+			fresh = true
+			continue
+		}
+		switch d.Verdict {
+		case jobpkg.StartNever:
+			return settleDone, 0, nil
+		case jobpkg.StartLater:
+			return settleRelease, 0, nil
+		}
+		env, err := events.New(jobID, w.actor, ev)
+		if err != nil {
+			return settleRelease, 0, err
+		}
+		sctx, cancel := detached(ctx)
+		seq, err := w.store.Append(sctx, env, &events.Expect{Subject: subject, Seq: d.Guard})
+		cancel()
+		if errors.Is(err, events.ErrConflict) {
+			// The document or the job moved on: look again.
+			if job, last, err = w.docAt(ctx, jobID, subject); err != nil {
+				return settleRelease, 0, err
+			}
+			fresh = true
+			continue
+		}
+		if err != nil {
+			return settleRelease, 0, err
+		}
+		return settleDone, seq, nil
+	}
+	return settleRelease, 0, errors.New("document kept changing")
+}
+
+// watched returns a copy of the job's state as the control watch folded
+// it, or nil.
+func (w *Worker) watched(jobID string) *jobpkg.State {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if st := w.jobs[jobID]; st != nil && st.Exists() {
+		cp := *st
+		return &cp
+	}
+	return nil
+}
+
+// docAt reads the job's state and the document's last event (nil: none)
+// from the log.
+func (w *Worker) docAt(ctx context.Context, jobID, subject string) (*jobpkg.State, *events.Envelope, error) {
+	job, err := w.jobAt(ctx, jobID)
+	if err != nil {
+		return nil, nil, err
+	}
+	doc, err := w.store.Last(ctx, subject)
+	if errors.Is(err, events.ErrNotFound) {
+		return job, nil, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return job, &doc, nil
+}
