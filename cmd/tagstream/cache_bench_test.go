@@ -5,7 +5,9 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -47,14 +49,37 @@ func BenchmarkCacheRerun(b *testing.B) {
 		if final["status"] != "completed" || final["processed_count"].(float64) != float64(n) {
 			b.Fatalf("job ended %v", final)
 		}
-		return time.Since(start), final
+		took := time.Since(start)
+		if os.Getenv("TAGSTREAM_BENCH_TRACE") != "" {
+			h := e.history(job)
+			var firstDoc, lastDoc, done time.Time
+			for _, env := range h {
+				if strings.HasPrefix(env.Type, "Document") && env.Type != "DocumentsSubmitted" {
+					if firstDoc.IsZero() {
+						firstDoc = env.Time
+					}
+					lastDoc = env.Time
+				}
+				if env.Type == "JobCompleted" {
+					done = env.Time
+				}
+			}
+			b.Logf("events %d; job start->first doc %v, docs %v, last doc->completed %v, completed->seen %v",
+				len(h), firstDoc.Sub(h[0].Time), lastDoc.Sub(firstDoc), done.Sub(lastDoc), start.Add(took).Sub(done))
+		}
+		return took, final
 	}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		u := e.register(fmt.Sprintf("cache-%d@example.com", time.Now().UnixNano())) // a fresh owner: a cold cache
 		first, _ := run(u)
 		before := llm.calls.Load()
+		if f := os.Getenv("TAGSTREAM_BENCH_CPUPROFILE"); f != "" {
+			out, _ := os.Create(f)
+			pprof.StartCPUProfile(out)
+		}
 		second, st := run(u)
+		pprof.StopCPUProfile()
 		calls := llm.calls.Load() - before
 		usage := st["usage"].(map[string]any)
 		if calls != 0 || usage["cached"].(float64) != float64(n) {

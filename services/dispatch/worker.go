@@ -114,17 +114,27 @@ func (w *Worker) Run(ctx context.Context) error {
 	// to the maximum while nothing changes: a job's consumer and tasks
 	// appear shortly after its JobStarted, which wakes us, and a fixed
 	// 250 ms poll made every job start that much later.
+	//
+	// A runnable job without its task consumer yet is one the dispatcher
+	// is queueing right now: it is looked for again soon (idleNewJob),
+	// since nothing wakes the worker when the tasks are in.
 	idle := idlePollMin
 	for ctx.Err() == nil {
-		if w.schedule(ctx, work, &wg) > 0 {
+		started, fresh := w.schedule(ctx, work, &wg)
+		if started > 0 {
 			continue
 		}
+		ceiling := idlePollMax
+		if fresh {
+			ceiling = idleNewJob
+		}
+		idle = min(idle, ceiling)
 		select {
 		case <-ctx.Done():
 		case <-w.wake:
 			idle = idlePollMin
 		case <-time.After(idle):
-			idle = min(2*idle, idlePollMax)
+			idle = min(2*idle, ceiling)
 		}
 	}
 	done := make(chan struct{})
@@ -148,14 +158,14 @@ func (w *Worker) Run(ctx context.Context) error {
 // Bounds of the scheduler's poll when no task could be started.
 const (
 	idlePollMin = 10 * time.Millisecond
+	idleNewJob  = 20 * time.Millisecond
 	idlePollMax = 250 * time.Millisecond
 )
 
-// schedule fetches tasks for free slots, one at a time, each for the
-// owner with the fewest documents in flight (see pick), and returns how
-// many it started.
-func (w *Worker) schedule(ctx, work context.Context, wg *sync.WaitGroup) int {
-	started := 0
+// schedule fetches tasks for free slots, each for the owner with the
+// fewest documents in flight (see pick), and returns how many it started,
+// and whether a runnable job has no task consumer yet.
+func (w *Worker) schedule(ctx, work context.Context, wg *sync.WaitGroup) (started int, fresh bool) {
 	jobs := w.runnable()
 	dry := map[string]bool{} // jobs with nothing to take this round
 	for free := int64(w.cfg.Concurrency) - w.inflight.Load(); free > 0; free = int64(w.cfg.Concurrency) - w.inflight.Load() {
@@ -165,7 +175,7 @@ func (w *Worker) schedule(ctx, work context.Context, wg *sync.WaitGroup) int {
 		}
 		cons := w.consumer(ctx, jobID)
 		if cons == nil {
-			dry[jobID] = true
+			dry[jobID], fresh = true, true
 			continue
 		}
 		// One fetch for the owner's fair share of the free slots, not one
@@ -187,7 +197,7 @@ func (w *Worker) schedule(ctx, work context.Context, wg *sync.WaitGroup) int {
 			dry[jobID] = true
 		}
 	}
-	return started
+	return started, fresh
 }
 
 func (w *Worker) startTask(work context.Context, wg *sync.WaitGroup, owner, jobID string, msg jetstream.Msg) {
