@@ -41,12 +41,7 @@ func (w *Worker) probe(ctx context.Context, t task) (out pipeline.TagOutput, hit
 // the tagging slot back first (freeSlot) when a tail is free, since all
 // that is left is an append.
 func (w *Worker) recordDirect(ctx context.Context, t task, ev events.Event, outcome, code string, freeSlot func(), log *slog.Logger) settle {
-	select {
-	case w.tails <- struct{}{}:
-		defer func() { <-w.tails }()
-		freeSlot()
-	default: // every tail busy: finish on the slot
-	}
+	defer w.offSlot(freeSlot)()
 	began := time.Now()
 	v, _, err := w.appendDirect(ctx, t.JobID, t.Document.Row, t.Attempt, ev)
 	if err != nil {
@@ -57,6 +52,18 @@ func (w *Worker) recordDirect(ctx context.Context, t task, ev events.Event, outc
 		w.cfg.Metrics.DocumentDone(outcome, code, time.Since(began))
 	}
 	return v
+}
+
+// offSlot gives the tagging slot back (freeSlot) when a tail is free, for
+// work that only appends and settles; the returned func ends the tail.
+func (w *Worker) offSlot(freeSlot func()) func() {
+	select {
+	case w.tails <- struct{}{}:
+		freeSlot()
+		return func() { <-w.tails }
+	default: // every tail busy: finish on the slot
+		return func() {}
+	}
 }
 
 // appendDirect appends ev, an outcome of row's attempt, as DecideDirect

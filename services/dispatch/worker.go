@@ -334,6 +334,9 @@ func (w *Worker) process(ctx context.Context, msg jetstream.Msg, freeSlot func()
 	log := w.cfg.Log.With("job_id", t.JobID, "row", t.Document.Row, "attempt", t.Attempt)
 	stop := heartbeat(msg, w.queue.ackWait/3)
 	verdict := w.run(ctx, t, freeSlot, log)
+	if verdict == settleDone && len(t.Twins) > 0 {
+		verdict = w.settleTwins(ctx, t, freeSlot, log)
+	}
 	stop()
 	switch verdict {
 	case settleRelease:

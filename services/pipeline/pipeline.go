@@ -209,7 +209,7 @@ func (p *Pipeline) Cached(ctx context.Context, in TagInput) (TagOutput, bool) {
 // cachable reports whether a model's tags for in may come from, and go
 // to, the content cache.
 func cachable(in TagInput) bool {
-	return in.Config.Model != KeywordsModel && in.Config.CacheOn() && in.Owner != ""
+	return CacheApplies(in.Config) && in.Owner != ""
 }
 
 // lookup returns the cached tags under key as a tagging of in, if any. A
@@ -233,6 +233,9 @@ func (p *Pipeline) read(ctx context.Context, in TagInput) ([]byte, error) {
 	if in.Document.SourceType != fetch.TypeUpload {
 		src := fetch.Source{Type: in.Document.SourceType, Path: in.Document.FilePath}
 		key := in.JobID + "\x00" + src.Type + "\x00" + src.Path
+		if k, ok := SourceKey(in.Document); ok {
+			key = in.JobID + "\x00" + k
+		}
 		return p.memo.read(ctx, key, func(ctx context.Context) ([]byte, error) { return p.fetcher.Fetch(ctx, src) })
 	}
 	if p.uploads == nil {
