@@ -72,15 +72,18 @@ func (w *Worker) offSlot(freeSlot func()) func() {
 // start the attempt (paused).
 func (w *Worker) appendDirect(ctx context.Context, jobID string, row, attempt int, ev events.Event) (settle, uint64, error) {
 	subject := events.DocSubject(jobID, row)
-	// First try: the job as the control watch last saw it, and a document
-	// with no event yet (a fresh attempt's usual case): no read at all. A
-	// conflict or a doubt reads both from the log.
-	job, last, fresh := w.watched(jobID), (*events.Envelope)(nil), false
+	// First try: the job as of its last control event (so nothing is
+	// recorded once a pause or cancel is in the log), and a document with
+	// no event yet, a fresh attempt's usual case, without reading it. A
+	// conflict or a doubt reads the document too.
+	job, err := w.jobAt(ctx, jobID)
+	if err != nil {
+		return settleRelease, 0, err
+	}
+	var last *events.Envelope
+	fresh := false
 	for i := 0; i < 10; i++ {
-		d := jobpkg.Direct{Verdict: jobpkg.StartLater}
-		if job != nil {
-			d = job.DecideDirect(last, attempt)
-		}
+		d := job.DecideDirect(last, attempt)
 		if d.Verdict != jobpkg.StartNow && !fresh {
 			var err error
 			if job, last, err = w.docAt(ctx, jobID, subject); err != nil {
@@ -116,18 +119,6 @@ func (w *Worker) appendDirect(ctx context.Context, jobID string, row, attempt in
 		return settleDone, seq, nil
 	}
 	return settleRelease, 0, errors.New("document kept changing")
-}
-
-// watched returns a copy of the job's state as the control watch folded
-// it, or nil.
-func (w *Worker) watched(jobID string) *jobpkg.State {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if st := w.jobs[jobID]; st != nil && st.Exists() {
-		cp := *st
-		return &cp
-	}
-	return nil
 }
 
 // docAt reads the job's state and the document's last event (nil: none)
