@@ -18,6 +18,7 @@ import (
 	"github.com/tagstream/tagstream/services"
 	jobpkg "github.com/tagstream/tagstream/services/job"
 	"github.com/tagstream/tagstream/services/pipeline"
+	"golang.org/x/sync/singleflight"
 )
 
 // WorkerConfig tunes a tagging worker.
@@ -72,10 +73,11 @@ type Worker struct {
 	lastOwner     string
 	lastJob       map[string]string // owner -> job that got its last slot
 
-	inflight atomic.Int64
-	tails    chan struct{} // documents being recorded off their slot (recordDirect)
-	wake     chan struct{}
-	streaks  streaks // documents in a row that could not reach the model, per job
+	inflight   atomic.Int64
+	completing singleflight.Group // completion checks in progress, per job
+	tails      chan struct{}      // documents being recorded off their slot (recordDirect)
+	wake       chan struct{}
+	streaks    streaks // documents in a row that could not reach the model, per job
 }
 
 // NewWorker returns a worker.
@@ -627,7 +629,13 @@ func (w *Worker) completeIfLast(ctx context.Context, jobID string, log *slog.Log
 			return
 		}
 	}
-	if err := services.CompleteIfDone(ctx, w.store, jobID); err != nil {
+	// Tasks acked together all see an empty consumer: one of them reads
+	// the job's log and the others share its answer. Every outcome was
+	// recorded before its ack, so the shared check already sees them all.
+	_, err, _ := w.completing.Do(jobID, func() (any, error) {
+		return nil, services.CompleteIfDone(ctx, w.store, jobID)
+	})
+	if err != nil {
 		log.Warn("worker: complete job", "err", err)
 	}
 }
