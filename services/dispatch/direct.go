@@ -17,22 +17,21 @@ import (
 const tailsPerSlot = 4
 
 // probe asks the tagger whether the content cache already holds task t's
-// tags, before the API key, the start or the slot's real work. missed
-// says whether the cache was asked (and missed), so Tag does not ask again.
-func (w *Worker) probe(ctx context.Context, t task) (out pipeline.TagOutput, hit, missed bool) {
+// tags, before the API key, the start or the slot's real work. On a miss
+// read is what the probe read, for Tag (nil: not probed).
+func (w *Worker) probe(ctx context.Context, t task) (out pipeline.TagOutput, hit bool, read *pipeline.Probe) {
 	p, ok := w.tagger.(pipeline.CacheProbe)
 	if !ok || w.cfg.Cache == nil || !t.Config.CacheOn() {
-		return out, false, false
+		return out, false, nil
 	}
 	owner := w.owner(ctx, t.JobID)
 	if owner == "" {
-		return out, false, false
+		return out, false, nil
 	}
 	dctx, cancel := context.WithTimeout(ctx, w.cfg.DocTimeout)
 	defer cancel()
-	out, hit = p.Cached(dctx, pipeline.TagInput{JobID: t.JobID, Attempt: t.Attempt, Document: t.Document,
+	return p.Cached(dctx, pipeline.TagInput{JobID: t.JobID, Attempt: t.Attempt, Document: t.Document,
 		Config: t.Config, Owner: owner, Cache: w.cfg.Cache})
-	return out, hit, !hit
 }
 
 // recordDirect records an outcome that needed no work of the document's

@@ -24,14 +24,14 @@ type probeTagger struct {
 	paused chan struct{}
 }
 
-func (p *probeTagger) Cached(ctx context.Context, in pipeline.TagInput) (pipeline.TagOutput, bool) {
+func (p *probeTagger) Cached(ctx context.Context, in pipeline.TagInput) (pipeline.TagOutput, bool, *pipeline.Probe) {
 	p.once.Do(func() {
 		if _, err := services.NewChangeJobHandler(p.store).Handle(ctx, services.ChangeJob{JobID: in.JobID, Action: services.ActionPause, Caller: p.owner}); err != nil {
 			p.t.Error(err)
 		}
 		close(p.paused)
 	})
-	return pipeline.TagOutput{Tags: []string{"cached"}, Metadata: events.TagMetadata{CachedFrom: 1}}, true
+	return pipeline.TagOutput{Tags: []string{"cached"}, Metadata: events.TagMetadata{CachedFrom: 1}}, true, nil
 }
 
 func (p *probeTagger) Tag(context.Context, pipeline.TagInput) (pipeline.TagOutput, error) {

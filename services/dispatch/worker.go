@@ -372,7 +372,7 @@ var errRetryLater = errors.New("temporarily unavailable")
 
 // run decides, starts, tags and records one document attempt.
 func (w *Worker) run(ctx context.Context, t task, freeSlot func(), log *slog.Logger) settle {
-	cached, hit, probed := w.probe(ctx, t)
+	cached, hit, read := w.probe(ctx, t)
 	if hit {
 		ev := events.DocumentTagged{Row: t.Document.Row, Attempt: t.Attempt, Tags: cached.Tags, Metadata: withModel(cached.Metadata, t)}
 		return w.recordDirect(ctx, t, ev, "tagged", "", freeSlot, log)
@@ -398,7 +398,7 @@ func (w *Worker) run(ctx context.Context, t task, freeSlot func(), log *slog.Log
 	var out pipeline.TagOutput
 	terr := kerr
 	if terr == nil {
-		out, terr = w.tag(ctx, t, key, probed)
+		out, terr = w.tag(ctx, t, key, read)
 	}
 	took := time.Since(began)
 	if terr != nil && ctx.Err() != nil {
@@ -584,8 +584,8 @@ func (w *Worker) apiKey(ctx context.Context, t task) (string, error) {
 	return "", nil
 }
 
-func (w *Worker) tag(ctx context.Context, t task, key string, probed bool) (pipeline.TagOutput, error) {
-	in := pipeline.TagInput{JobID: t.JobID, Attempt: t.Attempt, Document: t.Document, Config: t.Config, APIKey: key, Probed: probed}
+func (w *Worker) tag(ctx context.Context, t task, key string, read *pipeline.Probe) (pipeline.TagOutput, error) {
+	in := pipeline.TagInput{JobID: t.JobID, Attempt: t.Attempt, Document: t.Document, Config: t.Config, APIKey: key, Probe: read}
 	if w.cfg.Cache != nil {
 		in.Cache, in.Owner = w.cfg.Cache, w.owner(ctx, t.JobID)
 	}

@@ -95,7 +95,13 @@ func (p *Pipeline) Tag(ctx context.Context, in TagInput) (TagOutput, error) {
 		md.DurationMS = time.Since(start).Milliseconds()
 		return TagOutput{}, &Failure{Code: code, Reason: reason, Metadata: md}
 	}
-	data, err := p.read(ctx, in)
+	var data []byte
+	var err error
+	if in.Probe != nil {
+		data, err = in.Probe.data, in.Probe.err
+	} else {
+		data, err = p.read(ctx, in)
+	}
 	if err != nil {
 		var fe *fetch.Error
 		if errors.As(err, &fe) {
@@ -108,7 +114,7 @@ func (p *Pipeline) Tag(ctx context.Context, in TagInput) (TagOutput, error) {
 	cacheKey := ""
 	if cachable(in) {
 		cacheKey = CacheKey(in.Owner, md.ContentSHA256, in.Config)
-		if !in.Probed {
+		if in.Probe == nil {
 			if out, ok := lookup(ctx, in, cacheKey, md, start); ok {
 				return out, nil
 			}
@@ -188,22 +194,24 @@ func (p *Pipeline) Tag(ctx context.Context, in TagInput) (TagOutput, error) {
 	return TagOutput{Tags: tags, Metadata: md, CacheKey: cacheKey}, nil
 }
 
-// Cached implements CacheProbe: the document's bytes are read (once per
-// job and process, see fetchMemo) and hashed, and the cache asked; no
-// extraction, no model. A document that cannot be read is no hit: Tag
-// reads it again and reports why.
-func (p *Pipeline) Cached(ctx context.Context, in TagInput) (TagOutput, bool) {
+// Cached implements CacheProbe: the document's bytes are read and hashed,
+// and the cache asked; no extraction, no model. A document that cannot
+// be read is no hit, and Tag reports why without reading it again.
+func (p *Pipeline) Cached(ctx context.Context, in TagInput) (TagOutput, bool, *Probe) {
 	if !cachable(in) || in.Cache == nil {
-		return TagOutput{}, false
+		return TagOutput{}, false, nil
 	}
 	start := time.Now()
 	data, err := p.read(ctx, in)
 	if err != nil {
-		return TagOutput{}, false
+		return TagOutput{}, false, &Probe{err: err}
 	}
 	sum := sha256.Sum256(data)
 	md := events.TagMetadata{Model: in.Config.Model, ExtractorVersion: pdftext.ExtractorVersion, ContentSHA256: hex.EncodeToString(sum[:])}
-	return lookup(ctx, in, CacheKey(in.Owner, md.ContentSHA256, in.Config), md, start)
+	if out, ok := lookup(ctx, in, CacheKey(in.Owner, md.ContentSHA256, in.Config), md, start); ok {
+		return out, true, nil
+	}
+	return TagOutput{}, false, &Probe{data: data}
 }
 
 // cachable reports whether a model's tags for in may come from, and go
