@@ -15,7 +15,9 @@ import (
 
 type noCache struct{}
 
-func (noCache) Get(context.Context, string) (CacheEntry, bool, error) { return CacheEntry{}, false, nil }
+func (noCache) Get(context.Context, string) (CacheEntry, bool, error) {
+	return CacheEntry{}, false, nil
+}
 
 // A probe that misses hands what it read to Tag: a source that fails is
 // asked once per attempt, not once by the probe and again by Tag (a
