@@ -17,10 +17,13 @@ import (
 // BenchmarkCacheRerun: a 1,000-document job of distinct PDFs (same text,
 // different bytes) against a 200 ms model, then the same job again: the
 // re-run must make no model call. Reports both durations and their ratio,
-// and for reference the rate of the same files with no model and no cache.
+// the re-run's CPU time per document, and for reference the rate of the
+// same files with no model and no cache. TAGSTREAM_BENCH_TRACE=1 logs
+// where each run's time went; TAGSTREAM_BENCH_CPUPROFILE=file profiles
+// the re-run.
 func BenchmarkCacheRerun(b *testing.B) {
 	// TAGSTREAM_WORKERS' default: the first run is model-bound at 40
-	// docs/s, the re-run bound by the event pipeline.
+	// docs/s, the re-run bound by the CPU (events, read models).
 	const workers = 8
 	n := 1000
 	if v, err := strconv.Atoi(os.Getenv("TAGSTREAM_BENCH_DOCS")); err == nil && v > 0 {
