@@ -127,7 +127,10 @@ func TestPoisonDocumentIsQuarantinedAfterRepeatedDeaths(t *testing.T) {
 		}
 		docs[i] = map[string]any{"file_path": "tiny.pdf", "title": title}
 	}
-	cfg := map[string]any{"api_key": secret, "model_name": "openai/gpt-4o-mini", "num_tags": 3}
+	// cache false: every row is the same file, and with the cache the
+	// other rows would take the first row's outcome (twins) instead of
+	// being tagged, the poison one among them.
+	cfg := map[string]any{"api_key": secret, "model_name": "openai/gpt-4o-mini", "num_tags": 3, "cache": false}
 	jobID := e.mustCall("POST", "/api/batch/start", u.token, map[string]any{"documents": docs, "config": cfg}, 200)["job_id"].(string)
 
 	// Each start of the poison document kills the process; each restart

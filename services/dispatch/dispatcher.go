@@ -242,6 +242,7 @@ func (d *Dispatcher) enqueueRows(ctx context.Context, job *jobpkg.State, rows []
 			tasks = append(tasks, task{JobID: job.ID, Attempt: attempt, Document: doc, Config: cfg})
 		}
 	}
+	tasks = groupTwins(tasks)
 	if err := d.queue.ensureConsumer(ctx, job.ID); err != nil {
 		return fmt.Errorf("task consumer for %s: %w", job.ID, err)
 	}

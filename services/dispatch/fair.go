@@ -42,27 +42,28 @@ func (w *Worker) runnable() []ownedJob {
 }
 
 // pick chooses the job the next free slot fetches from, skipping jobs
-// found dry this round; "" when none is left.
-func (w *Worker) pick(jobs []ownedJob, dry map[string]bool) (owner, jobID string) {
+// found dry this round; "" when none is left. owners is how many owners
+// still have a job to try: the slots are shared among them.
+func (w *Worker) pick(jobs []ownedJob, dry map[string]bool) (owner, jobID string, owners int) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	var owners []string // with a job left to try, in order
+	var names []string // owners with a job left to try, in order
 	for _, j := range jobs {
-		if !dry[j.id] && (len(owners) == 0 || owners[len(owners)-1] != j.owner) {
-			owners = append(owners, j.owner)
+		if !dry[j.id] && (len(names) == 0 || names[len(names)-1] != j.owner) {
+			names = append(names, j.owner)
 		}
 	}
-	if len(owners) == 0 {
-		return "", ""
+	if len(names) == 0 {
+		return "", "", 0
 	}
-	owner = after(owners, w.lastOwner, func(o string) int { return w.ownerInFlight[o] })
+	owner = after(names, w.lastOwner, func(o string) int { return w.ownerInFlight[o] })
 	var ids []string
 	for _, j := range jobs {
 		if j.owner == owner && !dry[j.id] {
 			ids = append(ids, j.id)
 		}
 	}
-	return owner, after(ids, w.lastJob[owner], func(string) int { return 0 })
+	return owner, after(ids, w.lastJob[owner], func(string) int { return 0 }), len(names)
 }
 
 // after returns the item of sorted with the lowest load; among equals,

@@ -160,7 +160,10 @@ func TestPickTakesTurnsAmongEqualOwnersAndTheirJobs(t *testing.T) {
 	jobs := []ownedJob{{"a1", "a"}, {"a2", "a"}, {"a3", "a"}, {"b1", "b"}, {"c1", "c"}}
 	var got []string
 	for i := 0; i < 6; i++ {
-		owner, job := w.pick(jobs, map[string]bool{"c1": true}) // c has nothing to take
+		owner, job, owners := w.pick(jobs, map[string]bool{"c1": true}) // c has nothing to take
+		if owners != 2 {
+			t.Fatalf("%d owners share the slots, want 2 (a and b)", owners)
+		}
 		// As startTask records it, and the slot is freed at once: every
 		// owner has the same load, so the turns alone decide.
 		w.lastOwner, w.lastJob[owner] = owner, job
@@ -172,13 +175,13 @@ func TestPickTakesTurnsAmongEqualOwnersAndTheirJobs(t *testing.T) {
 	// Load beats turns: c holds none, so it is served first; without c,
 	// b (one in flight) goes before a (two) although b was served last.
 	w.ownerInFlight = map[string]int{"a": 2, "b": 1}
-	if owner, _ := w.pick(jobs, map[string]bool{}); owner != "c" {
+	if owner, _, _ := w.pick(jobs, map[string]bool{}); owner != "c" {
 		t.Fatalf("picked %s, want c (none in flight)", owner)
 	}
-	if owner, _ := w.pick(jobs, map[string]bool{"c1": true}); owner != "b" {
+	if owner, _, _ := w.pick(jobs, map[string]bool{"c1": true}); owner != "b" {
 		t.Fatalf("picked %s, want b (fewer in flight)", owner)
 	}
-	if _, job := w.pick(jobs, map[string]bool{"a1": true, "a2": true, "a3": true, "b1": true, "c1": true}); job != "" {
+	if _, job, _ := w.pick(jobs, map[string]bool{"a1": true, "a2": true, "a3": true, "b1": true, "c1": true}); job != "" {
 		t.Fatalf("picked %s with every job dry", job)
 	}
 }

@@ -2,6 +2,7 @@ package dispatch
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"sync"
 	"testing"
@@ -83,13 +84,13 @@ func (r *Rig) Worker(tagger pipeline.Tagger, cfg WorkerConfig) *Worker {
 	return NewWorker(r.Store, r.Queue, r.SecretStore, tagger, cfg)
 }
 
-// Start starts a job of docs documents for owner (keyword model unless
-// cfg names one).
+// Start starts a job of docs documents (distinct files, so no two rows
+// are twins) for owner (keyword model unless cfg names one).
 func (r *Rig) Start(t *testing.T, owner string, docs int, cfg services.StartConfig) services.StartResult {
 	t.Helper()
 	rows := make([]map[string]any, docs)
 	for i := range rows {
-		rows[i] = map[string]any{"file_path": "a.pdf"}
+		rows[i] = map[string]any{"file_path": fmt.Sprintf("doc-%d.pdf", i)}
 	}
 	if cfg.Model == "" {
 		cfg.Model = services.KeywordsModel

@@ -23,6 +23,9 @@ type task struct {
 	Attempt  int              `json:"attempt"`
 	Document events.Document  `json:"document"`
 	Config   events.JobConfig `json:"config"`
+	// Twins are later rows of the job with the same source: they take
+	// this document's outcome (see groupTwins).
+	Twins []events.Document `json:"twins,omitempty"`
 }
 
 func taskSubject(jobID string, row int) string { return "tasks." + jobID + "." + strconv.Itoa(row) }

@@ -18,6 +18,7 @@ import (
 	"github.com/tagstream/tagstream/services"
 	jobpkg "github.com/tagstream/tagstream/services/job"
 	"github.com/tagstream/tagstream/services/pipeline"
+	"golang.org/x/sync/singleflight"
 )
 
 // WorkerConfig tunes a tagging worker.
@@ -72,9 +73,11 @@ type Worker struct {
 	lastOwner     string
 	lastJob       map[string]string // owner -> job that got its last slot
 
-	inflight atomic.Int64
-	wake     chan struct{}
-	streaks  streaks // documents in a row that could not reach the model, per job
+	inflight   atomic.Int64
+	completing singleflight.Group // completion checks in progress, per job
+	tails      chan struct{}      // documents being recorded off their slot (recordDirect)
+	wake       chan struct{}
+	streaks    streaks // documents in a row that could not reach the model, per job
 }
 
 // NewWorker returns a worker.
@@ -96,7 +99,8 @@ func NewWorker(store events.Store, queue *TaskQueue, secrets services.SecretStor
 	}
 	return &Worker{store: store, queue: queue, secrets: secrets, tagger: tagger, cfg: cfg,
 		actor: events.Worker(cfg.ID), jobs: map[string]*jobpkg.State{}, consumers: map[string]jetstream.Consumer{},
-		ownerInFlight: map[string]int{}, lastJob: map[string]string{}, wake: make(chan struct{}, 1)}
+		ownerInFlight: map[string]int{}, lastJob: map[string]string{}, wake: make(chan struct{}, 1),
+		tails: make(chan struct{}, tailsPerSlot*cfg.Concurrency)}
 }
 
 // Run works until ctx is done, then stops taking tasks, lets in-flight
@@ -112,17 +116,27 @@ func (w *Worker) Run(ctx context.Context) error {
 	// to the maximum while nothing changes: a job's consumer and tasks
 	// appear shortly after its JobStarted, which wakes us, and a fixed
 	// 250 ms poll made every job start that much later.
+	//
+	// A runnable job without its task consumer yet is one the dispatcher
+	// is queueing right now: it is looked for again soon (idleNewJob),
+	// since nothing wakes the worker when the tasks are in.
 	idle := idlePollMin
 	for ctx.Err() == nil {
-		if w.schedule(ctx, work, &wg) > 0 {
+		started, fresh := w.schedule(ctx, work, &wg)
+		if started > 0 {
 			continue
 		}
+		ceiling := idlePollMax
+		if fresh {
+			ceiling = idleNewJob
+		}
+		idle = min(idle, ceiling)
 		select {
 		case <-ctx.Done():
 		case <-w.wake:
 			idle = idlePollMin
 		case <-time.After(idle):
-			idle = min(2*idle, idlePollMax)
+			idle = min(2*idle, ceiling)
 		}
 	}
 	done := make(chan struct{})
@@ -146,27 +160,30 @@ func (w *Worker) Run(ctx context.Context) error {
 // Bounds of the scheduler's poll when no task could be started.
 const (
 	idlePollMin = 10 * time.Millisecond
+	idleNewJob  = 20 * time.Millisecond
 	idlePollMax = 250 * time.Millisecond
 )
 
-// schedule fetches tasks for free slots, one at a time, each for the
-// owner with the fewest documents in flight (see pick), and returns how
-// many it started.
-func (w *Worker) schedule(ctx, work context.Context, wg *sync.WaitGroup) int {
-	started := 0
+// schedule fetches tasks for free slots, each for the owner with the
+// fewest documents in flight (see pick), and returns how many it started,
+// and whether a runnable job has no task consumer yet.
+func (w *Worker) schedule(ctx, work context.Context, wg *sync.WaitGroup) (started int, fresh bool) {
 	jobs := w.runnable()
 	dry := map[string]bool{} // jobs with nothing to take this round
-	for int64(w.cfg.Concurrency)-w.inflight.Load() > 0 {
-		owner, jobID := w.pick(jobs, dry)
+	for free := int64(w.cfg.Concurrency) - w.inflight.Load(); free > 0; free = int64(w.cfg.Concurrency) - w.inflight.Load() {
+		owner, jobID, owners := w.pick(jobs, dry)
 		if jobID == "" {
 			break
 		}
 		cons := w.consumer(ctx, jobID)
 		if cons == nil {
-			dry[jobID] = true
+			dry[jobID], fresh = true, true
 			continue
 		}
-		batch, err := cons.FetchNoWait(1)
+		// One fetch for the owner's fair share of the free slots, not one
+		// per slot: each fetch is a round trip, and a re-run of cached
+		// documents frees slots faster than one at a time can fill them.
+		batch, err := cons.FetchNoWait(int(max(free/int64(owners), 1)))
 		if err != nil {
 			w.forgetConsumer(jobID)
 			dry[jobID] = true
@@ -182,7 +199,7 @@ func (w *Worker) schedule(ctx, work context.Context, wg *sync.WaitGroup) int {
 			dry[jobID] = true
 		}
 	}
-	return started
+	return started, fresh
 }
 
 func (w *Worker) startTask(work context.Context, wg *sync.WaitGroup, owner, jobID string, msg jetstream.Msg) {
@@ -193,11 +210,13 @@ func (w *Worker) startTask(work context.Context, wg *sync.WaitGroup, owner, jobI
 	w.inflight.Add(1)
 	wg.Add(1)
 	w.cfg.Metrics.InFlight(1)
+	// The slot may be given back before the task is settled (recordDirect).
+	freeSlot := sync.OnceFunc(func() { w.release(owner) })
 	go func() {
 		defer wg.Done()
-		defer w.release(owner)
+		defer freeSlot()
 		defer w.cfg.Metrics.InFlight(-1)
-		w.process(work, msg)
+		w.process(work, msg, freeSlot)
 	}()
 }
 
@@ -296,7 +315,7 @@ func (w *Worker) settleLog(log *slog.Logger, jobID string, err error) func(strin
 }
 
 // process runs one task and settles its message.
-func (w *Worker) process(ctx context.Context, msg jetstream.Msg) {
+func (w *Worker) process(ctx context.Context, msg jetstream.Msg, freeSlot func()) {
 	var t task
 	data, err := w.queue.open(ctx, msg)
 	if err != nil && !errors.Is(err, errTaskGone) {
@@ -325,7 +344,10 @@ func (w *Worker) process(ctx context.Context, msg jetstream.Msg) {
 	// story can be pulled out of the logs of every worker.
 	log := w.cfg.Log.With("job_id", t.JobID, "row", t.Document.Row, "attempt", t.Attempt)
 	stop := heartbeat(msg, w.queue.ackWait/3)
-	verdict := w.run(ctx, t, log)
+	verdict := w.run(ctx, t, freeSlot, log)
+	if verdict == settleDone && len(t.Twins) > 0 {
+		verdict = w.settleTwins(ctx, t, freeSlot, log)
+	}
 	stop()
 	switch verdict {
 	case settleRelease:
@@ -358,7 +380,12 @@ const (
 var errRetryLater = errors.New("temporarily unavailable")
 
 // run decides, starts, tags and records one document attempt.
-func (w *Worker) run(ctx context.Context, t task, log *slog.Logger) settle {
+func (w *Worker) run(ctx context.Context, t task, freeSlot func(), log *slog.Logger) settle {
+	cached, hit, read := w.probe(ctx, t)
+	if hit {
+		ev := events.DocumentTagged{Row: t.Document.Row, Attempt: t.Attempt, Tags: cached.Tags, Metadata: withModel(cached.Metadata, t)}
+		return w.recordDirect(ctx, t, ev, "tagged", "", freeSlot, log)
+	}
 	// The key is read before the start is recorded: a start given back
 	// without an outcome counts towards quarantine (see begin), and a
 	// secret store hiccup says nothing about the document.
@@ -380,7 +407,7 @@ func (w *Worker) run(ctx context.Context, t task, log *slog.Logger) settle {
 	var out pipeline.TagOutput
 	terr := kerr
 	if terr == nil {
-		out, terr = w.tag(ctx, t, key)
+		out, terr = w.tag(ctx, t, key, read)
 	}
 	took := time.Since(began)
 	if terr != nil && ctx.Err() != nil {
@@ -566,8 +593,8 @@ func (w *Worker) apiKey(ctx context.Context, t task) (string, error) {
 	return "", nil
 }
 
-func (w *Worker) tag(ctx context.Context, t task, key string) (pipeline.TagOutput, error) {
-	in := pipeline.TagInput{JobID: t.JobID, Attempt: t.Attempt, Document: t.Document, Config: t.Config, APIKey: key}
+func (w *Worker) tag(ctx context.Context, t task, key string, read *pipeline.Probe) (pipeline.TagOutput, error) {
+	in := pipeline.TagInput{JobID: t.JobID, Attempt: t.Attempt, Document: t.Document, Config: t.Config, APIKey: key, Probe: read}
 	if w.cfg.Cache != nil {
 		in.Cache, in.Owner = w.cfg.Cache, w.owner(ctx, t.JobID)
 	}
@@ -611,7 +638,13 @@ func (w *Worker) completeIfLast(ctx context.Context, jobID string, log *slog.Log
 			return
 		}
 	}
-	if err := services.CompleteIfDone(ctx, w.store, jobID); err != nil {
+	// Tasks acked together all see an empty consumer: one of them reads
+	// the job's log and the others share its answer. Every outcome was
+	// recorded before its ack, so the shared check already sees them all.
+	_, err, _ := w.completing.Do(jobID, func() (any, error) {
+		return nil, services.CompleteIfDone(ctx, w.store, jobID)
+	})
+	if err != nil {
 		log.Warn("worker: complete job", "err", err)
 	}
 }

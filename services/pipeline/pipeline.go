@@ -95,7 +95,13 @@ func (p *Pipeline) Tag(ctx context.Context, in TagInput) (TagOutput, error) {
 		md.DurationMS = time.Since(start).Milliseconds()
 		return TagOutput{}, &Failure{Code: code, Reason: reason, Metadata: md}
 	}
-	data, err := p.read(ctx, in)
+	var data []byte
+	var err error
+	if in.Probe != nil {
+		data, err = in.Probe.data, in.Probe.err
+	} else {
+		data, err = p.read(ctx, in)
+	}
 	if err != nil {
 		var fe *fetch.Error
 		if errors.As(err, &fe) {
@@ -106,14 +112,11 @@ func (p *Pipeline) Tag(ctx context.Context, in TagInput) (TagOutput, error) {
 	sum := sha256.Sum256(data)
 	md.ContentSHA256 = hex.EncodeToString(sum[:])
 	cacheKey := ""
-	if in.Config.Model != KeywordsModel && in.Config.CacheOn() && in.Owner != "" {
+	if cachable(in) {
 		cacheKey = CacheKey(in.Owner, md.ContentSHA256, in.Config)
-		if in.Cache != nil {
-			// A cache that cannot answer only costs a model call.
-			if hit, ok, err := in.Cache.Get(ctx, cacheKey); err == nil && ok && hit.Seq != 0 && len(hit.Tags) > 0 {
-				md.CachedFrom, md.PromptVersion = hit.Seq, llm.PromptVersion
-				md.DurationMS = time.Since(start).Milliseconds()
-				return TagOutput{Tags: hit.Tags, Metadata: md}, nil
+		if in.Probe == nil {
+			if out, ok := lookup(ctx, in, cacheKey, md, start); ok {
+				return out, nil
 			}
 		}
 	}
@@ -191,12 +194,56 @@ func (p *Pipeline) Tag(ctx context.Context, in TagInput) (TagOutput, error) {
 	return TagOutput{Tags: tags, Metadata: md, CacheKey: cacheKey}, nil
 }
 
+// Cached implements CacheProbe: the document's bytes are read and hashed,
+// and the cache asked; no extraction, no model. A document that cannot
+// be read is no hit, and Tag reports why without reading it again.
+func (p *Pipeline) Cached(ctx context.Context, in TagInput) (TagOutput, bool, *Probe) {
+	if !cachable(in) || in.Cache == nil {
+		return TagOutput{}, false, nil
+	}
+	start := time.Now()
+	data, err := p.read(ctx, in)
+	if err != nil {
+		return TagOutput{}, false, &Probe{err: err}
+	}
+	sum := sha256.Sum256(data)
+	md := events.TagMetadata{Model: in.Config.Model, ExtractorVersion: pdftext.ExtractorVersion, ContentSHA256: hex.EncodeToString(sum[:])}
+	if out, ok := lookup(ctx, in, CacheKey(in.Owner, md.ContentSHA256, in.Config), md, start); ok {
+		return out, true, nil
+	}
+	return TagOutput{}, false, &Probe{data: data}
+}
+
+// cachable reports whether a model's tags for in may come from, and go
+// to, the content cache.
+func cachable(in TagInput) bool {
+	return CacheApplies(in.Config) && in.Owner != ""
+}
+
+// lookup returns the cached tags under key as a tagging of in, if any. A
+// cache that cannot answer only costs a model call.
+func lookup(ctx context.Context, in TagInput, key string, md events.TagMetadata, start time.Time) (TagOutput, bool) {
+	if in.Cache == nil {
+		return TagOutput{}, false
+	}
+	hit, ok, err := in.Cache.Get(ctx, key)
+	if err != nil || !ok || hit.Seq == 0 || len(hit.Tags) == 0 {
+		return TagOutput{}, false
+	}
+	md.CachedFrom, md.PromptVersion = hit.Seq, llm.PromptVersion
+	md.DurationMS = time.Since(start).Milliseconds()
+	return TagOutput{Tags: hit.Tags, Metadata: md}, true
+}
+
 // read returns the document's bytes: from the upload store for uploads,
 // else through the fetcher and its rules.
 func (p *Pipeline) read(ctx context.Context, in TagInput) ([]byte, error) {
 	if in.Document.SourceType != fetch.TypeUpload {
 		src := fetch.Source{Type: in.Document.SourceType, Path: in.Document.FilePath}
 		key := in.JobID + "\x00" + src.Type + "\x00" + src.Path
+		if k, ok := SourceKey(in.Document); ok {
+			key = in.JobID + "\x00" + k
+		}
 		return p.memo.read(ctx, key, func(ctx context.Context) ([]byte, error) { return p.fetcher.Fetch(ctx, src) })
 	}
 	if p.uploads == nil {

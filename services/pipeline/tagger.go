@@ -22,6 +22,26 @@ type TagInput struct {
 	Owner string
 	// Cache holds earlier taggings of identical documents; nil: none.
 	Cache Cache
+	// Probe is what CacheProbe.Cached read on a miss: Tag neither reads
+	// the document again nor asks the cache again. nil: not probed.
+	Probe *Probe
+}
+
+// Probe is a document's bytes as CacheProbe.Cached read them, or why they
+// could not be read: a source is read once per attempt, even when it
+// fails or is slow.
+type Probe struct {
+	data []byte
+	err  error
+}
+
+// CacheProbe is a Tagger that can tell, before any extraction or model
+// call, that the content cache holds a document's tags. The worker asks
+// it first so a cached document is recorded without taking a tagging
+// slot, an API key or a DocumentStarted.
+type CacheProbe interface {
+	// Cached returns the cached tags (hit), or else what it read, for Tag.
+	Cached(ctx context.Context, in TagInput) (out TagOutput, hit bool, read *Probe)
 }
 
 // CacheEntry is an earlier tagging: the sequence of its DocumentTagged
