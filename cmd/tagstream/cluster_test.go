@@ -8,7 +8,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -31,12 +30,7 @@ import (
 // TestHelperProcess). A serve child is returned once /api/health answers.
 func startProcess(t *testing.T, role, dataDir string, env ...string) *child {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := freeAddr(t)
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$", "--", role)
 	cmd.Env = append(os.Environ(), "TAGSTREAM_HELPER_PROCESS=1", "TAGSTREAM_ADDR="+addr, "TAGSTREAM_DATA_DIR="+dataDir)
 	cmd.Env = append(cmd.Env, env...)

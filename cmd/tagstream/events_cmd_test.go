@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -114,9 +113,7 @@ func (s *syncBuffer) String() string {
 }
 
 func TestEventsTailFollowsALiveServer(t *testing.T) {
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	natsAddr := ln.Addr().String()
-	ln.Close()
+	natsAddr := freeAddr(t)
 	cfg := testConfig(t)
 	cfg.NatsListen = natsAddr
 	e := startEnv(t, cfg, &fakeTagger{})

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"runtime/debug"
@@ -173,15 +172,11 @@ func TestNATSRestartWhileAPIIsUp(t *testing.T) {
 	if v, err := time.ParseDuration(os.Getenv("TAGSTREAM_TEST_OUTAGE")); err == nil {
 		outage = v
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := freeAddr(t)
 	storeDir := t.TempDir()
 	var ns *server.Server
 	startNATS := func() {
+		var err error
 		if ns, err = natsx.StartEmbedded(storeDir, addr, testNATSAuth); err != nil {
 			t.Fatal(err)
 		}

@@ -57,16 +57,23 @@ func testConfig(t *testing.T) config {
 	}
 }
 
-// startExternalNATS runs a NATS server on a free 127.0.0.1 port, as a
-// deployment's external NATS, until the test ends, and returns its URL.
-func startExternalNATS(t *testing.T) string {
+// freeAddr returns a 127.0.0.1 address with a port free a moment ago, for
+// a server the test starts itself (a child process, an external NATS).
+func freeAddr(t *testing.T) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := ln.Addr().String()
-	ln.Close()
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// startExternalNATS runs a NATS server on a free 127.0.0.1 port, as a
+// deployment's external NATS, until the test ends, and returns its URL.
+func startExternalNATS(t *testing.T) string {
+	t.Helper()
+	addr := freeAddr(t)
 	ns, err := natsx.StartEmbedded(t.TempDir(), addr, testNATSAuth)
 	if err != nil {
 		t.Fatal(err)

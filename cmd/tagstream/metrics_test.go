@@ -252,9 +252,7 @@ func checkLogs(t *testing.T, out string, jobs []string) {
 // starts it again on the same store: /api/ready (and /api/health) go 200,
 // 503 naming nats, 200.
 func TestReadyFollowsNATS(t *testing.T) {
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := freeAddr(t)
 	store := t.TempDir()
 	ns, err := natsx.StartEmbedded(store, addr, testNATSAuth)
 	if err != nil {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -49,12 +48,7 @@ type mortal struct {
 
 func spawnMortal(t *testing.T, dataDir string, env ...string) *mortal {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := freeAddr(t)
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$", "--", "serve")
 	cmd.Env = append(os.Environ(), "TAGSTREAM_HELPER_PROCESS=1", "TAGSTREAM_ADDR="+addr, "TAGSTREAM_DATA_DIR="+dataDir)
 	cmd.Env = append(cmd.Env, env...)
