@@ -10,7 +10,7 @@ import (
 )
 
 // FilesContaining returns, for each word found, the files under dir (paths
-// relative to it) whose bytes hold it in any letter case: what an erasure
+// relative to it) whose bytes hold it, ASCII letters in any case: what an erasure
 // test scans a data dir with (JetStream store files, read database, WAL).
 func FilesContaining(t testing.TB, dir string, words ...string) map[string][]string {
 	t.Helper()
@@ -29,9 +29,9 @@ func FilesContaining(t testing.TB, dir string, words ...string) map[string][]str
 		if err != nil {
 			return err
 		}
-		b = bytes.ToLower(b)
+		b = asciiLower(b)
 		for _, w := range words {
-			if bytes.Contains(b, bytes.ToLower([]byte(w))) {
+			if bytes.Contains(b, asciiLower([]byte(w))) {
 				rel, _ := filepath.Rel(dir, p)
 				found[w] = append(found[w], rel)
 			}
@@ -42,4 +42,19 @@ func FilesContaining(t testing.TB, dir string, words ...string) map[string][]str
 		t.Fatal(err)
 	}
 	return found
+}
+
+// asciiLower maps A-Z to a-z byte by byte. bytes.ToLower would decode
+// UTF-8 and turn invalid bytes into U+FFFD, so a binary needle (a wrapped
+// key) could match in one place and not in a file where the bytes before
+// it happen to complete a rune.
+func asciiLower(b []byte) []byte {
+	out := make([]byte, len(b))
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		out[i] = c
+	}
+	return out
 }
