@@ -94,6 +94,9 @@ func TestWebConsoleErasure(t *testing.T) {
 			t.Fatalf("status after the console's erasure: %v %v", s["erased"], s["erase_reason"])
 		}
 		p.keepShot("erased")
+		eval[string](p, `location.hash = "#/jobs"`)
+		p.waitFor("erased in the job list", `[...document.querySelectorAll("#history-jobs tbody tr[data-job]")].some(r => r.dataset.job === "`+job+`" && r.textContent.includes("erased"))`,
+			`document.querySelector("#history-jobs").textContent.slice(0, 300)`, 10*time.Second)
 		if bad := p.problems(); len(bad) > 0 {
 			t.Errorf("page errors: %q", bad)
 		}
