@@ -28,12 +28,7 @@ func TestWebConsoleErasure(t *testing.T) {
 	e.waitStatus(owner, job, 30*time.Second, "completed")
 
 	openJob := func(t *testing.T, email string) *page {
-		p := newPage(t, 1280, 900)
-		p.do("open", 20*time.Second, chromedp.Navigate(consoleURL(t, e)+"/#/jobs/"+job))
-		p.waitFor("sign-in", `document.body.dataset.ready === "1"`, `location.hash`, 10*time.Second)
-		logIn(p, email)
-		p.waitFor("job page", `document.querySelector("#job-id").textContent === "`+job+`" && document.querySelector("#job-status").className.includes("s-completed") && document.querySelector("#live-docs tbody tr[data-row]")`, statusDiag, 10*time.Second)
-		return p
+		return openJobAs(t, e, email, job, `document.querySelector("#job-status").className.includes("s-completed") && document.querySelector("#live-docs tbody tr[data-row]")`)
 	}
 	const (
 		shown    = `(sel) => { const el = document.querySelector(sel); return !!el && el.offsetParent !== null; }`
