@@ -185,6 +185,12 @@ func TestErasureShredsDocumentDataEverywhere(t *testing.T) {
 	if list := e.mustCall("GET", "/api/batch/jobs?all=true", admin.token, nil, 200)["jobs"].([]any); !listed(list, job, "legal_hold", true) {
 		t.Errorf("the job list does not show the hold: %v", list)
 	}
+	clientEnv(t)
+	login(t, e.url, owner.email)
+	if out := ok(t, "batch", "status", job).stdout; !strings.Contains(out, "Legal hold:") || !strings.Contains(out, "on (litigation 17)") ||
+		strings.Contains(out, "Erased:") {
+		t.Errorf("batch status of a held job:\n%s", out)
+	}
 	if st, out := e.call("POST", "/api/batch/jobs/"+job+"/erase", owner.token, map[string]any{"reason": "request 4411"}); st != 409 ||
 		!strings.Contains(fmt.Sprint(out), "legal hold") {
 		t.Fatalf("erase under hold: %d %v", st, out)
@@ -195,6 +201,10 @@ func TestErasureShredsDocumentDataEverywhere(t *testing.T) {
 	governance(t, e, owner, job, `erased=true at=set reason=request 4411 hold=false hold_reason= can_erase=true can_hold=false`)
 	if list := e.mustCall("GET", "/api/batch/jobs", owner.token, nil, 200)["jobs"].([]any); !listed(list, job, "erased", true) {
 		t.Errorf("the job list does not show the erasure: %v", list)
+	}
+	if out := ok(t, "batch", "status", job).stdout; !strings.Contains(out, "Erased:") || !strings.Contains(out, "document data erased (request 4411)") ||
+		strings.Contains(out, "Legal hold:") {
+		t.Errorf("batch status of an erased job:\n%s", out)
 	}
 
 	answers = jobAnswers(t, e, owner, job)
