@@ -152,7 +152,7 @@ func printStatus(w io.Writer, j client.Job, eta *client.ETA) {
 		fmt.Fprintf(tw, "Erased:\t%sdocument data erased (%s)\n", at, j.EraseReason)
 	}
 	if j.LegalHold {
-		fmt.Fprintf(tw, "Legal hold:\ton (%s)\n", j.LegalHoldReason)
+		fmt.Fprintf(tw, "Legal hold:\ton (%s)\n", j.HoldReason)
 	}
 	if u := j.Usage; u != nil {
 		cost := fmt.Sprintf("$%.4f", u.CostUSD)

@@ -125,29 +125,29 @@ type StartResult struct {
 
 // Job is a job's status (from /status, /active or the history).
 type Job struct {
-	JobID           string          `json:"job_id"`
-	Status          string          `json:"status"`
-	TotalDocuments  int             `json:"total_documents"`
-	ProcessedCount  int             `json:"processed_count"`
-	FailedCount     int             `json:"failed_count"`
-	CancelledCount  int             `json:"cancelled_count"`
-	Progress        float64         `json:"progress"`
-	CreatedAt       *time.Time      `json:"created_at"`
-	StartedAt       *time.Time      `json:"started_at"`
-	UpdatedAt       *time.Time      `json:"updated_at"`
-	FinishedAt      *time.Time      `json:"finished_at"`
-	Reason          string          `json:"reason"`
-	ModelName       string          `json:"model_name"`
-	Name            string          `json:"name,omitempty"`        // the job's human name; "" when none was given
-	OwnerEmail      string          `json:"owner_email,omitempty"` // shown to auditors and admins reading others' jobs
-	Attempt         int             `json:"attempt"`
-	Usage           *Usage          `json:"usage,omitempty"` // nil from servers that do not report it
-	Erased          bool            `json:"erased"`
-	ErasedAt        *time.Time      `json:"erased_at"`
-	EraseReason     string          `json:"erase_reason"`
-	LegalHold       bool            `json:"legal_hold"`
-	LegalHoldReason string          `json:"legal_hold_reason"`
-	Raw             json.RawMessage `json:"-"`
+	JobID          string          `json:"job_id"`
+	Status         string          `json:"status"`
+	TotalDocuments int             `json:"total_documents"`
+	ProcessedCount int             `json:"processed_count"`
+	FailedCount    int             `json:"failed_count"`
+	CancelledCount int             `json:"cancelled_count"`
+	Progress       float64         `json:"progress"`
+	CreatedAt      *time.Time      `json:"created_at"`
+	StartedAt      *time.Time      `json:"started_at"`
+	UpdatedAt      *time.Time      `json:"updated_at"`
+	FinishedAt     *time.Time      `json:"finished_at"`
+	Reason         string          `json:"reason"`
+	ModelName      string          `json:"model_name"`
+	Name           string          `json:"name,omitempty"`        // the job's human name; "" when none was given
+	OwnerEmail     string          `json:"owner_email,omitempty"` // shown to auditors and admins reading others' jobs
+	Attempt        int             `json:"attempt"`
+	Usage          *Usage          `json:"usage,omitempty"` // nil from servers that do not report it
+	Erased         bool            `json:"erased"`
+	ErasedAt       *time.Time      `json:"erased_at"`
+	EraseReason    string          `json:"erase_reason"`
+	LegalHold      bool            `json:"legal_hold"`
+	HoldReason     string          `json:"legal_hold_reason"`
+	Raw            json.RawMessage `json:"-"`
 }
 
 // Usage is a job's model use, as its status reports it.
