@@ -40,6 +40,14 @@ type Job struct {
 	RequestDigest string `json:"request_digest"`
 	// Usage sums the model use of every recorded outcome of every attempt.
 	Usage Usage `json:"usage"`
+	// Erasure and legal hold (JobErased, LegalHoldSet): the erasure's
+	// time and reason stay, like the job's counts; the hold's reason is
+	// the one it was set with, gone once it is lifted.
+	Erased          bool       `json:"erased"`
+	ErasedAt        *time.Time `json:"erased_at,omitempty"`
+	EraseReason     string     `json:"erase_reason,omitempty"`
+	LegalHold       bool       `json:"legal_hold"`
+	LegalHoldReason string     `json:"legal_hold_reason,omitempty"`
 	// Columns and ColumnMapping come from JobStarted, for the results
 	// export (the client's column order and names).
 	Columns       []string          `json:"-"`
@@ -201,7 +209,8 @@ func (j *jobEntry) control(env events.Envelope, status string) {
 }
 
 // controlled applies the events that only move the job's own status
-// (pause, resume, completion) and reports whether ev was one.
+// (pause, resume, completion) or its governance (erasure, hold) and
+// reports whether ev was one.
 func (j *jobEntry) controlled(env events.Envelope, ev events.Event) bool {
 	switch e := ev.(type) {
 	case *events.JobPaused:
@@ -213,7 +222,7 @@ func (j *jobEntry) controlled(env events.Envelope, ev events.Event) bool {
 	case *events.JobCompleted:
 		j.control(env, completedStatus(*e))
 	default:
-		return false
+		return j.governed(env, ev)
 	}
 	return true
 }

@@ -102,6 +102,14 @@ func (p *DocumentResults) Apply(env events.Envelope) error {
 		p.endDocs(env, "")
 	case *events.JobFailed:
 		p.endDocs(env, e.Reason)
+	case *events.JobErased:
+		// As scrubResults (erase_scrub.go): the rows, statuses and
+		// metadata stay, the document data goes.
+		rows := p.jobs[env.JobID]
+		for i := range rows {
+			rows[i].Document = erasedDocument(rows[i].Document)
+			rows[i].Tags, rows[i].Error = nil, ""
+		}
 	case *events.JobRetried:
 		rows := p.jobs[env.JobID]
 		for _, row := range e.Rows {

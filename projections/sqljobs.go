@@ -31,7 +31,8 @@ var _ SQLModel = JobStatusModel{}
 func (JobStatusModel) Name() string { return JobStatusName }
 
 // Version implements SQLModel. 2: jobs carry org_id (organisations).
-func (JobStatusModel) Version() int { return 2 }
+// 3: jobs carry their erasure and legal hold.
+func (JobStatusModel) Version() int { return 3 }
 
 // Create implements SQLModel.
 func (JobStatusModel) Create(ctx context.Context, tx *sqldb.Tx, t Tables) error {
@@ -42,7 +43,8 @@ func (JobStatusModel) Create(ctx context.Context, tx *sqldb.Tx, t Tables) error 
 			attempt INTEGER NOT NULL, config TEXT NOT NULL, reason TEXT NOT NULL, reason_code TEXT NOT NULL,
 			created BIGINT NOT NULL, started BIGINT, updated BIGINT NOT NULL, finished BIGINT,
 			control_seq BIGINT NOT NULL, request_digest TEXT NOT NULL, usage TEXT NOT NULL,
-			columns TEXT NOT NULL, column_mapping TEXT NOT NULL, last_seq BIGINT NOT NULL, org_id TEXT NOT NULL)`,
+			columns TEXT NOT NULL, column_mapping TEXT NOT NULL, last_seq BIGINT NOT NULL, org_id TEXT NOT NULL,
+			erased_at BIGINT, erase_reason TEXT NOT NULL, legal_hold INTEGER NOT NULL, legal_hold_reason TEXT NOT NULL)`,
 		`CREATE INDEX ` + t.Name("jobs_org") + ` ON ` + t.Name("jobs") + ` (org_id, created)`,
 		`CREATE INDEX ` + t.Name("jobs_owner") + ` ON ` + t.Name("jobs") + ` (owner_id, created)`,
 		`CREATE INDEX ` + t.Name("jobs_status") + ` ON ` + t.Name("jobs") + ` (status)`,
@@ -59,7 +61,7 @@ func (JobStatusModel) Create(ctx context.Context, tx *sqldb.Tx, t Tables) error 
 
 const jobCols = `job_id, owner_id, owner_email, status, total, processed, failed, cancelled, attempt, config,
 	reason, reason_code, created, started, updated, finished, control_seq, request_digest, usage, columns,
-	column_mapping, last_seq, org_id`
+	column_mapping, last_seq, org_id, erased_at, erase_reason, legal_hold, legal_hold_reason`
 
 // Apply implements SQLModel with the same rules as JobStatus.Apply.
 func (JobStatusModel) Apply(ctx context.Context, tx *sqldb.Tx, t Tables, env events.Envelope) error {
@@ -271,7 +273,7 @@ func jobArgs(j *jobEntry) ([]any, error) {
 	return []any{j.ID, j.OwnerID, j.OwnerEmail, j.Status, j.Total, j.Processed, j.Failed, j.Cancelled, j.Attempt,
 		string(cfg), j.Reason, j.ReasonCode, nanos(j.CreatedAt), nullNanos(j.StartedAt), nanos(j.UpdatedAt),
 		nullNanos(j.FinishedAt), int64(j.ControlSeq), j.RequestDigest, string(usage), string(cols), string(mapping),
-		int64(j.lastSeq), j.OrgID}, nil
+		int64(j.lastSeq), j.OrgID, nullNanos(j.ErasedAt), j.EraseReason, boolInt(j.LegalHold), j.LegalHoldReason}, nil
 }
 
 func insertJob(ctx context.Context, tx *sqldb.Tx, t Tables, j *jobEntry) error {
@@ -279,7 +281,7 @@ func insertJob(ctx context.Context, tx *sqldb.Tx, t Tables, j *jobEntry) error {
 	if err != nil {
 		return err
 	}
-	_, err = tx.Exec(ctx, `INSERT INTO `+t.Name("jobs")+` (`+jobCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
+	_, err = tx.Exec(ctx, `INSERT INTO `+t.Name("jobs")+` (`+jobCols+`) VALUES (?`+strings.Repeat(", ?", len(args)-1)+`)`, args...)
 	return err
 }
 
@@ -291,7 +293,8 @@ func updateJob(ctx context.Context, tx *sqldb.Tx, t Tables, j *jobEntry) error {
 	_, err = tx.Exec(ctx, `UPDATE `+t.Name("jobs")+` SET owner_id = ?, owner_email = ?, status = ?, total = ?,
 		processed = ?, failed = ?, cancelled = ?, attempt = ?, config = ?, reason = ?, reason_code = ?, created = ?,
 		started = ?, updated = ?, finished = ?, control_seq = ?, request_digest = ?, usage = ?, columns = ?,
-		column_mapping = ?, last_seq = ?, org_id = ? WHERE job_id = ?`, append(args[1:], args[0])...)
+		column_mapping = ?, last_seq = ?, org_id = ?, erased_at = ?, erase_reason = ?, legal_hold = ?,
+		legal_hold_reason = ? WHERE job_id = ?`, append(args[1:], args[0])...)
 	return err
 }
 
@@ -308,11 +311,13 @@ func scanJob(s rowScanner) (*jobEntry, error) {
 		j                                     jobEntry
 		cfg, usage, cols, mapping             string
 		created, updated, controlSeq, lastSeq int64
-		started, finished                     sql.NullInt64
+		started, finished, erased             sql.NullInt64
+		hold                                  int
 	)
 	if err := s.Scan(&j.ID, &j.OwnerID, &j.OwnerEmail, &j.Status, &j.Total, &j.Processed, &j.Failed, &j.Cancelled,
 		&j.Attempt, &cfg, &j.Reason, &j.ReasonCode, &created, &started, &updated, &finished, &controlSeq,
-		&j.RequestDigest, &usage, &cols, &mapping, &lastSeq, &j.OrgID); err != nil {
+		&j.RequestDigest, &usage, &cols, &mapping, &lastSeq, &j.OrgID, &erased, &j.EraseReason, &hold,
+		&j.LegalHoldReason); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(cfg), &j.Config); err != nil {
@@ -332,6 +337,11 @@ func scanJob(s rowScanner) (*jobEntry, error) {
 		ts := fromNanos(finished.Int64)
 		j.FinishedAt = &ts
 	}
+	if erased.Valid {
+		ts := fromNanos(erased.Int64)
+		j.Erased, j.ErasedAt = true, &ts
+	}
+	j.LegalHold = hold != 0
 	j.ControlSeq, j.lastSeq = uint64(controlSeq), uint64(lastSeq)
 	return &j, nil
 }
@@ -354,7 +364,7 @@ func (q *JobQueries) tables() Tables { return q.rd.Tables(JobStatusName) }
 
 // Get returns one job.
 func (q *JobQueries) Get(ctx context.Context, id string) (Job, bool, error) {
-	j, err := scanJob(q.rd.DB().QueryRow(ctx, `SELECT `+jobCols+` FROM `+q.tables().Name("jobs")+` WHERE job_id = ?`, id))
+	j, err := scanJob(q.rd.DB().QueryRow(ctx, `SELECT `+q.readCols()+` FROM `+q.tables().Name("jobs")+` WHERE job_id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Job{}, false, nil
 	}
@@ -376,7 +386,7 @@ func (q *JobQueries) List(ctx context.Context, f Filter) ([]Job, error) {
 			args = append(args, s)
 		}
 	}
-	rows, err := q.rd.DB().Query(ctx, `SELECT `+jobCols+` FROM `+q.tables().Name("jobs")+` WHERE `+
+	rows, err := q.rd.DB().Query(ctx, `SELECT `+q.readCols()+` FROM `+q.tables().Name("jobs")+` WHERE `+
 		strings.Join(where, " AND ")+` ORDER BY created DESC, job_id DESC`, args...)
 	if err != nil {
 		return nil, readErr(err)

@@ -88,6 +88,13 @@ func busyLog(t *testing.T, seed uint64) sliceLog {
 			envs[len(envs)-1].Time = base.Add(time.Duration(len(envs)) * time.Second)
 		}
 	}
+	// Governance: a hold set and kept, a hold set and lifted, an erasure
+	// (asked twice: the first one's time and reason stay).
+	add("job-1", events.LegalHoldSet{On: true, Reason: "litigation 7"})
+	add("job-3", events.LegalHoldSet{On: true, Reason: "audit"})
+	add("job-2", events.JobErased{Reason: "subject request"})
+	add("job-3", events.LegalHoldSet{On: false, Reason: "audit closed"})
+	add("job-2", events.JobErased{Reason: "again"})
 	return logOf(t, envs...)
 }
 

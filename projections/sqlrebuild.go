@@ -111,7 +111,7 @@ func (r *SQLRunner) Rebuild(ctx context.Context, name string, progress func(Prog
 		return fmt.Errorf("read db: switch %s to generation %d: %w", name, gen, err)
 	}
 	r.mu.Lock()
-	mr.gen, mr.seq, mr.state, mr.failedSeq, mr.reason, mr.updated = gen, b.seq, StateRunning, 0, "", time.Now()
+	mr.gen, mr.version, mr.seq, mr.state, mr.failedSeq, mr.reason, mr.updated = gen, mr.m.Version(), b.seq, StateRunning, 0, "", time.Now()
 	r.mu.Unlock()
 	report()
 	return nil

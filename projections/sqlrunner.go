@@ -57,6 +57,7 @@ type modelRun struct {
 	m SQLModel
 	// Guarded by SQLRunner.mu.
 	gen       int
+	version   int    // the serving generation's version (another release's until rebuilt)
 	seq       uint64 // committed checkpoint
 	state     string
 	failedSeq uint64
@@ -203,7 +204,7 @@ func (r *SQLRunner) load(ctx context.Context, mr *modelRun) error {
 		state = StateRebuilding
 	}
 	r.mu.Lock()
-	mr.gen, mr.seq, mr.state, mr.failedSeq, mr.reason = gen, uint64(seq), state, uint64(failedSeq), reason
+	mr.gen, mr.version, mr.seq, mr.state, mr.failedSeq, mr.reason = gen, version, uint64(seq), state, uint64(failedSeq), reason
 	mr.updated = time.Unix(0, up)
 	r.mu.Unlock()
 	return nil
@@ -257,6 +258,20 @@ func (r *SQLRunner) Tables(model string) Tables {
 		}
 	}
 	return tablesFor(model, 1)
+}
+
+// ServingVersion is the version of the code that built model's serving
+// tables: readers of a newer version read an older one's tables (until
+// its rebuild switches) without the columns it lacks. 0: no such model.
+func (r *SQLRunner) ServingVersion(model string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, mr := range r.models {
+		if mr.m.Name() == model {
+			return mr.version
+		}
+	}
+	return 0
 }
 
 // minSeqLocked is the lowest checkpoint of the models being applied.

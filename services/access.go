@@ -100,12 +100,21 @@ func isJobAdmin(c Caller, orgID string) bool {
 	return c.ControlAll
 }
 
-// CheckErase decides whether c may erase a job: its owner or an admin
+// CanErase reports whether c may erase a job: its owner or an admin
 // (isJobAdmin) may; the system may always (retention erases as the
-// system). NotFound when c may not even read the job, Forbidden when it
-// may read but not erase it.
+// system).
+func CanErase(c Caller, ownerID, orgID string) bool {
+	return c.Actor.Kind == events.ActorSystem || (ownerID != "" && ownerID == c.Actor.ID) || isJobAdmin(c, orgID)
+}
+
+// CanHold reports whether c may set or lift a legal hold: admins only
+// (isJobAdmin), not the owner whose erasure it blocks.
+func CanHold(c Caller, orgID string) bool { return isJobAdmin(c, orgID) }
+
+// CheckErase is CanErase for the command: NotFound when c may not even
+// read the job, Forbidden when it may read but not erase it.
 func CheckErase(c Caller, jobID, ownerID, orgID string) error {
-	if c.Actor.Kind == events.ActorSystem || (ownerID != "" && ownerID == c.Actor.ID) || isJobAdmin(c, orgID) {
+	if CanErase(c, ownerID, orgID) {
 		return nil
 	}
 	if err := CheckRead(c, jobID, ownerID, orgID); err != nil {
@@ -114,10 +123,10 @@ func CheckErase(c Caller, jobID, ownerID, orgID string) error {
 	return apperr.New(apperr.Forbidden, "only the job's owner or an admin can erase job %q", jobID)
 }
 
-// CheckLegalHold decides whether c may set or lift a legal hold: admins
-// only (isJobAdmin), not the owner whose erasure it blocks.
+// CheckLegalHold is CanHold for the command (NotFound / Forbidden as
+// CheckErase).
 func CheckLegalHold(c Caller, jobID, ownerID, orgID string) error {
-	if isJobAdmin(c, orgID) {
+	if CanHold(c, orgID) {
 		return nil
 	}
 	if err := CheckRead(c, jobID, ownerID, orgID); err != nil {

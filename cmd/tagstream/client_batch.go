@@ -144,6 +144,16 @@ func printStatus(w io.Writer, j client.Job, eta *client.ETA) {
 	if j.Reason != "" {
 		fmt.Fprintf(tw, "Reason:\t%s\n", j.Reason)
 	}
+	if j.Erased {
+		at := ""
+		if j.ErasedAt != nil {
+			at = j.ErasedAt.Local().Format(time.DateTime) + " "
+		}
+		fmt.Fprintf(tw, "Erased:\t%sdocument data erased (%s)\n", at, j.EraseReason)
+	}
+	if j.LegalHold {
+		fmt.Fprintf(tw, "Legal hold:\ton (%s)\n", j.HoldReason)
+	}
 	if u := j.Usage; u != nil {
 		cost := fmt.Sprintf("$%.4f", u.CostUSD)
 		if u.Unpriced > 0 {

@@ -177,14 +177,35 @@ func TestErasureShredsDocumentDataEverywhere(t *testing.T) {
 	if st, out := e.call("POST", "/api/batch/jobs/"+job+"/legal-hold", admin.token, map[string]any{"reason": "r"}); st != 400 || out["field"] != "on" {
 		t.Fatalf("hold without on: %d %v", st, out)
 	}
+	governance(t, e, owner, job, `erased=false at=<nil> reason= hold=false hold_reason= can_erase=true can_hold=false`)
+	governance(t, e, admin, job, `erased=false at=<nil> reason= hold=false hold_reason= can_erase=true can_hold=true`)
 	// A legal hold blocks the erasure until it is lifted.
 	e.mustCall("POST", "/api/batch/jobs/"+job+"/legal-hold", admin.token, map[string]any{"on": true, "reason": "litigation 17"}, 200)
+	governance(t, e, owner, job, `erased=false at=<nil> reason= hold=true hold_reason=litigation 17 can_erase=true can_hold=false`)
+	if list := e.mustCall("GET", "/api/batch/jobs?all=true", admin.token, nil, 200)["jobs"].([]any); !listed(list, job, "legal_hold", true) {
+		t.Errorf("the job list does not show the hold: %v", list)
+	}
+	clientEnv(t)
+	login(t, e.url, owner.email)
+	if out := ok(t, "batch", "status", job).stdout; !strings.Contains(out, "Legal hold:") || !strings.Contains(out, "on (litigation 17)") ||
+		strings.Contains(out, "Erased:") {
+		t.Errorf("batch status of a held job:\n%s", out)
+	}
 	if st, out := e.call("POST", "/api/batch/jobs/"+job+"/erase", owner.token, map[string]any{"reason": "request 4411"}); st != 409 ||
 		!strings.Contains(fmt.Sprint(out), "legal hold") {
 		t.Fatalf("erase under hold: %d %v", st, out)
 	}
 	e.mustCall("POST", "/api/batch/jobs/"+job+"/legal-hold", admin.token, map[string]any{"on": false, "reason": "case closed"}, 200)
+	governance(t, e, admin, job, `erased=false at=<nil> reason= hold=false hold_reason= can_erase=true can_hold=true`)
 	e.mustCall("POST", "/api/batch/jobs/"+job+"/erase", owner.token, map[string]any{"reason": "request 4411"}, 200)
+	governance(t, e, owner, job, `erased=true at=set reason=request 4411 hold=false hold_reason= can_erase=true can_hold=false`)
+	if list := e.mustCall("GET", "/api/batch/jobs", owner.token, nil, 200)["jobs"].([]any); !listed(list, job, "erased", true) {
+		t.Errorf("the job list does not show the erasure: %v", list)
+	}
+	if out := ok(t, "batch", "status", job).stdout; !strings.Contains(out, "Erased:") || !strings.Contains(out, "document data erased (request 4411)") ||
+		strings.Contains(out, "Legal hold:") {
+		t.Errorf("batch status of an erased job:\n%s", out)
+	}
 
 	answers = jobAnswers(t, e, owner, job)
 	for _, w := range erasedWords {
@@ -228,6 +249,32 @@ func TestErasureShredsDocumentDataEverywhere(t *testing.T) {
 	if n := strings.Count(string(exportAfter), "\n") - strings.Count(body, "\n"); n != 3+1 {
 		t.Fatalf("the export after has %d more lines, want 3 events (hold set, lifted, erased) and the trailer", n)
 	}
+}
+
+// governance checks the job's erasure and hold fields, and what the
+// caller may do, in its status as u reads it.
+func governance(t *testing.T, e *env, u user, job, want string) {
+	t.Helper()
+	s := e.status(u, job)
+	at := fmt.Sprint(s["erased_at"])
+	if _, err := time.Parse(time.RFC3339Nano, at); err == nil {
+		at = "set"
+	}
+	got := fmt.Sprintf("erased=%v at=%s reason=%v hold=%v hold_reason=%v can_erase=%v can_hold=%v", s["erased"], at,
+		s["erase_reason"], s["legal_hold"], s["legal_hold_reason"], s["can_erase"], s["can_hold"])
+	if got != want {
+		t.Errorf("%s's status of %s:\n got  %s\n want %s", u.email, job, got, want)
+	}
+}
+
+// listed reports whether the job list holds job with key = v.
+func listed(list []any, job, key string, v any) bool {
+	for _, j := range list {
+		if m := j.(map[string]any); m["job_id"] == job {
+			return m[key] == v
+		}
+	}
+	return false
 }
 
 // A job logged before document data was sealed holds it in the clear in

@@ -293,6 +293,18 @@ func consoleFront(t *testing.T, e *env, via func(w http.ResponseWriter, r *http.
 	return srv.URL
 }
 
+// openJobAs opens the job's page in a new browser, signs in as email and
+// waits for the page to show the job and ready (a JavaScript condition).
+func openJobAs(t *testing.T, e *env, email, job, ready string) *page {
+	t.Helper()
+	p := newPage(t, 1280, 900)
+	p.do("open", 20*time.Second, chromedp.Navigate(consoleURL(t, e)+"/#/jobs/"+job))
+	p.waitFor("sign-in", `document.body.dataset.ready === "1"`, `location.hash`, 10*time.Second)
+	logIn(p, email)
+	p.waitFor("job page", `document.querySelector("#job-id").textContent === "`+job+`" && `+ready, statusDiag, 10*time.Second)
+	return p
+}
+
 // waitDownload waits for a finished file (no .crdownload) in the download
 // directory and returns its contents.
 func (p *page) waitDownload(name string, timeout time.Duration) []byte {

@@ -28,12 +28,7 @@ func TestWebConsoleOrgRoles(t *testing.T) {
 
 	const controls = `[...document.querySelectorAll("[data-action]")].filter(b => b.offsetParent !== null && !b.disabled).map(b => b.dataset.action).join(",")`
 	openJob := func(t *testing.T, email string) *page {
-		p := newPage(t, 1280, 900)
-		p.do("open", 20*time.Second, chromedp.Navigate(consoleURL(t, e)+"/#/jobs/"+job))
-		p.waitFor("sign-in", `document.body.dataset.ready === "1"`, `location.hash`, 10*time.Second)
-		logIn(p, email)
-		p.waitFor("job page", `document.querySelector("#job-id").textContent === "`+job+`" && document.querySelector("#job-status").className.includes("s-processing") && document.querySelector("[data-meta=owner]")`, statusDiag, 10*time.Second)
-		return p
+		return openJobAs(t, e, email, job, `document.querySelector("#job-status").className.includes("s-processing") && document.querySelector("[data-meta=owner]")`)
 	}
 	t.Run("auditor", func(t *testing.T) {
 		p := openJob(t, "aud@example.com")

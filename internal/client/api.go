@@ -142,6 +142,11 @@ type Job struct {
 	OwnerEmail     string          `json:"owner_email,omitempty"` // shown to auditors and admins reading others' jobs
 	Attempt        int             `json:"attempt"`
 	Usage          *Usage          `json:"usage,omitempty"` // nil from servers that do not report it
+	Erased         bool            `json:"erased"`
+	ErasedAt       *time.Time      `json:"erased_at"`
+	EraseReason    string          `json:"erase_reason"`
+	LegalHold      bool            `json:"legal_hold"`
+	HoldReason     string          `json:"legal_hold_reason"`
 	Raw            json.RawMessage `json:"-"`
 }
 

@@ -183,8 +183,20 @@ func (s *Server) jobStatus(c *gin.Context) {
 		return
 	}
 	view := statusView(job)
-	view["can_control"] = services.JobAccess(caller(c), job.OwnerID, job.OrgID) == services.AccessControl
+	for k, v := range accessView(caller(c), job) {
+		view[k] = v
+	}
 	c.JSON(http.StatusOK, view)
+}
+
+// accessView is what the caller may do with the job, from the one access
+// policy (services/access.go), so the console offers only those controls.
+func accessView(c services.Caller, j projections.Job) gin.H {
+	return gin.H{
+		"can_control": services.JobAccess(c, j.OwnerID, j.OrgID) == services.AccessControl,
+		"can_erase":   services.CanErase(c, j.OwnerID, j.OrgID),
+		"can_hold":    services.CanHold(c, j.OrgID),
+	}
 }
 
 func statusView(j projections.Job) gin.H {
@@ -195,7 +207,8 @@ func statusView(j projections.Job) gin.H {
 		"updated_at": j.UpdatedAt, "finished_at": j.FinishedAt, "reason": j.Reason, "reason_code": j.ReasonCode,
 		"model_name": j.Config.Model, "attempt": j.Attempt, "usage": j.Usage,
 		"control_seq": j.ControlSeq, "name": j.Config.Name, "owner_id": j.OwnerID, "owner_email": j.OwnerEmail, "config": configView(j.Config),
-		"org_id": j.OrgID,
+		"org_id": j.OrgID, "erased": j.Erased, "erased_at": j.ErasedAt, "erase_reason": j.EraseReason,
+		"legal_hold": j.LegalHold, "legal_hold_reason": j.LegalHoldReason,
 	}
 }
 
@@ -249,7 +262,8 @@ func (s *Server) active(c *gin.Context) {
 	for _, j := range jobs {
 		out = append(out, gin.H{"job_id": j.ID, "status": j.Status, "total_documents": j.Total,
 			"processed_count": j.Processed, "failed_count": j.Failed, "progress": j.Progress(), "started_at": j.StartedAt,
-			"created_at": j.CreatedAt, "name": j.Config.Name, "owner_id": j.OwnerID, "owner_email": j.OwnerEmail, "org_id": j.OrgID})
+			"created_at": j.CreatedAt, "name": j.Config.Name, "owner_id": j.OwnerID, "owner_email": j.OwnerEmail, "org_id": j.OrgID,
+			"legal_hold": j.LegalHold})
 	}
 	c.JSON(http.StatusOK, gin.H{"jobs": out})
 }

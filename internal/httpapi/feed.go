@@ -33,15 +33,15 @@ const catchupPage = 256
 // read models as of sequence N, then every message from N+1 on.
 type watch struct {
 	job string
-	// canControl is the observer's access (services.JobAccess), so the
-	// console shows only the buttons the caller may use.
-	canControl bool
-	applied    uint64
-	state      projections.Job
-	results    ResultReader
-	msgs       chan feedMsg // closed after the terminal message or on overflow
-	overflow   atomic.Bool
-	untap      func()
+	// access is the observer's (accessView), so the console shows only
+	// the buttons the caller may use.
+	access   gin.H
+	applied  uint64
+	state    projections.Job
+	results  ResultReader
+	msgs     chan feedMsg // closed after the terminal message or on overflow
+	overflow atomic.Bool
+	untap    func()
 	// ahead holds the rows the catchup showed at a later event than
 	// applied (they changed while it was paged out), with that event's
 	// sequence: their live messages up to it are already in the catchup.
@@ -132,7 +132,9 @@ func (s *Server) watchJob(job projections.Job) *watch {
 // every outcome reaches the client exactly once (catchup or live).
 func (w *watch) writeCatchup(out io.Writer) error {
 	state := statusView(w.state)
-	state["can_control"] = w.canControl
+	for k, v := range w.access {
+		state[k] = v
+	}
 	h := gin.H{"type": "catchup", "job_id": w.job, "seq": w.applied, "state": state}
 	if w.since > 0 {
 		h["since"] = w.since

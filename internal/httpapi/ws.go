@@ -13,7 +13,6 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/tagstream/tagstream/internal/apperr"
 	"github.com/tagstream/tagstream/projections"
-	"github.com/tagstream/tagstream/services"
 )
 
 // pingEvery keeps idle connections alive through proxies that cut silent ones.
@@ -42,7 +41,7 @@ func (s *Server) wsJob(c *gin.Context) {
 	defer s.streams.release(user)
 	ctx := conn.CloseRead(c.Request.Context()) // read-only: client messages end the stream
 	w := s.watchJob(job)
-	w.canControl = services.JobAccess(caller(c), job.OwnerID, job.OrgID) == services.AccessControl
+	w.access = accessView(caller(c), job)
 	defer w.untap()
 	// ?since=SEQ is the WebSocket's Last-Event-ID: a console reconnecting
 	// after a drop gets only what changed after the last event it saw.
@@ -107,7 +106,7 @@ func (s *Server) sseJob(c *gin.Context) {
 	ctx, cancel := context.WithCancel(c.Request.Context())
 	defer cancel()
 	w := s.watchJob(job)
-	w.canControl = services.JobAccess(caller(c), job.OwnerID, job.OrgID) == services.AccessControl
+	w.access = accessView(caller(c), job)
 	defer w.untap()
 	// Every frame's id is its event's sequence (the catchup's is the
 	// sequence it reflects); EventSource sends the last one back on

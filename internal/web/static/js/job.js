@@ -20,6 +20,7 @@ import { accessToken, session } from "./auth.js";
 import { $, $$, h, clear, fillTable, badge, chips, pct, fmtTime, announce, showError, clearError, showInfo, hideAlert, busy } from "./dom.js";
 import { UsagePanel } from "./usage.js";
 import { WebhookLog } from "./webhooks.js";
+import { GovernancePanel } from "./governance.js";
 
 const TERMINAL = new Set(["completed", "failed", "cancelled"]);
 const POLL_MS = 2000;
@@ -205,6 +206,8 @@ export class JobView {
     this.touched = new Set();
     this.usage = new UsagePanel();
     this.hooks = new WebhookLog();
+    // An erasure blanks the job's rows: reopen it to read them again.
+    this.gov = new GovernancePanel(() => this.open(this.id));
     $("#docs-first").addEventListener("click", () => this.goPage(0));
     $("#docs-prev").addEventListener("click", () => this.goPage(this.page - 1));
     $("#docs-next").addEventListener("click", () => this.goPage(this.page + 1));
@@ -242,6 +245,7 @@ export class JobView {
     $("#job-id").textContent = id;
     this.usage.reset(id);
     this.hooks.reset(id);
+    this.gov.reset(id);
     this.found = true;
     this.metaSig = "";
     $("#job-body").hidden = false;
@@ -396,7 +400,7 @@ export class JobView {
     $("#job-reason").hidden = !why;
     $("#job-reason").textContent = why ? `${status === "paused" ? "Paused" : "Reason"}: ${why}` : "";
     const terminal = TERMINAL.has(status);
-    const can = { pause: status === "pending" || status === "processing", resume: status === "paused", cancel: !!status && !terminal, retry: terminal };
+    const can = { pause: status === "pending" || status === "processing", resume: status === "paused", cancel: !!status && !terminal, retry: terminal && !s.erased };
     // Auditors read every job but control only their own: no buttons that
     // would answer 403. (The server decides; this only avoids the offer.)
     const control = this.mayControl(s);
@@ -408,6 +412,7 @@ export class JobView {
     this.renderMeta(s);
     this.usage.update(s);
     this.hooks.update(s);
+    this.gov.update(s);
     if (!can.cancel) this.confirming(false);
     // Announce in 10% steps and on status changes, not on every document.
     const step = Math.floor(p / 10);

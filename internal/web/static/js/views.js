@@ -25,8 +25,13 @@ function recent() {
 const jobLink = (j) => h("td", { class: "job-cell" }, h("a", { href: `#/jobs/${encodeURIComponent(j.job_id)}` }, j.name || j.job_id),
   j.name ? h("div", { class: "hint" }, h("code", {}, j.job_id)) : null);
 
+// A held or erased job says so next to its status.
+const statusCell = (j) => h("td", { class: "status-cell" }, badge(j.status),
+  j.legal_hold ? h("span", { class: "badge s-hold" }, "legal hold") : null,
+  j.erased ? h("span", { class: "badge s-erased" }, "erased") : null);
+
 function jobRow(j) {
-  return [jobLink(j), badge(j.status), `${pct(j.progress)}%`,
+  return [jobLink(j), statusCell(j), `${pct(j.progress)}%`,
     `${(j.processed_count ?? 0)} / ${(j.failed_count ?? 0)} / ${j.total_documents ?? "?"}`, fmtTime(j.started_at || j.created_at),
     h("td", { class: "owner" }, j.owner_email || j.owner_id || "")];
 }
