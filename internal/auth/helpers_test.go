@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,6 +13,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/tagstream/tagstream/internal/apperr"
+	"github.com/tagstream/tagstream/internal/testenv"
 )
 
 // startJetStream runs an embedded JetStream server with its store in a temp
@@ -44,33 +44,16 @@ func startJetStream(t *testing.T) jetstream.JetStream {
 	return js
 }
 
-// fakeClock is a settable clock for Config.Now.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
+// newFakeClock is a settable clock for Config.Now.
+func newFakeClock() *testenv.Clock {
+	return testenv.NewClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 }
 
 type fixture struct {
 	js     jetstream.JetStream
 	cfg    Config
 	svc    *Service
-	clock  *fakeClock
+	clock  *testenv.Clock
 	keyDir string
 }
 

@@ -2,31 +2,13 @@ package lease
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/tagstream/tagstream/internal/natsx/natstest"
+	"github.com/tagstream/tagstream/internal/testenv"
 )
-
-// clock is a settable clock shared by the processes of a test.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 func bucket(t *testing.T) jetstream.KeyValue {
 	t.Helper()
@@ -40,7 +22,7 @@ func bucket(t *testing.T) jetstream.KeyValue {
 
 const ttl = 10 * time.Second
 
-func proc(kv jetstream.KeyValue, c *clock, name string) *Lease {
+func proc(kv jetstream.KeyValue, c *testenv.Clock, name string) *Lease {
 	return New(Config{KV: kv, Key: "projections", Holder: name, TTL: ttl, Every: 2 * time.Second, Now: c.Now})
 }
 
@@ -59,7 +41,7 @@ func tick(t *testing.T, ls ...*Lease) {
 // hears of the takeover.
 func TestOneHolderAndTakeoverAfterTTL(t *testing.T) {
 	kv := bucket(t)
-	c := &clock{t: time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)}
+	c := testenv.NewClock(time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)) // shared by the test's processes
 	a, b, d := proc(kv, c, "a"), proc(kv, c, "b"), proc(kv, c, "d")
 	tick(t, a, b, d)
 	if !a.Held() || b.Held() || d.Held() {
@@ -70,7 +52,7 @@ func TestOneHolderAndTakeoverAfterTTL(t *testing.T) {
 	}
 	// Renewals every tick: nobody takes over however long it runs.
 	for i := 0; i < 20; i++ {
-		c.Add(2 * time.Second)
+		c.Advance(2 * time.Second)
 		tick(t, a, b, d)
 		if !a.Held() || b.Held() || d.Held() {
 			t.Fatalf("after %d renewals: a %v b %v d %v", i+1, a.Held(), b.Held(), d.Held())
@@ -78,7 +60,7 @@ func TestOneHolderAndTakeoverAfterTTL(t *testing.T) {
 	}
 	// a dies (stops ticking). Its own view lapses before others may take it.
 	lost := a.Changed()
-	c.Add(ttl - time.Second)
+	c.Advance(ttl - time.Second)
 	tick(t, b, d)
 	if a.Held() {
 		t.Fatal("a still believes it holds the lease after missing its renewals")
@@ -86,7 +68,7 @@ func TestOneHolderAndTakeoverAfterTTL(t *testing.T) {
 	if b.Held() || d.Held() {
 		t.Fatal("taken over before the revision stood still for a TTL")
 	}
-	c.Add(time.Second)
+	c.Advance(time.Second)
 	gained := b.Changed()
 	tick(t, b, d)
 	if !b.Held() || d.Held() {
@@ -115,7 +97,7 @@ func TestOneHolderAndTakeoverAfterTTL(t *testing.T) {
 // Release hands the lease over at the next tick, without waiting a TTL.
 func TestReleaseHandsOverAtOnce(t *testing.T) {
 	kv := bucket(t)
-	c := &clock{t: time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)}
+	c := testenv.NewClock(time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)) // shared by the test's processes
 	a, b := proc(kv, c, "a"), proc(kv, c, "b")
 	tick(t, a, b)
 	if err := a.Release(context.Background()); err != nil {
@@ -159,10 +141,10 @@ func TestExpiredKeyIsCreatedAgain(t *testing.T) {
 // runner does not stay a follower while holding it.
 func TestLateRenewalIsAGain(t *testing.T) {
 	kv := bucket(t)
-	c := &clock{t: time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)}
+	c := testenv.NewClock(time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)) // shared by the test's processes
 	a := proc(kv, c, "a")
 	tick(t, a)
-	c.Add(ttl - time.Second) // renewals failed meanwhile: the claim lapsed
+	c.Advance(ttl - time.Second) // renewals failed meanwhile: the claim lapsed
 	if a.Held() {
 		t.Fatal("held past its validity")
 	}

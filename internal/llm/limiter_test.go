@@ -3,32 +3,15 @@ package llm
 import (
 	"context"
 	"net/http"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/tagstream/tagstream/internal/testenv"
 )
 
-// fakeClock is the injected clock of the limiter tests.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-func newTestLimiter(max int, shared SharedLimits) (*limiter, *fakeClock) {
-	clk := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	return newLimiter(max, clk.now, "id", shared), clk
+func newTestLimiter(max int, shared SharedLimits) (*limiter, *testenv.Clock) {
+	clk := testenv.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	return newLimiter(max, clk.Now, "id", shared), clk
 }
 
 // mustAcquire takes a slot that must be free now.
@@ -165,13 +148,13 @@ func TestLimiterSharesDecreaseAndCooldown(t *testing.T) {
 	var s SharedLimit
 	ok := false
 	waitUntil(t, "the decrease published", func() bool { s, ok = shared.Load(context.Background(), "id"); return ok })
-	if !ok || s.Limit != 10 || !s.CooldownUntil.Equal(clk.now().Add(3*time.Second)) {
+	if !ok || s.Limit != 10 || !s.CooldownUntil.Equal(clk.Now().Add(3*time.Second)) {
 		t.Fatalf("shared = %+v %v, want limit 10 and cooldown in 3s", s, ok)
 	}
 
 	// Another process with the same model and key adopts it before
 	// ramping up, and waits out the cooldown.
-	b := newLimiter(32, clk.now, "id", shared)
+	b := newLimiter(32, clk.Now, "id", shared)
 	var slept time.Duration
 	tk, err := b.acquire(context.Background(), func(_ context.Context, d time.Duration) error { slept += d; return nil })
 	if err != nil {

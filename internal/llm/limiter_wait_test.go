@@ -94,11 +94,11 @@ func TestLimiterProbeOutTooLongOpensTheGate(t *testing.T) {
 		defer l.mu.Unlock()
 		return len(l.waiters) == 1
 	})
-	clk.advance(firstContactMax - time.Millisecond)
+	clk.Advance(firstContactMax - time.Millisecond)
 	if _, err := l.acquire(cancelledCtx(), noSleep); err == nil {
 		t.Fatal("the gate opened before firstContactMax")
 	}
-	clk.advance(time.Millisecond)
+	clk.Advance(time.Millisecond)
 	// The next arrival finds the probe stale and opens the gate for all.
 	tk := mustAcquire(t, l)
 	if err := <-queued; err != nil {
@@ -162,7 +162,7 @@ func TestLimiterHangingSharedStoreNeverHoldsACall(t *testing.T) {
 		for _, tk := range ts[:len(ts)-2] {
 			l.release(tk, outcomeSuccess, time.Second, 0)
 		}
-		clk.advance(sharedRefresh)
+		clk.Advance(sharedRefresh)
 		ts = fill(t, l)
 	}
 	select {
@@ -181,9 +181,9 @@ func TestLimiterHangingSharedStoreNeverHoldsACall(t *testing.T) {
 func TestLimiterAdoptsEachSharedLimitOnce(t *testing.T) {
 	shared := NewMemSharedLimits()
 	l, clk := newTestLimiter(32, shared)
-	l.limit, l.firstContact, l.lastLoad = 16, false, clk.now()
-	shared.Store(context.Background(), "id", SharedLimit{Limit: 4, At: clk.now(), CooldownUntil: clk.now().Add(time.Hour)})
-	clk.advance(sharedRefresh)
+	l.limit, l.firstContact, l.lastLoad = 16, false, clk.Now()
+	shared.Store(context.Background(), "id", SharedLimit{Limit: 4, At: clk.Now(), CooldownUntil: clk.Now().Add(time.Hour)})
+	clk.Advance(sharedRefresh)
 	var slept time.Duration
 	tk, err := l.acquire(context.Background(), func(_ context.Context, d time.Duration) error { slept += d; return nil })
 	if err != nil {
@@ -197,7 +197,7 @@ func TestLimiterAdoptsEachSharedLimitOnce(t *testing.T) {
 	l.mu.Lock()
 	l.limit, l.cooldown = 12, time.Time{} // grown back by probing
 	l.mu.Unlock()
-	clk.advance(sharedRefresh)
+	clk.Advance(sharedRefresh)
 	tk, err = l.acquire(context.Background(), noSleep)
 	if err != nil {
 		t.Fatal(err)
