@@ -11,17 +11,13 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/tagstream/tagstream/internal/auth"
+	"github.com/tagstream/tagstream/internal/testenv"
 )
 
-// fakeClock lets the bucket refill without sleeping.
-type fakeClock struct{ t time.Time }
-
-func (f *fakeClock) now() time.Time      { return f.t }
-func (f *fakeClock) add(d time.Duration) { f.t = f.t.Add(d) }
-func newClockedLimiter(perMinute int) (*rateLimiter, *fakeClock) {
+func newClockedLimiter(perMinute int) (*rateLimiter, *testenv.Clock) {
 	l := newRateLimiter(perMinute)
-	clk := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	l.now = clk.now
+	clk := testenv.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)) // the bucket refills without sleeping
+	l.now = clk.Now
 	return l, clk
 }
 
@@ -40,7 +36,7 @@ func TestRateLimiterBurstThenSteadyRate(t *testing.T) {
 	for range 5 {
 		l.wait("u1")
 	}
-	clk.add(time.Second)
+	clk.Advance(time.Second)
 	if d := l.wait("u1"); d != 0 {
 		t.Fatalf("after 1s: refused (wait %s); refused requests must not consume tokens", d)
 	}
@@ -73,7 +69,7 @@ func TestRateLimiterForgetsIdleUsers(t *testing.T) {
 	for i := range 1000 {
 		l.wait(fmt.Sprint("user-", i))
 	}
-	clk.add(time.Hour)
+	clk.Advance(time.Hour)
 	l.wait("fresh")
 	if n := len(l.users); n != 1 {
 		t.Fatalf("%d buckets kept after an idle hour, want 1: the map would grow without bound", n)

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"net/http"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -18,20 +17,8 @@ import (
 
 	"github.com/tagstream/tagstream/internal/oidc"
 	"github.com/tagstream/tagstream/internal/oidc/oidctest"
+	"github.com/tagstream/tagstream/internal/testenv"
 )
-
-// clock is a settable clock shared by a test and the verifier.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // countingTransport counts JWKS fetches.
 type countingTransport struct{ jwks atomic.Int32 }
@@ -46,14 +33,14 @@ func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 type rig struct {
 	op    *oidctest.Provider
 	p     *oidc.Provider
-	clock *clock
+	clock *testenv.Clock
 	fetch *countingTransport
 }
 
 func newRig(t testing.TB, client string) *rig {
 	t.Helper()
 	op := oidctest.Start(t)
-	ck := &clock{t: time.Now()}
+	ck := testenv.NewClock(time.Now())
 	ct := &countingTransport{}
 	p, err := oidc.Discover(context.Background(), oidc.Config{Issuer: op.Issuer, ClientID: client, ClientSecret: op.Clients[client],
 		HTTPClient: &http.Client{Transport: ct, Timeout: 10 * time.Second}, Now: ck.Now})
@@ -207,7 +194,7 @@ func newRigOn(t *testing.T, op *oidctest.Provider, client string) *rig {
 		t.Fatal(err)
 	}
 	t.Cleanup(p.Close)
-	return &rig{op: op, p: p, clock: &clock{t: time.Now()}}
+	return &rig{op: op, p: p, clock: testenv.NewClock(time.Now())}
 }
 
 // forge signs claims (a valid token's, with overrides) with the
