@@ -39,12 +39,14 @@ func (r *SQLRunner) Rebuild(ctx context.Context, name string, progress func(Prog
 	if mr == nil {
 		return fmt.Errorf("no read model %q", name)
 	}
-	var maxGen int
-	if err := r.db.QueryRow(ctx, `SELECT COALESCE(MAX(generation), 0) FROM projection_checkpoints WHERE name = ?`, name).Scan(&maxGen); err != nil {
-		return fmt.Errorf("read db: %w", err)
-	}
-	gen := maxGen + 1
-	if err := r.createGeneration(ctx, mr.m, gen, false); err != nil {
+	gen, err := r.createGenerationAt(ctx, mr.m, func(tx *sqldb.Tx) (int, error) {
+		var maxGen int
+		if err := tx.QueryRow(ctx, `SELECT COALESCE(MAX(generation), 0) FROM projection_checkpoints WHERE name = ?`, name).Scan(&maxGen); err != nil {
+			return 0, fmt.Errorf("read db: %w", err)
+		}
+		return maxGen + 1, nil
+	}, false)
+	if err != nil {
 		return err
 	}
 	total, err := r.src.LastSeq(ctx)

@@ -213,13 +213,33 @@ func (r *SQLRunner) load(ctx context.Context, mr *modelRun) error {
 // createGeneration makes generation gen of m's tables and its checkpoint
 // row in one transaction.
 func (r *SQLRunner) createGeneration(ctx context.Context, m SQLModel, gen int, serving bool) error {
+	_, err := r.createGenerationAt(ctx, m, func(*sqldb.Tx) (int, error) { return gen, nil }, serving)
+	return err
+}
+
+// createGenerationAt is createGeneration with the generation chosen inside
+// the transaction. On PostgreSQL the transaction first takes an advisory
+// lock: processes starting together (or two rebuilds) would otherwise run
+// CREATE TABLE IF NOT EXISTS for the same name at once, which PostgreSQL
+// refuses with a unique violation in pg_type, or pick the same next
+// generation.
+func (r *SQLRunner) createGenerationAt(ctx context.Context, m SQLModel, pick func(*sqldb.Tx) (int, error), serving bool) (int, error) {
 	tx, err := r.db.Begin(ctx)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer tx.Rollback()
+	if tx.Dialect() == sqldb.Postgres {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('tagstream projection generations'))`); err != nil {
+			return 0, fmt.Errorf("read db: lock generations: %w", err)
+		}
+	}
+	gen, err := pick(tx)
+	if err != nil {
+		return 0, err
+	}
 	if err := m.Create(ctx, tx, tablesFor(m.Name(), gen)); err != nil {
-		return fmt.Errorf("read db: create %s generation %d: %w", m.Name(), gen, err)
+		return 0, fmt.Errorf("read db: create %s generation %d: %w", m.Name(), gen, err)
 	}
 	state, srv := StateRunning, 1
 	if !serving {
@@ -228,9 +248,9 @@ func (r *SQLRunner) createGeneration(ctx context.Context, m SQLModel, gen int, s
 	if _, err := tx.Exec(ctx, `INSERT INTO projection_checkpoints
 		(name, generation, version, seq, state, failed_seq, reason, serving, updated)
 		VALUES (?, ?, ?, 0, ?, 0, '', ?, ?)`, m.Name(), gen, m.Version(), state, srv, time.Now().UnixNano()); err != nil {
-		return fmt.Errorf("read db: checkpoint of %s generation %d: %w", m.Name(), gen, err)
+		return 0, fmt.Errorf("read db: checkpoint of %s generation %d: %w", m.Name(), gen, err)
 	}
-	return tx.Commit()
+	return gen, tx.Commit()
 }
 
 // NeedsRebuild lists the models whose serving generation was built by

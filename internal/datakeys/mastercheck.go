@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -26,7 +27,12 @@ var ErrOtherMasterKey = errors.New("datakeys: this process's master key (TAGSTRE
 // checkMaster records the master key's check value if none is stored yet
 // and otherwise verifies that this process's master key opens it.
 func (k *Keys) checkMaster(ctx context.Context) error {
-	for range 3 {
+	// A stream just created on a cluster may have no leader yet ("no
+	// responders"): such errors are retried for a while, as the stream
+	// elects one.
+	deadline := time.Now().Add(checkPatience)
+	var last error
+	for wait := 50 * time.Millisecond; time.Now().Before(deadline); wait = min(2*wait, time.Second) {
 		msg, err := k.stream.GetLastMsgForSubject(ctx, checkSubject)
 		switch {
 		case err == nil:
@@ -34,15 +40,22 @@ func (k *Keys) checkMaster(ctx context.Context) error {
 				return ErrOtherMasterKey
 			}
 			return nil
-		case !errors.Is(err, jetstream.ErrMsgNotFound):
-			return fmt.Errorf("datakeys: master key check: %w", err)
+		case errors.Is(err, jetstream.ErrMsgNotFound):
+			_, err = k.js.PublishMsg(ctx, &nats.Msg{Subject: checkSubject, Data: k.master.Seal([]byte("ok"), checkAAD)},
+				jetstream.WithExpectLastSequenceForSubject(0, checkSubject))
+			if err == nil || isWrongLastSequence(err) {
+				continue // stored now, by us or by a process that raced us: read it back
+			}
 		}
-		_, err = k.js.PublishMsg(ctx, &nats.Msg{Subject: checkSubject, Data: k.master.Seal([]byte("ok"), checkAAD)},
-			jetstream.WithExpectLastSequenceForSubject(0, checkSubject))
-		if err != nil && !isWrongLastSequence(err) {
-			return fmt.Errorf("datakeys: master key check: %w", err)
+		last = err
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("datakeys: master key check: %w", ctx.Err())
+		case <-time.After(wait):
 		}
-		// Stored now, by us or by a process that raced us: read it back.
 	}
-	return errors.New("datakeys: master key check kept changing")
+	return fmt.Errorf("datakeys: master key check: %w", last)
 }
+
+// checkPatience bounds how long the check waits for the stream's leader.
+const checkPatience = 30 * time.Second
