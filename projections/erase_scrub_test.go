@@ -62,25 +62,12 @@ func allRows(t *testing.T, db *sqldb.DB) string {
 		if err != nil {
 			t.Fatalf("%s: %v", table, err)
 		}
-		cols, _ := rs.Columns()
-		for rs.Next() {
-			vals := make([]any, len(cols))
-			ptrs := make([]any, len(cols))
-			for i := range vals {
-				ptrs[i] = &vals[i]
-			}
-			if err := rs.Scan(ptrs...); err != nil {
-				t.Fatal(err)
-			}
+		for _, vals := range rowValues(t, rs) {
 			for _, v := range vals {
-				if b, ok := v.([]byte); ok {
-					v = string(b)
-				}
 				fmt.Fprintf(&out, "%v|", v)
 			}
 			out.WriteString(table + "\n")
 		}
-		rs.Close()
 	}
 	return strings.ToLower(out.String())
 }
