@@ -121,6 +121,7 @@ func TestEventsTailFollowsALiveServer(t *testing.T) {
 	first := e.startJob(u, 1, nil)
 	e.waitStatus(u, first, 20*time.Second, "completed")
 
+	consumers := streamConsumers(t, e)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var out syncBuffer
@@ -131,7 +132,9 @@ func TestEventsTailFollowsALiveServer(t *testing.T) {
 			"--nats-user", cfg.NatsUser, "--nats-password", cfg.NatsPassword})
 		done <- root.ExecuteContext(ctx)
 	}()
-	time.Sleep(500 * time.Millisecond) // tail starts at the end of the log
+	// tail starts at the end of the log: the next job must begin only
+	// once tail follows the stream, i.e. its consumer exists.
+	waitFor(t, "tail following the log", func() bool { return streamConsumers(t, e) > consumers })
 	job := e.startJob(u, 2, nil)
 	e.waitStatus(u, job, 20*time.Second, "completed")
 	waitFor(t, "tail prints JobCompleted", func() bool { return strings.Contains(out.String(), `"JobCompleted"`) })
@@ -255,4 +258,18 @@ func TestOperatorCommandsRefuseANATSWithoutALog(t *testing.T) {
 	if _, err := c.JS.Stream(ctx, events.Stream); !errors.Is(err, jetstream.ErrStreamNotFound) {
 		t.Fatalf("the events stream exists after the refused commands: %v", err)
 	}
+}
+
+// streamConsumers is how many consumers the event stream has now.
+func streamConsumers(t *testing.T, e *env) int {
+	t.Helper()
+	st, err := e.app.conn.JS.Stream(context.Background(), events.Stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := st.Info(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info.State.Consumers
 }

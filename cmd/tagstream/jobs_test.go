@@ -319,7 +319,13 @@ func TestProjectionRebuildEqualsLiveModels(t *testing.T) {
 	waitFor(t, "quiet", func() bool { return tagger.running.Load() == 0 })
 	e.mustCall("POST", "/api/batch/jobs/"+paused+"/resume", bob.token, nil, 200)
 	e.waitStatus(bob, paused, 20*time.Second, "completed")
-	time.Sleep(200 * time.Millisecond)
+	// The cancelled job's in-flight documents append their outcomes after
+	// the tagger returns: wait until no worker holds a task, so the log is
+	// final before the live models are read.
+	waitFor(t, "workers idle", func() bool {
+		_, fams := scrape(t, e)
+		return value(t, fams, "tagstream_documents_in_flight", nil) == 0
+	})
 
 	ctx := context.Background()
 	if err := e.app.fresh.Sync(ctx); err != nil {
