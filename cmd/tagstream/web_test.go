@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -175,7 +176,21 @@ func TestWebConsoleJourney(t *testing.T) {
 	// Documents already in flight finish; no new one starts while paused.
 	close(gate)
 	p.waitFor("in-flight documents shown", `Number(document.querySelector("#c-ok").textContent) > 0`, `document.querySelector("#c-ok").textContent`, 10*time.Second)
-	time.Sleep(500 * time.Millisecond)
+	// Once no worker holds a task, the page must show what the read
+	// model holds, and that must be part of the job.
+	waitFor(t, "workers idle", func() bool {
+		_, fams := scrape(t, e)
+		return value(t, fams, "tagstream_documents_in_flight", nil) == 0
+	})
+	if err := e.app.fresh.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	held, _, err := e.app.jobs.Get(context.Background(), jobID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.waitFor("page shows every outcome so far", fmt.Sprintf(`document.querySelector("#c-ok").textContent === "%d"`, held.Processed),
+		`document.querySelector("#c-ok").textContent`, 10*time.Second)
 	mid := p.text("#progress-pct")
 	if st := p.text("#job-status"); st != "paused" || mid == "100%" || mid == "0%" {
 		t.Fatalf("while paused: status %q, progress %q; want paused part-way", st, mid)
