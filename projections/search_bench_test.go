@@ -50,7 +50,8 @@ func benchWord(i int) string {
 const benchVocabulary = 20000
 
 // fillSearch applies jobs of benchJobDocs documents, every one tagged (one
-// in 17 failed), through the model's own Apply, one transaction per job.
+// in 17 failed), through the model as the runner applies it (applyJob), one
+// transaction per job.
 func fillSearch(b *testing.B, db *sqldb.DB, n int) {
 	ctx := context.Background()
 	m := projections.NewDocumentSearch()
