@@ -17,6 +17,9 @@ type SearchReader struct {
 	// Tables names the generation that serves reads now (a rebuild
 	// switches it); nil means the first generation's prefix.
 	Tables func() Tables
+	// oneStatement asks every search in one statement, as before the
+	// window (see searchPlan): the benchmark's reference.
+	oneStatement bool
 }
 
 // SearchTables is the first generation's table names.
@@ -288,7 +291,7 @@ func (r *SearchReader) searchSQL(q DocQuery) (searchPlan, error) {
 	if len(where) > 0 {
 		cond = " WHERE " + strings.Join(where, " AND ")
 	}
-	if !indexed || !scoped || r.DB.Dialect != sqldb.Postgres {
+	if !indexed || !scoped || r.DB.Dialect != sqldb.Postgres || r.oneStatement {
 		return searchPlan{sql: "SELECT " + hitColumns + " FROM " + from + cond + page, args: args}, nil
 	}
 	// The scope's newest documents, as the scope's btree yields them (a
