@@ -144,22 +144,22 @@ const MaxSearchLimit = 500
 // of the next page (0 when this one is the last). Every page is one
 // statement walking an index in id order, so a page costs about the same
 // however deep into the results it is; on PostgreSQL a scoped search by
-// words or tags is two (see searchPlan).
+// words or tags may be two (see searchPlan).
 func (r *SearchReader) Search(ctx context.Context, q DocQuery) ([]DocHit, int64, error) {
 	p, err := r.searchSQL(q)
 	if err != nil {
 		return nil, 0, err
 	}
-	out, err := r.hits(ctx, p.sql, p.args)
-	if err != nil {
-		return nil, 0, err
-	}
-	if p.rest != "" && len(out) <= q.Limit {
-		more, err := r.hits(ctx, p.rest, p.restArgs)
-		if err != nil {
+	var out []DocHit
+	if p.window != "" {
+		if out, err = r.hits(ctx, p.window, p.windowArgs); err != nil {
 			return nil, 0, err
 		}
-		out = append(out, more...)
+	}
+	if len(out) <= q.Limit {
+		if out, err = r.hits(ctx, p.sql, p.args); err != nil {
+			return nil, 0, err
+		}
 	}
 	var next int64
 	if len(out) > q.Limit {
@@ -186,25 +186,25 @@ func (r *SearchReader) hits(ctx context.Context, sqlText string, args []any) ([]
 	return out, rows.Err()
 }
 
-// searchPlan is the statements of one page: sql, then rest (if set) when
-// sql found no more than the page, its rows following sql's (lower ids).
+// searchPlan is the statements of one page: window (if set) first, and
+// sql only when window did not fill the page; each alone is the page.
 //
-// Why two on PostgreSQL: its GIN index keeps no order, so a search
+// Why a window on PostgreSQL: its GIN index keeps no order, so a search
 // through it fetches every match and sorts them, and the planner cannot
 // tell when that is slow: it takes the owner's key in the tsquery and
 // owner = ? as independent, and so believes an owner's common word
 // matches a few rows when it matches most of the owner's documents
-// (17 ms a page at 1M documents, growing with the owner's). So sql reads
+// (23 ms a page at 1M documents, growing with the owner's). window reads
 // only the scope's newest searchWindow pages' worth of documents through
 // the (owner, id) or (org_id, id) btree, newest first, testing each
-// tsvector: a common word fills the page there. Only when it does not
-// (a rarer match, of which the GIN fetches few) does rest ask the GIN
-// index for the matches older than that window. The two statements read
-// two snapshots, as two pages do; their id ranges do not overlap, so a
-// document is never listed twice.
+// tsvector, and stops at the page's end: a common word fills the page
+// there. If it does not, the match is rarer than one in searchWindow and
+// sql (the one statement, planned as before) answers the page; the
+// window cost it one short btree walk more. The matches the window found
+// are the newest of the page's, so a full window page is sql's page.
 type searchPlan struct {
-	sql, rest      string
-	args, restArgs []any
+	sql, window      string
+	args, windowArgs []any
 }
 
 // searchWindow is how many pages of the scope's newest documents a
@@ -296,15 +296,11 @@ func (r *SearchReader) searchSQL(q DocQuery) (searchPlan, error) {
 	}
 	// The scope's newest documents, as the scope's btree yields them (a
 	// subquery with LIMIT is planned on its own).
-	n := searchWindow * (q.Limit + 1)
-	window := fmt.Sprintf("SELECT d.* FROM %s d WHERE %s ORDER BY d.id DESC LIMIT %d", docs, strings.Join(conds, " AND "), n)
-	p := searchPlan{sql: "SELECT " + hitColumns + " FROM (" + window + ") d" + cond + page, args: append(sargs[:len(sargs):len(sargs)], args...)}
-	// The rest only if the window was full (else it held the whole
-	// scope): the count and the bound are one-time filters, so the GIN
-	// scan below them does not even start otherwise.
-	p.rest = "WITH w AS MATERIALIZED (" + strings.Replace(window, "d.*", "d.id", 1) + ") SELECT " + hitColumns + " FROM " + from +
-		fmt.Sprintf("%s AND (SELECT count(*) FROM w) = %d AND d.id < (SELECT min(id) FROM w)", cond, n) + page
-	p.restArgs = append(sargs[:len(sargs):len(sargs)], args...)
+	window := fmt.Sprintf("SELECT d.* FROM %s d WHERE %s ORDER BY d.id DESC LIMIT %d",
+		docs, strings.Join(conds, " AND "), searchWindow*(q.Limit+1))
+	p := searchPlan{sql: "SELECT " + hitColumns + " FROM " + from + cond + page, args: args}
+	p.window = "SELECT " + hitColumns + " FROM (" + window + ") d" + cond + page
+	p.windowArgs = append(sargs[:len(sargs):len(sargs)], args...)
 	return p, nil
 }
 

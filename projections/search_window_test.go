@@ -14,9 +14,10 @@ import (
 // TestSearchPagesAcrossTheOwnersWindow covers both statements of a scoped
 // search on PostgreSQL (and the same answers from SQLite): with a page of
 // one, the window of the owner's newest documents is 40 of alice's 120,
-// so a word that is rare there is found partly in the window and partly
-// by the index search of the older ones, and every page must still be
-// the matches in id order, bob's never among them.
+// so a word is found there on some pages and only by the one statement
+// on others (every50 matches once in the window, twice before it), and
+// every page must still be the matches in id order, bob's never among
+// them.
 func TestSearchPagesAcrossTheOwnersWindow(t *testing.T) {
 	eachStore(t, func(t *testing.T, s *searchStore) {
 		type doc struct {
