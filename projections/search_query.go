@@ -17,6 +17,9 @@ type SearchReader struct {
 	// Tables names the generation that serves reads now (a rebuild
 	// switches it); nil means the first generation's prefix.
 	Tables func() Tables
+	// oneStatement asks every search in one statement, as before the
+	// window (see searchPlan): the benchmark's reference.
+	oneStatement bool
 }
 
 // SearchTables is the first generation's table names.
@@ -140,27 +143,23 @@ const MaxSearchLimit = 500
 // Search returns up to q.Limit documents after the cursor, and the cursor
 // of the next page (0 when this one is the last). Every page is one
 // statement walking an index in id order, so a page costs about the same
-// however deep into the results it is.
+// however deep into the results it is; on PostgreSQL a scoped search by
+// words or tags may be two (see searchPlan).
 func (r *SearchReader) Search(ctx context.Context, q DocQuery) ([]DocHit, int64, error) {
-	sqlText, args, err := r.searchSQL(q)
+	p, err := r.searchSQL(q)
 	if err != nil {
 		return nil, 0, err
 	}
-	rows, err := r.DB.Query(ctx, sqlText, args...)
-	if err != nil {
-		return nil, 0, err
-	}
-	defer rows.Close()
 	var out []DocHit
-	for rows.Next() {
-		h, err := scanHit(rows)
-		if err != nil {
+	if p.window != "" {
+		if out, err = r.hits(ctx, p.window, p.windowArgs); err != nil {
 			return nil, 0, err
 		}
-		out = append(out, h)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, 0, err
+	if len(out) <= q.Limit {
+		if out, err = r.hits(ctx, p.sql, p.args); err != nil {
+			return nil, 0, err
+		}
 	}
 	var next int64
 	if len(out) > q.Limit {
@@ -170,22 +169,64 @@ func (r *SearchReader) Search(ctx context.Context, q DocQuery) ([]DocHit, int64,
 	return out, next, nil
 }
 
-func (r *SearchReader) searchSQL(q DocQuery) (string, []any, error) {
+func (r *SearchReader) hits(ctx context.Context, sqlText string, args []any) ([]DocHit, error) {
+	rows, err := r.DB.Query(ctx, sqlText, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []DocHit
+	for rows.Next() {
+		h, err := scanHit(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, h)
+	}
+	return out, rows.Err()
+}
+
+// searchPlan is the statements of one page: window (if set) first, and
+// sql only when window did not fill the page; each alone is the page.
+//
+// Why a window on PostgreSQL: its GIN index keeps no order, so a search
+// through it fetches every match and sorts them, and the planner cannot
+// tell when that is slow: it takes the owner's key in the tsquery and
+// owner = ? as independent, and so believes an owner's common word
+// matches a few rows when it matches most of the owner's documents
+// (23 ms a page at 1M documents, growing with the owner's). window reads
+// only the scope's newest searchWindow pages' worth of documents through
+// the (owner, id) or (org_id, id) btree, newest first, testing each
+// tsvector, and stops at the page's end: a common word fills the page
+// there. If it does not, the match is rarer than one in searchWindow and
+// sql (the one statement, planned as before) answers the page; the
+// window cost it one short btree walk more. The matches the window found
+// are the newest of the page's, so a full window page is sql's page.
+type searchPlan struct {
+	sql, window      string
+	args, windowArgs []any
+}
+
+// searchWindow is how many pages of the scope's newest documents a
+// PostgreSQL search reads through the btree before the GIN index.
+const searchWindow = 20
+
+func (r *SearchReader) searchSQL(q DocQuery) (searchPlan, error) {
 	if q.Limit < 1 || q.Limit > MaxSearchLimit {
-		return "", nil, &QueryError{"limit", fmt.Sprintf("must be between 1 and %d", MaxSearchLimit)}
+		return searchPlan{}, &QueryError{"limit", fmt.Sprintf("must be between 1 and %d", MaxSearchLimit)}
 	}
 	terms, err := parseQuery(q.Text)
 	if err != nil {
-		return "", nil, &QueryError{"q", err.Error()}
+		return searchPlan{}, &QueryError{"q", err.Error()}
 	}
 	if strings.TrimSpace(q.Text) != "" && len(terms) == 0 {
-		return "", nil, &QueryError{"q", "has no words to search for"}
+		return searchPlan{}, &QueryError{"q", "has no words to search for"}
 	}
 	t := r.tables()
 	spec := searchSpec{terms: terms}
 	if q.Tag != "" {
 		if normTag(q.Tag) == "" {
-			return "", nil, &QueryError{"tag", "is empty"}
+			return searchPlan{}, &QueryError{"tag", "is empty"}
 		}
 		spec.keys = append(spec.keys, tagToken(q.Tag))
 	}
@@ -193,7 +234,8 @@ func (r *SearchReader) searchSQL(q DocQuery) (string, []any, error) {
 	// something else is searched: alone, the (owner, id) and (org_id, id)
 	// indexes of documents answer them.
 	scope := q.Scope()
-	if len(spec.keys)+len(terms) > 0 {
+	indexed := len(spec.keys)+len(terms) > 0
+	if indexed {
 		if q.Owner != "" {
 			spec.keys = append(spec.keys, ownerToken(q.Owner))
 		}
@@ -201,23 +243,25 @@ func (r *SearchReader) searchSQL(q DocQuery) (string, []any, error) {
 			spec.keys = append(spec.keys, orgToken(org))
 		}
 	}
-	from, key := t.Name("documents")+" d", "d.id"
+	docs := t.Name("documents")
+	from, key := docs+" d", "d.id"
 	var where []string
 	var args []any
 	switch {
-	case len(spec.keys)+len(terms) == 0:
+	case !indexed:
 	case r.DB.Dialect == sqldb.Postgres:
 		where = append(where, "d.tsv @@ to_tsquery('simple', ?)")
 		args = append(args, tsQuery(spec))
 	default:
 		// CROSS JOIN keeps SQLite's join order: FTS5 walks its rowids
 		// in descending order itself, and stops at the page's end.
-		from = t.Name("fts") + " f CROSS JOIN " + t.Name("documents") + " d ON d.id = f.rowid"
+		from = t.Name("fts") + " f CROSS JOIN " + docs + " d ON d.id = f.rowid"
 		key = "f.rowid"
 		where = append(where, t.Name("fts")+" MATCH ?")
 		args = append(args, ftsMatch(spec))
 	}
 	conds, sargs := scope.where("d")
+	scoped := len(conds) > 0
 	where, args = append(where, conds...), append(args, sargs...)
 	if q.JobID != "" {
 		where = append(where, "d.job_id = ?")
@@ -240,13 +284,24 @@ func (r *SearchReader) searchSQL(q DocQuery) (string, []any, error) {
 	if q.After > 0 {
 		where = append(where, key+" < ?")
 		args = append(args, q.After)
+		conds, sargs = append(conds, "d.id < ?"), append(sargs, q.After)
 	}
-	s := "SELECT " + hitColumns + " FROM " + from
+	page := fmt.Sprintf(" ORDER BY %s DESC LIMIT %d", key, q.Limit+1)
+	cond := ""
 	if len(where) > 0 {
-		s += " WHERE " + strings.Join(where, " AND ")
+		cond = " WHERE " + strings.Join(where, " AND ")
 	}
-	s += fmt.Sprintf(" ORDER BY %s DESC LIMIT %d", key, q.Limit+1)
-	return s, args, nil
+	if !indexed || !scoped || r.DB.Dialect != sqldb.Postgres || r.oneStatement {
+		return searchPlan{sql: "SELECT " + hitColumns + " FROM " + from + cond + page, args: args}, nil
+	}
+	// The scope's newest documents, as the scope's btree yields them (a
+	// subquery with LIMIT is planned on its own).
+	window := fmt.Sprintf("SELECT d.* FROM %s d WHERE %s ORDER BY d.id DESC LIMIT %d",
+		docs, strings.Join(conds, " AND "), searchWindow*(q.Limit+1))
+	p := searchPlan{sql: "SELECT " + hitColumns + " FROM " + from + cond + page, args: args}
+	p.window = "SELECT " + hitColumns + " FROM (" + window + ") d" + cond + page
+	p.windowArgs = append(sargs[:len(sargs):len(sargs)], args...)
+	return p, nil
 }
 
 // Scope is the query's scope.
