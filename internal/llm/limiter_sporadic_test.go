@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tagstream/tagstream/internal/llm/llmfake"
 )
 
 // sporadicProvider has no limit at all but refuses every nth call with a
@@ -48,14 +50,14 @@ func (p *sporadicProvider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.mu.Unlock()
 	}()
 	if refuse {
-		fail(w, http.StatusTooManyRequests, "", "server overloaded, try again")
+		llmfake.Fail(w, http.StatusTooManyRequests, "", "server overloaded, try again")
 		return
 	}
 	select {
 	case <-time.After(p.latency):
 	case <-r.Context().Done():
 	}
-	answer(w, testModel, goodTiers)
+	llmfake.Answer(w, llmfake.Request{Model: testModel, Usage: testUsage}, goodTiers)
 }
 
 // mean is the time-weighted mean of the calls in flight from the first

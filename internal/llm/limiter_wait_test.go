@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/tagstream/tagstream/internal/llm/llmfake"
 )
 
 // A first-contact probe whose caller gives up (its document cancelled
@@ -25,7 +27,7 @@ func TestLimiterCancelledProbeReleasesTheGate(t *testing.T) {
 			}
 			return
 		}
-		answer(w, testModel, goodTiers)
+		llmfake.Answer(w, llmfake.Request{Model: testModel, Usage: testUsage}, goodTiers)
 	}))
 	t.Cleanup(srv.Close)
 	t.Cleanup(func() { close(stop) })
