@@ -28,7 +28,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -43,6 +42,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/tagstream/tagstream/events"
+	"github.com/tagstream/tagstream/internal/llm/llmfake"
 	"github.com/tagstream/tagstream/internal/natsx/natstest"
 )
 
@@ -83,12 +83,10 @@ func tinyRoot(b tb) string {
 	return root
 }
 
-// newBenchLLM is the HTTP fake LLM of fakellm_test.go for benchmarks.
-func newBenchLLM(b tb, latency time.Duration) *fakeLLM {
-	f := &fakeLLM{latency: latency, authSeen: map[string]int{}}
-	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
-	b.Cleanup(f.srv.Close)
-	return f
+// newBenchLLM is the fake provider for benchmarks: it keeps no record of
+// the many requests.
+func newBenchLLM(b tb, latency time.Duration) *llmfake.Server {
+	return llmfake.New(b, llmfake.Options{Latency: latency, DropRequests: true})
 }
 
 // rawPublishRates measures raw 200-byte JetStream publishes on a fresh
@@ -139,7 +137,7 @@ func BenchmarkSuitePipeline(b *testing.B) {
 					n = max(25, workers*25)
 				}
 				llm := newBenchLLM(b, latency)
-				cfg := config{Addr: "127.0.0.1:0", DataDir: b.TempDir(), Workers: workers, LLMBaseURL: llm.baseURL(),
+				cfg := config{Addr: "127.0.0.1:0", DataDir: b.TempDir(), Workers: workers, LLMBaseURL: llm.BaseURL(),
 					LocalRoot: tinyRoot(b), MaxDocuments: 100000, DocTimeout: 5 * time.Minute, AckWait: 60 * time.Second,
 					ShutdownGrace: time.Second, LogLevel: "error", MaxFetchBytes: 50 << 20}
 				e := startEnvTB(b, cfg, newTagger(cfg, testLogger()))
@@ -163,7 +161,7 @@ func BenchmarkSuitePipeline(b *testing.B) {
 				}
 				rate := float64(n*b.N) / elapsed.Seconds()
 				b.ReportMetric(rate, "docs/s")
-				b.ReportMetric(float64(llm.calls.Load())/float64(n*b.N), "llm_calls/doc")
+				b.ReportMetric(float64(llm.Calls())/float64(n*b.N), "llm_calls/doc")
 				if latency > 0 {
 					ideal := float64(workers) / latency.Seconds()
 					b.ReportMetric(rate/ideal, "of_ideal")

@@ -40,7 +40,7 @@ func BenchmarkCacheRerun(b *testing.B) {
 		docs[i] = map[string]any{"file_path": name, "title": fmt.Sprintf("Document %d", i)}
 	}
 	llm := newBenchLLM(b, 200*time.Millisecond)
-	cfg := config{Addr: "127.0.0.1:0", DataDir: b.TempDir(), Workers: workers, LLMBaseURL: llm.baseURL(),
+	cfg := config{Addr: "127.0.0.1:0", DataDir: b.TempDir(), Workers: workers, LLMBaseURL: llm.BaseURL(),
 		LocalRoot: root, MaxDocuments: 100000, DocTimeout: 5 * time.Minute, AckWait: 60 * time.Second,
 		ShutdownGrace: time.Second, LogLevel: "error", MaxFetchBytes: 50 << 20}
 	e := startEnvTB(b, cfg, newTagger(cfg, testLogger()))
@@ -69,12 +69,12 @@ func BenchmarkCacheRerun(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		u := e.register(fmt.Sprintf("cache-%d@example.com", time.Now().UnixNano())) // a fresh owner: a cold cache
 		first, _ := run(u, body)
-		before := llm.calls.Load()
+		before := llm.Calls()
 		stop, cpu0 := cpuProfile(b), cpuTime()
 		second, st := run(u, body)
 		cpu := cpuTime() - cpu0
 		stop()
-		calls := llm.calls.Load() - before
+		calls := llm.Calls() - before
 		usage := st["usage"].(map[string]any)
 		if calls != 0 || usage["cached"].(float64) != float64(n) {
 			b.Fatalf("re-run: %d model calls, usage %v", calls, usage)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/tagstream/tagstream/events"
+	"github.com/tagstream/tagstream/internal/llm/llmfake"
 )
 
 // cacheJob runs a job over the given corpus files and waits for it.
@@ -43,13 +44,13 @@ func taggedEvents(t *testing.T, e *env, job string) []events.DocumentTagged {
 // settings.
 func TestContentCache(t *testing.T) {
 	docsSrv := corpusServer(t)
-	fake := newFakeLLM(t, 0, "")
-	e := pipelineEnv(t, fake.baseURL())
+	fake := llmfake.New(t, llmfake.Options{})
+	e := pipelineEnv(t, fake.BaseURL())
 	alice, bob := e.register("alice@example.com"), e.register("bob@example.com")
 	files := []string{"circular-water.pdf", "tender-notice.pdf", "circular-hindi.pdf"}
 
 	first, st := cacheJob(t, e, alice, docsSrv.URL, files, nil)
-	calls := fake.calls.Load()
+	calls := fake.Calls()
 	if calls < int64(len(files)) || st["usage"].(map[string]any)["cached"].(float64) != 0 {
 		t.Fatalf("first run: %d calls, status %v", calls, st)
 	}
@@ -66,7 +67,7 @@ func TestContentCache(t *testing.T) {
 	}
 
 	second, st := cacheJob(t, e, alice, docsSrv.URL, files, nil)
-	if n := fake.calls.Load(); n != calls {
+	if n := fake.Calls(); n != calls {
 		t.Fatalf("re-run made %d model calls, want 0", n-calls)
 	}
 	u := st["usage"].(map[string]any)
@@ -85,10 +86,10 @@ func TestContentCache(t *testing.T) {
 		who   user
 		extra map[string]any
 	}{{"another owner", bob, nil}, {"cache false", alice, map[string]any{"cache": false}}, {"num_tags 7", alice, map[string]any{"num_tags": 7}}} {
-		before := fake.calls.Load()
+		before := fake.Calls()
 		job, st := cacheJob(t, e, run.who, docsSrv.URL, files, run.extra)
-		if fake.calls.Load()-before < int64(len(files)) || st["usage"].(map[string]any)["cached"].(float64) != 0 {
-			t.Fatalf("%s: %d calls, usage %v", run.name, fake.calls.Load()-before, st["usage"])
+		if fake.Calls()-before < int64(len(files)) || st["usage"].(map[string]any)["cached"].(float64) != 0 {
+			t.Fatalf("%s: %d calls, usage %v", run.name, fake.Calls()-before, st["usage"])
 		}
 		for _, ev := range taggedEvents(t, e, job) {
 			if ev.Metadata.CachedFrom != 0 {

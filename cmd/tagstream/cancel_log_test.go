@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/tagstream/tagstream/internal/llm/llmfake"
 )
 
 // TestNormalCancelLogsNoWarnings: cancelling a job while documents are
@@ -15,7 +17,7 @@ import (
 // nothing is logged at WARN or above, before or after shutdown.
 func TestNormalCancelLogsNoWarnings(t *testing.T) {
 	docsSrv := corpusServer(t)
-	llm := newFakeLLM(t, 0, "")
+	llm := llmfake.New(t, llmfake.Options{})
 	gate := make(chan struct{})
 	var waiting atomic.Int64
 	gated := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -25,7 +27,7 @@ func TestNormalCancelLogsNoWarnings(t *testing.T) {
 		case <-r.Context().Done():
 			return
 		}
-		llm.serve(w, r)
+		llm.ServeHTTP(w, r)
 	}))
 	t.Cleanup(gated.Close)
 	cfg := testConfig(t)

@@ -21,6 +21,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/tagstream/tagstream/events"
+	"github.com/tagstream/tagstream/internal/llm/llmfake"
 	"github.com/tagstream/tagstream/internal/natsx/natstest"
 	"github.com/tagstream/tagstream/internal/testenv"
 	"github.com/tagstream/tagstream/services/dispatch"
@@ -170,9 +171,9 @@ func TestClusterSurvivesLeaderLossAndWorkerKill(t *testing.T) {
 	root := testenv.Corpus(t)
 	cl := natstest.StartCluster(t, 3)
 	const secret = "sk-cluster-test-7319"
-	llm := newFakeLLM(t, 20*time.Millisecond, secret)
+	llm := llmfake.New(t, llmfake.Options{Latency: 20 * time.Millisecond, Key: secret})
 	envVars := []string{"TAGSTREAM_NATS_URL=" + cl.URL(), "TAGSTREAM_SECRETS_KEY=" + newSecretsKey(t),
-		"TAGSTREAM_LOCAL_ROOT=" + root, "TAGSTREAM_LLM_BASE_URL=" + llm.baseURL(),
+		"TAGSTREAM_LOCAL_ROOT=" + root, "TAGSTREAM_LLM_BASE_URL=" + llm.BaseURL(),
 		"TAGSTREAM_WORKERS=4", "TAGSTREAM_TASK_ACK_WAIT=2s", "TAGSTREAM_LOG_LEVEL=info"}
 
 	// The first API process creates the signing key; the second gets a
@@ -240,9 +241,9 @@ func TestClusterSurvivesLeaderLossAndWorkerKill(t *testing.T) {
 	if info, err := stream.Info(ctx); err == nil && info.Cluster != nil {
 		t.Logf("new event stream leader: %s", info.Cluster.Leader)
 	}
-	t.Logf("%d documents in %s across 4 processes, %d starts, %d LLM calls", total, time.Since(start).Round(time.Millisecond), starts, llm.calls.Load())
-	if llm.badKey.Load() != 0 {
-		t.Errorf("%d LLM calls carried a wrong key", llm.badKey.Load())
+	t.Logf("%d documents in %s across 4 processes, %d starts, %d LLM calls", total, time.Since(start).Round(time.Millisecond), starts, llm.Calls())
+	if llm.BadKeys() != 0 {
+		t.Errorf("%d LLM calls carried a wrong key", llm.BadKeys())
 	}
 	// Every process took part, the surviving worker process included (it
 	// decrypted the job's key with the shared secrets key).

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/tagstream/tagstream/events"
+	"github.com/tagstream/tagstream/internal/llm/llmfake"
 	"github.com/tagstream/tagstream/internal/testenv"
 )
 
@@ -71,9 +72,9 @@ func TestKill9MidJobLosesNoDocumentAndCountsNoneTwice(t *testing.T) {
 	}
 	root := testenv.Corpus(t)
 	const secret = "sk-crash-test-DO-NOT-LOG-4242"
-	llm := newFakeLLM(t, 60*time.Millisecond, secret)
+	llm := llmfake.New(t, llmfake.Options{Latency: 60 * time.Millisecond, Key: secret})
 	dataDir := t.TempDir()
-	envVars := []string{"TAGSTREAM_LOCAL_ROOT=" + root, "TAGSTREAM_LLM_BASE_URL=" + llm.baseURL(),
+	envVars := []string{"TAGSTREAM_LOCAL_ROOT=" + root, "TAGSTREAM_LLM_BASE_URL=" + llm.BaseURL(),
 		"TAGSTREAM_WORKERS=4", "TAGSTREAM_TASK_ACK_WAIT=2s", "TAGSTREAM_LOG_LEVEL=debug"}
 	var logs strings.Builder
 
@@ -136,9 +137,9 @@ func TestKill9MidJobLosesNoDocumentAndCountsNoneTwice(t *testing.T) {
 			t.Errorf("row not successful: %v", r)
 		}
 	}
-	t.Logf("%d documents, %d starts (restarted ones start twice), %d LLM calls", total, starts, llm.calls.Load())
-	if llm.badKey.Load() != 0 {
-		t.Errorf("%d LLM calls carried a wrong key", llm.badKey.Load())
+	t.Logf("%d documents, %d starts (restarted ones start twice), %d LLM calls", total, starts, llm.Calls())
+	if llm.BadKeys() != 0 {
+		t.Errorf("%d LLM calls carried a wrong key", llm.BadKeys())
 	}
 
 	// The job's key reached the model but never the log, the logs or any

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tagstream/tagstream/internal/llm/llmfake"
 	"github.com/tagstream/tagstream/internal/testenv"
 )
 
@@ -28,8 +29,8 @@ func pipelineEnv(t *testing.T, llmURL string) *env {
 
 func TestEndToEndOverRealPDFsWithFakeLLM(t *testing.T) {
 	docsSrv := corpusServer(t)
-	llm := newFakeLLM(t, 5*time.Millisecond, "sk-e2e-test")
-	e := pipelineEnv(t, llm.baseURL())
+	llm := llmfake.New(t, llmfake.Options{Latency: 5 * time.Millisecond, Key: "sk-e2e-test"})
+	e := pipelineEnv(t, llm.BaseURL())
 	u := e.register("alice@example.com")
 	files := []string{
 		"circular-water.pdf", "tender-notice.pdf", "circular-hindi.pdf", "circular-water-aes256.pdf",
@@ -85,8 +86,8 @@ func TestEndToEndOverRealPDFsWithFakeLLM(t *testing.T) {
 
 func TestInvalidKeyFailsTheJobAtOnce(t *testing.T) {
 	docsSrv := corpusServer(t)
-	llm := newFakeLLM(t, 0, "sk-the-right-key")
-	e := pipelineEnv(t, llm.baseURL())
+	llm := llmfake.New(t, llmfake.Options{Key: "sk-the-right-key"})
+	e := pipelineEnv(t, llm.BaseURL())
 	u := e.register("alice@example.com")
 	docs := make([]any, 40)
 	for i := range docs {
@@ -98,7 +99,7 @@ func TestInvalidKeyFailsTheJobAtOnce(t *testing.T) {
 	if reason, _ := st["reason"].(string); reason != "invalid API key for model openai/gpt-4o-mini" {
 		t.Fatalf("reason %q", st["reason"])
 	}
-	if calls := llm.calls.Load(); calls > 8 {
+	if calls := llm.Calls(); calls > 8 {
 		t.Fatalf("%d model calls for an invalid key: the job kept burning documents", calls)
 	}
 	if st["failed_count"].(float64) != 40 || st["progress"].(float64) != 1 {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/tagstream/tagstream/internal/llm/llmfake"
 	"github.com/tagstream/tagstream/internal/natsx"
 	"github.com/tagstream/tagstream/internal/testenv"
 	"github.com/tagstream/tagstream/services"
@@ -45,9 +46,9 @@ func TestServeKill9Rounds(t *testing.T) {
 	rng := rand.New(rand.NewPCG(seed, 7))
 	t.Logf("%d rounds, seed %d", rounds, seed)
 	const secret = "sk-soak-test-5150"
-	llm := newFakeLLM(t, 2*time.Millisecond, secret)
+	llm := llmfake.New(t, llmfake.Options{Latency: 2 * time.Millisecond, Key: secret})
 	dataDir := t.TempDir()
-	envVars := []string{"TAGSTREAM_LOCAL_ROOT=" + root, "TAGSTREAM_LLM_BASE_URL=" + llm.baseURL(),
+	envVars := []string{"TAGSTREAM_LOCAL_ROOT=" + root, "TAGSTREAM_LLM_BASE_URL=" + llm.BaseURL(),
 		"TAGSTREAM_WORKERS=8", "TAGSTREAM_TASK_ACK_WAIT=2s", "TAGSTREAM_LOG_LEVEL=warn"}
 	total := 1000
 	if raceEnabled() {
@@ -107,11 +108,11 @@ func TestServeKill9Rounds(t *testing.T) {
 	if n := len(e.mustCall("GET", "/api/batch/active", u.token, nil, 200)["jobs"].([]any)); n != 0 {
 		t.Errorf("%d jobs still active", n)
 	}
-	if llm.badKey.Load() != 0 {
-		t.Errorf("%d LLM calls carried a wrong key", llm.badKey.Load())
+	if llm.BadKeys() != 0 {
+		t.Errorf("%d LLM calls carried a wrong key", llm.BadKeys())
 	}
 	t.Logf("%d kills over %d jobs of %d documents in %s, %d LLM calls", rounds, len(jobs), total,
-		time.Since(begin).Round(time.Millisecond), llm.calls.Load())
+		time.Since(begin).Round(time.Millisecond), llm.Calls())
 }
 
 // postAndForget sends a JSON POST whose outcome the caller does not need.

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tagstream/tagstream/internal/llm/llmfake"
 	"github.com/tagstream/tagstream/internal/secrets"
 	"github.com/tagstream/tagstream/internal/testenv"
 )
@@ -19,9 +20,9 @@ func TestSIGTERMFinishesOrReleasesInFlightDocuments(t *testing.T) {
 		t.Skip("process test skipped in -short mode")
 	}
 	root := testenv.Corpus(t)
-	llm := newFakeLLM(t, 400*time.Millisecond, "")
+	llm := llmfake.New(t, llmfake.Options{Latency: 400 * time.Millisecond})
 	dataDir := t.TempDir()
-	envVars := []string{"TAGSTREAM_LOCAL_ROOT=" + root, "TAGSTREAM_LLM_BASE_URL=" + llm.baseURL(),
+	envVars := []string{"TAGSTREAM_LOCAL_ROOT=" + root, "TAGSTREAM_LLM_BASE_URL=" + llm.BaseURL(),
 		"TAGSTREAM_WORKERS=4", "TAGSTREAM_TASK_ACK_WAIT=2s", "TAGSTREAM_SHUTDOWN_GRACE=3s"}
 	c := startChild(t, dataDir, envVars...)
 	e := remote(t, c.url)
@@ -32,7 +33,7 @@ func TestSIGTERMFinishesOrReleasesInFlightDocuments(t *testing.T) {
 	}
 	job := e.mustCall("POST", "/api/batch/start", u.token, map[string]any{"documents": docs,
 		"config": map[string]any{"api_key": "sk-graceful", "model_name": "openai/gpt-4o-mini", "cache": false}}, 200)["job_id"].(string)
-	waitFor(t, "documents in flight", func() bool { return llm.calls.Load() >= 4 })
+	waitFor(t, "documents in flight", func() bool { return llm.Calls() >= 4 })
 
 	start := time.Now()
 	if err := c.cmd.Process.Signal(syscall.SIGTERM); err != nil {

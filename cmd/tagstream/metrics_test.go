@@ -17,6 +17,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+	"github.com/tagstream/tagstream/internal/llm/llmfake"
 	"github.com/tagstream/tagstream/internal/natsx"
 	"github.com/tagstream/tagstream/internal/testenv"
 	"github.com/tagstream/tagstream/services/pipeline"
@@ -319,15 +320,15 @@ func TestReadyFollowsNATS(t *testing.T) {
 // latency by model and outcome, tokens and the rate-limit wait all show.
 func TestModelMetricsThroughPipeline(t *testing.T) {
 	root := testenv.Corpus(t)
-	llm := newFakeLLM(t, time.Millisecond, metricsTestKey)
-	llm.status = func(n int64) (int, string) {
-		if n == 1 {
-			return http.StatusTooManyRequests, "1"
-		}
-		return 0, ""
-	}
+	llm := llmfake.New(t, llmfake.Options{Latency: time.Millisecond, Key: metricsTestKey,
+		Status: func(r llmfake.Request) (int, string) {
+			if r.N == 0 {
+				return http.StatusTooManyRequests, "1"
+			}
+			return 0, ""
+		}})
 	cfg := testConfig(t)
-	cfg.LocalRoot, cfg.LLMBaseURL, cfg.Workers = root, llm.baseURL(), 1
+	cfg.LocalRoot, cfg.LLMBaseURL, cfg.Workers = root, llm.BaseURL(), 1
 	e := startEnv(t, cfg, newTagger(cfg, testLogger()))
 	u := e.register("model@example.com")
 	out := e.mustCall("POST", "/api/batch/start", u.token, map[string]any{

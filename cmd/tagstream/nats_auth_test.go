@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/tagstream/tagstream/internal/llm/llmfake"
 	"github.com/tagstream/tagstream/internal/testenv"
 )
 
@@ -48,7 +49,7 @@ func TestNATSListenerAuthenticatesWorkers(t *testing.T) {
 	natsAddr := ln.Addr().String()
 	ln.Close()
 	const apiKey = "sk-nats-auth-5151"
-	llm := newFakeLLM(t, time.Millisecond, apiKey)
+	llm := llmfake.New(t, llmfake.Options{Latency: time.Millisecond, Key: apiKey})
 	cfg := testConfig(t)
 	cfg.NatsListen = natsAddr
 	cfg.SecretsKey = newSecretsKey(t)
@@ -79,7 +80,7 @@ func TestNATSListenerAuthenticatesWorkers(t *testing.T) {
 	}
 
 	common := []string{"TAGSTREAM_NATS_URL=" + url, "TAGSTREAM_SECRETS_KEY=" + cfg.SecretsKey,
-		"TAGSTREAM_LOCAL_ROOT=" + root, "TAGSTREAM_LLM_BASE_URL=" + llm.baseURL(), "TAGSTREAM_WORKERS=2",
+		"TAGSTREAM_LOCAL_ROOT=" + root, "TAGSTREAM_LLM_BASE_URL=" + llm.BaseURL(), "TAGSTREAM_WORKERS=2",
 		"TAGSTREAM_NATS_USER=" + cfg.NatsUser, "TAGSTREAM_NATS_LISTEN="}
 	bad := startProcess(t, "worker", t.TempDir(), append(common, "TAGSTREAM_NATS_PASSWORD=not-the-password")...)
 	waitFor(t, "the wrong-password worker gives up", func() bool { return strings.Contains(bad.logText(), "tagstream: ") })

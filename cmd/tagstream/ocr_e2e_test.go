@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tagstream/tagstream/internal/llm/llmfake"
 	"github.com/tagstream/tagstream/internal/testenv"
 )
 
@@ -16,10 +17,10 @@ func TestScansAndHindiEndToEnd(t *testing.T) {
 	testenv.RequireTool(t, "tesseract")
 	testenv.RequireTool(t, "pdftoppm")
 	docsSrv := corpusServer(t)
-	llm := newFakeLLM(t, 0, "sk-e2e-test")
+	llm := llmfake.New(t, llmfake.Options{Key: "sk-e2e-test"})
 	cfg := testConfig(t)
 	cfg.AllowPrivate = true
-	cfg.LLMBaseURL = llm.baseURL()
+	cfg.LLMBaseURL = llm.BaseURL()
 	// OCR takes seconds a page, many more on a loaded machine; the
 	// harness's 30 s would fail documents that production's 5 min allows.
 	cfg.DocTimeout = 5 * time.Minute

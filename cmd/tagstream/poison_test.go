@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tagstream/tagstream/events"
+	"github.com/tagstream/tagstream/internal/llm/llmfake"
 	"github.com/tagstream/tagstream/services/job"
 	"github.com/tagstream/tagstream/services/pipeline"
 )
@@ -101,9 +102,9 @@ func TestPoisonDocumentIsQuarantinedAfterRepeatedDeaths(t *testing.T) {
 		t.Skip("crash test skipped in -short mode")
 	}
 	const secret = "sk-poison-test-4242"
-	llm := newFakeLLM(t, 5*time.Millisecond, secret)
+	llm := llmfake.New(t, llmfake.Options{Latency: 5 * time.Millisecond, Key: secret})
 	dataDir := t.TempDir()
-	envVars := []string{"TAGSTREAM_LOCAL_ROOT=" + tinyRoot(t), "TAGSTREAM_LLM_BASE_URL=" + llm.baseURL(),
+	envVars := []string{"TAGSTREAM_LOCAL_ROOT=" + tinyRoot(t), "TAGSTREAM_LLM_BASE_URL=" + llm.BaseURL(),
 		"TAGSTREAM_WORKERS=2", "TAGSTREAM_TASK_ACK_WAIT=1s", "TAGSTREAM_LOG_LEVEL=info", dieOnTitleEnv + "=poison"}
 
 	c := spawnMortal(t, dataDir, envVars...)

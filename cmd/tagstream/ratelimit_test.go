@@ -17,12 +17,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tagstream/tagstream/internal/llm/llmfake"
 	"github.com/tagstream/tagstream/internal/testenv"
 )
 
 // Rate-limit behaviour of the real pipeline (production tagger: local
-// fetch, pdftext, llm client with its pacers and retries) against a fake
-// OpenAI-compatible endpoint that answers 429 with Retry-After.
+// fetch, pdftext, llm client with its pacers and retries) against the fake
+// OpenAI-compatible provider answering 429 with Retry-After and
+// x-ratelimit-* headers.
 
 // rlRequest is one request as the fake saw it, timed on the server side.
 type rlRequest struct {
@@ -36,53 +38,50 @@ type rlRequest struct {
 	sent    time.Time     // client side: when the request entered the transport
 }
 
-// rlFake decides per request whether to answer 429 (decide) or to delegate
-// to the ordinary fakeLLM answer, and records every request.
+// rlFake puts a recorder in front of the shared fake provider (llmfake),
+// whose Status hook asks decide whether to answer 429 (with Retry-After
+// and x-ratelimit-* headers, or bare when retryAfter is 0); it records
+// every request as the fake saw it.
 type rlFake struct {
-	srv      *httptest.Server
-	ok       *fakeLLM
-	decide   func(n int64, inflight int) (limited bool, retryAfter int)
-	calls    atomic.Int64
-	mu       sync.Mutex
-	inflight int
-	maxSeen  int
-	log      []rlRequest
-	// area is in-flight × seconds from the first request to changed,
-	// for the time-weighted mean of the requests in flight.
-	area           float64
-	first, changed time.Time
-}
-
-// moveLocked changes the requests in flight by delta.
-func (f *rlFake) moveLocked(delta int) {
-	now := time.Now()
-	if f.first.IsZero() {
-		f.first, f.changed = now, now
-	}
-	f.area += float64(f.inflight) * now.Sub(f.changed).Seconds()
-	f.changed = now
-	f.inflight += delta
-	f.maxSeen = max(f.maxSeen, f.inflight)
+	srv *httptest.Server
+	llm *llmfake.Server
+	ids atomic.Int64
+	mu  sync.Mutex
+	log []rlRequest
 }
 
 // concurrency returns the peak and the time-weighted mean of the
 // requests in flight at the fake.
-func (f *rlFake) concurrency() (peak int, mean float64) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if span := f.changed.Sub(f.first).Seconds(); span > 0 {
-		mean = f.area / span
-	}
-	return f.maxSeen, mean
-}
+func (f *rlFake) concurrency() (peak int, mean float64) { return f.llm.Concurrency() }
 
 var titleLine = regexp.MustCompile(`(?m)^Title: (.*)$`)
 
-func newRLFake(t *testing.T, latency time.Duration, decide func(n int64, inflight int) (bool, int)) *rlFake {
-	f := &rlFake{ok: &fakeLLM{latency: latency, authSeen: map[string]int{}}, decide: decide}
+func newRLFake(t *testing.T, latency time.Duration, decide func(n int64, inflight int) (limited bool, retryAfter int)) *rlFake {
+	f := &rlFake{}
+	f.llm = llmfake.New(t, llmfake.Options{Latency: latency, Status: func(r llmfake.Request) (int, string) {
+		limited, retry := decide(int64(r.N+1), r.InFlight)
+		switch {
+		case !limited:
+			return 0, ""
+		case retry > 0:
+			return http.StatusTooManyRequests, strconv.Itoa(retry)
+		}
+		return http.StatusTooManyRequests, "" // a bare 429, no hint
+	}})
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(f.srv.Close)
 	return f
+}
+
+// statusWriter notes the status a handler writes.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
 }
 
 func (f *rlFake) serve(w http.ResponseWriter, r *http.Request) {
@@ -110,34 +109,21 @@ func (f *rlFake) serve(w http.ResponseWriter, r *http.Request) {
 	if ns, err := strconv.ParseInt(r.Header.Get("X-Test-Sent"), 10, 64); err == nil {
 		rec.sent = stampBase.Add(time.Duration(ns))
 	}
-	n := f.calls.Add(1)
-	rec.id = n
-	w.Header().Set("X-Test-Call", strconv.FormatInt(n, 10))
-	f.mu.Lock()
-	f.moveLocked(1)
-	limited, retry := f.decide(n, f.inflight)
-	f.mu.Unlock()
-	defer func() {
-		f.mu.Lock()
-		f.moveLocked(-1)
-		f.log = append(f.log, rec)
-		f.mu.Unlock()
-	}()
-	if limited {
-		rec.status, rec.retry = http.StatusTooManyRequests, time.Duration(retry)*time.Second
-		if retry > 0 { // 0: a bare 429, no hint
-			w.Header().Set("Retry-After", strconv.Itoa(retry))
+	rec.id = f.ids.Add(1)
+	w.Header().Set("X-Test-Call", strconv.FormatInt(rec.id, 10))
+	sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+	f.llm.ServeHTTP(sw, r)
+	rec.status = sw.status
+	if rec.status == http.StatusTooManyRequests {
+		if secs, err := strconv.Atoi(w.Header().Get("Retry-After")); err == nil {
+			rec.retry = time.Duration(secs) * time.Second
 		}
-		w.WriteHeader(http.StatusTooManyRequests)
-		fmt.Fprint(w, `{"error":{"message":"Rate limit exceeded"}}`)
-		if fl, ok := w.(http.Flusher); ok {
-			fl.Flush()
-		}
-		rec.replied = time.Now()
-		return
+		_ = http.NewResponseController(w).Flush()
+		rec.replied = time.Now() // the "429 time": written and flushed
 	}
-	rec.status = http.StatusOK
-	f.ok.serve(w, r)
+	f.mu.Lock()
+	f.log = append(f.log, rec)
+	f.mu.Unlock()
 }
 
 func (f *rlFake) requests() []rlRequest {

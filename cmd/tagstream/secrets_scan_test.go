@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/tagstream/tagstream/internal/llm/llmfake"
 )
 
 // TestPlantedSecretsStayOutOfTheLog plants secrets where a careless path
@@ -33,17 +34,14 @@ func TestPlantedSecretsStayOutOfTheLog(t *testing.T) {
 	// The provider refuses both keys and echoes each minus its last
 	// character: 400 (the document fails) for the job's key, 401 (the job
 	// fails) for the server's.
-	provider := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		key := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+	provider := llmfake.New(t, llmfake.Options{Script: func(_ int, r llmfake.Request, w http.ResponseWriter) {
+		key := strings.TrimPrefix(r.Auth, "Bearer ")
 		status := http.StatusBadRequest
 		if key == serverKey {
 			status = http.StatusUnauthorized
 		}
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(status)
-		fmt.Fprintf(w, `{"error":{"message":"Incorrect API key provided: %s. You can find your key at https://example.invalid"}}`, key[:len(key)-1])
-	}))
-	t.Cleanup(provider.Close)
+		llmfake.Fail(w, status, "", "Incorrect API key provided: "+key[:len(key)-1]+". You can find your key at https://example.invalid")
+	}})
 	intranet := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		fmt.Fprintf(w, "internal admin token: %s\nDB_HOST=10.0.0.5\n", webSecret)
@@ -51,7 +49,7 @@ func TestPlantedSecretsStayOutOfTheLog(t *testing.T) {
 	t.Cleanup(intranet.Close)
 
 	cfg := testConfig(t)
-	cfg.LLMBaseURL, cfg.LLMAPIKey = provider.URL+"/v1", serverKey
+	cfg.LLMBaseURL, cfg.LLMAPIKey = provider.BaseURL(), serverKey
 	cfg.AllowPrivate = true
 	cfg.LocalRoot = t.TempDir()
 	if err := os.WriteFile(filepath.Join(cfg.LocalRoot, "good.pdf"), tinyPDF(), 0o600); err != nil {

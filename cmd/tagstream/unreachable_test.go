@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tagstream/tagstream/events"
+	"github.com/tagstream/tagstream/internal/llm/llmfake"
 	jobpkg "github.com/tagstream/tagstream/services/job"
 )
 
@@ -80,15 +81,15 @@ func TestUnreachableModelFailsTheJobFast(t *testing.T) {
 // once it is back): no document fails, and status says why.
 func TestModelGoneAwayPausesTheJob(t *testing.T) {
 	docsSrv := corpusServer(t)
-	llm := newFakeLLM(t, 20*time.Millisecond, "")
-	e := pipelineEnv(t, llm.baseURL())
+	llm := llmfake.New(t, llmfake.Options{Latency: 20 * time.Millisecond})
+	e := pipelineEnv(t, llm.BaseURL())
 	u, job := unreachableJob(t, e, docsSrv.URL)
 	waitFor(t, "some documents tagged", func() bool {
 		n, _ := e.status(u, job)["processed_count"].(float64)
 		return n >= 3
 	})
-	addr := llm.srv.Listener.Addr().String()
-	llm.srv.Close() // closes the listener and every connection: refused from now on
+	addr := llm.Addr()
+	llm.Close() // closes the listener and every connection: refused from now on
 	st := e.waitStatus(u, job, 60*time.Second, "paused", "failed", "completed")
 	reason, _ := st["reason"].(string)
 	want := "cannot reach the model endpoint http://" + addr + ": connection refused"

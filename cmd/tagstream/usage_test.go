@@ -10,6 +10,7 @@ import (
 
 	"github.com/tagstream/tagstream/events"
 	"github.com/tagstream/tagstream/internal/llm"
+	"github.com/tagstream/tagstream/internal/llm/llmfake"
 	"github.com/tagstream/tagstream/internal/pdftext"
 )
 
@@ -18,10 +19,10 @@ import (
 // status sums them, and `batch status` shows calls, tokens and cost.
 func TestUsageRecordedAndShown(t *testing.T) {
 	docsSrv := corpusServer(t)
-	fake := newFakeLLM(t, 0, "")
+	fake := llmfake.New(t, llmfake.Options{})
 	cfg := testConfig(t)
 	cfg.AllowPrivate = true
-	cfg.LLMBaseURL = fake.baseURL()
+	cfg.LLMBaseURL = fake.BaseURL()
 	cfg.ModelPrices = "openai/gpt-4o-mini=1000/2000" // the fake answers 120 prompt + 40 completion tokens: $0.2 a call
 	e := startEnv(t, cfg, newTagger(cfg, testLogger()))
 	u := e.register("alice@example.com")
@@ -54,10 +55,10 @@ func TestUsageRecordedAndShown(t *testing.T) {
 		cost += md.CostUSD
 	}
 	usage, _ := st["usage"].(map[string]any)
-	if usage == nil || usage["model_calls"].(float64) != float64(calls) || usage["model_calls"].(float64) != float64(fake.calls.Load()) ||
+	if usage == nil || usage["model_calls"].(float64) != float64(calls) || usage["model_calls"].(float64) != float64(fake.Calls()) ||
 		usage["prompt_tokens"].(float64) != float64(120*calls) || usage["completion_tokens"].(float64) != float64(40*calls) ||
 		math.Abs(usage["cost_usd"].(float64)-cost) > 1e-9 || usage["cached"].(float64) != 0 {
-		t.Fatalf("status usage %v; events: %d calls, $%v; fake saw %d calls", usage, calls, cost, fake.calls.Load())
+		t.Fatalf("status usage %v; events: %d calls, $%v; fake saw %d calls", usage, calls, cost, fake.Calls())
 	}
 
 	clientEnv(t)

@@ -9,11 +9,13 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tagstream/tagstream/internal/llm/llmfake"
 )
 
 func TestTagGoodJSON(t *testing.T) {
 	f := newFake(t, always(goodTiers))
-	res, err := testClient(f.baseURL(), nil).Tag(context.Background(), baseRequest())
+	res, err := testClient(f.BaseURL(), nil).Tag(context.Background(), baseRequest())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,12 +31,12 @@ func TestTagGoodJSON(t *testing.T) {
 	if res.PromptTokens != 10 || res.CompletionTokens != 5 || res.TotalTokens != 15 {
 		t.Errorf("tokens = %d/%d/%d", res.PromptTokens, res.CompletionTokens, res.TotalTokens)
 	}
-	r := f.requests()[0]
-	if r.path != "/v1/chat/completions" || r.auth != "Bearer "+testKey || r.model != testModel || !r.jsonMode {
+	r := f.Requests()[0]
+	if r.Path != "/v1/chat/completions" || r.Auth != "Bearer "+testKey || r.Model != testModel || !r.JSONMode {
 		t.Errorf("request = %+v", r)
 	}
 	for _, s := range []string{`"names"`, `"subjects"`, `"actions"`, "about 12 tags", "Jal Jeevan Mission", "Title: Water quality circular"} {
-		if !strings.Contains(r.userPrompt, s) {
+		if !strings.Contains(r.UserPrompt, s) {
 			t.Errorf("prompt lacks %q", s)
 		}
 	}
@@ -52,12 +54,12 @@ func TestTagAnswerShapes(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			f := newFake(t, always(content))
-			res, err := testClient(f.baseURL(), nil).Tag(context.Background(), baseRequest())
+			res, err := testClient(f.BaseURL(), nil).Tag(context.Background(), baseRequest())
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(res.Tags) != 6 || len(f.requests()) != 1 {
-				t.Fatalf("tags = %q after %d requests, want 6 tags after 1", res.Tags, len(f.requests()))
+			if len(res.Tags) != 6 || len(f.Requests()) != 1 {
+				t.Fatalf("tags = %q after %d requests, want 6 tags after 1", res.Tags, len(f.Requests()))
 			}
 			if !contains(res.Tags, "jal jeevan mission") || !contains(res.Tags, "water quality") {
 				t.Errorf("tags = %q", res.Tags)
@@ -67,19 +69,19 @@ func TestTagAnswerShapes(t *testing.T) {
 }
 
 func TestTagTooFewTagsOneFollowUp(t *testing.T) {
-	f := newFake(t, func(n int, r seen, w http.ResponseWriter) {
+	f := newFake(t, func(n int, r llmfake.Request, w http.ResponseWriter) {
 		switch n {
 		case 0: // 3 usable tags out of 6: "pdf", "2025" and "document" go
-			answer(w, r.model, `{"names": ["Jal Jeevan Mission", "pdf"], "subjects": ["water quality", "2025"], "actions": ["office memorandum", "document"]}`)
+			llmfake.Answer(w, r, `{"names": ["Jal Jeevan Mission", "pdf"], "subjects": ["water quality", "2025"], "actions": ["office memorandum", "document"]}`)
 		default:
-			answer(w, r.model, `{"tags": ["water quality", "arsenic", "fluoride", "nitrate", "gram panchayat"]}`)
+			llmfake.Answer(w, r, `{"tags": ["water quality", "arsenic", "fluoride", "nitrate", "gram panchayat"]}`)
 		}
 	})
-	res, err := testClient(f.baseURL(), nil).Tag(context.Background(), baseRequest())
+	res, err := testClient(f.BaseURL(), nil).Tag(context.Background(), baseRequest())
 	if err != nil {
 		t.Fatal(err)
 	}
-	reqs := f.requests()
+	reqs := f.Requests()
 	if len(reqs) != 2 || res.Calls != 2 {
 		t.Fatalf("%d requests (Calls %d), want exactly one follow-up", len(reqs), res.Calls)
 	}
@@ -87,12 +89,12 @@ func TestTagTooFewTagsOneFollowUp(t *testing.T) {
 	if !reflect.DeepEqual(res.Tags, want) {
 		t.Errorf("tags = %q, want %q", res.Tags, want)
 	}
-	fu := reqs[1].userPrompt
+	fu := reqs[1].UserPrompt
 	if !strings.Contains(fu, "3 more tags") || !strings.Contains(fu, "jal jeevan mission, water quality, office memorandum") {
 		t.Errorf("follow-up prompt = %q", fu)
 	}
-	if reqs[1].messages != 4 {
-		t.Errorf("follow-up has %d messages, want the conversation (4)", reqs[1].messages)
+	if reqs[1].Messages != 4 {
+		t.Errorf("follow-up has %d messages, want the conversation (4)", reqs[1].Messages)
 	}
 	if res.TotalTokens != 30 || res.Attempts != 1 {
 		t.Errorf("total tokens %d attempts %d", res.TotalTokens, res.Attempts)
@@ -101,44 +103,44 @@ func TestTagTooFewTagsOneFollowUp(t *testing.T) {
 
 func TestTagFollowUpStillShortStops(t *testing.T) {
 	f := newFake(t, always(`{"tags": ["water quality", "arsenic"]}`))
-	res, err := testClient(f.baseURL(), nil).Tag(context.Background(), baseRequest())
+	res, err := testClient(f.BaseURL(), nil).Tag(context.Background(), baseRequest())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(f.requests()) != 2 || len(res.Tags) != 2 {
-		t.Errorf("%d requests, tags %q: want 2 requests and the 2 tags the text supports", len(f.requests()), res.Tags)
+	if len(f.Requests()) != 2 || len(res.Tags) != 2 {
+		t.Errorf("%d requests, tags %q: want 2 requests and the 2 tags the text supports", len(f.Requests()), res.Tags)
 	}
 }
 
 func TestTagMalformed(t *testing.T) {
 	f := newFake(t, always("I am unable to tag this text."))
-	res, err := testClient(f.baseURL(), nil).Tag(context.Background(), baseRequest())
+	res, err := testClient(f.BaseURL(), nil).Tag(context.Background(), baseRequest())
 	var e *Error
 	if !errors.As(err, &e) || e.Kind != KindMalformed {
 		t.Fatalf("err = %v, want malformed", err)
 	}
-	if len(f.requests()) != 2 || res.Calls != 2 {
-		t.Errorf("%d requests, want main + one follow-up", len(f.requests()))
+	if len(f.Requests()) != 2 || res.Calls != 2 {
+		t.Errorf("%d requests, want main + one follow-up", len(f.Requests()))
 	}
 }
 
 func TestTag429HonoursRetryAfter(t *testing.T) {
-	f := newFake(t, func(n int, r seen, w http.ResponseWriter) {
+	f := newFake(t, func(n int, r llmfake.Request, w http.ResponseWriter) {
 		if n == 0 {
-			fail(w, http.StatusTooManyRequests, "1", "Rate limit exceeded")
+			llmfake.Fail(w, http.StatusTooManyRequests, "1", "Rate limit exceeded")
 			return
 		}
-		answer(w, r.model, goodTiers)
+		llmfake.Answer(w, r, goodTiers)
 	})
-	res, err := testClient(f.baseURL(), nil).Tag(context.Background(), baseRequest())
+	res, err := testClient(f.BaseURL(), nil).Tag(context.Background(), baseRequest())
 	if err != nil {
 		t.Fatal(err)
 	}
-	reqs := f.requests()
+	reqs := f.Requests()
 	if len(reqs) != 2 || res.Attempts != 2 || res.Calls != 2 {
 		t.Fatalf("%d requests, attempts %d", len(reqs), res.Attempts)
 	}
-	if gap := reqs[1].at.Sub(reqs[0].at); gap < time.Second {
+	if gap := reqs[1].At.Sub(reqs[0].At); gap < time.Second {
 		t.Errorf("retry arrived %v after the 429, before Retry-After (1s)", gap)
 	}
 }
@@ -146,26 +148,26 @@ func TestTag429HonoursRetryAfter(t *testing.T) {
 // TestTag429BoundedByDeadline: a 429 is not a document failure, so it does
 // not spend MaxAttempts; the document's deadline is what ends the waiting.
 func TestTag429BoundedByDeadline(t *testing.T) {
-	f := newFake(t, func(_ int, _ seen, w http.ResponseWriter) {
-		fail(w, http.StatusTooManyRequests, "0", "Rate limit exceeded")
+	f := newFake(t, func(_ int, _ llmfake.Request, w http.ResponseWriter) {
+		llmfake.Fail(w, http.StatusTooManyRequests, "0", "Rate limit exceeded")
 	})
-	c := testClient(f.baseURL(), func(c *Config) { c.MaxAttempts = 3; c.DocTimeout = time.Second; c.MaxBackoff = 100 * time.Millisecond })
+	c := testClient(f.BaseURL(), func(c *Config) { c.MaxAttempts = 3; c.DocTimeout = time.Second; c.MaxBackoff = 100 * time.Millisecond })
 	res, err := c.Tag(context.Background(), baseRequest())
 	var e *Error
 	if !errors.As(err, &e) || e.Kind != KindRateLimited || e.Status != 429 {
 		t.Fatalf("err = %#v, want rate_limited", err)
 	}
-	if n := len(f.requests()); n <= 3 || res.Attempts != n {
+	if n := len(f.Requests()); n <= 3 || res.Attempts != n {
 		t.Errorf("%d requests (%d attempts), want more than MaxAttempts (3) until the deadline", n, res.Attempts)
 	}
 }
 
 func TestTagAuthFailsAtOnce(t *testing.T) {
 	for _, status := range []int{http.StatusUnauthorized, http.StatusForbidden} {
-		f := newFake(t, func(_ int, _ seen, w http.ResponseWriter) {
-			fail(w, status, "", "Incorrect API key provided: "+testKey)
+		f := newFake(t, func(_ int, _ llmfake.Request, w http.ResponseWriter) {
+			llmfake.Fail(w, status, "", "Incorrect API key provided: "+testKey)
 		})
-		_, err := testClient(f.baseURL(), nil).Tag(context.Background(), baseRequest())
+		_, err := testClient(f.BaseURL(), nil).Tag(context.Background(), baseRequest())
 		var e *Error
 		if !errors.As(err, &e) || e.Kind != KindAuth || e.Status != status {
 			t.Fatalf("err = %#v, want auth", err)
@@ -173,7 +175,7 @@ func TestTagAuthFailsAtOnce(t *testing.T) {
 		if err.Error() != "invalid API key for model "+testModel {
 			t.Errorf("message = %q", err.Error())
 		}
-		if n := len(f.requests()); n != 1 {
+		if n := len(f.Requests()); n != 1 {
 			t.Errorf("%d requests for HTTP %d, want exactly 1", n, status)
 		}
 	}
@@ -181,125 +183,129 @@ func TestTagAuthFailsAtOnce(t *testing.T) {
 
 func TestTagBadRequest(t *testing.T) {
 	msg := "This model's maximum context length is 8192 tokens."
-	f := newFake(t, func(_ int, _ seen, w http.ResponseWriter) { fail(w, http.StatusBadRequest, "", msg) })
-	_, err := testClient(f.baseURL(), nil).Tag(context.Background(), baseRequest())
+	f := newFake(t, func(_ int, _ llmfake.Request, w http.ResponseWriter) { llmfake.Fail(w, http.StatusBadRequest, "", msg) })
+	_, err := testClient(f.BaseURL(), nil).Tag(context.Background(), baseRequest())
 	var e *Error
 	if !errors.As(err, &e) || e.Kind != KindBadRequest || e.Status != 400 || err.Error() != msg {
 		t.Fatalf("err = %#v, want bad_request %q", err, msg)
 	}
-	if n := len(f.requests()); n != 1 {
+	if n := len(f.Requests()); n != 1 {
 		t.Errorf("%d requests, want 1", n)
 	}
 }
 
 func TestTag500ThenSuccess(t *testing.T) {
-	f := newFake(t, func(n int, r seen, w http.ResponseWriter) {
+	f := newFake(t, func(n int, r llmfake.Request, w http.ResponseWriter) {
 		if n == 0 {
-			fail(w, http.StatusBadGateway, "", "upstream error")
+			llmfake.Fail(w, http.StatusBadGateway, "", "upstream error")
 			return
 		}
-		answer(w, r.model, goodTiers)
+		llmfake.Answer(w, r, goodTiers)
 	})
-	res, err := testClient(f.baseURL(), nil).Tag(context.Background(), baseRequest())
+	res, err := testClient(f.BaseURL(), nil).Tag(context.Background(), baseRequest())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(f.requests()) != 2 || res.Attempts != 2 || len(res.Tags) != 6 {
-		t.Errorf("requests %d attempts %d tags %q", len(f.requests()), res.Attempts, res.Tags)
+	if len(f.Requests()) != 2 || res.Attempts != 2 || len(res.Tags) != 6 {
+		t.Errorf("requests %d attempts %d tags %q", len(f.Requests()), res.Attempts, res.Tags)
 	}
 }
 
 func TestTagHangingTimesOut(t *testing.T) {
-	f := newFake(t, func(_ int, r seen, _ http.ResponseWriter) {
+	f := newFake(t, func(_ int, r llmfake.Request, _ http.ResponseWriter) {
 		// Hold the response until the client gives up.
-		<-r.done
+		<-r.Done
 	})
-	c := testClient(f.baseURL(), func(c *Config) { c.DocTimeout = 600 * time.Millisecond })
+	c := testClient(f.BaseURL(), func(c *Config) { c.DocTimeout = 600 * time.Millisecond })
 	_, err := c.Tag(context.Background(), baseRequest())
 	var e *Error
 	if !errors.As(err, &e) || e.Kind != KindTimeout {
 		t.Fatalf("err = %#v, want timeout", err)
 	}
 	// AttemptTimeout (DocTimeout/3) lets the hung attempt be retried.
-	if n := len(f.requests()); n < 2 {
+	if n := len(f.Requests()); n < 2 {
 		t.Errorf("%d requests, want the hung attempt retried", n)
 	}
 }
 
 func TestTagCallerCancel(t *testing.T) {
-	f := newFake(t, func(_ int, r seen, _ http.ResponseWriter) { <-r.done })
+	f := newFake(t, func(_ int, r llmfake.Request, _ http.ResponseWriter) { <-r.Done })
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(100*time.Millisecond, cancel)
-	_, err := testClient(f.baseURL(), nil).Tag(ctx, baseRequest())
+	_, err := testClient(f.BaseURL(), nil).Tag(ctx, baseRequest())
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want the caller's context.Canceled", err)
 	}
 }
 
 func TestTagJSONModeRefused(t *testing.T) {
-	f := newFake(t, func(_ int, r seen, w http.ResponseWriter) {
-		if r.jsonMode {
-			fail(w, http.StatusBadRequest, "", "response_format is not supported by this model")
+	f := newFake(t, func(_ int, r llmfake.Request, w http.ResponseWriter) {
+		if r.JSONMode {
+			llmfake.Fail(w, http.StatusBadRequest, "", "response_format is not supported by this model")
 			return
 		}
-		answer(w, r.model, goodTiers)
+		llmfake.Answer(w, r, goodTiers)
 	})
-	c := testClient(f.baseURL(), nil)
+	c := testClient(f.BaseURL(), nil)
 	res, err := c.Tag(context.Background(), baseRequest())
 	if err != nil {
 		t.Fatal(err)
 	}
-	reqs := f.requests()
-	if len(reqs) != 2 || !reqs[0].jsonMode || reqs[1].jsonMode || len(res.Tags) != 6 {
+	reqs := f.Requests()
+	if len(reqs) != 2 || !reqs[0].JSONMode || reqs[1].JSONMode || len(res.Tags) != 6 {
 		t.Fatalf("requests %+v tags %q", reqs, res.Tags)
 	}
 	// The refusal is remembered: the next document goes without JSON mode.
 	if _, err := c.Tag(context.Background(), baseRequest()); err != nil {
 		t.Fatal(err)
 	}
-	if reqs = f.requests(); len(reqs) != 3 || reqs[2].jsonMode {
-		t.Errorf("third request jsonMode=%v, want remembered refusal", reqs[len(reqs)-1].jsonMode)
+	if reqs = f.Requests(); len(reqs) != 3 || reqs[2].JSONMode {
+		t.Errorf("third request jsonMode=%v, want remembered refusal", reqs[len(reqs)-1].JSONMode)
 	}
 }
 
 func TestTagIgnoresOpenAIEnvironment(t *testing.T) {
-	decoy := newFake(t, func(_ int, _ seen, w http.ResponseWriter) { fail(w, 500, "", "decoy") })
+	decoy := newFake(t, func(_ int, _ llmfake.Request, w http.ResponseWriter) { llmfake.Fail(w, 500, "", "decoy") })
 	t.Setenv("OPENAI_API_KEY", "sk-from-env")
-	t.Setenv("OPENAI_BASE_URL", decoy.baseURL())
-	t.Setenv("OPENAI_API_BASE", decoy.baseURL())
+	t.Setenv("OPENAI_BASE_URL", decoy.BaseURL())
+	t.Setenv("OPENAI_API_BASE", decoy.BaseURL())
 	t.Setenv("OPENAI_MODEL", "gpt-from-env")
 	f := newFake(t, always(goodTiers))
 	req := baseRequest()
 	req.APIKey = "sk-job-key-42"
 	req.Model = "meta-llama/llama-3.1-8b-instruct:free"
-	if _, err := testClient(f.baseURL(), nil).Tag(context.Background(), req); err != nil {
+	if _, err := testClient(f.BaseURL(), nil).Tag(context.Background(), req); err != nil {
 		t.Fatal(err)
 	}
-	if n := len(decoy.requests()); n != 0 {
+	if n := len(decoy.Requests()); n != 0 {
 		t.Errorf("OPENAI_BASE_URL server got %d requests", n)
 	}
-	r := f.requests()[0]
-	if r.auth != "Bearer sk-job-key-42" || r.model != req.Model {
-		t.Errorf("auth %q model %q, want the request's key and verbatim model", r.auth, r.model)
+	r := f.Requests()[0]
+	if r.Auth != "Bearer sk-job-key-42" || r.Model != req.Model {
+		t.Errorf("auth %q model %q, want the request's key and verbatim model", r.Auth, r.Model)
 	}
 }
 
 func TestErrorsNeverContainKey(t *testing.T) {
-	cases := map[string]func(int, seen, http.ResponseWriter){
-		"401": func(_ int, _ seen, w http.ResponseWriter) { fail(w, 401, "", "bad key "+testKey) },
-		"400": func(_ int, _ seen, w http.ResponseWriter) { fail(w, 400, "", "Incorrect API key provided: "+testKey) },
-		"500": func(_ int, _ seen, w http.ResponseWriter) { fail(w, 500, "", "crashed on "+testKey) },
-		"429": func(_ int, _ seen, w http.ResponseWriter) { fail(w, 429, "", "slow down "+testKey) },
+	cases := map[string]func(int, llmfake.Request, http.ResponseWriter){
+		"401": func(_ int, _ llmfake.Request, w http.ResponseWriter) { llmfake.Fail(w, 401, "", "bad key "+testKey) },
+		"400": func(_ int, _ llmfake.Request, w http.ResponseWriter) {
+			llmfake.Fail(w, 400, "", "Incorrect API key provided: "+testKey)
+		},
+		"500": func(_ int, _ llmfake.Request, w http.ResponseWriter) { llmfake.Fail(w, 500, "", "crashed on "+testKey) },
+		"429": func(_ int, _ llmfake.Request, w http.ResponseWriter) { llmfake.Fail(w, 429, "", "slow down "+testKey) },
 		// Echoes of the key minus one character, truncated, or split
 		// around an ellipsis must not survive either.
-		"400 minus last": func(_ int, _ seen, w http.ResponseWriter) {
-			fail(w, 400, "", "Incorrect API key provided: "+testKey[:len(testKey)-1])
+		"400 minus last": func(_ int, _ llmfake.Request, w http.ResponseWriter) {
+			llmfake.Fail(w, 400, "", "Incorrect API key provided: "+testKey[:len(testKey)-1])
 		},
-		"401 minus first": func(_ int, _ seen, w http.ResponseWriter) { fail(w, 401, "", "key "+testKey[1:]+" revoked") },
-		"403 middle": func(_ int, _ seen, w http.ResponseWriter) {
-			fail(w, 403, "", "key "+testKey[:10]+"..."+testKey[len(testKey)-9:]+" lacks access")
+		"401 minus first": func(_ int, _ llmfake.Request, w http.ResponseWriter) {
+			llmfake.Fail(w, 401, "", "key "+testKey[1:]+" revoked")
 		},
-		"bad body": func(_ int, _ seen, w http.ResponseWriter) {
+		"403 middle": func(_ int, _ llmfake.Request, w http.ResponseWriter) {
+			llmfake.Fail(w, 403, "", "key "+testKey[:10]+"..."+testKey[len(testKey)-9:]+" lacks access")
+		},
+		"bad body": func(_ int, _ llmfake.Request, w http.ResponseWriter) {
 			w.WriteHeader(200)
 			_, _ = w.Write([]byte("not json " + testKey))
 		},
@@ -307,7 +313,7 @@ func TestErrorsNeverContainKey(t *testing.T) {
 	for name, script := range cases {
 		t.Run(name, func(t *testing.T) {
 			f := newFake(t, script)
-			_, err := testClient(f.baseURL(), func(c *Config) { c.Sleep = noSleep }).Tag(context.Background(), baseRequest())
+			_, err := testClient(f.BaseURL(), func(c *Config) { c.Sleep = noSleep }).Tag(context.Background(), baseRequest())
 			if err == nil {
 				t.Fatal("want an error")
 			}
@@ -325,16 +331,16 @@ func TestErrorsNeverContainKey(t *testing.T) {
 }
 
 func TestTagPacerSharedAfter429(t *testing.T) {
-	f := newFake(t, func(n int, r seen, w http.ResponseWriter) {
+	f := newFake(t, func(n int, r llmfake.Request, w http.ResponseWriter) {
 		if n == 0 {
-			fail(w, http.StatusTooManyRequests, "1", "Rate limit exceeded")
+			llmfake.Fail(w, http.StatusTooManyRequests, "1", "Rate limit exceeded")
 			return
 		}
-		answer(w, r.model, goodTiers)
+		llmfake.Answer(w, r, goodTiers)
 	})
 	inBackoff := make(chan struct{})
 	var once sync.Once
-	c := testClient(f.baseURL(), func(cfg *Config) {
+	c := testClient(f.BaseURL(), func(cfg *Config) {
 		cfg.Sleep = func(ctx context.Context, d time.Duration) error {
 			// The first sleep is A's backoff after its 429, which the
 			// pacer has recorded by then.
@@ -357,17 +363,17 @@ func TestTagPacerSharedAfter429(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	reqs := f.requests()
+	reqs := f.Requests()
 	if len(reqs) != 3 {
 		t.Fatalf("%d requests, want 3 (one 429, two successes)", len(reqs))
 	}
-	deadline := reqs[0].at.Add(time.Second)
+	deadline := reqs[0].At.Add(time.Second)
 	if !startB.Before(deadline) {
 		t.Skip("machine too slow: B started after the Retry-After deadline, nothing to prove")
 	}
 	for _, r := range reqs[1:] {
-		if r.at.Before(deadline) {
-			t.Errorf("request (auth %s) arrived %v after the 429, before Retry-After", r.auth, r.at.Sub(reqs[0].at))
+		if r.At.Before(deadline) {
+			t.Errorf("request (auth %s) arrived %v after the 429, before Retry-After", r.Auth, r.At.Sub(reqs[0].At))
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"unicode"
 
+	"github.com/tagstream/tagstream/internal/llm/llmfake"
 	"github.com/tagstream/tagstream/internal/testenv"
 )
 
@@ -24,10 +25,10 @@ func hindiCircular(t *testing.T) string {
 // a model answering a Hindi circular gives English tags, which survive
 // Normalize (they used to be dropped as non-Latin: "no usable tags").
 func TestHindiCircularTagsInEnglishByDefault(t *testing.T) {
-	f := newFake(t, languageAware(goodTiers))
+	f := llmfake.New(t, llmfake.Options{Usage: testUsage}) // language-aware by default
 	req := baseRequest()
 	req.Text, req.Title = hindiCircular(t), ""
-	res, err := testClient(f.baseURL(), nil).Tag(context.Background(), req)
+	res, err := testClient(f.BaseURL(), nil).Tag(context.Background(), req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +40,7 @@ func TestHindiCircularTagsInEnglishByDefault(t *testing.T) {
 			t.Errorf("tag %q is not ASCII", tag)
 		}
 	}
-	if p := f.requests()[0].userPrompt; !strings.Contains(p, englishRule) || strings.Contains(p, originalRule) {
+	if p := f.Requests()[0].UserPrompt; !strings.Contains(p, englishRule) || strings.Contains(p, originalRule) {
 		t.Errorf("prompt lacks the English rule:\n%s", p)
 	}
 }
@@ -47,17 +48,17 @@ func TestHindiCircularTagsInEnglishByDefault(t *testing.T) {
 // TestHindiCircularOriginalLanguage: tag_language original asks for the
 // document's script and keeps Devanagari tags.
 func TestHindiCircularOriginalLanguage(t *testing.T) {
-	f := newFake(t, languageAware(goodTiers))
+	f := llmfake.New(t, llmfake.Options{Usage: testUsage}) // language-aware by default
 	req := baseRequest()
 	req.Text, req.Title, req.OriginalLanguage = hindiCircular(t), "", true
-	res, err := testClient(f.baseURL(), nil).Tag(context.Background(), req)
+	res, err := testClient(f.BaseURL(), nil).Tag(context.Background(), req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(res.Tags) != req.NumTags || res.Tags[0] != "शिक्षा मंत्रालय" {
 		t.Fatalf("tags %q", res.Tags)
 	}
-	if p := f.requests()[0].userPrompt; !strings.Contains(p, originalRule) || strings.Contains(p, englishRule) {
+	if p := f.Requests()[0].UserPrompt; !strings.Contains(p, originalRule) || strings.Contains(p, englishRule) {
 		t.Errorf("prompt lacks the original-language rule:\n%s", p)
 	}
 }
@@ -66,10 +67,10 @@ func TestHindiCircularOriginalLanguage(t *testing.T) {
 // English tags either way.
 func TestEnglishDocumentUnchangedByLanguage(t *testing.T) {
 	for _, orig := range []bool{false, true} {
-		f := newFake(t, languageAware(goodTiers))
+		f := llmfake.New(t, llmfake.Options{Usage: testUsage}) // language-aware by default
 		req := baseRequest()
 		req.OriginalLanguage = orig
-		res, err := testClient(f.baseURL(), nil).Tag(context.Background(), req)
+		res, err := testClient(f.BaseURL(), nil).Tag(context.Background(), req)
 		if err != nil || len(res.Tags) != 6 || res.Tags[0] != "jal jeevan mission" {
 			t.Fatalf("original=%v: %q %v", orig, res.Tags, err)
 		}

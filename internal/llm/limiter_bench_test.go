@@ -6,6 +6,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/tagstream/tagstream/internal/llm/llmfake"
 )
 
 // runAgainst tags docs documents with callers concurrent callers through
@@ -29,30 +31,31 @@ func runAgainst(tb testing.TB, c *Client, docs, callers int) int {
 
 // benchLimits runs docs documents with 32 callers against a fake with lim
 // and reports throughput, its share of what lim allows, and 429s.
-func benchLimits(b *testing.B, lim providerLimits, docs int, adaptive bool) {
+func benchLimits(b *testing.B, lim llmfake.Limits, docs int, adaptive bool) {
 	benchLimitsWarm(b, lim, docs, adaptive, 0)
 }
 
 // benchLimitsWarm first tags warm documents with the same client, unmeasured.
-func benchLimitsWarm(b *testing.B, lim providerLimits, docs int, adaptive bool, warm int) {
+func benchLimitsWarm(b *testing.B, lim llmfake.Limits, docs int, adaptive bool, warm int) {
 	for range b.N {
-		p := newLimitedProvider(b, lim)
-		c := New(Config{BaseURL: p.baseURL(), DocTimeout: time.Minute, MaxConcurrency: 32})
+		p := llmfake.New(b, llmfake.Options{Usage: testUsage, Latency: benchLatency, Limits: &lim})
+		c := New(Config{BaseURL: p.BaseURL(), DocTimeout: time.Minute, MaxConcurrency: 32})
 		c.limiters.fixed = !adaptive
 		if warm > 0 {
 			runAgainst(b, c, warm, 32)
-			p.reset()
+			p.Reset()
 		}
 		if failed := runAgainst(b, c, docs, 32); failed > 0 {
 			b.Errorf("%d documents failed", failed)
 		}
-		calls, ok, limited, _, span := p.stats()
+		st := p.Stats()
+		calls, ok, limited, span := st.Calls, st.OK, st.Limited, st.Span
 		b.ReportMetric(float64(ok)/span.Seconds(), "docs/s")
-		if a := lim.allowed(span); a > 0 {
+		if a := p.Allowed(span); a > 0 {
 			b.ReportMetric(100*float64(ok)/a, "%allowed")
 		}
 		b.ReportMetric(100*float64(limited)/float64(calls), "%429")
-		if occ := p.occupancy(); occ > 0 {
+		if occ := p.Occupancy(); occ > 0 {
 			b.ReportMetric(100*occ, "%slots")
 		}
 	}
@@ -61,43 +64,43 @@ func benchLimitsWarm(b *testing.B, lim providerLimits, docs int, adaptive bool, 
 const benchLatency = 200 * time.Millisecond
 
 func BenchmarkAdaptiveNoLimit(b *testing.B) {
-	benchLimits(b, providerLimits{Latency: benchLatency}, 640, true)
+	benchLimits(b, llmfake.Limits{}, 640, true)
 }
 
 // The same once the client has learned (the limit is kept per process).
 func BenchmarkAdaptiveNoLimitWarm(b *testing.B) {
-	benchLimitsWarm(b, providerLimits{Latency: benchLatency}, 640, true, 160)
+	benchLimitsWarm(b, llmfake.Limits{}, 640, true, 160)
 }
 
 func BenchmarkFixedNoLimit(b *testing.B) {
-	benchLimits(b, providerLimits{Latency: benchLatency}, 640, false)
+	benchLimits(b, llmfake.Limits{}, 640, false)
 }
 
 // (a) at most 10 requests in flight (and a requests bucket, 10,000 a
 // minute, that never runs out: its headers show the 429s are not about it).
 func BenchmarkAdaptiveConcurrency10(b *testing.B) {
-	benchLimits(b, providerLimits{Latency: benchLatency, Concurrency: 10, ReqPerSec: 10000.0 / 60, ReqBurst: 10000}, 300, true)
+	benchLimits(b, llmfake.Limits{Concurrency: 10, ReqPerSec: 10000.0 / 60, ReqBurst: 10000}, 300, true)
 }
 
 func BenchmarkFixedConcurrency10(b *testing.B) {
-	benchLimits(b, providerLimits{Latency: benchLatency, Concurrency: 10, ReqPerSec: 10000.0 / 60, ReqBurst: 10000}, 300, false)
+	benchLimits(b, llmfake.Limits{Concurrency: 10, ReqPerSec: 10000.0 / 60, ReqBurst: 10000}, 300, false)
 }
 
 // (b) 300 requests per minute (5/s, a bucket of 10).
 func BenchmarkAdaptiveRequests300PerMinute(b *testing.B) {
-	benchLimits(b, providerLimits{Latency: benchLatency, ReqPerSec: 5, ReqBurst: 10}, 40, true)
+	benchLimits(b, llmfake.Limits{ReqPerSec: 5, ReqBurst: 10}, 40, true)
 }
 
 func BenchmarkFixedRequests300PerMinute(b *testing.B) {
-	benchLimits(b, providerLimits{Latency: benchLatency, ReqPerSec: 5, ReqBurst: 10}, 40, false)
+	benchLimits(b, llmfake.Limits{ReqPerSec: 5, ReqBurst: 10}, 40, false)
 }
 
 // (c) 3,600 tokens per minute (60/s, a bucket of 60) at 15 tokens a call:
 // 4 calls a second.
 func BenchmarkAdaptiveTokens3600PerMinute(b *testing.B) {
-	benchLimits(b, providerLimits{Latency: benchLatency, TokPerSec: 60, TokBurst: 60}, 30, true)
+	benchLimits(b, llmfake.Limits{TokPerSec: 60, TokBurst: 60}, 30, true)
 }
 
 func BenchmarkFixedTokens3600PerMinute(b *testing.B) {
-	benchLimits(b, providerLimits{Latency: benchLatency, TokPerSec: 60, TokBurst: 60}, 30, false)
+	benchLimits(b, llmfake.Limits{TokPerSec: 60, TokBurst: 60}, 30, false)
 }

@@ -2,78 +2,35 @@ package llm
 
 import (
 	"net/http"
-	"net/http/httptest"
-	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/tagstream/tagstream/internal/llm/llmfake"
 )
 
-// sporadicProvider has no limit at all but refuses every nth call with a
-// bare 429 (no Retry-After, no rate headers), as providers do when they
-// are themselves overloaded. It measures the calls in flight over time.
-type sporadicProvider struct {
-	every   int
-	latency time.Duration
-
-	mu             sync.Mutex
-	calls, limited int
-	inflight, peak int
-	area           float64 // in-flight × seconds, for the time-weighted mean
-	first, changed time.Time
-}
-
-func (p *sporadicProvider) move(delta int) {
-	now := time.Now()
-	if p.first.IsZero() {
-		p.first, p.changed = now, now
-	}
-	p.area += float64(p.inflight) * now.Sub(p.changed).Seconds()
-	p.changed = now
-	p.inflight += delta
-	p.peak = max(p.peak, p.inflight)
-}
-
-func (p *sporadicProvider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	p.mu.Lock()
-	p.calls++
-	refuse := p.calls%p.every == 0
-	if refuse {
-		p.limited++
-	}
-	p.move(1)
-	p.mu.Unlock()
-	defer func() {
-		p.mu.Lock()
-		p.move(-1)
-		p.mu.Unlock()
-	}()
-	if refuse {
-		fail(w, http.StatusTooManyRequests, "", "server overloaded, try again")
-		return
-	}
-	select {
-	case <-time.After(p.latency):
-	case <-r.Context().Done():
-	}
-	answer(w, testModel, goodTiers)
-}
-
-// mean is the time-weighted mean of the calls in flight from the first
-// call to the last change.
-func (p *sporadicProvider) mean() float64 {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.area / p.changed.Sub(p.first).Seconds()
+// sporadic is a provider with no limit at all that refuses every nth
+// call with a bare 429 (no Retry-After, no rate headers), as providers do
+// when they are themselves overloaded; limited counts the refusals.
+type sporadic struct {
+	*llmfake.Server
+	limited atomic.Int64
 }
 
 // runSporadic tags docs documents with workers callers against a provider
 // refusing every nth call, and returns it and the client.
-func runSporadic(t *testing.T, workers, docs, every int) (*sporadicProvider, *Client) {
+func runSporadic(t *testing.T, workers, docs, every int) (*sporadic, *Client) {
 	t.Helper()
-	p := &sporadicProvider{every: every, latency: 100 * time.Millisecond}
-	srv := httptest.NewServer(p)
-	t.Cleanup(srv.Close)
-	c := New(Config{BaseURL: srv.URL + "/v1", DocTimeout: time.Minute, MaxConcurrency: workers})
+	p := &sporadic{}
+	p.Server = llmfake.New(t, llmfake.Options{Usage: testUsage, Latency: 100 * time.Millisecond,
+		Status: func(r llmfake.Request) (int, string) {
+			if (r.N+1)%every != 0 {
+				return 0, ""
+			}
+			p.limited.Add(1)
+			return http.StatusTooManyRequests, "" // bare: no hint
+		}})
+	c := New(Config{BaseURL: p.BaseURL(), DocTimeout: time.Minute, MaxConcurrency: workers})
 	if failed := runAgainst(t, c, docs, workers); failed > 0 {
 		t.Fatalf("%d documents failed", failed)
 	}
@@ -91,10 +48,9 @@ func TestTagSporadic429sKeepConcurrency(t *testing.T) {
 	const workers, docs = 16, 320
 	base, _ := runSporadic(t, workers, docs, docs*10)
 	p, c := runSporadic(t, workers, docs, 50)
-	p.mu.Lock()
-	calls, limited, peak := p.calls, p.limited, p.peak
-	p.mu.Unlock()
-	mean, baseMean := p.mean(), base.mean()
+	calls, limited := p.Calls(), int(p.limited.Load())
+	peak, mean := p.Concurrency()
+	_, baseMean := base.Concurrency()
 	t.Logf("%d calls, %d answered 429; in flight at the provider: peak %d, mean %.1f of %d workers (%.1f without 429s)",
 		calls, limited, peak, mean, workers, baseMean)
 	if limited == 0 {

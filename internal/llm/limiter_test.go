@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tagstream/tagstream/internal/llm/llmfake"
 	"github.com/tagstream/tagstream/internal/testenv"
 )
 
@@ -240,12 +241,13 @@ func TestParseReset(t *testing.T) {
 // a limit near 10 and few 429s, where a fixed pool of 32
 // would have most of its calls refused.
 func TestTagLearnsTheProvidersConcurrencyCap(t *testing.T) {
-	p := newLimitedProvider(t, providerLimits{Latency: 50 * time.Millisecond, Concurrency: 10, ReqPerSec: 1000, ReqBurst: 10000})
-	c := New(Config{BaseURL: p.baseURL(), DocTimeout: time.Minute, MaxConcurrency: 32})
+	p := llmfake.New(t, llmfake.Options{Usage: testUsage, Latency: 50 * time.Millisecond, Limits: &llmfake.Limits{Concurrency: 10, ReqPerSec: 1000, ReqBurst: 10000}})
+	c := New(Config{BaseURL: p.BaseURL(), DocTimeout: time.Minute, MaxConcurrency: 32})
 	if failed := runAgainst(t, c, 200, 32); failed > 0 {
 		t.Fatalf("%d documents failed", failed)
 	}
-	calls, ok, limited, _, _ := p.stats()
+	st := p.Stats()
+	calls, ok, limited := st.Calls, st.OK, st.Limited
 	if ok != 200 || limited*100 > calls*15 {
 		t.Fatalf("%d calls, %d answered, %d refused (429): want 200 answered and at most 15%% refused", calls, ok, limited)
 	}
@@ -262,12 +264,13 @@ func TestTagLearnsTheProvidersConcurrencyCap(t *testing.T) {
 // A tokens bucket announced in headers paces the calls so that the bucket
 // is never overdrawn after the first answer.
 func TestTagPacesToTheTokensBucket(t *testing.T) {
-	p := newLimitedProvider(t, providerLimits{Latency: 10 * time.Millisecond, TokPerSec: 300, TokBurst: 60})
-	c := New(Config{BaseURL: p.baseURL(), DocTimeout: time.Minute, MaxConcurrency: 32})
+	p := llmfake.New(t, llmfake.Options{Usage: testUsage, Latency: 10 * time.Millisecond, Limits: &llmfake.Limits{TokPerSec: 300, TokBurst: 60}})
+	c := New(Config{BaseURL: p.BaseURL(), DocTimeout: time.Minute, MaxConcurrency: 32})
 	if failed := runAgainst(t, c, 40, 16); failed > 0 {
 		t.Fatalf("%d documents failed", failed)
 	}
-	calls, ok, limited, _, _ := p.stats()
+	st := p.Stats()
+	calls, ok, limited := st.Calls, st.OK, st.Limited
 	if ok != 40 || limited > 4 {
 		t.Fatalf("%d calls, %d answered, %d refused: want 40 answered and at most 4 refused", calls, ok, limited)
 	}

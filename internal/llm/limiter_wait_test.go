@@ -3,11 +3,12 @@ package llm
 import (
 	"context"
 	"net/http"
-	"net/http/httptest"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/tagstream/tagstream/internal/llm/llmfake"
 )
 
 // A first-contact probe whose caller gives up (its document cancelled
@@ -15,21 +16,19 @@ import (
 // caller, who gets its answer: nobody waits on a probe that is gone.
 func TestLimiterCancelledProbeReleasesTheGate(t *testing.T) {
 	probeIn, stop := make(chan struct{}), make(chan struct{})
-	var n atomic.Int64
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if n.Add(1) == 1 {
+	f := newFake(t, func(n int, r llmfake.Request, w http.ResponseWriter) {
+		if n == 0 {
 			close(probeIn)
 			select { // hangs until the client gives up
-			case <-r.Context().Done():
+			case <-r.Done:
 			case <-stop:
 			}
 			return
 		}
-		answer(w, testModel, goodTiers)
-	}))
-	t.Cleanup(srv.Close)
+		llmfake.Answer(w, r, goodTiers)
+	})
 	t.Cleanup(func() { close(stop) })
-	c := New(Config{BaseURL: srv.URL + "/v1", DocTimeout: time.Minute, MaxConcurrency: 8})
+	c := New(Config{BaseURL: f.BaseURL(), DocTimeout: time.Minute, MaxConcurrency: 8})
 
 	probeCtx, cancelProbe := context.WithCancel(context.Background())
 	probeDone := make(chan error, 1)

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tagstream/tagstream/internal/llm/llmfake"
 )
 
 // recorder is an Observer that keeps what it heard.
@@ -39,15 +41,15 @@ func (r *recorder) RateLimitWait(d time.Duration) {
 // A 429 with Retry-After, then an answer: two calls with their outcomes,
 // the tokens of the answer, and the Retry-After reported as a wait.
 func TestObserverSeesCallsTokensAndRateLimitWaits(t *testing.T) {
-	f := newFake(t, func(n int, r seen, w http.ResponseWriter) {
+	f := newFake(t, func(n int, r llmfake.Request, w http.ResponseWriter) {
 		if n == 0 {
-			fail(w, http.StatusTooManyRequests, "2", "Rate limit exceeded")
+			llmfake.Fail(w, http.StatusTooManyRequests, "2", "Rate limit exceeded")
 			return
 		}
-		answer(w, r.model, goodTiers)
+		llmfake.Answer(w, r, goodTiers)
 	})
 	rec := &recorder{}
-	c := testClient(f.baseURL(), func(c *Config) { c.Sleep = noSleep; c.Observer = rec })
+	c := testClient(f.BaseURL(), func(c *Config) { c.Sleep = noSleep; c.Observer = rec })
 	if _, err := c.Tag(context.Background(), baseRequest()); err != nil {
 		t.Fatal(err)
 	}

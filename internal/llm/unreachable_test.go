@@ -8,6 +8,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/tagstream/tagstream/internal/llm/llmfake"
 )
 
 // closedPort returns a loopback address where nothing listens: a port that
@@ -64,12 +66,12 @@ func TestUnreachableEndpointIsTypedAndBounded(t *testing.T) {
 // A connection that breaks after it was made is not "unreachable": it is
 // retried as a server failure.
 func TestResetAfterConnectIsNotUnreachable(t *testing.T) {
-	f := newFake(t, func(_ int, _ seen, w http.ResponseWriter) {
+	f := newFake(t, func(_ int, _ llmfake.Request, w http.ResponseWriter) {
 		hj, _ := w.(http.Hijacker)
 		conn, _, _ := hj.Hijack()
 		conn.Close()
 	})
-	_, err := testClient(f.baseURL(), func(c *Config) { c.Sleep = noSleep }).Tag(context.Background(), baseRequest())
+	_, err := testClient(f.BaseURL(), func(c *Config) { c.Sleep = noSleep }).Tag(context.Background(), baseRequest())
 	var e *Error
 	if !errors.As(err, &e) || e.Kind != KindServer {
 		t.Fatalf("err = %#v, want KindServer", err)

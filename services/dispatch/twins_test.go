@@ -1,7 +1,6 @@
 package dispatch_test
 
 import (
-	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -13,6 +12,7 @@ import (
 	"github.com/tagstream/tagstream/events"
 	"github.com/tagstream/tagstream/internal/fetch"
 	"github.com/tagstream/tagstream/internal/llm"
+	"github.com/tagstream/tagstream/internal/llm/llmfake"
 	"github.com/tagstream/tagstream/internal/pdftext"
 	"github.com/tagstream/tagstream/services"
 	"github.com/tagstream/tagstream/services/dispatch"
@@ -57,24 +57,6 @@ func newDocServer(t *testing.T) *docServer {
 	return s
 }
 
-// newModel is an OpenAI-compatible fake that tags everything alike and
-// counts its calls.
-func newModel(t *testing.T) (*httptest.Server, *atomic.Int32) {
-	var calls atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		calls.Add(1)
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(map[string]any{
-			"id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": "m",
-			"choices": []any{map[string]any{"index": 0, "finish_reason": "stop", "message": map[string]any{
-				"role": "assistant", "content": `{"names":["Jal Jeevan Mission"],"subjects":["drinking water","water quality"],"actions":["circular"]}`}}},
-			"usage": map[string]any{"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
-		})
-	}))
-	t.Cleanup(srv.Close)
-	return srv, &calls
-}
-
 // A job naming a few URLs many times (in different spellings), run by two
 // worker processes (each its own pipeline, so its own fetch memo) on one
 // JetStream: each distinct URL is fetched once and tagged by one model
@@ -87,7 +69,7 @@ func TestSameURLInOneJobIsFetchedOnceAcrossWorkers(t *testing.T) {
 		t.Fatal(err)
 	}
 	docs := newDocServer(t)
-	model, calls := newModel(t)
+	model := llmfake.New(t, llmfake.Options{}) // ample tags for numTags: no follow-up call
 	host := strings.TrimPrefix(docs.URL, "http://")
 	spellings := func(name string) []string {
 		return []string{docs.URL + "/" + name, "HTTP://" + strings.ToUpper(host) + "/" + name, docs.URL + "/" + name + "#page=2"}
@@ -101,10 +83,10 @@ func TestSameURLInOneJobIsFetchedOnceAcrossWorkers(t *testing.T) {
 	rows = append(rows, map[string]any{"file_path": docs.URL + "/d.pdf"})
 	r.Go(r.Dispatcher().Run)
 	for _, id := range []string{"w1", "w2"} {
-		tagger := pipeline.New(fetch.Config{AllowPrivate: true}, llm.Config{BaseURL: model.URL}, pdftext.Options{})
+		tagger := pipeline.New(fetch.Config{AllowPrivate: true}, llm.Config{BaseURL: model.BaseURL()}, pdftext.Options{})
 		r.Go(r.Worker(tagger, dispatch.WorkerConfig{ID: id, Concurrency: 1, Cache: cache}).Run)
 	}
-	numTags := 4 // what the fake answers: no follow-up call
+	numTags := 4 // fewer than the fake answers: no follow-up call
 	run := func(owner string, cacheOn bool) (tagged []events.DocumentTagged, actors map[string]bool) {
 		t.Helper()
 		res, err := services.NewStartJobHandler(r.Store, r.SecretStore, 100, false).Handle(r.Ctx, services.StartJob{
@@ -140,8 +122,8 @@ func TestSameURLInOneJobIsFetchedOnceAcrossWorkers(t *testing.T) {
 			t.Errorf("%s fetched %d times, want once", path, n)
 		}
 	}
-	if len(docs.hits) != 4 || calls.Load() != 4 {
-		t.Errorf("%d sources fetched, %d model calls; want 4 and 4 (one per distinct URL)", len(docs.hits), calls.Load())
+	if len(docs.hits) != 4 || model.Calls() != 4 {
+		t.Errorf("%d sources fetched, %d model calls; want 4 and 4 (one per distinct URL)", len(docs.hits), model.Calls())
 	}
 	if !actors["w1"] || !actors["w2"] {
 		t.Errorf("outcomes recorded by %v: both workers should have taken a URL", actors)
@@ -161,14 +143,14 @@ func TestSameURLInOneJobIsFetchedOnceAcrossWorkers(t *testing.T) {
 
 	// cache false: every row its own model call, nothing taken from
 	// another row (each process may fetch a URL once for the job).
-	before := calls.Load()
+	before := model.Calls()
 	tagged, _ = run("u2", false)
 	for _, e := range tagged {
 		if e.Metadata.CachedFrom != 0 {
 			t.Errorf("row %d took cached tags with cache false", e.Row)
 		}
 	}
-	if got := calls.Load() - before; got != int32(len(rows)) {
+	if got := model.Calls() - before; got != int64(len(rows)) {
 		t.Errorf("cache false: %d model calls, want %d (one per row)", got, len(rows))
 	}
 }
