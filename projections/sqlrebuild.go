@@ -54,6 +54,10 @@ func (r *SQLRunner) Rebuild(ctx context.Context, name string, progress func(Prog
 		return err
 	}
 	b := &builder{r: r, m: mr.m, t: tablesFor(name, gen), gen: gen, start: time.Now(), total: total}
+	if b.conn, err = r.builderConn(ctx); err != nil {
+		return err
+	}
+	defer b.conn.Discard()
 	r.mu.Lock()
 	// The serving generation keeps answering (and, if it was running,
 	// applying) until the switch; Status shows "rebuilding" meanwhile.
@@ -119,9 +123,48 @@ func (r *SQLRunner) Rebuild(ctx context.Context, name string, progress func(Prog
 	return nil
 }
 
+// builderCache is the SQLite page cache of a rebuild's own connection
+// (KiB, as PRAGMA cache_size takes it when negative): the default 2 MiB
+// makes every batch read back pages of the tables it grows. It is only
+// memory, dropped with the connection when the rebuild ends.
+const builderCache = 64 << 10
+
+// builderConn takes the connection a rebuild writes through, with
+// settings for it alone: a larger page cache on SQLite. Durability is the
+// pool's (the serving generation shares the file and the WAL); on
+// PostgreSQL each builder transaction turns synchronous_commit off
+// itself (see commitWith).
+func (r *SQLRunner) builderConn(ctx context.Context) (*sqldb.Conn, error) {
+	c, err := r.db.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read db: %w", err)
+	}
+	if r.db.Dialect == sqldb.SQLite {
+		if _, err := c.Exec(ctx, fmt.Sprintf("PRAGMA cache_size = -%d", builderCache)); err != nil {
+			c.Discard()
+			return nil, fmt.Errorf("read db: %w", err)
+		}
+	}
+	return c, nil
+}
+
+// ignorer is a model that ignores some event types outright (its Apply
+// returns before decoding them): a rebuild neither decodes them nor
+// hands them over. Job status ignores the submitted chunks, the largest
+// events to decode.
+type ignorer interface {
+	Ignores(eventType string) bool
+}
+
+func ignores(m SQLModel, env events.Envelope) bool {
+	ig, ok := m.(ignorer)
+	return ok && ig.Ignores(env.Type)
+}
+
 // builder applies the log to one generation of one model, alone.
 type builder struct {
 	r     *SQLRunner
+	conn  *sqldb.Conn
 	m     SQLModel
 	t     Tables
 	gen   int
@@ -145,8 +188,9 @@ func (b *builder) progress() Progress {
 var errBuilt = errors.New("built")
 
 // catchUp applies events after b.seq up to target, in batches of
-// catchUpBatch. The log is read and decoded in another goroutine while a
-// batch is written.
+// catchUpBatch, through three stages, each in its own goroutine: the log
+// is read in one, decoded in another, and written in this one, so a
+// batch is written while the next is decoded and the one after is read.
 func (b *builder) catchUp(ctx context.Context, target uint64, report func()) error {
 	if b.seq >= target {
 		return nil
@@ -154,43 +198,39 @@ func (b *builder) catchUp(ctx context.Context, target uint64, report func()) err
 	size := b.r.catchUpBatch()
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	batches := make(chan []events.Envelope, 2)
+	fetched := make(chan []events.Envelope, 8)
 	readErr := make(chan error, 1)
+	go func() {
+		defer close(fetched)
+		readErr <- b.read(rctx, target, fetched)
+	}()
+	batches := make(chan []events.Envelope, 2)
 	go func() {
 		defer close(batches)
 		batch := make([]events.Envelope, 0, size)
-		send := func() error {
+		for chunk := range fetched {
+			for i := range chunk {
+				if !ignores(b.m, chunk[i]) {
+					_ = chunk[i].Load() // an error is met again in commit
+				}
+			}
+			batch = append(batch, chunk...)
+			if len(batch) < size {
+				continue
+			}
 			select {
 			case batches <- batch:
 				batch = make([]events.Envelope, 0, size)
-				return nil
 			case <-rctx.Done():
-				return rctx.Err()
+				return
 			}
 		}
-		err := b.r.src.Read(rctx, events.SubjectAll, b.seq+1, func(env events.Envelope) error {
-			if env.Seq > target {
-				return errBuilt
-			}
-			_ = env.Load() // an error is met again in commit
-			batch = append(batch, env)
-			if len(batch) >= size {
-				if err := send(); err != nil {
-					return err
-				}
-			}
-			if env.Seq == target {
-				return errBuilt
-			}
-			return nil
-		})
-		if err == nil || errors.Is(err, errBuilt) {
-			err = nil
-			if len(batch) > 0 {
-				err = send()
+		if len(batch) > 0 {
+			select {
+			case batches <- batch:
+			case <-rctx.Done():
 			}
 		}
-		readErr <- err
 	}()
 	for batch := range batches {
 		if err := b.commit(ctx, batch); err != nil {
@@ -201,12 +241,58 @@ func (b *builder) catchUp(ctx context.Context, target uint64, report func()) err
 	return <-readErr
 }
 
+// readChunk is how many events the reading stage hands the decoding
+// stage at a time: small enough that decoding starts early.
+const readChunk = 500
+
+// read reads the events after b.seq up to target into out, in chunks.
+func (b *builder) read(ctx context.Context, target uint64, out chan<- []events.Envelope) error {
+	chunk := make([]events.Envelope, 0, readChunk)
+	send := func() error {
+		select {
+		case out <- chunk:
+			chunk = make([]events.Envelope, 0, readChunk)
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	err := b.r.src.Read(ctx, events.SubjectAll, b.seq+1, func(env events.Envelope) error {
+		if env.Seq > target {
+			return errBuilt
+		}
+		chunk = append(chunk, env)
+		if len(chunk) >= readChunk {
+			if err := send(); err != nil {
+				return err
+			}
+		}
+		if env.Seq == target {
+			return errBuilt
+		}
+		return nil
+	})
+	if err == nil || errors.Is(err, errBuilt) {
+		err = nil
+		if len(chunk) > 0 {
+			err = send()
+		}
+	}
+	return err
+}
+
 // commit applies a batch to the generation and moves its checkpoint in
 // one transaction: as one batch if the model folds batches, else (or
 // when that fails, to name the event) event by event.
 func (b *builder) commit(ctx context.Context, batch []events.Envelope) error {
 	loaded := make([]events.Envelope, 0, len(batch))
 	for _, env := range batch {
+		if ignores(b.m, env) {
+			if v := events.Types.Version(env.Type); env.Version > v {
+				b.r.RebuildSkips.Skip(events.ReaderProjections, env, fmt.Errorf("%s version %d: %w", env.Type, env.Version, events.ErrUnknownEvent))
+			}
+			continue
+		}
 		if err := env.Load(); err != nil {
 			if events.IsUnknown(err) {
 				b.r.RebuildSkips.Skip(events.ReaderProjections, env, err)
@@ -234,11 +320,19 @@ func (b *builder) commit(ctx context.Context, batch []events.Envelope) error {
 }
 
 func (b *builder) commitWith(ctx context.Context, last uint64, apply func(*sqldb.Tx) error) error {
-	tx, err := b.r.db.Begin(ctx)
+	tx, err := b.conn.Begin(ctx)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
+	if tx.Dialect() == sqldb.Postgres {
+		// A builder commit lost in a crash is applied again from the
+		// generation's checkpoint, which moves in the same transaction; the
+		// switch itself commits synchronously, which flushes these too.
+		if _, err := tx.Exec(ctx, "SET LOCAL synchronous_commit = off"); err != nil {
+			return err
+		}
+	}
 	if err := apply(tx); err != nil {
 		return err
 	}
