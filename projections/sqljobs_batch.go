@@ -182,3 +182,9 @@ func (w *jobsBatch) flush() error {
 func (JobStatusModel) Ignores(eventType string) bool {
 	return eventType == events.TypeDocumentsSubmitted || eventType == events.TypeWebhookAttempted
 }
+
+// LateIndexes implements lateIndexer: the job lists read through these;
+// Apply finds jobs by id.
+func (JobStatusModel) LateIndexes(t Tables) []string {
+	return []string{t.Name("jobs_org"), t.Name("jobs_owner"), t.Name("jobs_status")}
+}

@@ -2,6 +2,7 @@ package projections
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"time"
@@ -77,15 +78,34 @@ func (r *SQLRunner) Rebuild(ctx context.Context, name string, progress func(Prog
 		mr.rebuild = nil
 		r.mu.Unlock()
 	}()
-	for {
-		target := r.Applied()
-		if last, err := r.src.LastSeq(ctx); err == nil && last > target {
-			target = last
+	near := func() error {
+		for {
+			target := r.Applied()
+			if last, err := r.src.LastSeq(ctx); err == nil && last > target {
+				target = last
+			}
+			if b.seq+switchMargin >= target {
+				return nil
+			}
+			if err := b.catchUp(ctx, target, report); err != nil {
+				return err
+			}
 		}
-		if b.seq+switchMargin >= target {
-			break
+	}
+	late, err := dropLateIndexes(ctx, r.db, mr.m, b.t)
+	if err != nil {
+		return err
+	}
+	if err := near(); err != nil {
+		return err
+	}
+	if len(late) > 0 {
+		// Built once over the loaded rows, not kept up row by row; then
+		// the events that came meanwhile, before the runner is paused.
+		if err := createIndexes(ctx, r.db, late); err != nil {
+			return err
 		}
-		if err := b.catchUp(ctx, target, report); err != nil {
+		if err := near(); err != nil {
 			return err
 		}
 	}
@@ -159,6 +179,58 @@ type ignorer interface {
 func ignores(m SQLModel, env events.Envelope) bool {
 	ig, ok := m.(ignorer)
 	return ok && ig.Ignores(env.Type)
+}
+
+// lateIndexer is a model with secondary indexes that its writes never
+// read through (only its readers do): a generation being built, which no
+// reader sees yet, gets them after the bulk load, just before the switch.
+type lateIndexer interface {
+	LateIndexes(t Tables) []string // index names, as Create made them (one Create did not make is passed over)
+}
+
+// dropLateIndexes drops a new generation's late indexes and returns the
+// statements that make them again, as the database holds them. A rebuild
+// that stops before the switch leaves a generation that never serves.
+func dropLateIndexes(ctx context.Context, db *sqldb.DB, m SQLModel, t Tables) ([]string, error) {
+	li, ok := m.(lateIndexer)
+	if !ok {
+		return nil, nil
+	}
+	var out []string
+	for _, name := range li.LateIndexes(t) {
+		q := `SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?`
+		if db.Dialect == sqldb.Postgres {
+			q = `SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema() AND indexname = ?`
+		}
+		var def string
+		err := db.QueryRow(ctx, q, name).Scan(&def)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue // not on this dialect
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read db: index %s: %w", name, err)
+		}
+		if _, err := db.Exec(ctx, `DROP INDEX `+name); err != nil {
+			return nil, fmt.Errorf("read db: %w", err)
+		}
+		out = append(out, def)
+	}
+	return out, nil
+}
+
+// createIndexes runs the statements of dropLateIndexes in one transaction.
+func createIndexes(ctx context.Context, db *sqldb.DB, defs []string) error {
+	tx, err := db.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	for _, def := range defs {
+		if _, err := tx.Exec(ctx, def); err != nil {
+			return fmt.Errorf("read db: %s: %w", def, err)
+		}
+	}
+	return tx.Commit()
 }
 
 // builder applies the log to one generation of one model, alone.

@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
 	"testing"
 
 	"github.com/tagstream/tagstream/events"
@@ -49,6 +52,64 @@ func TestRebuildSkipsIgnoredEventsAndEqualsLive(t *testing.T) {
 		for _, st := range r.Status() {
 			if st.Generation != 2 || st.Seq != uint64(len(log)) {
 				t.Fatalf("after rebuild %+v", st)
+			}
+		}
+	})
+}
+
+// indexNames lists the indexes of the tables whose names start with
+// prefix, the prefix cut off.
+func indexNames(t *testing.T, db *sqldb.DB, prefix string) []string {
+	t.Helper()
+	q := `SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL`
+	if db.Dialect == sqldb.Postgres {
+		q = `SELECT indexname FROM pg_indexes WHERE schemaname = current_schema()`
+	}
+	rows, err := db.Query(context.Background(), q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasPrefix(n, prefix) {
+			out = append(out, strings.TrimPrefix(n, prefix))
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// A rebuilt generation gets the indexes its model builds after the load
+// (late indexes) before it serves: the same indexes as a generation made
+// by Create, and search answers the same through them.
+func TestRebuildMakesTheLateIndexes(t *testing.T) {
+	log := busyLog(t, 7)
+	stores(t, func(t *testing.T, open func() *sqldb.DB) {
+		ctx := context.Background()
+		search := NewDocumentSearch()
+		r := NewSQLRunner(open(), log, JobStatusModel{}, search)
+		r.BatchSize = 13
+		if err := r.Open(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.CatchUp(ctx); err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range []SQLModel{JobStatusModel{}, search} {
+			before := indexNames(t, r.DB(), tablesFor(m.Name(), 1).Prefix)
+			if len(before) < 3 {
+				t.Fatalf("%s: generation 1 has indexes %v", m.Name(), before)
+			}
+			if err := r.Rebuild(ctx, m.Name(), nil); err != nil {
+				t.Fatal(err)
+			}
+			if after := indexNames(t, r.DB(), tablesFor(m.Name(), 2).Prefix); fmt.Sprint(after) != fmt.Sprint(before) {
+				t.Fatalf("%s: rebuilt with indexes %v, generation 1 had %v", m.Name(), after, before)
 			}
 		}
 	})
