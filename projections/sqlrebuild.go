@@ -259,10 +259,20 @@ func (b *builder) progress() Progress {
 
 var errBuilt = errors.New("built")
 
+// openingSource is a source that opens events on their way out (the
+// sealing store): a rebuild reads the store underneath and opens the
+// events in its decoding stage, beside the reading, and only those its
+// model does not ignore.
+type openingSource interface {
+	Inner() events.Store
+	Open(ctx context.Context, env events.Envelope) (events.Envelope, error)
+}
+
 // catchUp applies events after b.seq up to target, in batches of
 // catchUpBatch, through three stages, each in its own goroutine: the log
-// is read in one, decoded in another, and written in this one, so a
-// batch is written while the next is decoded and the one after is read.
+// is read in one, opened and decoded in another, and written in this
+// one, so a batch is written while the next is decoded and the one after
+// is read.
 func (b *builder) catchUp(ctx context.Context, target uint64, report func()) error {
 	if b.seq >= target {
 		return nil
@@ -270,21 +280,34 @@ func (b *builder) catchUp(ctx context.Context, target uint64, report func()) err
 	size := b.r.catchUpBatch()
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	var src Source = b.r.src
+	open := func(_ context.Context, env events.Envelope) (events.Envelope, error) { return env, nil }
+	if os, ok := b.r.src.(openingSource); ok {
+		src, open = os.Inner(), os.Open
+	}
 	fetched := make(chan []events.Envelope, 8)
 	readErr := make(chan error, 1)
 	go func() {
 		defer close(fetched)
-		readErr <- b.read(rctx, target, fetched)
+		readErr <- b.read(rctx, src, target, fetched)
 	}()
 	batches := make(chan []events.Envelope, 2)
+	openErr := make(chan error, 1)
 	go func() {
 		defer close(batches)
 		batch := make([]events.Envelope, 0, size)
 		for chunk := range fetched {
 			for i := range chunk {
-				if !ignores(b.m, chunk[i]) {
-					_ = chunk[i].Load() // an error is met again in commit
+				if ignores(b.m, chunk[i]) {
+					continue
 				}
+				env, err := open(rctx, chunk[i])
+				if err != nil {
+					openErr <- err
+					return
+				}
+				_ = env.Load() // an error is met again in commit
+				chunk[i] = env
 			}
 			batch = append(batch, chunk...)
 			if len(batch) < size {
@@ -310,7 +333,14 @@ func (b *builder) catchUp(ctx context.Context, target uint64, report func()) err
 		}
 		report()
 	}
-	return <-readErr
+	select {
+	case err := <-openErr:
+		cancel() // the reader may be waiting to hand over its next chunk
+		<-readErr
+		return err
+	default:
+		return <-readErr
+	}
 }
 
 // readChunk is how many events the reading stage hands the decoding
@@ -318,7 +348,7 @@ func (b *builder) catchUp(ctx context.Context, target uint64, report func()) err
 const readChunk = 500
 
 // read reads the events after b.seq up to target into out, in chunks.
-func (b *builder) read(ctx context.Context, target uint64, out chan<- []events.Envelope) error {
+func (b *builder) read(ctx context.Context, src Source, target uint64, out chan<- []events.Envelope) error {
 	chunk := make([]events.Envelope, 0, readChunk)
 	send := func() error {
 		select {
@@ -329,7 +359,7 @@ func (b *builder) read(ctx context.Context, target uint64, out chan<- []events.E
 			return ctx.Err()
 		}
 	}
-	err := b.r.src.Read(ctx, events.SubjectAll, b.seq+1, func(env events.Envelope) error {
+	err := src.Read(ctx, events.SubjectAll, b.seq+1, func(env events.Envelope) error {
 		if env.Seq > target {
 			return errBuilt
 		}
