@@ -94,8 +94,8 @@ func dumpTables(t *testing.T, db *sqldb.DB, tb Tables, orders map[string]string)
 // Document results' batches hold submitted chunks in memory until a start
 // claims them or the batch ends: the tables, inputs included, are exactly
 // those Apply leaves event by event, whatever the batch boundaries, with
-// a chunk submitted twice, one for a job that never starts, and one a
-// start claims batches later.
+// a chunk submitted twice (again just before its start, batches after
+// the first time), and one for a job that never starts.
 func TestResultsHeldChunksEqualApply(t *testing.T) {
 	log := busyLog(t, 9)
 	extra := func(job string, ev events.Event) {
@@ -109,10 +109,10 @@ func TestResultsHeldChunksEqualApply(t *testing.T) {
 	docs := []events.Document{{Row: 0, Title: "late"}, {Row: 1, Title: "late too", Extra: map[string]any{"k": 1.5}}}
 	extra("job-late", events.DocumentsSubmitted{InputID: "in-late", Documents: docs})
 	extra("job-orphan", events.DocumentsSubmitted{InputID: "in-orphan", Documents: docs[:1]})
-	extra("job-late", events.DocumentsSubmitted{InputID: "in-late", Documents: docs[1:]})
 	for range 7 {
 		extra("job-ghost", events.DocumentStarted{Row: 0, Attempt: 1})
 	}
+	extra("job-late", events.DocumentsSubmitted{InputID: "in-late", Documents: docs[1:]})
 	extra("job-late", events.JobStarted{InputID: "in-late", Chunks: 1, Total: 2})
 	extra("job-late", events.DocumentTagged{Row: 1, Attempt: 1, Tags: []string{"x"}})
 	loaded := loadedEvents(log)
@@ -154,7 +154,7 @@ func TestResultsHeldChunksEqualApply(t *testing.T) {
 		if !strings.Contains(want, "in-orphan") {
 			t.Fatal("the orphan chunk is not in the inputs table: the log does not test what it says")
 		}
-		for _, size := range []int{1, 4, 29, len(loaded)} {
+		for _, size := range []int{1, 2, 3, 4, 9, 29, len(loaded)} {
 			if got := fold(size); got != want {
 				t.Fatalf("batches of %d differ from Apply: %s", size, lineDiff(got, want))
 			}
