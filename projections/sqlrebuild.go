@@ -218,19 +218,16 @@ func dropLateIndexes(ctx context.Context, db *sqldb.DB, m SQLModel, t Tables) ([
 	return out, nil
 }
 
-// createIndexes runs the statements of dropLateIndexes in one transaction.
+// createIndexes runs the statements of dropLateIndexes, each in its own
+// transaction: on SQLite one holds the file's write lock, and the live
+// runner's next commit waits for one index, not for all of them.
 func createIndexes(ctx context.Context, db *sqldb.DB, defs []string) error {
-	tx, err := db.Begin(ctx)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
 	for _, def := range defs {
-		if _, err := tx.Exec(ctx, def); err != nil {
+		if _, err := db.Exec(ctx, def); err != nil {
 			return fmt.Errorf("read db: %s: %w", def, err)
 		}
 	}
-	return tx.Commit()
+	return nil
 }
 
 // builder applies the log to one generation of one model, alone.
