@@ -288,25 +288,66 @@ func (b *builder) catchUp(ctx context.Context, target uint64, report func()) err
 		defer close(fetched)
 		readErr <- b.read(rctx, src, target, fetched)
 	}()
+	// Chunks are opened and decoded by a few workers and put back in
+	// order: opening a sealed event may first fetch its job's data key,
+	// and those fetches then wait side by side instead of one by one.
+	type opened struct {
+		chunk []events.Envelope
+		err   error
+	}
+	work := make(chan func(), openers)
+	ordered := make(chan chan opened, 2*openers)
+	for range openers {
+		go func() {
+			for w := range work {
+				w()
+			}
+		}()
+	}
+	go func() {
+		defer close(ordered)
+		defer close(work)
+		for chunk := range fetched {
+			res := make(chan opened, 1)
+			w := func() {
+				for i := range chunk {
+					if ignores(b.m, chunk[i]) {
+						continue
+					}
+					env, err := open(rctx, chunk[i])
+					if err != nil {
+						res <- opened{err: err}
+						return
+					}
+					_ = env.Load() // an error is met again in commit
+					chunk[i] = env
+				}
+				res <- opened{chunk: chunk}
+			}
+			select {
+			case work <- w:
+			case <-rctx.Done():
+				return
+			}
+			select {
+			case ordered <- res:
+			case <-rctx.Done():
+				return
+			}
+		}
+	}()
 	batches := make(chan []events.Envelope, 2)
 	openErr := make(chan error, 1)
 	go func() {
 		defer close(batches)
 		batch := make([]events.Envelope, 0, size)
-		for chunk := range fetched {
-			for i := range chunk {
-				if ignores(b.m, chunk[i]) {
-					continue
-				}
-				env, err := open(rctx, chunk[i])
-				if err != nil {
-					openErr <- err
-					return
-				}
-				_ = env.Load() // an error is met again in commit
-				chunk[i] = env
+		for res := range ordered {
+			o := <-res
+			if o.err != nil {
+				openErr <- o.err
+				return
 			}
-			batch = append(batch, chunk...)
+			batch = append(batch, o.chunk...)
 			if len(batch) < size {
 				continue
 			}
@@ -343,6 +384,9 @@ func (b *builder) catchUp(ctx context.Context, target uint64, report func()) err
 // readChunk is how many events the reading stage hands the decoding
 // stage at a time: small enough that decoding starts early.
 const readChunk = 500
+
+// openers is how many chunks are opened and decoded at once.
+const openers = 4
 
 // read reads the events after b.seq up to target into out, in chunks.
 func (b *builder) read(ctx context.Context, src Source, target uint64, out chan<- []events.Envelope) error {
