@@ -19,10 +19,22 @@ import (
 // fillLog appends a realistic log of about n events: jobs of 100
 // documents, each started and tagged (a few failed), with async publishes.
 func fillLog(tb testing.TB, js jetstream.JetStream, n int) int {
+	return fillLogWith(tb, js, n, nil)
+}
+
+// fillLogWith is fillLog with seal, if set, applied to every event before
+// it is published (seal document data as serve's log does).
+func fillLogWith(tb testing.TB, js jetstream.JetStream, n int, seal func(events.Envelope) (events.Envelope, error)) int {
 	ctx := context.Background()
 	user := events.User("usr_bench", "bench@example.com")
 	count := 0
 	pub := func(env events.Envelope) {
+		if seal != nil {
+			var err error
+			if env, err = seal(env); err != nil {
+				tb.Fatal(err)
+			}
+		}
 		b, _ := json.Marshal(env)
 		if _, err := js.PublishAsync(env.Subject, b); err != nil {
 			tb.Fatal(err)

@@ -299,3 +299,12 @@ func (w *searchBatch) flushIndex(docs []*searchDoc) error {
 	}
 	return nil
 }
+
+// LateIndexes implements lateIndexer: only the search queries read
+// through these (the batches find rows by id, job and doc_id). The
+// full-text GIN index exists on PostgreSQL only.
+func (*DocumentSearch) LateIndexes(t Tables) []string {
+	d := t.Name("documents")
+	return []string{d + "_owner", d + "_org", d + "_tsv", t.Name("jobs") + "_owner", t.Name("jobs") + "_created",
+		t.Name("jobs") + "_org", t.Name("outcomes") + "_owner", t.Name("outcomes") + "_org"}
+}

@@ -1,6 +1,7 @@
 package projections_test
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -12,6 +13,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/tagstream/tagstream/events"
 	"github.com/tagstream/tagstream/events/jsstore"
+	"github.com/tagstream/tagstream/events/sealed"
+	"github.com/tagstream/tagstream/internal/datakeys"
 	"github.com/tagstream/tagstream/internal/natsx/natstest"
 	"github.com/tagstream/tagstream/internal/sqldb"
 	"github.com/tagstream/tagstream/projections"
@@ -20,24 +23,53 @@ import (
 // BenchmarkSQLReadModels measures the SQL read side over a log of
 // SQL_BENCH_EVENTS events (default 1,000,000; jobs of 100 documents as in
 // BenchmarkRebuild): a raw ordered consumer over the log, the SQL models
-// built from sequence 1 (what a rebuild does), then a restart: a new
-// runner opening the same database and catching up from its checkpoints,
-// with the Go heap in use after it. SQL_BENCH_DB=postgres://... uses
-// PostgreSQL instead of a SQLite file.
-func BenchmarkSQLReadModels(b *testing.B) {
+// built from sequence 1 by a runner's catch-up, then each model's Rebuild
+// (the next generation built beside the serving one, then switched to),
+// each next to a raw ordered consumer read just before it, with the
+// ratio of the two; then a restart: a new runner opening the same
+// database and catching up from its checkpoints, with the Go heap in use
+// after it. SQL_BENCH_DB=postgres://... uses PostgreSQL instead of a
+// SQLite file.
+func BenchmarkSQLReadModels(b *testing.B) { benchSQLReadModels(b, false) }
+
+// BenchmarkSQLReadModelsSealed is BenchmarkSQLReadModels over a log whose
+// document data is sealed, as serve's is, read through the sealing store
+// with real data keys; the raw consumer reads the same sealed log.
+func BenchmarkSQLReadModelsSealed(b *testing.B) { benchSQLReadModels(b, true) }
+
+func benchSQLReadModels(b *testing.B, seal bool) {
 	n := 1_000_000
 	if v, err := strconv.Atoi(os.Getenv("SQL_BENCH_EVENTS")); err == nil {
 		n = v
 	}
+	ctx := context.Background()
 	conn := natstest.Start(b, "")
-	store, err := jsstore.Open(context.Background(), conn.JS, jsstore.Options{})
+	raw, err := jsstore.Open(ctx, conn.JS, jsstore.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
+	var store projections.Source = raw
+	var sealWith func(events.Envelope) (events.Envelope, error)
+	if seal {
+		keys, err := datakeys.Open(ctx, conn.JS, 1, bytes.Repeat([]byte{7}, 32))
+		if err != nil {
+			b.Fatal(err)
+		}
+		store = sealed.New(raw, keys)
+		sealWith = func(env events.Envelope) (events.Envelope, error) {
+			if !events.Sealable(env.Type) {
+				return env, nil
+			}
+			c, err := keys.ForAppend(ctx, env.JobID)
+			if err != nil {
+				return env, err
+			}
+			return events.Seal(env, c)
+		}
+	}
 	start := time.Now()
-	total := fillLog(b, conn.JS, n)
-	b.Logf("filled %d events in %s", total, time.Since(start).Round(time.Millisecond))
-	ctx := context.Background()
+	total := fillLogWith(b, conn.JS, n, sealWith)
+	b.Logf("filled %d events in %s (sealed: %v)", total, time.Since(start).Round(time.Millisecond), seal)
 	dir := b.TempDir()
 	open := func() *sqldb.DB {
 		db, err := sqldb.Open(ctx, os.Getenv("SQL_BENCH_DB"), dir)
@@ -47,51 +79,61 @@ func BenchmarkSQLReadModels(b *testing.B) {
 		return db
 	}
 	models := func() []projections.SQLModel {
-		return []projections.SQLModel{projections.JobStatusModel{}, projections.ResultsModel{}}
+		return []projections.SQLModel{projections.JobStatusModel{}, projections.ResultsModel{}, projections.NewDocumentSearch()}
+	}
+	rawRate := func() float64 {
+		start := time.Now()
+		st, _ := conn.JS.Stream(ctx, events.Stream)
+		cons, err := st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		it, _ := cons.Messages(jetstream.PullMaxMessages(1000))
+		for seen := 0; seen < total; seen++ {
+			if _, err := it.Next(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		it.Stop()
+		return float64(total) / time.Since(start).Seconds()
 	}
 
 	b.Run("raw-ordered-consumer", func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
+			b.ReportMetric(rawRate(), "events/s")
+		}
+	})
+	db := open()
+	r := projections.NewSQLRunner(db, store, models()...)
+	if err := r.Open(ctx); err != nil {
+		b.Fatal(err)
+	}
+	if r.Applied() == 0 {
+		b.Run("sql-build-from-1", func(b *testing.B) {
 			start := time.Now()
-			st, _ := conn.JS.Stream(ctx, events.Stream)
-			cons, err := st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
-			if err != nil {
+			if err := r.CatchUp(ctx); err != nil {
 				b.Fatal(err)
 			}
-			it, _ := cons.Messages(jetstream.PullMaxMessages(1000))
-			for seen := 0; seen < total; seen++ {
-				if _, err := it.Next(); err != nil {
+			b.ReportMetric(float64(total)/time.Since(start).Seconds(), "events/s")
+			b.ReportMetric(0, "ns/op")
+		})
+	}
+	for _, m := range models() {
+		b.Run("rebuild-"+m.Name(), func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				ref := rawRate()
+				start := time.Now()
+				if err := r.Rebuild(ctx, m.Name(), nil); err != nil {
 					b.Fatal(err)
 				}
+				rate := float64(total) / time.Since(start).Seconds()
+				b.ReportMetric(ref, "raw-events/s")
+				b.ReportMetric(rate, "events/s")
+				b.ReportMetric(rate/ref, "x-raw")
 			}
-			it.Stop()
-			b.ReportMetric(float64(total)/time.Since(start).Seconds(), "events/s")
-		}
-	})
-	b.Run("sql-build-from-1", func(b *testing.B) {
-		for i := 0; i < b.N; i++ {
-			db := open()
-			r := projections.NewSQLRunner(db, store, models()...)
-			if err := r.Open(ctx); err != nil {
-				b.Fatal(err)
-			}
-			start := time.Now()
-			var err error
-			if r.Applied() == 0 {
-				err = r.CatchUp(ctx)
-			} else {
-				err = r.Rebuild(ctx, projections.JobStatusName, nil)
-				if err == nil {
-					err = r.Rebuild(ctx, projections.DocumentResultsName, nil)
-				}
-			}
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.ReportMetric(float64(total)/time.Since(start).Seconds(), "events/s")
-			db.Close()
-		}
-	})
+		})
+	}
+	db.Close()
 	if fi, err := os.Stat(filepath.Join(dir, "read.db")); err == nil {
 		b.Logf("read.db: %d MiB", fi.Size()>>20)
 	}

@@ -177,3 +177,14 @@ func (w *jobsBatch) flush() error {
 	return upsert(w.ctx, w.tx, `INSERT INTO `+w.t.Name("docs")+` (job_id, row_no, status, attempt, outcome) VALUES `,
 		"(?, ?, ?, ?, ?)", ` ON CONFLICT (job_id, row_no) DO UPDATE SET `+excluded("status", "attempt", "outcome"), docRows, 400)
 }
+
+// Ignores implements ignorer: Apply returns before decoding these.
+func (JobStatusModel) Ignores(eventType string) bool {
+	return eventType == events.TypeDocumentsSubmitted || eventType == events.TypeWebhookAttempted
+}
+
+// LateIndexes implements lateIndexer: the job lists read through these;
+// Apply finds jobs by id.
+func (JobStatusModel) LateIndexes(t Tables) []string {
+	return []string{t.Name("jobs_org"), t.Name("jobs_owner"), t.Name("jobs_status")}
+}

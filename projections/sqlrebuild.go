@@ -2,6 +2,7 @@ package projections
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"time"
@@ -54,6 +55,10 @@ func (r *SQLRunner) Rebuild(ctx context.Context, name string, progress func(Prog
 		return err
 	}
 	b := &builder{r: r, m: mr.m, t: tablesFor(name, gen), gen: gen, start: time.Now(), total: total}
+	if b.conn, err = r.builderConn(ctx); err != nil {
+		return err
+	}
+	defer b.conn.Discard()
 	r.mu.Lock()
 	// The serving generation keeps answering (and, if it was running,
 	// applying) until the switch; Status shows "rebuilding" meanwhile.
@@ -73,15 +78,34 @@ func (r *SQLRunner) Rebuild(ctx context.Context, name string, progress func(Prog
 		mr.rebuild = nil
 		r.mu.Unlock()
 	}()
-	for {
-		target := r.Applied()
-		if last, err := r.src.LastSeq(ctx); err == nil && last > target {
-			target = last
+	near := func() error {
+		for {
+			target := r.Applied()
+			if last, err := r.src.LastSeq(ctx); err == nil && last > target {
+				target = last
+			}
+			if b.seq+switchMargin >= target {
+				return nil
+			}
+			if err := b.catchUp(ctx, target, report); err != nil {
+				return err
+			}
 		}
-		if b.seq+switchMargin >= target {
-			break
+	}
+	late, err := dropLateIndexes(ctx, r.db, mr.m, b.t)
+	if err != nil {
+		return err
+	}
+	if err := near(); err != nil {
+		return err
+	}
+	if len(late) > 0 {
+		// Built once over the loaded rows, not kept up row by row; then
+		// the events that came meanwhile, before the runner is paused.
+		if err := createIndexes(ctx, r.db, late); err != nil {
+			return err
 		}
-		if err := b.catchUp(ctx, target, report); err != nil {
+		if err := near(); err != nil {
 			return err
 		}
 	}
@@ -119,9 +143,97 @@ func (r *SQLRunner) Rebuild(ctx context.Context, name string, progress func(Prog
 	return nil
 }
 
+// builderCache is the SQLite page cache of a rebuild's own connection
+// (KiB, as PRAGMA cache_size takes it when negative): the default 2 MiB
+// makes every batch read back pages of the tables it grows. It is only
+// memory, dropped with the connection when the rebuild ends.
+const builderCache = 64 << 10
+
+// builderConn takes the connection a rebuild writes through, with
+// settings for it alone: a larger page cache on SQLite. Durability is the
+// pool's (the serving generation shares the file and the WAL); on
+// PostgreSQL each builder transaction turns synchronous_commit off
+// itself (see commitWith).
+func (r *SQLRunner) builderConn(ctx context.Context) (*sqldb.Conn, error) {
+	c, err := r.db.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read db: %w", err)
+	}
+	if r.db.Dialect == sqldb.SQLite {
+		if _, err := c.Exec(ctx, fmt.Sprintf("PRAGMA cache_size = -%d", builderCache)); err != nil {
+			c.Discard()
+			return nil, fmt.Errorf("read db: %w", err)
+		}
+	}
+	return c, nil
+}
+
+// ignorer is a model that ignores some event types outright (its Apply
+// returns before decoding them): a rebuild neither decodes them nor
+// hands them over. Job status ignores the submitted chunks, the largest
+// events to decode.
+type ignorer interface {
+	Ignores(eventType string) bool
+}
+
+func ignores(m SQLModel, env events.Envelope) bool {
+	ig, ok := m.(ignorer)
+	return ok && ig.Ignores(env.Type)
+}
+
+// lateIndexer is a model with secondary indexes that its writes never
+// read through (only its readers do): a generation being built, which no
+// reader sees yet, gets them after the bulk load, just before the switch.
+type lateIndexer interface {
+	LateIndexes(t Tables) []string // index names, as Create made them (one Create did not make is passed over)
+}
+
+// dropLateIndexes drops a new generation's late indexes and returns the
+// statements that make them again, as the database holds them. A rebuild
+// that stops before the switch leaves a generation that never serves.
+func dropLateIndexes(ctx context.Context, db *sqldb.DB, m SQLModel, t Tables) ([]string, error) {
+	li, ok := m.(lateIndexer)
+	if !ok {
+		return nil, nil
+	}
+	var out []string
+	for _, name := range li.LateIndexes(t) {
+		q := `SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?`
+		if db.Dialect == sqldb.Postgres {
+			q = `SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema() AND indexname = ?`
+		}
+		var def string
+		err := db.QueryRow(ctx, q, name).Scan(&def)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue // not on this dialect
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read db: index %s: %w", name, err)
+		}
+		if _, err := db.Exec(ctx, `DROP INDEX `+name); err != nil {
+			return nil, fmt.Errorf("read db: %w", err)
+		}
+		out = append(out, def)
+	}
+	return out, nil
+}
+
+// createIndexes runs the statements of dropLateIndexes, each in its own
+// transaction: on SQLite one holds the file's write lock, and the live
+// runner's next commit waits for one index, not for all of them.
+func createIndexes(ctx context.Context, db *sqldb.DB, defs []string) error {
+	for _, def := range defs {
+		if _, err := db.Exec(ctx, def); err != nil {
+			return fmt.Errorf("read db: %s: %w", def, err)
+		}
+	}
+	return nil
+}
+
 // builder applies the log to one generation of one model, alone.
 type builder struct {
 	r     *SQLRunner
+	conn  *sqldb.Conn
 	m     SQLModel
 	t     Tables
 	gen   int
@@ -144,9 +256,20 @@ func (b *builder) progress() Progress {
 
 var errBuilt = errors.New("built")
 
+// openingSource is a source that opens events on their way out (the
+// sealing store): a rebuild reads the store underneath and opens the
+// events in its decoding stage, beside the reading, and only those its
+// model does not ignore.
+type openingSource interface {
+	Inner() events.Store
+	Open(ctx context.Context, env events.Envelope) (events.Envelope, error)
+}
+
 // catchUp applies events after b.seq up to target, in batches of
-// catchUpBatch. The log is read and decoded in another goroutine while a
-// batch is written.
+// catchUpBatch, through three stages, each in its own goroutine: the log
+// is read in one, opened and decoded in another, and written in this
+// one, so a batch is written while the next is decoded and the one after
+// is read.
 func (b *builder) catchUp(ctx context.Context, target uint64, report func()) error {
 	if b.seq >= target {
 		return nil
@@ -154,43 +277,93 @@ func (b *builder) catchUp(ctx context.Context, target uint64, report func()) err
 	size := b.r.catchUpBatch()
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	batches := make(chan []events.Envelope, 2)
+	var src Source = b.r.src
+	open := func(_ context.Context, env events.Envelope) (events.Envelope, error) { return env, nil }
+	if os, ok := b.r.src.(openingSource); ok {
+		src, open = os.Inner(), os.Open
+	}
+	fetched := make(chan []events.Envelope, 8)
 	readErr := make(chan error, 1)
+	go func() {
+		defer close(fetched)
+		readErr <- b.read(rctx, src, target, fetched)
+	}()
+	// Chunks are opened and decoded by a few workers and put back in
+	// order: opening a sealed event may first fetch its job's data key,
+	// and those fetches then wait side by side instead of one by one.
+	type opened struct {
+		chunk []events.Envelope
+		err   error
+	}
+	work := make(chan func(), openers)
+	ordered := make(chan chan opened, 2*openers)
+	for range openers {
+		go func() {
+			for w := range work {
+				w()
+			}
+		}()
+	}
+	go func() {
+		defer close(ordered)
+		defer close(work)
+		for chunk := range fetched {
+			res := make(chan opened, 1)
+			w := func() {
+				for i := range chunk {
+					if ignores(b.m, chunk[i]) {
+						continue
+					}
+					env, err := open(rctx, chunk[i])
+					if err != nil {
+						res <- opened{err: err}
+						return
+					}
+					_ = env.Load() // an error is met again in commit
+					chunk[i] = env
+				}
+				res <- opened{chunk: chunk}
+			}
+			select {
+			case work <- w:
+			case <-rctx.Done():
+				return
+			}
+			select {
+			case ordered <- res:
+			case <-rctx.Done():
+				return
+			}
+		}
+	}()
+	batches := make(chan []events.Envelope, 2)
+	openErr := make(chan error, 1)
 	go func() {
 		defer close(batches)
 		batch := make([]events.Envelope, 0, size)
-		send := func() error {
+		for res := range ordered {
+			o := <-res
+			if o.err != nil {
+				openErr <- o.err
+				return
+			}
+			batch = append(batch, o.chunk...)
+			if len(batch) < size {
+				continue
+			}
 			select {
 			case batches <- batch:
 				batch = make([]events.Envelope, 0, size)
-				return nil
 			case <-rctx.Done():
-				return rctx.Err()
+				return
 			}
 		}
-		err := b.r.src.Read(rctx, events.SubjectAll, b.seq+1, func(env events.Envelope) error {
-			if env.Seq > target {
-				return errBuilt
-			}
-			_ = env.Load() // an error is met again in commit
-			batch = append(batch, env)
-			if len(batch) >= size {
-				if err := send(); err != nil {
-					return err
-				}
-			}
-			if env.Seq == target {
-				return errBuilt
-			}
-			return nil
-		})
-		if err == nil || errors.Is(err, errBuilt) {
-			err = nil
-			if len(batch) > 0 {
-				err = send()
+		if len(batch) > 0 {
+			select {
+			case batches <- batch:
+			case <-rctx.Done():
 			}
 		}
-		readErr <- err
 	}()
 	for batch := range batches {
 		if err := b.commit(ctx, batch); err != nil {
@@ -198,7 +371,57 @@ func (b *builder) catchUp(ctx context.Context, target uint64, report func()) err
 		}
 		report()
 	}
-	return <-readErr
+	select {
+	case err := <-openErr:
+		cancel() // the reader may be waiting to hand over its next chunk
+		<-readErr
+		return err
+	default:
+		return <-readErr
+	}
+}
+
+// readChunk is how many events the reading stage hands the decoding
+// stage at a time: small enough that decoding starts early.
+const readChunk = 500
+
+// openers is how many chunks are opened and decoded at once.
+const openers = 4
+
+// read reads the events after b.seq up to target into out, in chunks.
+func (b *builder) read(ctx context.Context, src Source, target uint64, out chan<- []events.Envelope) error {
+	chunk := make([]events.Envelope, 0, readChunk)
+	send := func() error {
+		select {
+		case out <- chunk:
+			chunk = make([]events.Envelope, 0, readChunk)
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	err := src.Read(ctx, events.SubjectAll, b.seq+1, func(env events.Envelope) error {
+		if env.Seq > target {
+			return errBuilt
+		}
+		chunk = append(chunk, env)
+		if len(chunk) >= readChunk {
+			if err := send(); err != nil {
+				return err
+			}
+		}
+		if env.Seq == target {
+			return errBuilt
+		}
+		return nil
+	})
+	if err == nil || errors.Is(err, errBuilt) {
+		err = nil
+		if len(chunk) > 0 {
+			err = send()
+		}
+	}
+	return err
 }
 
 // commit applies a batch to the generation and moves its checkpoint in
@@ -207,6 +430,12 @@ func (b *builder) catchUp(ctx context.Context, target uint64, report func()) err
 func (b *builder) commit(ctx context.Context, batch []events.Envelope) error {
 	loaded := make([]events.Envelope, 0, len(batch))
 	for _, env := range batch {
+		if ignores(b.m, env) {
+			if v := events.Types.Version(env.Type); env.Version > v {
+				b.r.RebuildSkips.Skip(events.ReaderProjections, env, fmt.Errorf("%s version %d: %w", env.Type, env.Version, events.ErrUnknownEvent))
+			}
+			continue
+		}
 		if err := env.Load(); err != nil {
 			if events.IsUnknown(err) {
 				b.r.RebuildSkips.Skip(events.ReaderProjections, env, err)
@@ -234,11 +463,19 @@ func (b *builder) commit(ctx context.Context, batch []events.Envelope) error {
 }
 
 func (b *builder) commitWith(ctx context.Context, last uint64, apply func(*sqldb.Tx) error) error {
-	tx, err := b.r.db.Begin(ctx)
+	tx, err := b.conn.Begin(ctx)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
+	if tx.Dialect() == sqldb.Postgres {
+		// A builder commit lost in a crash is applied again from the
+		// generation's checkpoint, which moves in the same transaction; the
+		// switch itself commits synchronously, which flushes these too.
+		if _, err := tx.Exec(ctx, "SET LOCAL synchronous_commit = off"); err != nil {
+			return err
+		}
+	}
 	if err := apply(tx); err != nil {
 		return err
 	}

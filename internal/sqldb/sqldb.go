@@ -7,6 +7,7 @@ package sqldb
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -212,4 +213,42 @@ func (d *DB) Checkpoint(ctx context.Context) error {
 	}
 	_, err := d.SQL.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)
 	return err
+}
+
+// Conn is one connection of the pool held by a single writer, for
+// settings that must hold for its transactions only (a rebuild's larger
+// page cache, say) and not for the readers sharing the pool.
+type Conn struct {
+	conn *sql.Conn
+	db   *DB
+}
+
+// Conn takes a connection out of the pool until Discard.
+func (d *DB) Conn(ctx context.Context) (*Conn, error) {
+	c, err := d.SQL.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &Conn{conn: c, db: d}, nil
+}
+
+// Exec runs a statement on the connection outside any transaction.
+func (c *Conn) Exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	return c.conn.ExecContext(ctx, c.db.Rebind(q), args...)
+}
+
+// Begin starts a transaction on the connection.
+func (c *Conn) Begin(ctx context.Context) (*Tx, error) {
+	tx, err := c.conn.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	return &Tx{tx: tx, db: c.db}, nil
+}
+
+// Discard closes the connection instead of returning it to the pool, so
+// whatever was set on it (and the memory it holds) goes with it.
+func (c *Conn) Discard() error {
+	_ = c.conn.Raw(func(any) error { return driver.ErrBadConn })
+	return c.conn.Close()
 }
