@@ -266,6 +266,9 @@ func (w *searchBatch) flushIndex(docs []*searchDoc) error {
 				seen[key] = true
 				tags = append(tags, []any{key, d.id, d.owner2, d.org2, tag})
 			}
+			if !pg && w.t.indexLater {
+				continue // filled from the rows after the load (FillIndex)
+			}
 			f := docFields{Owner: d.owner, OrgID: d.org, Title: d.title, Description: d.descr, Tags: d.tagList}
 			if d.extra != "" {
 				if err := json.Unmarshal([]byte(d.extra), &f.Extra); err != nil {
@@ -289,6 +292,9 @@ func (w *searchBatch) flushIndex(docs []*searchDoc) error {
 				return err
 			}
 			continue
+		}
+		if w.t.indexLater {
+			continue // filled from the rows after the load (FillIndex)
 		}
 		if _, err := w.tx.Exec(w.ctx, `DELETE FROM `+w.t.Name("fts")+` WHERE rowid IN `+in, ids...); err != nil {
 			return err

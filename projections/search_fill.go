@@ -1,0 +1,109 @@
+package projections
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/tagstream/tagstream/internal/sqldb"
+)
+
+// laterIndexer is a model with an index it can fill from its own rows:
+// a generation being built leaves it out of every event (Tables.
+// indexLater) and fills it once after the bulk load, before the last
+// stretch, which then keeps it up event by event as a serving one does.
+type laterIndexer interface {
+	// IndexesLater reports whether the model fills an index later on
+	// this dialect.
+	IndexesLater(d sqldb.Dialect) bool
+	// FillIndex fills it from the rows of generation t, as they are.
+	FillIndex(ctx context.Context, c *sqldb.Conn, t Tables) error
+}
+
+var _ laterIndexer = (*DocumentSearch)(nil)
+
+// IndexesLater implements laterIndexer: SQLite's FTS5 table. Written a
+// few hundred documents per statement, as the batches write it, FTS5
+// flushes a small segment at every statement and merges them over and
+// over: most of a rebuild's time. PostgreSQL's tsv is a column of the
+// documents rows, written with them.
+func (*DocumentSearch) IndexesLater(d sqldb.Dialect) bool { return d == sqldb.SQLite }
+
+// fillTx is how many documents one transaction of FillIndex indexes: on
+// SQLite each holds the file's write lock, which the live runner waits
+// for; fillStmt is how many one statement inserts (3 parameters each).
+const (
+	fillTx   = 20000
+	fillStmt = 2000
+)
+
+// FillIndex implements laterIndexer: the full-text rows of every
+// document, in rowid order, computed from its row exactly as Apply
+// computes them (reindex), then one 'optimize', so the index is one
+// segment as a long-serving one becomes.
+func (*DocumentSearch) FillIndex(ctx context.Context, c *sqldb.Conn, t Tables) error {
+	fts := t.Name("fts")
+	for after := int64(0); ; {
+		n, last, err := fillIndexPart(ctx, c, t, after)
+		if err != nil {
+			return fmt.Errorf("read db: fill %s: %w", fts, err)
+		}
+		if n < fillTx {
+			break
+		}
+		after = last
+	}
+	if _, err := c.Exec(ctx, `INSERT INTO `+fts+` (`+fts+`) VALUES ('optimize')`); err != nil {
+		return fmt.Errorf("read db: optimize %s: %w", fts, err)
+	}
+	return nil
+}
+
+// fillIndexPart indexes up to fillTx documents after id after in one
+// transaction, and returns how many and the last id.
+func fillIndexPart(ctx context.Context, c *sqldb.Conn, t Tables, after int64) (int, int64, error) {
+	tx, err := c.Begin(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer tx.Rollback()
+	rs, err := tx.Query(ctx, `SELECT id, owner, org_id, title, description, extra, tags FROM `+t.Name("documents")+
+		` WHERE id > ? ORDER BY id LIMIT ?`, after, fillTx)
+	if err != nil {
+		return 0, 0, err
+	}
+	var index [][]any
+	var last int64
+	for rs.Next() {
+		var f docFields
+		var extra, tags string
+		if err := rs.Scan(&last, &f.Owner, &f.OrgID, &f.Title, &f.Description, &extra, &tags); err != nil {
+			rs.Close()
+			return 0, 0, err
+		}
+		if extra != "" {
+			if err := json.Unmarshal([]byte(extra), &f.Extra); err != nil {
+				rs.Close()
+				return 0, 0, err
+			}
+		}
+		// The tags column is the JSON of the outcome's tags ("[]" before
+		// one and for a failure), which reindex indexes.
+		if err := json.Unmarshal([]byte(tags), &f.Tags); err != nil {
+			rs.Close()
+			return 0, 0, err
+		}
+		if len(f.Tags) == 0 {
+			f.Tags = nil
+		}
+		index = append(index, []any{last, searchKeys(f.Owner, f.OrgID, f.Tags), searchBody(f)})
+	}
+	rs.Close()
+	if err := rs.Err(); err != nil {
+		return 0, 0, err
+	}
+	if err := upsert(ctx, tx, `INSERT INTO `+t.Name("fts")+` (rowid, keys, body) VALUES `, "(?, ?, ?)", "", index, fillStmt); err != nil {
+		return 0, 0, err
+	}
+	return len(index), last, tx.Commit()
+}
