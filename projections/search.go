@@ -415,6 +415,9 @@ func (a *applier) failed(id int64, e *events.DocumentFailed) error {
 }
 
 func (a *applier) setTags(id int64, jb jobRow, tags []string) error {
+	if a.t.indexLater {
+		return nil // filled from the rows after the load (FillIndex)
+	}
 	if err := a.exec(`DELETE FROM `+a.t.Name("tags")+` WHERE doc_id = ?`, id); err != nil {
 		return err
 	}

@@ -248,26 +248,21 @@ func (w *searchBatch) flushDocs(docs []*searchDoc) error {
 }
 
 // flushIndex rewrites the tags rows and the full-text entries of the
-// documents whose outcome changed them.
+// documents whose outcome changed them. A generation being built leaves
+// the tags rows and SQLite's full-text entries to FillIndex.
 func (w *searchBatch) flushIndex(docs []*searchDoc) error {
-	pg := w.tx.Dialect() == sqldb.Postgres
+	pg, later := w.tx.Dialect() == sqldb.Postgres, w.t.indexLater
+	if later && !pg {
+		return nil
+	}
 	for from := 0; from < len(docs); from += 200 {
 		part := docs[from:min(from+200, len(docs))]
 		ids := make([]any, len(part))
 		var tags, index [][]any
 		for i, d := range part {
 			ids[i] = d.id
-			seen := map[string]bool{}
-			for _, tag := range d.tagList {
-				key := normTag(tag)
-				if key == "" || seen[key] {
-					continue
-				}
-				seen[key] = true
-				tags = append(tags, []any{key, d.id, d.owner2, d.org2, tag})
-			}
-			if !pg && w.t.indexLater {
-				continue // filled from the rows after the load (FillIndex)
+			if !later {
+				tags = appendTagRows(tags, d.id, d.owner2, d.org2, d.tagList)
 			}
 			f := docFields{Owner: d.owner, OrgID: d.org, Title: d.title, Description: d.descr, Tags: d.tagList}
 			if d.extra != "" {
@@ -278,12 +273,14 @@ func (w *searchBatch) flushIndex(docs []*searchDoc) error {
 			index = append(index, []any{d.id, searchKeys(f.Owner, f.OrgID, f.Tags), searchBody(f)})
 		}
 		in := "(?" + strings.Repeat(", ?", len(ids)-1) + ")"
-		if _, err := w.tx.Exec(w.ctx, `DELETE FROM `+w.t.Name("tags")+` WHERE doc_id IN `+in, ids...); err != nil {
-			return err
-		}
-		if err := upsert(w.ctx, w.tx, `INSERT INTO `+w.t.Name("tags")+` (tag, doc_id, owner, org_id, label) VALUES `,
-			"(?, ?, ?, ?, ?)", "", tags, 200); err != nil {
-			return err
+		if !later {
+			if _, err := w.tx.Exec(w.ctx, `DELETE FROM `+w.t.Name("tags")+` WHERE doc_id IN `+in, ids...); err != nil {
+				return err
+			}
+			if err := upsert(w.ctx, w.tx, `INSERT INTO `+w.t.Name("tags")+` (tag, doc_id, owner, org_id, label) VALUES `,
+				"(?, ?, ?, ?, ?)", "", tags, 200); err != nil {
+				return err
+			}
 		}
 		if pg {
 			if err := upsert(w.ctx, w.tx, `UPDATE `+w.t.Name("documents")+` AS d SET tsv = setweight(to_tsvector('simple', v.keys), 'A') ||
@@ -292,9 +289,6 @@ func (w *searchBatch) flushIndex(docs []*searchDoc) error {
 				return err
 			}
 			continue
-		}
-		if w.t.indexLater {
-			continue // filled from the rows after the load (FillIndex)
 		}
 		if _, err := w.tx.Exec(w.ctx, `DELETE FROM `+w.t.Name("fts")+` WHERE rowid IN `+in, ids...); err != nil {
 			return err
@@ -306,11 +300,27 @@ func (w *searchBatch) flushIndex(docs []*searchDoc) error {
 	return nil
 }
 
+// appendTagRows appends a document's tags rows (setTags's): one per
+// distinct non-blank tag, lower-cased, with the tag as first written.
+func appendTagRows(rows [][]any, id int64, owner, org string, tags []string) [][]any {
+	seen := map[string]bool{}
+	for _, tag := range tags {
+		key := normTag(tag)
+		if key == "" || seen[key] {
+			continue
+		}
+		seen[key] = true
+		rows = append(rows, []any{key, id, owner, org, tag})
+	}
+	return rows
+}
+
 // LateIndexes implements lateIndexer: only the search queries read
-// through these (the batches find rows by id, job and doc_id). The
+// through these (the batches find rows by id and job; the tags rows by
+// doc_id only once FillIndex has made them, and the index is back). The
 // full-text GIN index exists on PostgreSQL only.
 func (*DocumentSearch) LateIndexes(t Tables) []string {
 	d := t.Name("documents")
-	return []string{d + "_owner", d + "_org", d + "_tsv", t.Name("jobs") + "_owner", t.Name("jobs") + "_created",
+	return []string{d + "_owner", d + "_org", d + "_tsv", t.Name("tags") + "_doc", t.Name("jobs") + "_owner", t.Name("jobs") + "_created",
 		t.Name("jobs") + "_org", t.Name("outcomes") + "_owner", t.Name("outcomes") + "_org"}
 }

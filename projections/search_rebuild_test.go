@@ -16,7 +16,7 @@ import (
 // retag, for the documents loaded before the rebuild fills its full-text
 // index from their rows and for those whose events came during the
 // rebuild (a new job, a retagged and an erased one), which the last
-// stretch applies to the filled index.
+// stretch applies to the filled index; and the same top tags.
 func TestRebuiltSearchFindsWhatTheLiveOneFinds(t *testing.T) {
 	eachStore(t, func(t *testing.T, s *searchStore) {
 		ctx := context.Background()
@@ -117,6 +117,17 @@ func TestRebuiltSearchFindsWhatTheLiveOneFinds(t *testing.T) {
 				t.Errorf("%+v:\n rebuilt %s\n live    %s", q, gj, wj)
 			}
 			found += len(want)
+		}
+		// The top tags come from the tags rows, which the rebuild fills
+		// from the documents rows too.
+		for _, owner := range []string{"", "alice", "bob"} {
+			a, err1 := s.reader.Summary(ctx, projections.Scope{Owner: owner}, 10)
+			b, err2 := served.Summary(ctx, projections.Scope{Owner: owner}, 10)
+			wj, _ := json.Marshal(a)
+			gj, _ := json.Marshal(b)
+			if err1 != nil || err2 != nil || string(wj) != string(gj) {
+				t.Errorf("summary of %q:\n rebuilt %s\n live    %s (%v %v)", owner, gj, wj, err1, err2)
+			}
 		}
 		// The answers are not all empty, and the erased timetable is gone.
 		if found < 30 || len(s.search(projections.DocQuery{Text: "timetable"})) != 0 ||
