@@ -36,7 +36,8 @@ func (*DocumentSearch) IndexesLater(sqldb.Dialect) bool { return true }
 
 // fillTx is how many documents one transaction of FillIndex indexes: on
 // SQLite each holds the file's write lock, which the live runner waits
-// for; fillStmt is how many one statement inserts (3 parameters each).
+// for; fillStmt is how many rows one statement inserts (5 parameters a
+// tags row: 10,000, within both stores' limits).
 const (
 	fillTx   = 20000
 	fillStmt = 2000
