@@ -112,7 +112,7 @@ func (a *applier) scrubSearch() error {
 			return err
 		}
 	}
-	if a.tx.Dialect() == sqldb.SQLite {
+	if a.tx.Dialect() == sqldb.SQLite && !a.t.indexLater {
 		// Terms also key the index's segment b-tree (%_idx) and stay in
 		// segments until they are merged: optimize rewrites the index
 		// into one segment, and secure_delete zeroes the pages it frees.

@@ -282,13 +282,20 @@ func (a *applier) started(e *events.JobStarted) error {
 			source_type, description, extra, status, attempt, created_at, updated_at`+cols+`) VALUES `, tuple, "", docs, 100); err != nil {
 		return err
 	}
+	if a.t.indexLater {
+		return nil // filled from the rows after the load (FillIndex)
+	}
 	return upsert(a.ctx, a.tx, `INSERT INTO `+a.t.Name("fts")+` (rowid, keys, body) VALUES `, "(?, ?, ?)", "", index, 200)
 }
 
 // index writes a document's words into the full-text index.
 func (a *applier) index(id int64, f docFields, replace bool) error {
+	pg := a.tx.Dialect() == sqldb.Postgres
+	if !pg && a.t.indexLater {
+		return nil // filled from the rows after the load (FillIndex)
+	}
 	body, keys := searchBody(f), searchKeys(f.Owner, f.OrgID, f.Tags)
-	if a.tx.Dialect() == sqldb.Postgres {
+	if pg {
 		return a.exec(`UPDATE `+a.t.Name("documents")+` SET tsv = setweight(to_tsvector('simple', ?), 'A') || to_tsvector('simple', ?)
 			WHERE id = ?`, keys, body, id)
 	}
@@ -408,6 +415,9 @@ func (a *applier) failed(id int64, e *events.DocumentFailed) error {
 }
 
 func (a *applier) setTags(id int64, jb jobRow, tags []string) error {
+	if a.t.indexLater {
+		return nil // filled from the rows after the load (FillIndex)
+	}
 	if err := a.exec(`DELETE FROM `+a.t.Name("tags")+` WHERE doc_id = ?`, id); err != nil {
 		return err
 	}
@@ -430,6 +440,9 @@ func (a *applier) setTags(id int64, jb jobRow, tags []string) error {
 func normTag(tag string) string { return strings.ToLower(strings.TrimSpace(tag)) }
 
 func (a *applier) reindex(id int64, tags []string) error {
+	if a.t.indexLater && a.tx.Dialect() == sqldb.SQLite {
+		return nil // filled from the rows after the load (FillIndex)
+	}
 	var f docFields
 	var extra string
 	if err := a.tx.QueryRow(a.ctx, `SELECT owner, org_id, title, description, extra FROM `+a.t.Name("documents")+` WHERE id = ?`, id).

@@ -233,46 +233,73 @@ func (w *searchBatch) flushJobs() error {
 }
 
 // flushDocs writes the rows back (they exist: the insert half never
-// happens).
+// happens). On PostgreSQL the rows an outcome retagged carry their new
+// tsv in the same statement: a separate UPDATE was one more round trip
+// and one more version of every such row.
 func (w *searchBatch) flushDocs(docs []*searchDoc) error {
-	rows := make([][]any, 0, len(docs))
+	pg := w.tx.Dialect() == sqldb.Postgres
+	rows, retagged := make([][]any, 0, len(docs)), [][]any(nil)
 	for _, d := range docs {
-		rows = append(rows, []any{d.job, d.row, d.id, d.owner, d.org, d.title, d.descr, d.extra, d.status, d.attempt, b2i(d.outcome),
+		row := []any{d.job, d.row, d.id, d.owner, d.org, d.title, d.descr, d.extra, d.status, d.attempt, b2i(d.outcome),
 			d.tags, d.errText, d.errCode, d.model, d.method, d.prompt, d.completion, d.total, d.calls, d.cost, d.duration,
-			d.cachedFrom, d.created, d.updated, d.finished})
+			d.cachedFrom, d.created, d.updated, d.finished}
+		if pg && d.retag {
+			keys, body, err := d.indexText()
+			if err != nil {
+				return err
+			}
+			retagged = append(retagged, append(row, keys, body))
+			continue
+		}
+		rows = append(rows, row)
 	}
-	return upsert(w.ctx, w.tx, `INSERT INTO `+w.t.Name("documents")+` (job_id, row_id, `+searchDocCols+`) VALUES `,
-		"(?"+strings.Repeat(", ?", 25)+")", ` ON CONFLICT (id) DO UPDATE SET `+excluded("status", "attempt", "outcome",
-			"tags", "error", "error_code", "model", "method", "prompt_tokens", "completion_tokens", "total_tokens", "calls",
-			"cost_usd", "duration_ms", "cached_from", "updated_at", "finished_at"), rows, 100)
+	head := `INSERT INTO ` + w.t.Name("documents") + ` (job_id, row_id, ` + searchDocCols
+	set := ` ON CONFLICT (id) DO UPDATE SET ` + excluded("status", "attempt", "outcome",
+		"tags", "error", "error_code", "model", "method", "prompt_tokens", "completion_tokens", "total_tokens", "calls",
+		"cost_usd", "duration_ms", "cached_from", "updated_at", "finished_at")
+	tuple := "(?" + strings.Repeat(", ?", 25)
+	if err := upsert(w.ctx, w.tx, head+`) VALUES `, tuple+")", set, rows, 100); err != nil {
+		return err
+	}
+	return upsert(w.ctx, w.tx, head+`, tsv) VALUES `, tuple+`, setweight(to_tsvector('simple', ?::text), 'A') || to_tsvector('simple', ?::text))`,
+		set+`, tsv = excluded.tsv`, retagged, 100)
 }
 
-// flushIndex rewrites the tags rows and the full-text entries of the
-// documents whose outcome changed them.
+// indexText is the row's full-text keys and body (index's).
+func (d *searchDoc) indexText() (keys, body string, err error) {
+	f := docFields{Owner: d.owner, OrgID: d.org, Title: d.title, Description: d.descr, Tags: d.tagList}
+	if d.extra != "" {
+		if err := json.Unmarshal([]byte(d.extra), &f.Extra); err != nil {
+			return "", "", err
+		}
+	}
+	return searchKeys(f.Owner, f.OrgID, f.Tags), searchBody(f), nil
+}
+
+// flushIndex rewrites the tags rows and SQLite's full-text entries of
+// the documents whose outcome changed them (PostgreSQL's went with the
+// rows, flushDocs). A generation being built leaves the tags rows and
+// SQLite's full-text entries to FillIndex.
 func (w *searchBatch) flushIndex(docs []*searchDoc) error {
-	pg := w.tx.Dialect() == sqldb.Postgres
+	pg, later := w.tx.Dialect() == sqldb.Postgres, w.t.indexLater
+	if later {
+		return nil
+	}
 	for from := 0; from < len(docs); from += 200 {
 		part := docs[from:min(from+200, len(docs))]
 		ids := make([]any, len(part))
 		var tags, index [][]any
 		for i, d := range part {
 			ids[i] = d.id
-			seen := map[string]bool{}
-			for _, tag := range d.tagList {
-				key := normTag(tag)
-				if key == "" || seen[key] {
-					continue
-				}
-				seen[key] = true
-				tags = append(tags, []any{key, d.id, d.owner2, d.org2, tag})
+			tags = appendTagRows(tags, d.id, d.owner2, d.org2, d.tagList)
+			if pg {
+				continue
 			}
-			f := docFields{Owner: d.owner, OrgID: d.org, Title: d.title, Description: d.descr, Tags: d.tagList}
-			if d.extra != "" {
-				if err := json.Unmarshal([]byte(d.extra), &f.Extra); err != nil {
-					return err
-				}
+			keys, body, err := d.indexText()
+			if err != nil {
+				return err
 			}
-			index = append(index, []any{d.id, searchKeys(f.Owner, f.OrgID, f.Tags), searchBody(f)})
+			index = append(index, []any{d.id, keys, body})
 		}
 		in := "(?" + strings.Repeat(", ?", len(ids)-1) + ")"
 		if _, err := w.tx.Exec(w.ctx, `DELETE FROM `+w.t.Name("tags")+` WHERE doc_id IN `+in, ids...); err != nil {
@@ -283,11 +310,6 @@ func (w *searchBatch) flushIndex(docs []*searchDoc) error {
 			return err
 		}
 		if pg {
-			if err := upsert(w.ctx, w.tx, `UPDATE `+w.t.Name("documents")+` AS d SET tsv = setweight(to_tsvector('simple', v.keys), 'A') ||
-				to_tsvector('simple', v.body) FROM (VALUES `, "(?::bigint, ?::text, ?::text)", `) AS v(id, keys, body) WHERE d.id = v.id`,
-				index, 200); err != nil {
-				return err
-			}
 			continue
 		}
 		if _, err := w.tx.Exec(w.ctx, `DELETE FROM `+w.t.Name("fts")+` WHERE rowid IN `+in, ids...); err != nil {
@@ -300,11 +322,27 @@ func (w *searchBatch) flushIndex(docs []*searchDoc) error {
 	return nil
 }
 
+// appendTagRows appends a document's tags rows (setTags's): one per
+// distinct non-blank tag, lower-cased, with the tag as first written.
+func appendTagRows(rows [][]any, id int64, owner, org string, tags []string) [][]any {
+	seen := map[string]bool{}
+	for _, tag := range tags {
+		key := normTag(tag)
+		if key == "" || seen[key] {
+			continue
+		}
+		seen[key] = true
+		rows = append(rows, []any{key, id, owner, org, tag})
+	}
+	return rows
+}
+
 // LateIndexes implements lateIndexer: only the search queries read
-// through these (the batches find rows by id, job and doc_id). The
+// through these (the batches find rows by id and job; the tags rows by
+// doc_id only once FillIndex has made them, and the index is back). The
 // full-text GIN index exists on PostgreSQL only.
 func (*DocumentSearch) LateIndexes(t Tables) []string {
 	d := t.Name("documents")
-	return []string{d + "_owner", d + "_org", d + "_tsv", t.Name("jobs") + "_owner", t.Name("jobs") + "_created",
+	return []string{d + "_owner", d + "_org", d + "_tsv", t.Name("tags") + "_doc", t.Name("jobs") + "_owner", t.Name("jobs") + "_created",
 		t.Name("jobs") + "_org", t.Name("outcomes") + "_owner", t.Name("outcomes") + "_org"}
 }

@@ -33,6 +33,11 @@ type SQLModel interface {
 // gives e.g. "document_search_g3_documents".
 type Tables struct {
 	Prefix string // e.g. "document_search_g3_"
+
+	// indexLater: the generation is being built and no reader sees it
+	// yet, so a model may leave an index it can fill from its rows to
+	// one pass after the load (see laterIndexer); Apply then skips it.
+	indexLater bool
 }
 
 // Name is the full name of the model's table called base.

@@ -84,7 +84,11 @@ func (r *SQLRunner) Rebuild(ctx context.Context, name string, progress func(Prog
 			if last, err := r.src.LastSeq(ctx); err == nil && last > target {
 				target = last
 			}
-			if b.seq+switchMargin >= target {
+			margin := uint64(switchMargin)
+			if r.switchMargin > 0 {
+				margin = r.switchMargin
+			}
+			if b.seq+margin >= target {
 				return nil
 			}
 			if err := b.catchUp(ctx, target, report); err != nil {
@@ -96,10 +100,21 @@ func (r *SQLRunner) Rebuild(ctx context.Context, name string, progress func(Prog
 	if err != nil {
 		return err
 	}
+	li, later := mr.m.(laterIndexer)
+	later = later && li.IndexesLater(r.db.Dialect)
+	b.t.indexLater = later
 	if err := near(); err != nil {
 		return err
 	}
-	if len(late) > 0 {
+	if later {
+		// Filled once from the loaded rows; the events from here on keep
+		// it up as they do a serving generation's.
+		if err := li.FillIndex(ctx, b.conn, b.t); err != nil {
+			return err
+		}
+		b.t.indexLater = false
+	}
+	if len(late) > 0 || later {
 		// Built once over the loaded rows, not kept up row by row; then
 		// the events that came meanwhile, before the runner is paused.
 		if err := createIndexes(ctx, r.db, late); err != nil {

@@ -90,6 +90,9 @@ type SQLRunner struct {
 	// RebuildSkips, if set, counts the unknown events a rebuild passes
 	// (the live runner counts its own in CountSkips's).
 	RebuildSkips *events.Skips
+	// switchMargin, if set, replaces switchMargin (tests: a small log
+	// still has a bulk load and a last stretch).
+	switchMargin uint64
 
 	// pubMu is held across a batch's commit and its delivery to taps, and
 	// by Tap around its snapshot: a snapshot is always of a committed

@@ -237,6 +237,9 @@ func (c *Conn) Exec(ctx context.Context, q string, args ...any) (sql.Result, err
 	return c.conn.ExecContext(ctx, c.db.Rebind(q), args...)
 }
 
+// Dialect is the dialect of the database the connection is to.
+func (c *Conn) Dialect() Dialect { return c.db.Dialect }
+
 // Begin starts a transaction on the connection.
 func (c *Conn) Begin(ctx context.Context) (*Tx, error) {
 	tx, err := c.conn.BeginTx(ctx, nil)
