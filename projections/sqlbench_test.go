@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/tagstream/tagstream/events"
 	"github.com/tagstream/tagstream/events/jsstore"
 	"github.com/tagstream/tagstream/events/sealed"
@@ -81,22 +80,7 @@ func benchSQLReadModels(b *testing.B, seal bool) {
 	models := func() []projections.SQLModel {
 		return []projections.SQLModel{projections.JobStatusModel{}, projections.ResultsModel{}, projections.NewDocumentSearch()}
 	}
-	rawRate := func() float64 {
-		start := time.Now()
-		st, _ := conn.JS.Stream(ctx, events.Stream)
-		cons, err := st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		it, _ := cons.Messages(jetstream.PullMaxMessages(1000))
-		for seen := 0; seen < total; seen++ {
-			if _, err := it.Next(); err != nil {
-				b.Fatal(err)
-			}
-		}
-		it.Stop()
-		return float64(total) / time.Since(start).Seconds()
-	}
+	rawRate := func() float64 { return rawOrderedRate(b, conn.JS, total) }
 
 	b.Run("raw-ordered-consumer", func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
