@@ -421,15 +421,8 @@ func (a *applier) setTags(id int64, jb jobRow, tags []string) error {
 	if err := a.exec(`DELETE FROM `+a.t.Name("tags")+` WHERE doc_id = ?`, id); err != nil {
 		return err
 	}
-	seen := map[string]bool{}
-	for _, tag := range tags {
-		key := normTag(tag)
-		if key == "" || seen[key] {
-			continue
-		}
-		seen[key] = true
-		if err := a.exec(`INSERT INTO `+a.t.Name("tags")+` (tag, doc_id, owner, org_id, label) VALUES (?, ?, ?, ?, ?)`,
-			key, id, jb.owner, jb.org, tag); err != nil {
+	for _, row := range appendTagRows(nil, id, jb.owner, jb.org, tags) {
+		if err := a.exec(`INSERT INTO `+a.t.Name("tags")+` (tag, doc_id, owner, org_id, label) VALUES (?, ?, ?, ?, ?)`, row...); err != nil {
 			return err
 		}
 	}

@@ -11,6 +11,9 @@ import (
 	"github.com/tagstream/tagstream/internal/sqldb"
 )
 
+// ErrRebuildRunning: the model is already being rebuilt.
+var ErrRebuildRunning = errors.New("already being rebuilt")
+
 // Progress is how far a rebuild has got.
 type Progress struct {
 	Model   string        `json:"model"`
@@ -40,6 +43,21 @@ func (r *SQLRunner) Rebuild(ctx context.Context, name string, progress func(Prog
 	if mr == nil {
 		return fmt.Errorf("no read model %q", name)
 	}
+	// One rebuild of a model at a time: a second (an operator asking
+	// twice, or OnLead again when the runner is paused for a switch)
+	// would build yet another generation for nothing.
+	r.mu.Lock()
+	if mr.rebuild != nil {
+		r.mu.Unlock()
+		return fmt.Errorf("read model %q: %w", name, ErrRebuildRunning)
+	}
+	mr.rebuild = &Progress{Model: name}
+	r.mu.Unlock()
+	defer func() {
+		r.mu.Lock()
+		mr.rebuild = nil
+		r.mu.Unlock()
+	}()
 	gen, err := r.createGenerationAt(ctx, mr.m, func(tx *sqldb.Tx) (int, error) {
 		var maxGen int
 		if err := tx.QueryRow(ctx, `SELECT COALESCE(MAX(generation), 0) FROM projection_checkpoints WHERE name = ?`, name).Scan(&maxGen); err != nil {

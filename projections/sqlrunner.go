@@ -257,13 +257,13 @@ func (r *SQLRunner) createGenerationAt(ctx context.Context, m SQLModel, pick fun
 }
 
 // NeedsRebuild lists the models whose serving generation was built by
-// another version of their code.
+// another version of their code and that no rebuild is replacing yet.
 func (r *SQLRunner) NeedsRebuild() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var out []string
 	for _, mr := range r.models {
-		if mr.state == StateRebuilding {
+		if mr.state == StateRebuilding && mr.rebuild == nil {
 			out = append(out, mr.m.Name())
 		}
 	}
