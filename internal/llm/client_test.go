@@ -333,7 +333,7 @@ func TestErrorsNeverContainKey(t *testing.T) {
 func TestTagPacerSharedAfter429(t *testing.T) {
 	f := newFake(t, func(n int, r llmfake.Request, w http.ResponseWriter) {
 		if n == 0 {
-			llmfake.Fail(w, http.StatusTooManyRequests, "1", "Rate limit exceeded")
+			llmfake.Fail(w, http.StatusTooManyRequests, "2", "Rate limit exceeded")
 			return
 		}
 		llmfake.Answer(w, r, goodTiers)
@@ -367,9 +367,12 @@ func TestTagPacerSharedAfter429(t *testing.T) {
 	if len(reqs) != 3 {
 		t.Fatalf("%d requests, want 3 (one 429, two successes)", len(reqs))
 	}
-	deadline := reqs[0].At.Add(time.Second)
+	// B starts right after A's backoff begins; Retry-After is 2 s so that
+	// only a stall of seconds could start it after the deadline, and then
+	// the test would prove nothing: that fails rather than passes.
+	deadline := reqs[0].At.Add(2 * time.Second)
 	if !startB.Before(deadline) {
-		t.Skip("machine too slow: B started after the Retry-After deadline, nothing to prove")
+		t.Fatalf("B started %v after the 429, past its Retry-After: nothing proved", startB.Sub(reqs[0].At))
 	}
 	for _, r := range reqs[1:] {
 		if r.At.Before(deadline) {
