@@ -14,25 +14,11 @@ import (
 // indexLater) and fills it once after the bulk load, before the last
 // stretch, which then keeps it up event by event as a serving one does.
 type laterIndexer interface {
-	// IndexesLater reports whether the model fills an index later on
-	// this dialect.
-	IndexesLater(d sqldb.Dialect) bool
 	// FillIndex fills it from the rows of generation t, as they are.
 	FillIndex(ctx context.Context, c *sqldb.Conn, t Tables) error
 }
 
 var _ laterIndexer = (*DocumentSearch)(nil)
-
-// IndexesLater implements laterIndexer: the tags rows, and on SQLite
-// the FTS5 table. Written a few hundred documents per statement, as the
-// batches write it, FTS5 flushes a small segment at every statement and
-// merges them over and over: most of a SQLite rebuild's time. The tags
-// rows are replaced by doc_id, through an index PostgreSQL has no
-// statistics for while the table grows from empty: it planned each
-// delete as a scan of the whole table, most of a PostgreSQL rebuild's
-// time. PostgreSQL's tsv is a column of the documents rows, written
-// with them.
-func (*DocumentSearch) IndexesLater(sqldb.Dialect) bool { return true }
 
 // fillTx is how many documents one transaction of FillIndex indexes: on
 // SQLite each holds the file's write lock, which the live runner waits
@@ -43,7 +29,17 @@ const (
 	fillStmt = 2000
 )
 
-// FillIndex implements laterIndexer: the tags rows and full-text rows
+// FillIndex implements laterIndexer for the tags rows and, on SQLite,
+// the FTS5 table. Written a few hundred documents per statement, as the
+// batches write it, FTS5 flushes a small segment at every statement and
+// merges them over and over: most of a SQLite rebuild's time. The tags
+// rows are replaced by doc_id, through an index PostgreSQL has no
+// statistics for while the table grows from empty: it planned each
+// delete as a scan of the whole table, most of a PostgreSQL rebuild's
+// time. PostgreSQL's tsv is a column of the documents rows, written
+// with them.
+//
+// It fills the tags rows and full-text rows
 // of every document, in id order, computed from its row exactly as
 // Apply computes them (setTags, reindex), then on SQLite one 'optimize',
 // so the index is one segment as a long-serving one becomes.

@@ -91,11 +91,6 @@ func (r *SQLRunner) Rebuild(ctx context.Context, name string, progress func(Prog
 			progress(p)
 		}
 	}
-	defer func() {
-		r.mu.Lock()
-		mr.rebuild = nil
-		r.mu.Unlock()
-	}()
 	near := func() error {
 		for {
 			target := r.Applied()
@@ -119,7 +114,6 @@ func (r *SQLRunner) Rebuild(ctx context.Context, name string, progress func(Prog
 		return err
 	}
 	li, later := mr.m.(laterIndexer)
-	later = later && li.IndexesLater(r.db.Dialect)
 	b.t.indexLater = later
 	if err := near(); err != nil {
 		return err
