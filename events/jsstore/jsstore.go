@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -146,11 +147,23 @@ func (s *Store) Follow(ctx context.Context, filter string, from uint64, fn func(
 	})
 }
 
+// jobsPrefix is what every subject events.SubjectAll matches starts with.
+var jobsPrefix = strings.TrimSuffix(events.SubjectAll, ">")
+
 // consume feeds events from an ordered consumer to fn until fn says stop,
 // fails, or ctx is done. Ordered consumers recreate themselves after
 // reconnects and gaps, so the sequence seen by fn never skips or repeats.
 func (s *Store) consume(ctx context.Context, filter string, from uint64, fn func(events.Envelope) (bool, error)) error {
-	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{filter}, InactiveThreshold: time.Minute}
+	cfg := jetstream.OrderedConsumerConfig{InactiveThreshold: time.Minute}
+	// All job events are read unfiltered and the stream's few other
+	// events (organisations') passed over here: the server matches every
+	// message against a filter (msgBlock.firstMatching), which made
+	// reading the whole log for a rebuild several times dearer on the
+	// server than a raw consumer's read of the same log.
+	whole := filter == events.SubjectAll
+	if !whole {
+		cfg.FilterSubjects = []string{filter}
+	}
 	if from > 1 {
 		cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
 		cfg.OptStartSeq = from
@@ -175,6 +188,9 @@ func (s *Store) consume(ctx context.Context, filter string, from uint64, fn func
 		meta, err := msg.Metadata()
 		if err != nil {
 			return wrap(err, "events: metadata")
+		}
+		if whole && !strings.HasPrefix(msg.Subject(), jobsPrefix) {
+			continue
 		}
 		env, err := events.Unmarshal(msg.Data(), meta.Sequence.Stream, msg.Subject())
 		if err != nil {

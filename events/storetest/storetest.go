@@ -27,6 +27,7 @@ func Run(t *testing.T, open func(t *testing.T) events.Store) {
 	t.Run("ReadStopsAtEndWhenBegun", func(t *testing.T) { readEnd(t, open(t)) })
 	t.Run("FollowFromLaterSequence", func(t *testing.T) { followFrom(t, open(t)) })
 	t.Run("ReadFnErrorStops", func(t *testing.T) { readFnError(t, open(t)) })
+	t.Run("JobReadsPassOverOrgEvents", func(t *testing.T) { jobReadsPassOverOrgs(t, open(t)) })
 }
 
 func mustNew(t *testing.T, job string, ev events.Event) events.Envelope {
@@ -360,3 +361,48 @@ func readFnError(t *testing.T, s events.Store) {
 		t.Fatalf("Read after fn failed: %v after %d calls, want fn's error after 1", err, n)
 	}
 }
+
+// A read or follow of every job's events (what projections and dispatch
+// do) meets no organisation event, even between and after job events.
+func jobReadsPassOverOrgs(t *testing.T, s events.Store) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, env := range []events.Envelope{
+		mustNew(t, "org_a", events.OrgCreated{Name: "A"}), mustNew(t, "a", events.JobStarted{Total: 1}),
+		mustNew(t, "org_a", events.OrgMemberAdded{Email: "x@example.com", Role: "member"}),
+		mustNew(t, "a", events.JobCompleted{Processed: 1}), mustNew(t, "org_b", events.OrgCreated{Name: "B"}),
+	} {
+		if _, err := s.Append(ctx, env, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	names := func(envs []events.Envelope) string {
+		var out []string
+		for _, e := range envs {
+			out = append(out, e.JobID+":"+e.Type)
+		}
+		return strings.Join(out, " ")
+	}
+	if got, want := names(readAll(t, s, events.SubjectAll, 1)), "a:JobStarted a:JobCompleted"; got != want {
+		t.Errorf("Read(%s) = %q, want %q", events.SubjectAll, got, want)
+	}
+	if got, want := names(readAll(t, s, events.SubjectAllOrgs, 1)), "org_a:OrgCreated org_a:OrgMemberAdded org_b:OrgCreated"; got != want {
+		t.Errorf("Read(%s) = %q, want %q", events.SubjectAllOrgs, got, want)
+	}
+	var followed []events.Envelope
+	err := s.Follow(ctx, events.SubjectAll, 1, func(e events.Envelope) error {
+		followed = append(followed, e)
+		if e.Type == events.TypeJobCompleted {
+			return errStop
+		}
+		return nil
+	})
+	if !errors.Is(err, errStop) {
+		t.Fatalf("follow: %v", err)
+	}
+	if got, want := names(followed), "a:JobStarted a:JobCompleted"; got != want {
+		t.Errorf("Follow(%s) = %q, want %q", events.SubjectAll, got, want)
+	}
+}
+
+var errStop = errors.New("stop")
