@@ -256,13 +256,9 @@ func (a *applier) started(e *events.JobStarted) error {
 	pg := a.tx.Dialect() == sqldb.Postgres
 	docs, index := make([][]any, 0, len(rows)), make([][]any, 0, len(rows))
 	for i, d := range rows {
-		extra := ""
-		if len(d.Extra) > 0 {
-			b, err := json.Marshal(d.Extra)
-			if err != nil {
-				return err
-			}
-			extra = string(b)
+		extra, err := extraColumn(d)
+		if err != nil {
+			return err
 		}
 		id := base + 1 + int64(i)
 		f := docFields{Owner: owner, OrgID: org, Title: d.Title, Description: d.Description, Extra: d.Extra}
@@ -286,6 +282,16 @@ func (a *applier) started(e *events.JobStarted) error {
 		return nil // filled from the rows after the load (FillIndex)
 	}
 	return upsert(a.ctx, a.tx, `INSERT INTO `+a.t.Name("fts")+` (rowid, keys, body) VALUES `, "(?, ?, ?)", "", index, 200)
+}
+
+// extraColumn is a document's extra column: its extra fields as JSON, or
+// "" when it has none.
+func extraColumn(d events.Document) (string, error) {
+	if len(d.Extra) == 0 {
+		return "", nil
+	}
+	b, err := json.Marshal(d.Extra)
+	return string(b), err
 }
 
 // index writes a document's words into the full-text index.

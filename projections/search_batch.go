@@ -17,8 +17,11 @@ var _ BatchApplier = (*DocumentSearch)(nil)
 // ApplyBatch implements BatchApplier: the document events of a batch step
 // each job row and document row once in memory; the batch then writes the
 // rows back, the outcomes, the tags and the full-text index in multi-row
-// statements. Job starts, ends, retries and any other event go through
-// Apply.
+// statements. A job started in the batch has its rows made in memory from
+// the chunks the batch holds and inserted once, with what the batch's
+// later events did to them; pauses, resumes and completions step the job
+// row. Cancels, failures, retries, erasures and any other event go
+// through Apply.
 func (m *DocumentSearch) ApplyBatch(ctx context.Context, tx *sqldb.Tx, t Tables, evs []events.Envelope) error {
 	w := &searchBatch{batchRows: newBatchRows(ctx, tx, t, evs)}
 	return applyWriteBehind(w, evs, func(env events.Envelope) error { return m.Apply(ctx, tx, t, env) })
@@ -31,6 +34,8 @@ type searchBatch struct {
 	jobs     map[string]*searchJob // nil: no such job
 	docs     rowCache[searchDoc]
 	outcomes [][]any // in event order: the first of an attempt wins
+	inputs   heldInputs
+	nextID   int64 // the id of the next document a start makes; 0: not read yet
 }
 
 // searchJob is a jobs row.
@@ -40,6 +45,12 @@ type searchJob struct {
 	created, updated          int64
 	finished                  sql.NullInt64
 	dirty                     bool
+}
+
+// searchNewDoc is what a documents row made in the batch has beyond
+// searchDoc: the columns only its insert writes.
+type searchNewDoc struct {
+	email, file, source string
 }
 
 // searchDoc is a documents row but its file and source columns, which
@@ -62,10 +73,12 @@ type searchDoc struct {
 	tagList                          []string
 	owner2, org2                     string // the job's, for the tags rows
 	dirty, retag                     bool
+	made                             *searchNewDoc // made by a start in the batch, not written yet
 }
 
 func (w *searchBatch) reset() {
-	w.jobs, w.docs, w.outcomes = map[string]*searchJob{}, newRowCache[searchDoc](), nil
+	w.jobs, w.docs, w.outcomes, w.nextID = map[string]*searchJob{}, newRowCache[searchDoc](), nil, 0
+	w.inputs = newHeldInputs(inputsRule{table: w.t.Name("inputs"), column: "docs", dropAlways: true})
 }
 
 func (w *searchBatch) apply(env events.Envelope) (bool, error) {
@@ -73,9 +86,9 @@ func (w *searchBatch) apply(env events.Envelope) (bool, error) {
 	case events.TypeWebhookAttempted:
 		return true, nil
 	case events.TypeDocumentsSubmitted:
-		// Only the inputs table, which the batch does not hold.
-		return true, (*DocumentSearch)(nil).Apply(w.ctx, w.tx, w.t, env)
-	case events.TypeDocumentStarted, events.TypeDocumentTagged, events.TypeDocumentFailed, events.TypeDocumentReleased:
+		return true, w.inputs.hold(env)
+	case events.TypeJobStarted, events.TypeDocumentStarted, events.TypeDocumentTagged, events.TypeDocumentFailed,
+		events.TypeDocumentReleased, events.TypeJobPaused, events.TypeJobResumed, events.TypeJobCompleted:
 	default:
 		return false, nil
 	}
@@ -84,11 +97,26 @@ func (w *searchBatch) apply(env events.Envelope) (bool, error) {
 		return true, err
 	}
 	j, err := w.job(env.JobID)
-	if err != nil || j == nil {
+	if err != nil {
 		return true, err
+	}
+	if s, ok := ev.(*events.JobStarted); ok {
+		if j != nil {
+			return true, nil
+		}
+		return true, w.start(env, s)
+	}
+	if j == nil {
+		return true, nil
 	}
 	at := env.Time.UnixNano()
 	switch e := ev.(type) {
+	case *events.JobPaused:
+		j.control(events.StatusPaused, at)
+	case *events.JobResumed:
+		j.control(events.StatusProcessing, at)
+	case *events.JobCompleted:
+		j.control(completedStatus(*e), at)
 	case *events.DocumentStarted:
 		return true, w.doc(j, env, at, e.Row, e.Attempt, nil)
 	case *events.DocumentReleased:
@@ -105,6 +133,47 @@ func (w *searchBatch) apply(env events.Envelope) (bool, error) {
 		})
 	}
 	return true, nil
+}
+
+// start is applier.started on the batch's rows: the job row and its
+// documents' rows, ids in the order of starts, written at the flush.
+func (w *searchBatch) start(env events.Envelope, s *events.JobStarted) error {
+	docs, err := w.inputs.claim(w.ctx, w.tx, env.JobID, s.InputID, s.Total)
+	if err != nil {
+		return err
+	}
+	if w.nextID == 0 {
+		var last int64
+		if err := w.tx.QueryRow(w.ctx, `SELECT COALESCE(MAX(id), 0) FROM `+w.t.Name("documents")).Scan(&last); err != nil {
+			return err
+		}
+		w.nextID = last + 1
+	}
+	at := env.Time.UnixNano()
+	j := &searchJob{owner: env.Actor.ID, org: s.OrgID, email: env.Actor.Email, status: events.StatusPending, attempt: 1,
+		total: s.Total, created: at, updated: at, dirty: true}
+	w.jobs[env.JobID] = j
+	rows := make(map[int]*searchDoc, len(docs))
+	for i, d := range docs {
+		extra, err := extraColumn(d)
+		if err != nil {
+			return err
+		}
+		rows[i] = &searchDoc{job: env.JobID, row: i, id: w.nextID, owner: j.owner, org: j.org, title: d.Title,
+			descr: d.Description, extra: extra, status: DocPending, attempt: 1, tags: "[]", created: at, updated: at,
+			dirty: true, made: &searchNewDoc{email: j.email, file: d.FilePath, source: d.SourceType}}
+		w.nextID++
+	}
+	w.docs.made(env.JobID, rows)
+	return nil
+}
+
+// control is applier.control on the job row.
+func (j *searchJob) control(status string, at int64) {
+	j.status, j.updated, j.finished, j.dirty = status, at, sql.NullInt64{}, true
+	if events.Terminal(status) {
+		j.finished = sql.NullInt64{Int64: at, Valid: true}
+	}
 }
 
 // setOutcome is applier.metadata, setTags and reindex on the row.
@@ -189,6 +258,9 @@ func (w *searchBatch) outcome(env events.Envelope, j *searchJob, row, attempt in
 }
 
 func (w *searchBatch) flush() error {
+	if err := w.inputs.flush(w.ctx, w.tx); err != nil {
+		return err
+	}
 	if err := w.flushJobs(); err != nil {
 		return err
 	}
@@ -205,12 +277,17 @@ func (w *searchBatch) flush() error {
 	w.outcomes = nil
 	var retag []*searchDoc
 	for _, d := range docs {
-		if d.retag {
+		if d.retag || d.made != nil {
 			retag = append(retag, d)
 		}
-		d.dirty, d.retag = false, false
 	}
-	return w.flushIndex(retag)
+	if err := w.flushIndex(retag); err != nil {
+		return err
+	}
+	for _, d := range docs {
+		d.dirty, d.retag, d.made = false, false, nil
+	}
+	return nil
 }
 
 func (w *searchBatch) flushJobs() error {
@@ -227,42 +304,61 @@ func (w *searchBatch) flushJobs() error {
 		rows = append(rows, []any{id, j.owner, j.org, j.email, j.status, j.attempt, j.total, j.created, j.updated, j.finished})
 		j.dirty = false
 	}
+	// A job read keeps its other columns; one a start made is inserted.
 	return upsert(w.ctx, w.tx, `INSERT INTO `+w.t.Name("jobs")+
 		` (job_id, owner, org_id, owner_email, status, attempt, total, created_at, updated_at, finished_at) VALUES `,
-		"(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", ` ON CONFLICT (job_id) DO UPDATE SET `+excluded("status", "updated_at"), rows, 100)
+		"(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", ` ON CONFLICT (job_id) DO UPDATE SET `+excluded("status", "updated_at", "finished_at"), rows, 100)
 }
 
-// flushDocs writes the rows back (they exist: the insert half never
-// happens). On PostgreSQL the rows an outcome retagged carry their new
-// tsv in the same statement: a separate UPDATE was one more round trip
-// and one more version of every such row.
+// flushDocs writes the rows back: those a start in the batch made with
+// one plain insert of every column (applier.started's), the others with
+// an upsert whose insert half never happens. On PostgreSQL a made row and
+// a row an outcome retagged carry their tsv in the same statement: a
+// separate UPDATE was one more round trip and one more version of every
+// such row.
 func (w *searchBatch) flushDocs(docs []*searchDoc) error {
 	pg := w.tx.Dialect() == sqldb.Postgres
-	rows, retagged := make([][]any, 0, len(docs)), [][]any(nil)
+	var rows, retagged, made [][]any
 	for _, d := range docs {
 		row := []any{d.job, d.row, d.id, d.owner, d.org, d.title, d.descr, d.extra, d.status, d.attempt, b2i(d.outcome),
 			d.tags, d.errText, d.errCode, d.model, d.method, d.prompt, d.completion, d.total, d.calls, d.cost, d.duration,
 			d.cachedFrom, d.created, d.updated, d.finished}
-		if pg && d.retag {
+		if d.made != nil {
+			row = append(row, d.made.email, d.made.file, d.made.source)
+		}
+		if pg && (d.retag || d.made != nil) {
 			keys, body, err := d.indexText()
 			if err != nil {
 				return err
 			}
-			retagged = append(retagged, append(row, keys, body))
-			continue
+			row = append(row, keys, body)
 		}
-		rows = append(rows, row)
+		switch {
+		case d.made != nil:
+			made = append(made, row)
+		case pg && d.retag:
+			retagged = append(retagged, row)
+		default:
+			rows = append(rows, row)
+		}
 	}
 	head := `INSERT INTO ` + w.t.Name("documents") + ` (job_id, row_id, ` + searchDocCols
 	set := ` ON CONFLICT (id) DO UPDATE SET ` + excluded("status", "attempt", "outcome",
 		"tags", "error", "error_code", "model", "method", "prompt_tokens", "completion_tokens", "total_tokens", "calls",
 		"cost_usd", "duration_ms", "cached_from", "updated_at", "finished_at")
 	tuple := "(?" + strings.Repeat(", ?", 25)
+	tsv := `, setweight(to_tsvector('simple', ?::text), 'A') || to_tsvector('simple', ?::text)`
+	madeCols, madeTuple := `, owner_email, file_path, source_type`, tuple+`, ?, ?, ?`
+	if pg {
+		madeCols, madeTuple = madeCols+`, tsv`, madeTuple+tsv
+	}
+	if err := upsert(w.ctx, w.tx, head+madeCols+`) VALUES `, madeTuple+")", "", made, 100); err != nil {
+		return err
+	}
 	if err := upsert(w.ctx, w.tx, head+`) VALUES `, tuple+")", set, rows, 100); err != nil {
 		return err
 	}
-	return upsert(w.ctx, w.tx, head+`, tsv) VALUES `, tuple+`, setweight(to_tsvector('simple', ?::text), 'A') || to_tsvector('simple', ?::text))`,
-		set+`, tsv = excluded.tsv`, retagged, 100)
+	return upsert(w.ctx, w.tx, head+`, tsv) VALUES `, tuple+tsv+`)`, set+`, tsv = excluded.tsv`, retagged, 100)
 }
 
 // indexText is the row's full-text keys and body (index's).
@@ -287,10 +383,12 @@ func (w *searchBatch) flushIndex(docs []*searchDoc) error {
 	}
 	for from := 0; from < len(docs); from += 200 {
 		part := docs[from:min(from+200, len(docs))]
-		ids := make([]any, len(part))
+		var ids []any // of rows written before: a made one has no entries yet
 		var tags, index [][]any
-		for i, d := range part {
-			ids[i] = d.id
+		for _, d := range part {
+			if d.made == nil {
+				ids = append(ids, d.id)
+			}
 			tags = appendTagRows(tags, d.id, d.owner2, d.org2, d.tagList)
 			if pg {
 				continue
@@ -301,8 +399,14 @@ func (w *searchBatch) flushIndex(docs []*searchDoc) error {
 			}
 			index = append(index, []any{d.id, keys, body})
 		}
-		in := "(?" + strings.Repeat(", ?", len(ids)-1) + ")"
-		if _, err := w.tx.Exec(w.ctx, `DELETE FROM `+w.t.Name("tags")+` WHERE doc_id IN `+in, ids...); err != nil {
+		drop := func(table, col string) error {
+			if len(ids) == 0 {
+				return nil
+			}
+			_, err := w.tx.Exec(w.ctx, `DELETE FROM `+w.t.Name(table)+` WHERE `+col+` IN (?`+strings.Repeat(", ?", len(ids)-1)+`)`, ids...)
+			return err
+		}
+		if err := drop("tags", "doc_id"); err != nil {
 			return err
 		}
 		if err := upsert(w.ctx, w.tx, `INSERT INTO `+w.t.Name("tags")+` (tag, doc_id, owner, org_id, label) VALUES `,
@@ -312,7 +416,7 @@ func (w *searchBatch) flushIndex(docs []*searchDoc) error {
 		if pg {
 			continue
 		}
-		if _, err := w.tx.Exec(w.ctx, `DELETE FROM `+w.t.Name("fts")+` WHERE rowid IN `+in, ids...); err != nil {
+		if err := drop("fts", "rowid"); err != nil {
 			return err
 		}
 		if err := upsert(w.ctx, w.tx, `INSERT INTO `+w.t.Name("fts")+` (rowid, keys, body) VALUES `, "(?, ?, ?)", "", index, 200); err != nil {

@@ -29,16 +29,7 @@ type resultsBatch struct {
 
 	jobs map[string]*batchResJob // nil: no such job
 	rows rowCache[batchResult]
-	// inputs holds the submitted chunks not yet written, by input and
-	// chunk: a start in the same batch claims them from here, so they
-	// are neither encoded, written, read back, decoded nor deleted.
-	inputs map[string]map[int]*heldChunk
-}
-
-// heldChunk is an inputs row the batch has not written yet.
-type heldChunk struct {
-	job  string
-	docs []events.Document
+	inputs heldInputs
 }
 
 type batchResJob struct {
@@ -62,13 +53,14 @@ type batchResult struct {
 }
 
 func (w *resultsBatch) reset() {
-	w.jobs, w.rows, w.inputs = map[string]*batchResJob{}, newRowCache[batchResult](), map[string]map[int]*heldChunk{}
+	w.jobs, w.rows = map[string]*batchResJob{}, newRowCache[batchResult]()
+	w.inputs = newHeldInputs(inputsRule{table: w.t.Name("inputs"), column: "documents", replace: true})
 }
 
 func (w *resultsBatch) apply(env events.Envelope) (bool, error) {
 	switch env.Type {
 	case events.TypeDocumentsSubmitted:
-		return true, w.hold(env)
+		return true, w.inputs.hold(env)
 	case events.TypeJobStarted, events.TypeDocumentStarted, events.TypeDocumentTagged, events.TypeDocumentFailed,
 		events.TypeDocumentReleased, events.TypeJobPaused, events.TypeJobResumed, events.TypeJobCompleted,
 		events.TypeWebhookAttempted:
@@ -129,132 +121,16 @@ func (w *resultsBatch) apply(env events.Envelope) (bool, error) {
 	return true, nil
 }
 
-// hold keeps a submitted chunk as Apply would write it: a chunk already
-// held (or written) has its documents replaced and keeps its job.
-func (w *resultsBatch) hold(env events.Envelope) error {
-	ev, err := env.Decode()
-	if err != nil {
-		return err
-	}
-	s := ev.(*events.DocumentsSubmitted)
-	held := w.inputs[s.InputID]
-	if held == nil {
-		held = map[int]*heldChunk{}
-		w.inputs[s.InputID] = held
-	}
-	if c := held[s.Chunk]; c != nil {
-		c.docs = s.Documents
-		return nil
-	}
-	held[s.Chunk] = &heldChunk{job: env.JobID, docs: s.Documents}
-	return nil
-}
-
-// claim is claimDocs over the written chunks and the held ones together:
-// a held chunk replaces the documents of a written one with its number
-// (the write would have) but not its job.
+// claim is claimDocs over the written chunks and the held ones together.
 func (w *resultsBatch) claim(env events.Envelope, s *events.JobStarted) ([]events.Document, error) {
-	held := w.inputs[s.InputID]
-	if len(held) == 0 {
+	if len(w.inputs.held[s.InputID]) == 0 {
 		return claimDocs(w.ctx, w.tx, w.t, env, s)
 	}
 	if _, err := w.tx.Exec(w.ctx, `INSERT INTO `+w.t.Name("jobs")+` (job_id, total, last_seq) VALUES (?, ?, ?)`,
 		env.JobID, s.Total, int64(env.Seq)); err != nil {
 		return nil, err
 	}
-	type chunk struct {
-		job     string
-		written string // the documents as written; "" once held ones replace them
-		docs    []events.Document
-	}
-	all := map[int]*chunk{}
-	rows, err := w.tx.Query(w.ctx, `SELECT chunk, job_id, documents FROM `+w.t.Name("inputs")+` WHERE input_id = ?`, s.InputID)
-	if err != nil {
-		return nil, err
-	}
-	for rows.Next() {
-		var n int
-		var c chunk
-		if err := rows.Scan(&n, &c.job, &c.written); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		all[n] = &c
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	written := len(all) > 0
-	for n, h := range held {
-		if c := all[n]; c != nil {
-			c.written, c.docs = "", h.docs
-		} else {
-			all[n] = &chunk{job: h.job, docs: h.docs}
-		}
-	}
-	nums := make([]int, 0, len(all))
-	for n, c := range all {
-		if c.job == env.JobID {
-			nums = append(nums, n)
-		}
-	}
-	sort.Ints(nums)
-	docs := make([]events.Document, s.Total)
-	for i := range docs {
-		docs[i] = events.Document{Row: i}
-	}
-	for _, n := range nums {
-		part := all[n].docs
-		if all[n].written != "" {
-			if err := json.Unmarshal([]byte(all[n].written), &part); err != nil {
-				return nil, err
-			}
-		}
-		for _, d := range part {
-			if d.Row >= 0 && d.Row < len(docs) {
-				docs[d.Row] = d
-			}
-		}
-	}
-	if len(nums) > 0 {
-		if written {
-			if _, err := w.tx.Exec(w.ctx, `DELETE FROM `+w.t.Name("inputs")+` WHERE input_id = ?`, s.InputID); err != nil {
-				return nil, err
-			}
-		}
-		delete(w.inputs, s.InputID)
-	}
-	return docs, nil
-}
-
-// flushInputs writes the chunks no start claimed, as Apply writes them.
-func (w *resultsBatch) flushInputs() error {
-	ids := make([]string, 0, len(w.inputs))
-	for id := range w.inputs {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	for _, id := range ids {
-		nums := make([]int, 0, len(w.inputs[id]))
-		for n := range w.inputs[id] {
-			nums = append(nums, n)
-		}
-		sort.Ints(nums)
-		for _, n := range nums {
-			c := w.inputs[id][n]
-			docs, err := json.Marshal(c.docs)
-			if err != nil {
-				return err
-			}
-			if _, err := w.tx.Exec(w.ctx, `INSERT INTO `+w.t.Name("inputs")+` (input_id, chunk, job_id, documents) VALUES (?, ?, ?, ?)
-			ON CONFLICT (input_id, chunk) DO UPDATE SET documents = excluded.documents`, id, n, c.job, string(docs)); err != nil {
-				return err
-			}
-		}
-	}
-	w.inputs = map[string]map[int]*heldChunk{}
-	return nil
+	return w.inputs.claim(w.ctx, w.tx, env.JobID, s.InputID, s.Total)
 }
 
 func (r *batchResult) setMetadata(md events.TagMetadata) error {
@@ -313,7 +189,7 @@ func (w *resultsBatch) row(job string, row int) (*batchResult, error) {
 }
 
 func (w *resultsBatch) flush() error {
-	if err := w.flushInputs(); err != nil {
+	if err := w.inputs.flush(w.ctx, w.tx); err != nil {
 		return err
 	}
 	ids := make([]string, 0, len(w.jobs))
