@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"testing"
 	"time"
@@ -35,6 +36,38 @@ func BenchmarkSQLReadModels(b *testing.B) { benchSQLReadModels(b, false) }
 // document data is sealed, as serve's is, read through the sealing store
 // with real data keys; the raw consumer reads the same sealed log.
 func BenchmarkSQLReadModelsSealed(b *testing.B) { benchSQLReadModels(b, true) }
+
+// profileTo writes a CPU profile of what follows, until the returned
+// func is called, to $SQL_BENCH_PROFILE/NAME.pprof when that is set, and
+// a profile of where goroutines waited to NAME.block.pprof: profiles of
+// one rebuild alone, without the fill before it.
+func profileTo(b *testing.B, name string) func() {
+	dir := os.Getenv("SQL_BENCH_PROFILE")
+	if dir == "" {
+		return func() {}
+	}
+	f, err := os.Create(filepath.Join(dir, name+".pprof"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		b.Fatal(err)
+	}
+	runtime.SetBlockProfileRate(int(time.Millisecond))
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+		runtime.SetBlockProfileRate(0)
+		bf, err := os.Create(filepath.Join(dir, name+".block.pprof"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer bf.Close()
+		if err := pprof.Lookup("block").WriteTo(bf, 0); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
 
 func benchSQLReadModels(b *testing.B, seal bool) {
 	n := 1_000_000
@@ -106,11 +139,13 @@ func benchSQLReadModels(b *testing.B, seal bool) {
 		b.Run("rebuild-"+m.Name(), func(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				ref := rawRate()
+				stop := profileTo(b, m.Name())
 				start := time.Now()
 				if err := r.Rebuild(ctx, m.Name(), nil); err != nil {
 					b.Fatal(err)
 				}
 				rate := float64(total) / time.Since(start).Seconds()
+				stop()
 				b.ReportMetric(ref, "raw-events/s")
 				b.ReportMetric(rate, "events/s")
 				b.ReportMetric(rate/ref, "x-raw")
