@@ -27,8 +27,8 @@ func (m ResultsModel) ApplyBatch(ctx context.Context, tx *sqldb.Tx, t Tables, ev
 type resultsBatch struct {
 	batchRows
 
-	jobs map[string]*batchResJob // nil: no such job
-	rows rowCache[batchResult]
+	jobs   map[string]*batchResJob // nil: no such job
+	rows   rowCache[batchResult]
 	inputs heldInputs
 }
 
