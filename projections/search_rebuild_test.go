@@ -3,6 +3,7 @@ package projections_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
@@ -79,13 +80,22 @@ func TestRebuiltSearchFindsWhatTheLiveOneFinds(t *testing.T) {
 		}}
 		before := served.Tables()
 		once := false
-		if err := run.Rebuild(ctx, projections.DocumentSearchName, func(projections.Progress) {
+		var phases []string
+		if err := run.Rebuild(ctx, projections.DocumentSearchName, func(p projections.Progress) {
+			if len(phases) == 0 || phases[len(phases)-1] != p.Phase {
+				phases = append(phases, p.Phase)
+			}
 			if !once {
 				once = true
 				during()
 			}
 		}); err != nil {
 			t.Fatal(err)
+		}
+		// Search fills its index after the load: operators see why Done
+		// stops moving for a while.
+		if want := []string{projections.PhaseLoading, projections.PhaseIndexing, projections.PhaseSwitching}; fmt.Sprint(phases) != fmt.Sprint(want) {
+			t.Fatalf("phases %v, want %v", phases, want)
 		}
 		if !once || served.Tables() == before || served.Tables() == projections.SearchTables {
 			t.Fatalf("the rebuild did not switch generations (events during it: %v)", once)

@@ -3,10 +3,12 @@ package projections_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"strings"
 	"strconv"
 	"testing"
 	"time"
@@ -141,11 +143,21 @@ func benchSQLReadModels(b *testing.B, seal bool) {
 				ref := rawRate()
 				stop := profileTo(b, m.Name())
 				start := time.Now()
-				if err := r.Rebuild(ctx, m.Name(), nil); err != nil {
+				phases, last, at := []string{}, "", start
+				if err := r.Rebuild(ctx, m.Name(), func(p projections.Progress) {
+					if p.Phase != last {
+						if last != "" {
+							phases = append(phases, fmt.Sprintf("%s %s", last, time.Since(at).Round(time.Millisecond)))
+						}
+						last, at = p.Phase, time.Now()
+					}
+				}); err != nil {
 					b.Fatal(err)
 				}
-				rate := float64(total) / time.Since(start).Seconds()
+				took := time.Since(start)
+				rate := float64(total) / took.Seconds()
 				stop()
+				b.Logf("%s: %s, then %s %s", m.Name(), strings.Join(phases, ", "), last, time.Since(at).Round(time.Millisecond))
 				b.ReportMetric(ref, "raw-events/s")
 				b.ReportMetric(rate, "events/s")
 				b.ReportMetric(rate/ref, "x-raw")

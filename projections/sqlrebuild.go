@@ -17,12 +17,22 @@ var ErrRebuildRunning = errors.New("already being rebuilt")
 // Progress is how far a rebuild has got.
 type Progress struct {
 	Model   string        `json:"model"`
+	Phase   string        `json:"phase"` // PhaseLoading, PhaseIndexing or PhaseSwitching
 	Done    uint64        `json:"done"`  // events applied to the next generation
 	Total   uint64        `json:"total"` // the log's last sequence when the rebuild started
 	Rate    float64       `json:"rate"`  // events per second so far
 	ETA     time.Duration `json:"eta_ns"`
 	Elapsed time.Duration `json:"elapsed_ns"`
 }
+
+// A rebuild's phases: it loads the log into the new generation, then
+// (for a model with indexes built after the load) builds them, during
+// which Done does not move, then applies the last events and switches.
+const (
+	PhaseLoading   = "loading"
+	PhaseIndexing  = "indexing"
+	PhaseSwitching = "switching"
+)
 
 // switchMargin: the builder catches up in batches until it is this close
 // to the serving generation, then pauses the runner for the last stretch.
@@ -72,7 +82,7 @@ func (r *SQLRunner) Rebuild(ctx context.Context, name string, progress func(Prog
 	if err != nil {
 		return err
 	}
-	b := &builder{r: r, m: mr.m, t: tablesFor(name, gen), gen: gen, start: time.Now(), total: total}
+	b := &builder{r: r, m: mr.m, t: tablesFor(name, gen), gen: gen, start: time.Now(), total: total, phase: PhaseLoading}
 	if b.conn, err = r.builderConn(ctx); err != nil {
 		return err
 	}
@@ -80,7 +90,7 @@ func (r *SQLRunner) Rebuild(ctx context.Context, name string, progress func(Prog
 	r.mu.Lock()
 	// The serving generation keeps answering (and, if it was running,
 	// applying) until the switch; Status shows "rebuilding" meanwhile.
-	mr.rebuild = &Progress{Model: name, Total: total}
+	mr.rebuild = &Progress{Model: name, Total: total, Phase: PhaseLoading}
 	r.mu.Unlock()
 	report := func() {
 		p := b.progress()
@@ -109,6 +119,7 @@ func (r *SQLRunner) Rebuild(ctx context.Context, name string, progress func(Prog
 			}
 		}
 	}
+	report() // started: 0 of total
 	late, err := dropLateIndexes(ctx, r.db, mr.m, b.t)
 	if err != nil {
 		return err
@@ -117,6 +128,10 @@ func (r *SQLRunner) Rebuild(ctx context.Context, name string, progress func(Prog
 	b.t.indexLater = later
 	if err := near(); err != nil {
 		return err
+	}
+	if later || len(late) > 0 {
+		b.phase = PhaseIndexing
+		report()
 	}
 	if later {
 		// Filled once from the loaded rows; the events from here on keep
@@ -138,6 +153,8 @@ func (r *SQLRunner) Rebuild(ctx context.Context, name string, progress func(Prog
 	}
 	// The last stretch with the runner paused between batches, so the
 	// switch happens at exactly the sequence the serving generation has.
+	b.phase = PhaseSwitching
+	report()
 	r.applyMu.Lock()
 	defer r.applyMu.Unlock()
 	target := r.Applied()
@@ -267,11 +284,12 @@ type builder struct {
 	seq   uint64
 	start time.Time
 	total uint64
+	phase string
 }
 
 func (b *builder) progress() Progress {
 	el := time.Since(b.start)
-	p := Progress{Model: b.m.Name(), Done: b.seq, Total: b.total, Elapsed: el}
+	p := Progress{Model: b.m.Name(), Phase: b.phase, Done: b.seq, Total: b.total, Elapsed: el}
 	if el > 0 {
 		p.Rate = float64(b.seq) / el.Seconds()
 	}

@@ -238,8 +238,18 @@ func TestSQLRunnerRebuildSwitchesGeneration(t *testing.T) {
 		}
 		before := seenSeqs(t, r.DB(), r.Tables("probe"))
 		var last Progress
-		if err := r.Rebuild(ctx, "probe", func(p Progress) { last = p }); err != nil {
+		var phases []string
+		if err := r.Rebuild(ctx, "probe", func(p Progress) {
+			last = p
+			if len(phases) == 0 || phases[len(phases)-1] != p.Phase {
+				phases = append(phases, p.Phase)
+			}
+		}); err != nil {
 			t.Fatal(err)
+		}
+		// The probe builds no index after its load.
+		if fmt.Sprint(phases) != fmt.Sprint([]string{PhaseLoading, PhaseSwitching}) {
+			t.Fatalf("phases %v", phases)
 		}
 		st := r.Status()[0]
 		if st.Generation != 2 || st.State != StateRunning || st.Seq != 40 {

@@ -161,15 +161,20 @@ func digestLine(name string, snapshot []byte) string {
 	return fmt.Sprintf("%-18s %9d bytes  sha256 %x", name, len(snapshot), sha256.Sum256(snapshot))
 }
 
-// progressPrinter prints a rebuild's progress at most once a second, and
-// its last report.
+// progressPrinter prints a rebuild's progress at most once a second, at
+// every change of phase, and its last report.
 func progressPrinter(w io.Writer) func(projections.Progress) {
 	var last time.Time
+	phase := ""
 	return func(p projections.Progress) {
-		if time.Since(last) < time.Second && p.Done < p.Total {
+		if time.Since(last) < time.Second && p.Done < p.Total && p.Phase == phase {
 			return
 		}
-		last = time.Now()
+		last, phase = time.Now(), p.Phase
+		if p.Phase == projections.PhaseIndexing {
+			fmt.Fprintf(w, "rebuilding %s: %d of %d events loaded, building its indexes\n", p.Model, p.Done, p.Total)
+			return
+		}
 		pct := 100.0
 		if p.Total > 0 {
 			pct = 100 * float64(min(p.Done, p.Total)) / float64(p.Total)
