@@ -319,7 +319,7 @@ func (b *builder) catchUp(ctx context.Context, target uint64, report func()) err
 	if b.seq >= target {
 		return nil
 	}
-	size := b.r.catchUpBatch()
+	size := b.batch()
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var src Source = b.r.src
@@ -424,6 +424,21 @@ func (b *builder) catchUp(ctx context.Context, target uint64, report func()) err
 	default:
 		return <-readErr
 	}
+}
+
+// pgBuilderBatches is how many catch-up batches one batch of a rebuild
+// on PostgreSQL holds: each statement is a round trip to the server and
+// each commit a flush, and a generation no reader sees yet has no one
+// waiting for its commits.
+const pgBuilderBatches = 4
+
+// batch is how many events one builder transaction applies.
+func (b *builder) batch() int {
+	size := b.r.catchUpBatch()
+	if b.r.db.Dialect == sqldb.Postgres && size == DefaultCatchUpBatch {
+		return pgBuilderBatches * size
+	}
+	return size
 }
 
 // readChunk is how many events the reading stage hands the decoding
