@@ -9,6 +9,7 @@ import (
 
 	"github.com/tagstream/tagstream/events"
 	"github.com/tagstream/tagstream/events/memstore"
+	"github.com/tagstream/tagstream/internal/sqldb"
 	"github.com/tagstream/tagstream/projections"
 )
 
@@ -138,6 +139,22 @@ func TestRebuiltSearchFindsWhatTheLiveOneFinds(t *testing.T) {
 			if err1 != nil || err2 != nil || string(wj) != string(gj) {
 				t.Errorf("summary of %q:\n rebuilt %s\n live    %s (%v %v)", owner, gj, wj, err1, err2)
 			}
+		}
+		// The retired generation's tables, FTS5 table and all, go with
+		// DropRetired; the served one still answers.
+		if err := run.DropRetired(ctx); err != nil {
+			t.Fatal(err)
+		}
+		q := `SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE ?`
+		if s.db.Dialect == sqldb.Postgres {
+			q = `SELECT tablename FROM pg_tables WHERE schemaname = current_schema() AND tablename LIKE ?`
+		}
+		var left string
+		if err := s.db.QueryRow(ctx, q, before.Prefix+"%").Scan(&left); err == nil {
+			t.Fatalf("retired table %s kept after DropRetired", left)
+		}
+		if got, _, err := served.Search(ctx, projections.DocQuery{Text: "railway", Limit: 50}); err != nil || len(got) == 0 {
+			t.Fatalf("after DropRetired the served generation answers %d hits, %v", len(got), err)
 		}
 		// The answers are not all empty, and the erased timetable is gone.
 		if found < 30 || len(s.search(projections.DocQuery{Text: "timetable"})) != 0 ||

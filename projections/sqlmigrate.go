@@ -2,6 +2,8 @@ package projections
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -82,11 +84,16 @@ func tablesFor(name string, gen int) Tables {
 	return Tables{Prefix: fmt.Sprintf("%s_g%d_", strings.ReplaceAll(name, "-", "_"), gen)}
 }
 
-// dropRetired drops the tables of generations a switch retired, and their
-// checkpoint rows. It runs at Open: a process that served a retired
-// generation has long moved to the new one (a runner reloads at its first
-// batch after a switch).
-func dropRetired(ctx context.Context, db *sqldb.DB) error {
+// DropRetired drops the tables of generations a switch retired, and
+// their checkpoint rows. A process calls it after Open, beside serving,
+// not before: the tables of a retired generation are as large as the
+// history, and dropping them (on SQLite, zeroing every freed page, as
+// secure_delete makes every delete do for erasures) took longer the
+// longer the history, a cost every restart after a rebuild paid before
+// answering. A process that served a retired generation has long moved to
+// the new one (a runner reloads at its first batch after a switch).
+func (r *SQLRunner) DropRetired(ctx context.Context) error {
+	db := r.db
 	rows, err := db.Query(ctx, `SELECT name, generation FROM projection_checkpoints WHERE state = ?`, stateRetired)
 	if err != nil {
 		return fmt.Errorf("read db: retired generations: %w", err)
@@ -115,10 +122,14 @@ func dropRetired(ctx context.Context, db *sqldb.DB) error {
 	for _, g := range retired {
 		prefix := tablesFor(g.name, g.gen).Prefix
 		for _, tb := range tables {
-			if strings.HasPrefix(tb, prefix) {
-				if _, err := db.Exec(ctx, `DROP TABLE IF EXISTS `+tb); err != nil {
-					return fmt.Errorf("read db: drop %s: %w", tb, err)
-				}
+			if !strings.HasPrefix(tb, prefix) {
+				continue
+			}
+			if err := emptyTable(ctx, db, tb); err != nil {
+				return fmt.Errorf("read db: empty %s: %w", tb, err)
+			}
+			if _, err := db.Exec(ctx, `DROP TABLE IF EXISTS `+tb); err != nil {
+				return fmt.Errorf("read db: drop %s: %w", tb, err)
 			}
 		}
 		if _, err := db.Exec(ctx, `DELETE FROM projection_checkpoints WHERE name = ? AND generation = ? AND state = ?`,
@@ -127,6 +138,49 @@ func dropRetired(ctx context.Context, db *sqldb.DB) error {
 		}
 	}
 	return nil
+}
+
+// dropChunk is how many rows one transaction of emptyTable deletes.
+const dropChunk = 5000
+
+// emptyTable deletes a SQLite table's rows a chunk per transaction
+// before it is dropped: each transaction holds the file's write lock,
+// which the serving runner's commits wait for, for a chunk's time, not
+// for the whole table's. An FTS5 table is left to its DROP (its rows are
+// deleted through the index, dearer than dropping it), as are the FTS5
+// table's own shadow tables, which go with it, and PostgreSQL's tables,
+// whose DROP does not rewrite them.
+func emptyTable(ctx context.Context, db *sqldb.DB, tb string) error {
+	if db.Dialect != sqldb.SQLite {
+		return nil
+	}
+	var sqlText string
+	err := db.QueryRow(ctx, `SELECT COALESCE(sql, '') FROM sqlite_master WHERE type = 'table' AND name = ?`, tb).Scan(&sqlText)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil // dropped with its FTS5 table
+	}
+	if err != nil || strings.Contains(strings.ToUpper(sqlText), "VIRTUAL TABLE") || isShadow(tb) {
+		return err
+	}
+	for {
+		res, err := db.Exec(ctx, `DELETE FROM `+tb+` WHERE rowid IN (SELECT rowid FROM `+tb+` LIMIT ?)`, dropChunk)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return err
+		}
+	}
+}
+
+// isShadow reports whether tb is one of an FTS5 table's shadow tables.
+func isShadow(tb string) bool {
+	for _, s := range []string{"_data", "_idx", "_content", "_docsize", "_config"} {
+		if strings.HasSuffix(tb, "fts"+s) {
+			return true
+		}
+	}
+	return false
 }
 
 // listTables names the tables of the read database (the current schema on

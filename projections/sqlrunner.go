@@ -135,14 +135,12 @@ func (r *SQLRunner) CountSkips(s *events.Skips) { r.skips = s }
 func (r *SQLRunner) DB() *sqldb.DB { return r.db }
 
 // Open applies the framework's migrations and loads (or creates) each
-// model's serving generation and checkpoint. A model whose serving
+// model's serving generation and checkpoint. Retired generations stay
+// until DropRetired. A model whose serving
 // generation has another version is reported as needing a rebuild
 // (NeedsRebuild) and keeps serving its old tables until it is rebuilt.
 func (r *SQLRunner) Open(ctx context.Context) error {
 	if err := migrate(ctx, r.db); err != nil {
-		return err
-	}
-	if err := dropRetired(ctx, r.db); err != nil {
 		return err
 	}
 	for _, mr := range r.models {

@@ -294,6 +294,8 @@ func (a *app) run(ctx context.Context, ln net.Listener) error {
 		}
 	}
 	if a.roles.api {
+		wg.Add(1)
+		go func() { defer wg.Done(); a.dropRetired(loops) }()
 		goLoop("projections", a.read.Run)
 		goLoop("organisations", func(ctx context.Context) error { return a.orgs.Run(ctx, a.store) })
 		goLoop("reconciler", a.reconcile)

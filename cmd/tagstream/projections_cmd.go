@@ -70,6 +70,9 @@ func projectionsCmd() *cobra.Command {
 		if err := r.Open(ctx); err != nil {
 			return err
 		}
+		if err := r.DropRetired(ctx); err != nil { // no one is waiting on this process
+			return err
+		}
 		start := time.Now()
 		var skips *events.Skips
 		for i, name := range names {

@@ -6,7 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tagstream/tagstream/internal/sqldb"
 	"github.com/tagstream/tagstream/internal/testenv"
+	"github.com/tagstream/tagstream/projections"
 )
 
 // serve keeps its read models in TAGSTREAM_READ_DB (SQLite in the data
@@ -36,6 +38,25 @@ func TestServeResumesReadModelsFromTheirCheckpoints(t *testing.T) {
 			if string(e.app.readDB.Dialect) != store {
 				t.Fatalf("read db is %s, want %s", e.app.readDB.Dialect, store)
 			}
+			// A rebuild retires generation 1 of search; the restart below
+			// serves generation 2 and drops 1 beside serving.
+			if err := e.app.read.Rebuild(ctx, projections.DocumentSearchName, nil); err != nil {
+				t.Fatal(err)
+			}
+			retired := func(db *sqldb.DB) int {
+				q := `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name LIKE 'document_search_g1_%'`
+				if db.Dialect == sqldb.Postgres {
+					q = `SELECT count(*) FROM pg_tables WHERE schemaname = current_schema() AND tablename LIKE 'document_search_g1_%'`
+				}
+				var n int
+				if err := db.QueryRow(ctx, q).Scan(&n); err != nil {
+					t.Fatal(err)
+				}
+				return n
+			}
+			if retired(e.app.readDB) == 0 {
+				t.Fatal("no retired generation to drop: the restart below proves nothing about it")
+			}
 			e.shutdown()
 
 			e = startEnv(t, cfg, &fakeTagger{})
@@ -51,6 +72,10 @@ func TestServeResumesReadModelsFromTheirCheckpoints(t *testing.T) {
 			}
 			if st := e.status(u, job); st["status"] != "completed" {
 				t.Fatalf("job after restart: %v", st)
+			}
+			waitFor(t, "the retired search generation dropped", func() bool { return retired(e.app.readDB) == 0 })
+			if g := statusOf(e.app.read, projections.DocumentSearchName).Generation; g != 2 {
+				t.Fatalf("search serves generation %d after the restart, want 2", g)
 			}
 			// Ready reports the models as of their last commit: wait for
 			// every read model to have the log's end first.

@@ -54,6 +54,23 @@ func (a *app) openReadSide(ctx context.Context) error {
 	return nil
 }
 
+// dropRetired drops the tables of the generations earlier switches
+// retired (run: beside serving, as their size is the history's; by the
+// process applying the log, when processes share the database).
+func (a *app) dropRetired(ctx context.Context) {
+	if !a.read.Leading() {
+		return
+	}
+	start := time.Now()
+	if err := a.read.DropRetired(ctx); err != nil {
+		if ctx.Err() == nil {
+			a.log.Error("dropping retired read-model generations failed; the next start tries again", "err", err)
+		}
+		return
+	}
+	a.log.Debug("retired read-model generations dropped", "ms", time.Since(start).Milliseconds())
+}
+
 // rebuildNewVersions builds the models whose stored generation another
 // version wrote, beside it, while the process serves.
 func (a *app) rebuildNewVersions(names []string) {
