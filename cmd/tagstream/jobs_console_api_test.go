@@ -100,6 +100,23 @@ func TestJobNamesSearchFilterSortAndScopes(t *testing.T) {
 	} else if rest := ids(u.token, "sort=-created&limit=2&cursor="+p2.(string)); len(rest) != 1 || rest[0] != plain {
 		t.Fatalf("oldest first, page 2: %v, want [%s]", rest, plain)
 	}
+	// sort=status pages one job at a time give the whole sorted list,
+	// each job once, and the last page says there is no next one.
+	var paged []string
+	for cur, n := "", 0; ; n++ {
+		out := e.mustCall("GET", "/api/batch/jobs?sort=status&limit=1"+cur, u.token, nil, http.StatusOK)
+		for _, j := range out["jobs"].([]any) {
+			paged = append(paged, j.(map[string]any)["job_id"].(string))
+		}
+		next, _ := out["next_cursor"].(string)
+		if next == "" || n > len(bySt) {
+			break
+		}
+		cur = "&cursor=" + next
+	}
+	if strings.Join(paged, ",") != strings.Join(bySt, ",") {
+		t.Fatalf("sort=status paged by 1: %v, want %v", paged, bySt)
+	}
 	for _, bad := range []string{"sort=size", "failed=maybe"} {
 		if st, out := e.call("GET", "/api/batch/jobs?"+bad, u.token, nil); st != http.StatusBadRequest {
 			t.Fatalf("%s: %d %v, want 400", bad, st, out)
