@@ -26,8 +26,8 @@ func (q *JobQueries) List(ctx context.Context, f Filter) ([]Job, error) {
 		return f.page(jobs), nil
 	}
 	db := q.rd.DB()
-	sel := jobSelect(db.Dialect, f)
-	rows, err := db.Query(ctx, `SELECT `+q.readCols()+` FROM `+q.tables().Name("jobs")+sel.sql(), sel.args...)
+	query, args := pageQuery(db.Dialect, q.readCols(), q.tables().Name("jobs"), f)
+	rows, err := db.Query(ctx, query, args...)
 	if err != nil {
 		return nil, readErr(err)
 	}
@@ -43,6 +43,57 @@ func (q *JobQueries) List(ctx context.Context, f Filter) ([]Job, error) {
 	return out, readErr(rows.Err())
 }
 
+// pageQuery is f's query. A page of a scope of several parts (all=true:
+// own jobs, organisations, jobs outside them) is the union of each
+// part's page, each walking its own index (owner_id, created) or
+// (org_id, created) newest or oldest first, so it reads about a page per
+// part instead of the whole scope; the rows of the union's page are read
+// after. sort=status, which no index orders, sorts only the keys too.
+func pageQuery(d sqldb.Dialect, cols, jobs string, f Filter) (string, []any) {
+	parts := []condition{{cond: "1 = 1"}}
+	if f.Readable != nil {
+		parts = f.Readable.parts()
+	}
+	if f.Limit == 0 || len(parts) == 0 || len(parts) == 1 && f.Sort != SortStatus {
+		sel := jobSelect(d, f)
+		return `SELECT ` + cols + ` FROM ` + jobs + sel.sql(), sel.args
+	}
+	f.Readable = nil
+	base := jobSelect(d, f)
+	var union []string
+	var args []any
+	for i, p := range parts {
+		sel := base.with(p)
+		union = append(union, fmt.Sprintf(`SELECT job_id FROM (SELECT job_id FROM %s%s) AS part%d`, jobs, sel.sql(), i))
+		args = append(args, sel.args...)
+	}
+	return `SELECT ` + cols + ` FROM ` + jobs + ` WHERE job_id IN (` + strings.Join(union, ` UNION ALL `) +
+		`) ORDER BY ` + base.order + fmt.Sprintf(` LIMIT %d`, f.Limit), args
+}
+
+// condition is one WHERE condition with its arguments.
+type condition struct {
+	cond string
+	args []any
+}
+
+// parts are the conditions r is the union of.
+func (r Readable) parts() []condition {
+	var out []condition
+	if r.OwnerID != "" {
+		out = append(out, condition{"owner_id = ?", []any{r.OwnerID}})
+	}
+	for _, o := range r.Orgs {
+		if o != "" {
+			out = append(out, condition{"org_id = ?", []any{o}})
+		}
+	}
+	if r.NoOrg {
+		out = append(out, condition{cond: "org_id = ''"})
+	}
+	return out
+}
+
 // selection is a WHERE, ORDER BY and LIMIT with their arguments.
 type selection struct {
 	where []string
@@ -54,6 +105,13 @@ type selection struct {
 func (s *selection) add(cond string, args ...any) {
 	s.where = append(s.where, cond)
 	s.args = append(s.args, args...)
+}
+
+// with is s and c, sharing nothing with s.
+func (s selection) with(c condition) selection {
+	s.where = append(append([]string(nil), s.where...), c.cond)
+	s.args = append(append([]any(nil), s.args...), c.args...)
+	return s
 }
 
 func (s selection) sql() string {
@@ -137,20 +195,8 @@ func jobSelect(d sqldb.Dialect, f Filter) selection {
 func readableSQL(s *selection, r Readable) {
 	var or []string
 	var args []any
-	if r.OwnerID != "" {
-		or, args = append(or, "owner_id = ?"), append(args, r.OwnerID)
-	}
-	var orgs []string
-	for _, o := range r.Orgs {
-		if o != "" {
-			orgs = append(orgs, o)
-		}
-	}
-	if len(orgs) > 0 {
-		or, args = append(or, "org_id IN ("+placeholders(len(orgs))+")"), append(args, anys(orgs)...)
-	}
-	if r.NoOrg {
-		or = append(or, "org_id = ''")
+	for _, p := range r.parts() {
+		or, args = append(or, p.cond), append(args, p.args...)
 	}
 	if len(or) == 0 {
 		s.add("1 = 0") // a caller who may read nothing

@@ -102,9 +102,8 @@ func BenchmarkJobHistoryPage(b *testing.B) {
 
 // queryPlan is SQLite's plan for f's query, on one line.
 func queryPlan(b *testing.B, db *sqldb.DB, q *JobQueries, f Filter) string {
-	sel := jobSelect(db.Dialect, f)
-	rows, err := db.Query(context.Background(), `EXPLAIN QUERY PLAN SELECT `+q.readCols()+` FROM `+
-		q.tables().Name("jobs")+sel.sql(), sel.args...)
+	query, args := pageQuery(db.Dialect, q.readCols(), q.tables().Name("jobs"), f)
+	rows, err := db.Query(context.Background(), `EXPLAIN QUERY PLAN `+query, args...)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -183,7 +183,7 @@ func TestJobListSQLEqualsReference(t *testing.T) {
 					t.Fatalf("%+v: same ids, other contents", f)
 				}
 			}
-			if f.Query != "" && f.Query != "report" || f.Failed {
+			if f.Query != "" && f.Query != "report" {
 				continue // paging does not depend on the condition
 			}
 			for _, limit := range []int{1, 7} {
