@@ -7,10 +7,12 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -116,6 +118,16 @@ func TestJobNamesSearchFilterSortAndScopes(t *testing.T) {
 	}
 	if strings.Join(paged, ",") != strings.Join(bySt, ",") {
 		t.Fatalf("sort=status paged by 1: %v, want %v", paged, bySt)
+	}
+	// A sort=status cursor as servers before the rank was in it wrote
+	// them ("nanos:id") still continues after its job.
+	created, err := time.Parse(time.RFC3339Nano, e.status(u, bySt[0])["created_at"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(created.UnixNano(), 10) + ":" + bySt[0]))
+	if rest := ids(u.token, "sort=status&cursor="+old); strings.Join(rest, ",") != strings.Join(bySt[1:], ",") {
+		t.Fatalf("sort=status after an old-format cursor: %v, want %v", rest, bySt[1:])
 	}
 	for _, bad := range []string{"sort=size", "failed=maybe"} {
 		if st, out := e.call("GET", "/api/batch/jobs?"+bad, u.token, nil); st != http.StatusBadRequest {
