@@ -129,6 +129,12 @@ func TestJobNamesSearchFilterSortAndScopes(t *testing.T) {
 	if rest := ids(u.token, "sort=status&cursor="+old); strings.Join(rest, ",") != strings.Join(bySt[1:], ",") {
 		t.Fatalf("sort=status after an old-format cursor: %v, want %v", rest, bySt[1:])
 	}
+	// ...but not with another user's job, whose status it would reveal.
+	tc, _ := time.Parse(time.RFC3339Nano, e.status(other, theirs)["created_at"].(string))
+	probe := base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(tc.UnixNano(), 10) + ":" + theirs))
+	if st, out := e.call("GET", "/api/batch/jobs?sort=status&cursor="+probe, u.token, nil); st != http.StatusBadRequest || out["field"] != "cursor" {
+		t.Fatalf("sort=status with another user's job as cursor: %d %v, want 400 on cursor", st, out)
+	}
 	for _, bad := range []string{"sort=size", "failed=maybe"} {
 		if st, out := e.call("GET", "/api/batch/jobs?"+bad, u.token, nil); st != http.StatusBadRequest {
 			t.Fatalf("%s: %d %v, want 400", bad, st, out)

@@ -114,7 +114,7 @@ func newCursor(at projections.Cursor, sort string) string {
 
 // parseCursor reads a cursor newCursor wrote. A sort=status cursor
 // without a rank (from a server before ranks were in it) takes the rank
-// of its job's status now.
+// of its job's status now, if the caller may read that job.
 func (s *Server) parseCursor(c *gin.Context, v, sort string) (projections.Cursor, error) {
 	bad := apperr.Field("cursor", "is not a cursor this server issued")
 	raw, err := base64.RawURLEncoding.DecodeString(v)
@@ -134,7 +134,9 @@ func (s *Server) parseCursor(c *gin.Context, v, sort string) (projections.Cursor
 		if err != nil {
 			return cur, err
 		}
-		if !found {
+		// Another's job is as unknown as a missing one: its status
+		// must not be probed through a cursor.
+		if !found || !services.CanRead(caller(c), j.OwnerID, j.OrgID) {
 			return cur, bad
 		}
 		cur.Rank = projections.StatusRank(j.Status)
