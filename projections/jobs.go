@@ -3,7 +3,6 @@ package projections
 import (
 	"context"
 	"encoding/json"
-	"sort"
 	"sync"
 	"time"
 
@@ -290,33 +289,15 @@ func (p *JobStatus) DocStatuses(_ context.Context, id string) ([]DocState, error
 	return append([]DocState(nil), j.docs...), nil
 }
 
-// Filter selects jobs for listing.
-type Filter struct {
-	OwnerID string   // "" means every owner
-	Status  []string // empty means every status
-}
-
-// List returns matching jobs, newest first.
+// List returns the jobs f selects, in f's order, f's page of them.
 func (p *JobStatus) List(_ context.Context, f Filter) ([]Job, error) {
 	p.mu.RLock()
 	out := make([]Job, 0, len(p.jobs))
 	for _, j := range p.jobs {
-		if f.OwnerID != "" && j.OwnerID != f.OwnerID {
-			continue
-		}
-		if len(f.Status) > 0 && !contains(f.Status, j.Status) {
-			continue
-		}
 		out = append(out, j.Job)
 	}
 	p.mu.RUnlock()
-	sort.Slice(out, func(a, b int) bool {
-		if !out[a].CreatedAt.Equal(out[b].CreatedAt) {
-			return out[a].CreatedAt.After(out[b].CreatedAt)
-		}
-		return out[a].ID > out[b].ID
-	})
-	return out, nil
+	return f.page(out), nil
 }
 
 func contains(list []string, s string) bool {

@@ -72,7 +72,7 @@ func TestJobStatusCarriesErasureAndHold(t *testing.T) {
 }
 
 // jobStatusV2 builds the job-status tables as release 2 did (no erasure or
-// hold columns); it applies nothing, as the test only reads its shape.
+// hold columns, nor name_lc of release 4); it applies nothing, as the test only reads its shape.
 type jobStatusV2 struct{ JobStatusModel }
 
 func (jobStatusV2) Version() int { return 2 }
@@ -81,7 +81,7 @@ func (jobStatusV2) Create(ctx context.Context, tx *sqldb.Tx, t Tables) error {
 	if err := (JobStatusModel{}).Create(ctx, tx, t); err != nil {
 		return err
 	}
-	for _, c := range []string{"erased_at", "erase_reason", "legal_hold", "legal_hold_reason"} {
+	for _, c := range []string{"erased_at", "erase_reason", "legal_hold", "legal_hold_reason", "name_lc"} {
 		if _, err := tx.Exec(ctx, `ALTER TABLE `+t.Name("jobs")+` DROP COLUMN `+c); err != nil {
 			return err
 		}
@@ -122,6 +122,12 @@ func TestJobStatusReadsOlderTablesUntilRebuilt(t *testing.T) {
 		}
 		if list, err := q.List(ctx, Filter{}); err != nil || len(list) != 1 {
 			t.Fatalf("list before the rebuild: %v %v", list, err)
+		}
+		// Without name_lc, q is filtered in Go over the unpaged rows.
+		for q2, want := range map[string]int{"JOB-b": 1, "other": 0} {
+			if list, err := q.List(ctx, Filter{Query: q2, Limit: 1}); err != nil || len(list) != want {
+				t.Fatalf("q=%s before the rebuild: %v %v, want %d jobs", q2, list, err, want)
+			}
 		}
 		if err := r.CatchUp(ctx); err != nil {
 			t.Fatal(err)

@@ -31,8 +31,9 @@ var _ SQLModel = JobStatusModel{}
 func (JobStatusModel) Name() string { return JobStatusName }
 
 // Version implements SQLModel. 2: jobs carry org_id (organisations).
-// 3: jobs carry their erasure and legal hold.
-func (JobStatusModel) Version() int { return 3 }
+// 3: jobs carry their erasure and legal hold. 4: jobs carry their name
+// case-folded (name_lc), so the history's q filters in SQL.
+func (JobStatusModel) Version() int { return 4 }
 
 // Create implements SQLModel.
 func (JobStatusModel) Create(ctx context.Context, tx *sqldb.Tx, t Tables) error {
@@ -44,7 +45,8 @@ func (JobStatusModel) Create(ctx context.Context, tx *sqldb.Tx, t Tables) error 
 			created BIGINT NOT NULL, started BIGINT, updated BIGINT NOT NULL, finished BIGINT,
 			control_seq BIGINT NOT NULL, request_digest TEXT NOT NULL, usage TEXT NOT NULL,
 			columns TEXT NOT NULL, column_mapping TEXT NOT NULL, last_seq BIGINT NOT NULL, org_id TEXT NOT NULL,
-			erased_at BIGINT, erase_reason TEXT NOT NULL, legal_hold INTEGER NOT NULL, legal_hold_reason TEXT NOT NULL)`,
+			erased_at BIGINT, erase_reason TEXT NOT NULL, legal_hold INTEGER NOT NULL, legal_hold_reason TEXT NOT NULL,
+			name_lc TEXT NOT NULL)`,
 		`CREATE INDEX ` + t.Name("jobs_org") + ` ON ` + t.Name("jobs") + ` (org_id, created)`,
 		`CREATE INDEX ` + t.Name("jobs_owner") + ` ON ` + t.Name("jobs") + ` (owner_id, created)`,
 		`CREATE INDEX ` + t.Name("jobs_status") + ` ON ` + t.Name("jobs") + ` (status)`,
@@ -61,7 +63,7 @@ func (JobStatusModel) Create(ctx context.Context, tx *sqldb.Tx, t Tables) error 
 
 const jobCols = `job_id, owner_id, owner_email, status, total, processed, failed, cancelled, attempt, config,
 	reason, reason_code, created, started, updated, finished, control_seq, request_digest, usage, columns,
-	column_mapping, last_seq, org_id, erased_at, erase_reason, legal_hold, legal_hold_reason`
+	column_mapping, last_seq, org_id, erased_at, erase_reason, legal_hold, legal_hold_reason, name_lc`
 
 // Apply implements SQLModel with the same rules as JobStatus.Apply.
 func (JobStatusModel) Apply(ctx context.Context, tx *sqldb.Tx, t Tables, env events.Envelope) error {
@@ -273,7 +275,8 @@ func jobArgs(j *jobEntry) ([]any, error) {
 	return []any{j.ID, j.OwnerID, j.OwnerEmail, j.Status, j.Total, j.Processed, j.Failed, j.Cancelled, j.Attempt,
 		string(cfg), j.Reason, j.ReasonCode, nanos(j.CreatedAt), nullNanos(j.StartedAt), nanos(j.UpdatedAt),
 		nullNanos(j.FinishedAt), int64(j.ControlSeq), j.RequestDigest, string(usage), string(cols), string(mapping),
-		int64(j.lastSeq), j.OrgID, nullNanos(j.ErasedAt), j.EraseReason, boolInt(j.LegalHold), j.LegalHoldReason}, nil
+		int64(j.lastSeq), j.OrgID, nullNanos(j.ErasedAt), j.EraseReason, boolInt(j.LegalHold), j.LegalHoldReason,
+		Lower(j.Config.Name)}, nil
 }
 
 func insertJob(ctx context.Context, tx *sqldb.Tx, t Tables, j *jobEntry) error {
@@ -294,7 +297,7 @@ func updateJob(ctx context.Context, tx *sqldb.Tx, t Tables, j *jobEntry) error {
 		processed = ?, failed = ?, cancelled = ?, attempt = ?, config = ?, reason = ?, reason_code = ?, created = ?,
 		started = ?, updated = ?, finished = ?, control_seq = ?, request_digest = ?, usage = ?, columns = ?,
 		column_mapping = ?, last_seq = ?, org_id = ?, erased_at = ?, erase_reason = ?, legal_hold = ?,
-		legal_hold_reason = ? WHERE job_id = ?`, append(args[1:], args[0])...)
+		legal_hold_reason = ?, name_lc = ? WHERE job_id = ?`, append(args[1:], args[0])...)
 	return err
 }
 
@@ -313,11 +316,12 @@ func scanJob(s rowScanner) (*jobEntry, error) {
 		created, updated, controlSeq, lastSeq int64
 		started, finished, erased             sql.NullInt64
 		hold                                  int
+		nameLC                                string // Config.Name, case-folded: for queries only
 	)
 	if err := s.Scan(&j.ID, &j.OwnerID, &j.OwnerEmail, &j.Status, &j.Total, &j.Processed, &j.Failed, &j.Cancelled,
 		&j.Attempt, &cfg, &j.Reason, &j.ReasonCode, &created, &started, &updated, &finished, &controlSeq,
 		&j.RequestDigest, &usage, &cols, &mapping, &lastSeq, &j.OrgID, &erased, &j.EraseReason, &hold,
-		&j.LegalHoldReason); err != nil {
+		&j.LegalHoldReason, &nameLC); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(cfg), &j.Config); err != nil {
@@ -372,35 +376,6 @@ func (q *JobQueries) Get(ctx context.Context, id string) (Job, bool, error) {
 		return Job{}, false, readErr(err)
 	}
 	return j.Job, true, nil
-}
-
-// List returns matching jobs, newest first.
-func (q *JobQueries) List(ctx context.Context, f Filter) ([]Job, error) {
-	where, args := []string{"1 = 1"}, []any{}
-	if f.OwnerID != "" {
-		where, args = append(where, "owner_id = ?"), append(args, f.OwnerID)
-	}
-	if len(f.Status) > 0 {
-		where = append(where, "status IN (?"+strings.Repeat(", ?", len(f.Status)-1)+")")
-		for _, s := range f.Status {
-			args = append(args, s)
-		}
-	}
-	rows, err := q.rd.DB().Query(ctx, `SELECT `+q.readCols()+` FROM `+q.tables().Name("jobs")+` WHERE `+
-		strings.Join(where, " AND ")+` ORDER BY created DESC, job_id DESC`, args...)
-	if err != nil {
-		return nil, readErr(err)
-	}
-	defer rows.Close()
-	out := []Job{}
-	for rows.Next() {
-		j, err := scanJob(rows)
-		if err != nil {
-			return nil, readErr(err)
-		}
-		out = append(out, j.Job)
-	}
-	return out, readErr(rows.Err())
 }
 
 // DocStatuses returns each document's status and attempt, by row.

@@ -13,6 +13,9 @@ type servingVersion interface{ ServingVersion(model string) int }
 // jobColsFor is jobCols as the tables of version v can answer it.
 func jobColsFor(v int) string {
 	cols := jobCols
+	if v >= 1 && v < 4 { // 4: name_lc
+		cols = strings.Replace(cols, ", name_lc", ", ''", 1)
+	}
 	if v >= 1 && v < 3 { // 3: erasure and legal hold
 		cols = strings.Replace(cols, "erased_at, erase_reason, legal_hold, legal_hold_reason",
 			"NULL, '', 0, ''", 1)
@@ -24,9 +27,20 @@ func jobColsFor(v int) string {
 }
 
 // readCols is the column list for the serving tables.
-func (q *JobQueries) readCols() string {
+func (q *JobQueries) readCols() string { return jobColsFor(q.servingVersion()) }
+
+// servingVersion is the version of the serving tables: this release's
+// unless the runner says otherwise.
+func (q *JobQueries) servingVersion() int {
 	if sv, ok := q.rd.(servingVersion); ok {
-		return jobColsFor(sv.ServingVersion(JobStatusName))
+		return sv.ServingVersion(JobStatusName)
 	}
-	return jobCols
+	return JobStatusModel{}.Version()
+}
+
+// namesInSQL reports whether the serving tables hold name_lc; without
+// it, List filters q in Go over the unpaged rows, as before version 4.
+func (q *JobQueries) namesInSQL() bool {
+	v := q.servingVersion()
+	return v == 0 || v >= 4
 }

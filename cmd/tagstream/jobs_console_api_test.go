@@ -7,10 +7,12 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -99,6 +101,39 @@ func TestJobNamesSearchFilterSortAndScopes(t *testing.T) {
 		t.Fatalf("oldest first: %v next %v", p1, p2)
 	} else if rest := ids(u.token, "sort=-created&limit=2&cursor="+p2.(string)); len(rest) != 1 || rest[0] != plain {
 		t.Fatalf("oldest first, page 2: %v, want [%s]", rest, plain)
+	}
+	// sort=status pages one job at a time give the whole sorted list,
+	// each job once, and the last page says there is no next one.
+	var paged []string
+	for cur, n := "", 0; ; n++ {
+		out := e.mustCall("GET", "/api/batch/jobs?sort=status&limit=1"+cur, u.token, nil, http.StatusOK)
+		for _, j := range out["jobs"].([]any) {
+			paged = append(paged, j.(map[string]any)["job_id"].(string))
+		}
+		next, _ := out["next_cursor"].(string)
+		if next == "" || n > len(bySt) {
+			break
+		}
+		cur = "&cursor=" + next
+	}
+	if strings.Join(paged, ",") != strings.Join(bySt, ",") {
+		t.Fatalf("sort=status paged by 1: %v, want %v", paged, bySt)
+	}
+	// A sort=status cursor as servers before the rank was in it wrote
+	// them ("nanos:id") still continues after its job.
+	created, err := time.Parse(time.RFC3339Nano, e.status(u, bySt[0])["created_at"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(created.UnixNano(), 10) + ":" + bySt[0]))
+	if rest := ids(u.token, "sort=status&cursor="+old); strings.Join(rest, ",") != strings.Join(bySt[1:], ",") {
+		t.Fatalf("sort=status after an old-format cursor: %v, want %v", rest, bySt[1:])
+	}
+	// ...but not with another user's job, whose status it would reveal.
+	tc, _ := time.Parse(time.RFC3339Nano, e.status(other, theirs)["created_at"].(string))
+	probe := base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(tc.UnixNano(), 10) + ":" + theirs))
+	if st, out := e.call("GET", "/api/batch/jobs?sort=status&cursor="+probe, u.token, nil); st != http.StatusBadRequest || out["field"] != "cursor" {
+		t.Fatalf("sort=status with another user's job as cursor: %d %v, want 400 on cursor", st, out)
 	}
 	for _, bad := range []string{"sort=size", "failed=maybe"} {
 		if st, out := e.call("GET", "/api/batch/jobs?"+bad, u.token, nil); st != http.StatusBadRequest {

@@ -253,7 +253,7 @@ func (s *Server) change(action string) gin.HandlerFunc {
 
 func (s *Server) active(c *gin.Context) {
 	f := projections.Filter{Status: []string{events.StatusPending, events.StatusProcessing, events.StatusPaused}}
-	jobs, err := s.listJobs(c, f)
+	jobs, _, err := s.listJobs(c, f)
 	if err != nil {
 		fail(c, err)
 		return

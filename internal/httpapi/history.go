@@ -48,9 +48,10 @@ func (s *Server) retry(c *gin.Context) {
 var validStatus = map[string]bool{events.StatusPending: true, events.StatusProcessing: true, events.StatusPaused: true,
 	events.StatusCompleted: true, events.StatusFailed: true, events.StatusCancelled: true}
 
-// jobHistory lists jobs newest first. The cursor names the last job of the
-// previous page (creation time and id), so pages stay stable while new jobs
-// arrive.
+// jobHistory lists one page of jobs, newest first unless sort says
+// otherwise. The cursor names the last job of the previous page (its
+// creation time and id, and for sort=status its status rank), so pages
+// stay stable while new jobs arrive; the store reads only that page.
 func (s *Server) jobHistory(c *gin.Context) {
 	var f projections.Filter
 	for _, st := range strings.Split(c.Query("status"), ",") {
@@ -63,96 +64,82 @@ func (s *Server) jobHistory(c *gin.Context) {
 		}
 		f.Status = append(f.Status, st)
 	}
-	limit := 50
+	f.Limit = 50
 	if v := c.Query("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 500 {
 			fail(c, apperr.Field("limit", "must be between 1 and 500"))
 			return
 		}
-		limit = n
+		f.Limit = n
 	}
-	var after *cursor
+	if err := historyFilter(c, &f); err != nil {
+		fail(c, err)
+		return
+	}
 	if v := c.Query("cursor"); v != "" {
-		cur, err := parseCursor(v)
+		cur, err := s.parseCursor(c, v, f.Sort)
 		if err != nil {
 			fail(c, err)
 			return
 		}
-		after = &cur
+		f.After = &cur
 	}
-	match, err := historyMatch(c)
+	page, more, err := s.listJobs(c, f)
 	if err != nil {
 		fail(c, err)
 		return
-	}
-	jobs, err := s.listJobs(c, f)
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	sorted, err := sortJobs(jobs, c.Query("sort"))
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	// Newest first, the cursor's time and id place it; in another order
-	// the page goes on after the cursor's job.
-	passed := after == nil
-	var page []projections.Job
-	var next any
-	for _, j := range jobs {
-		switch {
-		case after == nil:
-		case sorted && !passed:
-			passed = j.ID == after.id
-			continue
-		case !sorted && !after.before(j):
-			continue
-		}
-		if !match(j) {
-			continue
-		}
-		if len(page) == limit {
-			next = newCursor(page[len(page)-1])
-			break
-		}
-		page = append(page, j)
 	}
 	out := make([]gin.H, len(page))
 	for i, j := range page {
 		out[i] = statusView(j)
 	}
+	var next any
+	if more != nil {
+		next = newCursor(*more, f.Sort)
+	}
 	c.JSON(http.StatusOK, gin.H{"jobs": out, "next_cursor": next})
 }
 
-type cursor struct {
-	created time.Time
-	id      string
-}
-
-// before reports whether j comes after the cursor in newest-first order.
-func (c cursor) before(j projections.Job) bool {
-	if !j.CreatedAt.Equal(c.created) {
-		return j.CreatedAt.Before(c.created)
+// newCursor encodes a place as "nanos:id", the format clients have
+// always been given; sort=status adds ":rank", which an older server
+// refused as a bad cursor rather than misreading it.
+func newCursor(at projections.Cursor, sort string) string {
+	v := strconv.FormatInt(at.Created.UnixNano(), 10) + ":" + at.ID
+	if sort == projections.SortStatus {
+		v += ":" + strconv.Itoa(at.Rank)
 	}
-	return j.ID < c.id
+	return base64.RawURLEncoding.EncodeToString([]byte(v))
 }
 
-func newCursor(j projections.Job) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(j.CreatedAt.UnixNano(), 10) + ":" + j.ID))
-}
-
-func parseCursor(v string) (cursor, error) {
+// parseCursor reads a cursor newCursor wrote. A sort=status cursor
+// without a rank (from a server before ranks were in it) takes the rank
+// of its job's status now, if the caller may read that job.
+func (s *Server) parseCursor(c *gin.Context, v, sort string) (projections.Cursor, error) {
 	bad := apperr.Field("cursor", "is not a cursor this server issued")
 	raw, err := base64.RawURLEncoding.DecodeString(v)
 	if err != nil {
-		return cursor{}, bad
+		return projections.Cursor{}, bad
 	}
-	ts, id, ok := strings.Cut(string(raw), ":")
+	ts, rest, ok := strings.Cut(string(raw), ":")
 	n, err := strconv.ParseInt(ts, 10, 64)
-	if !ok || err != nil || !events.ValidJobID(id) {
-		return cursor{}, bad
+	id, rank, ranked := strings.Cut(rest, ":")
+	r, rerr := strconv.Atoi(rank)
+	if !ok || err != nil || !events.ValidJobID(id) || ranked && (rerr != nil || r < 0) {
+		return projections.Cursor{}, bad
 	}
-	return cursor{created: time.Unix(0, n).UTC(), id: id}, nil
+	cur := projections.Cursor{Created: time.Unix(0, n).UTC(), ID: id, Rank: r}
+	if sort == projections.SortStatus && !ranked {
+		j, found, err := s.d.Jobs.Get(c.Request.Context(), id)
+		if err != nil {
+			return cur, err
+		}
+		// Another's job is as unknown as a missing one: its status
+		// must not be probed through a cursor.
+		if !found || !services.CanRead(caller(c), j.OwnerID, j.OrgID) {
+			return cur, bad
+		}
+		cur.Rank = projections.StatusRank(j.Status)
+	}
+	return cur, nil
 }

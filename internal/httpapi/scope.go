@@ -9,7 +9,7 @@ import (
 )
 
 // listJobs is the scope of the history and active lists, with f's other
-// conditions:
+// conditions and page:
 //   - org_id=ID: that organisation's jobs the caller may read (a member
 //     sees its own, operators, auditors and admins all of them); an
 //     organisation the caller is not in is 404;
@@ -17,35 +17,52 @@ import (
 //     outside organisations, org jobs by the caller's org roles);
 //   - otherwise the caller's own jobs.
 //
-// Every row passes the one access policy (services.JobAccess).
-func (s *Server) listJobs(c *gin.Context, f projections.Filter) ([]projections.Job, error) {
+// The store selects the scope (projections.Readable, built from the one
+// access policy, services.JobAccess) so it reads only f's page; every
+// row still passes that policy here, a second guard. more is the place
+// of the page's last row when another page follows (f.Limit > 0).
+func (s *Server) listJobs(c *gin.Context, f projections.Filter) (page []projections.Job, more *projections.Cursor, err error) {
 	who := caller(c)
 	orgID, err := orgParam(c)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	f.OwnerID, f.OrgID = "", ""
+	f.Readable = &projections.Readable{OwnerID: who.Actor.ID}
 	switch {
 	case orgID != "":
-		f.OwnerID = ""
+		f.OrgID = orgID
+		if services.CanRead(who, "", orgID) {
+			f.Readable.Orgs = []string{orgID}
+		}
 	case c.Query("all") == "true":
-		f.OwnerID = ""
-	default:
-		f.OwnerID = who.Actor.ID
+		for o := range who.Orgs {
+			if services.CanRead(who, "", o) {
+				f.Readable.Orgs = append(f.Readable.Orgs, o)
+			}
+		}
+		f.Readable.NoOrg = services.CanRead(who, "", "")
+	}
+	limit := f.Limit
+	if limit > 0 {
+		f.Limit++ // one more tells whether a next page exists
 	}
 	jobs, err := s.d.Jobs.List(c.Request.Context(), f)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	out := jobs[:0]
+	if limit > 0 && len(jobs) > limit {
+		jobs = jobs[:limit]
+		at := projections.CursorOf(jobs[limit-1])
+		more = &at
+	}
+	page = jobs[:0]
 	for _, j := range jobs {
-		if orgID != "" && j.OrgID != orgID {
-			continue
-		}
 		if services.CanRead(who, j.OwnerID, j.OrgID) {
-			out = append(out, j)
+			page = append(page, j)
 		}
 	}
-	return out, nil
+	return page, more, nil
 }
 
 // orgParam is the org_id a read asks for ("" for none): an organisation
