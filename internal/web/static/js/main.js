@@ -9,7 +9,7 @@ import { showJobs, initJobs, loadResults, initResults, loadAudit, initAudit, rem
 import { showAnalytics } from "./analytics.js";
 import { showSearch } from "./search.js";
 import { showOrgs, showOrg, initOrgs } from "./orgs.js";
-import { $, $$, showError, clearError, hideAlert, hideStaleAlert, busy } from "./dom.js";
+import { $, $$, showError, hideAlert, hideStaleAlert, onSubmit } from "./dom.js";
 
 const jobView = new JobView();
 let currentJob = "";
@@ -115,33 +115,17 @@ function afterLogin() {
 }
 
 function initAuth() {
-  $("#login-form").addEventListener("submit", (e) => {
-    e.preventDefault();
-    const f = e.currentTarget;
-    busy(f.querySelector("button"), async () => {
-      hideAlert();
-      clearError(f);
-      try {
-        await auth.login($("#login-email").value.trim(), $("#login-password").value);
-        $("#login-password").value = "";
-        afterLogin();
-      } catch (err) { showError(err, f); }
-    });
+  onSubmit($("#login-form"), async () => {
+    await auth.login($("#login-email").value.trim(), $("#login-password").value);
+    $("#login-password").value = "";
+    afterLogin();
   });
-  $("#register-form").addEventListener("submit", (e) => {
-    e.preventDefault();
-    const f = e.currentTarget;
-    busy(f.querySelector("button"), async () => {
-      hideAlert();
-      clearError(f);
-      const pw = $("#reg-password").value;
-      if (pw.length < 8) { showError("The password needs at least 8 characters.", f); $("#reg-password").focus(); return; }
-      try {
-        await auth.register($("#reg-email").value.trim(), pw, $("#reg-name").value.trim());
-        $("#reg-password").value = "";
-        afterLogin();
-      } catch (err) { showError(err, f); }
-    });
+  onSubmit($("#register-form"), async () => {
+    const pw = $("#reg-password").value;
+    if (pw.length < 8) { showError("The password needs at least 8 characters.", $("#register-form")); $("#reg-password").focus(); return; }
+    await auth.register($("#reg-email").value.trim(), pw, $("#reg-name").value.trim());
+    $("#reg-password").value = "";
+    afterLogin();
   });
   // The session is cleared at once and the server told in the background,
   // so the sign-in form is ready (and keeps focus) before a slow revoke ends.

@@ -8,7 +8,7 @@
 
 import { get, post, request, missingEndpoint } from "./api.js";
 import { session } from "./auth.js";
-import { $, h, clear, fillTable, fmtTime, showError, clearError, showInfo, hideAlert, busy } from "./dom.js";
+import { $, h, clear, fillTable, fmtTime, showError, clearError, showInfo, hideAlert, busy, onSubmit } from "./dom.js";
 
 const ROLES = ["member", "operator", "auditor", "admin"];
 const enc = encodeURIComponent;
@@ -60,6 +60,7 @@ export async function showOrg(id) {
   $("#set-retention").readOnly = !admin;
   $("#set-callback").readOnly = !admin;
   $("#settings-save").hidden = !admin;
+  $("#settings-save").disabled = !admin; // no submission by Enter from a read-only field
   $("#settings-readonly").hidden = admin;
   await Promise.all([loadMembers(g), reads ? loadSettings(g) : null, reads ? loadAudit(g, true) : null]);
 }
@@ -158,52 +159,27 @@ function describe(e) {
 }
 
 export function initOrgs() {
-  $("#org-create").addEventListener("submit", (e) => {
-    e.preventDefault();
-    const f = e.currentTarget;
-    busy(f.querySelector("button"), async () => {
-      hideAlert();
-      clearError(f);
-      try {
-        const out = await post("/api/orgs", { name: $("#org-name").value.trim() });
-        $("#org-name").value = "";
-        showInfo(`Organisation ${out.name} created; you are its admin.`, true);
-        location.hash = `#/orgs/${enc(out.org_id)}`;
-      } catch (err) { showError(err, f); }
-    });
+  onSubmit($("#org-create"), async () => {
+    const out = await post("/api/orgs", { name: $("#org-name").value.trim() });
+    $("#org-name").value = "";
+    showInfo(`Organisation ${out.name} created; you are its admin.`, true);
+    location.hash = `#/orgs/${enc(out.org_id)}`;
   });
-  $("#member-add").addEventListener("submit", (e) => {
-    e.preventDefault();
-    const f = e.currentTarget;
-    const email = $("#member-email").value.trim();
+  onSubmit($("#member-add"), async () => {
     const role = $("#member-role").value;
-    busy(f.querySelector("button"), async () => {
-      hideAlert();
-      clearError(f);
-      try {
-        const out = await post(`${base(current.id)}/members`, { email, role });
-        $("#member-email").value = "";
-        showInfo(out.account === false ? `${out.email} is added as ${role}; they join when they register.` : `${out.email} is added as ${role}.`);
-        await showOrg(current.id);
-      } catch (err) { showError(err, f); }
-    });
+    const out = await post(`${base(current.id)}/members`, { email: $("#member-email").value.trim(), role });
+    $("#member-email").value = "";
+    showInfo(out.account === false ? `${out.email} is added as ${role}; they join when they register.` : `${out.email} is added as ${role}.`);
+    await showOrg(current.id);
   });
-  $("#org-settings").addEventListener("submit", (e) => {
-    e.preventDefault();
-    const f = e.currentTarget;
-    busy($("#settings-save"), async () => {
-      hideAlert();
-      clearError(f);
-      const raw = $("#set-retention").value.trim();
-      // A number as typed: the server names the field if it is out of range.
-      const body = { retention_days: raw === "" ? 0 : Number(raw), callback_url: $("#set-callback").value.trim() };
-      try {
-        await request("PATCH", `${base(current.id)}/settings`, { body });
-        showInfo("Settings saved.");
-        await showOrg(current.id);
-      } catch (err) { showError(err, f); }
-    });
-  });
+  onSubmit($("#org-settings"), async () => {
+    const raw = $("#set-retention").value.trim();
+    // A number as typed: the server names the field if it is out of range.
+    const body = { retention_days: raw === "" ? 0 : Number(raw), callback_url: $("#set-callback").value.trim() };
+    await request("PATCH", `${base(current.id)}/settings`, { body });
+    showInfo("Settings saved.");
+    await showOrg(current.id);
+  }, $("#settings-save"));
   $("#org-leave").addEventListener("click", (e) => change(e.currentTarget, "DELETE", me(), undefined, "You left the organisation."));
   $("#org-audit-more").addEventListener("click", (e) => busy(e.currentTarget, () => loadAudit(gen, false)));
 }
