@@ -130,3 +130,17 @@ export async function busy(btn, fn) {
   btn.disabled = true;
   try { return await fn(); } finally { btn.disabled = false; }
 }
+
+// onSubmit runs a form's async action the one way every form does: no
+// page load, its button busy, earlier messages cleared, and a failure
+// shown in the form itself. btn defaults to the form's first button.
+export function onSubmit(form, fn, btn) {
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    busy(btn || form.querySelector("button"), async () => {
+      hideAlert();
+      clearError(form);
+      try { await fn(); } catch (err) { showError(err, form); }
+    });
+  });
+}

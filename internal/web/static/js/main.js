@@ -1,6 +1,6 @@
 // Entry point: hash routing between the views, the auth forms and the
 // job page's tabs. Routes: #/login, #/new, #/jobs, #/jobs/ID, #/analytics,
-// #/search[/PARAMS].
+// #/search[/PARAMS], #/orgs, #/orgs/ID.
 
 import * as auth from "./auth.js";
 import * as upload from "./upload.js";
@@ -8,7 +8,8 @@ import { JobView } from "./job.js";
 import { showJobs, initJobs, loadResults, initResults, loadAudit, initAudit, remember, setAuditLatest } from "./views.js";
 import { showAnalytics } from "./analytics.js";
 import { showSearch } from "./search.js";
-import { $, $$, showError, clearError, hideAlert, hideStaleAlert, busy } from "./dom.js";
+import { showOrgs, showOrg, initOrgs } from "./orgs.js";
+import { $, $$, showError, hideAlert, hideStaleAlert, onSubmit } from "./dom.js";
 
 const jobView = new JobView();
 let currentJob = "";
@@ -16,7 +17,7 @@ let currentJob = "";
 function show(name) {
   for (const v of $$(".view")) v.hidden = v.id !== `view-${name}`;
   for (const a of $$("[data-nav]")) {
-    if (a.dataset.nav === name || (name === "job" && a.dataset.nav === "jobs")) a.setAttribute("aria-current", "page");
+    if (a.dataset.nav === name || (name === "job" && a.dataset.nav === "jobs") || (name === "org" && a.dataset.nav === "orgs")) a.setAttribute("aria-current", "page");
     else a.removeAttribute("aria-current");
   }
 }
@@ -47,6 +48,18 @@ function route() {
       show("search");
       document.title = "Search – Tagstream";
       showSearch(rest.join("/"));
+      return;
+    case "orgs":
+      if (rest.length) {
+        const id = decodeURIComponent(rest.join("/"));
+        show("org");
+        document.title = `Organisation ${id} – Tagstream`;
+        showOrg(id);
+        return;
+      }
+      show("orgs");
+      document.title = "Organisations – Tagstream";
+      showOrgs();
       return;
     case "analytics":
       show("analytics");
@@ -102,33 +115,17 @@ function afterLogin() {
 }
 
 function initAuth() {
-  $("#login-form").addEventListener("submit", (e) => {
-    e.preventDefault();
-    const f = e.currentTarget;
-    busy(f.querySelector("button"), async () => {
-      hideAlert();
-      clearError(f);
-      try {
-        await auth.login($("#login-email").value.trim(), $("#login-password").value);
-        $("#login-password").value = "";
-        afterLogin();
-      } catch (err) { showError(err, f); }
-    });
+  onSubmit($("#login-form"), async () => {
+    await auth.login($("#login-email").value.trim(), $("#login-password").value);
+    $("#login-password").value = "";
+    afterLogin();
   });
-  $("#register-form").addEventListener("submit", (e) => {
-    e.preventDefault();
-    const f = e.currentTarget;
-    busy(f.querySelector("button"), async () => {
-      hideAlert();
-      clearError(f);
-      const pw = $("#reg-password").value;
-      if (pw.length < 8) { showError("The password needs at least 8 characters.", f); $("#reg-password").focus(); return; }
-      try {
-        await auth.register($("#reg-email").value.trim(), pw, $("#reg-name").value.trim());
-        $("#reg-password").value = "";
-        afterLogin();
-      } catch (err) { showError(err, f); }
-    });
+  onSubmit($("#register-form"), async () => {
+    const pw = $("#reg-password").value;
+    if (pw.length < 8) { showError("The password needs at least 8 characters.", $("#register-form")); $("#reg-password").focus(); return; }
+    await auth.register($("#reg-email").value.trim(), pw, $("#reg-name").value.trim());
+    $("#reg-password").value = "";
+    afterLogin();
   });
   // The session is cleared at once and the server told in the background,
   // so the sign-in form is ready (and keeps focus) before a slow revoke ends.
@@ -150,6 +147,7 @@ async function boot() {
   initJobs();
   initResults();
   initAudit();
+  initOrgs();
   setAuditLatest(() => jobView.lastSeq());
   upload.init((id) => { remember(id); location.hash = `#/jobs/${encodeURIComponent(id)}`; });
   window.addEventListener("hashchange", () => { hideStaleAlert(); route(); $("#main").focus({ preventScroll: true }); });
