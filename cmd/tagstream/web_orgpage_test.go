@@ -139,6 +139,19 @@ func TestWebConsoleOrgPage(t *testing.T) {
 		p.waitFor("back on the list without it", `location.hash === "#/orgs" && document.querySelector("#orgs-table").textContent.includes("no organisation")`, errText, 10*time.Second)
 	})
 
+	// An operator runs the organisation's jobs but neither manages its
+	// members nor reads its settings or audit trail.
+	t.Run("operator", func(t *testing.T) {
+		p := openOrgsAs(t, e, "op@example.com", "#/orgs/"+org)
+		p.waitFor("members", `document.querySelector("#org-role").textContent === "operator" && document.querySelector('tr[data-member="boss@example.com"]')`, errText, 10*time.Second)
+		if got := eval[string](p, controls); got != "org-leave" {
+			t.Errorf("operator can use %q; want only org-leave", got)
+		}
+		if !eval[bool](p, `document.querySelector("#org-settings").hidden && document.querySelector("#org-audit").hidden`) {
+			t.Error("operator sees the settings or the audit trail")
+		}
+	})
+
 	t.Run("auditor", func(t *testing.T) {
 		p := openOrgsAs(t, e, "aud@example.com", "#/orgs/"+org)
 		p.waitFor("settings", `document.querySelector("#org-role").textContent === "auditor" && document.querySelector("#set-retention").value === "30"`, errText, 10*time.Second)
