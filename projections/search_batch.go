@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"sort"
-	"strings"
 
 	"github.com/tagstream/tagstream/events"
 	"github.com/tagstream/tagstream/internal/sqldb"
@@ -271,7 +270,7 @@ func (w *searchBatch) flush() error {
 		return err
 	}
 	if err := upsert(w.ctx, w.tx, `INSERT INTO `+w.t.Name("outcomes")+` (`+outcomeCols+`) VALUES `,
-		"(?"+strings.Repeat(", ?", 18)+")", ` ON CONFLICT DO NOTHING`, w.outcomes, 100); err != nil {
+		"("+placeholders(19)+")", ` ON CONFLICT DO NOTHING`, w.outcomes, 100); err != nil {
 		return err
 	}
 	w.outcomes = nil
@@ -346,7 +345,7 @@ func (w *searchBatch) flushDocs(docs []*searchDoc) error {
 	set := ` ON CONFLICT (id) DO UPDATE SET ` + excluded("status", "attempt", "outcome",
 		"tags", "error", "error_code", "model", "method", "prompt_tokens", "completion_tokens", "total_tokens", "calls",
 		"cost_usd", "duration_ms", "cached_from", "updated_at", "finished_at")
-	tuple := "(?" + strings.Repeat(", ?", 25)
+	tuple := "(" + placeholders(26)
 	tsv := `, setweight(to_tsvector('simple', ?::text), 'A') || to_tsvector('simple', ?::text)`
 	madeCols, madeTuple := `, owner_email, file_path, source_type`, tuple+`, ?, ?, ?`
 	if pg {
@@ -403,7 +402,7 @@ func (w *searchBatch) flushIndex(docs []*searchDoc) error {
 			if len(ids) == 0 {
 				return nil
 			}
-			_, err := w.tx.Exec(w.ctx, `DELETE FROM `+w.t.Name(table)+` WHERE `+col+` IN (?`+strings.Repeat(", ?", len(ids)-1)+`)`, ids...)
+			_, err := w.tx.Exec(w.ctx, `DELETE FROM `+w.t.Name(table)+` WHERE `+col+` IN (`+placeholders(len(ids))+`)`, ids...)
 			return err
 		}
 		if err := drop("tags", "doc_id"); err != nil {

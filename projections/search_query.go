@@ -268,10 +268,7 @@ func (r *SearchReader) searchSQL(q DocQuery) (searchPlan, error) {
 		args = append(args, q.JobID)
 	}
 	if len(q.Statuses) > 0 {
-		where = append(where, "d.status IN (?"+strings.Repeat(", ?", len(q.Statuses)-1)+")")
-		for _, s := range q.Statuses {
-			args = append(args, s)
-		}
+		where, args = append(where, "d.status IN ("+placeholders(len(q.Statuses))+")"), append(args, anys(q.Statuses)...)
 	}
 	if !q.Since.IsZero() {
 		where = append(where, "d.created_at >= ?")

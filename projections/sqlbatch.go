@@ -131,6 +131,19 @@ func upsert(ctx context.Context, tx *sqldb.Tx, head, tuple, tail string, rows []
 	return nil
 }
 
+// placeholders is n comma-separated parameters, "?, ?, ?", for a VALUES
+// tuple or an IN list.
+func placeholders(n int) string { return "?" + strings.Repeat(", ?", n-1) }
+
+// anys is ss as statement arguments.
+func anys(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
+}
+
 // excluded is "a = excluded.a, b = excluded.b" for an upsert's update.
 func excluded(cols ...string) string {
 	parts := make([]string, len(cols))

@@ -284,7 +284,7 @@ func insertJob(ctx context.Context, tx *sqldb.Tx, t Tables, j *jobEntry) error {
 	if err != nil {
 		return err
 	}
-	_, err = tx.Exec(ctx, `INSERT INTO `+t.Name("jobs")+` (`+jobCols+`) VALUES (?`+strings.Repeat(", ?", len(args)-1)+`)`, args...)
+	_, err = tx.Exec(ctx, `INSERT INTO `+t.Name("jobs")+` (`+jobCols+`) VALUES (`+placeholders(len(args))+`)`, args...)
 	return err
 }
 

@@ -163,7 +163,7 @@ func (w *jobsBatch) flush() error {
 		jobRows = append(jobRows, args)
 	}
 	cols := strings.Fields(strings.ReplaceAll(jobCols, ",", " "))
-	tuple := "(?" + strings.Repeat(", ?", len(cols)-1) + ")"
+	tuple := "(" + placeholders(len(cols)) + ")"
 	if err := upsert(w.ctx, w.tx, `INSERT INTO `+w.t.Name("jobs")+` (`+jobCols+`) VALUES `, tuple,
 		` ON CONFLICT (job_id) DO UPDATE SET `+excluded(cols[1:]...), jobRows, 50); err != nil {
 		return err

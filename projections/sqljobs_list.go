@@ -204,13 +204,3 @@ func readableSQL(s *selection, r Readable) {
 	}
 	s.add("("+strings.Join(or, " OR ")+")", args...)
 }
-
-func placeholders(n int) string { return "?" + strings.Repeat(", ?", n-1) }
-
-func anys(ss []string) []any {
-	out := make([]any, len(ss))
-	for i, s := range ss {
-		out[i] = s
-	}
-	return out
-}

@@ -87,11 +87,9 @@ func (r *SQLRunner) Rebuild(ctx context.Context, name string, progress func(Prog
 		return err
 	}
 	defer b.conn.Discard()
-	r.mu.Lock()
 	// The serving generation keeps answering (and, if it was running,
-	// applying) until the switch; Status shows "rebuilding" meanwhile.
-	mr.rebuild = &Progress{Model: name, Total: total, Phase: PhaseLoading}
-	r.mu.Unlock()
+	// applying) until the switch; Status shows "rebuilding" meanwhile,
+	// with the last report.
 	report := func() {
 		p := b.progress()
 		r.mu.Lock()
@@ -101,6 +99,7 @@ func (r *SQLRunner) Rebuild(ctx context.Context, name string, progress func(Prog
 			progress(p)
 		}
 	}
+	report() // started: 0 of total
 	near := func() error {
 		for {
 			target := r.Applied()
@@ -119,7 +118,6 @@ func (r *SQLRunner) Rebuild(ctx context.Context, name string, progress func(Prog
 			}
 		}
 	}
-	report() // started: 0 of total
 	late, err := dropLateIndexes(ctx, r.db, mr.m, b.t)
 	if err != nil {
 		return err

@@ -316,8 +316,8 @@ func (q *ResultQueries) Rows(ctx context.Context, jobID string, rows []int) ([]R
 	for _, r := range rows {
 		args = append(args, r)
 	}
-	all, err := q.query(ctx, `SELECT `+resultCols+` FROM `+q.tables().Name("rows")+` WHERE job_id = ? AND row_no IN (?`+
-		strings.Repeat(", ?", len(rows)-1)+`)`, args...)
+	all, err := q.query(ctx, `SELECT `+resultCols+` FROM `+q.tables().Name("rows")+` WHERE job_id = ? AND row_no IN (`+
+		placeholders(len(rows))+`)`, args...)
 	if err != nil {
 		return nil, err
 	}

@@ -275,13 +275,7 @@ func readFilters(t *testing.T, s events.Store) {
 			t.Fatal(err)
 		}
 	}
-	types := func(filter string, from uint64) string {
-		var out []string
-		for _, e := range readAll(t, s, filter, from) {
-			out = append(out, e.JobID+":"+e.Type)
-		}
-		return strings.Join(out, " ")
-	}
+	types := func(filter string, from uint64) string { return jobTypes(readAll(t, s, filter, from)) }
 	for _, c := range []struct {
 		filter string
 		from   uint64
@@ -376,17 +370,10 @@ func jobReadsPassOverOrgs(t *testing.T, s events.Store) {
 			t.Fatal(err)
 		}
 	}
-	names := func(envs []events.Envelope) string {
-		var out []string
-		for _, e := range envs {
-			out = append(out, e.JobID+":"+e.Type)
-		}
-		return strings.Join(out, " ")
-	}
-	if got, want := names(readAll(t, s, events.SubjectAll, 1)), "a:JobStarted a:JobCompleted"; got != want {
+	if got, want := jobTypes(readAll(t, s, events.SubjectAll, 1)), "a:JobStarted a:JobCompleted"; got != want {
 		t.Errorf("Read(%s) = %q, want %q", events.SubjectAll, got, want)
 	}
-	if got, want := names(readAll(t, s, events.SubjectAllOrgs, 1)), "org_a:OrgCreated org_a:OrgMemberAdded org_b:OrgCreated"; got != want {
+	if got, want := jobTypes(readAll(t, s, events.SubjectAllOrgs, 1)), "org_a:OrgCreated org_a:OrgMemberAdded org_b:OrgCreated"; got != want {
 		t.Errorf("Read(%s) = %q, want %q", events.SubjectAllOrgs, got, want)
 	}
 	var followed []events.Envelope
@@ -400,9 +387,18 @@ func jobReadsPassOverOrgs(t *testing.T, s events.Store) {
 	if !errors.Is(err, errStop) {
 		t.Fatalf("follow: %v", err)
 	}
-	if got, want := names(followed), "a:JobStarted a:JobCompleted"; got != want {
+	if got, want := jobTypes(followed), "a:JobStarted a:JobCompleted"; got != want {
 		t.Errorf("Follow(%s) = %q, want %q", events.SubjectAll, got, want)
 	}
 }
 
 var errStop = errors.New("stop")
+
+// jobTypes is "job:Type" of each event, space-separated.
+func jobTypes(envs []events.Envelope) string {
+	var out []string
+	for _, e := range envs {
+		out = append(out, e.JobID+":"+e.Type)
+	}
+	return strings.Join(out, " ")
+}
