@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 	"github.com/tagstream/tagstream/events"
@@ -39,15 +38,13 @@ var validDocStatus = map[string]bool{projections.DocPending: true, projections.D
 // documentQuery reads GET /api/documents' parameters; a bad one is a 400
 // naming it.
 func documentQuery(c *gin.Context, csvExport bool) (projections.DocQuery, error) {
-	q := projections.DocQuery{Text: c.Query("q"), Tag: c.Query("tag"), JobID: c.Query("job_id"),
-		Limit: defaultSearchLimit}
-	for name, v := range map[string]string{"q": q.Text, "tag": q.Tag} {
-		if !utf8.ValidString(v) {
-			return q, apperr.Field(name, "is not valid UTF-8")
-		}
-		if len(v) > maxQueryChars {
-			return q, apperr.Field(name, "is longer than %d bytes", maxQueryChars)
-		}
+	q := projections.DocQuery{JobID: c.Query("job_id"), Limit: defaultSearchLimit}
+	var err error
+	if q.Text, err = textParam(c, "q", maxQueryChars); err != nil {
+		return q, err
+	}
+	if q.Tag, err = textParam(c, "tag", maxQueryChars); err != nil {
+		return q, err
 	}
 	if q.JobID != "" && !events.ValidJobID(q.JobID) {
 		return q, apperr.Field("job_id", "is not a job id")
@@ -61,7 +58,6 @@ func documentQuery(c *gin.Context, csvExport bool) (projections.DocQuery, error)
 		}
 		q.Statuses = append(q.Statuses, st)
 	}
-	var err error
 	if q.Since, err = timeParam(c, "since", false); err != nil {
 		return q, err
 	}

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"strings"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 	"github.com/tagstream/tagstream/internal/apperr"
@@ -15,11 +16,11 @@ import (
 // list: created (or none) newest first, -created oldest first, status
 // live ones first (projections.StatusRank), newest first inside a status.
 func historyFilter(c *gin.Context, f *projections.Filter) error {
-	q := strings.TrimSpace(c.Query("q"))
-	if len(q) > MaxJobName*4 {
-		return apperr.Field("q", "must be at most %d characters", MaxJobName)
+	q, err := textParam(c, "q", MaxJobName*utf8.UTFMax)
+	if err != nil {
+		return err
 	}
-	f.Query = q
+	f.Query = strings.TrimSpace(q)
 	switch c.Query("failed") {
 	case "", "false":
 	case "true":

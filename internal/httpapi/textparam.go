@@ -1,0 +1,30 @@
+package httpapi
+
+import (
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/gin-gonic/gin"
+	"github.com/tagstream/tagstream/internal/apperr"
+)
+
+// textParam reads a free-text query parameter (a search's words, a tag)
+// that reaches SQL: at most maxBytes, UTF-8, no control characters. The
+// stores differ on the rest (PostgreSQL refuses NUL in text outright,
+// SQLite compares it), so it is refused here, as a 400 naming the
+// parameter, before either sees it; no name, tag or word holds one.
+func textParam(c *gin.Context, name string, maxBytes int) (string, error) {
+	v := c.Query(name)
+	if len(v) > maxBytes {
+		return "", apperr.Field(name, "is longer than %d bytes", maxBytes)
+	}
+	if !utf8.ValidString(v) {
+		return "", apperr.Field(name, "is not valid UTF-8")
+	}
+	for _, r := range v {
+		if unicode.IsControl(r) {
+			return "", apperr.Field(name, "must not contain control characters")
+		}
+	}
+	return v, nil
+}
