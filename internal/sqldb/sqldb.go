@@ -120,17 +120,17 @@ func (d *DB) Begin(ctx context.Context) (*Tx, error) {
 
 // Query runs a read outside any transaction.
 func (d *DB) Query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	return d.SQL.QueryContext(ctx, d.Rebind(q), args...)
+	return d.SQL.QueryContext(ctx, d.Rebind(q), storable(args)...)
 }
 
 // QueryRow runs a one-row read outside any transaction.
 func (d *DB) QueryRow(ctx context.Context, q string, args ...any) *sql.Row {
-	return d.SQL.QueryRowContext(ctx, d.Rebind(q), args...)
+	return d.SQL.QueryRowContext(ctx, d.Rebind(q), storable(args)...)
 }
 
 // Exec runs a statement outside any transaction.
 func (d *DB) Exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	return d.SQL.ExecContext(ctx, d.Rebind(q), args...)
+	return d.SQL.ExecContext(ctx, d.Rebind(q), storable(args)...)
 }
 
 // Tx is a transaction that speaks "?" placeholders on every dialect. It
@@ -176,7 +176,7 @@ func (t *Tx) Exec(ctx context.Context, q string, args ...any) (sql.Result, error
 	if err != nil {
 		return nil, err
 	}
-	return s.ExecContext(ctx, args...)
+	return s.ExecContext(ctx, storable(args)...)
 }
 
 // Query runs a query in the transaction.
@@ -185,16 +185,16 @@ func (t *Tx) Query(ctx context.Context, q string, args ...any) (*sql.Rows, error
 	if err != nil {
 		return nil, err
 	}
-	return s.QueryContext(ctx, args...)
+	return s.QueryContext(ctx, storable(args)...)
 }
 
 // QueryRow runs a one-row query in the transaction.
 func (t *Tx) QueryRow(ctx context.Context, q string, args ...any) *sql.Row {
 	s, err := t.stmt(ctx, q)
 	if err != nil {
-		return t.tx.QueryRowContext(ctx, t.db.Rebind(q), args...) // reports the same error on Scan
+		return t.tx.QueryRowContext(ctx, t.db.Rebind(q), storable(args)...) // reports the same error on Scan
 	}
-	return s.QueryRowContext(ctx, args...)
+	return s.QueryRowContext(ctx, storable(args)...)
 }
 
 // Commit commits the transaction.
@@ -234,7 +234,7 @@ func (d *DB) Conn(ctx context.Context) (*Conn, error) {
 
 // Exec runs a statement on the connection outside any transaction.
 func (c *Conn) Exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	return c.conn.ExecContext(ctx, c.db.Rebind(q), args...)
+	return c.conn.ExecContext(ctx, c.db.Rebind(q), storable(args)...)
 }
 
 // Dialect is the dialect of the database the connection is to.
