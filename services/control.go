@@ -2,6 +2,7 @@ package services
 
 import (
 	"context"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/tagstream/tagstream/events"
@@ -44,9 +45,20 @@ func NewChangeJobHandler(store events.Store) ChangeJobHandler {
 // MaxReasonLength bounds the free-text reason stored with a transition.
 const MaxReasonLength = 500
 
+// checkReason: a reason is shown in audit views and terminals and kept
+// in the log for good, so it is text: UTF-8, line breaks and tabs but no
+// other control characters (a NUL, an escape sequence).
 func checkReason(reason string) error {
 	if utf8.RuneCountInString(reason) > MaxReasonLength {
 		return apperr.Field("reason", "must be at most %d characters", MaxReasonLength)
+	}
+	if !utf8.ValidString(reason) {
+		return apperr.Field("reason", "is not valid UTF-8")
+	}
+	for _, r := range reason {
+		if unicode.IsControl(r) && r != '\n' && r != '\r' && r != '\t' {
+			return apperr.Field("reason", "must not contain control characters other than line breaks and tabs")
+		}
 	}
 	return nil
 }
