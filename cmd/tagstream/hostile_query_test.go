@@ -4,8 +4,6 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-
-	"github.com/tagstream/tagstream/internal/testenv"
 )
 
 // Query parameters reach SQL on the read side: bytes either store
@@ -32,23 +30,17 @@ func TestHostileQueryParametersOnBothReadStores(t *testing.T) {
 		{"/api/history/stats?org_id=%FF", "org_id"},
 		{"/api/analytics/summary?org_id=%00", "org_id"},
 	}
-	for _, store := range []string{"sqlite", "postgres"} {
-		t.Run(store, func(t *testing.T) {
-			cfg := testConfig(t)
-			if store == "postgres" {
-				cfg.ReadDB = testenv.PostgresSchema(t)
+	onBothReadStores(t, func(t *testing.T, _ string, cfg config) {
+		e := startEnv(t, cfg, &fakeTagger{})
+		u := e.register("mallory@example.com")
+		e.startJob(u, 1, nil)
+		for _, c := range cases {
+			st, body := e.call("GET", c.path, u.token, nil)
+			if st != http.StatusBadRequest && st != http.StatusNotFound || body["field"] != c.field {
+				t.Errorf("GET %.80s: %d %v, want 400 (or 404) naming %s", c.path, st, body, c.field)
 			}
-			e := startEnv(t, cfg, &fakeTagger{})
-			u := e.register("mallory@example.com")
-			e.startJob(u, 1, nil)
-			for _, c := range cases {
-				st, body := e.call("GET", c.path, u.token, nil)
-				if st != http.StatusBadRequest && st != http.StatusNotFound || body["field"] != c.field {
-					t.Errorf("GET %.80s: %d %v, want 400 (or 404) naming %s", c.path, st, body, c.field)
-				}
-			}
-			// The store is still answering honest reads.
-			e.mustCall("GET", "/api/batch/jobs?q=job", u.token, nil, http.StatusOK)
-		})
-	}
+		}
+		// The store is still answering honest reads.
+		e.mustCall("GET", "/api/batch/jobs?q=job", u.token, nil, http.StatusOK)
+	})
 }
