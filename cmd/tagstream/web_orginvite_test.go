@@ -62,11 +62,15 @@ func checkOrgInvitation(t *testing.T) {
 	q.do("open the link", 20*time.Second, chromedp.Navigate(link))
 	q.waitFor("register form filled", `document.body.dataset.ready === "1" && !document.querySelector("#register-form").closest(".view").hidden && document.querySelector("#reg-email").value === "new@example.com" && document.querySelector("#reg-invitation").value === `+jsString(tok), `location.hash`, 10*time.Second)
 	q.keepShot("register")
+	entries := eval[int](q, `history.length`)
 	q.do("register", 10*time.Second, chromedp.SendKeys(chromedp.CSS("#reg-password"), "correct-horse-1"),
 		chromedp.Click(chromedp.CSS("#register-form button[type=submit]")))
 	q.waitFor("on the organisation", `location.hash === "#/orgs/`+org+`" && document.querySelector("#org-role").textContent === "auditor" && document.querySelector('tr[data-member="boss@example.com"]')`, pageErrors+` + " " + location.hash`, 10*time.Second)
 	if eval[bool](q, `location.href.includes("inv_") || JSON.stringify(localStorage).includes("inv_")`) {
 		t.Error("the invitation stays in the address or the stored session after registering")
+	}
+	if n := eval[int](q, `history.length`); n != entries {
+		t.Errorf("history has %d entries after registering, %d before: the link must be replaced, not stay behind Back", n, entries)
 	}
 	if bad := q.problems(); len(bad) > 0 {
 		t.Errorf("page errors: %q", bad)

@@ -87,14 +87,20 @@ func TestWebConsoleOrgPage(t *testing.T) {
 		p.waitFor("confirmation asked", gone+`.textContent.includes("Remove gone@example.com?") && document.activeElement.dataset.do === "cancel-remove"`, pageErrors, 5*time.Second)
 		p.keepShot("remove-confirm")
 		p.do("cancel", 5*time.Second, chromedp.Click(chromedp.CSS(`tr[data-member="gone@example.com"] [data-do=cancel-remove]`)))
-		p.waitFor("back to Remove", gone+`.querySelector("[data-do=remove]") && !`+gone+`.querySelector("[data-do=confirm-remove]")`, pageErrors, 5*time.Second)
-		if roles := memberRoles(e, org, boss.token); roles["gone@example.com"] != "member" {
+		p.waitFor("back to Remove", gone+` && `+gone+`.querySelector("[data-do=remove]") && !`+gone+`.querySelector("[data-do=confirm-remove]")`, pageErrors, 5*time.Second)
+		// A later action of the same page is the barrier: had Cancel sent
+		// the DELETE, it would be done by the time this role change is,
+		// and the change would be refused.
+		p.choose(`tr[data-member="gone@example.com"] select`, "operator")
+		p.do("change gone@'s role", 5*time.Second, chromedp.Click(chromedp.CSS(`tr[data-member="gone@example.com"] [data-do=role]`)))
+		p.waitFor("role changed", `document.querySelector("#alert-text").textContent === "gone@example.com is now operator." && `+gone+` && `+gone+`.querySelector(".member-role").textContent === "operator"`, pageErrors, 10*time.Second)
+		if roles := memberRoles(e, org, boss.token); roles["gone@example.com"] != "operator" {
 			t.Fatalf("after Cancel the members are %v; want gone@example.com kept", roles)
 		}
 		p.do("remove again", 5*time.Second, chromedp.Click(chromedp.CSS(`tr[data-member="gone@example.com"] [data-do=remove]`)))
 		p.do("confirm", 5*time.Second, chromedp.Click(chromedp.CSS(`tr[data-member="gone@example.com"] [data-do=confirm-remove]`)))
 		p.waitFor("row gone", `!`+gone+` && document.querySelector("#alert-text").textContent === "gone@example.com was removed."`, pageErrors, 10*time.Second)
-		if roles := memberRoles(e, org, boss.token); roles["gone@example.com"] != nil || roles["mo@example.com"] != "member" {
+		if roles := memberRoles(e, org, boss.token); roles["gone@example.com"] != nil || roles["mo@example.com"] != "member" || len(roles) != 4 {
 			t.Fatalf("after Confirm the members are %v; want gone@example.com removed and nobody else", roles)
 		}
 
