@@ -144,6 +144,7 @@ function initAuth() {
     await auth.register($("#reg-email").value.trim(), pw, $("#reg-name").value.trim(), $("#reg-invitation").value.trim());
     $("#reg-password").value = "";
     $("#reg-invitation").value = "";
+    $("#reg-invited").hidden = true;
     afterLogin(afterRegistration());
   });
   // The session is cleared at once and the server told in the background,

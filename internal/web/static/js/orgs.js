@@ -107,6 +107,7 @@ function removal(email) {
     const remove = h("button", { type: "button", class: "danger", "data-do": "remove", onclick: ask }, "Remove");
     box.className = "remove-step";
     box.removeAttribute("role");
+    box.removeAttribute("aria-label");
     box.replaceChildren(remove);
     return remove;
   };
