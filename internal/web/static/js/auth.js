@@ -108,9 +108,10 @@ export async function login(email, password) {
   return out.user;
 }
 
-export async function register(email, password, fullName) {
+export async function register(email, password, fullName, invitation) {
   const body = { email, password };
   if (fullName) body.full_name = fullName;
+  if (invitation) body.invitation = invitation;
   await post("/api/auth/register", body, { auth: false });
   return login(email, password);
 }

@@ -1,6 +1,7 @@
 // Entry point: hash routing between the views, the auth forms and the
 // job page's tabs. Routes: #/login, #/new, #/jobs, #/jobs/ID, #/analytics,
-// #/search[/PARAMS], #/orgs, #/orgs/ID.
+// #/search[/PARAMS], #/orgs, #/orgs/ID, and #/register?invitation=...
+// (an invitation link, see invite.js).
 
 import * as auth from "./auth.js";
 import * as upload from "./upload.js";
@@ -9,7 +10,8 @@ import { showJobs, initJobs, loadResults, initResults, loadAudit, initAudit, rem
 import { showAnalytics } from "./analytics.js";
 import { showSearch } from "./search.js";
 import { showOrgs, showOrg, initOrgs } from "./orgs.js";
-import { $, $$, showError, hideAlert, hideStaleAlert, onSubmit } from "./dom.js";
+import { fillRegistration, afterRegistration, hideInvitation } from "./invite.js";
+import { $, $$, showError, showInfo, hideAlert, hideStaleAlert, onSubmit } from "./dom.js";
 
 const jobView = new JobView();
 let currentJob = "";
@@ -30,7 +32,20 @@ function route() {
   const hash = location.hash.replace(/^#\/?/, "");
   const [page, ...rest] = hash.split("/");
   if (page !== "jobs" || !rest.length) { jobView.close(); currentJob = ""; }
-  if (!s) { jobView.close(); currentJob = ""; show("auth"); document.title = "Sign in – Tagstream"; return; }
+  if (!s) {
+    jobView.close();
+    currentJob = "";
+    hideInvitation(); // an admin's invitations are not for whoever signs in next
+    show("auth");
+    document.title = "Sign in – Tagstream";
+    if (page.startsWith("register")) fillRegistration(hash);
+    return;
+  }
+  if (page.startsWith("register")) {
+    // An invitation link opened while signed in: it is for a new account.
+    history.replaceState(null, "", "#/new");
+    showInfo(`You are signed in as ${s.user ? s.user.email : "someone"}; the invitation link is for registering a new account.`);
+  }
   switch (page) {
     case "jobs":
       if (rest.length) {
@@ -108,9 +123,12 @@ function initTabs() {
 // afterLogin keeps a deep link: the sign-in form is shown without touching
 // the address, so a user who opened #/jobs/ID lands on that job after
 // logging in; only the bare or sign-in address goes to a new batch.
-function afterLogin() {
+// An invitation link is replaced in the history, not followed, so its
+// token does not stay behind the Back button.
+function afterLogin(next) {
   const hash = location.hash.replace(/^#\/?/, "");
-  if (!hash || hash === "login") location.hash = "#/new";
+  if (hash.startsWith("register")) history.replaceState(null, "", next || "#/new");
+  else if (!hash || hash === "login") location.hash = "#/new";
   route();
 }
 
@@ -123,9 +141,11 @@ function initAuth() {
   onSubmit($("#register-form"), async () => {
     const pw = $("#reg-password").value;
     if (pw.length < 8) { showError("The password needs at least 8 characters.", $("#register-form")); $("#reg-password").focus(); return; }
-    await auth.register($("#reg-email").value.trim(), pw, $("#reg-name").value.trim());
+    await auth.register($("#reg-email").value.trim(), pw, $("#reg-name").value.trim(), $("#reg-invitation").value.trim());
     $("#reg-password").value = "";
-    afterLogin();
+    $("#reg-invitation").value = "";
+    $("#reg-invited").hidden = true;
+    afterLogin(afterRegistration());
   });
   // The session is cleared at once and the server told in the background,
   // so the sign-in form is ready (and keeps focus) before a slow revoke ends.

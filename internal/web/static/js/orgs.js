@@ -4,11 +4,14 @@
 // decides which controls are shown: admins add, re-role and remove
 // members and edit settings; auditors read settings and the audit trail;
 // every member may leave. The server still checks each call, and its
-// refusal is shown where the user acted.
+// refusal is shown where the user acted. Removing a member takes a
+// second, in-page confirmation (not window.confirm, which screen readers
+// and automated browsers handle badly).
 
 import { get, post, request, missingEndpoint } from "./api.js";
 import { session } from "./auth.js";
 import { $, h, clear, fillTable, fmtTime, showError, clearError, showInfo, hideAlert, busy, onSubmit } from "./dom.js";
+import { showInvitation, hideInvitation, initInvite } from "./invite.js";
 
 const ROLES = ["member", "operator", "auditor", "admin"];
 const enc = encodeURIComponent;
@@ -35,9 +38,12 @@ export async function showOrgs() {
     : [[h("td", { colspan: 3, class: "hint" }, "You belong to no organisation yet.")]]);
 }
 
-export async function showOrg(id) {
+// showOrg loads an organisation's page; keepInvite keeps the invitations
+// shown (a reload after the admin's own change), opening the page drops them.
+export async function showOrg(id, keepInvite = false) {
   const g = ++gen;
   current = { id, role: "" };
+  if (!keepInvite) hideInvitation();
   for (const w of ["#org-members", "#member-add", "#org-settings", "#org-audit"]) clearError($(w));
   $("#org-title").textContent = "Organisation";
   $("#org-code").textContent = id;
@@ -88,9 +94,36 @@ function memberControls(m) {
     ROLES.map((r) => h("option", { value: r, selected: r === m.role }, r)));
   const save = h("button", { type: "button", "data-do": "role", onclick: (e) =>
     change(e.currentTarget, "PATCH", m.email, { role: pick.value }, `${m.email} is now ${pick.value}.`) }, "Change role");
-  const remove = h("button", { type: "button", class: "danger", "data-do": "remove", onclick: (e) =>
-    change(e.currentTarget, "DELETE", m.email, undefined, `${m.email} was removed.`) }, "Remove");
-  return h("div", { class: "actions flat member-controls" }, pick, save, remove);
+  return h("div", { class: "actions flat member-controls" }, pick, save, removal(m.email));
+}
+
+// removal is a Remove button that first turns, in place, into "Remove
+// EMAIL?" with Confirm and Cancel (the look of the job page's cancel
+// question); only Confirm sends the DELETE. Focus goes to Cancel, so a
+// second Enter does not remove.
+function removal(email) {
+  const box = h("span", { class: "remove-step" });
+  const idle = () => {
+    const remove = h("button", { type: "button", class: "danger", "data-do": "remove", onclick: ask }, "Remove");
+    box.className = "remove-step";
+    box.removeAttribute("role");
+    box.removeAttribute("aria-label");
+    box.replaceChildren(remove);
+    return remove;
+  };
+  function ask() {
+    const cancel = h("button", { type: "button", "data-do": "cancel-remove", onclick: () => idle().focus() }, "Cancel");
+    box.className = "remove-step confirm";
+    box.setAttribute("role", "group");
+    box.setAttribute("aria-label", `Remove ${email}?`);
+    box.replaceChildren(h("span", {}, `Remove ${email}?`),
+      h("button", { type: "button", class: "danger", "data-do": "confirm-remove", onclick: (e) =>
+        change(e.currentTarget, "DELETE", email, undefined, `${email} was removed.`) }, "Confirm"),
+      cancel);
+    cancel.focus();
+  }
+  idle();
+  return box;
 }
 
 async function change(btn, method, email, body, done) {
@@ -105,7 +138,7 @@ async function change(btn, method, email, body, done) {
     if (id !== current.id) return;
     showInfo(done);
     if (method === "DELETE" && email === me()) { location.hash = "#/orgs"; return; }
-    await showOrg(id); // roles may change what the caller sees
+    await showOrg(id, true); // roles may change what the caller sees
   });
 }
 
@@ -169,16 +202,21 @@ export function initOrgs() {
     const role = $("#member-role").value;
     const out = await post(`${base(current.id)}/members`, { email: $("#member-email").value.trim(), role });
     $("#member-email").value = "";
-    showInfo(out.account === false ? `${out.email} is added as ${role}; they join when they register.` : `${out.email} is added as ${role}.`);
-    await showOrg(current.id);
+    const id = current.id;
+    if (out.invitation) {
+      showInvitation(id, out);
+      showInfo(`${out.email} is added as ${role}; hand on the invitation below so they can register.`);
+    } else showInfo(out.account === false ? `${out.email} is added as ${role}; they join when they register.` : `${out.email} is added as ${role}.`);
+    await showOrg(id, true);
   });
+  initInvite();
   onSubmit($("#org-settings"), async () => {
     const raw = $("#set-retention").value.trim();
     // A number as typed: the server names the field if it is out of range.
     const body = { retention_days: raw === "" ? 0 : Number(raw), callback_url: $("#set-callback").value.trim() };
     await request("PATCH", `${base(current.id)}/settings`, { body });
     showInfo("Settings saved.");
-    await showOrg(current.id);
+    await showOrg(current.id, true);
   }, $("#settings-save"));
   $("#org-leave").addEventListener("click", (e) => change(e.currentTarget, "DELETE", me(), undefined, "You left the organisation."));
   $("#org-audit-more").addEventListener("click", (e) => busy(e.currentTarget, () => loadAudit(gen, false)));
