@@ -32,34 +32,15 @@ func (r *SearchReader) tables() Tables {
 	return r.Tables()
 }
 
-// Scope is whose jobs a read covers, decided by the caller's roles
-// (internal/httpapi): the caller's own (Owner), a global auditor's all=true
-// (NoOrg: jobs outside organisations only, as the global roles do not
-// reach into organisations), or one organisation's (OrgID, with Owner for
-// a member). The zero Scope is every job, for tools (Dump), never a caller.
+// Scope is whose jobs a read covers: those of Owner and of OrgID (each
+// when set) that Readable allows (nil: no access limit). The HTTP reads
+// build it as the job lists build their Filter (internal/httpapi
+// readable), so all=true covers the same jobs on every read. The zero
+// Scope is every job, for tools (Dump), never a caller.
 type Scope struct {
-	Owner string // only this owner's jobs
-	OrgID string // only this organisation's jobs
-	NoOrg bool   // only jobs outside organisations (ignored with OrgID)
-}
-
-// org is the organisation the scope pins, and whether it pins one ("" is
-// "outside organisations").
-func (s Scope) org() (string, bool) {
-	if s.OrgID != "" {
-		return s.OrgID, true
-	}
-	return "", s.NoOrg
-}
-
-// Covers reports whether a job of owner in organisation orgID ("" for
-// none) is in the scope: the same test where makes in SQL.
-func (s Scope) Covers(owner, orgID string) bool {
-	if s.Owner != "" && owner != s.Owner {
-		return false
-	}
-	org, ok := s.org()
-	return !ok || orgID == org
+	Owner    string    // only this owner's jobs
+	OrgID    string    // only this organisation's jobs
+	Readable *Readable // only the jobs it allows
 }
 
 // where is the scope's conditions on a table aliased as alias ("" for
@@ -68,25 +49,53 @@ func (s Scope) where(alias string) ([]string, []any) {
 	if alias != "" {
 		alias += "."
 	}
-	var conds []string
-	var args []any
+	var sel selection
 	if s.Owner != "" {
-		conds, args = append(conds, alias+"owner = ?"), append(args, s.Owner)
+		sel.add(alias+"owner = ?", s.Owner)
 	}
-	if org, ok := s.org(); ok {
-		conds, args = append(conds, alias+"org_id = ?"), append(args, org)
+	if s.OrgID != "" {
+		sel.add(alias+"org_id = ?", s.OrgID)
 	}
-	return conds, args
+	if s.Readable != nil {
+		readableSQL(&sel, *s.Readable, scopeCols{alias + "owner", alias + "org_id"})
+	}
+	return sel.where, sel.args
 }
 
-// DocQuery selects documents, newest first. Owner, OrgID and NoOrg are
-// its Scope (flat, so a query stays one literal).
+// keys are the index tokens that narrow a search to the scope: a match
+// has every one of all (Owner's, OrgID's) and one of anyOf (Readable's
+// parts). Documents outside organisations carry orgToken("").
+func (s Scope) keys() (all, anyOf []string) {
+	if s.Owner != "" {
+		all = append(all, ownerToken(s.Owner))
+	}
+	if s.OrgID != "" {
+		all = append(all, orgToken(s.OrgID))
+	}
+	if r := s.Readable; r != nil {
+		if r.OwnerID != "" {
+			anyOf = append(anyOf, ownerToken(r.OwnerID))
+		}
+		for _, o := range r.Orgs {
+			if o != "" {
+				anyOf = append(anyOf, orgToken(o))
+			}
+		}
+		if r.NoOrg {
+			anyOf = append(anyOf, orgToken(""))
+		}
+	}
+	return all, anyOf
+}
+
+// DocQuery selects documents, newest first. Owner, OrgID and Readable
+// are its Scope (flat, so a query stays one literal).
 type DocQuery struct {
-	Owner    string // "" means every owner's
-	OrgID    string // only this organisation's documents
-	NoOrg    bool   // only documents of jobs outside organisations
-	Text     string // words that must all occur; "word*" matches a prefix
-	Tag      string // a tag the document has (case-insensitive)
+	Owner    string    // "" means every owner's
+	OrgID    string    // only this organisation's documents
+	Readable *Readable // only documents of the jobs it allows (nil: any)
+	Text     string    // words that must all occur; "word*" matches a prefix
+	Tag      string    // a tag the document has (case-insensitive)
 	JobID    string
 	Statuses []string
 	Since    time.Time // the job started at or after (zero: no bound)
@@ -230,18 +239,15 @@ func (r *SearchReader) searchSQL(q DocQuery) (searchPlan, error) {
 		}
 		spec.keys = append(spec.keys, tagToken(q.Tag))
 	}
-	// The owner and the organisation narrow an index search only when
-	// something else is searched: alone, the (owner, id) and (org_id, id)
-	// indexes of documents answer them.
+	// The scope narrows an index search only when something else is
+	// searched: alone, the (owner, id) and (org_id, id) indexes of
+	// documents answer it. Its SQL conditions below decide; the keys
+	// only spare the index walking matches outside the scope.
 	scope := q.Scope()
 	indexed := len(spec.keys)+len(terms) > 0
 	if indexed {
-		if q.Owner != "" {
-			spec.keys = append(spec.keys, ownerToken(q.Owner))
-		}
-		if org, ok := scope.org(); ok {
-			spec.keys = append(spec.keys, orgToken(org))
-		}
+		all, anyOf := scope.keys()
+		spec.keys, spec.anyKeys = append(spec.keys, all...), anyOf
 	}
 	docs := t.Name("documents")
 	from, key := docs+" d", "d.id"
@@ -302,7 +308,7 @@ func (r *SearchReader) searchSQL(q DocQuery) (searchPlan, error) {
 }
 
 // Scope is the query's scope.
-func (q DocQuery) Scope() Scope { return Scope{Owner: q.Owner, OrgID: q.OrgID, NoOrg: q.NoOrg} }
+func (q DocQuery) Scope() Scope { return Scope{Owner: q.Owner, OrgID: q.OrgID, Readable: q.Readable} }
 
 func scanHit(rows *sql.Rows) (DocHit, error) {
 	var h DocHit
