@@ -291,6 +291,14 @@ func TestAllMeansTheSameOnEveryRead(t *testing.T) {
 			}
 			checkAllReads(e, global, map[string]bool{globalA: true, bobB: true, plain: true, moPlain: true})
 			checkAllReads(e, mo, map[string]bool{moA: true, moPlain: true})
+			// The console shows the analytics scope it was given.
+			want := "own jobs, organisations " + b + " and all users outside organisations"
+			if got := e.mustCall("GET", "/api/analytics/summary", global.token, nil, 200)["scope"]; got != want {
+				t.Errorf("global auditor's analytics scope %q, want %q", got, want)
+			}
+			if got := e.mustCall("GET", "/api/analytics/summary?all=true", mo.token, nil, 200)["scope"]; got != "own jobs" {
+				t.Errorf("member's analytics scope %q, want own jobs", got)
+			}
 		})
 	}
 }
