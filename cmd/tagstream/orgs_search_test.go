@@ -6,8 +6,6 @@ import (
 	"net/url"
 	"testing"
 	"time"
-
-	"github.com/tagstream/tagstream/internal/testenv"
 )
 
 // searchJobs is the set of job ids among GET /api/documents hits, or nil
@@ -256,49 +254,47 @@ func checkAllReads(e *env, u user, want map[string]bool) {
 // but not another member's in A; a member without a global role sees its
 // own only.
 func TestAllMeansTheSameOnEveryRead(t *testing.T) {
-	for _, store := range []string{"sqlite", "postgres"} {
-		t.Run(store, func(t *testing.T) {
-			cfg := testConfig(t)
-			if store == "postgres" {
-				cfg.ReadDB = testenv.PostgresSchema(t)
-			}
-			e := startEnv(t, cfg, &fakeTagger{})
-			alice := e.register("alice@example.com")
-			mo := e.register("mo@example.com")
-			bob := e.register("bob@example.com")
-			carol := e.register("carol@example.com")
-			global := e.register("auditor@example.com")
-			a := e.mustCall("POST", "/api/orgs", alice.token, map[string]any{"name": "Records A"}, 201)["org_id"].(string)
-			b := e.mustCall("POST", "/api/orgs", global.token, map[string]any{"name": "Records B"}, 201)["org_id"].(string)
-			for _, who := range []user{mo, global} {
-				e.mustCall("POST", "/api/orgs/"+a+"/members", alice.token, map[string]any{"email": who.email, "role": "member"}, 201)
-			}
-			e.mustCall("POST", "/api/orgs/"+b+"/members", global.token, map[string]any{"email": bob.email, "role": "member"}, 201)
-			jobs := map[string]user{}
-			job := func(u user, org, title string) string {
-				id := titledJob(e, u, org, title+" report")
-				jobs[id] = u
-				return id
-			}
-			job(alice, a, "Alice A") // in A, where neither reads every job
-			moA, globalA := job(mo, a, "Mo A"), job(global, a, "Auditor A")
-			bobB, plain, moPlain := job(bob, b, "Bob B"), job(carol, "", "Carol plain"), job(mo, "", "Mo plain")
-			for id, u := range jobs {
-				e.waitStatus(u, id, 30*time.Second, "completed")
-			}
-			if err := e.app.fresh.Sync(context.Background()); err != nil {
-				t.Fatal(err)
-			}
-			checkAllReads(e, global, map[string]bool{globalA: true, bobB: true, plain: true, moPlain: true})
-			checkAllReads(e, mo, map[string]bool{moA: true, moPlain: true})
-			// The console shows the analytics scope it was given.
-			want := "own jobs, organisations " + b + " and all users outside organisations"
-			if got := e.mustCall("GET", "/api/analytics/summary", global.token, nil, 200)["scope"]; got != want {
-				t.Errorf("global auditor's analytics scope %q, want %q", got, want)
-			}
-			if got := e.mustCall("GET", "/api/analytics/summary?all=true", mo.token, nil, 200)["scope"]; got != "own jobs" {
-				t.Errorf("member's analytics scope %q, want own jobs", got)
-			}
-		})
+	eachReadStore(t, func(t *testing.T, _ string, cfg config) {
+		e := startEnv(t, cfg, &fakeTagger{})
+		alice, mo, bob, carol := e.register("alice@example.com"), e.register("mo@example.com"), e.register("bob@example.com"),
+			e.register("carol@example.com")
+		global := e.register("auditor@example.com")
+		a := e.newOrg(alice, "Records A", map[string]string{mo.email: "member", global.email: "member"})
+		b := e.newOrg(global, "Records B", map[string]string{bob.email: "member"})
+		jobs := map[string]user{}
+		job := func(u user, org, title string) string {
+			id := titledJob(e, u, org, title+" report")
+			jobs[id] = u
+			return id
+		}
+		job(alice, a, "Alice A") // in A, where neither reads every job
+		moA, globalA := job(mo, a, "Mo A"), job(global, a, "Auditor A")
+		bobB, plain, moPlain := job(bob, b, "Bob B"), job(carol, "", "Carol plain"), job(mo, "", "Mo plain")
+		for id, u := range jobs {
+			e.waitStatus(u, id, 30*time.Second, "completed")
+		}
+		if err := e.app.fresh.Sync(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		checkAllReads(e, global, map[string]bool{globalA: true, bobB: true, plain: true, moPlain: true})
+		checkAllReads(e, mo, map[string]bool{moA: true, moPlain: true})
+		// The console shows the analytics scope it was given.
+		want := "own jobs, organisations " + b + " and all users outside organisations"
+		if got := e.mustCall("GET", "/api/analytics/summary", global.token, nil, 200)["scope"]; got != want {
+			t.Errorf("global auditor's analytics scope %q, want %q", got, want)
+		}
+		if got := e.mustCall("GET", "/api/analytics/summary?all=true", mo.token, nil, 200)["scope"]; got != "own jobs" {
+			t.Errorf("member's analytics scope %q, want own jobs", got)
+		}
+	})
+}
+
+// newOrg is a new organisation of admin with members by email and role.
+func (e *env) newOrg(admin user, name string, members map[string]string) string {
+	e.t.Helper()
+	id := e.mustCall("POST", "/api/orgs", admin.token, map[string]any{"name": name}, 201)["org_id"].(string)
+	for email, role := range members {
+		e.mustCall("POST", "/api/orgs/"+id+"/members", admin.token, map[string]any{"email": email, "role": role}, 201)
 	}
+	return id
 }
