@@ -249,12 +249,25 @@ var searchKinds = []struct {
 		return projections.DocQuery{Owner: benchOwner(r), Tag: "tag" + strconv.Itoa(r.IntN(2000))}
 	}},
 	{"all-common-word", func(r *rand.Rand) projections.DocQuery { return projections.DocQuery{Text: benchWord(r.IntN(5))} }},
+	// A global auditor's all=true: its own jobs or any outside
+	// organisations, two parts (every document here is outside them).
+	{"readable-latest", func(r *rand.Rand) projections.DocQuery { return projections.DocQuery{Readable: auditorAll(r)} }},
+	{"readable-common-word", func(r *rand.Rand) projections.DocQuery {
+		return projections.DocQuery{Readable: auditorAll(r), Text: benchWord(r.IntN(5))}
+	}},
+	{"readable-rare-word", func(r *rand.Rand) projections.DocQuery {
+		return projections.DocQuery{Readable: auditorAll(r), Text: benchWord(1000 + r.IntN(19000))}
+	}},
 	{"all-tag-and-word", func(r *rand.Rand) projections.DocQuery {
 		return projections.DocQuery{Tag: "tag" + strconv.Itoa(r.IntN(200)), Text: benchWord(r.IntN(20))}
 	}},
 }
 
 func benchOwner(r *rand.Rand) string { return "owner-" + strconv.Itoa(r.IntN(benchOwners)) }
+
+func auditorAll(r *rand.Rand) *projections.Readable {
+	return &projections.Readable{OwnerID: benchOwner(r), NoOrg: true}
+}
 
 // BenchmarkDocumentSearch measures one page (50 documents) of each kind
 // of search and reports its p50 and p99 in milliseconds:

@@ -2,6 +2,7 @@ package projections_test
 
 import (
 	"context"
+	"strconv"
 	"testing"
 	"time"
 
@@ -9,12 +10,13 @@ import (
 	"github.com/tagstream/tagstream/projections"
 )
 
-const orgA = "org_a1"
+const orgA, orgB = "org_a1", "org_b1"
 
 var carol = events.User("carol", "carol@example.com")
 
-// orgLibrary is library plus two jobs of organisation A: carol's (tagged
-// "Confidential") and alice's, each one document, both tagged.
+// orgLibrary is library plus two jobs of organisation A, carol's and
+// alice's, and bob's of organisation B: each one document, tagged
+// "Confidential" and "transport".
 func orgLibrary(s *searchStore) {
 	library(s)
 	at := day1.Add(4 * time.Hour)
@@ -22,21 +24,27 @@ func orgLibrary(s *searchStore) {
 	for _, j := range []struct {
 		job   string
 		actor events.Actor
+		org   string
 		title string
-	}{{"job-c", carol, "Railway board minutes"}, {"job-d", alice, "Railway audit memo"}} {
+	}{{"job-c", carol, orgA, "Railway board minutes"}, {"job-d", alice, orgA, "Railway audit memo"},
+		{"job-e", bob, orgB, "Railway fares memo"}} {
 		s.emit(j.job, j.actor, at, events.DocumentsSubmitted{InputID: "in-" + j.job, Documents: []events.Document{
 			{Row: 0, Title: j.title, FilePath: "o.pdf"}}})
-		s.emit(j.job, j.actor, at, events.JobStarted{InputID: "in-" + j.job, Total: 1, Config: events.JobConfig{Model: "m"}, OrgID: orgA})
+		s.emit(j.job, j.actor, at, events.JobStarted{InputID: "in-" + j.job, Total: 1, Config: events.JobConfig{Model: "m"}, OrgID: j.org})
 		s.emit(j.job, w, at, events.DocumentTagged{Row: 0, Attempt: 1, Tags: []string{"Confidential", "transport"},
 			Metadata: events.TagMetadata{Model: "m-org", TotalTokens: 70, Calls: 1, DurationMS: 500}})
 	}
 }
 
 // A Scope is applied in SQL on every read: documents (through the index
-// and without it), history statistics and the analytics summary. A global
-// all=true (NoOrg) never counts an organisation's job; an organisation's
-// scope counts all of its jobs, or one member's.
+// and without it, page by page), history statistics and the analytics
+// summary. The scopes are those the HTTP reads build (internal/httpapi
+// readable): all=true is the caller's own jobs, every job of the
+// organisations where it reads them all and, for a global auditor, every
+// job outside organisations; a global role never reaches into an
+// organisation by itself.
 func TestSearchScopesByOrganisation(t *testing.T) {
+	own := func(id string) *projections.Readable { return &projections.Readable{OwnerID: id} }
 	eachStore(t, func(t *testing.T, s *searchStore) {
 		orgLibrary(s)
 		ctx := context.Background()
@@ -45,12 +53,23 @@ func TestSearchScopesByOrganisation(t *testing.T) {
 			scope projections.Scope
 			jobs  []string // every job in scope, newest first
 		}{
-			{"outside organisations", projections.Scope{NoOrg: true}, []string{"job-b", "job-a"}},
-			{"organisation", projections.Scope{OrgID: orgA}, []string{"job-d", "job-c"}},
-			{"a member of it", projections.Scope{OrgID: orgA, Owner: "alice"}, []string{"job-d"}},
-			{"own, in and out of organisations", projections.Scope{Owner: "alice"}, []string{"job-d", "job-a"}},
-			{"another organisation", projections.Scope{OrgID: "org_other"}, nil},
-			{"everything (tools)", projections.Scope{}, []string{"job-d", "job-c", "job-b", "job-a"}},
+			{"a global auditor's all=true, owning nothing", projections.Scope{Readable: &projections.Readable{OwnerID: "zed", NoOrg: true}},
+				[]string{"job-b", "job-a"}},
+			{"all=true of a member of A, admin of B and global auditor",
+				projections.Scope{Readable: &projections.Readable{OwnerID: "alice", Orgs: []string{orgB}, NoOrg: true}},
+				[]string{"job-e", "job-d", "job-b", "job-a"}},
+			{"all=true of an admin of A and B without a global role",
+				projections.Scope{Readable: &projections.Readable{OwnerID: "carol", Orgs: []string{orgA, orgB}}},
+				[]string{"job-e", "job-d", "job-c"}},
+			{"all=true of a member without a global role: own, in and out of organisations", projections.Scope{Readable: own("alice")},
+				[]string{"job-d", "job-a"}},
+			{"org_id= of its admin", projections.Scope{OrgID: orgA, Readable: &projections.Readable{OwnerID: "zed", Orgs: []string{orgA}}},
+				[]string{"job-d", "job-c"}},
+			{"org_id= of a member", projections.Scope{OrgID: orgA, Readable: own("alice")}, []string{"job-d"}},
+			{"another organisation", projections.Scope{OrgID: "org_other", Readable: own("alice")}, nil},
+			{"a caller who may read nothing", projections.Scope{Readable: &projections.Readable{}}, nil},
+			{"one owner (tools)", projections.Scope{Owner: "alice"}, []string{"job-d", "job-a"}},
+			{"everything (tools)", projections.Scope{}, []string{"job-e", "job-d", "job-c", "job-b", "job-a"}},
 		}
 		for _, c := range cases {
 			st, err := s.reader.Stats(ctx, c.scope, 10)
@@ -61,26 +80,22 @@ func TestSearchScopesByOrganisation(t *testing.T) {
 			for _, r := range st.RecentJobs {
 				recent = append(recent, r.JobID)
 			}
-			// job-c and job-d start at the same time: newest first is by id.
+			// job-c, job-d and job-e start at the same time: newest first is by id.
 			if st.TotalJobs != len(c.jobs) || !equalStrings(recent, c.jobs) {
 				t.Errorf("%s: stats count %d jobs, recent %v, want %v", c.name, st.TotalJobs, recent, c.jobs)
 			}
-			inScope := map[string]bool{}
-			for _, j := range c.jobs {
-				inScope[j] = true
-			}
-			// Every plan: the plain index walk, words, a tag, words and a tag.
+			// Every plan: the plain index walk, words, a tag, words and a
+			// tag. Every job has a document tagged transport with railway
+			// in its title, so each plan finds every job in scope; a page
+			// of one at a time walks the same documents as one page.
 			for _, q := range []projections.DocQuery{{}, {Text: "railway"}, {Tag: "transport"}, {Tag: "transport", Text: "railway"}} {
-				q.Owner, q.OrgID, q.NoOrg = c.scope.Owner, c.scope.OrgID, c.scope.NoOrg
-				seen := map[string]bool{}
-				for _, h := range s.search(q) {
-					if !inScope[h.JobID] {
-						t.Errorf("%s: %+v found %s of %s", c.name, q, h.Title, h.JobID)
-					}
-					seen[h.JobID] = true
+				q.Owner, q.OrgID, q.Readable = c.scope.Owner, c.scope.OrgID, c.scope.Readable
+				whole := s.search(q)
+				if got := hitJobs(whole); !equalStrings(got, c.jobs) {
+					t.Errorf("%s: %+v found the documents of %v, want %v", c.name, q, got, c.jobs)
 				}
-				if q.Text == "" && q.Tag == "" && len(seen) != len(c.jobs) {
-					t.Errorf("%s: every document of %v, found those of %v", c.name, c.jobs, seen)
+				if paged := s.searchPaged(q, 1); !equalHits(paged, whole) {
+					t.Errorf("%s: %+v one by one walks %v, one page holds %v", c.name, q, hitIDs(paged), hitIDs(whole))
 				}
 			}
 			sum, err := s.reader.Summary(ctx, c.scope, 10)
@@ -93,7 +108,7 @@ func TestSearchScopesByOrganisation(t *testing.T) {
 			}
 			orgDocs := 0
 			for _, j := range c.jobs {
-				if j == "job-c" || j == "job-d" {
+				if j == "job-c" || j == "job-d" || j == "job-e" {
 					orgDocs++
 				}
 			}
@@ -110,3 +125,50 @@ func TestSearchScopesByOrganisation(t *testing.T) {
 		}
 	})
 }
+
+// searchPaged is every hit of q, read limit at a time from the cursor.
+func (s *searchStore) searchPaged(q projections.DocQuery, limit int) []projections.DocHit {
+	s.t.Helper()
+	var out []projections.DocHit
+	q.Limit = limit
+	for pages := 0; ; pages++ {
+		if pages > 100 {
+			s.t.Fatalf("search %+v: paging does not end", q)
+		}
+		hits, next, err := s.reader.Search(context.Background(), q)
+		if err != nil {
+			s.t.Fatalf("search %+v: %v", q, err)
+		}
+		if next != 0 && len(hits) != limit {
+			s.t.Fatalf("search %+v: a page of %d before the last holds %d", q, limit, len(hits))
+		}
+		out = append(out, hits...)
+		if next == 0 {
+			return out
+		}
+		q.After = next
+	}
+}
+
+// hitJobs is the jobs of hits, each once, in the order first seen.
+func hitJobs(hits []projections.DocHit) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, h := range hits {
+		if !seen[h.JobID] {
+			seen[h.JobID] = true
+			out = append(out, h.JobID)
+		}
+	}
+	return out
+}
+
+func hitIDs(hits []projections.DocHit) []string {
+	out := make([]string, len(hits))
+	for i, h := range hits {
+		out[i] = h.JobID + "/" + strconv.Itoa(h.RowID)
+	}
+	return out
+}
+
+func equalHits(a, b []projections.DocHit) bool { return equalStrings(hitIDs(a), hitIDs(b)) }

@@ -113,17 +113,26 @@ func searchKeys(owner, orgID string, tags []string) string {
 	return strings.Join(keys, " ")
 }
 
-// searchSpec is what a search asks of the index: every key and every term.
+// searchSpec is what a search asks of the index: every key, one of
+// anyKeys (when set) and every term.
 type searchSpec struct {
-	keys  []string // ownerToken, orgToken, tagToken
-	terms []term
+	keys    []string // ownerToken, orgToken, tagToken
+	anyKeys []string // a scope of several parts: ownerToken, orgToken
+	terms   []term
 }
 
-// ftsMatch is the FTS5 MATCH expression of s (everything must match).
+// ftsMatch is the FTS5 MATCH expression of s.
 func ftsMatch(s searchSpec) string {
 	var parts []string
 	for _, k := range s.keys {
 		parts = append(parts, `keys : "`+k+`"`)
+	}
+	var anyOf []string
+	for _, k := range s.anyKeys {
+		anyOf = append(anyOf, `keys : "`+k+`"`)
+	}
+	if len(anyOf) > 0 {
+		parts = append(parts, "("+strings.Join(anyOf, " OR ")+")")
 	}
 	for _, t := range s.terms {
 		p := `body : "` + t.Word + `"`
@@ -140,6 +149,13 @@ func tsQuery(s searchSpec) string {
 	var parts []string
 	for _, k := range s.keys {
 		parts = append(parts, "'"+k+"':A")
+	}
+	var anyOf []string
+	for _, k := range s.anyKeys {
+		anyOf = append(anyOf, "'"+k+"':A")
+	}
+	if len(anyOf) > 0 {
+		parts = append(parts, "("+strings.Join(anyOf, " | ")+")")
 	}
 	for _, t := range s.terms {
 		p := "'" + t.Word + "':"

@@ -52,7 +52,7 @@ func (q *JobQueries) List(ctx context.Context, f Filter) ([]Job, error) {
 func pageQuery(d sqldb.Dialect, cols, jobs string, f Filter) (string, []any) {
 	parts := []condition{{cond: "1 = 1"}}
 	if f.Readable != nil {
-		parts = f.Readable.parts()
+		parts = f.Readable.parts(jobScopeCols)
 	}
 	if f.Limit == 0 || len(parts) == 0 || len(parts) == 1 && f.Sort != SortStatus {
 		sel := jobSelect(d, f)
@@ -77,19 +77,26 @@ type condition struct {
 	args []any
 }
 
-// parts are the conditions r is the union of.
-func (r Readable) parts() []condition {
+// scopeCols names a table's owner and organisation columns (with the
+// table's alias, if any): the job-status model's and the document-search
+// model's name the owner differently.
+type scopeCols struct{ owner, org string }
+
+var jobScopeCols = scopeCols{"owner_id", "org_id"}
+
+// parts are the conditions r is the union of, on the columns c.
+func (r Readable) parts(c scopeCols) []condition {
 	var out []condition
 	if r.OwnerID != "" {
-		out = append(out, condition{"owner_id = ?", []any{r.OwnerID}})
+		out = append(out, condition{c.owner + " = ?", []any{r.OwnerID}})
 	}
 	for _, o := range r.Orgs {
 		if o != "" {
-			out = append(out, condition{"org_id = ?", []any{o}})
+			out = append(out, condition{c.org + " = ?", []any{o}})
 		}
 	}
 	if r.NoOrg {
-		out = append(out, condition{cond: "org_id = ''"})
+		out = append(out, condition{cond: c.org + " = ''"})
 	}
 	return out
 }
@@ -156,7 +163,7 @@ func jobSelect(d sqldb.Dialect, f Filter) selection {
 		s.add("status IN ("+placeholders(len(f.Status))+")", anys(f.Status)...)
 	}
 	if f.Readable != nil {
-		readableSQL(&s, *f.Readable)
+		readableSQL(&s, *f.Readable, jobScopeCols)
 	}
 	if f.Failed {
 		s.add("(status = ? OR failed > 0)", events.StatusFailed)
@@ -192,10 +199,10 @@ func jobSelect(d sqldb.Dialect, f Filter) selection {
 
 // readableSQL keeps the jobs r allows: its owner's, its organisations',
 // and those outside organisations when r reads them all.
-func readableSQL(s *selection, r Readable) {
+func readableSQL(s *selection, r Readable, c scopeCols) {
 	var or []string
 	var args []any
-	for _, p := range r.parts() {
+	for _, p := range r.parts(c) {
 		or, args = append(or, p.cond), append(args, p.args...)
 	}
 	if len(or) == 0 {

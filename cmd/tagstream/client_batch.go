@@ -183,7 +183,7 @@ func batchListCmd(o *batchOpts) *cobra.Command {
 	cmd.Flags().StringVar(&status, "status", "", "only jobs with this status (history)")
 	cmd.Flags().IntVar(&limit, "limit", 50, "at most this many jobs (history)")
 	cmd.Flags().StringVar(&scope.OrgID, "org", "", "the jobs of this organisation (org_id) that your role there lets you read")
-	cmd.Flags().BoolVar(&scope.All, "all", false, "everyone's jobs outside organisations (auditors and admins)")
+	cmd.Flags().BoolVar(&scope.All, "all", false, "every job you may read: your own, your organisations' where your role reads them all, and (auditors and admins) all outside organisations")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		c, err := openSession(o.server)
 		if err != nil {

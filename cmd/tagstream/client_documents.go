@@ -43,9 +43,11 @@ columns (every word must occur; end a word with * for a prefix), by tag
 (exact, any case), job, status (pending, processing, success, failed,
 cancelled; several comma-separated) and when their job started (--since,
 --until: a date 2026-12-01 or an RFC 3339 time; --until's date is included).
-Auditors and admins search everyone's documents with --all; --org ORG
-searches an organisation's (all of them for its operators, auditors and
-admins, a member's own for a member).
+--all searches every job you may read, as "batch list --all" lists them:
+your own, your organisations' where your role reads every job, and for
+auditors and admins every job outside organisations; --org ORG searches an
+organisation's (all of them for its operators, auditors and admins, a
+member's own for a member).
 ` + exitCodesHelp,
 		Args: cobra.NoArgs,
 		Example: `  tagstream documents search --q "railway circular"
@@ -60,7 +62,7 @@ admins, a member's own for a member).
 	f.StringVar(&q.Since, "since", "", "only jobs started at or after (date or RFC 3339 time)")
 	f.StringVar(&q.Until, "until", "", "only jobs started before (date: to its end, or RFC 3339 time)")
 	f.IntVar(&limit, "limit", limit, "at most this many documents (0: all, for --csv and --json)")
-	f.BoolVar(&q.All, "all", false, "everyone's documents (auditors and admins)")
+	f.BoolVar(&q.All, "all", false, "the documents of every job you may read: your own, your organisations' where your role reads them all, and (auditors and admins) all outside organisations")
 	f.StringVar(&q.OrgID, "org", "", "an organisation's documents (org_id), by your role there")
 	f.BoolVar(&asCSV, "csv", false, "the server's CSV export of the search")
 	f.StringVarP(&out, "out", "o", "", "write to FILE instead of stdout")
@@ -195,7 +197,7 @@ func printDocuments(w io.Writer, docs []client.Document, more bool) {
 func documentsStatsCmd(o *batchOpts) *cobra.Command {
 	var scope client.Scope
 	cmd := &cobra.Command{Use: "stats [--all|--org ORG]", Short: "History statistics: jobs and documents, jobs by status, the newest jobs", Args: cobra.NoArgs}
-	cmd.Flags().BoolVar(&scope.All, "all", false, "everyone's jobs (auditors and admins)")
+	cmd.Flags().BoolVar(&scope.All, "all", false, "every job you may read: your own, your organisations' where your role reads them all, and (auditors and admins) all outside organisations")
 	cmd.Flags().StringVar(&scope.OrgID, "org", "", "an organisation's jobs (org_id), by your role there")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		c, err := openSession(o.server)

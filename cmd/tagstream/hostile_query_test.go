@@ -30,7 +30,7 @@ func TestHostileQueryParametersOnBothReadStores(t *testing.T) {
 		{"/api/history/stats?org_id=%FF", "org_id"},
 		{"/api/analytics/summary?org_id=%00", "org_id"},
 	}
-	onBothReadStores(t, func(t *testing.T, _ string, cfg config) {
+	eachReadStore(t, func(t *testing.T, _ string, cfg config) {
 		e := startEnv(t, cfg, &fakeTagger{})
 		u := e.register("mallory@example.com")
 		e.startJob(u, 1, nil)

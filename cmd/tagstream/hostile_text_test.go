@@ -18,7 +18,7 @@ import (
 // (PostgreSQL's text refuses both, and a stopped model stops every
 // user's reads) nor reach an event through the API's own fields.
 func TestHostileTextInTheLogKeepsEveryModelRunning(t *testing.T) {
-	onBothReadStores(t, func(t *testing.T, _ string, cfg config) {
+	eachReadStore(t, func(t *testing.T, _ string, cfg config) {
 		e := startEnv(t, cfg, &fakeTagger{fail: func(in pipeline.TagInput) error {
 			if strings.HasPrefix(in.Document.Title, "Broken") {
 				return errors.New("model said \x00 and \xff\xfe")

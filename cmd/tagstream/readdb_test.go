@@ -11,26 +11,12 @@ import (
 	"github.com/tagstream/tagstream/projections"
 )
 
-// onBothReadStores runs test once with the read models in SQLite (the
-// default) and once in a PostgreSQL schema of its own.
-func onBothReadStores(t *testing.T, test func(t *testing.T, store string, cfg config)) {
-	for _, store := range []string{"sqlite", "postgres"} {
-		t.Run(store, func(t *testing.T) {
-			cfg := testConfig(t)
-			if store == "postgres" {
-				cfg.ReadDB = testenv.PostgresSchema(t)
-			}
-			test(t, store, cfg)
-		})
-	}
-}
-
 // serve keeps its read models in TAGSTREAM_READ_DB (SQLite in the data
 // dir, or PostgreSQL) and a restart resumes them from their checkpoints
 // instead of replaying the log: the models answer the same, /api/ready
 // lists each one running and caught up.
 func TestServeResumesReadModelsFromTheirCheckpoints(t *testing.T) {
-	onBothReadStores(t, func(t *testing.T, store string, cfg config) {
+	eachReadStore(t, func(t *testing.T, store string, cfg config) {
 		ctx := context.Background()
 		e := startEnv(t, cfg, &fakeTagger{})
 		u := e.register("ana@example.com")
@@ -105,4 +91,18 @@ func TestServeResumesReadModelsFromTheirCheckpoints(t *testing.T) {
 			t.Fatalf("/api/ready projections: %v", models)
 		}
 	})
+}
+
+// eachReadStore runs fn with the test config on each read store: SQLite
+// in the data dir, and PostgreSQL.
+func eachReadStore(t *testing.T, fn func(t *testing.T, store string, cfg config)) {
+	for _, store := range []string{"sqlite", "postgres"} {
+		t.Run(store, func(t *testing.T) {
+			cfg := testConfig(t)
+			if store == "postgres" {
+				cfg.ReadDB = testenv.PostgresSchema(t)
+			}
+			fn(t, store, cfg)
+		})
+	}
 }

@@ -341,8 +341,10 @@ func (c *Client) Events(ctx context.Context, jobID, cursor string, limit int) (E
 }
 
 // Scope says whose jobs a list or statistic covers: the caller's own
-// (zero), an organisation's (OrgID, by the caller's role there) or, for
-// global auditors and admins, everyone's outside organisations (All).
+// (zero), an organisation's (OrgID, by the caller's role there) or every
+// job the caller may read (All: its own, its organisations' where its role
+// reads them all, and for global auditors and admins every job outside
+// organisations), the same on every read.
 type Scope struct {
 	OrgID string
 	All   bool

@@ -15,7 +15,7 @@ type DocumentQuery struct {
 	Q, Tag, JobID, Status, Since, Until string
 	Limit                               int
 	Cursor                              string
-	All                                 bool   // everyone's documents (auditors and admins)
+	All                                 bool   // every job the caller may read (see Scope)
 	OrgID                               string // an organisation's documents, by the caller's role there
 }
 

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"net/http"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 	"github.com/tagstream/tagstream/projections"
@@ -15,10 +16,9 @@ type AnalyticsReader interface {
 	Summary(ctx context.Context, scope projections.Scope, n int) (projections.Summary, error)
 }
 
-// analyticsSummary reports statistics over the jobs of readScope: the
-// caller's own; for global auditors and admins every job outside
-// organisations unless mine=true (all=true is accepted too); org_id=ID an
-// organisation's.
+// analyticsSummary reports statistics over the jobs of readScope: by
+// default (or all=true) every job the caller may read, as all=true on
+// every read; mine=true the caller's own; org_id=ID an organisation's.
 func (s *Server) analyticsSummary(c *gin.Context) {
 	who := caller(c)
 	scope, err := readScope(c, c.Query("all") == "true" || c.Query("mine") != "true")
@@ -27,13 +27,13 @@ func (s *Server) analyticsSummary(c *gin.Context) {
 		return
 	}
 	byStatus := map[string]int{}
-	jobs, err := s.d.Jobs.List(c.Request.Context(), projections.Filter{OwnerID: scope.Owner})
+	jobs, err := s.d.Jobs.List(c.Request.Context(), projections.Filter{OrgID: scope.OrgID, Readable: scope.Readable})
 	if err != nil {
 		fail(c, err)
 		return
 	}
 	for _, j := range jobs {
-		if scope.Covers(j.OwnerID, j.OrgID) && services.CanRead(who, j.OwnerID, j.OrgID) {
+		if services.CanRead(who, j.OwnerID, j.OrgID) {
 			byStatus[j.Status]++
 		}
 	}
@@ -52,13 +52,21 @@ func (s *Server) analyticsSummary(c *gin.Context) {
 
 // scopeName is the analytics answer's scope, shown by the console.
 func scopeName(s projections.Scope) string {
+	r := s.Readable
 	switch {
-	case s.OrgID != "" && s.Owner != "":
+	case s.OrgID != "" && len(r.Orgs) == 0:
 		return "own jobs in organisation " + s.OrgID
 	case s.OrgID != "":
 		return "organisation " + s.OrgID
-	case s.Owner == "":
-		return "all users outside organisations"
+	case len(r.Orgs) == 0 && !r.NoOrg:
+		return "own jobs"
 	}
-	return "own jobs"
+	var parts []string
+	if len(r.Orgs) > 0 {
+		parts = append(parts, "organisations "+strings.Join(r.Orgs, ", "))
+	}
+	if r.NoOrg {
+		parts = append(parts, "all users outside organisations")
+	}
+	return "own jobs, " + strings.Join(parts, " and ")
 }

@@ -172,7 +172,7 @@ func (s *Server) documents(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	q.Owner, q.OrgID, q.NoOrg = scope.Owner, scope.OrgID, scope.NoOrg
+	q.Owner, q.OrgID, q.Readable = scope.Owner, scope.OrgID, scope.Readable
 	if format == "csv" {
 		s.documentsCSV(c, q)
 		return

@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"sort"
+
 	"github.com/gin-gonic/gin"
 	"github.com/tagstream/tagstream/events"
 	"github.com/tagstream/tagstream/internal/apperr"
@@ -8,40 +10,53 @@ import (
 	"github.com/tagstream/tagstream/services"
 )
 
-// listJobs is the scope of the history and active lists, with f's other
-// conditions and page:
+// readable is whose jobs a read covers, the same on every read that
+// takes org_id= and all= (job lists here; search, history statistics and
+// analytics through readScope): the organisation asked for ("" for none)
+// and the jobs the caller may read (projections.Readable, built from the
+// one access policy, services.JobAccess):
 //   - org_id=ID: that organisation's jobs the caller may read (a member
 //     sees its own, operators, auditors and admins all of them); an
 //     organisation the caller is not in is 404;
-//   - all=true: every job the caller may read (global auditors and admins
-//     outside organisations, org jobs by the caller's org roles);
-//   - otherwise the caller's own jobs.
-//
-// The store selects the scope (projections.Readable, built from the one
-// access policy, services.JobAccess) so it reads only f's page; every
-// row still passes that policy here, a second guard. more is the place
-// of the page's last row when another page follows (f.Limit > 0).
-func (s *Server) listJobs(c *gin.Context, f projections.Filter) (page []projections.Job, more *projections.Cursor, err error) {
+//   - all: every job the caller may read: its own, every job of each
+//     organisation whose role there reads them all, and (global auditors
+//     and admins) every job outside organisations;
+//   - otherwise the caller's own jobs, in organisations or not.
+func readable(c *gin.Context, all bool) (orgID string, r *projections.Readable, err error) {
 	who := caller(c)
-	orgID, err := orgParam(c)
-	if err != nil {
-		return nil, nil, err
+	if orgID, err = orgParam(c); err != nil {
+		return "", nil, err
 	}
-	f.OwnerID, f.OrgID = "", ""
-	f.Readable = &projections.Readable{OwnerID: who.Actor.ID}
+	r = &projections.Readable{OwnerID: who.Actor.ID}
 	switch {
 	case orgID != "":
-		f.OrgID = orgID
+		// The policy, not a list of roles here: "" owns no job, so only
+		// the caller's role in the organisation can grant the read.
 		if services.CanRead(who, "", orgID) {
-			f.Readable.Orgs = []string{orgID}
+			r.Orgs = []string{orgID}
 		}
-	case c.Query("all") == "true":
+	case all:
 		for o := range who.Orgs {
 			if services.CanRead(who, "", o) {
-				f.Readable.Orgs = append(f.Readable.Orgs, o)
+				r.Orgs = append(r.Orgs, o)
 			}
 		}
-		f.Readable.NoOrg = services.CanRead(who, "", "")
+		sort.Strings(r.Orgs) // one query text for the same caller
+		r.NoOrg = services.CanRead(who, "", "")
+	}
+	return orgID, r, nil
+}
+
+// listJobs is the scope of the history and active lists (readable, with
+// all=true), with f's other conditions and page. The store selects the
+// scope so it reads only f's page; every row still passes the access
+// policy here, a second guard. more is the place of the page's last row
+// when another page follows (f.Limit > 0).
+func (s *Server) listJobs(c *gin.Context, f projections.Filter) (page []projections.Job, more *projections.Cursor, err error) {
+	who := caller(c)
+	f.OwnerID = ""
+	if f.OrgID, f.Readable, err = readable(c, c.Query("all") == "true"); err != nil {
+		return nil, nil, err
 	}
 	limit := f.Limit
 	if limit > 0 {
