@@ -33,7 +33,7 @@ const (
 // the FTS5 table. Written a few hundred documents per statement, as the
 // batches write it, FTS5 flushes a small segment at every statement and
 // merges them over and over: most of a SQLite rebuild's time. The tags
-// rows are replaced by doc_id, through an index PostgreSQL has no
+// rows are replaced by doc_id, through a key PostgreSQL has no
 // statistics for while the table grows from empty: it planned each
 // delete as a scan of the whole table, most of a PostgreSQL rebuild's
 // time. PostgreSQL's tsv is a column of the documents rows, written
