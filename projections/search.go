@@ -53,20 +53,22 @@ func (*DocumentSearch) Name() string { return DocumentSearchName }
 // 2: org_id on every scoped row, the organisation's key in the index.
 // 3: a contentless FTS5 table; tags keyed (doc_id, tag), WITHOUT ROWID
 // on SQLite: a rebuild's index fill writes one b-tree a tags row instead
-// of three, and no copy of the text.
+// of three, and no copy of the text; on SQLite documents.id is the rowid.
 func (*DocumentSearch) Version() int { return 3 }
 
 // Create implements SQLModel.
 func (*DocumentSearch) Create(ctx context.Context, tx *sqldb.Tx, t Tables) error {
 	pg := tx.Dialect() == sqldb.Postgres
-	real, tsv, rowless := "REAL", "", " WITHOUT ROWID"
+	// On SQLite an INTEGER PRIMARY KEY is the rowid itself: the documents
+	// rows are one b-tree keyed by id, not a table and an index on id.
+	real, tsv, rowless, id := "REAL", "", " WITHOUT ROWID", "INTEGER"
 	if pg {
-		real, tsv, rowless = "DOUBLE PRECISION", ", tsv tsvector NOT NULL DEFAULT ''::tsvector", ""
+		real, tsv, rowless, id = "DOUBLE PRECISION", ", tsv tsvector NOT NULL DEFAULT ''::tsvector", "", "BIGINT"
 	}
 	d := t.Name("documents")
 	stmts := []string{
 		`CREATE TABLE ` + d + ` (
-			id BIGINT PRIMARY KEY, job_id TEXT NOT NULL, row_id INTEGER NOT NULL,
+			id ` + id + ` PRIMARY KEY, job_id TEXT NOT NULL, row_id INTEGER NOT NULL,
 			owner TEXT NOT NULL, org_id TEXT NOT NULL DEFAULT '', owner_email TEXT NOT NULL DEFAULT '',
 			title TEXT NOT NULL DEFAULT '', file_path TEXT NOT NULL DEFAULT '', source_type TEXT NOT NULL DEFAULT '',
 			description TEXT NOT NULL DEFAULT '', extra TEXT NOT NULL DEFAULT '',
