@@ -87,6 +87,11 @@ func TestErasureScrubsTheReadModels(t *testing.T) {
 			t.Fatal(err)
 		}
 		dump := allRows(t, r.DB())
+		if r.DB().Dialect == sqldb.SQLite {
+			// The FTS5 table keeps no copy of the text, and its segments
+			// store terms prefix-compressed: its words are read from it.
+			dump += strings.ToLower(dumpFTS(t, r.DB(), r.Tables(DocumentSearchName).Name("fts")))
+		}
 		for _, part := range []string{"Title", "Path", "Desc", "Extra", "Tag", "Error", "Other"} {
 			if strings.Contains(dump, strings.ToLower("Gossamerquay"+part)) {
 				t.Errorf("erased %s still in the read database", part)

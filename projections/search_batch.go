@@ -442,10 +442,10 @@ func appendTagRows(rows [][]any, id int64, owner, org string, tags []string) [][
 
 // LateIndexes implements lateIndexer: only the search queries read
 // through these (the batches find rows by id and job; the tags rows by
-// doc_id only once FillIndex has made them, and the index is back). The
-// full-text GIN index exists on PostgreSQL only.
+// their primary key, doc_id first). The full-text GIN index exists on
+// PostgreSQL only.
 func (*DocumentSearch) LateIndexes(t Tables) []string {
 	d := t.Name("documents")
-	return []string{d + "_owner", d + "_org", d + "_tsv", t.Name("tags") + "_doc", t.Name("jobs") + "_owner", t.Name("jobs") + "_created",
+	return []string{d + "_owner", d + "_org", d + "_tsv", t.Name("jobs") + "_owner", t.Name("jobs") + "_created",
 		t.Name("jobs") + "_org", t.Name("outcomes") + "_owner", t.Name("outcomes") + "_org"}
 }

@@ -336,4 +336,4 @@ func measureSearch(b *testing.B, r *projections.SearchReader, q func(*rand.Rand)
 }
 
 // benchLayout names the kept benchmark file: change it with the tables.
-const benchLayout = 3
+const benchLayout = 4

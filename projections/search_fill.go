@@ -33,7 +33,7 @@ const (
 // the FTS5 table. Written a few hundred documents per statement, as the
 // batches write it, FTS5 flushes a small segment at every statement and
 // merges them over and over: most of a SQLite rebuild's time. The tags
-// rows are replaced by doc_id, through an index PostgreSQL has no
+// rows are replaced by doc_id, through a key PostgreSQL has no
 // statistics for while the table grows from empty: it planned each
 // delete as a scan of the whole table, most of a PostgreSQL rebuild's
 // time. PostgreSQL's tsv is a column of the documents rows, written
@@ -43,8 +43,20 @@ const (
 // of every document, in id order, computed from its row exactly as
 // Apply computes them (setTags, reindex), then on SQLite one 'optimize',
 // so the index is one segment as a long-serving one becomes.
+//
+// FTS5 writes a segment at every statement and, by default, merges
+// segments as they pile up; the fill turns that off ('automerge' 0), as
+// the one 'optimize' merges them all, then back to FTS5's default of 4:
+// the setting is kept in the table's %_config, and a serving index that
+// never merged would slow every search down as its segments pile up.
 func (*DocumentSearch) FillIndex(ctx context.Context, c *sqldb.Conn, t Tables) error {
 	fts := t.Name("fts")
+	sqlite := c.Dialect() == sqldb.SQLite
+	if sqlite {
+		if err := ftsCommand(ctx, c, fts, "automerge", 0); err != nil {
+			return err
+		}
+	}
 	for after := int64(0); ; {
 		n, last, err := fillIndexPart(ctx, c, t, after)
 		if err != nil {
@@ -55,11 +67,22 @@ func (*DocumentSearch) FillIndex(ctx context.Context, c *sqldb.Conn, t Tables) e
 		}
 		after = last
 	}
-	if c.Dialect() == sqldb.Postgres {
+	if !sqlite {
 		return nil
 	}
 	if _, err := c.Exec(ctx, `INSERT INTO `+fts+` (`+fts+`) VALUES ('optimize')`); err != nil {
 		return fmt.Errorf("read db: optimize %s: %w", fts, err)
+	}
+	return ftsCommand(ctx, c, fts, "automerge", ftsAutomerge)
+}
+
+// ftsAutomerge is FTS5's default 'automerge', the serving index's.
+const ftsAutomerge = 4
+
+// ftsCommand sets FTS5 table fts's option to v.
+func ftsCommand(ctx context.Context, c *sqldb.Conn, fts, option string, v int) error {
+	if _, err := c.Exec(ctx, `INSERT INTO `+fts+` (`+fts+`, rank) VALUES (?, ?)`, option, v); err != nil {
+		return fmt.Errorf("read db: %s %s: %w", option, fts, err)
 	}
 	return nil
 }

@@ -101,6 +101,16 @@ func TestRebuiltSearchFindsWhatTheLiveOneFinds(t *testing.T) {
 		if !once || served.Tables() == before || served.Tables() == projections.SearchTables {
 			t.Fatalf("the rebuild did not switch generations (events during it: %v)", once)
 		}
+		// The fill turns FTS5's merging of segments off; the index it
+		// then serves merges again, or its segments would pile up with
+		// every write and every search read them all.
+		if s.db.Dialect == sqldb.SQLite {
+			var merge int
+			cfg := served.Tables().Name("fts") + "_config"
+			if err := s.db.QueryRow(ctx, `SELECT COALESCE((SELECT v FROM `+cfg+` WHERE k = 'automerge'), 4)`).Scan(&merge); err != nil || merge != 4 {
+				t.Fatalf("served index's automerge: %d %v, want FTS5's default 4", merge, err)
+			}
+		}
 		found := 0
 		for _, q := range []projections.DocQuery{
 			{Text: "railway"}, {Text: "rail*"}, {Text: "RAILWAY circular"}, {Text: "suburban"}, {Text: "fares"},

@@ -162,8 +162,14 @@ func emptyTable(ctx context.Context, db *sqldb.DB, tb string) error {
 	if err != nil || strings.Contains(strings.ToUpper(sqlText), "VIRTUAL TABLE") || isShadow(tb) {
 		return err
 	}
+	key := "rowid"
+	if strings.Contains(strings.ToUpper(sqlText), "WITHOUT ROWID") {
+		if key, err = primaryKey(ctx, db, tb); err != nil {
+			return err
+		}
+	}
 	for {
-		res, err := db.Exec(ctx, `DELETE FROM `+tb+` WHERE rowid IN (SELECT rowid FROM `+tb+` LIMIT ?)`, dropChunk)
+		res, err := db.Exec(ctx, `DELETE FROM `+tb+` WHERE (`+key+`) IN (SELECT `+key+` FROM `+tb+` LIMIT ?)`, dropChunk)
 		if err != nil {
 			return err
 		}
@@ -171,6 +177,31 @@ func emptyTable(ctx context.Context, db *sqldb.DB, tb string) error {
 			return err
 		}
 	}
+}
+
+// primaryKey is the primary key columns of SQLite table tb, in key
+// order and comma-separated: what keys a WITHOUT ROWID table's rows.
+func primaryKey(ctx context.Context, db *sqldb.DB, tb string) (string, error) {
+	rows, err := db.Query(ctx, `SELECT name FROM pragma_table_info(?) WHERE pk > 0 ORDER BY pk`, tb)
+	if err != nil {
+		return "", err
+	}
+	defer rows.Close()
+	var cols []string
+	for rows.Next() {
+		var c string
+		if err := rows.Scan(&c); err != nil {
+			return "", err
+		}
+		cols = append(cols, c)
+	}
+	if err := rows.Err(); err != nil {
+		return "", err
+	}
+	if len(cols) == 0 {
+		return "", fmt.Errorf("%s has no primary key", tb)
+	}
+	return strings.Join(cols, ", "), nil
 }
 
 // isShadow reports whether tb is one of an FTS5 table's shadow tables.
