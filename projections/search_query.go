@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -247,7 +248,7 @@ func (r *SearchReader) searchSQL(q DocQuery) (searchPlan, error) {
 		// page is the newest of each part's page (0.8 ms). PostgreSQL
 		// plans the OR itself, faster than the union (0.7 ms against
 		// 1.3 ms).
-		ids, iargs := newestIDs(docs, joined(base, rest, after), joined(bargs, rargs, aargs), parts, q.Limit+1)
+		ids, iargs := newestIDs(docs, slices.Concat(base, rest, after), slices.Concat(bargs, rargs, aargs), parts, q.Limit+1)
 		return searchPlan{sql: "SELECT " + hitColumns + " FROM " + docs + " d WHERE d.id IN (" + ids + ")" + page, args: iargs}, nil
 	}
 	if !indexed || len(sc) == 0 || r.DB.Dialect != sqldb.Postgres || r.oneStatement {
@@ -256,10 +257,10 @@ func (r *SearchReader) searchSQL(q DocQuery) (searchPlan, error) {
 	// The scope's newest documents, as the scope's btree yields them (a
 	// subquery with LIMIT is planned on its own).
 	window := fmt.Sprintf("SELECT d.* FROM %s d WHERE %s ORDER BY d.id DESC LIMIT %d",
-		docs, strings.Join(joined(sc, after), " AND "), searchWindow*(q.Limit+1))
+		docs, strings.Join(slices.Concat(sc, after), " AND "), searchWindow*(q.Limit+1))
 	p := searchPlan{sql: "SELECT " + hitColumns + " FROM " + from + cond + page, args: args}
 	p.window = "SELECT " + hitColumns + " FROM (" + window + ") d" + cond + page
-	p.windowArgs = joined(sargs, aargs, args)
+	p.windowArgs = slices.Concat(sargs, aargs, args)
 	return p, nil
 }
 

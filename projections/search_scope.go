@@ -2,6 +2,7 @@ package projections
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -20,12 +21,9 @@ type Scope struct {
 // none) that has owner and org_id columns.
 func (s Scope) where(alias string) ([]string, []any) {
 	conds, args, parts := s.split(alias)
-	var or []string
-	for _, p := range parts {
-		or, args = append(or, p.cond), append(args, p.args...)
-	}
-	if len(or) > 0 {
-		conds = append(conds, "("+strings.Join(or, " OR ")+")")
+	if len(parts) > 0 {
+		either := anyOf(parts)
+		conds, args = append(conds, either.cond), append(args, either.args...)
 	}
 	return conds, args
 }
@@ -45,7 +43,7 @@ func (s Scope) split(alias string) (conds []string, args []any, parts []conditio
 	}
 	if s.Readable != nil {
 		if parts = s.Readable.parts(scopeCols{alias + "owner", alias + "org_id"}); len(parts) == 0 {
-			parts = []condition{{cond: "1 = 0"}} // a caller who may read nothing
+			parts = []condition{readsNothing}
 		}
 	}
 	return conds, args, parts
@@ -87,19 +85,10 @@ func newestIDs(docs string, conds []string, args []any, parts []condition, n int
 	var union []string
 	var out []any
 	for i, p := range parts {
-		where := strings.Join(joined(conds, []string{p.cond}), " AND ")
+		where := strings.Join(slices.Concat(conds, []string{p.cond}), " AND ")
 		union = append(union, fmt.Sprintf("SELECT id FROM (SELECT d.id FROM %s d WHERE %s ORDER BY d.id DESC LIMIT %d) AS part%d",
 			docs, where, n, i))
 		out = append(append(out, args...), p.args...)
 	}
 	return strings.Join(union, " UNION ALL "), out
-}
-
-// joined is the slices one after another, sharing nothing with them.
-func joined[T any](s ...[]T) []T {
-	var out []T
-	for _, x := range s {
-		out = append(out, x...)
-	}
-	return out
 }

@@ -200,14 +200,22 @@ func jobSelect(d sqldb.Dialect, f Filter) selection {
 // readableSQL keeps the jobs r allows: its owner's, its organisations',
 // and those outside organisations when r reads them all.
 func readableSQL(s *selection, r Readable, c scopeCols) {
+	either := anyOf(r.parts(c))
+	s.add(either.cond, either.args...)
+}
+
+// readsNothing is the part of a caller who may read nothing.
+var readsNothing = condition{cond: "1 = 0"}
+
+// anyOf is one condition met when one of parts is (readsNothing for none).
+func anyOf(parts []condition) condition {
+	if len(parts) == 0 {
+		return readsNothing
+	}
 	var or []string
 	var args []any
-	for _, p := range r.parts(c) {
+	for _, p := range parts {
 		or, args = append(or, p.cond), append(args, p.args...)
 	}
-	if len(or) == 0 {
-		s.add("1 = 0") // a caller who may read nothing
-		return
-	}
-	s.add("("+strings.Join(or, " OR ")+")", args...)
+	return condition{"(" + strings.Join(or, " OR ") + ")", args}
 }

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"strings"
 	"unicode"
 	"unicode/utf8"
 
@@ -21,10 +22,8 @@ func textParam(c *gin.Context, name string, maxBytes int) (string, error) {
 	if !utf8.ValidString(v) {
 		return "", apperr.Field(name, "is not valid UTF-8")
 	}
-	for _, r := range v {
-		if unicode.IsControl(r) {
-			return "", apperr.Field(name, "must not contain control characters")
-		}
+	if strings.IndexFunc(v, unicode.IsControl) >= 0 {
+		return "", apperr.Field(name, "must not contain control characters")
 	}
 	return v, nil
 }
