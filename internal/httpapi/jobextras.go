@@ -178,6 +178,10 @@ func (s *Server) jobETA(c *gin.Context) {
 		return
 	}
 	s.rates.start()
+	// The tracker hears of an outcome just after the read models commit
+	// it, so a status read a moment ago may already count it: catch the
+	// taps up to the log first, or "2 tagged" would sit next to "no rate".
+	s.syncReads(c.Request.Context(), "an ETA")
 	remaining := max(0, job.Total-job.Processed-job.Failed-job.Cancelled)
 	out := gin.H{"job_id": job.ID, "status": job.Status, "remaining": remaining,
 		"rate_per_minute": nil, "eta_seconds": nil, "window_seconds": int(rateWindow / time.Second)}
