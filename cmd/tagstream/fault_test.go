@@ -9,6 +9,7 @@ import (
 	"os"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -229,9 +230,19 @@ func TestNATSRestartWhileAPIIsUp(t *testing.T) {
 		}
 		t.Logf("%s %s: %d in %s", req.method, req.path, st, took.Round(time.Millisecond))
 	}
-	// What the read models already know is still served.
+	// What the read models already know is still served: status, history,
+	// the search for a tagged document and the history statistics.
 	if st := e.status(u, before); st["status"] != "completed" {
 		t.Errorf("status of a known job during the outage: %v", st)
+	}
+	if st, out := e.call("GET", "/api/batch/jobs?limit=5", u.token, nil); st != http.StatusOK || !strings.Contains(fmt.Sprint(out["jobs"]), before) {
+		t.Errorf("job history during the outage: %d %v", st, out)
+	}
+	if st, out := e.call("GET", "/api/documents?job_id="+before+"&limit=50", u.token, nil); st != http.StatusOK || len(out["documents"].([]any)) != 20 {
+		t.Errorf("document search during the outage: %d %v", st, out)
+	}
+	if st, out := e.call("GET", "/api/history/stats", u.token, nil); st != http.StatusOK || out["total_jobs"] != 1.0 || out["total_documents"] != 20.0 {
+		t.Errorf("history statistics during the outage: %d %v", st, out)
 	}
 
 	time.Sleep(outage)

@@ -31,9 +31,12 @@ var offlineRoutes = map[string]bool{
 
 // memoryRoutes are answered from the read models; during an outage they
 // still work (slightly stale) as long as they need no catch-up with the log.
+// Search and history statistics read only the read database: finding a
+// tagged document does not wait for NATS to come back.
 var memoryRoutes = map[string]bool{
 	"/api/batch/active": true, "/api/batch/jobs": true, "/api/analytics/summary": true,
 	"/api/batch/jobs/:job_id/status": true, "/api/batch/jobs/:job_id/results": true,
+	"/api/documents": true, "/api/history/stats": true,
 }
 
 // guardNATS answers 503 at once for requests that need NATS while it is
