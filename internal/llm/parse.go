@@ -26,14 +26,29 @@ func (t tiers) all() []string {
 
 var fence = regexp.MustCompile("(?s)```[a-zA-Z]*\\s*(.*?)```")
 
+// The answer is untrusted: a document can talk the model into writing
+// anything. A real answer of at most maxNumTags tags is a few KiB, so only
+// its first maxAnswerText bytes are read, at most maxFences fenced blocks,
+// and at most maxJSONStarts places are tried as the start of a JSON value
+// in prose: each try may decode to the end, so without a bound a text of
+// '{'s costs its length squared.
+const (
+	maxAnswerText = 256 << 10
+	maxFences     = 8
+	maxJSONStarts = 64
+)
+
 // parseAnswer reads tags out of whatever the model wrote. Models ignore
 // format instructions often enough that every shape seen in practice is
 // accepted: plain JSON, ```json fences, prose around a JSON object, a JSON
 // array, {"tags": [...]}, and as a last resort a comma or newline list.
 func parseAnswer(content string) tiers {
+	if len(content) > maxAnswerText {
+		content = strings.ToValidUTF8(content[:maxAnswerText], "")
+	}
 	content = strings.TrimSpace(content)
 	candidates := []string{content}
-	for _, m := range fence.FindAllStringSubmatch(content, -1) {
+	for _, m := range fence.FindAllStringSubmatch(content, maxFences) {
 		candidates = append(candidates, m[1])
 	}
 	for _, c := range candidates {
@@ -41,12 +56,14 @@ func parseAnswer(content string) tiers {
 			return t
 		}
 	}
-	// Prose around JSON: try every '{' or '[' as the start of a value.
+	// Prose around JSON: try each '{' or '[' as the start of a value.
+	tries := 0
 	for _, c := range candidates {
-		for i := 0; i < len(c); i++ {
+		for i := 0; i < len(c) && tries < maxJSONStarts; i++ {
 			if c[i] != '{' && c[i] != '[' {
 				continue
 			}
+			tries++
 			var v any
 			if json.NewDecoder(strings.NewReader(c[i:])).Decode(&v) == nil {
 				if t, ok := fromValue(v); ok {
