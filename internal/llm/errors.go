@@ -204,17 +204,29 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 		return 0
 	}
 	if secs, err := strconv.ParseFloat(v, 64); err == nil {
-		if secs <= 0 {
-			return 0
-		}
-		return time.Duration(secs * float64(time.Second))
+		return seconds(secs)
 	}
 	if t, err := http.ParseTime(v); err == nil {
-		if d := t.Sub(now); d > 0 {
-			return d
-		}
+		return min(max(t.Sub(now), 0), maxHint)
 	}
 	return 0
+}
+
+// maxHint bounds a provider's wait hint: beyond a day it is a broken
+// header, and the document's own deadline ends the wait long before.
+const maxHint = 24 * time.Hour
+
+// seconds turns a header's seconds into a duration: NaN, negative and
+// infinite values are no hint or the longest, never a float-to-integer
+// overflow (which yields a negative duration).
+func seconds(f float64) time.Duration {
+	if !(f > 0) {
+		return 0
+	}
+	if f >= maxHint.Seconds() {
+		return maxHint
+	}
+	return time.Duration(f * float64(time.Second))
 }
 
 // minKeyFragment is the shortest run of key characters redacted: a

@@ -53,19 +53,21 @@ func parseReset(v string, now time.Time) time.Duration {
 		return 0
 	}
 	if d, err := time.ParseDuration(v); err == nil {
-		return max(d, 0)
+		return min(max(d, 0), maxHint)
 	}
 	f, err := strconv.ParseFloat(v, 64)
-	if err != nil || f <= 0 {
+	if err != nil || !(f > 0) {
 		return 0
 	}
 	switch {
+	case f > 1e15: // past any epoch in milliseconds: a broken header
+		return 0
 	case f > 1e12: // epoch milliseconds
-		return max(time.UnixMilli(int64(f)).Sub(now), 0)
+		return min(max(time.UnixMilli(int64(f)).Sub(now), 0), maxHint)
 	case f > 1e9: // epoch seconds
-		return max(time.Unix(int64(f), 0).Sub(now), 0)
+		return min(max(time.Unix(int64(f), 0).Sub(now), 0), maxHint)
 	}
-	return time.Duration(f * float64(time.Second))
+	return seconds(f)
 }
 
 // budget turns announced buckets into calls that may start at once
