@@ -10,6 +10,7 @@
 
 import { get, post, request, missingEndpoint } from "./api.js";
 import { session } from "./auth.js";
+import { forgetOrgs } from "./reads.js";
 import { $, h, clear, fillTable, fmtTime, showError, clearError, showInfo, hideAlert, busy, onSubmit } from "./dom.js";
 import { showInvitation, hideInvitation, initInvite } from "./invite.js";
 
@@ -135,6 +136,7 @@ async function change(btn, method, email, body, done) {
     try {
       await request(method, `${base(id)}/members/${enc(email)}`, { body });
     } catch (err) { showError(err, where); return; }
+    forgetOrgs(); // the caller's own role may have changed: the "all" switches follow it
     if (id !== current.id) return;
     showInfo(done);
     if (method === "DELETE" && email === me()) { location.hash = "#/orgs"; return; }
@@ -194,6 +196,7 @@ function describe(e) {
 export function initOrgs() {
   onSubmit($("#org-create"), async () => {
     const out = await post("/api/orgs", { name: $("#org-name").value.trim() });
+    forgetOrgs(); // the creator is its admin, which reads all its jobs
     $("#org-name").value = "";
     showInfo(`Organisation ${out.name} created; you are its admin.`, true);
     location.hash = `#/orgs/${enc(out.org_id)}`;

@@ -6,7 +6,7 @@
 
 import { get, request } from "./api.js";
 import { $, h, clear, fillTable, showError, clearError, badge, chips, fmtTime, busy, announce } from "./dom.js";
-import { session } from "./auth.js";
+import { readsAll } from "./reads.js";
 
 const FIELDS = ["q", "tag", "status", "since", "until", "job_id"];
 const STATUSES = ["", "success", "failed", "pending", "processing", "cancelled"];
@@ -19,7 +19,6 @@ function field(id, label, input, hint) {
 }
 
 function build(view) {
-  const readAll = ["auditor", "admin"].includes(session()?.user?.role);
   const form = h("form", { id: "search-form", class: "card", role: "search", novalidate: true },
     h("div", { class: "grid2" },
       field("search-q", "Words", h("input", { id: "search-q", name: "q", type: "text", maxlength: 500, "aria-describedby": "search-q-hint" }),
@@ -32,7 +31,8 @@ function build(view) {
       field("search-since", "Job started from", h("input", { id: "search-since", name: "since", type: "text", placeholder: "2026-12-01" })),
       field("search-until", "Job started until (inclusive)", h("input", { id: "search-until", name: "until", type: "text", placeholder: "2026-12-31" })),
     ),
-    readAll ? h("p", {}, h("label", {}, h("input", { id: "search-all", type: "checkbox" }), " Everyone's documents")) : null,
+    // Built for everyone, shown by offerAll: the page outlives a change of user.
+    h("p", { id: "search-all-wrap", hidden: true }, h("label", {}, h("input", { id: "search-all", type: "checkbox" }), " ", h("span", { id: "search-all-text" }))),
     h("p", { class: "actions" },
       h("button", { type: "submit" }, "Search"),
       h("button", { type: "button", id: "search-csv", class: "secondary" }, "Export CSV")),
@@ -45,7 +45,7 @@ function build(view) {
     e.preventDefault();
     const p = new URLSearchParams();
     for (const f of FIELDS) { const v = $(`#search-${f}`).value.trim(); if (v) p.set(f, v); }
-    if ($("#search-all")?.checked) p.set("all", "true");
+    if (!$("#search-all-wrap").hidden && $("#search-all").checked) p.set("all", "true");
     const next = `#/search/${p.toString()}`;
     if (location.hash === next) run(false); else location.hash = next; // the route runs it
   });
@@ -110,8 +110,18 @@ export function showSearch(params) {
     $(`#search-${f}`).value = v;
     if (v) current[f] = v;
   }
-  if ($("#search-all")) $("#search-all").checked = p.get("all") === "true";
+  $("#search-all").checked = p.get("all") === "true";
   if (p.get("all") === "true") current.all = "true";
   cursor = null;
-  run(false);
+  // The switch first (its answer is cached after the first page), so a
+  // shown result means the switch is settled too.
+  offerAll().then(() => run(false));
+}
+
+// offerAll shows the "all" switch to whoever all=true reads more for
+// (reads.js), worded for what it adds.
+async function offerAll() {
+  const reads = await readsAll();
+  $("#search-all-wrap").hidden = !reads;
+  $("#search-all-text").textContent = reads === "orgs" ? "Documents of my organisations too" : "Everyone's documents";
 }

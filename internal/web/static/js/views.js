@@ -4,6 +4,7 @@
 
 import { get, request, missingEndpoint } from "./api.js";
 import { session } from "./auth.js";
+import { readsAll } from "./reads.js";
 import { $, h, clear, fillTable, badge, chips, fmtTime, pct, showError, busy } from "./dom.js";
 
 const RECENT = "tagstream.recent";
@@ -40,19 +41,23 @@ const JOB_HEADERS = ["Job", "Status", "Progress", "Tagged / failed / total", "St
 let historyCursor = null;
 let historyGen = 0;
 
-// readsAll: auditors and admins may list every user's jobs.
-export function readsAll() {
-  const u = (session() || {}).user || {};
-  return u.role === "auditor" || u.role === "admin";
-}
+// The "all" switch is offered by reads.js's rule. Its default is set once
+// per user: on for global auditors and admins, who are there to see
+// everyone's jobs; off for an organisation's operator, auditor or admin,
+// who also run jobs of their own and see their organisations' a tick away
+// (as the server lists only one's own jobs unless all=true).
+let allDefaultFor = null; // the user the switch's default was set for
 
-let allDefaulted = false;
+const allOn = () => !$("#all-wrap").hidden && $("#history-all").checked;
 
 export async function showJobs() {
-  $("#all-wrap").hidden = !readsAll();
-  // Auditors and admins are there to see everyone's jobs: on by default.
-  if (readsAll() && !allDefaulted) { $("#history-all").checked = true; allDefaulted = true; }
-  const all = readsAll() && $("#history-all").checked ? "true" : "";
+  const reads = await readsAll();
+  const user = (session() || {}).user || {};
+  const who = user.id || user.email || "";
+  if (who !== allDefaultFor) { $("#history-all").checked = reads === "global"; allDefaultFor = who; }
+  $("#all-wrap").hidden = !reads;
+  $('label[for="history-all"]').textContent = reads === "orgs" ? "Jobs of my organisations too" : "All users' jobs";
+  const all = allOn() ? "true" : "";
   try {
     const out = await get("/api/batch/active", { query: { all } });
     const jobs = out.jobs || [];
@@ -69,7 +74,7 @@ async function loadHistory(reset) {
     const gen = ++historyGen;
     const out = await get("/api/batch/jobs", { query: { status: $("#history-status").value, limit: 25, cursor: historyCursor || "",
       q: $("#history-q").value.trim(), failed: $("#history-failed").checked ? "true" : "", sort: $("#history-sort").value,
-      all: readsAll() && $("#history-all").checked ? "true" : "" } });
+      all: allOn() ? "true" : "" } });
     if (gen !== historyGen) return;
     const jobs = out.jobs || [];
     note.hidden = true;
