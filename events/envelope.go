@@ -13,8 +13,6 @@ import (
 
 	"fmt"
 	"time"
-
-	fastjson "github.com/goccy/go-json"
 )
 
 // Actor is who caused an event: a user (id and email), a worker process or
@@ -129,7 +127,7 @@ func (e Envelope) decode() (Event, error) {
 // subject, for stores and for readers that consume the stream directly.
 func Unmarshal(data []byte, seq uint64, subject string) (Envelope, error) {
 	var env Envelope
-	if err := fastjson.Unmarshal(data, &env); err != nil {
+	if err := decodeJSON(data, &env); err != nil {
 		return Envelope{}, fmt.Errorf("events: decode seq %d on %s: %w", seq, subject, err)
 	}
 	env.Seq, env.Subject = seq, subject

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-
-	fastjson "github.com/goccy/go-json"
 )
 
 // Each event type carries its own schema version, so one type can change
@@ -112,7 +110,7 @@ func (r *Registry) Decode(typ string, v int, data json.RawMessage) (Event, error
 		data = next
 	}
 	ev := s.factory()
-	if err := fastjson.Unmarshal(data, ev); err != nil {
+	if err := decodeJSON(data, ev); err != nil {
 		return nil, fmt.Errorf("decode %s v%d: %w", typ, v, err)
 	}
 	return ev, nil

@@ -174,7 +174,7 @@ func (e *DocumentsSubmitted) clearSecret() {
 
 func (e *DocumentsSubmitted) restore(plain []byte) error {
 	var docs []docSecret
-	if err := fastjson.Unmarshal(plain, &docs); err != nil {
+	if err := decodeJSON(plain, &docs); err != nil {
 		return err
 	}
 	if len(docs) != len(e.Documents) {
@@ -189,15 +189,15 @@ func (e *DocumentsSubmitted) restore(plain []byte) error {
 
 func (e *DocumentTagged) secret() any                { return e.Tags }
 func (e *DocumentTagged) clearSecret()               { e.Tags = nil }
-func (e *DocumentTagged) restore(plain []byte) error { return fastjson.Unmarshal(plain, &e.Tags) }
+func (e *DocumentTagged) restore(plain []byte) error { return decodeJSON(plain, &e.Tags) }
 
 func (e *DocumentFailed) secret() any                { return e.Error }
 func (e *DocumentFailed) clearSecret()               { e.Error = "" }
-func (e *DocumentFailed) restore(plain []byte) error { return fastjson.Unmarshal(plain, &e.Error) }
+func (e *DocumentFailed) restore(plain []byte) error { return decodeJSON(plain, &e.Error) }
 
 func (e *DocumentReleased) secret() any                { return e.Reason }
 func (e *DocumentReleased) clearSecret()               { e.Reason = "" }
-func (e *DocumentReleased) restore(plain []byte) error { return fastjson.Unmarshal(plain, &e.Reason) }
+func (e *DocumentReleased) restore(plain []byte) error { return decodeJSON(plain, &e.Reason) }
 
 // sameShape upcasts a v1 document event to v2: v1 data is v2 data in the
 // clear (v2 only adds the optional sealed blob).
