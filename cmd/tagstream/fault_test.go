@@ -277,5 +277,5 @@ func TestNATSRestartWhileAPIIsUp(t *testing.T) {
 	}
 	e.mustCall("GET", "/api/batch/jobs/"+after+"/events", u.token, nil, 200)
 	e.mustCall("POST", "/api/batch/jobs/"+after+"/pause", u.token, nil, http.StatusConflict) // commands work again
-	t.Log(fmt.Sprintf("tagger calls: %d", tagger.callCount()))
+	t.Logf("tagger calls: %d", tagger.callCount())
 }

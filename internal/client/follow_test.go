@@ -35,7 +35,7 @@ func scripted(t *testing.T, msgs []string, drop bool, final string) (*httptest.S
 	})
 	mux.HandleFunc("/api/batch/ws/j1", func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Query().Get("token") != "tok" {
-			http.Error(w, "no", 401)
+			http.Error(w, "no", http.StatusUnauthorized)
 			return
 		}
 		c, err := websocket.Accept(w, r, nil)

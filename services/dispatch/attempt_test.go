@@ -3,7 +3,6 @@ package dispatch_test
 import (
 	"context"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -25,7 +24,6 @@ func (m doneMetrics) DocumentDone(outcome, code string, _ time.Duration) {
 
 // gatedTagger holds each attempt's document until the test opens its gate.
 type gatedTagger struct {
-	mu      sync.Mutex
 	entered map[int]chan pipeline.TagInput
 	gates   map[int]chan error
 }
