@@ -54,6 +54,7 @@ type Envelope struct {
 	Subject string `json:"-"`
 
 	decoded Event // set by Load, so several readers decode the data once
+	broken  error // set by FromLog for a message that is not an envelope
 }
 
 // Event is implemented by every event type: it names its type and the
@@ -98,6 +99,9 @@ func (e *Envelope) Load() error {
 	if e.decoded != nil {
 		return nil
 	}
+	if e.broken != nil {
+		return e.broken
+	}
 	ev, err := e.decode()
 	if err != nil {
 		return err
@@ -112,13 +116,18 @@ func (e Envelope) Decode() (Event, error) {
 	if e.decoded != nil {
 		return e.decoded, nil
 	}
+	if e.broken != nil {
+		return nil, e.broken
+	}
 	return e.decode()
 }
 
 func (e Envelope) decode() (Event, error) {
 	ev, err := Types.Decode(e.Type, e.Version, e.Data)
 	if err != nil && !IsUnknown(err) {
-		return nil, fmt.Errorf("seq %d: %w", e.Seq, err)
+		// A known type whose data does not decode: skipped like an
+		// unknown one (see malformed.go).
+		return nil, &MalformedError{Seq: e.Seq, Subject: e.Subject, Err: err}
 	}
 	return ev, err
 }

@@ -39,7 +39,8 @@ func (e *UnknownEventError) Error() string {
 func (e *UnknownEventError) Is(target error) bool { return target == ErrUnknownEvent }
 
 // IsUnknown reports whether err means "skip this event": its type or
-// version is newer than this build.
+// version is newer than this build, or it does not decode (IsMalformed
+// tells which; malformed.go says why both are skipped).
 func IsUnknown(err error) bool { return errors.Is(err, ErrUnknownEvent) }
 
 // schema is what a registry knows about one type.

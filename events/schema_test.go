@@ -78,7 +78,8 @@ func TestUpcasterChain(t *testing.T) {
 }
 
 // A type or version this build does not know is a typed error readers can
-// tell from a broken event; broken data of a known type is not "unknown".
+// tell from a broken event. Readers skip both (IsUnknown); broken data of a
+// known type is a MalformedError, not an UnknownEventError.
 func TestUnknownEventIsTyped(t *testing.T) {
 	for _, c := range []struct {
 		env   Envelope
@@ -100,8 +101,10 @@ func TestUnknownEventIsTyped(t *testing.T) {
 		}
 	}
 	broken := Envelope{Type: TypeJobPaused, Version: 1, Data: json.RawMessage(`{"reason":5}`)}
-	if _, err := broken.Decode(); err == nil || IsUnknown(err) {
-		t.Errorf("broken known event: %v, want an error that is not 'unknown'", err)
+	_, err := broken.Decode()
+	var ue *UnknownEventError
+	if !IsUnknown(err) || !IsMalformed(err) || errors.As(err, &ue) {
+		t.Errorf("broken known event: %v, want a MalformedError readers skip", err)
 	}
 	// Old envelopes without "v" still decode.
 	old, err := Unmarshal([]byte(`{"id":"a","type":"JobPaused","job_id":"j","data":{"reason":"r"}}`), 1, "jobs.j.job")

@@ -1,8 +1,12 @@
 package events
 
 import (
+	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
+	"strconv"
+	"strings"
 	"sync"
 )
 
@@ -38,13 +42,18 @@ type Skips struct {
 	byKind map[[2]string]uint64 // reader, type
 	types  map[string]uint64
 	total  uint64
+	// bad holds the sequences of messages that are not events (up to
+	// maxSkipKinds; badMore: there were others), for Summary: every
+	// reader skips the same message, so it counts messages, not skips.
+	bad     map[uint64]struct{}
+	badMore bool
 }
 
 // NewSkips returns a counter that logs the first skip of each reader and
 // type on log (nil: no log) and calls count (nil: none) for every skip,
 // with the type already bounded.
 func NewSkips(log *slog.Logger, count func(reader, typ string)) *Skips {
-	return &Skips{log: log, count: count, byKind: map[[2]string]uint64{}, types: map[string]uint64{}}
+	return &Skips{log: log, count: count, byKind: map[[2]string]uint64{}, types: map[string]uint64{}, bad: map[uint64]struct{}{}}
 }
 
 // Skip records that reader skipped env because of err (see IsUnknown).
@@ -52,7 +61,7 @@ func (s *Skips) Skip(reader string, env Envelope, err error) {
 	if s == nil {
 		return
 	}
-	typ := env.Type
+	typ := SkipType(env, err)
 	s.mu.Lock()
 	if _, seen := s.types[typ]; !seen && len(s.types) >= maxSkipKinds {
 		typ = SkipOther
@@ -62,8 +71,19 @@ func (s *Skips) Skip(reader string, env Envelope, err error) {
 	s.byKind[key]++
 	s.types[typ]++
 	s.total++
+	if typ == SkipMalformed {
+		if _, seen := s.bad[env.Seq]; !seen && len(s.bad) < maxSkipKinds {
+			s.bad[env.Seq] = struct{}{}
+		} else if !seen {
+			s.badMore = true
+		}
+	}
 	s.mu.Unlock()
-	if first && s.log != nil {
+	if typ == SkipMalformed && s.log != nil {
+		// Each one: an operator wants every sequence.
+		s.log.Error("skipping a message of the log that does not decode",
+			"reader", reader, "seq", env.Seq, "subject", env.Subject, "type", env.Type, "err", err)
+	} else if first && s.log != nil {
 		s.log.Warn("skipping events this build does not know; upgrade this process to read them",
 			"reader", reader, "type", typ, "version", env.Version, "seq", env.Seq, "job_id", env.JobID, "err", err)
 	}
@@ -105,4 +125,47 @@ func (s *Skips) Count(reader, typ string) uint64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.byKind[[2]string{reader, typ}]
+}
+
+// Summary says what was skipped, for /api/ready and the operator's
+// rebuild: events of types or versions this build does not know (an
+// upgrade reads them) apart from messages that do not decode, named by
+// sequence. "" when nothing was skipped.
+func (s *Skips) Summary() string {
+	if s == nil {
+		return ""
+	}
+	s.mu.Lock()
+	unknown := s.total - s.types[SkipMalformed]
+	var names []string
+	for t := range s.types {
+		if t != SkipMalformed {
+			names = append(names, t)
+		}
+	}
+	bad := make([]uint64, 0, len(s.bad))
+	for seq := range s.bad {
+		bad = append(bad, seq)
+	}
+	more := s.badMore
+	s.mu.Unlock()
+	sort.Strings(names)
+	slices.Sort(bad)
+	var parts []string
+	if unknown > 0 {
+		parts = append(parts, fmt.Sprintf("skipped %d events this build does not know (types: %s); upgrade this process to read them",
+			unknown, strings.Join(names, ", ")))
+	}
+	if len(bad) > 0 {
+		seqs := make([]string, len(bad))
+		for i, q := range bad {
+			seqs[i] = strconv.FormatUint(q, 10)
+		}
+		list := strings.Join(seqs, ", ")
+		if more {
+			list += " and more (the log names them)"
+		}
+		parts = append(parts, fmt.Sprintf("skipped messages of the log that do not decode (seq %s)", list))
+	}
+	return strings.Join(parts, "; ")
 }

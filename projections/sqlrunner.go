@@ -473,16 +473,17 @@ func (r *SQLRunner) applyBatch(ctx context.Context, batch []events.Envelope, cau
 	r.applyMu.Lock()
 	defer r.applyMu.Unlock()
 	loaded := make([]events.Envelope, 0, len(batch))
-	var skipped []events.Envelope
+	var skipped []events.Envelope // Type: what the skip is recorded under
 	for _, env := range batch {
 		err := env.Load()
 		switch {
 		case events.IsUnknown(err):
-			// Written by a newer release: skipped, counted (durably, for
-			// the next start), never shown to observers; the checkpoints
-			// still pass it.
+			// Written by a newer release, or not decodable at all:
+			// skipped, counted (durably, for the next start), never shown
+			// to observers; the checkpoints still pass it.
 			if env.Seq > r.Applied() {
 				r.skips.Skip(events.ReaderProjections, env, err)
+				env.Type = events.SkipType(env, err)
 				skipped = append(skipped, env)
 			}
 			continue

@@ -239,7 +239,7 @@ func (a *app) open(ctx context.Context) error {
 		CaughtUp:     func() (uint64, uint64) { return a.fresh.Applied(), a.readyAt },
 		Projections:  a.readyProjections,
 		ReadLease:    a.readLease,
-		Skipped:      func() (uint64, []string) { return a.skips.Total(), a.skips.Types() },
+		Skipped:      func() (uint64, string) { return a.skips.Total(), a.skips.Summary() },
 		Requests:     a.metrics,
 		Metrics:      a.metrics.Handler(),
 		UI:           web.HandlerWithSSO(consoleSSO(a.sso, a.auth, a.cfg, key)),

@@ -98,8 +98,8 @@ func projectionsCmd() *cobra.Command {
 		}
 		fmt.Fprintf(out, "replayed %d events in %s (%.0f events/s per model)\n", seq, took.Round(time.Millisecond),
 			float64(seq)*float64(len(names))/took.Seconds())
-		if n := skips.Total(); n > 0 {
-			fmt.Fprintf(out, "skipped %d events this build does not know (types: %s)\n", n, strings.Join(skips.Types(), ", "))
+		if sum := skips.Summary(); sum != "" {
+			fmt.Fprintln(out, sum)
 		}
 		lines, err := modelDigests(ctx, r)
 		if err != nil {

@@ -105,7 +105,7 @@ func (s *Store) Last(ctx context.Context, subject string) (events.Envelope, erro
 	if err != nil {
 		return events.Envelope{}, wrap(err, "events: last on %s", subject)
 	}
-	return events.Unmarshal(raw.Data, raw.Sequence, raw.Subject)
+	return events.FromLog(raw.Data, raw.Sequence, raw.Subject), nil
 }
 
 // LastSeq implements Store.
@@ -192,11 +192,8 @@ func (s *Store) consume(ctx context.Context, filter string, from uint64, fn func
 		if whole && !strings.HasPrefix(msg.Subject(), jobsPrefix) {
 			continue
 		}
-		env, err := events.Unmarshal(msg.Data(), meta.Sequence.Stream, msg.Subject())
-		if err != nil {
-			return err
-		}
-		more, err := fn(env)
+		// A message that is not an event reaches fn as one its readers skip.
+		more, err := fn(events.FromLog(msg.Data(), meta.Sequence.Stream, msg.Subject()))
 		if err != nil || !more {
 			return err
 		}

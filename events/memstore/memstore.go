@@ -86,7 +86,7 @@ func (s *Store) Last(ctx context.Context, subject string) (events.Envelope, erro
 	if seq == 0 {
 		return events.Envelope{}, events.ErrNotFound
 	}
-	return events.Unmarshal(m.data, seq, m.subject)
+	return events.FromLog(m.data, seq, m.subject), nil
 }
 
 // LastSeq implements events.Store.
@@ -146,11 +146,7 @@ func (s *Store) scan(ctx context.Context, filter string, from, end uint64, fn fu
 		if !Match(filter, m.subject) {
 			continue
 		}
-		env, err := events.Unmarshal(m.data, seq, m.subject)
-		if err != nil {
-			return err
-		}
-		if err := fn(env); err != nil {
+		if err := fn(events.FromLog(m.data, seq, m.subject)); err != nil {
 			return err
 		}
 	}

@@ -64,9 +64,8 @@ func (s *Server) ready(c *gin.Context) {
 		}
 	}
 	if s.d.Skipped != nil {
-		if n, types := s.d.Skipped(); n > 0 {
-			checks["events"] = check{OK: true, Degraded: true, Detail: "skipped " + itoa(n) +
-				" events this build does not know (types: " + strings.Join(types, ", ") + "); upgrade this process"}
+		if n, summary := s.d.Skipped(); n > 0 {
+			checks["events"] = check{OK: true, Degraded: true, Detail: summary}
 			status = "degraded"
 		}
 	}

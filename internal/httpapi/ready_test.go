@@ -58,11 +58,11 @@ func TestReadyDegradedBySkippedEvents(t *testing.T) {
 	var up atomic.Bool
 	up.Store(true)
 	h := New(Deps{Log: slog.New(slog.DiscardHandler), Healthy: up.Load,
-		Skipped: func() (uint64, []string) {
+		Skipped: func() (uint64, string) {
 			if skipped.Load() == 0 {
-				return 0, nil
+				return 0, ""
 			}
-			return skipped.Load(), []string{"JobArchived"}
+			return skipped.Load(), "skipped 3 events this build does not know (types: JobArchived)"
 		}})
 	get := func() (int, map[string]any) {
 		rec := httptest.NewRecorder()

@@ -98,7 +98,7 @@ type Deps struct {
 	CaughtUp func() (applied, target uint64)
 	// Skipped says how many events this process skipped because a newer
 	// release wrote them, and of which types, for /api/ready; optional.
-	Skipped  func() (total uint64, types []string)
+	Skipped  func() (total uint64, summary string)
 	Requests RequestObserver // optional: request durations (metrics)
 	Metrics  http.Handler
 	UI       http.Handler // the web console, served for GET requests outside /api

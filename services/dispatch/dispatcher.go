@@ -156,10 +156,7 @@ func decodeMsg(msg jetstream.Msg) (*jetstream.MsgMetadata, events.Envelope, even
 	if err != nil {
 		return nil, events.Envelope{}, nil, err
 	}
-	env, err := events.Unmarshal(msg.Data(), meta.Sequence.Stream, msg.Subject())
-	if err != nil {
-		return meta, env, nil, err
-	}
+	env := events.FromLog(msg.Data(), meta.Sequence.Stream, msg.Subject())
 	ev, err := env.Decode()
 	return meta, env, ev, err
 }
