@@ -2,6 +2,7 @@ package projections
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -172,7 +173,8 @@ func TestSQLRunnerModelFailsAlone(t *testing.T) {
 }
 
 // Taps get a snapshot as of a committed checkpoint and then every later
-// event once, in order; unknown events are skipped, counted, not shown.
+// event once, in order; unknown events and events that do not decode are
+// skipped, counted (apart), not shown, and still reported after a restart.
 func TestSQLRunnerTapAndSkips(t *testing.T) {
 	stores(t, func(t *testing.T, open func() *sqldb.DB) {
 		ctx := context.Background()
@@ -180,6 +182,9 @@ func TestSQLRunnerTapAndSkips(t *testing.T) {
 		unknown := envs[4]
 		unknown.Type = "JobArchived"
 		envs[4] = unknown
+		broken := envs[5]
+		broken.Data = json.RawMessage(`{"reason":`)
+		envs[5] = broken
 		r := NewSQLRunner(open(), envs[:3], &seqModel{name: "probe"})
 		skips := events.NewSkips(nil, nil)
 		r.CountSkips(skips)
@@ -202,10 +207,10 @@ func TestSQLRunnerTapAndSkips(t *testing.T) {
 		if err := r.CatchUp(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if snapAt != 3 || fmt.Sprint(seen) != "[4 6 7 8]" {
+		if snapAt != 3 || fmt.Sprint(seen) != "[4 7 8]" {
 			t.Fatalf("snapshot at %d, then %v", snapAt, seen)
 		}
-		if skips.Total() != 1 || r.Applied() != 8 {
+		if skips.Total() != 2 || r.Applied() != 8 {
 			t.Fatalf("skips %d, applied %d", skips.Total(), r.Applied())
 		}
 		// A restart from the checkpoint still reports the skipped event.
@@ -216,8 +221,9 @@ func TestSQLRunnerTapAndSkips(t *testing.T) {
 		if err := r2.Open(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if again.Total() != 1 || again.Count(events.ReaderProjections, "JobArchived") != 1 {
-			t.Fatalf("after restart: %d skips", again.Total())
+		if again.Total() != 2 || again.Count(events.ReaderProjections, "JobArchived") != 1 ||
+			again.Count(events.ReaderProjections, events.SkipMalformed) != 1 || !strings.Contains(again.Summary(), "do not decode (seq 6)") {
+			t.Fatalf("after restart: %d skips: %s", again.Total(), again.Summary())
 		}
 	})
 }
