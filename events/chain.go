@@ -44,6 +44,11 @@ func NewExporter(w io.Writer) *Exporter { return &Exporter{w: bufio.NewWriter(w)
 
 // Write appends one event.
 func (x *Exporter) Write(env Envelope) error {
+	if env.broken != nil {
+		// Readers skip it; an export for auditors cannot pretend it holds
+		// an envelope, nor leave a hole in the chain.
+		return env.broken
+	}
 	hash, err := Link(x.prev, env.Seq, env.Subject, env)
 	if err != nil {
 		return err

@@ -1,6 +1,7 @@
 package events_test
 
 import (
+	"bytes"
 	"errors"
 	"testing"
 
@@ -44,5 +45,19 @@ func TestSkipSummary(t *testing.T) {
 		"skipped messages of the log that do not decode (seq 12)"
 	if got := s.Summary(); got != want {
 		t.Fatalf("Summary = %q\nwant      %q", got, want)
+	}
+}
+
+// An export for auditors refuses a message that is not an envelope rather
+// than writing one in its place.
+func TestExportRefusesMessagesThatAreNotEvents(t *testing.T) {
+	var buf bytes.Buffer
+	x := events.NewExporter(&buf)
+	bad := events.FromLog([]byte("not json"), 3, "jobs.j.job")
+	if err := x.Write(bad); !events.IsMalformed(err) {
+		t.Fatalf("export of a message that is not an event: %v", err)
+	}
+	if buf.Len() != 0 {
+		t.Fatalf("export wrote %q", buf.String())
 	}
 }
