@@ -48,6 +48,15 @@ func TestMessagesThatDoNotDecodeAreSkipped(t *testing.T) {
 	e.waitStatus(u, b, 30*time.Second, "completed")
 	servesJobs(t, e, u, a, b)
 	assertSkippedMalformed(t, e, strings.Join(seqs, ", "))
+	// The job's trail shows each at its sequence, as what it is.
+	trail := map[string]string{}
+	for _, ev := range e.mustCall("GET", "/api/batch/jobs/"+a+"/events", u.token, nil, http.StatusOK)["events"].([]any) {
+		m := ev.(map[string]any)
+		trail[strconv.FormatFloat(m["seq"].(float64), 'f', 0, 64)] = m["type"].(string)
+	}
+	if trail[seqs[0]] != events.SkipMalformed || trail[seqs[1]] != events.TypeJobPaused {
+		t.Errorf("trail at %v: %q, %q", seqs, trail[seqs[0]], trail[seqs[1]])
+	}
 	_, fams := scrape(t, e)
 	for _, reader := range []string{events.ReaderProjections, events.ReaderDispatcher} {
 		m := sample(fams, "tagstream_events_skipped_total", map[string]string{"reader": reader, "type": events.SkipMalformed})
