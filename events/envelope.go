@@ -99,9 +99,6 @@ func (e *Envelope) Load() error {
 	if e.decoded != nil {
 		return nil
 	}
-	if e.broken != nil {
-		return e.broken
-	}
 	ev, err := e.decode()
 	if err != nil {
 		return err
@@ -116,13 +113,13 @@ func (e Envelope) Decode() (Event, error) {
 	if e.decoded != nil {
 		return e.decoded, nil
 	}
-	if e.broken != nil {
-		return nil, e.broken
-	}
 	return e.decode()
 }
 
 func (e Envelope) decode() (Event, error) {
+	if e.broken != nil {
+		return nil, e.broken
+	}
 	ev, err := Types.Decode(e.Type, e.Version, e.Data)
 	if err != nil && !IsUnknown(err) {
 		// A known type whose data does not decode: skipped like an
@@ -133,11 +130,12 @@ func (e Envelope) decode() (Event, error) {
 }
 
 // Unmarshal parses a stored message into an envelope with its sequence and
-// subject, for stores and for readers that consume the stream directly.
+// subject, for stores and for readers that consume the stream directly;
+// bytes that are not an envelope are a *MalformedError (FromLog keeps it).
 func Unmarshal(data []byte, seq uint64, subject string) (Envelope, error) {
 	var env Envelope
 	if err := decodeJSON(data, &env); err != nil {
-		return Envelope{}, fmt.Errorf("events: decode seq %d on %s: %w", seq, subject, err)
+		return Envelope{}, &MalformedError{Seq: seq, Subject: subject, Err: err}
 	}
 	env.Seq, env.Subject = seq, subject
 	return env, nil

@@ -61,6 +61,5 @@ func FromLog(data []byte, seq uint64, subject string) Envelope {
 		return env
 	}
 	jobID, _, _, _ := ParseSubject(subject)
-	return Envelope{Type: SkipMalformed, JobID: jobID, Seq: seq, Subject: subject,
-		broken: &MalformedError{Seq: seq, Subject: subject, Err: err}}
+	return Envelope{Type: SkipMalformed, JobID: jobID, Seq: seq, Subject: subject, broken: err}
 }

@@ -135,21 +135,15 @@ func (s *Skips) Summary() string {
 	if s == nil {
 		return ""
 	}
+	names := slices.DeleteFunc(s.Types(), func(t string) bool { return t == SkipMalformed })
 	s.mu.Lock()
 	unknown := s.total - s.types[SkipMalformed]
-	var names []string
-	for t := range s.types {
-		if t != SkipMalformed {
-			names = append(names, t)
-		}
-	}
 	bad := make([]uint64, 0, len(s.bad))
 	for seq := range s.bad {
 		bad = append(bad, seq)
 	}
 	more := s.badMore
 	s.mu.Unlock()
-	sort.Strings(names)
 	slices.Sort(bad)
 	var parts []string
 	if unknown > 0 {
