@@ -3,6 +3,8 @@ package events_test
 import (
 	"bytes"
 	"errors"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/tagstream/tagstream/events"
@@ -45,6 +47,16 @@ func TestSkipSummary(t *testing.T) {
 		"skipped messages of the log that do not decode (seq 12)"
 	if got := s.Summary(); got != want {
 		t.Fatalf("Summary = %q\nwant      %q", got, want)
+	}
+	// Past the bound on distinct types (a flood of invented names), a
+	// message that does not decode is still named by its sequence.
+	for i := range 40 {
+		s.Skip(events.ReaderProjections, events.Envelope{Type: "T" + strconv.Itoa(i)}, events.ErrUnknownEvent)
+	}
+	late := events.FromLog([]byte("{"), 99, "jobs.j.job")
+	s.Skip(events.ReaderProjections, late, late.Load())
+	if got := s.Summary(); !strings.Contains(got, "do not decode (seq 12, 99)") {
+		t.Fatalf("after 40 invented types: %q", got)
 	}
 }
 

@@ -63,7 +63,9 @@ func (s *Skips) Skip(reader string, env Envelope, err error) {
 	}
 	typ := SkipType(env, err)
 	s.mu.Lock()
-	if _, seen := s.types[typ]; !seen && len(s.types) >= maxSkipKinds {
+	// Malformed messages keep their one name whatever the others did, so
+	// Summary can still name their sequences.
+	if _, seen := s.types[typ]; !seen && typ != SkipMalformed && len(s.types) >= maxSkipKinds {
 		typ = SkipOther
 	}
 	key := [2]string{reader, typ}
