@@ -50,12 +50,13 @@ func TestSkipSummary(t *testing.T) {
 	}
 	// Past the bound on distinct types (a flood of invented names), a
 	// message that does not decode is still named by its sequence.
+	flood := events.NewSkips(nil, nil)
 	for i := range 40 {
-		s.Skip(events.ReaderProjections, events.Envelope{Type: "T" + strconv.Itoa(i)}, events.ErrUnknownEvent)
+		flood.Skip(events.ReaderProjections, events.Envelope{Type: "T" + strconv.Itoa(i)}, events.ErrUnknownEvent)
 	}
 	late := events.FromLog([]byte("{"), 99, "jobs.j.job")
-	s.Skip(events.ReaderProjections, late, late.Load())
-	if got := s.Summary(); !strings.Contains(got, "do not decode (seq 12, 99)") {
+	flood.Skip(events.ReaderProjections, late, late.Load())
+	if got := flood.Summary(); !strings.Contains(got, "do not decode (seq 99)") {
 		t.Fatalf("after 40 invented types: %q", got)
 	}
 }
