@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 )
 
@@ -20,7 +21,7 @@ func BenchmarkDecodeEnvelope(b *testing.B) {
 	size := 0
 	for _, typ := range Types.Types() {
 		v := Types.Version(typ)
-		raw, err := os.ReadFile(filepath.Join("testdata", "golden", typ+".v"+itoa(v)+".json"))
+		raw, err := os.ReadFile(filepath.Join("testdata", "golden", typ+".v"+strconv.Itoa(v)+".json"))
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -48,5 +49,3 @@ func BenchmarkDecodeEnvelope(b *testing.B) {
 		})
 	}
 }
-
-func itoa(n int) string { return string(rune('0' + n)) }

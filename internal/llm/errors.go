@@ -207,7 +207,7 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 		return seconds(secs)
 	}
 	if t, err := http.ParseTime(v); err == nil {
-		return min(max(t.Sub(now), 0), maxHint)
+		return clampHint(t.Sub(now))
 	}
 	return 0
 }
@@ -228,6 +228,9 @@ func seconds(f float64) time.Duration {
 	}
 	return time.Duration(f * float64(time.Second))
 }
+
+// clampHint keeps a wait between none and maxHint.
+func clampHint(d time.Duration) time.Duration { return min(max(d, 0), maxHint) }
 
 // minKeyFragment is the shortest run of key characters redacted: a
 // provider may echo the key truncated, minus a character, or wrapped in

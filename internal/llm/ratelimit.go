@@ -53,7 +53,7 @@ func parseReset(v string, now time.Time) time.Duration {
 		return 0
 	}
 	if d, err := time.ParseDuration(v); err == nil {
-		return min(max(d, 0), maxHint)
+		return clampHint(d)
 	}
 	f, err := strconv.ParseFloat(v, 64)
 	if err != nil || !(f > 0) {
@@ -63,9 +63,9 @@ func parseReset(v string, now time.Time) time.Duration {
 	case f > 1e15: // past any epoch in milliseconds: a broken header
 		return 0
 	case f > 1e12: // epoch milliseconds
-		return min(max(time.UnixMilli(int64(f)).Sub(now), 0), maxHint)
+		return clampHint(time.UnixMilli(int64(f)).Sub(now))
 	case f > 1e9: // epoch seconds
-		return min(max(time.Unix(int64(f), 0).Sub(now), 0), maxHint)
+		return clampHint(time.Unix(int64(f), 0).Sub(now))
 	}
 	return seconds(f)
 }
