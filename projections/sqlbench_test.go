@@ -225,4 +225,3 @@ func benchSQLReadModels(b *testing.B, seal bool) {
 		}
 	})
 }
-

@@ -61,7 +61,7 @@ member's own for a member).
 	f.StringVar(&q.Status, "status", "", "only documents in these statuses (comma-separated)")
 	f.StringVar(&q.Since, "since", "", "only jobs started at or after (date or RFC 3339 time)")
 	f.StringVar(&q.Until, "until", "", "only jobs started before (date: to its end, or RFC 3339 time)")
-	f.IntVar(&limit, "limit", limit, "at most this many documents (0: all, for --csv and --json)")
+	f.IntVar(&limit, "limit", limit, "at most this many documents (0: all; --csv exports all unless given)")
 	f.BoolVar(&q.All, "all", false, "the documents of every job you may read: your own, your organisations' where your role reads them all, and (auditors and admins) all outside organisations")
 	f.StringVar(&q.OrgID, "org", "", "an organisation's documents (org_id), by your role there")
 	f.BoolVar(&asCSV, "csv", false, "the server's CSV export of the search")
@@ -79,8 +79,17 @@ member's own for a member).
 		}
 		var buf bytes.Buffer
 		if asCSV {
-			if err := searchCSV(cmd, c, q, limit, &buf); err != nil {
+			// An export is of every match unless a limit is asked for;
+			// one that stops short says so, as the table does.
+			if !cmd.Flags().Changed("limit") {
+				limit = 0
+			}
+			more, err := searchCSV(cmd, c, q, limit, &buf)
+			if err != nil {
 				return err
+			}
+			if more {
+				fmt.Fprintf(cmd.ErrOrStderr(), "(more documents match than --limit %d: raise it, or use --limit 0 for all)\n", limit)
 			}
 		} else {
 			docs, next, err := searchAll(cmd, c, q, limit)
@@ -139,8 +148,8 @@ func searchAll(cmd *cobra.Command, c *client.Client, q client.DocumentQuery, lim
 
 // searchCSV writes the export, continuing from the cursor each part ends
 // with (the server streams at most 100,000 rows per request) until limit
-// rows (0: all); the header comes once.
-func searchCSV(cmd *cobra.Command, c *client.Client, q client.DocumentQuery, limit int, w *bytes.Buffer) error {
+// rows (0: all); the header comes once. more: the limit left matches out.
+func searchCSV(cmd *cobra.Command, c *client.Client, q client.DocumentQuery, limit int, w *bytes.Buffer) (more bool, err error) {
 	rows := 0
 	for part := 0; ; part++ {
 		q.Limit = 0
@@ -149,7 +158,7 @@ func searchCSV(cmd *cobra.Command, c *client.Client, q client.DocumentQuery, lim
 		}
 		raw, next, err := c.DocumentsCSV(cmd.Context(), q)
 		if err != nil {
-			return err
+			return false, err
 		}
 		if part > 0 {
 			if i := bytes.IndexByte(raw, '\n'); i >= 0 {
@@ -158,8 +167,11 @@ func searchCSV(cmd *cobra.Command, c *client.Client, q client.DocumentQuery, lim
 		}
 		w.Write(raw)
 		rows += q.Limit
-		if next == "" || (limit > 0 && rows >= limit) {
-			return nil
+		if next == "" {
+			return false, nil
+		}
+		if limit > 0 && rows >= limit {
+			return true, nil
 		}
 		q.Cursor = next
 	}

@@ -236,10 +236,7 @@ func (s *Server) documentsCSV(c *gin.Context, q projections.DocQuery) {
 		q.After, q.Limit = next, min(csvPage, rows)
 		hits, next, err = s.d.Documents.Search(ctx, q)
 		if err != nil {
-			// The answer has begun: the truncated CSV ends without the
-			// trailer's cursor, and the log says why.
-			s.d.Log.Warn("document search export stopped", "err", err)
-			return
+			s.abortStream("document search export", err)
 		}
 	}
 }

@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -239,6 +241,39 @@ func TestDocumentsExportAsCSVContinuingFromTheTrailerCursor(t *testing.T) {
 	}
 	if resp.Trailer.Get(NextCursorTrailer) != "" {
 		t.Fatal("a complete export names a cursor")
+	}
+}
+
+// failingSearch is a read model whose search answers one page that says
+// more follow, then fails (a database gone between pages).
+type failingSearch struct {
+	DocumentSearcher
+	calls atomic.Int32
+}
+
+func (f *failingSearch) Search(ctx context.Context, q projections.DocQuery) ([]projections.DocHit, int64, error) {
+	if f.calls.Add(1) > 1 {
+		return nil, 0, errors.New("database is locked")
+	}
+	hits, _, err := f.DocumentSearcher.Search(ctx, q)
+	return hits, 1, err
+}
+
+// An export that fails after its first page is a failed transfer, not a
+// short CSV that looks whole (and has no cursor to say otherwise).
+func TestDocumentsExportThatFailsMidwayIsNotComplete(t *testing.T) {
+	at := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
+	envs := tagged(t, "job-a", "alice", at, []string{"transport"}, "Railway circular", "Railway timetable")
+	ts := serveReal(t, Deps{Auth: tokenAuth{}, Documents: &failingSearch{DocumentSearcher: searchModel(t, envs...)}, Jobs: jobModel(t, envs...)})
+	defer closeIdle(http.DefaultClient)
+	resp := get(t, ts.URL, "alice", "/api/documents?format=csv&q=railway")
+	defer resp.Body.Close()
+	recs, err := readRecords(resp.Body)
+	if resp.StatusCode != 200 || !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("status %d, records %q, read error %v; want the transfer to fail", resp.StatusCode, recs, err)
+	}
+	if len(recs) != 3 {
+		t.Fatalf("records before the failure: %q, want the header and the first page", recs)
 	}
 }
 

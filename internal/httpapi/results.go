@@ -150,7 +150,7 @@ func (s *Server) resultsCSV(c *gin.Context, job projections.Job) {
 		}
 		rows, total, _, err := s.d.Results.Page(ctx, job.ID, from, csvPage)
 		if err != nil {
-			return // headers are out: the client sees a short file
+			s.abortStream("results export", err)
 		}
 		for _, r := range rows {
 			_ = w.Write(safeCells(exportRow(r, extraCols)))

@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -31,6 +33,7 @@ type generatedRows struct {
 	zeroSeen  int   // calls starting at row 0 (one per pass)
 	ctx       context.Context
 	blockFrom int
+	failFrom  int // > 0: the second pass fails at this row
 }
 
 func (g *generatedRows) Page(_ context.Context, _ string, from, limit int) ([]projections.Result, int, bool, error) {
@@ -39,8 +42,12 @@ func (g *generatedRows) Page(_ context.Context, _ string, from, limit int) ([]pr
 		g.zeroSeen++
 	}
 	block := g.blockFrom > 0 && g.zeroSeen == 2 && from >= g.blockFrom
+	fail := g.failFrom > 0 && g.zeroSeen == 2 && from >= g.failFrom
 	ctx := g.ctx
 	g.mu.Unlock()
+	if fail {
+		return nil, 0, false, errors.New("database is locked")
+	}
 	if block {
 		select {
 		case <-ctx.Done():
@@ -121,6 +128,48 @@ func TestCSVExportStopsWhenClientLeaves(t *testing.T) {
 	// two must stop at the page it was waiting for when the client left.
 	if want := 100000/csvPage + 2; pages > want {
 		t.Fatalf("%d pages read; the export went on after the client left (want at most %d)", pages, want)
+	}
+}
+
+// TestCSVExportThatFailsMidwayIsNotComplete: the read model fails after
+// the first pages of an export have gone out. The client must not get a
+// well-formed short file it would take for the whole job: the transfer
+// fails (the connection is cut before the last chunk).
+func TestCSVExportThatFailsMidwayIsNotComplete(t *testing.T) {
+	job := projections.Job{ID: "csv", OwnerID: "u1", Status: events.StatusCompleted, Total: 2000}
+	g := &generatedRows{total: 2000, failFrom: 2 * csvPage, columns: func(int) map[string]any { return nil }}
+	ts := serveReal(t, Deps{Auth: okAuth{}, Jobs: feedJob{job}, Results: g})
+	defer closeIdle(ts.Client())
+	req, _ := http.NewRequest("GET", ts.URL+"/api/batch/jobs/csv/results?format=csv", nil)
+	req.Header.Set("Authorization", "Bearer x")
+	resp, err := ts.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	recs, err := readRecords(resp.Body)
+	if resp.StatusCode != 200 || !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("status %d, %d records, read error %v; want the transfer to fail", resp.StatusCode, len(recs), err)
+	}
+	if len(recs) != 1+2*csvPage {
+		t.Fatalf("%d records before the failure, want the header and two pages", len(recs))
+	}
+}
+
+// readRecords reads CSV records until the end or an error, returning the
+// records read before it (csv's ReadAll drops them).
+func readRecords(r io.Reader) ([][]string, error) {
+	cr := csv.NewReader(r)
+	var out [][]string
+	for {
+		rec, err := cr.Read()
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			return out, err
+		}
+		out = append(out, rec)
 	}
 }
 

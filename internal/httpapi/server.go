@@ -276,6 +276,9 @@ func fail(c *gin.Context, err error) {
 func (s *Server) recover(c *gin.Context) {
 	defer func() {
 		if r := recover(); r != nil {
+			if r == http.ErrAbortHandler {
+				panic(r) // abortStream: net/http cuts the connection
+			}
 			s.d.Log.Error("panic in handler", "path", c.FullPath(), "panic", fmt.Sprint(r))
 			fail(c, apperr.Wrap(fmt.Errorf("panic: %v", r), "handler"))
 		}

@@ -92,3 +92,13 @@ func (s *Server) writeDeadline(w http.ResponseWriter) {
 		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(s.timeouts.Write))
 	}
 }
+
+// abortStream ends a streamed answer that has begun and cannot be
+// finished (the read model failed between pages): the connection is cut
+// without the last chunk, so the client sees a failed transfer (curl
+// exits 18, Go reads io.ErrUnexpectedEOF) instead of a short export that
+// looks complete. net/http does not log http.ErrAbortHandler; this does.
+func (s *Server) abortStream(what string, err error) {
+	s.d.Log.Warn(what+" stopped before its end; the connection is cut", "err", err)
+	panic(http.ErrAbortHandler)
+}
