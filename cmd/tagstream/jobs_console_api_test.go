@@ -135,9 +135,16 @@ func TestJobNamesSearchFilterSortAndScopes(t *testing.T) {
 	if st, out := e.call("GET", "/api/batch/jobs?sort=status&cursor="+probe, u.token, nil); st != http.StatusBadRequest || out["field"] != "cursor" {
 		t.Fatalf("sort=status with another user's job as cursor: %d %v, want 400 on cursor", st, out)
 	}
-	for _, bad := range []string{"sort=size", "failed=maybe"} {
+	for _, bad := range []string{"sort=size", "failed=maybe", "all=1"} {
 		if st, out := e.call("GET", "/api/batch/jobs?"+bad, u.token, nil); st != http.StatusBadRequest {
 			t.Fatalf("%s: %d %v, want 400", bad, st, out)
+		}
+	}
+	// A yes/no that is neither is refused, naming it, on every read (it
+	// used to mean "no": all=1 read one's own jobs only).
+	for _, bad := range []string{"/api/batch/active?all=1", "/api/analytics/summary?mine=yes", "/api/analytics/summary?all=1"} {
+		if st, out := e.call("GET", bad, u.token, nil); st != http.StatusBadRequest || out["field"] == "" {
+			t.Fatalf("%s: %d %v, want 400 naming the parameter", bad, st, out)
 		}
 	}
 	if got := ids(auditor.token, "all=true&q=quarterly"); len(got) != 2 {

@@ -21,7 +21,17 @@ type AnalyticsReader interface {
 // every read; mine=true the caller's own; org_id=ID an organisation's.
 func (s *Server) analyticsSummary(c *gin.Context) {
 	who := caller(c)
-	scope, err := readScope(c, c.Query("all") == "true" || c.Query("mine") != "true")
+	all, err := boolParam(c, "all")
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	mine, err := boolParam(c, "mine")
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	scope, err := readScope(c, all || !mine)
 	if err != nil {
 		fail(c, err)
 		return

@@ -167,7 +167,12 @@ func (s *Server) documents(c *gin.Context) {
 	if !s.searcher(c) {
 		return
 	}
-	scope, err := readScope(c, c.Query("all") == "true")
+	all, err := boolParam(c, "all")
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	scope, err := readScope(c, all)
 	if err != nil {
 		fail(c, err)
 		return
@@ -256,7 +261,12 @@ func (s *Server) historyStats(c *gin.Context) {
 	if !s.searcher(c) {
 		return
 	}
-	scope, err := readScope(c, c.Query("all") == "true")
+	all, err := boolParam(c, "all")
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	scope, err := readScope(c, all)
 	if err != nil {
 		fail(c, err)
 		return

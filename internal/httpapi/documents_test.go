@@ -209,11 +209,16 @@ func TestDocumentsRefuseBadParametersNamingThem(t *testing.T) {
 		"q=" + strings.Repeat("a", 501):        "q",
 		"format=xml":                           "format",
 		"format=csv&limit=100001":              "limit",
+		"all=1":                                "all",
+		"all=yes":                              "all",
 	} {
 		body := getJSON(t, ts, "alice", "/api/documents?"+query, 400)
 		if body["field"] != field {
 			t.Errorf("%s: %v, want the field %s named", query, body, field)
 		}
+	}
+	if body := getJSON(t, ts, "alice", "/api/history/stats?all=1", 400); body["field"] != "all" {
+		t.Errorf("history stats, all=1: %v, want all named", body)
 	}
 }
 

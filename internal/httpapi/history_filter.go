@@ -21,12 +21,8 @@ func historyFilter(c *gin.Context, f *projections.Filter) error {
 		return err
 	}
 	f.Query = strings.TrimSpace(q)
-	switch c.Query("failed") {
-	case "", "false":
-	case "true":
-		f.Failed = true
-	default:
-		return apperr.Field("failed", "must be true or false")
+	if f.Failed, err = boolParam(c, "failed"); err != nil {
+		return err
 	}
 	f.Sort = c.Query("sort")
 	if !projections.ValidSort(f.Sort) {

@@ -55,7 +55,11 @@ func readable(c *gin.Context, all bool) (orgID string, r *projections.Readable, 
 func (s *Server) listJobs(c *gin.Context, f projections.Filter) (page []projections.Job, more *projections.Cursor, err error) {
 	who := caller(c)
 	f.OwnerID = ""
-	if f.OrgID, f.Readable, err = readable(c, c.Query("all") == "true"); err != nil {
+	all, err := boolParam(c, "all")
+	if err != nil {
+		return nil, nil, err
+	}
+	if f.OrgID, f.Readable, err = readable(c, all); err != nil {
 		return nil, nil, err
 	}
 	limit := f.Limit

@@ -27,3 +27,16 @@ func textParam(c *gin.Context, name string, maxBytes int) (string, error) {
 	}
 	return v, nil
 }
+
+// boolParam reads a yes/no query parameter: absent or "false" is no,
+// "true" yes; anything else ("1", "yes", "maybe") is a 400 naming it
+// rather than a silent no (all=1 used to read only one's own jobs).
+func boolParam(c *gin.Context, name string) (bool, error) {
+	switch c.Query(name) {
+	case "", "false":
+		return false, nil
+	case "true":
+		return true, nil
+	}
+	return false, apperr.Field(name, "must be true or false")
+}
