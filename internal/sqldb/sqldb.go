@@ -8,6 +8,7 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -79,9 +80,23 @@ func OpenSQLiteWith(ctx context.Context, driverName, path string) (*DB, error) {
 	}
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
+		if damaged(err) {
+			return nil, fmt.Errorf("read db: sqlite %s is damaged (%w); it holds only read models, which are rebuilt from the log: move it and its -wal and -shm files aside and start again", path, err)
+		}
 		return nil, fmt.Errorf("read db: sqlite %s: %w", path, err)
 	}
 	return &DB{SQL: db, Dialect: SQLite}, nil
+}
+
+// damaged reports whether err is SQLite's SQLITE_CORRUPT or SQLITE_NOTADB
+// (primary codes 11 and 26; the drivers' errors carry them as Code()).
+func damaged(err error) bool {
+	var coded interface{ Code() int }
+	if !errors.As(err, &coded) {
+		return false
+	}
+	code := coded.Code() & 0xff
+	return code == 11 || code == 26
 }
 
 // Close closes the database.

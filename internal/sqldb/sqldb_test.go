@@ -1,7 +1,11 @@
 package sqldb_test
 
 import (
+	"bytes"
 	"context"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/tagstream/tagstream/internal/sqldb"
@@ -76,5 +80,42 @@ func TestSQLitePathWithURICharacters(t *testing.T) {
 			t.Fatalf("%s: %v (another file was opened)", name, err)
 		}
 		db.Close()
+	}
+}
+
+// A damaged read.db stops serve with an error that says what to do: the
+// file holds only read models, which the log rebuilds.
+func TestDamagedSQLiteSaysHowToRecover(t *testing.T) {
+	ctx := context.Background()
+	notADB := t.TempDir()
+	if err := os.WriteFile(filepath.Join(notADB, "read.db"), bytes.Repeat([]byte("garbage!"), 1024), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	torn := t.TempDir()
+	db, err := sqldb.Open(ctx, "", torn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(ctx, "CREATE TABLE t (a INTEGER)"); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	f, err := os.OpenFile(filepath.Join(torn, "read.db"), os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt(bytes.Repeat([]byte("garbage!"), 125), 100); err != nil { // page 1's b-tree header
+		t.Fatal(err)
+	}
+	f.Close()
+	for name, dir := range map[string]string{"not a database": notADB, "torn first page": torn} {
+		db, err := sqldb.Open(ctx, "", dir)
+		if err == nil {
+			db.Close()
+			t.Fatalf("%s: opened", name)
+		}
+		if !strings.Contains(err.Error(), "rebuilt from the log: move it and its -wal and -shm files aside") {
+			t.Errorf("%s: %v; want how to recover", name, err)
+		}
 	}
 }
