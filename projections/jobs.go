@@ -300,6 +300,18 @@ func (p *JobStatus) List(_ context.Context, f Filter) ([]Job, error) {
 	return f.page(out), nil
 }
 
+// CountByStatus counts the jobs f selects per status (not its cursor or
+// limit), as the SQL model does.
+func (p *JobStatus) CountByStatus(ctx context.Context, f Filter) (map[string]int, error) {
+	f.After, f.Limit = nil, 0
+	jobs, err := p.List(ctx, f)
+	out := map[string]int{}
+	for _, j := range jobs {
+		out[j.Status]++
+	}
+	return out, err
+}
+
 func contains(list []string, s string) bool {
 	for _, x := range list {
 		if x == s {

@@ -5,14 +5,25 @@ import (
 	"encoding/json"
 )
 
-// CountByStatus counts jobs per status, for the jobs gauge.
-func (q *JobQueries) CountByStatus(ctx context.Context) (map[string]int, error) {
-	rows, err := q.rd.DB().Query(ctx, `SELECT status, count(*) FROM `+q.tables().Name("jobs")+` GROUP BY status`)
+// CountByStatus counts the jobs f selects per status (its scope and
+// conditions; not its order, cursor or limit), in SQL: the jobs gauge
+// (every job) and the analytics summary (the caller's scope).
+func (q *JobQueries) CountByStatus(ctx context.Context, f Filter) (map[string]int, error) {
+	out := map[string]int{}
+	f.After, f.Limit = nil, 0
+	if f.Query != "" && !q.namesInSQL() {
+		jobs, err := q.List(ctx, f) // tables of an older release: no name column
+		for _, j := range jobs {
+			out[j.Status]++
+		}
+		return out, err
+	}
+	sel := jobSelect(q.rd.DB().Dialect, f)
+	rows, err := q.rd.DB().Query(ctx, `SELECT status, count(*) FROM `+q.tables().Name("jobs")+sel.whereSQL()+` GROUP BY status`, sel.args...)
 	if err != nil {
 		return nil, readErr(err)
 	}
 	defer rows.Close()
-	out := map[string]int{}
 	for rows.Next() {
 		var st string
 		var n int

@@ -121,12 +121,16 @@ func (s selection) with(c condition) selection {
 	return s
 }
 
-func (s selection) sql() string {
-	q := ""
-	if len(s.where) > 0 {
-		q = ` WHERE ` + strings.Join(s.where, " AND ")
+// whereSQL is s's WHERE clause ("" for none).
+func (s selection) whereSQL() string {
+	if len(s.where) == 0 {
+		return ""
 	}
-	q += ` ORDER BY ` + s.order
+	return ` WHERE ` + strings.Join(s.where, " AND ")
+}
+
+func (s selection) sql() string {
+	q := s.whereSQL() + ` ORDER BY ` + s.order
 	if s.limit > 0 {
 		q += fmt.Sprintf(` LIMIT %d`, s.limit)
 	}

@@ -183,6 +183,17 @@ func TestJobListSQLEqualsReference(t *testing.T) {
 					t.Fatalf("%+v: same ids, other contents", f)
 				}
 			}
+			// The analytics' jobs by status, counted in SQL, are the
+			// list's (a cursor or a limit does not narrow a count).
+			wantCounts := map[string]int{}
+			for _, j := range want {
+				wantCounts[j.Status]++
+			}
+			cf := f
+			cf.Limit, cf.After = 3, &Cursor{Created: base, ID: "job-00000"}
+			if counts, err := q.CountByStatus(ctx, cf); err != nil || !reflect.DeepEqual(counts, wantCounts) {
+				t.Fatalf("%+v: CountByStatus %v (%v), the list counts %v", f, counts, err, wantCounts)
+			}
 			if f.Query != "" && f.Query != "report" {
 				continue // paging does not depend on the condition
 			}

@@ -408,7 +408,7 @@ func (a *app) jobsByStatus() map[string]int {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	counts, err := a.jobs.CountByStatus(ctx)
+	counts, err := a.jobs.CountByStatus(ctx, projections.Filter{})
 	if err != nil {
 		a.log.Warn("jobs gauge", "err", err)
 	}

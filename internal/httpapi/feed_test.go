@@ -30,6 +30,9 @@ func (o feedJob) Get(_ context.Context, id string) (projections.Job, bool, error
 func (o feedJob) List(context.Context, projections.Filter) ([]projections.Job, error) {
 	return []projections.Job{o.job}, nil
 }
+func (o feedJob) CountByStatus(context.Context, projections.Filter) (map[string]int, error) {
+	return map[string]int{o.job.Status: 1}, nil
+}
 
 type feedRow struct{}
 

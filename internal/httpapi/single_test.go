@@ -38,6 +38,9 @@ func (f *singleFake) Get(_ context.Context, id string) (projections.Job, bool, e
 func (f *singleFake) List(context.Context, projections.Filter) ([]projections.Job, error) {
 	return nil, nil
 }
+func (f *singleFake) CountByStatus(context.Context, projections.Filter) (map[string]int, error) {
+	return map[string]int{}, nil
+}
 func (f *singleFake) Tap(snapshot func(uint64), deliver func(events.Envelope) bool) func() {
 	snapshot(1)
 	f.mu.Lock()

@@ -46,6 +46,9 @@ func (oneJob) Get(_ context.Context, id string) (projections.Job, bool, error) {
 	return projections.Job{ID: id, OwnerID: "u1", Status: "processing"}, id == "known", nil
 }
 func (oneJob) List(context.Context, projections.Filter) ([]projections.Job, error) { return nil, nil }
+func (oneJob) CountByStatus(context.Context, projections.Filter) (map[string]int, error) {
+	return map[string]int{}, nil
+}
 
 type freshness struct{ err error }
 
@@ -124,6 +127,9 @@ func (brokenReadDB) Get(context.Context, string) (projections.Job, bool, error) 
 	return projections.Job{}, false, fmt.Errorf("%w: connection refused", projections.ErrReadDB)
 }
 func (brokenReadDB) List(context.Context, projections.Filter) ([]projections.Job, error) {
+	return nil, fmt.Errorf("%w: connection refused", projections.ErrReadDB)
+}
+func (brokenReadDB) CountByStatus(context.Context, projections.Filter) (map[string]int, error) {
 	return nil, fmt.Errorf("%w: connection refused", projections.ErrReadDB)
 }
 
