@@ -222,6 +222,7 @@ func (a *app) open(ctx context.Context) error {
 		Single:       services.NewProcessSingleHandler(starter, a.uploads, a.cfg.MaxFetchBytes),
 		SingleWait:   a.cfg.DocTimeout + 30*time.Second,
 		MaxDocuments: a.cfg.MaxDocuments,
+		ExportRows:   a.cfg.ExportRows,
 		Change:       services.NewChangeJobHandler(a.store),
 		OrgCommands:  orgCommands,
 		OrgDirectory: a.orgs,

@@ -147,33 +147,36 @@ func searchAll(cmd *cobra.Command, c *client.Client, q client.DocumentQuery, lim
 }
 
 // searchCSV writes the export, continuing from the cursor each part ends
-// with (the server streams at most 100,000 rows per request) until limit
-// rows (0: all); the header comes once. more: the limit left matches out.
+// with (the server streams at most TAGSTREAM_EXPORT_ROWS rows per
+// request) until limit rows (0: all); the header comes once. more: the
+// limit left matches out.
 func searchCSV(cmd *cobra.Command, c *client.Client, q client.DocumentQuery, limit int, w *bytes.Buffer) (more bool, err error) {
 	rows := 0
 	for part := 0; ; part++ {
 		q.Limit = 0
 		if limit > 0 {
-			q.Limit = min(100_000, limit-rows)
+			q.Limit = limit - rows
 		}
-		raw, next, err := c.DocumentsCSV(cmd.Context(), q)
+		p, err := c.DocumentsCSV(cmd.Context(), q)
 		if err != nil {
 			return false, err
 		}
+		raw := p.Data
 		if part > 0 {
 			if i := bytes.IndexByte(raw, '\n'); i >= 0 {
 				raw = raw[i+1:]
 			}
 		}
 		w.Write(raw)
-		rows += q.Limit
-		if next == "" {
+		if p.Next == "" {
 			return false, nil
 		}
-		if limit > 0 && rows >= limit {
-			return true, nil
+		// A part that names a cursor stopped at its row bound.
+		rows += p.MaxRows
+		if p.MaxRows < 1 || (limit > 0 && rows >= limit) {
+			return limit > 0, nil
 		}
-		q.Cursor = next
+		q.Cursor = p.Next
 	}
 }
 

@@ -10,10 +10,13 @@ import (
 )
 
 // documents search --csv is an export: without --limit it holds every
-// match, not the table's first 50; with a --limit that leaves matches out
-// it says so on stderr, as the table does.
+// match, not the table's first 50, across as many requests as the
+// server's bound on one (here 25 rows) needs; with a --limit that leaves
+// matches out it says so on stderr, as the table does.
 func TestDocumentsSearchCSVExportsEveryMatch(t *testing.T) {
-	e := startEnv(t, testConfig(t), &fakeTagger{})
+	cfg := testConfig(t)
+	cfg.ExportRows = 25
+	e := startEnv(t, cfg, &fakeTagger{})
 	clientEnv(t)
 	u := e.register("ana@example.com")
 	login(t, e.url, u.email)
@@ -39,19 +42,27 @@ func TestDocumentsSearchCSVExportsEveryMatch(t *testing.T) {
 	}
 	all := filepath.Join(t.TempDir(), "all.csv")
 	r := ok(t, "documents", "search", "--q", "railway", "--csv", "-o", all)
-	if recs := records(all); len(recs) != 61 || recs[0][0] != "job_id" {
+	recs := records(all)
+	if len(recs) != 61 || recs[0][0] != "job_id" {
 		t.Fatalf("export without --limit: %d records, want the header and all 60 documents", len(recs))
+	}
+	rowsSeen := map[string]bool{}
+	for _, r := range recs[1:] {
+		rowsSeen[r[1]] = true
+	}
+	if len(rowsSeen) != 60 {
+		t.Fatalf("the parts repeat or skip documents: %d distinct rows", len(rowsSeen))
 	}
 	if strings.Contains(r.stderr, "more documents match") {
 		t.Fatalf("a complete export says it is not: %s", r.stderr)
 	}
 
 	some := filepath.Join(t.TempDir(), "some.csv")
-	r = ok(t, "documents", "search", "--q", "railway", "--csv", "--limit", "25", "-o", some)
-	if recs := records(some); len(recs) != 26 {
-		t.Fatalf("export with --limit 25: %d records", len(recs))
+	r = ok(t, "documents", "search", "--q", "railway", "--csv", "--limit", "30", "-o", some)
+	if recs := records(some); len(recs) != 31 {
+		t.Fatalf("export with --limit 30: %d records", len(recs))
 	}
-	if !strings.Contains(r.stderr, "more documents match than --limit 25") {
+	if !strings.Contains(r.stderr, "more documents match than --limit 30") {
 		t.Fatalf("an export cut by --limit does not say so: %q", r.stderr)
 	}
 	if r := ok(t, "documents", "search", "--q", "railway"); !strings.Contains(r.stdout, "more documents match") {

@@ -36,6 +36,7 @@ type config struct {
 	AuditorEmails string
 	Registration  string
 	MaxDocuments  int
+	ExportRows    int
 	DocTimeout    time.Duration
 	AckWait       time.Duration
 	ShutdownGrace time.Duration
@@ -98,6 +99,7 @@ func (c *config) settings() []setting {
 		{"auditor-emails", "TAGSTREAM_AUDITOR_EMAILS", "deprecated, grants nothing: use `tagstream admin bootstrap --role auditor` or an invitation", &c.AuditorEmails, ""},
 		{"registration", "TAGSTREAM_REGISTRATION", "who may register: open, invite (an admin's invitation) or closed", &c.Registration, "open"},
 		{"max-documents", "TAGSTREAM_MAX_DOCUMENTS", "documents per job", &c.MaxDocuments, "10000"},
+		{"export-rows", "TAGSTREAM_EXPORT_ROWS", "rows one CSV export of a search streams at most (a longer one continues from its cursor; the CLI follows it)", &c.ExportRows, "100000"},
 		{"retention-interval", "TAGSTREAM_RETENTION_INTERVAL", "how often serve erases organisation jobs past their retention_days (at least 1m)", &c.RetentionInterval, "1h"},
 		{"doc-timeout", "TAGSTREAM_DOC_TIMEOUT", "deadline for one document", &c.DocTimeout, "5m"},
 		{"task-ack-wait", "TAGSTREAM_TASK_ACK_WAIT", "how long a silent worker keeps a task before it is redelivered", &c.AckWait, "60s"},
@@ -210,6 +212,9 @@ func (c *config) validate() error {
 	}
 	if c.MaxDocuments < 1 {
 		return fmt.Errorf("TAGSTREAM_MAX_DOCUMENTS must be positive, got %d", c.MaxDocuments)
+	}
+	if c.ExportRows < 1 {
+		return fmt.Errorf("TAGSTREAM_EXPORT_ROWS must be positive, got %d", c.ExportRows)
 	}
 	if _, err := parseBytes(c.ExtractMemory); err != nil {
 		return fmt.Errorf("TAGSTREAM_EXTRACT_MEMORY %q: %w", c.ExtractMemory, err)

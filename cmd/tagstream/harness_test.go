@@ -50,7 +50,7 @@ type env struct {
 func testConfig(t *testing.T) config {
 	return config{
 		Addr: "127.0.0.1:0", DataDir: t.TempDir(), Workers: 4, LLMBaseURL: "http://127.0.0.1:1/v1",
-		MaxDocuments: 10000, DocTimeout: 30 * time.Second, AckWait: 3 * time.Second, ShutdownGrace: time.Second, LogLevel: "error",
+		MaxDocuments: 10000, ExportRows: 100000, DocTimeout: 30 * time.Second, AckWait: 3 * time.Second, ShutdownGrace: time.Second, LogLevel: "error",
 		AdminEmails: "admin@example.com", AuditorEmails: "auditor@example.com", MaxFetchBytes: 50 << 20,
 		// Every test server and client authenticates, as in production.
 		NatsUser: testNATSAuth.User, NatsPassword: testNATSAuth.Password,

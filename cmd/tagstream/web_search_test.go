@@ -2,6 +2,8 @@ package main
 
 import (
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -12,9 +14,12 @@ import (
 // TestConsoleSearchPage: in a real browser, the search page finds a
 // document by a Hindi word of its title, pages, puts a bad query's
 // message by its field, keeps the search in the address, and downloads
-// the search as CSV.
+// the search as CSV, saying so when the export is as long as one export
+// may be (here 3 rows) and may hold fewer than the matches.
 func TestConsoleSearchPage(t *testing.T) {
-	e := startEnv(t, testConfig(t), &fakeTagger{})
+	cfg := testConfig(t)
+	cfg.ExportRows = 3
+	e := startEnv(t, cfg, &fakeTagger{})
 	u := e.register("alice@example.com")
 	docs := []map[string]any{{"file_path": "b.pdf", "title": "हिंदी रेलवे परिपत्र"}}
 	for i := range 3 {
@@ -67,6 +72,23 @@ func TestConsoleSearchPage(t *testing.T) {
 	csv := string(p.waitDownload("documents.csv", 10*time.Second))
 	if strings.Count(csv, "\n") != 4 || !strings.Contains(csv, "Railway circular A") || strings.Contains(csv, "हिंदी") {
 		t.Fatalf("exported CSV:\n%s", csv)
+	}
+	p.waitFor("the export says it may stop short", `/first 3 documents/.test((document.querySelector("#search-csv-short")||{}).textContent)`,
+		`document.querySelector("#search-csv-out").textContent`, 5*time.Second)
+	if err := os.Remove(filepath.Join(p.downloads, "documents.csv")); err != nil {
+		t.Fatal(err)
+	}
+	eval[string](p, `(() => { location.hash = "#/search/q=" + encodeURIComponent("परिपत्र"); return ""; })()`)
+	p.waitFor("the Hindi search again", `document.querySelectorAll("#search-results tbody tr").length === 1`,
+		`document.querySelector("#view-search").textContent`, 10*time.Second)
+	p.do("export one document", 10*time.Second, chromedp.Click(chromedp.CSS("#search-csv")))
+	if csv := string(p.waitDownload("documents.csv", 10*time.Second)); strings.Count(csv, "\n") != 2 || !strings.Contains(csv, "हिंदी रेलवे परिपत्र") {
+		t.Fatalf("exported CSV:\n%s", csv)
+	}
+	p.waitFor("the new link", `/documents.csv/.test((document.querySelector("#search-csv-link")||{}).textContent)`,
+		`document.querySelector("#search-csv-out").textContent`, 5*time.Second)
+	if eval[bool](p, `!!document.querySelector("#search-csv-short")`) {
+		t.Fatal("a one-document export says it may stop short")
 	}
 	if probs := p.problems(); len(probs) > 0 {
 		t.Fatalf("browser console: %v", probs)

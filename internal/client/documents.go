@@ -79,16 +79,27 @@ func (c *Client) Documents(ctx context.Context, q DocumentQuery) (DocumentPage, 
 // stopped at its row limit says where to continue.
 const NextCursorTrailer = "X-Tagstream-Next-Cursor"
 
-// DocumentsCSV returns a search as CSV, exactly as the server wrote it,
-// and the cursor that continues it ("" when it is complete).
-func (c *Client) DocumentsCSV(ctx context.Context, q DocumentQuery) ([]byte, string, error) {
+// ExportRowsHeader names the header with which a CSV export says how
+// many rows it holds at most.
+const ExportRowsHeader = "X-Tagstream-Export-Rows"
+
+// CSVPart is one request's part of a CSV export.
+type CSVPart struct {
+	Data    []byte // exactly as the server wrote it, header line included
+	Next    string // the cursor that continues the export; "" when it is complete
+	MaxRows int    // the rows this part could hold (ExportRowsHeader)
+}
+
+// DocumentsCSV returns a search as CSV, one part of it per request.
+func (c *Client) DocumentsCSV(ctx context.Context, q DocumentQuery) (CSVPart, error) {
 	v := q.values()
 	v.Set("format", "csv")
 	raw, hdr, err := c.do(ctx, request{method: http.MethodGet, path: "/api/documents", query: v, auth: true})
 	if err != nil {
-		return nil, "", err
+		return CSVPart{}, err
 	}
-	return raw, hdr.Get(NextCursorTrailer), nil
+	n, _ := strconv.Atoi(hdr.Get(ExportRowsHeader))
+	return CSVPart{Data: raw, Next: hdr.Get(NextCursorTrailer), MaxRows: n}, nil
 }
 
 // HistoryStats returns GET /api/history/stats as the server wrote it.

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/csv"
 	"errors"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -37,7 +38,7 @@ var validDocStatus = map[string]bool{projections.DocPending: true, projections.D
 
 // documentQuery reads GET /api/documents' parameters; a bad one is a 400
 // naming it.
-func documentQuery(c *gin.Context, csvExport bool) (projections.DocQuery, error) {
+func documentQuery(c *gin.Context, exportRows int) (projections.DocQuery, error) {
 	q := projections.DocQuery{JobID: c.Query("job_id"), Limit: defaultSearchLimit}
 	var err error
 	if q.Text, err = textParam(c, "q", maxQueryChars); err != nil {
@@ -68,8 +69,10 @@ func documentQuery(c *gin.Context, csvExport bool) (projections.DocQuery, error)
 		return q, apperr.Field("until", "must be after since")
 	}
 	max := projections.MaxSearchLimit
-	if csvExport {
-		max, q.Limit = MaxSearchCSVRows, MaxSearchCSVRows
+	if exportRows > 0 {
+		// An export's limit is how many rows the caller wants: past the
+		// rows one request streams, the trailer's cursor continues it.
+		max, q.Limit = math.MaxInt32, exportRows
 	}
 	if v := c.Query("limit"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -77,6 +80,9 @@ func documentQuery(c *gin.Context, csvExport bool) (projections.DocQuery, error)
 			return q, apperr.Field("limit", "must be between 1 and %d", max)
 		}
 		q.Limit = n
+	}
+	if exportRows > 0 {
+		q.Limit = min(q.Limit, exportRows)
 	}
 	if v := c.Query("cursor"); v != "" {
 		if q.After, err = parseDocCursor(v); err != nil {
@@ -159,7 +165,11 @@ func (s *Server) documents(c *gin.Context) {
 		fail(c, apperr.Field("format", "must be json or csv"))
 		return
 	}
-	q, err := documentQuery(c, format == "csv")
+	exportRows := 0
+	if format == "csv" {
+		exportRows = s.exportRows()
+	}
+	q, err := documentQuery(c, exportRows)
 	if err != nil {
 		fail(c, err)
 		return
@@ -198,6 +208,20 @@ func (s *Server) documents(c *gin.Context) {
 // limit, the cursor that continues it.
 const NextCursorTrailer = "X-Tagstream-Next-Cursor"
 
+// ExportRowsHeader tells, before the rows, how many this export holds at
+// most (its limit): a browser's fetch cannot read trailers, so the
+// console compares the rows it got with it to say when an export may
+// have stopped short of the matches.
+const ExportRowsHeader = "X-Tagstream-Export-Rows"
+
+// exportRows is the rows one CSV export streams at most.
+func (s *Server) exportRows() int {
+	if s.d.ExportRows > 0 {
+		return s.d.ExportRows
+	}
+	return MaxSearchCSVRows
+}
+
 var searchCSVHeader = []string{"job_id", "row_id", "owner_email", "title", "file_path", "status", "tags", "description",
 	"extra", "error", "error_code", "model", "total_tokens", "cost_usd", "duration_ms", "created_at", "finished_at"}
 
@@ -216,6 +240,7 @@ func (s *Server) documentsCSV(c *gin.Context, q projections.DocQuery) {
 	c.Header("Content-Type", "text/csv; charset=utf-8")
 	c.Header("Content-Disposition", `attachment; filename="documents.csv"`)
 	c.Header("Trailer", NextCursorTrailer)
+	c.Header(ExportRowsHeader, strconv.Itoa(rows))
 	c.Status(http.StatusOK)
 	w := csv.NewWriter(c.Writer)
 	s.writeDeadline(c.Writer)

@@ -208,7 +208,7 @@ func TestDocumentsRefuseBadParametersNamingThem(t *testing.T) {
 		"q=" + url.QueryEscape("!!! ?"):        "q",
 		"q=" + strings.Repeat("a", 501):        "q",
 		"format=xml":                           "format",
-		"format=csv&limit=100001":              "limit",
+		"format=csv&limit=0":                   "limit",
 		"all=1":                                "all",
 		"all=yes":                              "all",
 	} {
@@ -246,6 +246,40 @@ func TestDocumentsExportAsCSVContinuingFromTheTrailerCursor(t *testing.T) {
 	}
 	if resp.Trailer.Get(NextCursorTrailer) != "" {
 		t.Fatal("a complete export names a cursor")
+	}
+}
+
+// One request streams at most ExportRows rows, says so before them (a
+// browser cannot read the trailer), and a larger limit is how many the
+// caller wants in all: the part stops at the bound with the cursor.
+func TestDocumentsExportIsBoundPerRequest(t *testing.T) {
+	at := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
+	envs := tagged(t, "job-a", "alice", at, []string{"transport"}, "Railway one", "Railway two", "Railway three")
+	ts := serveReal(t, Deps{Auth: tokenAuth{}, Documents: searchModel(t, envs...), Jobs: jobModel(t, envs...), ExportRows: 2})
+	defer closeIdle(http.DefaultClient)
+	for _, c := range []struct {
+		query     string
+		rows      int
+		header    string
+		continues bool
+	}{
+		{"", 2, "2", true},
+		{"&limit=5", 2, "2", true},
+		{"&limit=1", 1, "1", true},
+		{"&limit=3", 2, "2", true},
+	} {
+		resp := get(t, ts.URL, "alice", "/api/documents?format=csv&q=railway"+c.query)
+		recs, err := readRecords(resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != 200 || len(recs) != 1+c.rows {
+			t.Fatalf("%s: %d, %d records, %v; want %d rows", c.query, resp.StatusCode, len(recs), err, c.rows)
+		}
+		if got := resp.Header.Get(ExportRowsHeader); got != c.header {
+			t.Errorf("%s: %s %q, want %q", c.query, ExportRowsHeader, got, c.header)
+		}
+		if (resp.Trailer.Get(NextCursorTrailer) != "") != c.continues {
+			t.Errorf("%s: trailer cursor %q", c.query, resp.Trailer.Get(NextCursorTrailer))
+		}
 	}
 }
 

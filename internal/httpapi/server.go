@@ -86,6 +86,9 @@ type Deps struct {
 	Jobs       JobReader
 	Analytics  AnalyticsReader
 	Documents  DocumentSearcher // GET /api/documents, /api/history/stats; nil: 503
+	// ExportRows bounds the rows one CSV export of a search streams
+	// (TAGSTREAM_EXPORT_ROWS); 0: MaxSearchCSVRows.
+	ExportRows int
 	Results    ResultReader
 	Events     EventReader
 	Freshness  Freshness

@@ -94,8 +94,30 @@ async function exportCSV() {
     const url = URL.createObjectURL(blob);
     const a = h("a", { href: url, download: "documents.csv", id: "search-csv-link" }, `Download documents.csv (${blob.size} bytes)`);
     out.append(a);
+    // One export holds at most the server's bound of rows; the rest
+    // would follow from a cursor the browser cannot read (an HTTP
+    // trailer), so a full export says that it may stop short.
+    const bound = parseInt(res.headers.get("X-Tagstream-Export-Rows") || "0", 10);
+    const rows = csvRecords(await blob.text()) - 1;
+    if (bound > 0 && rows >= bound) {
+      out.append(h("br"), h("span", { id: "search-csv-short", class: "notice", role: "status" },
+        `This export holds the first ${bound.toLocaleString()} documents, the most one export holds; more may match. ` +
+        "Narrow the search (dates, tag, status), or run tagstream documents search --csv, which exports them all."));
+    }
     a.click();
   } catch (err) { showError(err, $("#search-form")); }
+}
+
+// csvRecords counts the records of CSV text: line ends outside quotes
+// (a doubled quote inside a field toggles twice).
+function csvRecords(text) {
+  let n = 0, quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 34) quoted = !quoted;
+    else if (c === 10 && !quoted) n++;
+  }
+  return text.length > 0 && text.charCodeAt(text.length - 1) !== 10 ? n + 1 : n;
 }
 
 // showSearch shows the page for the search in the address (after
