@@ -34,6 +34,12 @@ func startProcess(t *testing.T, role, dataDir string, env ...string) *child {
 	addr := freeAddr(t)
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$", "--", role)
 	cmd.Env = append(os.Environ(), "TAGSTREAM_HELPER_PROCESS=1", "TAGSTREAM_ADDR="+addr, "TAGSTREAM_DATA_DIR="+dataDir)
+	if role == "worker" {
+		// A worker serves /api/health there once its workers run: the
+		// test waits for it as for serve, so a worker slow to start on a
+		// loaded machine is not a worker that took no part.
+		cmd.Env = append(cmd.Env, "TAGSTREAM_METRICS_ADDR="+addr)
+	}
 	cmd.Env = append(cmd.Env, env...)
 	c := &child{cmd: cmd, url: "http://" + addr, logs: &bytes.Buffer{}, mu: &sync.Mutex{}}
 	stderr, _ := cmd.StderrPipe()
@@ -50,16 +56,23 @@ func startProcess(t *testing.T, role, dataDir string, env ...string) *child {
 		}
 	}()
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	if role != "serve" {
-		return c
+	if role == "serve" {
+		c.waitHealthy(t, role)
 	}
+	return c
+}
+
+// waitHealthy waits until the child answers /api/health with 200, and
+// fails the test when it gives up or takes over 45 s.
+func (c *child) waitHealthy(t *testing.T, role string) {
+	t.Helper()
 	deadline := time.Now().Add(45 * time.Second)
 	for {
 		resp, err := http.Get(c.url + "/api/health")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
-				return c
+				return
 			}
 		}
 		// run() prints "tagstream: <error>" when the process gives up.
@@ -183,6 +196,9 @@ func TestClusterSurvivesLeaderLossAndWorkerKill(t *testing.T) {
 	copyKeys(t, filepath.Join(dir1, "keys"), filepath.Join(dir2, "keys"))
 	api2 := startProcess(t, "serve", dir2, envVars...)
 	workers := []*child{startProcess(t, "worker", t.TempDir(), envVars...), startProcess(t, "worker", t.TempDir(), envVars...)}
+	for _, w := range workers {
+		w.waitHealthy(t, "worker")
+	}
 
 	// Every stream (events, tasks, KV buckets) is replicated three times.
 	nc, err := nats.Connect(cl.URL(), nats.MaxReconnects(-1))

@@ -17,7 +17,7 @@ func TestParseBytes(t *testing.T) {
 }
 
 func TestExtractMemoryIsValidatedAtStartup(t *testing.T) {
-	c := config{Workers: 8, MaxDocuments: 10, ExtractMemory: "lots"}
+	c := config{Workers: 8, MaxDocuments: 10, ExportRows: 10, ExtractMemory: "lots"}
 	if err := c.validate(); err == nil {
 		t.Fatal("TAGSTREAM_EXTRACT_MEMORY=lots accepted")
 	}
