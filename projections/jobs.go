@@ -305,11 +305,16 @@ func (p *JobStatus) List(_ context.Context, f Filter) ([]Job, error) {
 func (p *JobStatus) CountByStatus(ctx context.Context, f Filter) (map[string]int, error) {
 	f.After, f.Limit = nil, 0
 	jobs, err := p.List(ctx, f)
+	return countStatuses(jobs), err
+}
+
+// countStatuses is how many of jobs are in each status.
+func countStatuses(jobs []Job) map[string]int {
 	out := map[string]int{}
 	for _, j := range jobs {
 		out[j.Status]++
 	}
-	return out, err
+	return out
 }
 
 func contains(list []string, s string) bool {

@@ -9,14 +9,10 @@ import (
 // conditions; not its order, cursor or limit), in SQL: the jobs gauge
 // (every job) and the analytics summary (the caller's scope).
 func (q *JobQueries) CountByStatus(ctx context.Context, f Filter) (map[string]int, error) {
-	out := map[string]int{}
 	f.After, f.Limit = nil, 0
 	if f.Query != "" && !q.namesInSQL() {
 		jobs, err := q.List(ctx, f) // tables of an older release: no name column
-		for _, j := range jobs {
-			out[j.Status]++
-		}
-		return out, err
+		return countStatuses(jobs), err
 	}
 	sel := jobSelect(q.rd.DB().Dialect, f)
 	rows, err := q.rd.DB().Query(ctx, `SELECT status, count(*) FROM `+q.tables().Name("jobs")+sel.whereSQL()+` GROUP BY status`, sel.args...)
@@ -24,6 +20,7 @@ func (q *JobQueries) CountByStatus(ctx context.Context, f Filter) (map[string]in
 		return nil, readErr(err)
 	}
 	defer rows.Close()
+	out := map[string]int{}
 	for rows.Next() {
 		var st string
 		var n int

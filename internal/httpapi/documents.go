@@ -177,12 +177,7 @@ func (s *Server) documents(c *gin.Context) {
 	if !s.searcher(c) {
 		return
 	}
-	all, err := boolParam(c, "all")
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	scope, err := readScope(c, all)
+	scope, err := queryScope(c)
 	if err != nil {
 		fail(c, err)
 		return
@@ -286,12 +281,7 @@ func (s *Server) historyStats(c *gin.Context) {
 	if !s.searcher(c) {
 		return
 	}
-	all, err := boolParam(c, "all")
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	scope, err := readScope(c, all)
+	scope, err := queryScope(c)
 	if err != nil {
 		fail(c, err)
 		return

@@ -19,6 +19,16 @@ func readScope(c *gin.Context, all bool) (projections.Scope, error) {
 	return projections.Scope{OrgID: orgID, Readable: r}, nil
 }
 
+// queryScope is readScope with all= as the request gives it (true or
+// false; anything else is a 400 naming it).
+func queryScope(c *gin.Context) (projections.Scope, error) {
+	all, err := boolParam(c, "all")
+	if err != nil {
+		return projections.Scope{}, err
+	}
+	return readScope(c, all)
+}
+
 // keepReadable is a second guard behind the SQL scope: every hit passes
 // the one access policy (services.JobAccess) by the owner and
 // organisation it carries. It drops nothing while scope and policy agree.

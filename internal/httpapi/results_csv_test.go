@@ -139,13 +139,8 @@ func TestCSVExportThatFailsMidwayIsNotComplete(t *testing.T) {
 	job := projections.Job{ID: "csv", OwnerID: "u1", Status: events.StatusCompleted, Total: 2000}
 	g := &generatedRows{total: 2000, failFrom: 2 * csvPage, columns: func(int) map[string]any { return nil }}
 	ts := serveReal(t, Deps{Auth: okAuth{}, Jobs: feedJob{job}, Results: g})
-	defer closeIdle(ts.Client())
-	req, _ := http.NewRequest("GET", ts.URL+"/api/batch/jobs/csv/results?format=csv", nil)
-	req.Header.Set("Authorization", "Bearer x")
-	resp, err := ts.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	defer closeIdle(http.DefaultClient)
+	resp := get(t, ts.URL, "x", "/api/batch/jobs/csv/results?format=csv")
 	defer resp.Body.Close()
 	recs, err := readRecords(resp.Body)
 	if resp.StatusCode != 200 || !errors.Is(err, io.ErrUnexpectedEOF) {
