@@ -224,10 +224,10 @@ func (r *SearchReader) searchSQL(q DocQuery) (searchPlan, error) {
 		add("d.status IN ("+placeholders(len(q.Statuses))+")", anys(q.Statuses)...)
 	}
 	if !q.Since.IsZero() {
-		add("d.created_at >= ?", q.Since.UnixNano())
+		add("d.created_at >= ?", boundNanos(q.Since))
 	}
 	if !q.Until.IsZero() {
-		add("d.created_at < ?", q.Until.UnixNano())
+		add("d.created_at < ?", boundNanos(q.Until))
 	}
 	where, args = append(where, rest...), append(args, rargs...)
 	var after []string

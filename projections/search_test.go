@@ -198,6 +198,15 @@ func TestSearchFiltersByTagJobStatusAndTime(t *testing.T) {
 			{"status", projections.DocQuery{Statuses: []string{"success"}, Owner: "alice"}, []string{"हिंदी रेलवे परिपत्र", "Railway circular 2024"}},
 			{"since", projections.DocQuery{Since: day1.Add(30 * time.Minute)}, []string{"Railway timetable"}},
 			{"until", projections.DocQuery{Until: day1.Add(30 * time.Minute), Text: "railway"}, []string{"Railway circular 2024"}},
+			// Bounds past what nanoseconds hold (1677-2262) are no bound.
+			{"until the year 9999", projections.DocQuery{Until: time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC), Text: "railway"},
+				[]string{"Railway timetable", "Railway circular 2024"}},
+			{"until the year 3000", projections.DocQuery{Until: time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC), Text: "railway"},
+				[]string{"Railway timetable", "Railway circular 2024"}},
+			{"since the year 1000", projections.DocQuery{Since: time.Date(1000, 1, 1, 0, 0, 0, 0, time.UTC), Text: "railway"},
+				[]string{"Railway timetable", "Railway circular 2024"}},
+			{"since the year 9999", projections.DocQuery{Since: time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)}, nil},
+			{"until the year 1000", projections.DocQuery{Until: time.Date(1000, 1, 1, 0, 0, 0, 0, time.UTC)}, nil},
 		}
 		for _, c := range cases {
 			if got := titles(s.search(c.q)); !equalStrings(got, c.want) {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -254,6 +255,23 @@ func insertDocs(ctx context.Context, tx *sqldb.Tx, t Tables, jobID string, docs 
 }
 
 func nanos(t time.Time) int64 { return t.UnixNano() }
+
+// Times stored as nanoseconds span 1677-09-21 to 2262-04-11; UnixNano
+// is undefined outside, and a bound such as until=9999-12-31 (a common
+// "no end") overflowed into one that matched nothing. A bound past
+// either end saturates, which matches everything stored on that side.
+var minNanos, maxNanos = time.Unix(0, math.MinInt64), time.Unix(0, math.MaxInt64)
+
+// boundNanos is t as a query bound on a nanosecond column.
+func boundNanos(t time.Time) int64 {
+	switch {
+	case t.Before(minNanos):
+		return math.MinInt64
+	case t.After(maxNanos):
+		return math.MaxInt64
+	}
+	return t.UnixNano()
+}
 
 func nullNanos(t *time.Time) any {
 	if t == nil {
