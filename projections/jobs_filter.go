@@ -5,6 +5,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/text/unicode/norm"
+
 	"github.com/tagstream/tagstream/events"
 )
 
@@ -89,9 +91,11 @@ func (f Filter) precedes(a, b Cursor) bool {
 	return a.Created.After(b.Created) || a.Created.Equal(b.Created) && a.ID > b.ID
 }
 
-// Lower is the case-folded form Query and names are compared in (Go's,
-// so SQLite's ASCII-only lower() never decides).
-func Lower(s string) string { return strings.ToLower(s) }
+// Lower is the form Query and names are compared in: NFC, then Go's
+// case folding (so SQLite's ASCII-only lower() never decides). NFC as in
+// search (searchWords): a name typed with a precomposed nukta letter (ज़,
+// U+095B) and a query typed as ज + ़ are the same word to the user.
+func Lower(s string) string { return strings.ToLower(norm.NFC.String(s)) }
 
 // matches reports whether j passes f's conditions (not its page).
 func (f Filter) matches(j Job) bool {

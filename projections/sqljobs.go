@@ -33,8 +33,9 @@ func (JobStatusModel) Name() string { return JobStatusName }
 
 // Version implements SQLModel. 2: jobs carry org_id (organisations).
 // 3: jobs carry their erasure and legal hold. 4: jobs carry their name
-// case-folded (name_lc), so the history's q filters in SQL.
-func (JobStatusModel) Version() int { return 4 }
+// case-folded (name_lc), so the history's q filters in SQL. 5: name_lc
+// in NFC (Lower), so q finds a name whatever form its letters were typed in.
+func (JobStatusModel) Version() int { return 5 }
 
 // Create implements SQLModel.
 func (JobStatusModel) Create(ctx context.Context, tx *sqldb.Tx, t Tables) error {

@@ -259,3 +259,57 @@ func TestJobListPagesStayStableWhileJobsArrive(t *testing.T) {
 	})
 }
 func (r *SQLRunner) jobQueries() *JobQueries { return NewJobQueries(r) }
+
+// A job name and a q typed in different Unicode forms of the same
+// letters (a precomposed nukta letter or a decomposed one, é as one code
+// point or e and an accent) find each other, as in document search.
+func TestJobHistoryQueryIgnoresUnicodeForm(t *testing.T) {
+	base := time.Date(2026, 1, 5, 8, 0, 0, 0, time.UTC)
+	var envs []events.Envelope
+	for i, name := range []string{"\u095Bरूरी circular", "दस्तावेज़ जांच", "Re\u0301sume\u0301 notes", "Résumé draft", "other"} {
+		env, err := events.New(fmt.Sprintf("job-%05d", i), events.User("u1", "u1@example.com"),
+			events.JobStarted{Total: 1, Config: events.JobConfig{Model: "m1", NumTags: 3, Name: name}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		env.Time = base.Add(time.Duration(i) * time.Second)
+		envs = append(envs, env)
+	}
+	log := logOf(t, envs...)
+	cases := []struct {
+		q    string
+		want []string // newest first
+	}{
+		{"\u091c\u093cरूरी", []string{"job-00000"}},    // ज + ़ finds ज़ (U+095B)
+		{"दस्तावे\u095B", []string{"job-00001"}},       // U+095B finds ज + ़
+		{"résumé", []string{"job-00003", "job-00002"}}, // precomposed finds decomposed
+		{"RE\u0301SUME\u0301", []string{"job-00003", "job-00002"}},
+	}
+	ref := NewJobStatus()
+	for _, env := range log {
+		if err := ref.Apply(env); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stores(t, func(t *testing.T, open func() *sqldb.DB) {
+		ctx := context.Background()
+		r := NewSQLRunner(open(), log, JobStatusModel{})
+		if err := r.Open(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.CatchUp(ctx); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range cases {
+			for name, l := range map[string]jobLister{"SQL": NewJobQueries(r), "memory": ref} {
+				got, err := l.List(ctx, Filter{Query: c.q})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !reflect.DeepEqual(ids(got), c.want) {
+					t.Errorf("%s: q=%+q: got %v, want %v", name, c.q, ids(got), c.want)
+				}
+			}
+		}
+	})
+}
