@@ -160,9 +160,9 @@ func (s *Server) searcher(c *gin.Context) bool {
 // documents is GET /api/documents: a search over the caller's documents,
 // newest first, one page per request (or all of it as CSV).
 func (s *Server) documents(c *gin.Context) {
-	format := c.DefaultQuery("format", "json")
-	if format != "json" && format != "csv" {
-		fail(c, apperr.Field("format", "must be json or csv"))
+	format, err := formatParam(c, "json", "csv")
+	if err != nil {
+		fail(c, err)
 		return
 	}
 	exportRows := 0

@@ -98,7 +98,12 @@ func (s *Server) columnRules(c *gin.Context) {
 
 // template serves a CSV template; ?format=json describes its columns.
 func (s *Server) template(c *gin.Context) {
-	if c.Query("format") == "json" {
+	format, err := formatParam(c, "csv", "json")
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	if format == "json" {
 		cols := make([]gin.H, len(templateColumns))
 		for i, col := range templateColumns {
 			cols[i] = gin.H{"name": col.Name, "required": col.Required == "yes", "description": col.Description}

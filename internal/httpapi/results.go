@@ -59,7 +59,23 @@ func (s *Server) results(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	switch c.Query("format") {
+	format, err := formatParam(c, "json", "csv", "xlsx")
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	if format != "json" {
+		// A file holds the whole job: a page's cursor or limit would be
+		// silently ignored, and a client asking for three rows would get
+		// them all.
+		for _, p := range []string{"cursor", "limit"} {
+			if c.Query(p) != "" {
+				fail(c, apperr.Field(p, "pages the JSON results; a %s export holds every row of the job", format))
+				return
+			}
+		}
+	}
+	switch format {
 	case "csv":
 		s.resultsCSV(c, job)
 		return

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -39,4 +40,19 @@ func boolParam(c *gin.Context, name string) (bool, error) {
 		return true, nil
 	}
 	return false, apperr.Field(name, "must be true or false")
+}
+
+// formatParam reads format=: absent or empty is the first of formats,
+// anything else must be one of them. An unknown format is a 400 naming
+// it, not the default served as if asked for (results?format=xml used
+// to answer JSON).
+func formatParam(c *gin.Context, formats ...string) (string, error) {
+	v := c.Query("format")
+	if v == "" {
+		return formats[0], nil
+	}
+	if slices.Contains(formats, v) {
+		return v, nil
+	}
+	return "", apperr.Field("format", "must be %s", strings.Join(formats, ", "))
 }
