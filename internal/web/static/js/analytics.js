@@ -152,6 +152,7 @@ export async function showAnalytics() {
   const head = h("section", { class: "card" }, h("h2", {}, "Document success rate"),
     h("p", { class: `big ${r !== null && r < 90 ? "bad" : "ok"}` }, r === null ? "–" : `${r.toFixed(1)}%`),
     typeof sum.documents === "number" ? h("p", {}, `${sum.documents} documents processed`) : null,
+    h("p", { class: "hint" }, "Each attempt counts: a retried document is counted again, unlike in a job's status."),
     sum.scope ? h("p", { class: "hint" }, `Scope: ${sum.scope}`) : null);
   const grid = h("div", { class: "charts" },
     head,
