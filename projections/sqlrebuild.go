@@ -118,7 +118,7 @@ func (r *SQLRunner) Rebuild(ctx context.Context, name string, progress func(Prog
 			}
 		}
 	}
-	late, err := dropLateIndexes(ctx, r.db, mr.m, b.t)
+	late, err := dropLateIndexes(ctx, b.conn, mr.m, b.t)
 	if err != nil {
 		return err
 	}
@@ -142,7 +142,7 @@ func (r *SQLRunner) Rebuild(ctx context.Context, name string, progress func(Prog
 	if len(late) > 0 || later {
 		// Built once over the loaded rows, not kept up row by row; then
 		// the events that came meanwhile, before the runner is paused.
-		if err := createIndexes(ctx, r.db, late); err != nil {
+		if err := createIndexes(ctx, b.conn, late); err != nil {
 			return err
 		}
 		if err := near(); err != nil {
@@ -233,7 +233,12 @@ type lateIndexer interface {
 // dropLateIndexes drops a new generation's late indexes and returns the
 // statements that make them again, as the database holds them. A rebuild
 // that stops before the switch leaves a generation that never serves.
-func dropLateIndexes(ctx context.Context, db *sqldb.DB, m SQLModel, t Tables) ([]string, error) {
+//
+// Both run on the builder's own connection: SQLite checks CREATE INDEX's
+// "already exists" against the connection's cached schema, and a pool
+// connection that read the schema before the drop and sat idle since
+// (serve's readers and live runner leave such ones) failed the rebuild.
+func dropLateIndexes(ctx context.Context, db *sqldb.Conn, m SQLModel, t Tables) ([]string, error) {
 	li, ok := m.(lateIndexer)
 	if !ok {
 		return nil, nil
@@ -241,7 +246,7 @@ func dropLateIndexes(ctx context.Context, db *sqldb.DB, m SQLModel, t Tables) ([
 	var out []string
 	for _, name := range li.LateIndexes(t) {
 		q := `SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?`
-		if db.Dialect == sqldb.Postgres {
+		if db.Dialect() == sqldb.Postgres {
 			q = `SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema() AND indexname = ?`
 		}
 		var def string
@@ -263,7 +268,7 @@ func dropLateIndexes(ctx context.Context, db *sqldb.DB, m SQLModel, t Tables) ([
 // createIndexes runs the statements of dropLateIndexes, each in its own
 // transaction: on SQLite one holds the file's write lock, and the live
 // runner's next commit waits for one index, not for all of them.
-func createIndexes(ctx context.Context, db *sqldb.DB, defs []string) error {
+func createIndexes(ctx context.Context, db *sqldb.Conn, defs []string) error {
 	for _, def := range defs {
 		if _, err := db.Exec(ctx, def); err != nil {
 			return fmt.Errorf("read db: %s: %w", def, err)

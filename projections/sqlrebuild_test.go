@@ -3,6 +3,7 @@ package projections
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -111,6 +112,55 @@ func TestRebuildMakesTheLateIndexes(t *testing.T) {
 			if after := indexNames(t, r.DB(), tablesFor(m.Name(), 2).Prefix); fmt.Sprint(after) != fmt.Sprint(before) {
 				t.Fatalf("%s: rebuilt with indexes %v, generation 1 had %v", m.Name(), after, before)
 			}
+		}
+	})
+}
+
+// A connection of the pool that read the schema while the new
+// generation's late indexes still existed, and sat idle while the
+// rebuild dropped them, must not be where they are made again: SQLite
+// checks "already exists" against a connection's cached schema, and the
+// rebuild failed with "index ... already exists" when serve's readers
+// and live runner had left such a connection in the pool.
+func TestRebuildMakesLateIndexesWhateverThePoolCached(t *testing.T) {
+	log := busyLog(t, 8)
+	stores(t, func(t *testing.T, open func() *sqldb.DB) {
+		ctx := context.Background()
+		r := NewSQLRunner(open(), log, JobStatusModel{})
+		if err := r.Open(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.CatchUp(ctx); err != nil {
+			t.Fatal(err)
+		}
+		var held *sql.Conn
+		progress := func(p Progress) {
+			switch {
+			case held == nil && p.Phase == PhaseLoading:
+				// Generation 2 exists with its indexes, not yet dropped:
+				// a connection reads the schema and is held aside.
+				c, err := r.DB().SQL.Conn(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var n int
+				if err := c.QueryRowContext(ctx, `SELECT count(*) FROM `+tablesFor(JobStatusName, 2).Name("jobs")).Scan(&n); err != nil {
+					t.Fatal(err)
+				}
+				held = c
+			case held != nil && p.Phase == PhaseIndexing:
+				held.Close() // back to the pool, the next one it hands out
+			}
+		}
+		if err := r.Rebuild(ctx, JobStatusName, progress); err != nil {
+			t.Fatal(err)
+		}
+		if held == nil {
+			t.Fatal("the rebuild reported no loading phase")
+		}
+		before := indexNames(t, r.DB(), tablesFor(JobStatusName, 1).Prefix)
+		if after := indexNames(t, r.DB(), tablesFor(JobStatusName, 2).Prefix); fmt.Sprint(after) != fmt.Sprint(before) {
+			t.Fatalf("rebuilt with indexes %v, generation 1 had %v", after, before)
 		}
 	})
 }

@@ -252,6 +252,11 @@ func (c *Conn) Exec(ctx context.Context, q string, args ...any) (sql.Result, err
 	return c.conn.ExecContext(ctx, c.db.Rebind(q), storable(args)...)
 }
 
+// QueryRow runs a query on the connection outside any transaction.
+func (c *Conn) QueryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	return c.conn.QueryRowContext(ctx, c.db.Rebind(q), storable(args)...)
+}
+
 // Dialect is the dialect of the database the connection is to.
 func (c *Conn) Dialect() Dialect { return c.db.Dialect }
 
