@@ -92,22 +92,35 @@ func tablesFor(name string, gen int) Tables {
 // longer the history, a cost every restart after a rebuild paid before
 // answering. A process that served a retired generation has long moved to
 // the new one (a runner reloads at its first batch after a switch).
+//
+// It drops the generations of rebuilds that stopped before their switch
+// too (the command interrupted, the process killed, an error), which
+// would otherwise stay as large as the history for ever: on SQLite every
+// one this runner is not building (the read database is this process's
+// alone), on PostgreSQL, which other processes share and rebuild in,
+// those whose builder has not committed for abandonAfter.
 func (r *SQLRunner) DropRetired(ctx context.Context) error {
 	db := r.db
-	rows, err := db.Query(ctx, `SELECT name, generation FROM projection_checkpoints WHERE state = ?`, stateRetired)
+	rows, err := db.Query(ctx, `SELECT name, generation, state, updated FROM projection_checkpoints
+		WHERE state = ? OR (state = ? AND serving = 0)`, stateRetired, StateRebuilding)
 	if err != nil {
 		return fmt.Errorf("read db: retired generations: %w", err)
 	}
 	type gen struct {
-		name string
-		gen  int
+		name, state string
+		gen         int
 	}
 	var retired []gen
 	for rows.Next() {
 		var g gen
-		if err := rows.Scan(&g.name, &g.gen); err != nil {
+		var updated int64
+		if err := rows.Scan(&g.name, &g.gen, &g.state, &updated); err != nil {
 			rows.Close()
 			return err
+		}
+		if g.state == StateRebuilding && (r.building(g.name) ||
+			db.Dialect == sqldb.Postgres && time.Since(time.Unix(0, updated)) < abandonAfter) {
+			continue
 		}
 		retired = append(retired, g)
 	}
@@ -132,12 +145,32 @@ func (r *SQLRunner) DropRetired(ctx context.Context) error {
 				return fmt.Errorf("read db: drop %s: %w", tb, err)
 			}
 		}
-		if _, err := db.Exec(ctx, `DELETE FROM projection_checkpoints WHERE name = ? AND generation = ? AND state = ?`,
-			g.name, g.gen, stateRetired); err != nil {
+		if _, err := db.Exec(ctx, `DELETE FROM projection_checkpoints WHERE name = ? AND generation = ? AND state = ? AND serving = 0`,
+			g.name, g.gen, g.state); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// abandonAfter is how long a PostgreSQL generation being built may go
+// without a commit before DropRetired takes it for abandoned: a builder
+// commits every batch, and its longest silence, making an index over the
+// loaded rows, is minutes even for tens of millions of documents.
+const abandonAfter = time.Hour
+
+// building reports whether this runner is rebuilding the model (set
+// before its new generation is created, so a generation DropRetired
+// lists while it is set may be that one).
+func (r *SQLRunner) building(model string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, mr := range r.models {
+		if mr.m.Name() == model {
+			return mr.rebuild != nil
+		}
+	}
+	return false
 }
 
 // dropChunk is how many rows one transaction of emptyTable deletes.

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/tagstream/tagstream/events"
 	"github.com/tagstream/tagstream/events/memstore"
@@ -464,6 +465,89 @@ func TestSQLRunnersSharingADatabaseApplyEachEventOnce(t *testing.T) {
 			if err := <-errs; err != nil && !errors.Is(err, context.Canceled) {
 				t.Fatal(err)
 			}
+		}
+	})
+}
+
+// A rebuild that stops before its switch (the command interrupted, the
+// process killed) leaves a generation as large as the history; DropRetired
+// drops it with the retired ones, but never one being built: on SQLite
+// any this runner is not building, on PostgreSQL (shared, rebuilt in by
+// other processes) only one whose builder has not committed for an hour.
+func TestDropRetiredDropsAbandonedRebuilds(t *testing.T) {
+	log := busyLog(t, 9)
+	stores(t, func(t *testing.T, open func() *sqldb.DB) {
+		ctx := context.Background()
+		r := NewSQLRunner(open(), log, JobStatusModel{})
+		if err := r.Open(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.CatchUp(ctx); err != nil {
+			t.Fatal(err)
+		}
+		tablesOf := func(gen int) []string {
+			tables, err := listTables(ctx, r.DB())
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out []string
+			for _, tb := range tables {
+				if strings.HasPrefix(tb, tablesFor(JobStatusName, gen).Prefix) {
+					out = append(out, tb)
+				}
+			}
+			return out
+		}
+		// Generation 2: a rebuild stopped while loading.
+		stop, cancel := context.WithCancel(ctx)
+		if err := r.Rebuild(stop, JobStatusName, func(Progress) { cancel() }); err == nil {
+			t.Fatal("a cancelled rebuild switched")
+		}
+		if len(tablesOf(2)) == 0 {
+			t.Fatal("the stopped rebuild left no generation: the test shows nothing")
+		}
+		// Generation 3 is built while DropRetired runs: it is kept.
+		dropped := false
+		if err := r.Rebuild(ctx, JobStatusName, func(p Progress) {
+			if !dropped && p.Phase == PhaseLoading {
+				dropped = true
+				if err := r.DropRetired(ctx); err != nil {
+					t.Error(err)
+				}
+			}
+		}); err != nil {
+			t.Fatalf("DropRetired during a rebuild: %v", err)
+		}
+		if g := r.Status()[0].Generation; g != 3 {
+			t.Fatalf("serving generation %d, want 3", g)
+		}
+		if err := r.DropRetired(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if kept := tablesOf(1); len(kept) > 0 {
+			t.Fatalf("retired generation kept: %v", kept)
+		}
+		if r.DB().Dialect == sqldb.Postgres {
+			if len(tablesOf(2)) == 0 {
+				t.Fatal("PostgreSQL: a generation its builder committed to a moment ago was dropped")
+			}
+			if _, err := r.DB().Exec(ctx, `UPDATE projection_checkpoints SET updated = ? WHERE name = ? AND generation = 2`,
+				time.Now().Add(-2*abandonAfter).UnixNano(), JobStatusName); err != nil {
+				t.Fatal(err)
+			}
+			if err := r.DropRetired(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if kept := tablesOf(2); len(kept) > 0 {
+			t.Fatalf("abandoned generation kept: %v", kept)
+		}
+		var rows int
+		if err := r.DB().QueryRow(ctx, `SELECT count(*) FROM projection_checkpoints WHERE name = ?`, JobStatusName).Scan(&rows); err != nil || rows != 1 {
+			t.Fatalf("checkpoint rows left: %d (%v), want the serving one", rows, err)
+		}
+		if len(tablesOf(3)) == 0 {
+			t.Fatal("the serving generation's tables are gone")
 		}
 	})
 }
