@@ -110,6 +110,7 @@ func (r *SQLRunner) Rebuild(ctx context.Context, name string, progress func(Prog
 			if r.switchMargin > 0 {
 				margin = r.switchMargin
 			}
+			b.total = max(b.total, target) // the log grew since the start
 			if b.seq+margin >= target {
 				return nil
 			}
@@ -156,6 +157,7 @@ func (r *SQLRunner) Rebuild(ctx context.Context, name string, progress func(Prog
 	r.applyMu.Lock()
 	defer r.applyMu.Unlock()
 	target := r.Applied()
+	b.total = max(b.total, target)
 	if err := b.catchUp(ctx, target, report); err != nil {
 		return err
 	}

@@ -551,3 +551,50 @@ func TestDropRetiredDropsAbandonedRebuilds(t *testing.T) {
 		}
 	})
 }
+
+// Events written while a rebuild runs move its total: progress never
+// reads "32503 of 31473 events", and ends at done = total.
+func TestRebuildProgressFollowsTheGrowingLog(t *testing.T) {
+	stores(t, func(t *testing.T, open func() *sqldb.DB) {
+		ctx := context.Background()
+		log := memstore.New()
+		appendN := func(n int) {
+			for i := 0; i < n; i++ {
+				if _, err := log.Append(ctx, known(t, fmt.Sprintf("job-%d", i%7), events.JobResumed{}), nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		appendN(100)
+		r := NewSQLRunner(open(), log, &seqModel{name: "probe"})
+		r.BatchSize = 16
+		if err := r.Open(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.CatchUp(ctx); err != nil {
+			t.Fatal(err)
+		}
+		var seen []Progress
+		if err := r.Rebuild(ctx, "probe", func(p Progress) {
+			if len(seen) == 0 {
+				// After the rebuild took its total, the serving
+				// generation, where it will switch, moves on.
+				appendN(200)
+				if err := r.CatchUp(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+			seen = append(seen, p)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range seen {
+			if p.Done > p.Total {
+				t.Fatalf("progress %d of %d", p.Done, p.Total)
+			}
+		}
+		if last := seen[len(seen)-1]; last.Done != 300 || last.Total != 300 {
+			t.Fatalf("last progress %d of %d, want 300 of 300", last.Done, last.Total)
+		}
+	})
+}
