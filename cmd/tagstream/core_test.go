@@ -176,6 +176,17 @@ func TestProjectionsRebuildCommandMatchesLiveDigests(t *testing.T) {
 	if !strings.Contains(out.String(), "replayed") {
 		t.Fatalf("no progress line: %s", out.String())
 	}
+	// A model named twice is rebuilt once.
+	out.Reset()
+	errOut.Reset()
+	root = newRootCmd(&out, &errOut)
+	root.SetArgs([]string{"projections", "rebuild", "--data-dir", cfg.DataDir, "job-status", "job-status"})
+	if err := root.ExecuteContext(context.Background()); err != nil {
+		t.Fatalf("rebuild job-status job-status: %v (%s)", err, errOut.String())
+	}
+	if n := strings.Count(errOut.String(), "rebuilt job-status"); n != 1 {
+		t.Fatalf("job-status named twice was rebuilt %d times:\n%s", n, errOut.String())
+	}
 }
 
 func TestSecondProcessCannotOpenTheSameDataDir(t *testing.T) {

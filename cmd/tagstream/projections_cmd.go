@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -38,11 +39,16 @@ func projectionsCmd() *cobra.Command {
 		for _, n := range modelNames() {
 			known[n] = true
 		}
+		var once []string // "rebuild job-status job-status" rebuilt it twice
 		for _, n := range names {
 			if !known[n] {
 				return fmt.Errorf("no read model %q (models: %s)", n, strings.Join(modelNames(), ", "))
 			}
+			if !slices.Contains(once, n) {
+				once = append(once, n)
+			}
 		}
+		names = once
 		if len(names) == 0 {
 			names = modelNames()
 		}
