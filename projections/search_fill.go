@@ -22,10 +22,12 @@ var _ laterIndexer = (*DocumentSearch)(nil)
 
 // fillTx is how many documents one transaction of FillIndex indexes: on
 // SQLite each holds the file's write lock, which the live runner waits
-// for; fillStmt is how many rows one statement inserts (5 parameters a
+// for (5,000: about 0.1-0.2 s; 20,000 held it 0.4-0.6 s at a time, with
+// no change in the fill's own time; BENCHMARKS "Commands during a
+// rebuild"); fillStmt is how many rows one statement inserts (5 parameters a
 // tags row: 10,000, within both stores' limits).
 const (
-	fillTx   = 20000
+	fillTx   = 5000
 	fillStmt = 2000
 )
 

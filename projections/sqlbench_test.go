@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -165,6 +166,7 @@ func benchSQLReadModels(b *testing.B, seal bool) {
 				phase := func() string {
 					return fmt.Sprintf("%s %s (cpu %s)", last, time.Since(at).Round(time.Millisecond), (cpuTime() - cpuAt).Round(time.Millisecond))
 				}
+				probeDone := probeWrites(b, db)
 				if err := r.Rebuild(ctx, m.Name(), func(p projections.Progress) {
 					if p.Phase != last {
 						if last != "" {
@@ -177,6 +179,7 @@ func benchSQLReadModels(b *testing.B, seal bool) {
 				}
 				took := time.Since(start)
 				rate := float64(total) / took.Seconds()
+				probeDone()
 				stop()
 				b.Logf("%s: %s, then %s", m.Name(), strings.Join(phases, ", "), phase())
 				refs, rates, ratios = append(refs, ref), append(rates, rate), append(ratios, rate/ref)
@@ -224,4 +227,59 @@ func benchSQLReadModels(b *testing.B, seal bool) {
 			db.Close()
 		}
 	})
+}
+
+// probeWrites, with SQL_BENCH_WRITE_PROBE set, commits a one-row write
+// through db's pool every 10 ms until the returned func is called, which
+// logs the waits: how long a live runner's commit (and the command
+// waiting for it) can wait for a rebuild's hold on SQLite's write lock.
+func probeWrites(b *testing.B, db *sqldb.DB) func() {
+	if os.Getenv("SQL_BENCH_WRITE_PROBE") == "" {
+		return func() {}
+	}
+	ctx := context.Background()
+	if _, err := db.Exec(ctx, `CREATE TABLE IF NOT EXISTS bench_probe (at BIGINT)`); err != nil {
+		b.Fatal(err)
+	}
+	type wait struct{ took, at time.Duration }
+	stop, done := make(chan struct{}), make(chan struct{})
+	var waits []wait
+	began := time.Now()
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+			start := time.Now()
+			if _, err := db.Exec(ctx, `INSERT INTO bench_probe (at) VALUES (?)`, start.UnixNano()); err != nil {
+				b.Error(err)
+				return
+			}
+			waits = append(waits, wait{time.Since(start), start.Sub(began)})
+		}
+	}()
+	return func() {
+		close(stop)
+		<-done
+		if len(waits) == 0 {
+			return
+		}
+		slices.SortFunc(waits, func(a, b wait) int { return int(a.took - b.took) })
+		over := 0
+		for _, w := range waits {
+			if w.took > 500*time.Millisecond {
+				over++
+			}
+		}
+		var longest []string
+		for _, w := range waits[max(0, len(waits)-5):] {
+			longest = append(longest, fmt.Sprintf("%s at %s", w.took.Round(time.Millisecond), w.at.Round(100*time.Millisecond)))
+		}
+		b.Logf("probe writes: %d, median %s, p99 %s, over 500 ms %d; longest: %s", len(waits),
+			waits[len(waits)/2].took.Round(time.Microsecond), waits[len(waits)*99/100].took.Round(time.Millisecond),
+			over, strings.Join(longest, ", "))
+	}
 }

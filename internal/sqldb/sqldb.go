@@ -31,6 +31,7 @@ const (
 type DB struct {
 	SQL     *sql.DB
 	Dialect Dialect
+	writers turns // SQLite: this process's writers take turns (writeturn.go)
 }
 
 // Open opens TAGSTREAM_READ_DB: empty means a SQLite file "read.db" in
@@ -45,7 +46,7 @@ func Open(ctx context.Context, url, dataDir string) (*DB, error) {
 			db.Close()
 			return nil, fmt.Errorf("read db: postgres: %w", err)
 		}
-		return &DB{SQL: db, Dialect: Postgres}, nil
+		return &DB{SQL: db, Dialect: Postgres, writers: newTurns(Postgres)}, nil
 	}
 	if url != "" {
 		return nil, fmt.Errorf("read db: TAGSTREAM_READ_DB must be empty (SQLite in the data dir) or a postgres:// URL")
@@ -85,7 +86,7 @@ func OpenSQLiteWith(ctx context.Context, driverName, path string) (*DB, error) {
 		}
 		return nil, fmt.Errorf("read db: sqlite %s: %w", path, err)
 	}
-	return &DB{SQL: db, Dialect: SQLite}, nil
+	return &DB{SQL: db, Dialect: SQLite, writers: newTurns(SQLite)}, nil
 }
 
 // damaged reports whether err is SQLite's SQLITE_CORRUPT or SQLITE_NOTADB
@@ -126,11 +127,16 @@ func (d *DB) Rebind(q string) string {
 
 // Begin starts a transaction whose statements are rebound.
 func (d *DB) Begin(ctx context.Context) (*Tx, error) {
-	tx, err := d.SQL.BeginTx(ctx, nil)
+	end, err := d.writers.take(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return &Tx{tx: tx, db: d}, nil
+	tx, err := d.SQL.BeginTx(ctx, nil)
+	if err != nil {
+		end()
+		return nil, err
+	}
+	return &Tx{tx: tx, db: d, end: end}, nil
 }
 
 // Query runs a read outside any transaction.
@@ -145,6 +151,11 @@ func (d *DB) QueryRow(ctx context.Context, q string, args ...any) *sql.Row {
 
 // Exec runs a statement outside any transaction.
 func (d *DB) Exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	end, err := d.writers.take(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer end()
 	return d.SQL.ExecContext(ctx, d.Rebind(q), storable(args)...)
 }
 
@@ -156,6 +167,7 @@ type Tx struct {
 	tx    *sql.Tx
 	db    *DB
 	stmts map[string]*sql.Stmt
+	end   func() // ends the writer's turn
 }
 
 // maxStmts bounds the per-transaction cache (statements built with a
@@ -213,10 +225,22 @@ func (t *Tx) QueryRow(ctx context.Context, q string, args ...any) *sql.Row {
 }
 
 // Commit commits the transaction.
-func (t *Tx) Commit() error { return t.tx.Commit() }
+func (t *Tx) Commit() error {
+	defer t.endTurn()
+	return t.tx.Commit()
+}
+
+func (t *Tx) endTurn() {
+	if t.end != nil {
+		t.end()
+	}
+}
 
 // Rollback abandons the transaction.
-func (t *Tx) Rollback() error { return t.tx.Rollback() }
+func (t *Tx) Rollback() error {
+	defer t.endTurn()
+	return t.tx.Rollback()
+}
 
 // Checkpoint writes SQLite's WAL into the database and truncates it, so
 // the page images it held (rows since overwritten, with secure_delete, by
@@ -249,6 +273,11 @@ func (d *DB) Conn(ctx context.Context) (*Conn, error) {
 
 // Exec runs a statement on the connection outside any transaction.
 func (c *Conn) Exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	end, err := c.db.writers.take(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer end()
 	return c.conn.ExecContext(ctx, c.db.Rebind(q), storable(args)...)
 }
 
@@ -262,11 +291,16 @@ func (c *Conn) Dialect() Dialect { return c.db.Dialect }
 
 // Begin starts a transaction on the connection.
 func (c *Conn) Begin(ctx context.Context) (*Tx, error) {
-	tx, err := c.conn.BeginTx(ctx, nil)
+	end, err := c.db.writers.take(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return &Tx{tx: tx, db: c.db}, nil
+	tx, err := c.conn.BeginTx(ctx, nil)
+	if err != nil {
+		end()
+		return nil, err
+	}
+	return &Tx{tx: tx, db: c.db, end: end}, nil
 }
 
 // Discard closes the connection instead of returning it to the pool, so
