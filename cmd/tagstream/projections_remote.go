@@ -96,8 +96,12 @@ func remoteRebuild(ctx context.Context, hc *http.Client, name string, progress i
 			return l.Done, nil
 		}
 	}
-	if err := sc.Err(); err != nil {
+	if err := sc.Err(); err != nil && ctx.Err() == nil {
+		// The connection broke mid-answer ("unexpected EOF"): serve went
+		// away, and a rebuild switches only when it finishes.
+		return nil, fmt.Errorf("serve went away before the rebuild finished (%v): a rebuild switches over only at its end, so serve comes back on the old generation (/api/ready names it); run the rebuild again", err)
+	} else if err != nil {
 		return nil, err
 	}
-	return nil, fmt.Errorf("serve stopped before the rebuild finished")
+	return nil, fmt.Errorf("serve went away before the rebuild finished: a rebuild switches over only at its end, so serve comes back on the old generation (/api/ready names it); run the rebuild again")
 }
