@@ -21,12 +21,23 @@ Exit codes:
   1  the command failed: bad usage, server unreachable, or an API error
      (printed as one line "tagstream: <reason>")
   2  with --wait (and batch watch): the job completed with failed
-     documents, failed, or was cancelled
-With --json, a failure is one JSON object as the last line of stderr
-instead of the "tagstream:" line:
-  {"error": "<reason>", "code": "<code>", "field": "...", "status": 400}
+     documents, failed, or was cancelled` + jsonErrorHelp + `
 (code is the API's error code, "job_unsuccessful" for exit code 2, or
 "error"; field and status only for API errors).`
+
+// readExitCodesHelp is the documents commands', which wait for no job.
+const readExitCodesHelp = `
+Exit codes:
+  0  success
+  1  the command failed: bad usage, server unreachable, or an API error
+     (printed as one line "tagstream: <reason>")` + jsonErrorHelp + `
+(code is the API's error code, or "error"; field and status only for
+API errors).`
+
+const jsonErrorHelp = `
+With --json, a failure is one JSON object as the last line of stderr
+instead of the "tagstream:" line:
+  {"error": "<reason>", "code": "<code>", "field": "...", "status": 400}`
 
 // batchOpts are the flags every batch command shares.
 type batchOpts struct {

@@ -19,7 +19,7 @@ func documentsCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "documents",
 		Short: "Search your tagged documents and see history statistics on a Tagstream server",
-		Long:  "Client commands over every document you have tagged; log in first with `tagstream login`.\n" + exitCodesHelp,
+		Long:  "Client commands over every document you have tagged; log in first with `tagstream login`.\n" + readExitCodesHelp,
 	}
 	cmd.PersistentFlags().StringVar(&o.server, "server", "", "server URL (default: TAGSTREAM_SERVER, then the stored login)")
 	cmd.PersistentFlags().BoolVar(&o.json, "json", false, "print the server's JSON instead of human output")
@@ -48,7 +48,7 @@ your own, your organisations' where your role reads every job, and for
 auditors and admins every job outside organisations; --org ORG searches an
 organisation's (all of them for its operators, auditors and admins, a
 member's own for a member).
-` + exitCodesHelp,
+` + readExitCodesHelp,
 		Args: cobra.NoArgs,
 		Example: `  tagstream documents search --q "railway circular"
   tagstream documents search --tag transport --since 2026-11-01 --csv -o transport.csv
