@@ -220,6 +220,18 @@ func TestDocumentsRefuseBadParametersNamingThem(t *testing.T) {
 	if body := getJSON(t, ts, "alice", "/api/history/stats?all=1", 400); body["field"] != "all" {
 		t.Errorf("history stats, all=1: %v, want all named", body)
 	}
+	// A parameter given twice is refused on every API read, not read
+	// as its first value.
+	for path, field := range map[string]string{
+		"/api/documents?tag=transport&tag=finance":     "tag",
+		"/api/documents?job_id=job-b&q=x&job_id=job-a": "job_id",
+		"/api/history/stats?all=true&all=false":        "all",
+		"/api/batch/jobs?limit=1&limit=2":              "limit",
+	} {
+		if body := getJSON(t, ts, "alice", path, 400); body["field"] != field {
+			t.Errorf("%s: %v, want the field %s named", path, body, field)
+		}
+	}
 }
 
 func TestDocumentsExportAsCSVContinuingFromTheTrailerCursor(t *testing.T) {

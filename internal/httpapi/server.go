@@ -159,7 +159,7 @@ func New(d Deps) http.Handler {
 	s := newServer(d)
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
-	r.Use(s.recover, s.logRequests, s.deadlines, limitBody, s.guardNATS)
+	r.Use(s.recover, s.logRequests, s.deadlines, limitBody, singleParams, s.guardNATS)
 	r.NoRoute(func(c *gin.Context) {
 		p := c.Request.URL.Path
 		if d.UI != nil && (c.Request.Method == http.MethodGet || c.Request.Method == http.MethodHead) &&
@@ -304,6 +304,23 @@ func (s *Server) logRequests(c *gin.Context) {
 	if s.d.Requests != nil {
 		s.d.Requests.ObserveRequest(c.FullPath(), c.Writer.Status(), took)
 	}
+}
+
+// singleParams refuses an API request that gives a query parameter more
+// than once: every one takes a single value (lists are comma-separated),
+// and reading the first silently (job_id=nope&job_id=mine answered
+// nothing, tag=a&tag=b searched for a) is an answer to another question.
+func singleParams(c *gin.Context) {
+	if strings.HasPrefix(c.Request.URL.Path, "/api/") {
+		for name, vs := range c.Request.URL.Query() {
+			if len(vs) > 1 {
+				fail(c, apperr.Field(name, "is given more than once; it takes one value"))
+				c.Abort()
+				return
+			}
+		}
+	}
+	c.Next()
 }
 
 func limitBody(c *gin.Context) {
