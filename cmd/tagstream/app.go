@@ -244,6 +244,7 @@ func (a *app) open(ctx context.Context) error {
 		Requests:     a.metrics,
 		Metrics:      a.metrics.Handler(),
 		UI:           web.HandlerWithSSO(consoleSSO(a.sso, a.auth, a.cfg, key)),
+		CursorKey:    derivedKey(key, "tagstream document cursor v2"),
 		Log:          a.log,
 		Version:      version,
 		StartRate:    a.cfg.StartRate,

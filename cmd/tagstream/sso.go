@@ -75,8 +75,7 @@ func consoleSSO(f *auth.Federation, a *auth.Service, cfg config, masterKey []byt
 	}
 	// The cookie key is derived from the secrets master key, so every API
 	// process of a deployment opens the cookies of the others.
-	mac := hmac.New(sha256.New, masterKey)
-	mac.Write([]byte("tagstream sso state cookie v1"))
+	cookieKey := derivedKey(masterKey, "tagstream sso state cookie v1")
 	return &web.SSO{
 		Begin: f.Provider.AuthCodeURL,
 		Finish: func(ctx context.Context, code, verifier, redirectURI, nonce string) (any, error) {
@@ -86,7 +85,16 @@ func consoleSSO(f *auth.Federation, a *auth.Service, cfg config, masterKey []byt
 			}
 			return map[string]any{"user": u, "tokens": tokens}, nil
 		},
-		CookieKey:   mac.Sum(nil),
+		CookieKey:   cookieKey,
 		RedirectURL: cfg.OIDCRedirectURL,
 	}
+}
+
+// derivedKey is a key for one purpose, derived from the secrets master
+// key: every process of a deployment shares the master key, and so each
+// derived one, and none of them gives the master key back.
+func derivedKey(masterKey []byte, purpose string) []byte {
+	mac := hmac.New(sha256.New, masterKey)
+	mac.Write([]byte(purpose))
+	return mac.Sum(nil)
 }

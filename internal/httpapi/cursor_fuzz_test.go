@@ -16,7 +16,7 @@ import (
 // encodes back to a cursor read as the same place.
 func FuzzCursors(f *testing.F) {
 	for _, s := range []string{"", "MTcwMDAwMDAwMDAwMDAwMDAwMDpqb2Ix", "ZDE6NDI", "%%%", "ZDE6LTE",
-		base64.RawURLEncoding.EncodeToString([]byte("1:job-1:3")), base64.RawURLEncoding.EncodeToString([]byte("x:\x00:9"))} {
+		base64.RawURLEncoding.EncodeToString([]byte("1:job-1:3")), base64.RawURLEncoding.EncodeToString([]byte("x:\x00:9")), "d2AAAAAAAAAAAAAAAAAAAAAA"} {
 		f.Add(s)
 	}
 	s := &Server{}
@@ -35,15 +35,17 @@ func FuzzCursors(f *testing.F) {
 				t.Fatalf("%q read as %+v, its own cursor as %+v (%v)", v, cur, again, err)
 			}
 		}
-		id, err := parseDocCursor(v)
-		switch {
-		case err != nil && fieldOf(err) != "cursor":
-			t.Fatalf("%q: %v does not name cursor", v, err)
-		case err == nil && (id < 1 || docCursor(id) == nil):
-			t.Fatalf("%q read as document key %d", v, id)
-		case err == nil:
-			if again, err := parseDocCursor(docCursor(id).(string)); err != nil || again != id {
-				t.Fatalf("%q read as %d, its own cursor as %d (%v)", v, id, again, err)
+		for _, dc := range []docCursors{{}, newDocCursors([]byte("0123456789abcdef"))} {
+			id, err := dc.decode(v)
+			switch {
+			case err != nil && fieldOf(err) != "cursor":
+				t.Fatalf("%q: %v does not name cursor", v, err)
+			case err == nil && (id < 1 || dc.encode(id) == nil):
+				t.Fatalf("%q read as document key %d", v, id)
+			case err == nil:
+				if again, err := dc.decode(dc.encode(id).(string)); err != nil || again != id {
+					t.Fatalf("%q read as %d, its own cursor as %d (%v)", v, id, again, err)
+				}
 			}
 		}
 	})

@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/csv"
 	"errors"
 	"math"
@@ -38,7 +37,7 @@ var validDocStatus = map[string]bool{projections.DocPending: true, projections.D
 
 // documentQuery reads GET /api/documents' parameters; a bad one is a 400
 // naming it.
-func documentQuery(c *gin.Context, exportRows int) (projections.DocQuery, error) {
+func documentQuery(c *gin.Context, exportRows int, cursors docCursors) (projections.DocQuery, error) {
 	q := projections.DocQuery{JobID: c.Query("job_id"), Limit: defaultSearchLimit}
 	var err error
 	if q.Text, err = textParam(c, "q", maxQueryChars); err != nil {
@@ -85,7 +84,7 @@ func documentQuery(c *gin.Context, exportRows int) (projections.DocQuery, error)
 		q.Limit = min(q.Limit, exportRows)
 	}
 	if v := c.Query("cursor"); v != "" {
-		if q.After, err = parseDocCursor(v); err != nil {
+		if q.After, err = cursors.decode(v); err != nil {
 			return q, err
 		}
 	}
@@ -110,29 +109,6 @@ func timeParam(c *gin.Context, name string, upper bool) (time.Time, error) {
 		t = t.AddDate(0, 0, 1)
 	}
 	return t, nil
-}
-
-// The cursor is opaque to clients: a version and the last document's key.
-const docCursorPrefix = "d1:"
-
-func docCursor(id int64) any {
-	if id == 0 {
-		return nil
-	}
-	return base64.RawURLEncoding.EncodeToString([]byte(docCursorPrefix + strconv.FormatInt(id, 10)))
-}
-
-func parseDocCursor(v string) (int64, error) {
-	bad := apperr.Field("cursor", "is not a cursor this server issued")
-	raw, err := base64.RawURLEncoding.DecodeString(v)
-	if err != nil || !strings.HasPrefix(string(raw), docCursorPrefix) {
-		return 0, bad
-	}
-	id, err := strconv.ParseInt(strings.TrimPrefix(string(raw), docCursorPrefix), 10, 64)
-	if err != nil || id < 1 {
-		return 0, bad
-	}
-	return id, nil
 }
 
 // searchFailed turns the model's errors into answers: a bad query is a
@@ -169,7 +145,7 @@ func (s *Server) documents(c *gin.Context) {
 	if format == "csv" {
 		exportRows = s.exportRows()
 	}
-	q, err := documentQuery(c, exportRows)
+	q, err := documentQuery(c, exportRows, s.cursors)
 	if err != nil {
 		fail(c, err)
 		return
@@ -196,7 +172,7 @@ func (s *Server) documents(c *gin.Context) {
 	if len(hits) == 0 {
 		hits = []projections.DocHit{}
 	}
-	c.JSON(http.StatusOK, gin.H{"documents": hits, "next_cursor": docCursor(next)})
+	c.JSON(http.StatusOK, gin.H{"documents": hits, "next_cursor": s.cursors.encode(next)})
 }
 
 // NextCursorTrailer carries, after a CSV export that stopped at its row
@@ -255,7 +231,7 @@ func (s *Server) documentsCSV(c *gin.Context, q projections.DocQuery) {
 			return
 		}
 		if rows == 0 {
-			c.Writer.Header().Set(NextCursorTrailer, docCursor(next).(string))
+			c.Writer.Header().Set(NextCursorTrailer, s.cursors.encode(next).(string))
 			return
 		}
 		q.After, q.Limit = next, min(csvPage, rows)

@@ -1,7 +1,9 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
@@ -336,4 +338,54 @@ func TestDocumentsWithoutAReadDatabaseAreUnavailable(t *testing.T) {
 	}
 	// Parameters are checked first: a bad one is still the caller's 400.
 	getJSON(t, ts.URL, "alice", "/api/documents?limit=0", 400)
+}
+
+// With a cursor key, a search cursor does not show the document id (a
+// number over every document of the server), pages as before, and one
+// altered or made without the key is refused; a plain cursor issued
+// before the key was set still pages.
+func TestDocumentCursorsAreOpaqueWithAKey(t *testing.T) {
+	at := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
+	envs := tagged(t, "job-a", "alice", at, []string{"transport"}, "Railway one", "Railway two", "Railway three")
+	key := []byte("0123456789abcdef0123456789abcdef")
+	ts := serveReal(t, Deps{Auth: tokenAuth{}, Documents: searchModel(t, envs...), Jobs: jobModel(t, envs...), CursorKey: key}).URL
+	defer closeIdle(http.DefaultClient)
+	var seen []string
+	path := "/api/documents?limit=1"
+	var first string
+	for i := 0; ; i++ {
+		body := getJSON(t, ts, "alice", path, 200)
+		seen = append(seen, docTitles(body)...)
+		next, _ := body["next_cursor"].(string)
+		if next == "" {
+			break
+		}
+		if first == "" {
+			first = next
+		}
+		raw, err := base64.RawURLEncoding.DecodeString(strings.TrimPrefix(next, "d2"))
+		if !strings.HasPrefix(next, "d2") || err != nil || len(raw) != 16 || bytes.Equal(raw[8:], make([]byte, 8)) {
+			t.Fatalf("cursor %q is not one encrypted block", next)
+		}
+		if i > 3 {
+			t.Fatal("paging does not end")
+		}
+		path = "/api/documents?limit=1&cursor=" + url.QueryEscape(next)
+	}
+	if strings.Join(seen, "|") != "Railway three|Railway two|Railway one" {
+		t.Fatalf("pages: %q", seen)
+	}
+	// The same id through the other key's cursors or altered: refused.
+	other := newDocCursors([]byte("fedcba9876543210")).encode(2).(string)
+	altered := first[:len(first)-2] + map[bool]string{true: "AA", false: "BB"}[!strings.HasSuffix(first, "AA")]
+	for _, bad := range []string{other, altered} {
+		if body := getJSON(t, ts, "alice", "/api/documents?cursor="+url.QueryEscape(bad), 400); body["field"] != "cursor" {
+			t.Errorf("cursor %q: %v", bad, body)
+		}
+	}
+	// A cursor issued before the key: "d1:3" pages on from document 3.
+	plain := base64.RawURLEncoding.EncodeToString([]byte("d1:3"))
+	if got := docTitles(getJSON(t, ts, "alice", "/api/documents?cursor="+plain, 200)); strings.Join(got, "|") != "Railway two|Railway one" {
+		t.Fatalf("after a plain cursor: %q", got)
+	}
 }

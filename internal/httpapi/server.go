@@ -114,7 +114,10 @@ type Deps struct {
 	// ServerHasKey says whether the server has a model API key of its own
 	// (never the key): the console then knows whether a job needs one.
 	ServerHasKey bool
-	StartRate    int // starts, and separately validations, per minute per user; 0: unlimited
+	// CursorKey, when set (16 bytes or more, the same in every API
+	// process), makes search cursors opaque (doccursor.go).
+	CursorKey []byte
+	StartRate int // starts, and separately validations, per minute per user; 0: unlimited
 	// Limits per client address (the TCP peer, never a forwarded header a
 	// client can write): registrations, and separately job starts, per
 	// minute (bursts of up to 50, since an office may share an address);
@@ -138,6 +141,7 @@ type Deps struct {
 // Server holds the routes.
 type Server struct {
 	d             Deps
+	cursors       docCursors
 	started       time.Time
 	cache         renderCache
 	startLimit    *rateLimiter
@@ -187,7 +191,8 @@ func newServer(d Deps) *Server {
 		startLimit: newRateLimiter(d.StartRate), validateLimit: newRateLimiter(d.StartRate),
 		registerLimit: newAddrLimiter(d.RegisterRate), addrStart: newAddrLimiter(d.AddrStartRate),
 		streams:    newConcurrency(orDefault(d.MaxStreamsPerUser, DefaultMaxStreamsPerUser)),
-		validating: newConcurrency(orDefault(d.MaxValidatesPerUser, DefaultMaxValidatesPerUser))}
+		validating: newConcurrency(orDefault(d.MaxValidatesPerUser, DefaultMaxValidatesPerUser)),
+		cursors:    newDocCursors(d.CursorKey)}
 }
 
 func orDefault(n, def int) int {
