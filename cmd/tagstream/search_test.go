@@ -99,6 +99,18 @@ func TestSearchDocumentsEndToEnd(t *testing.T) {
 		if sum := e.mustCall("GET", "/api/analytics/summary?mine=true", alice.token, nil, http.StatusOK); sum["documents"] != 3.0 {
 			t.Errorf("alice's analytics: %v", sum)
 		}
+		// all=false is one's own, as mine=true, not the default (wide):
+		// the auditor owns no job.
+		for q, want := range map[string]float64{"": 4, "all=true": 4, "all=false": 0, "mine=true": 0, "all=false&mine=true": 0} {
+			if sum := e.mustCall("GET", "/api/analytics/summary?"+q, auditor.token, nil, http.StatusOK); sum["documents"] != want {
+				t.Errorf("the auditor's analytics with %q: %v documents, want %v", q, sum["documents"], want)
+			}
+		}
+		for _, q := range []string{"all=true&mine=true", "all=false&mine=false"} {
+			if body := e.mustCall("GET", "/api/analytics/summary?"+q, auditor.token, nil, http.StatusBadRequest); body["field"] != "mine" {
+				t.Errorf("analytics with %q: %v, want mine named", q, body)
+			}
+		}
 	}
 	check()
 

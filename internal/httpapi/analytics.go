@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/gin-gonic/gin"
+	"github.com/tagstream/tagstream/internal/apperr"
 	"github.com/tagstream/tagstream/projections"
 )
 
@@ -17,7 +18,8 @@ type AnalyticsReader interface {
 
 // analyticsSummary reports statistics over the jobs of readScope: by
 // default (or all=true) every job the caller may read, as all=true on
-// every read; mine=true the caller's own; org_id=ID an organisation's.
+// every read; mine=true (or all=false) the caller's own; org_id=ID an
+// organisation's.
 func (s *Server) analyticsSummary(c *gin.Context) {
 	all, err := boolParam(c, "all")
 	if err != nil {
@@ -29,7 +31,17 @@ func (s *Server) analyticsSummary(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	scope, err := readScope(c, all || !mine)
+	// By default every job one may read; all=false, like mine=true, the
+	// caller's own (all=false used to be read as the default, wide).
+	wide := !mine
+	if c.Query("all") != "" {
+		if c.Query("mine") != "" && all == mine {
+			fail(c, apperr.Field("mine", "contradicts all=%t", all))
+			return
+		}
+		wide = all
+	}
+	scope, err := readScope(c, wide)
 	if err != nil {
 		fail(c, err)
 		return
