@@ -159,13 +159,7 @@ func TestJobListSQLEqualsReference(t *testing.T) {
 	}
 	stores(t, func(t *testing.T, open func() *sqldb.DB) {
 		ctx := context.Background()
-		r := NewSQLRunner(open(), log, JobStatusModel{})
-		if err := r.Open(ctx); err != nil {
-			t.Fatal(err)
-		}
-		if err := r.CatchUp(ctx); err != nil {
-			t.Fatal(err)
-		}
+		r := caughtUp(t, open(), log, JobStatusModel{})
 		q := NewJobQueries(r)
 		nonEmpty := 0
 		for _, f := range historyFilters() {
@@ -225,13 +219,7 @@ func TestJobListPagesStayStableWhileJobsArrive(t *testing.T) {
 	stores(t, func(t *testing.T, open func() *sqldb.DB) {
 		ctx := context.Background()
 		log := logOf(t, first...)
-		r := NewSQLRunner(open(), log, JobStatusModel{})
-		if err := r.Open(ctx); err != nil {
-			t.Fatal(err)
-		}
-		if err := r.CatchUp(ctx); err != nil {
-			t.Fatal(err)
-		}
+		r := caughtUp(t, open(), log, JobStatusModel{})
 		for _, f := range []Filter{{}, {Readable: &Readable{OwnerID: "u1", Orgs: []string{"org-a"}, NoOrg: true}}} {
 			want, err := r.jobQueries().List(ctx, f)
 			if err != nil {
@@ -293,13 +281,7 @@ func TestJobHistoryQueryIgnoresUnicodeForm(t *testing.T) {
 	}
 	stores(t, func(t *testing.T, open func() *sqldb.DB) {
 		ctx := context.Background()
-		r := NewSQLRunner(open(), log, JobStatusModel{})
-		if err := r.Open(ctx); err != nil {
-			t.Fatal(err)
-		}
-		if err := r.CatchUp(ctx); err != nil {
-			t.Fatal(err)
-		}
+		r := caughtUp(t, open(), log, JobStatusModel{})
 		for _, c := range cases {
 			for name, l := range map[string]jobLister{"SQL": NewJobQueries(r), "memory": ref} {
 				got, err := l.List(ctx, Filter{Query: c.q})

@@ -126,13 +126,7 @@ func TestRebuildMakesLateIndexesWhateverThePoolCached(t *testing.T) {
 	log := busyLog(t, 8)
 	stores(t, func(t *testing.T, open func() *sqldb.DB) {
 		ctx := context.Background()
-		r := NewSQLRunner(open(), log, JobStatusModel{})
-		if err := r.Open(ctx); err != nil {
-			t.Fatal(err)
-		}
-		if err := r.CatchUp(ctx); err != nil {
-			t.Fatal(err)
-		}
+		r := caughtUp(t, open(), log, JobStatusModel{})
 		var held *sql.Conn
 		progress := func(p Progress) {
 			switch {

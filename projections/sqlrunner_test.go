@@ -478,13 +478,7 @@ func TestDropRetiredDropsAbandonedRebuilds(t *testing.T) {
 	log := busyLog(t, 9)
 	stores(t, func(t *testing.T, open func() *sqldb.DB) {
 		ctx := context.Background()
-		r := NewSQLRunner(open(), log, JobStatusModel{})
-		if err := r.Open(ctx); err != nil {
-			t.Fatal(err)
-		}
-		if err := r.CatchUp(ctx); err != nil {
-			t.Fatal(err)
-		}
+		r := caughtUp(t, open(), log, JobStatusModel{})
 		tablesOf := func(gen int) []string {
 			tables, err := listTables(ctx, r.DB())
 			if err != nil {
@@ -597,4 +591,18 @@ func TestRebuildProgressFollowsTheGrowingLog(t *testing.T) {
 			t.Fatalf("last progress %d of %d, want 300 of 300", last.Done, last.Total)
 		}
 	})
+}
+
+// caughtUp is a runner of models over log, opened and caught up.
+func caughtUp(t *testing.T, db *sqldb.DB, log Source, models ...SQLModel) *SQLRunner {
+	t.Helper()
+	r := NewSQLRunner(db, log, models...)
+	ctx := context.Background()
+	if err := r.Open(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.CatchUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return r
 }
