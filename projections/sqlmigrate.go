@@ -95,44 +95,54 @@ func tablesFor(name string, gen int) Tables {
 //
 // It drops the generations of rebuilds that stopped before their switch
 // too (the command interrupted, the process killed, an error), which
-// would otherwise stay as large as the history for ever: on SQLite every
-// one this runner is not building (the read database is this process's
-// alone), on PostgreSQL, which other processes share and rebuild in,
-// those whose builder has not committed for abandonAfter.
+// would otherwise stay as large as the history for ever: those this
+// runner is not building whose checkpoint has not moved for abandonAfter
+// (a rebuild commits each batch and beats a heartbeat in between).
+// Another process may be building one (on PostgreSQL, or the projections
+// command beside serve on SQLite), so a generation is first claimed, its
+// state set to dropping only if its checkpoint is still as read; a
+// builder's next commit, and its switch, then find it gone and stop.
 func (r *SQLRunner) DropRetired(ctx context.Context) error {
 	db := r.db
 	rows, err := db.Query(ctx, `SELECT name, generation, state, updated FROM projection_checkpoints
-		WHERE state = ? OR (state = ? AND serving = 0)`, stateRetired, StateRebuilding)
+		WHERE serving = 0 AND state IN (?, ?, ?)`, stateRetired, StateRebuilding, stateDropping)
 	if err != nil {
 		return fmt.Errorf("read db: retired generations: %w", err)
 	}
 	type gen struct {
 		name, state string
 		gen         int
+		updated     int64
 	}
 	var retired []gen
 	for rows.Next() {
 		var g gen
-		var updated int64
-		if err := rows.Scan(&g.name, &g.gen, &g.state, &updated); err != nil {
+		if err := rows.Scan(&g.name, &g.gen, &g.state, &g.updated); err != nil {
 			rows.Close()
 			return err
 		}
-		if g.state == StateRebuilding && (r.building(g.name) ||
-			db.Dialect == sqldb.Postgres && time.Since(time.Unix(0, updated)) < abandonAfter) {
+		if g.state == StateRebuilding && (r.building(g.name) || time.Since(time.Unix(0, g.updated)) < abandonAfter) {
 			continue
 		}
 		retired = append(retired, g)
 	}
 	rows.Close()
-	if len(retired) == 0 {
-		return rows.Err()
+	if err := rows.Err(); err != nil || len(retired) == 0 {
+		return err
 	}
 	tables, err := listTables(ctx, db)
 	if err != nil {
 		return err
 	}
 	for _, g := range retired {
+		res, err := db.Exec(ctx, `UPDATE projection_checkpoints SET state = ? WHERE name = ? AND generation = ? AND serving = 0
+			AND state = ? AND updated = ?`, stateDropping, g.name, g.gen, g.state, g.updated)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n != 1 {
+			continue // switched to, committed to, or claimed since it was read
+		}
 		prefix := tablesFor(g.name, g.gen).Prefix
 		for _, tb := range tables {
 			if !strings.HasPrefix(tb, prefix) {
@@ -145,18 +155,19 @@ func (r *SQLRunner) DropRetired(ctx context.Context) error {
 				return fmt.Errorf("read db: drop %s: %w", tb, err)
 			}
 		}
-		if _, err := db.Exec(ctx, `DELETE FROM projection_checkpoints WHERE name = ? AND generation = ? AND state = ? AND serving = 0`,
-			g.name, g.gen, g.state); err != nil {
+		if _, err := db.Exec(ctx, `DELETE FROM projection_checkpoints WHERE name = ? AND generation = ? AND state = ?`,
+			g.name, g.gen, stateDropping); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// abandonAfter is how long a PostgreSQL generation being built may go
-// without a commit before DropRetired takes it for abandoned: a builder
-// commits every batch, and its longest silence, making an index over the
-// loaded rows, is minutes even for tens of millions of documents.
+// abandonAfter is how long a generation being built may go without its
+// checkpoint moving before DropRetired takes it for abandoned: a builder
+// commits every batch and beats a heartbeat (heartbeatEvery) while it
+// fills or makes an index; the margin also covers the clocks of several
+// hosts sharing PostgreSQL.
 const abandonAfter = time.Hour
 
 // building reports whether this runner is rebuilding the model (set

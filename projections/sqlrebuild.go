@@ -19,7 +19,7 @@ type Progress struct {
 	Model   string        `json:"model"`
 	Phase   string        `json:"phase"` // PhaseLoading, PhaseIndexing or PhaseSwitching
 	Done    uint64        `json:"done"`  // events applied to the next generation
-	Total   uint64        `json:"total"` // the log's last sequence when the rebuild started
+	Total   uint64        `json:"total"` // the sequence the rebuild is heading for (the log's end, moving as it grows)
 	Rate    float64       `json:"rate"`  // events per second so far
 	ETA     time.Duration `json:"eta_ns"`
 	Elapsed time.Duration `json:"elapsed_ns"`
@@ -87,6 +87,7 @@ func (r *SQLRunner) Rebuild(ctx context.Context, name string, progress func(Prog
 		return err
 	}
 	defer b.conn.Discard()
+	defer r.heartbeat(name, gen)()
 	// The serving generation keeps answering (and, if it was running,
 	// applying) until the switch; Status shows "rebuilding" meanwhile,
 	// with the last report.
@@ -171,8 +172,8 @@ func (r *SQLRunner) Rebuild(ctx context.Context, name string, progress func(Prog
 		stateRetired, now, name); err != nil {
 		return err
 	}
-	if _, err := tx.Exec(ctx, `UPDATE projection_checkpoints SET serving = 1, state = ?, seq = ?, updated = ? WHERE name = ? AND generation = ?`,
-		StateRunning, int64(b.seq), now, name, gen); err != nil {
+	if err := stillBuilding(tx.Exec(ctx, `UPDATE projection_checkpoints SET serving = 1, state = ?, seq = ?, updated = ? WHERE name = ? AND generation = ? AND state = ?`,
+		StateRunning, int64(b.seq), now, name, gen, StateRebuilding)); err != nil {
 		return err
 	}
 	r.pubMu.Lock()
@@ -185,6 +186,50 @@ func (r *SQLRunner) Rebuild(ctx context.Context, name string, progress func(Prog
 	r.mu.Unlock()
 	report()
 	return nil
+}
+
+// errAbandoned means the generation being built was taken for abandoned
+// and dropped (DropRetired, by this or another process): the rebuild
+// stops, and the serving generation goes on serving.
+var errAbandoned = errors.New("the generation being built was dropped as abandoned; the serving one still serves")
+
+// stillBuilding checks that an update of a generation being built found
+// it still being built.
+func stillBuilding(res sql.Result, err error) error {
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil || n != 1 {
+		return errAbandoned
+	}
+	return nil
+}
+
+// heartbeatEvery is how often a rebuild marks its generation as being
+// built while no batch commits it (filling an index, making one).
+const heartbeatEvery = abandonAfter / 12
+
+// heartbeat keeps generation gen's checkpoint fresh until the returned
+// func is called, so DropRetired never takes a long phase for an
+// abandoned rebuild.
+func (r *SQLRunner) heartbeat(name string, gen int) func() {
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(heartbeatEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				_, _ = r.db.Exec(context.Background(), `UPDATE projection_checkpoints SET updated = ? WHERE name = ? AND generation = ? AND state = ?`,
+					time.Now().UnixNano(), name, gen, StateRebuilding) // a failure is the next tick's to mend
+			}
+		}
+	}()
+	return func() { close(stop); <-done }
 }
 
 // builderCache is the SQLite page cache of a rebuild's own connection
@@ -541,11 +586,13 @@ func (b *builder) commitWith(ctx context.Context, last uint64, apply func(*sqldb
 			return err
 		}
 	}
-	if err := apply(tx); err != nil {
+	// The checkpoint first: a generation dropped as abandoned meanwhile
+	// stops the rebuild here, before its batch meets missing tables.
+	if err := stillBuilding(tx.Exec(ctx, `UPDATE projection_checkpoints SET seq = ?, updated = ? WHERE name = ? AND generation = ? AND state = ?`,
+		int64(last), time.Now().UnixNano(), b.m.Name(), b.gen, StateRebuilding)); err != nil {
 		return err
 	}
-	if _, err := tx.Exec(ctx, `UPDATE projection_checkpoints SET seq = ?, updated = ? WHERE name = ? AND generation = ?`,
-		int64(last), time.Now().UnixNano(), b.m.Name(), b.gen); err != nil {
+	if err := apply(tx); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {

@@ -18,6 +18,7 @@ const (
 	StateRebuilding = "rebuilding" // the next generation is being built; the serving one still answers
 	StateFailed     = "failed"     // stopped at FailedSeq; the others keep going
 	stateRetired    = "retired"    // an old generation after a switch
+	stateDropping   = "dropping"   // claimed by DropRetired, its tables going
 )
 
 // Default batch bounds: a batch commits at BatchSize events, after

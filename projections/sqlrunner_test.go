@@ -471,27 +471,14 @@ func TestSQLRunnersSharingADatabaseApplyEachEventOnce(t *testing.T) {
 
 // A rebuild that stops before its switch (the command interrupted, the
 // process killed) leaves a generation as large as the history; DropRetired
-// drops it with the retired ones, but never one being built: on SQLite
-// any this runner is not building, on PostgreSQL (shared, rebuilt in by
-// other processes) only one whose builder has not committed for an hour.
+// drops it with the retired ones once its checkpoint has not moved for
+// abandonAfter, but never one being built here, nor one that moves.
 func TestDropRetiredDropsAbandonedRebuilds(t *testing.T) {
 	log := busyLog(t, 9)
 	stores(t, func(t *testing.T, open func() *sqldb.DB) {
 		ctx := context.Background()
 		r := caughtUp(t, open(), log, JobStatusModel{})
-		tablesOf := func(gen int) []string {
-			tables, err := listTables(ctx, r.DB())
-			if err != nil {
-				t.Fatal(err)
-			}
-			var out []string
-			for _, tb := range tables {
-				if strings.HasPrefix(tb, tablesFor(JobStatusName, gen).Prefix) {
-					out = append(out, tb)
-				}
-			}
-			return out
-		}
+		tablesOf := func(gen int) []string { return generationTables(t, r.DB(), JobStatusName, gen) }
 		// Generation 2: a rebuild stopped while loading.
 		stop, cancel := context.WithCancel(ctx)
 		if err := r.Rebuild(stop, JobStatusName, func(Progress) { cancel() }); err == nil {
@@ -521,17 +508,14 @@ func TestDropRetiredDropsAbandonedRebuilds(t *testing.T) {
 		if kept := tablesOf(1); len(kept) > 0 {
 			t.Fatalf("retired generation kept: %v", kept)
 		}
-		if r.DB().Dialect == sqldb.Postgres {
-			if len(tablesOf(2)) == 0 {
-				t.Fatal("PostgreSQL: a generation its builder committed to a moment ago was dropped")
-			}
-			if _, err := r.DB().Exec(ctx, `UPDATE projection_checkpoints SET updated = ? WHERE name = ? AND generation = 2`,
-				time.Now().Add(-2*abandonAfter).UnixNano(), JobStatusName); err != nil {
-				t.Fatal(err)
-			}
-			if err := r.DropRetired(ctx); err != nil {
-				t.Fatal(err)
-			}
+		// Another process may be building generation 2 still: kept
+		// until its checkpoint has not moved for abandonAfter.
+		if len(tablesOf(2)) == 0 {
+			t.Fatal("a generation whose builder committed a moment ago was dropped")
+		}
+		ageCheckpoint(t, r.DB(), JobStatusName, 2)
+		if err := r.DropRetired(ctx); err != nil {
+			t.Fatal(err)
 		}
 		if kept := tablesOf(2); len(kept) > 0 {
 			t.Fatalf("abandoned generation kept: %v", kept)
@@ -544,6 +528,77 @@ func TestDropRetiredDropsAbandonedRebuilds(t *testing.T) {
 			t.Fatal("the serving generation's tables are gone")
 		}
 	})
+}
+
+// A builder that only looked abandoned (another process took its
+// generation for dropped) stops with an error at its next commit: the
+// old generation serves on and the database opens again, instead of a
+// switch to dropped tables that left nothing serving.
+func TestRebuildWhoseGenerationWasDroppedStops(t *testing.T) {
+	log := busyLog(t, 10)
+	stores(t, func(t *testing.T, open func() *sqldb.DB) {
+		ctx := context.Background()
+		r := caughtUp(t, open(), log, JobStatusModel{})
+		other := NewSQLRunner(open(), log, JobStatusModel{})
+		if err := other.Open(ctx); err != nil {
+			t.Fatal(err)
+		}
+		for _, phase := range []string{PhaseLoading, PhaseSwitching} {
+			gen := r.Status()[0].Generation + 1
+			took := false
+			err := r.Rebuild(ctx, JobStatusName, func(p Progress) {
+				if !took && p.Phase == phase {
+					took = true
+					ageCheckpoint(t, r.DB(), JobStatusName, gen)
+					if err := other.DropRetired(ctx); err != nil {
+						t.Error(err)
+					}
+				}
+			})
+			if !errors.Is(err, errAbandoned) {
+				t.Fatalf("%s: a rebuild whose generation was dropped: %v", phase, err)
+			}
+			if g := r.Status()[0].Generation; g != 1 {
+				t.Fatalf("%s: serving generation %d, want 1", phase, g)
+			}
+			if kept := generationTables(t, r.DB(), JobStatusName, gen); len(kept) > 0 {
+				t.Fatalf("%s: dropped generation's tables %v", phase, kept)
+			}
+		}
+		again := NewSQLRunner(open(), log, JobStatusModel{})
+		if err := again.Open(ctx); err != nil {
+			t.Fatalf("open after: %v", err)
+		}
+		if g := again.Status()[0].Generation; g != 1 {
+			t.Fatalf("reopened on generation %d, want 1", g)
+		}
+	})
+}
+
+// generationTables names generation gen's tables of model.
+func generationTables(t *testing.T, db *sqldb.DB, model string, gen int) []string {
+	t.Helper()
+	tables, err := listTables(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, tb := range tables {
+		if strings.HasPrefix(tb, tablesFor(model, gen).Prefix) {
+			out = append(out, tb)
+		}
+	}
+	return out
+}
+
+// ageCheckpoint makes generation gen's checkpoint look untouched for
+// twice abandonAfter.
+func ageCheckpoint(t *testing.T, db *sqldb.DB, model string, gen int) {
+	t.Helper()
+	if _, err := db.Exec(context.Background(), `UPDATE projection_checkpoints SET updated = ? WHERE name = ? AND generation = ?`,
+		time.Now().Add(-2*abandonAfter).UnixNano(), model, gen); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // Events written while a rebuild runs move its total: progress never

@@ -99,9 +99,9 @@ func remoteRebuild(ctx context.Context, hc *http.Client, name string, progress i
 	if err := sc.Err(); err != nil && ctx.Err() == nil {
 		// The connection broke mid-answer ("unexpected EOF"): serve went
 		// away, and a rebuild switches only when it finishes.
-		return nil, fmt.Errorf("serve went away before the rebuild finished (%v): a rebuild switches over only at its end, so serve comes back on the old generation (/api/ready names it); run the rebuild again", err)
+		return nil, fmt.Errorf("serve went away before the rebuild finished (%v): a rebuild switches over only at its end, so unless it had just switched serve comes back on the old generation (/api/ready names it); run the rebuild again", err)
 	} else if err != nil {
 		return nil, err
 	}
-	return nil, fmt.Errorf("serve went away before the rebuild finished: a rebuild switches over only at its end, so serve comes back on the old generation (/api/ready names it); run the rebuild again")
+	return nil, fmt.Errorf("serve went away before the rebuild finished: a rebuild switches over only at its end, so unless it had just switched serve comes back on the old generation (/api/ready names it); run the rebuild again")
 }
