@@ -19,7 +19,9 @@ import (
 // secrets master key, so every API process reads the others' cursors) a
 // cursor is the id encrypted in one AES block beside eight zero bytes,
 // which a cursor not made with the key fails to decrypt to. Plain "d1:"
-// cursors are still read: ones issued before the upgrade go on paging.
+// cursors are then refused: anyone can write one, and the documents
+// before "d1:N" gave the ids away again (a search paged from one issued
+// before the upgrade starts again from its first page).
 const (
 	docCursorPrefix       = "d1:"
 	sealedDocCursorPrefix = "d2"
@@ -53,7 +55,11 @@ func (d docCursors) encode(id int64) any {
 
 func (d docCursors) decode(v string) (int64, error) {
 	bad := apperr.Field("cursor", "is not a cursor this server issued")
-	if rest, ok := strings.CutPrefix(v, sealedDocCursorPrefix); ok && d.block != nil {
+	if d.block != nil {
+		rest, ok := strings.CutPrefix(v, sealedDocCursorPrefix)
+		if !ok {
+			return 0, bad
+		}
 		b, err := base64.RawURLEncoding.DecodeString(rest)
 		if err != nil || len(b) != aes.BlockSize {
 			return 0, bad
