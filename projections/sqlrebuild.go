@@ -217,7 +217,11 @@ func (r *SQLRunner) heartbeat(name string, gen int) func() {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		t := time.NewTicker(heartbeatEvery)
+		every := heartbeatEvery
+		if r.heartbeatEvery > 0 {
+			every = r.heartbeatEvery
+		}
+		t := time.NewTicker(every)
 		defer t.Stop()
 		for {
 			select {

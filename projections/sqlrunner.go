@@ -94,6 +94,8 @@ type SQLRunner struct {
 	// switchMargin, if set, replaces switchMargin (tests: a small log
 	// still has a bulk load and a last stretch).
 	switchMargin uint64
+	// heartbeatEvery, if set, replaces heartbeatEvery (tests).
+	heartbeatEvery time.Duration
 
 	// pubMu is held across a batch's commit and its delivery to taps, and
 	// by Tap around its snapshot: a snapshot is always of a committed

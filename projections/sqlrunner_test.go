@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -660,4 +661,56 @@ func caughtUp(t *testing.T, db *sqldb.DB, log Source, models ...SQLModel) *SQLRu
 		t.Fatal(err)
 	}
 	return r
+}
+
+// While a rebuild commits nothing (here: held in its progress report),
+// its heartbeat keeps the generation's checkpoint fresh, so DropRetired
+// in another process does not take a long index build for an abandoned
+// rebuild.
+func TestRebuildHeartbeatKeepsItsGenerationFresh(t *testing.T) {
+	log := busyLog(t, 11)
+	stores(t, func(t *testing.T, open func() *sqldb.DB) {
+		ctx := context.Background()
+		r := caughtUp(t, open(), log, JobStatusModel{})
+		r.heartbeatEvery = 5 * time.Millisecond
+		other := NewSQLRunner(open(), log, JobStatusModel{})
+		if err := other.Open(ctx); err != nil {
+			t.Fatal(err)
+		}
+		held := false
+		if err := r.Rebuild(ctx, JobStatusName, func(p Progress) {
+			if held || p.Phase != PhaseLoading {
+				return
+			}
+			held = true
+			ageCheckpoint(t, r.DB(), JobStatusName, 2)
+			// No batch commits while this report holds the builder: only
+			// the heartbeat can make the checkpoint recent again.
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				var updated int64
+				if err := r.DB().QueryRow(ctx, `SELECT updated FROM projection_checkpoints WHERE name = ? AND generation = 2`,
+					JobStatusName).Scan(&updated); err != nil {
+					t.Error(err)
+					return
+				}
+				if time.Since(time.Unix(0, updated)) < abandonAfter {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Error("no heartbeat in 10 s")
+					return
+				}
+				runtime.Gosched()
+			}
+			if err := other.DropRetired(ctx); err != nil {
+				t.Error(err)
+			}
+		}); err != nil {
+			t.Fatalf("a rebuild whose heartbeat beat: %v", err)
+		}
+		if g := r.Status()[0].Generation; g != 2 {
+			t.Fatalf("serving generation %d, want 2", g)
+		}
+	})
 }
