@@ -174,14 +174,13 @@ const abandonAfter = time.Hour
 // before its new generation is created, so a generation DropRetired
 // lists while it is set may be that one).
 func (r *SQLRunner) building(model string) bool {
+	mr := r.run(model)
+	if mr == nil {
+		return false
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for _, mr := range r.models {
-		if mr.m.Name() == model {
-			return mr.rebuild != nil
-		}
-	}
-	return false
+	return mr.rebuild != nil
 }
 
 // dropChunk is how many rows one transaction of emptyTable deletes.

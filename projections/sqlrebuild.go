@@ -44,12 +44,7 @@ const switchMargin = 2000
 // one starts, at the same sequence). progress, if set, is called after
 // every batch. The old generation's tables are dropped at the next Open.
 func (r *SQLRunner) Rebuild(ctx context.Context, name string, progress func(Progress)) error {
-	var mr *modelRun
-	for _, m := range r.models {
-		if m.m.Name() == name {
-			mr = m
-		}
-	}
+	mr := r.run(name)
 	if mr == nil {
 		return fmt.Errorf("no read model %q", name)
 	}

@@ -271,31 +271,40 @@ func (r *SQLRunner) NeedsRebuild() []string {
 	return out
 }
 
+// run is the named model's run, nil if the runner has none (the list is
+// fixed at NewSQLRunner; the run's fields are r.mu's).
+func (r *SQLRunner) run(model string) *modelRun {
+	for _, mr := range r.models {
+		if mr.m.Name() == model {
+			return mr
+		}
+	}
+	return nil
+}
+
 // Tables names the serving generation of the model's tables; readers call
 // it per query, so a switch is seen at once.
 func (r *SQLRunner) Tables(model string) Tables {
+	mr := r.run(model)
+	if mr == nil {
+		return tablesFor(model, 1)
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for _, mr := range r.models {
-		if mr.m.Name() == model {
-			return tablesFor(model, mr.gen)
-		}
-	}
-	return tablesFor(model, 1)
+	return tablesFor(model, mr.gen)
 }
 
 // ServingVersion is the version of the code that built model's serving
 // tables: readers of a newer version read an older one's tables (until
 // its rebuild switches) without the columns it lacks. 0: no such model.
 func (r *SQLRunner) ServingVersion(model string) int {
+	mr := r.run(model)
+	if mr == nil {
+		return 0
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for _, mr := range r.models {
-		if mr.m.Name() == model {
-			return mr.version
-		}
-	}
-	return 0
+	return mr.version
 }
 
 // minSeqLocked is the lowest checkpoint of the models being applied.

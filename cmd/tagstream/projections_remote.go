@@ -96,12 +96,14 @@ func remoteRebuild(ctx context.Context, hc *http.Client, name string, progress i
 			return l.Done, nil
 		}
 	}
-	if err := sc.Err(); err != nil && ctx.Err() == nil {
-		// The connection broke mid-answer ("unexpected EOF"): serve went
-		// away, and a rebuild switches only when it finishes.
-		return nil, fmt.Errorf("serve went away before the rebuild finished (%v): a rebuild switches over only at its end, so unless it had just switched serve comes back on the old generation (/api/ready names it); run the rebuild again", err)
-	} else if err != nil {
-		return nil, err
+	// The answer ended without a result: serve went away (a broken
+	// connection reads as "unexpected EOF"), unless we were stopped.
+	how := ""
+	if err := sc.Err(); err != nil {
+		if ctx.Err() != nil {
+			return nil, err
+		}
+		how = fmt.Sprintf(" (%v)", err)
 	}
-	return nil, fmt.Errorf("serve went away before the rebuild finished: a rebuild switches over only at its end, so unless it had just switched serve comes back on the old generation (/api/ready names it); run the rebuild again")
+	return nil, fmt.Errorf("serve went away before the rebuild finished%s: a rebuild switches over only at its end, so unless it had just switched serve comes back on the old generation (/api/ready names it); run the rebuild again", how)
 }

@@ -319,8 +319,7 @@ func singleParams(c *gin.Context) {
 	if strings.HasPrefix(c.Request.URL.Path, "/api/") {
 		for name, vs := range c.Request.URL.Query() {
 			if len(vs) > 1 {
-				fail(c, apperr.Field(name, "is given more than once; it takes one value"))
-				c.Abort()
+				fail(c, apperr.Field(name, "is given more than once; it takes one value")) // aborts the chain
 				return
 			}
 		}
