@@ -152,10 +152,8 @@ func TestJobListSQLEqualsReference(t *testing.T) {
 	base := time.Date(2026, 1, 5, 8, 0, 0, 0, time.UTC)
 	log := logOf(t, historyLog(t, 240, 0, base, 1)...)
 	ref := NewJobStatus()
-	for _, env := range log {
-		if err := ref.Apply(env); err != nil {
-			t.Fatal(err)
-		}
+	if err := NewRunner(log, ref).CatchUp(context.Background()); err != nil {
+		t.Fatal(err)
 	}
 	stores(t, func(t *testing.T, open func() *sqldb.DB) {
 		ctx := context.Background()
@@ -274,10 +272,8 @@ func TestJobHistoryQueryIgnoresUnicodeForm(t *testing.T) {
 		{"RE\u0301SUME\u0301", []string{"job-00003", "job-00002"}},
 	}
 	ref := NewJobStatus()
-	for _, env := range log {
-		if err := ref.Apply(env); err != nil {
-			t.Fatal(err)
-		}
+	if err := NewRunner(log, ref).CatchUp(context.Background()); err != nil {
+		t.Fatal(err)
 	}
 	stores(t, func(t *testing.T, open func() *sqldb.DB) {
 		ctx := context.Background()

@@ -280,19 +280,7 @@ func TestSQLRunnerRebuildSwitchesGeneration(t *testing.T) {
 		}
 		// ... with the retired one's tables until DropRetired, which the
 		// process runs beside serving, drops them.
-		retired := func() []string {
-			tables, err := listTables(ctx, r2.DB())
-			if err != nil {
-				t.Fatal(err)
-			}
-			var out []string
-			for _, tb := range tables {
-				if strings.HasPrefix(tb, "probe_g1_") {
-					out = append(out, tb)
-				}
-			}
-			return out
-		}
+		retired := func() []string { return generationTables(t, r2.DB(), "probe", 1) }
 		if len(retired()) == 0 {
 			t.Fatal("Open dropped the retired generation: a restart would wait for it")
 		}
@@ -489,15 +477,11 @@ func TestDropRetiredDropsAbandonedRebuilds(t *testing.T) {
 			t.Fatal("the stopped rebuild left no generation: the test shows nothing")
 		}
 		// Generation 3 is built while DropRetired runs: it is kept.
-		dropped := false
-		if err := r.Rebuild(ctx, JobStatusName, func(p Progress) {
-			if !dropped && p.Phase == PhaseLoading {
-				dropped = true
-				if err := r.DropRetired(ctx); err != nil {
-					t.Error(err)
-				}
+		if err := r.Rebuild(ctx, JobStatusName, atPhase(PhaseLoading, func() {
+			if err := r.DropRetired(ctx); err != nil {
+				t.Error(err)
 			}
-		}); err != nil {
+		})); err != nil {
 			t.Fatalf("DropRetired during a rebuild: %v", err)
 		}
 		if g := r.Status()[0].Generation; g != 3 {
@@ -540,22 +524,15 @@ func TestRebuildWhoseGenerationWasDroppedStops(t *testing.T) {
 	stores(t, func(t *testing.T, open func() *sqldb.DB) {
 		ctx := context.Background()
 		r := caughtUp(t, open(), log, JobStatusModel{})
-		other := NewSQLRunner(open(), log, JobStatusModel{})
-		if err := other.Open(ctx); err != nil {
-			t.Fatal(err)
-		}
+		other := opened(t, open(), log, JobStatusModel{})
 		for _, phase := range []string{PhaseLoading, PhaseSwitching} {
 			gen := r.Status()[0].Generation + 1
-			took := false
-			err := r.Rebuild(ctx, JobStatusName, func(p Progress) {
-				if !took && p.Phase == phase {
-					took = true
-					ageCheckpoint(t, r.DB(), JobStatusName, gen)
-					if err := other.DropRetired(ctx); err != nil {
-						t.Error(err)
-					}
+			err := r.Rebuild(ctx, JobStatusName, atPhase(phase, func() {
+				ageCheckpoint(t, r.DB(), JobStatusName, gen)
+				if err := other.DropRetired(ctx); err != nil {
+					t.Error(err)
 				}
-			})
+			}))
 			if !errors.Is(err, errAbandoned) {
 				t.Fatalf("%s: a rebuild whose generation was dropped: %v", phase, err)
 			}
@@ -566,10 +543,7 @@ func TestRebuildWhoseGenerationWasDroppedStops(t *testing.T) {
 				t.Fatalf("%s: dropped generation's tables %v", phase, kept)
 			}
 		}
-		again := NewSQLRunner(open(), log, JobStatusModel{})
-		if err := again.Open(ctx); err != nil {
-			t.Fatalf("open after: %v", err)
-		}
+		again := opened(t, open(), log, JobStatusModel{})
 		if g := again.Status()[0].Generation; g != 1 {
 			t.Fatalf("reopened on generation %d, want 1", g)
 		}
@@ -649,18 +623,36 @@ func TestRebuildProgressFollowsTheGrowingLog(t *testing.T) {
 	})
 }
 
-// caughtUp is a runner of models over log, opened and caught up.
-func caughtUp(t *testing.T, db *sqldb.DB, log Source, models ...SQLModel) *SQLRunner {
+// opened is a runner of models over log, opened.
+func opened(t *testing.T, db *sqldb.DB, log Source, models ...SQLModel) *SQLRunner {
 	t.Helper()
 	r := NewSQLRunner(db, log, models...)
-	ctx := context.Background()
-	if err := r.Open(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := r.CatchUp(ctx); err != nil {
+	if err := r.Open(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	return r
+}
+
+// caughtUp is a runner of models over log, opened and caught up.
+func caughtUp(t *testing.T, db *sqldb.DB, log Source, models ...SQLModel) *SQLRunner {
+	t.Helper()
+	r := opened(t, db, log, models...)
+	if err := r.CatchUp(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// atPhase is a rebuild's progress callback that calls fn once, at the
+// first report of phase.
+func atPhase(phase string, fn func()) func(Progress) {
+	done := false
+	return func(p Progress) {
+		if !done && p.Phase == phase {
+			done = true
+			fn()
+		}
+	}
 }
 
 // While a rebuild commits nothing (here: held in its progress report),
@@ -673,16 +665,8 @@ func TestRebuildHeartbeatKeepsItsGenerationFresh(t *testing.T) {
 		ctx := context.Background()
 		r := caughtUp(t, open(), log, JobStatusModel{})
 		r.heartbeatEvery = 5 * time.Millisecond
-		other := NewSQLRunner(open(), log, JobStatusModel{})
-		if err := other.Open(ctx); err != nil {
-			t.Fatal(err)
-		}
-		held := false
-		if err := r.Rebuild(ctx, JobStatusName, func(p Progress) {
-			if held || p.Phase != PhaseLoading {
-				return
-			}
-			held = true
+		other := opened(t, open(), log, JobStatusModel{})
+		if err := r.Rebuild(ctx, JobStatusName, atPhase(PhaseLoading, func() {
 			ageCheckpoint(t, r.DB(), JobStatusName, 2)
 			// No batch commits while this report holds the builder: only
 			// the heartbeat can make the checkpoint recent again.
@@ -706,7 +690,7 @@ func TestRebuildHeartbeatKeepsItsGenerationFresh(t *testing.T) {
 			if err := other.DropRetired(ctx); err != nil {
 				t.Error(err)
 			}
-		}); err != nil {
+		})); err != nil {
 			t.Fatalf("a rebuild whose heartbeat beat: %v", err)
 		}
 		if g := r.Status()[0].Generation; g != 2 {

@@ -176,20 +176,7 @@ func TestDocumentsAreScopedToTheCaller(t *testing.T) {
 
 func TestDocumentsPageWithAnOpaqueCursor(t *testing.T) {
 	ts := searchServer(t)
-	var seen []string
-	path := "/api/documents?tag=TRANSPORT&limit=1"
-	for i := 0; ; i++ {
-		body := getJSON(t, ts, "alice", path, 200)
-		seen = append(seen, docTitles(body)...)
-		next, _ := body["next_cursor"].(string)
-		if next == "" {
-			break
-		}
-		if i > 3 {
-			t.Fatal("paging does not end")
-		}
-		path = "/api/documents?tag=TRANSPORT&limit=1&cursor=" + url.QueryEscape(next)
-	}
+	seen, _ := pageDocuments(t, ts, "tag=TRANSPORT")
 	if strings.Join(seen, "|") != "रेलवे परिपत्र|=HYPERLINK(x) railway|Railway circular" {
 		t.Fatalf("pages: %q", seen)
 	}
@@ -349,34 +336,23 @@ func TestDocumentCursorsAreOpaqueWithAKey(t *testing.T) {
 	key := []byte("0123456789abcdef0123456789abcdef")
 	ts := serveReal(t, Deps{Auth: tokenAuth{}, Documents: searchModel(t, envs...), Jobs: jobModel(t, envs...), CursorKey: key}).URL
 	defer closeIdle(http.DefaultClient)
-	var seen []string
-	path := "/api/documents?limit=1"
-	var first string
-	for i := 0; ; i++ {
-		body := getJSON(t, ts, "alice", path, 200)
-		seen = append(seen, docTitles(body)...)
-		next, _ := body["next_cursor"].(string)
-		if next == "" {
-			break
+	seen, cursors := pageDocuments(t, ts, "")
+	for _, c := range cursors {
+		raw, err := base64.RawURLEncoding.DecodeString(strings.TrimPrefix(c, "d2"))
+		if !strings.HasPrefix(c, "d2") || err != nil || len(raw) != 16 || bytes.Equal(raw[8:], make([]byte, 8)) {
+			t.Fatalf("cursor %q is not one encrypted block", c)
 		}
-		if first == "" {
-			first = next
-		}
-		raw, err := base64.RawURLEncoding.DecodeString(strings.TrimPrefix(next, "d2"))
-		if !strings.HasPrefix(next, "d2") || err != nil || len(raw) != 16 || bytes.Equal(raw[8:], make([]byte, 8)) {
-			t.Fatalf("cursor %q is not one encrypted block", next)
-		}
-		if i > 3 {
-			t.Fatal("paging does not end")
-		}
-		path = "/api/documents?limit=1&cursor=" + url.QueryEscape(next)
 	}
 	if strings.Join(seen, "|") != "Railway three|Railway two|Railway one" {
 		t.Fatalf("pages: %q", seen)
 	}
 	// The same id through the other key's cursors or altered: refused.
 	other := newDocCursors([]byte("fedcba9876543210")).encode(2).(string)
-	altered := first[:len(first)-2] + map[bool]string{true: "AA", false: "BB"}[!strings.HasSuffix(first, "AA")]
+	first := cursors[0]
+	altered := first[:len(first)-2] + "AA"
+	if strings.HasSuffix(first, "AA") {
+		altered = first[:len(first)-2] + "BB"
+	}
 	for _, bad := range []string{other, altered} {
 		if body := getJSON(t, ts, "alice", "/api/documents?cursor="+url.QueryEscape(bad), 400); body["field"] != "cursor" {
 			t.Errorf("cursor %q: %v", bad, body)
@@ -387,5 +363,25 @@ func TestDocumentCursorsAreOpaqueWithAKey(t *testing.T) {
 	plain := base64.RawURLEncoding.EncodeToString([]byte("d1:3"))
 	if body := getJSON(t, ts, "alice", "/api/documents?cursor="+plain, 400); body["field"] != "cursor" {
 		t.Errorf("a plain cursor with a key set: %v", body)
+	}
+}
+
+// pageDocuments pages alice's search with query one document a page,
+// following next_cursor, and returns the titles and the cursors it met.
+func pageDocuments(t *testing.T, ts, query string) (titles, cursors []string) {
+	t.Helper()
+	path := "/api/documents?limit=1&" + query
+	for {
+		body := getJSON(t, ts, "alice", path, 200)
+		titles = append(titles, docTitles(body)...)
+		next, _ := body["next_cursor"].(string)
+		if next == "" {
+			return titles, cursors
+		}
+		if len(cursors) > 3 {
+			t.Fatal("paging does not end")
+		}
+		cursors = append(cursors, next)
+		path = "/api/documents?limit=1&" + query + "&cursor=" + url.QueryEscape(next)
 	}
 }
