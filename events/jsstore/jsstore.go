@@ -147,6 +147,15 @@ func (s *Store) Follow(ctx context.Context, filter string, from uint64, fn func(
 	})
 }
 
+// PullHeartbeat is how often the server confirms a reader's waiting pull.
+// A pull can be lost, for one on a cluster node that the consumer's
+// interest has not reached yet: the reader then gets nothing, and learns
+// only when two heartbeats are missed and it pulls again. The default for
+// an ordered consumer, 5 s, held a freshly started process's read models
+// ten seconds behind the log (status reads of a job started on another
+// process answered 503); at 1 s the wait is two seconds at most.
+const PullHeartbeat = time.Second
+
 // jobsPrefix is what every subject events.SubjectAll matches starts with.
 var jobsPrefix = strings.TrimSuffix(events.SubjectAll, ">")
 
@@ -172,7 +181,7 @@ func (s *Store) consume(ctx context.Context, filter string, from uint64, fn func
 	if err != nil {
 		return wrap(err, "events: consumer on %s", filter)
 	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(1000))
+	it, err := cons.Messages(jetstream.PullMaxMessages(1000), jetstream.PullHeartbeat(PullHeartbeat))
 	if err != nil {
 		return wrap(err, "events: consume %s", filter)
 	}
