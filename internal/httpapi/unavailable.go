@@ -60,19 +60,28 @@ func (s *Server) guardNATS(c *gin.Context) {
 	c.Next()
 }
 
+// catchUpWait bounds how long a lookup waits for the read models to reach
+// the log's end: as long as a command waits for its own write (waitFor).
+var catchUpWait = 5 * time.Second // a var so tests can shorten it
+
 // catchUp brings the read models up to the log before a lookup may say
 // "not found": a job unknown to them may just be newer (written by another
-// API process). If the log cannot be reached, that is a 503, not a false 404.
+// API process). If the log cannot be reached, or the read models do not
+// reach its end in time, that is a 503 saying which, not a false 404.
 func (s *Server) catchUp(ctx context.Context) error {
 	if s.d.Healthy != nil && !s.d.Healthy() {
 		return errUnavailable()
 	}
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, catchUpWait)
 	defer cancel()
-	if err := s.d.Freshness.Sync(ctx); err != nil && isUnavailable(err) {
-		return errUnavailable()
+	err := s.d.Freshness.Sync(ctx)
+	switch {
+	case err == nil || !isUnavailable(err):
+		return nil
+	case errors.Is(err, context.DeadlineExceeded) && (s.d.Healthy == nil || s.d.Healthy()):
+		return apperr.New(apperr.Unavailable, "the read models are still catching up with the event log; retry shortly")
 	}
-	return nil
+	return errUnavailable()
 }
 
 func errUnavailable() error {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -116,6 +117,36 @@ func TestNATSOutagesAnswer503(t *testing.T) {
 	}
 	if st, _, _ := call("GET", "/api/health"); st != http.StatusServiceUnavailable {
 		t.Errorf("health while disconnected: %d", st)
+	}
+}
+
+// lagging is a read model that does not reach the log's end in time.
+type lagging struct{}
+
+func (lagging) WaitFor(ctx context.Context, _ uint64) error { <-ctx.Done(); return ctx.Err() }
+func (lagging) Sync(ctx context.Context) error              { <-ctx.Done(); return ctx.Err() }
+
+// A job the read models have not caught up to, with NATS up, is a 503
+// that says so (not "NATS is unreachable", not a false 404) and when to
+// come back.
+func TestLaggingReadModelsAnswer503SayingSo(t *testing.T) {
+	old := catchUpWait
+	catchUpWait = 50 * time.Millisecond
+	defer func() { catchUpWait = old }()
+	h := New(Deps{Log: slog.New(slog.DiscardHandler), Auth: okAuth{}, Jobs: oneJob{}, Freshness: lagging{},
+		Healthy: func() bool { return true }})
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest("GET", "/api/batch/jobs/batch-1-abc/status", nil)
+	req.Header.Set("Authorization", "Bearer x")
+	h.ServeHTTP(rec, req)
+	var body map[string]any
+	_ = json.Unmarshal(rec.Body.Bytes(), &body)
+	detail, _ := body["detail"].(string)
+	if rec.Code != http.StatusServiceUnavailable || !strings.Contains(detail, "read models") || strings.Contains(detail, "NATS") {
+		t.Fatalf("status of a job the read models lag behind: %d %v, want 503 naming the read models", rec.Code, body)
+	}
+	if rec.Header().Get("Retry-After") == "" {
+		t.Error("a 503 without Retry-After")
 	}
 }
 
