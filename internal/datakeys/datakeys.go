@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -81,7 +82,7 @@ func Open(ctx context.Context, js jetstream.JetStream, replicas int, master []by
 		k.mu.Lock()
 		delete(k.cache, msg.Subject()[len("datakeys."):])
 		k.mu.Unlock()
-	}); err != nil {
+	}, jetstream.PullHeartbeat(time.Second)); err != nil { // a lost pull (see jsstore.PullHeartbeat) costs 2 s, not 10
 		return nil, fmt.Errorf("datakeys: watch: %w", err)
 	}
 	return k, nil
