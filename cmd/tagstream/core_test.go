@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tagstream/tagstream/events"
+	"github.com/tagstream/tagstream/projections"
 	"github.com/tagstream/tagstream/services"
 	"github.com/tagstream/tagstream/services/pipeline"
 )
@@ -186,6 +187,11 @@ func TestProjectionsRebuildCommandMatchesLiveDigests(t *testing.T) {
 	}
 	if n := strings.Count(errOut.String(), "rebuilt job-status"); n != 1 {
 		t.Fatalf("job-status named twice was rebuilt %d times:\n%s", n, errOut.String())
+	}
+	// Only the rebuilt model's digest: the others were not rebuilt.
+	if !strings.Contains(out.String(), live[0]) || strings.Contains(out.String(), projections.DocumentSearchName) ||
+		strings.Contains(out.String(), projections.DocumentResultsName) {
+		t.Fatalf("rebuild job-status printed:\n%s\nwant the job-status digest %q alone", out.String(), live[0])
 	}
 }
 

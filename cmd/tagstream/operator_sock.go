@@ -66,7 +66,7 @@ func (a *app) serveOperator() (stop func(), err error) {
 		a.streamRebuild(w, r.Context(), name)
 	})
 	mux.HandleFunc("GET /projections/digests", func(w http.ResponseWriter, r *http.Request) {
-		lines, err := modelDigests(r.Context(), a.read)
+		lines, err := modelDigests(r.Context(), a.read, r.URL.Query()["model"]...)
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return

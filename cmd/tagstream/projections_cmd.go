@@ -20,12 +20,12 @@ func projectionsCmd() *cobra.Command {
 	var cfg config
 	rebuild := &cobra.Command{
 		Use:   "rebuild [NAME...]",
-		Short: "Rebuild read models beside the serving ones, switch over, and print each model's digest",
+		Short: "Rebuild read models beside the serving ones, switch over, and print their digests",
 		Long: "Read models live in TAGSTREAM_READ_DB (SQLite in the data dir, or PostgreSQL) with a checkpoint each.\n" +
 			"rebuild builds the next generation of each named model (all when none is named) from sequence 1\n" +
 			"beside the serving one, then switches over in one transaction; a serve process sharing the\n" +
 			"database keeps answering from the old generation meanwhile and follows the switch. Progress\n" +
-			"(events done of total, rate, ETA) goes to stderr; each model's size and digest to stdout, so a\n" +
+			"(events done of total, rate, ETA) goes to stderr; each rebuilt model's size and digest to stdout, so a\n" +
 			"rebuild and a live process can be compared. While a serve with the embedded NATS server holds the\n" +
 			"data dir, the command asks it (on the data dir's operator socket) to rebuild and shows its progress.\n" +
 			"Models: " + strings.Join(modelNames(), ", ") + ".",
@@ -107,7 +107,7 @@ func projectionsCmd() *cobra.Command {
 		if sum := skips.Summary(); sum != "" {
 			fmt.Fprintln(out, sum)
 		}
-		lines, err := modelDigests(ctx, r)
+		lines, err := modelDigests(ctx, r, names...)
 		if err != nil {
 			return err
 		}
@@ -147,22 +147,29 @@ func (c *config) validateReadDB() error {
 }
 
 // modelDigests summarises the SQL models the job and results queries read,
-// for comparison between a rebuild and a live process.
-func modelDigests(ctx context.Context, rd projections.ReadDB) ([]string, error) {
-	jobs, err := projections.NewJobQueries(rd).Dump(ctx)
-	if err != nil {
-		return nil, err
+// for comparison between a rebuild and a live process: the named ones, or
+// every model when none is named (a dump reads the whole model).
+func modelDigests(ctx context.Context, rd projections.ReadDB, names ...string) ([]string, error) {
+	dumps := []struct {
+		name string
+		dump func(context.Context) ([]byte, error)
+	}{
+		{projections.JobStatusName, projections.NewJobQueries(rd).Dump},
+		{projections.DocumentResultsName, projections.NewResultQueries(rd).Dump},
+		{projections.DocumentSearchName, projections.NewSearchReader(rd).Dump},
 	}
-	results, err := projections.NewResultQueries(rd).Dump(ctx)
-	if err != nil {
-		return nil, err
+	var lines []string
+	for _, d := range dumps {
+		if len(names) > 0 && !slices.Contains(names, d.name) {
+			continue
+		}
+		snapshot, err := d.dump(ctx)
+		if err != nil {
+			return nil, err
+		}
+		lines = append(lines, digestLine(d.name, snapshot))
 	}
-	search, err := projections.NewSearchReader(rd).Dump(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return []string{digestLine(projections.JobStatusName, jobs), digestLine(projections.DocumentResultsName, results),
-		digestLine(projections.DocumentSearchName, search)}, nil
+	return lines, nil
 }
 
 // digestLine summarises a read model for comparison between processes.

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"time"
@@ -53,7 +54,9 @@ func rebuildThroughServe(c *cobra.Command, hc *http.Client, names []string) erro
 	took := time.Since(start)
 	fmt.Fprintf(out, "replayed %d events in %s (%.0f events/s per model)\n", seq, took.Round(time.Millisecond),
 		float64(seq)*float64(len(names))/took.Seconds())
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://serve/projections/digests", nil)
+	// The rebuilt models only (a serve before this filter sends every one).
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://serve/projections/digests?"+
+		url.Values{"model": names}.Encode(), nil)
 	resp, err := hc.Do(req)
 	if err != nil {
 		return err
