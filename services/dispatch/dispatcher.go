@@ -81,7 +81,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("dispatcher consumer: %w", err)
 	}
-	it, err := cons.Messages(jetstream.PullHeartbeat(pullHeartbeat))
+	it, err := cons.Messages()
 	if err != nil {
 		return err
 	}

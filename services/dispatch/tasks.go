@@ -16,13 +16,6 @@ import (
 // It is a work queue: a message disappears once a worker acknowledges it.
 const TaskStream = "TAGSTREAM_TASKS"
 
-// pullHeartbeat is how often the server confirms the dispatcher's and the
-// webhooks' waiting pulls. A pull lost on its way (on a cluster, sent to a
-// node the consumer's interest has not reached yet) is noticed after two
-// missed heartbeats and pulled again: the default, half the 30 s expiry,
-// could leave a job's tasks unqueued for half a minute.
-const pullHeartbeat = time.Second
-
 // task is the work item for one document attempt. It carries everything a
 // worker needs except the API key, which stays in the secret store.
 type task struct {

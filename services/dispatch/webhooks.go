@@ -89,7 +89,7 @@ func (w *Webhooks) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("webhook consumer: %w", err)
 	}
-	it, err := cons.Messages(jetstream.PullHeartbeat(pullHeartbeat))
+	it, err := cons.Messages()
 	if err != nil {
 		return err
 	}
