@@ -150,10 +150,10 @@ func (s *Store) Follow(ctx context.Context, filter string, from uint64, fn func(
 // PullHeartbeat is how often the server confirms a reader's waiting pull.
 // A pull can be lost, for one on a cluster node that the consumer's
 // interest has not reached yet: the reader then gets nothing, and learns
-// only when two heartbeats are missed and it pulls again. The default for
-// an ordered consumer, 5 s, held a freshly started process's read models
-// ten seconds behind the log (status reads of a job started on another
-// process answered 503); at 1 s the wait is two seconds at most.
+// only when two heartbeats are missed and it pulls again. With the
+// default for an ordered consumer, 5 s, that is 10 s of a read model
+// standing still (the timings of a CI failure of the cluster test match
+// it); at 1 s, about two (TestFollowRecoversFromALostPull).
 const PullHeartbeat = time.Second
 
 // jobsPrefix is what every subject events.SubjectAll matches starts with.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/csv"
 	"errors"
+	"fmt"
 	"math"
 	"net/http"
 	"strconv"
@@ -122,7 +123,7 @@ func searchFailed(c *gin.Context, err error) {
 	if c.Request.Context().Err() != nil {
 		return // the client has gone
 	}
-	fail(c, apperr.New(apperr.Unavailable, "the read database did not answer: %v", err))
+	fail(c, retrySoon(fmt.Sprintf("the read database did not answer: %v", err), err))
 }
 
 func (s *Server) searcher(c *gin.Context) bool {

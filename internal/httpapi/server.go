@@ -282,8 +282,8 @@ func fail(c *gin.Context, err error) {
 	if status >= 500 {
 		slog.Default().Error("request failed", "path", c.FullPath(), "err", err)
 	}
-	if status == http.StatusServiceUnavailable && c.Writer.Header().Get("Retry-After") == "" {
-		c.Header("Retry-After", "2") // a reconnect, a catch-up or a failover: seconds, not minutes
+	if errors.Is(err, errRetrySoon) && c.Writer.Header().Get("Retry-After") == "" {
+		c.Header("Retry-After", "2") // an outage, a catch-up or a failover: seconds, not minutes
 	}
 	c.AbortWithStatusJSON(status, body)
 }

@@ -76,16 +76,37 @@ func (s *Server) catchUp(ctx context.Context) error {
 	defer cancel()
 	err := s.d.Freshness.Sync(ctx)
 	switch {
-	case err == nil || !isUnavailable(err):
+	case err == nil:
 		return nil
+	case errors.Is(err, events.ErrUnavailable):
+		return errUnavailable() // the log's end could not be read
 	case errors.Is(err, context.DeadlineExceeded) && (s.d.Healthy == nil || s.d.Healthy()):
-		return apperr.New(apperr.Unavailable, "the read models are still catching up with the event log; retry shortly")
+		return retrySoon("the read models are still catching up with the event log; retry shortly", err)
+	case isUnavailable(err):
+		return errUnavailable()
 	}
-	return errUnavailable()
+	// A failed model (ErrModelFailed) fails alone: the others, at the
+	// log's end, answer the lookup.
+	return nil
+}
+
+// errRetrySoon marks the 503s that pass on their own (an outage, a
+// catch-up, a failover), which answer with Retry-After; those that last
+// (a feature this server lacks) do not.
+var errRetrySoon = errors.New("retry soon")
+
+func retrySoon(msg string, cause error) error {
+	return &apperr.Error{Code: apperr.Unavailable, Message: msg, Err: errors.Join(errRetrySoon, cause)}
 }
 
 func errUnavailable() error {
-	return apperr.New(apperr.Unavailable, "the event store (NATS) is unreachable; retry shortly")
+	return retrySoon(natsUnreachable, nil)
+}
+
+const natsUnreachable = "the event store (NATS) is unreachable; retry shortly"
+
+func errReadDB(cause error) error {
+	return retrySoon("the read database cannot answer now; retry shortly", cause)
 }
 
 // asUnavailable turns an internal error into 503 "unavailable" when it was
@@ -95,14 +116,14 @@ func asUnavailable(c *gin.Context, err error) error {
 		return err
 	}
 	if isUnavailable(err) {
-		return &apperr.Error{Code: apperr.Unavailable, Message: errUnavailable().Error(), Err: err}
+		return retrySoon(natsUnreachable, err)
 	}
 	if errors.Is(err, projections.ErrReadDB) || errors.Is(err, projections.ErrModelFailed) {
-		return &apperr.Error{Code: apperr.Unavailable, Message: "the read database cannot answer now; retry shortly", Err: err}
+		return errReadDB(err)
 	}
 	if v, ok := c.Get(healthyKey); ok {
 		if healthy, _ := v.(func() bool); healthy != nil && !healthy() {
-			return &apperr.Error{Code: apperr.Unavailable, Message: errUnavailable().Error(), Err: err}
+			return retrySoon(natsUnreachable, err)
 		}
 	}
 	return err

@@ -148,6 +148,23 @@ func TestLaggingReadModelsAnswer503SayingSo(t *testing.T) {
 	if rec.Header().Get("Retry-After") == "" {
 		t.Error("a 503 without Retry-After")
 	}
+	// The log's end not read in time is NATS's fault, not the read models'.
+	h = New(Deps{Log: slog.New(slog.DiscardHandler), Auth: okAuth{}, Jobs: oneJob{},
+		Freshness: freshness{err: fmt.Errorf("%w: stream info: %w", events.ErrUnavailable, context.DeadlineExceeded)},
+		Healthy:   func() bool { return true }})
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if !strings.Contains(rec.Body.String(), "NATS") || rec.Header().Get("Retry-After") == "" {
+		t.Errorf("the log's end not read in time: %d %s, want 503 naming NATS, with Retry-After", rec.Code, rec.Body.String())
+	}
+	// A 503 that lasts (no search on this server) does not invite retries.
+	rec = httptest.NewRecorder()
+	docs := httptest.NewRequest("GET", "/api/documents?q=x", nil)
+	docs.Header.Set("Authorization", "Bearer x")
+	h.ServeHTTP(rec, docs)
+	if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") != "" {
+		t.Errorf("search on a server without it: %d, Retry-After %q; want 503 without", rec.Code, rec.Header().Get("Retry-After"))
+	}
 }
 
 // brokenReadDB fails every query as the read database does when it is
