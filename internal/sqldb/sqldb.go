@@ -126,12 +126,16 @@ func (d *DB) Rebind(q string) string {
 }
 
 // Begin starts a transaction whose statements are rebound.
-func (d *DB) Begin(ctx context.Context) (*Tx, error) {
+func (d *DB) Begin(ctx context.Context) (*Tx, error) { return d.begin(ctx, d.SQL.BeginTx) }
+
+// begin starts a transaction through beginTx (the pool's or one
+// connection's) in a writer's turn, which the transaction's end ends.
+func (d *DB) begin(ctx context.Context, beginTx func(context.Context, *sql.TxOptions) (*sql.Tx, error)) (*Tx, error) {
 	end, err := d.writers.take(ctx)
 	if err != nil {
 		return nil, err
 	}
-	tx, err := d.SQL.BeginTx(ctx, nil)
+	tx, err := beginTx(ctx, nil)
 	if err != nil {
 		end()
 		return nil, err
@@ -151,12 +155,18 @@ func (d *DB) QueryRow(ctx context.Context, q string, args ...any) *sql.Row {
 
 // Exec runs a statement outside any transaction.
 func (d *DB) Exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	return d.exec(ctx, d.SQL.ExecContext, q, args)
+}
+
+// exec runs a statement through execContext (the pool's or one
+// connection's) in a writer's turn.
+func (d *DB) exec(ctx context.Context, execContext func(context.Context, string, ...any) (sql.Result, error), q string, args []any) (sql.Result, error) {
 	end, err := d.writers.take(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer end()
-	return d.SQL.ExecContext(ctx, d.Rebind(q), storable(args)...)
+	return execContext(ctx, d.Rebind(q), storable(args)...)
 }
 
 // Tx is a transaction that speaks "?" placeholders on every dialect. It
@@ -273,12 +283,7 @@ func (d *DB) Conn(ctx context.Context) (*Conn, error) {
 
 // Exec runs a statement on the connection outside any transaction.
 func (c *Conn) Exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	end, err := c.db.writers.take(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer end()
-	return c.conn.ExecContext(ctx, c.db.Rebind(q), storable(args)...)
+	return c.db.exec(ctx, c.conn.ExecContext, q, args)
 }
 
 // QueryRow runs a query on the connection outside any transaction.
@@ -290,18 +295,7 @@ func (c *Conn) QueryRow(ctx context.Context, q string, args ...any) *sql.Row {
 func (c *Conn) Dialect() Dialect { return c.db.Dialect }
 
 // Begin starts a transaction on the connection.
-func (c *Conn) Begin(ctx context.Context) (*Tx, error) {
-	end, err := c.db.writers.take(ctx)
-	if err != nil {
-		return nil, err
-	}
-	tx, err := c.conn.BeginTx(ctx, nil)
-	if err != nil {
-		end()
-		return nil, err
-	}
-	return &Tx{tx: tx, db: c.db, end: end}, nil
-}
+func (c *Conn) Begin(ctx context.Context) (*Tx, error) { return c.db.begin(ctx, c.conn.BeginTx) }
 
 // Discard closes the connection instead of returning it to the pool, so
 // whatever was set on it (and the memory it holds) goes with it.
