@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/csv"
 	"errors"
-	"fmt"
 	"math"
 	"net/http"
 	"strconv"
@@ -113,7 +112,7 @@ func timeParam(c *gin.Context, name string, upper bool) (time.Time, error) {
 }
 
 // searchFailed turns the model's errors into answers: a bad query is a
-// 400 naming its field, anything else the store's failure.
+// 400 naming its field, anything else the read database's 503.
 func searchFailed(c *gin.Context, err error) {
 	var qe *projections.QueryError
 	if errors.As(err, &qe) {
@@ -123,7 +122,7 @@ func searchFailed(c *gin.Context, err error) {
 	if c.Request.Context().Err() != nil {
 		return // the client has gone
 	}
-	fail(c, retrySoon(fmt.Sprintf("the read database did not answer: %v", err), err))
+	fail(c, errReadDB(err)) // logged with its cause; the answer does not carry SQL
 }
 
 func (s *Server) searcher(c *gin.Context) bool {

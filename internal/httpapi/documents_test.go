@@ -317,6 +317,26 @@ func TestDocumentsExportThatFailsMidwayIsNotComplete(t *testing.T) {
 	}
 }
 
+// A search the read database fails says so as every read does, a 503 to
+// retry, without the database's own words (table names, SQL) in it.
+func TestDocumentSearchFailureIsA503WithoutTheSQL(t *testing.T) {
+	at := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
+	envs := tagged(t, "job-a", "alice", at, []string{"transport"}, "Railway circular")
+	f := &failingSearch{DocumentSearcher: searchModel(t, envs...)}
+	f.calls.Store(1) // the first page fails already
+	ts := serveReal(t, Deps{Auth: tokenAuth{}, Documents: f, Jobs: jobModel(t, envs...)})
+	defer closeIdle(http.DefaultClient)
+	resp := get(t, ts.URL, "alice", "/api/documents?q=railway")
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("search with the read database failing: %d, Retry-After %q; want 503 with", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	if strings.Contains(string(body), "locked") || !strings.Contains(string(body), "read database") {
+		t.Errorf("answer %s: want the read database named, not its error", body)
+	}
+}
+
 func TestDocumentsWithoutAReadDatabaseAreUnavailable(t *testing.T) {
 	ts := serveReal(t, Deps{Auth: tokenAuth{}})
 	t.Cleanup(func() { closeIdle(http.DefaultClient) })
