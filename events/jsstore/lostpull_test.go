@@ -1,94 +1,15 @@
 package jsstore_test
 
 import (
-	"bufio"
 	"context"
-	"io"
-	"net"
-	"strconv"
-	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/tagstream/tagstream/events"
 	"github.com/tagstream/tagstream/events/jsstore"
+	"github.com/tagstream/tagstream/internal/natsx/natstest"
 )
-
-// pullDropper is a TCP proxy in front of a NATS server that drops the next
-// pull request (a publish to $JS.API.CONSUMER.MSG.NEXT.*) a client sends
-// once armed, as a cluster node does with a pull that arrives before the
-// consumer's interest has reached it.
-type pullDropper struct {
-	ln      net.Listener
-	target  string
-	armed   atomic.Int32
-	dropped chan struct{}
-}
-
-func newPullDropper(t *testing.T, target string) *pullDropper {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &pullDropper{ln: ln, target: target, dropped: make(chan struct{}, 1)}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			s, err := net.Dial("tcp", target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			go func() { _, _ = io.Copy(c, s); c.Close() }()
-			go func() { p.clientToServer(c, s); s.Close() }()
-		}
-	}()
-	return p
-}
-
-func (p *pullDropper) url() string { return "nats://" + p.ln.Addr().String() }
-
-// clientToServer forwards the client's protocol line by line, with each
-// PUB's or HPUB's payload, leaving out one pull request when armed.
-func (p *pullDropper) clientToServer(c io.Reader, s io.Writer) {
-	r := bufio.NewReader(c)
-	for {
-		line, err := r.ReadString('\n')
-		if err != nil {
-			return
-		}
-		f := strings.Fields(line)
-		var payload []byte
-		if len(f) >= 3 && (f[0] == "PUB" || f[0] == "HPUB") {
-			n, err := strconv.Atoi(f[len(f)-1])
-			if err != nil {
-				return
-			}
-			payload = make([]byte, n+2) // and its CRLF
-			if _, err := io.ReadFull(r, payload); err != nil {
-				return
-			}
-			if strings.HasPrefix(f[1], "$JS.API.CONSUMER.MSG.NEXT.") && p.armed.CompareAndSwap(1, 0) {
-				p.dropped <- struct{}{}
-				continue
-			}
-		}
-		if _, err := io.WriteString(s, line); err != nil {
-			return
-		}
-		if _, err := s.Write(payload); err != nil {
-			return
-		}
-	}
-}
 
 // A follower whose pull request was lost gets the log again within a few
 // heartbeats: it notices the silence after two missed ones and pulls anew.
@@ -97,39 +18,21 @@ func (p *pullDropper) clientToServer(c io.Reader, s io.Writer) {
 // after about 2 s. The bound of 6 s tells the two apart with room for a
 // loaded machine.
 func TestFollowRecoversFromALostPull(t *testing.T) {
-	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true,
-		StoreDir: t.TempDir(), NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		t.Fatal("server not ready")
-	}
-	t.Cleanup(srv.Shutdown)
-	proxy := newPullDropper(t, srv.Addr().String())
+	conn := natstest.Start(t, "")
+	proxy := natstest.NewPullDropper(conn.Server)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	open := func(url string) *jsstore.Store {
-		nc, err := nats.Connect(url)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(nc.Close)
-		js, err := jetstream.New(nc)
-		if err != nil {
-			t.Fatal(err)
-		}
+	open := func(js jetstream.JetStream) *jsstore.Store {
 		s, err := jsstore.Open(ctx, js, jsstore.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return s
 	}
-	writer := open(srv.ClientURL())
-	reader := open(proxy.url())
+	writer := open(conn.JS)
+	reader := open(proxy.Connect(t))
 
-	proxy.armed.Store(1)
+	proxy.Arm()
 	got := make(chan events.Envelope, 1)
 	go func() {
 		_ = reader.Follow(ctx, events.SubjectAll, 1, func(env events.Envelope) error {
@@ -138,7 +41,7 @@ func TestFollowRecoversFromALostPull(t *testing.T) {
 		})
 	}()
 	select {
-	case <-proxy.dropped:
+	case <-proxy.Dropped:
 	case <-ctx.Done():
 		t.Fatal("the follower never pulled")
 	}

@@ -81,14 +81,14 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("dispatcher consumer: %w", err)
 	}
-	it, err := cons.Messages()
+	it, err := pullMessages(cons)
 	if err != nil {
 		return err
 	}
 	defer d.wg.Wait()
 	defer it.Stop()
 	for {
-		msg, err := it.Next(jetstream.NextContext(ctx))
+		msg, err := nextMsg(ctx, it, d.log, "dispatcher")
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil

@@ -89,7 +89,7 @@ func (w *Webhooks) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("webhook consumer: %w", err)
 	}
-	it, err := cons.Messages()
+	it, err := pullMessages(cons)
 	if err != nil {
 		return err
 	}
@@ -98,7 +98,7 @@ func (w *Webhooks) Run(ctx context.Context) error {
 	defer it.Stop()
 	slots := make(chan struct{}, w.cfg.Concurrency)
 	for {
-		msg, err := it.Next(jetstream.NextContext(ctx))
+		msg, err := nextMsg(ctx, it, w.log, "webhooks")
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
