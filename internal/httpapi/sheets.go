@@ -36,9 +36,11 @@ func (s *Server) parseSheet(c *gin.Context) {
 		maxDocs = 10000
 	}
 	// The inflated bound keeps a hostile workbook's shared strings, which
-	// excelize holds in memory, well inside the server's memory limit.
+	// excelize holds in memory, well inside the server's memory limit; the
+	// text bound its cells, which may each copy one (rows the console could
+	// not send in a start request anyway).
 	header, recs, err := sheet.ReadXLSX(bytes.NewReader(req.Data), sheet.Limits{MaxBytes: MaxSheetBytes,
-		MaxUnzipBytes: 64 << 20, MaxRows: maxDocs, MaxColumns: MaxCSVExtraColumns + 4})
+		MaxUnzipBytes: 64 << 20, MaxRows: maxDocs, MaxColumns: MaxCSVExtraColumns + 4, MaxTextBytes: MaxBodyBytes})
 	var se *sheet.Error
 	if errors.As(err, &se) {
 		fail(c, apperr.Field("data", "%s", se.Error()))

@@ -23,6 +23,11 @@ type Limits struct {
 	MaxRows       int   // data rows (not the header); default 10000 (TAGSTREAM_MAX_DOCUMENTS)
 	MaxColumns    int   // default 200, the results export's column budget
 	MaxCellBytes  int   // one cell; default 64 KiB, a document's own bound
+	// MaxTextBytes bounds the text of every cell read, together; default
+	// 64 MiB. The inflated bound does not: a cell may name a shared string
+	// that each reference copies, so a few kilobytes of zip can stand for
+	// gigabytes of cells.
+	MaxTextBytes int64
 }
 
 func (l Limits) withDefaults() Limits {
@@ -40,6 +45,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.MaxCellBytes <= 0 {
 		l.MaxCellBytes = 64 << 10
+	}
+	if l.MaxTextBytes <= 0 {
+		l.MaxTextBytes = 64 << 20
 	}
 	return l
 }
@@ -106,6 +114,7 @@ func ReadXLSX(r io.Reader, lim Limits) (header []string, records [][]string, err
 		return nil, nil, &Error{Msg: fmt.Sprintf("the first sheet %q cannot be read: %v", sheets[0], err)}
 	}
 	defer rows.Close()
+	var text int64
 	for n := 1; rows.Next(); n++ {
 		cells, err := rows.Columns()
 		if err != nil {
@@ -122,6 +131,10 @@ func ReadXLSX(r io.Reader, lim Limits) (header []string, records [][]string, err
 			if len(c) > lim.MaxCellBytes {
 				return nil, nil, &Error{Row: n, Msg: fmt.Sprintf("column %d holds more than %d bytes", i+1, lim.MaxCellBytes)}
 			}
+			text += int64(len(c))
+		}
+		if text > lim.MaxTextBytes {
+			return nil, nil, &Error{Row: n, Msg: fmt.Sprintf("the spreadsheet's cells hold more than %d bytes of text in all", lim.MaxTextBytes)}
 		}
 		if header == nil {
 			header = cells

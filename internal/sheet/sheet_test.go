@@ -76,6 +76,10 @@ func TestReadBudgets(t *testing.T) {
 		{"not zip", []byte("file_path\na.pdf\n"), Limits{}, 0, "not an .xlsx"},
 		{"zip, not xlsx", plainZip(t), Limits{}, 0, ""},
 		{"bomb", bomb(t), Limits{MaxUnzipBytes: 1 << 20}, 0, "inflates to more than"},
+		{"text", build(t, rows...), Limits{MaxTextBytes: 30}, 6, "more than 30 bytes of text"},
+		// 200 columns of one 60 KB shared string, 1,000 rows: about 12 GB of
+		// cells from 10 KB of zip (this crashed the server, out of memory).
+		{"shared strings", sharedStringBomb(t, 200, 1000, 60000), Limits{}, 7, "bytes of text in all"},
 	} {
 		_, _, err := ReadXLSX(bytes.NewReader(c.data), c.lim)
 		var se *Error
@@ -121,6 +125,53 @@ func bomb(t testing.TB) []byte {
 	_ = z.Close()
 	if b.Len() > 1<<20 {
 		t.Fatalf("bomb is %d bytes", b.Len())
+	}
+	return b.Bytes()
+}
+
+// sharedStringBomb is a workbook whose cells all name one long shared
+// string: small zipped and inflated, huge once every cell is a copy.
+func sharedStringBomb(t testing.TB, cols, rows, strlen int) []byte {
+	var b bytes.Buffer
+	z := zip.NewWriter(&b)
+	put := func(name, body string) {
+		w, err := z.Create(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = w.Write([]byte(body))
+	}
+	const ns = `xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"`
+	const rel = `http://schemas.openxmlformats.org/officeDocument/2006/relationships`
+	put("[Content_Types].xml", `<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">`+
+		`<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/>`+
+		`<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>`+
+		`<Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>`+
+		`<Override PartName="/xl/sharedStrings.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/></Types>`)
+	put("_rels/.rels", `<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">`+
+		`<Relationship Id="rId1" Type="`+rel+`/officeDocument" Target="xl/workbook.xml"/></Relationships>`)
+	put("xl/workbook.xml", `<?xml version="1.0"?><workbook `+ns+` xmlns:r="`+rel+`"><sheets><sheet name="S" sheetId="1" r:id="rId1"/></sheets></workbook>`)
+	put("xl/_rels/workbook.xml.rels", `<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">`+
+		`<Relationship Id="rId1" Type="`+rel+`/worksheet" Target="worksheets/sheet1.xml"/>`+
+		`<Relationship Id="rId2" Type="`+rel+`/sharedStrings" Target="sharedStrings.xml"/></Relationships>`)
+	var sst, sheet strings.Builder
+	fmt.Fprintf(&sst, `<?xml version="1.0"?><sst %s>`, ns)
+	fmt.Fprintf(&sheet, `<?xml version="1.0"?><worksheet %s><sheetData><row r="1">`, ns)
+	for i := range cols {
+		fmt.Fprintf(&sst, `<si><t>h%d</t></si>`, i)
+		fmt.Fprintf(&sheet, `<c t="s"><v>%d</v></c>`, i)
+	}
+	fmt.Fprintf(&sst, `<si><t>%s</t></si></sst>`, strings.Repeat("x", strlen))
+	put("xl/sharedStrings.xml", sst.String())
+	sheet.WriteString(`</row>`)
+	cells := strings.Repeat(fmt.Sprintf(`<c t="s"><v>%d</v></c>`, cols), cols)
+	for range rows {
+		sheet.WriteString(`<row>` + cells + `</row>`)
+	}
+	sheet.WriteString(`</sheetData></worksheet>`)
+	put("xl/worksheets/sheet1.xml", sheet.String())
+	if err := z.Close(); err != nil {
+		t.Fatal(err)
 	}
 	return b.Bytes()
 }
