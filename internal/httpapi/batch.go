@@ -20,7 +20,7 @@ import (
 )
 
 type startRequest struct {
-	Documents     []json.RawMessage `json:"documents"`
+	Documents     docRows           `json:"documents"`
 	Config        *startConfig      `json:"config"`
 	ColumnMapping map[string]string `json:"column_mapping"`
 	JobID         string            `json:"job_id"`
@@ -62,16 +62,22 @@ func (l *stringList) UnmarshalJSON(b []byte) error {
 // the command for who. It is pure, so it can be fuzzed without a server;
 // its errors are input errors that name the field (and row).
 func DecodeStartRequest(body io.Reader, who services.Caller) (services.StartJob, error) {
-	var req startRequest
+	return decodeStartRequest(body, who, 0)
+}
+
+// decodeStartRequest is DecodeStartRequest reading at most maxDocs
+// documents (0: the default limit).
+func decodeStartRequest(body io.Reader, who services.Caller, maxDocs int) (services.StartJob, error) {
+	req := startRequest{Documents: docRows{max: maxDocs}}
 	if err := decodeJSON(body, &req, false); err != nil {
 		return services.StartJob{}, err
 	}
-	docs, err := decodeDocuments(req.Documents)
+	docs, err := decodeDocuments(req.Documents.rows)
 	if err != nil {
 		return services.StartJob{}, err
 	}
 	cmd := services.StartJob{Caller: who, JobID: req.JobID, Documents: docs, ColumnMapping: req.ColumnMapping,
-		Columns: columnOrder(req.Documents), OrgID: strings.TrimSpace(req.OrgID)}
+		Columns: columnOrder(req.Documents.rows), OrgID: strings.TrimSpace(req.OrgID)}
 	if req.Config != nil {
 		cmd.Config = req.Config.command()
 	}
@@ -110,7 +116,7 @@ func (sc startConfig) command() services.StartConfig {
 }
 
 func (s *Server) startBatch(c *gin.Context) {
-	cmd, err := DecodeStartRequest(c.Request.Body, caller(c))
+	cmd, err := decodeStartRequest(c.Request.Body, caller(c), s.d.MaxDocuments)
 	if err != nil {
 		fail(c, err)
 		return

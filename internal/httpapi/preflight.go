@@ -3,7 +3,6 @@ package httpapi
 import (
 	"context"
 	"encoding/csv"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"time"
@@ -20,7 +19,7 @@ type PathValidator interface {
 }
 
 type validateRequest struct {
-	Documents     []json.RawMessage `json:"documents"`
+	Documents     docRows           `json:"documents"`
 	ColumnMapping map[string]string `json:"column_mapping"`
 }
 
@@ -41,12 +40,12 @@ func (s *Server) validatePaths(c *gin.Context) {
 		return
 	}
 	defer s.validating.release(user)
-	var req validateRequest
+	req := validateRequest{Documents: docRows{max: s.d.MaxDocuments}}
 	if err := decode(c, &req, false); err != nil {
 		fail(c, err)
 		return
 	}
-	docs, err := decodeDocuments(req.Documents)
+	docs, err := decodeDocuments(req.Documents.rows)
 	if err != nil {
 		fail(c, err)
 		return
