@@ -32,16 +32,15 @@ func (r *Result) setState(d DocState) {
 	r.Status, r.Attempts, r.outcome = d.Status, d.Attempt, d.Outcome
 }
 
-type pendingInput struct {
-	jobID  string
-	chunks map[int][]events.Document
-}
+// pendingInputs are a job's submitted chunks by input id and chunk: by
+// job, as jobs started at once from the same documents share input ids.
+type pendingInputs map[string]map[int][]events.Document
 
 // DocumentResults is the read model of every document's outcome.
 type DocumentResults struct {
 	mu     sync.RWMutex
 	jobs   map[string][]Result
-	inputs map[string]*pendingInput // by input id, until a JobStarted claims them
+	inputs map[string]pendingInputs // by job, until its JobStarted claims them
 	seqs   map[string]uint64        // job id -> newest event applied
 }
 
@@ -49,7 +48,7 @@ var _ Projection = (*DocumentResults)(nil)
 
 // NewDocumentResults returns an empty model.
 func NewDocumentResults() *DocumentResults {
-	return &DocumentResults{jobs: map[string][]Result{}, inputs: map[string]*pendingInput{}, seqs: map[string]uint64{}}
+	return &DocumentResults{jobs: map[string][]Result{}, inputs: map[string]pendingInputs{}, seqs: map[string]uint64{}}
 }
 
 // Name implements Projection.
@@ -72,12 +71,15 @@ func (p *DocumentResults) Apply(env events.Envelope) error {
 	}
 	switch e := ev.(type) {
 	case *events.DocumentsSubmitted:
-		in := p.inputs[e.InputID]
-		if in == nil {
-			in = &pendingInput{jobID: env.JobID, chunks: map[int][]events.Document{}}
-			p.inputs[e.InputID] = in
+		job := p.inputs[env.JobID]
+		if job == nil {
+			job = pendingInputs{}
+			p.inputs[env.JobID] = job
 		}
-		in.chunks[e.Chunk] = e.Documents
+		if job[e.InputID] == nil {
+			job[e.InputID] = map[int][]events.Document{}
+		}
+		job[e.InputID][e.Chunk] = e.Documents
 	case *events.JobStarted:
 		if _, exists := p.jobs[env.JobID]; !exists {
 			p.jobs[env.JobID] = p.claim(env.JobID, e)
@@ -128,18 +130,14 @@ func (p *DocumentResults) claim(jobID string, s *events.JobStarted) []Result {
 	for i := range rows {
 		rows[i] = Result{Document: events.Document{Row: i}, Status: DocPending, Attempts: 1}
 	}
-	in := p.inputs[s.InputID]
-	if in == nil || in.jobID != jobID {
-		return rows
-	}
-	for _, docs := range in.chunks {
+	for _, docs := range p.inputs[jobID][s.InputID] {
 		for _, d := range docs {
 			if d.Row >= 0 && d.Row < len(rows) {
 				rows[d.Row].Document = d
 			}
 		}
 	}
-	delete(p.inputs, s.InputID)
+	delete(p.inputs, jobID) // a losing concurrent start's chunks too
 	return rows
 }
 
@@ -215,9 +213,11 @@ func (p *DocumentResults) Rows(_ context.Context, jobID string, rows []int) ([]R
 func (p *DocumentResults) Snapshot() ([]byte, error) {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
-	ids := make([]string, 0, len(p.inputs))
-	for id := range p.inputs {
-		ids = append(ids, id)
+	var ids []string
+	for job, ins := range p.inputs {
+		for in := range ins {
+			ids = append(ids, job+"/"+in)
+		}
 	}
 	sort.Strings(ids)
 	return json.Marshal(map[string]any{"jobs": p.jobs, "unclaimed_inputs": ids})

@@ -54,7 +54,9 @@ func (*DocumentSearch) Name() string { return DocumentSearchName }
 // 3: a contentless FTS5 table; tags keyed (doc_id, tag), WITHOUT ROWID
 // on SQLite: a rebuild's index fill writes one b-tree a tags row instead
 // of three, and no copy of the text; on SQLite documents.id is the rowid.
-func (*DocumentSearch) Version() int { return 3 }
+// 4: submitted chunks kept by job (by input id alone, jobs started at once
+// from the same documents took or deleted each other's).
+func (*DocumentSearch) Version() int { return 4 }
 
 // Create implements SQLModel.
 func (*DocumentSearch) Create(ctx context.Context, tx *sqldb.Tx, t Tables) error {
@@ -85,7 +87,7 @@ func (*DocumentSearch) Create(ctx context.Context, tx *sqldb.Tx, t Tables) error
 		`CREATE TABLE ` + t.Name("tags") + ` (tag TEXT NOT NULL, doc_id BIGINT NOT NULL, owner TEXT NOT NULL,
 			org_id TEXT NOT NULL DEFAULT '', label TEXT NOT NULL, PRIMARY KEY (doc_id, tag))` + rowless,
 		`CREATE TABLE ` + t.Name("inputs") + ` (input_id TEXT NOT NULL, chunk INTEGER NOT NULL, job_id TEXT NOT NULL,
-			docs TEXT NOT NULL, PRIMARY KEY (input_id, chunk))`,
+			docs TEXT NOT NULL, PRIMARY KEY (job_id, input_id, chunk))`,
 		`CREATE TABLE ` + t.Name("jobs") + ` (job_id TEXT PRIMARY KEY, owner TEXT NOT NULL, org_id TEXT NOT NULL DEFAULT '',
 			owner_email TEXT NOT NULL DEFAULT '',
 			status TEXT NOT NULL, attempt INTEGER NOT NULL, total INTEGER NOT NULL,
@@ -255,7 +257,7 @@ func (a *applier) started(e *events.JobStarted) error {
 	if err := chunks.Close(); err != nil {
 		return err
 	}
-	if err := a.exec(`DELETE FROM `+a.t.Name("inputs")+` WHERE input_id = ?`, e.InputID); err != nil {
+	if err := a.exec(`DELETE FROM `+a.t.Name("inputs")+` WHERE job_id = ?`, a.env.JobID); err != nil {
 		return err
 	}
 	var base int64

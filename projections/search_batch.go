@@ -77,7 +77,7 @@ type searchDoc struct {
 
 func (w *searchBatch) reset() {
 	w.jobs, w.docs, w.outcomes, w.nextID = map[string]*searchJob{}, newRowCache[searchDoc](), nil, 0
-	w.inputs = newHeldInputs(inputsRule{table: w.t.Name("inputs"), column: "docs", dropAlways: true})
+	w.inputs = newHeldInputs(inputsRule{table: w.t.Name("inputs"), column: "docs"})
 }
 
 func (w *searchBatch) apply(env events.Envelope) (bool, error) {

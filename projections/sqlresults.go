@@ -22,7 +22,9 @@ var _ SQLModel = ResultsModel{}
 func (ResultsModel) Name() string { return DocumentResultsName }
 
 // Version implements SQLModel.
-func (ResultsModel) Version() int { return 1 }
+// Version 2 keeps submitted chunks by job: version 1 kept them by input id
+// alone, which jobs started at once from the same documents share.
+func (ResultsModel) Version() int { return 2 }
 
 // Create implements SQLModel.
 func (ResultsModel) Create(ctx context.Context, tx *sqldb.Tx, t Tables) error {
@@ -34,7 +36,7 @@ func (ResultsModel) Create(ctx context.Context, tx *sqldb.Tx, t Tables) error {
 			code TEXT NOT NULL, metadata TEXT, seq BIGINT NOT NULL, PRIMARY KEY (job_id, row_no))`,
 		`CREATE TABLE ` + t.Name("inputs") + ` (
 			input_id TEXT NOT NULL, chunk INTEGER NOT NULL, job_id TEXT NOT NULL, documents TEXT NOT NULL,
-			PRIMARY KEY (input_id, chunk))`,
+			PRIMARY KEY (job_id, input_id, chunk))`,
 	} {
 		if _, err := tx.Exec(ctx, q); err != nil {
 			return err
@@ -60,7 +62,7 @@ func (ResultsModel) Apply(ctx context.Context, tx *sqldb.Tx, t Tables, env event
 			return err
 		}
 		_, err = tx.Exec(ctx, `INSERT INTO `+t.Name("inputs")+` (input_id, chunk, job_id, documents) VALUES (?, ?, ?, ?)
-			ON CONFLICT (input_id, chunk) DO UPDATE SET documents = excluded.documents`, s.InputID, s.Chunk, env.JobID, string(docs))
+			ON CONFLICT (job_id, input_id, chunk) DO UPDATE SET documents = excluded.documents`, s.InputID, s.Chunk, env.JobID, string(docs))
 		return err
 	}
 	var total int
@@ -188,10 +190,10 @@ func claimDocs(ctx context.Context, tx *sqldb.Tx, t Tables, env events.Envelope,
 			}
 		}
 	}
-	if len(chunks) > 0 {
-		if _, err := tx.Exec(ctx, `DELETE FROM `+t.Name("inputs")+` WHERE input_id = ?`, s.InputID); err != nil {
-			return nil, err
-		}
+	// Every chunk of the job goes, those of a concurrent start of the same
+	// job id that lost too (nothing will claim them).
+	if _, err := tx.Exec(ctx, `DELETE FROM `+t.Name("inputs")+` WHERE job_id = ?`, env.JobID); err != nil {
+		return nil, err
 	}
 	return docs, nil
 }

@@ -123,7 +123,7 @@ func (w *resultsBatch) apply(env events.Envelope) (bool, error) {
 
 // claim is claimDocs over the written chunks and the held ones together.
 func (w *resultsBatch) claim(env events.Envelope, s *events.JobStarted) ([]events.Document, error) {
-	if len(w.inputs.held[s.InputID]) == 0 {
+	if !w.inputs.holds(env.JobID) {
 		return claimDocs(w.ctx, w.tx, w.t, env, s)
 	}
 	if _, err := w.tx.Exec(w.ctx, `INSERT INTO `+w.t.Name("jobs")+` (job_id, total, last_seq) VALUES (?, ?, ?)`,
