@@ -255,10 +255,15 @@ func (h StartJobHandler) config(in StartConfig) (events.JobConfig, string, error
 	return cfg, key, err
 }
 
-// checkModel refuses model ids that cannot be a provider's model name.
+// checkModel refuses model ids that cannot be a provider's model name,
+// and built-in ones this server does not have: builtin/keyword, a typo,
+// went to the configured provider with the server's key.
 func checkModel(field, model string) error {
 	if len(model) > 200 || strings.IndexFunc(model, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0 {
 		return apperr.Field(field, "must be a model id without spaces, at most 200 characters")
+	}
+	if strings.HasPrefix(strings.ToLower(model), "builtin/") && model != KeywordsModel {
+		return apperr.Field(field, "no built-in model %q; the built-in tagger is %q", model, KeywordsModel)
 	}
 	return nil
 }
@@ -267,6 +272,11 @@ func checkModel(field, model string) error {
 // tagger, the request's, else the server's) and records it in cfg.
 func chooseKey(cfg *events.JobConfig, requestKey string, serverKey bool, field, missing string) (string, error) {
 	key := strings.TrimSpace(requestKey)
+	// A key goes into an HTTP header: one with a line break or a space was
+	// taken, and every document then failed six times on "invalid header".
+	if strings.IndexFunc(key, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0 {
+		return "", apperr.Field(field, "must not contain spaces, line breaks or other control characters")
+	}
 	switch {
 	case cfg.Model == KeywordsModel:
 		cfg.KeySource = "none"

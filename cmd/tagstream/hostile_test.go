@@ -129,6 +129,10 @@ func hostileCases() []hostileCase {
 		bad("model_name with a newline", withConfig("model_name", "gpt-4\nX-Injected: 1"), "config.model_name"),
 		bad("model_name 201 characters", withConfig("model_name", strings.Repeat("m", 201)), "config.model_name"),
 		bad("llm model without a key", withConfig("model_name", "openai/gpt-4o-mini"), "config.api_key"),
+		// A typo of the built-in tagger went to the provider with the server's key.
+		bad("built-in model misspelt", withConfig("model_name", "builtin/keyword"), "config.model_name", "builtin/keywords"),
+		bad("api_key with a line break", withConfig("model_name", "openai/gpt-4o-mini", "api_key", "sk-abc12345\r\nX-Injected: 1"),
+			"config.api_key", "control characters"),
 		bad("ocr unknown", withConfig("ocr", "always"), "config.ocr", "auto, off, force"),
 		bad("ocr as number", withConfig("ocr", 1), "config.ocr", "string"),
 		bad("ocr_languages with a space", withConfig("ocr_languages", "eng hin"), "config.ocr_languages", "'+'"),

@@ -30,7 +30,19 @@ func TestStartDocumentsAreReadOnlyAsFarAsNeeded(t *testing.T) {
 	if got := after.TotalAlloc - before.TotalAlloc; got > 6*MaxBodyBytes {
 		t.Errorf("refusing it allocated %d MiB", got>>20)
 	}
-	t.Logf("allocated %d MiB", (after.TotalAlloc-before.TotalAlloc)>>20)
+
+	// As many empty objects: counted past the limit, not kept.
+	empties := "{\"documents\":[{}" + strings.Repeat(",{}", (MaxBodyBytes-20)/3) + "]}"
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	_, err = decodeStartRequest(strings.NewReader(empties), services.Caller{}, 0)
+	runtime.ReadMemStats(&after)
+	if !errors.As(err, &ae) || ae.Code != apperr.TooLarge || !strings.Contains(ae.Message, "exceed the limit of 10000") {
+		t.Fatalf("32 MiB of empty documents: %v, want a 413 naming the limit", err)
+	}
+	if got := after.TotalAlloc - before.TotalAlloc; got > 6*MaxBodyBytes {
+		t.Errorf("refusing 11 million empty documents allocated %d MiB", got>>20)
+	}
 
 	many := `{"documents":[{"file_path":"a.pdf"}` + strings.Repeat(`,{"file_path":"a.pdf"}`, 10) + `]}`
 	_, err = decodeStartRequest(strings.NewReader(many), services.Caller{}, 10)
