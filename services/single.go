@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/url"
 	"path"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/tagstream/tagstream/internal/apperr"
 	"github.com/tagstream/tagstream/internal/fetch"
+	"github.com/tagstream/tagstream/internal/uploads"
 	"github.com/tagstream/tagstream/services/pipeline"
 )
 
@@ -85,7 +87,10 @@ func (h ProcessSingleHandler) Handle(ctx context.Context, cmd ProcessSingle) (St
 			return StartResult{}, apperr.Field("pdf_file", "%s", err.Error())
 		}
 		sum := uploadSum(cmd.Upload)
-		if err := h.uploads.Put(ctx, jobID, sum, cmd.Upload); err != nil {
+		if err := h.uploads.Put(ctx, jobID, sum, cmd.Upload); errors.Is(err, uploads.ErrFull) {
+			return StartResult{}, apperr.New(apperr.Unavailable,
+				"the upload store is full (TAGSTREAM_UPLOADS_MAX_BYTES); uploads are kept a day, so space comes back as they expire: retry later, or give the document by URL")
+		} else if err != nil {
 			return StartResult{}, apperr.Wrap(err, "store upload")
 		}
 		doc[FieldFilePath], doc[FieldSourceType] = pipeline.UploadPath(sum), SourceUpload

@@ -160,7 +160,8 @@ func (a *app) open(ctx context.Context) error {
 		return err
 	}
 	// Uploads of single process: the API stores them, workers read them.
-	if a.uploads, err = uploads.Open(ctx, a.conn.JS, replicas, uploads.DefaultTTL, a.cfg.MaxFetchBytes); err != nil {
+	room, _ := parseBytes(a.cfg.UploadsMax) // checked with the rest of the configuration
+	if a.uploads, err = uploads.Open(ctx, a.conn.JS, replicas, uploads.DefaultTTL, a.cfg.MaxFetchBytes, room); err != nil {
 		return err
 	}
 	if p, ok := a.tagger.(interface{ UseUploads(pipeline.UploadStore) }); ok {

@@ -45,6 +45,7 @@ type config struct {
 	MaxFetchBytes int64
 	MemoryLimit   string
 	ExtractMemory string
+	UploadsMax    string
 	MetricsAddr   string
 	StartRate     int
 	ModelPrices   string
@@ -105,6 +106,7 @@ func (c *config) settings() []setting {
 		{"task-ack-wait", "TAGSTREAM_TASK_ACK_WAIT", "how long a silent worker keeps a task before it is redelivered", &c.AckWait, "60s"},
 		{"shutdown-grace", "TAGSTREAM_SHUTDOWN_GRACE", "how long in-flight documents may finish on shutdown before they are released", &c.ShutdownGrace, "30s"},
 		{"memory-limit", "TAGSTREAM_MEMORY_LIMIT", "soft memory limit for the Go runtime (e.g. 400MiB; 0 or off: none; GOMEMLIMIT wins)", &c.MemoryLimit, "400MiB"},
+		{"uploads-max-bytes", "TAGSTREAM_UPLOADS_MAX_BYTES", "room for documents uploaded to single/process, kept a day (e.g. 2GiB; 0 or off: as much as the disk has)", &c.UploadsMax, "2GiB"},
 		{"extract-memory", "TAGSTREAM_EXTRACT_MEMORY", "memory budget shared by the documents being extracted at once, by estimated size (e.g. 256MiB; 0 or off: count only)", &c.ExtractMemory, "256MiB"},
 		{"metrics-addr", "TAGSTREAM_METRICS_ADDR", "worker only: serve /metrics and /api/health on this address (empty: none)", &c.MetricsAddr, ""},
 		{"log-level", "TAGSTREAM_LOG_LEVEL", "debug, info, warn or error", &c.LogLevel, "info"},
@@ -218,6 +220,11 @@ func (c *config) validate() error {
 	}
 	if _, err := parseBytes(c.ExtractMemory); err != nil {
 		return fmt.Errorf("TAGSTREAM_EXTRACT_MEMORY %q: %w", c.ExtractMemory, err)
+	}
+	if n, err := parseBytes(c.UploadsMax); err != nil {
+		return fmt.Errorf("TAGSTREAM_UPLOADS_MAX_BYTES %q: %w", c.UploadsMax, err)
+	} else if n > 0 && n < c.MaxFetchBytes {
+		return fmt.Errorf("TAGSTREAM_UPLOADS_MAX_BYTES %q is smaller than one document may be (TAGSTREAM_MAX_FETCH_BYTES)", c.UploadsMax)
 	}
 	if err := c.validateReadDB(); err != nil {
 		return err

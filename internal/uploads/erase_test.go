@@ -22,7 +22,7 @@ func TestEraseJobOverwritesItsUploads(t *testing.T) {
 	conn := natstest.Start(t, dir)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	s, err := Open(ctx, conn.JS, 1, 0, 1<<20)
+	s, err := Open(ctx, conn.JS, 1, 0, 1<<20, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -24,6 +25,10 @@ const Bucket = "tagstream_uploads"
 // retried one-document job, short enough that uploads do not pile up.
 const DefaultTTL = 24 * time.Hour
 
+// ErrFull means the bucket holds its capacity already: uploads wait for
+// older ones to expire (a day) rather than fill the disk the log is on.
+var ErrFull = errors.New("uploads: the upload store is full")
+
 // ErrNotFound means the upload expired or never existed.
 var ErrNotFound = errors.New("uploads: the uploaded document is no longer stored (it expires after a day)")
 
@@ -32,11 +37,14 @@ type Store struct {
 	js       jetstream.JetStream
 	obj      jetstream.ObjectStore
 	maxBytes int64
+	capacity int64
 }
 
 // Open creates the bucket if needed. maxBytes caps what Get will return,
-// as a second line behind the cap applied at upload.
-func Open(ctx context.Context, js jetstream.JetStream, replicas int, ttl time.Duration, maxBytes int64) (*Store, error) {
+// as a second line behind the cap applied at upload; capacity bounds the
+// bucket (0: none). Without it, 45 MB uploads kept for a day let one user
+// fill the disk, and with it the log, at the start rate.
+func Open(ctx context.Context, js jetstream.JetStream, replicas int, ttl time.Duration, maxBytes, capacity int64) (*Store, error) {
 	if replicas <= 0 {
 		replicas = 1
 	}
@@ -45,12 +53,12 @@ func Open(ctx context.Context, js jetstream.JetStream, replicas int, ttl time.Du
 	}
 	obj, err := js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
 		Bucket: Bucket, Description: "documents uploaded for one-document jobs", TTL: ttl,
-		Storage: jetstream.FileStorage, Replicas: replicas,
+		Storage: jetstream.FileStorage, Replicas: replicas, MaxBytes: capacity,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("uploads: bucket: %w", err)
 	}
-	return &Store{js: js, obj: obj, maxBytes: maxBytes}, nil
+	return &Store{js: js, obj: obj, maxBytes: maxBytes, capacity: capacity}, nil
 }
 
 // Name is the object name of an upload: job id and content hash, so an
@@ -63,9 +71,23 @@ func Sum(data []byte) string {
 	return hex.EncodeToString(s[:])
 }
 
-// Put stores data for the job under its hash.
+// Put stores data for the job under its hash, or answers ErrFull. The
+// bucket's own bound (the stream refuses a chunk past it) stands behind
+// the check, which concurrent uploads may pass together.
 func (s *Store) Put(ctx context.Context, jobID, sum string, data []byte) error {
+	if s.capacity > 0 {
+		st, err := s.obj.Status(ctx)
+		if err != nil {
+			return err
+		}
+		if int64(st.Size())+int64(len(data)) > s.capacity {
+			return ErrFull
+		}
+	}
 	_, err := s.obj.PutBytes(ctx, Name(jobID, sum), data)
+	if err != nil && strings.Contains(err.Error(), "maximum bytes exceeded") {
+		return fmt.Errorf("%w: %w", ErrFull, err)
+	}
 	return err
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -17,7 +18,7 @@ func TestPutGetIsBoundToJobAndHash(t *testing.T) {
 	conn := natstest.Start(t, t.TempDir())
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	s, err := Open(ctx, conn.JS, 1, 0, 1<<20)
+	s, err := Open(ctx, conn.JS, 1, 0, 1<<20, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,11 +44,41 @@ func TestPutGetIsBoundToJobAndHash(t *testing.T) {
 	if _, err := s.Get(ctx, "job-c", sum); err == nil || errors.Is(err, ErrNotFound) {
 		t.Fatalf("tampered upload: %v", err)
 	}
-	small, err := Open(ctx, conn.JS, 1, 0, 1000)
+	small, err := Open(ctx, conn.JS, 1, 0, 1000, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := small.Get(ctx, "job-a", sum); err == nil {
 		t.Fatal("an upload over the cap was returned")
+	}
+}
+
+// The bucket holds at most its capacity: an upload that would pass it is
+// ErrFull, before it is written and, when two pass the check together,
+// by the stream's own bound; what is stored stays readable.
+func TestPutRefusesPastTheCapacity(t *testing.T) {
+	conn := natstest.Start(t, t.TempDir())
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s, err := Open(ctx, conn.JS, 1, 0, 1<<20, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := func(n int) []byte { return []byte("%PDF-1.4\n" + strings.Repeat(fmt.Sprint(n), 600<<10)) }
+	first := doc(1)
+	if err := s.Put(ctx, "job-a", Sum(first), first); err != nil {
+		t.Fatal(err)
+	}
+	second := doc(2)
+	if err := s.Put(ctx, "job-b", Sum(second), second); !errors.Is(err, ErrFull) {
+		t.Fatalf("a second 600 KB upload in 1 MiB: %v, want ErrFull", err)
+	}
+	// Past the check (as a concurrent upload could be), the stream refuses.
+	s.capacity = 0
+	if err := s.Put(ctx, "job-b", Sum(second), second); !errors.Is(err, ErrFull) {
+		t.Fatalf("past the check: %v, want ErrFull from the stream's bound", err)
+	}
+	if got, err := s.Get(ctx, "job-a", Sum(first)); err != nil || !bytes.Equal(got, first) {
+		t.Fatalf("the first upload after the refusals: %d bytes, %v", len(got), err)
 	}
 }
