@@ -17,8 +17,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tagstream/tagstream/events"
 	"github.com/tagstream/tagstream/internal/llm/llmfake"
 	"github.com/tagstream/tagstream/internal/testenv"
+	jobpkg "github.com/tagstream/tagstream/services/job"
 )
 
 // Rate-limit behaviour of the real pipeline (production tagger: local
@@ -135,7 +137,7 @@ func (f *rlFake) requests() []rlRequest {
 }
 
 // rlEnv starts the service with the production tagger over the local corpus.
-func rlEnv(t *testing.T, workers int, fake *rlFake) (*env, user) {
+func rlEnv(t *testing.T, workers int, fake *rlFake, tune ...func(*config)) (*env, user) {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("rate-limit test skipped in -short mode")
@@ -148,6 +150,9 @@ func rlEnv(t *testing.T, workers int, fake *rlFake) (*env, user) {
 	cfg.LLMBaseURL = fake.srv.URL + "/v1"
 	cfg.DocTimeout = 5 * time.Minute
 	cfg.AckWait = 30 * time.Second
+	for _, f := range tune {
+		f(&cfg)
+	}
 	e := startEnv(t, cfg, newTagger(cfg, testLogger()))
 	return e, e.register("ratelimit@example.com")
 }
@@ -438,5 +443,28 @@ func TestRateLimitSporadic429sKeepConcurrency(t *testing.T) {
 	// flight at this 300 ms latency) far lower.
 	if mean < 0.5*baseMean {
 		t.Errorf("mean in flight %.1f with sporadic 429s, want at least half the %.1f without", mean, baseMean)
+	}
+}
+
+// A provider that answers every call 429 (a quota spent): the documents
+// are not failed one by one but given back, and after a few in a row the
+// job pauses with reason_code model_rate_limited, to be resumed once the
+// quota is back (DESIGN: a 429 is not a document failure). Before, each
+// document failed after 15 tries ("gave up ... within the document's
+// deadline") and the job ended failed, all_failed.
+func TestModelThatOnlyRefusesPausesTheJob(t *testing.T) {
+	fake := newRLFake(t, 0, func(int64, int) (bool, int) { return true, 1 })
+	// A document's calls are retried until its deadline: 10 s, not 5 min.
+	e, u := rlEnv(t, 4, fake, func(c *config) { c.DocTimeout = 10 * time.Second })
+	job := rlStart(e, u, 12)
+	st := e.waitStatus(u, job, 3*time.Minute, "paused", "failed", "completed")
+	if st["status"] != "paused" || st["reason_code"] != jobpkg.CodeModelRateLimited || st["failed_count"].(float64) != 0 {
+		t.Errorf("status %v, reason_code %v, failed %v; want paused, model_rate_limited, 0 failed", st["status"], st["reason_code"], st["failed_count"])
+	}
+	for _, env := range e.history(job) {
+		if env.Type == events.TypeDocumentFailed {
+			ev, _ := env.Decode()
+			t.Errorf("a document failed: %+v", ev)
+		}
 	}
 }

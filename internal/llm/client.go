@@ -167,6 +167,7 @@ type docCall struct {
 	res       *Result
 	callerCtx context.Context
 	ctx       context.Context // callerCtx plus DocTimeout
+	began     time.Time
 	calls     atomic.Int64
 	failures  int // transient failures so far, against MaxAttempts
 	limited   int // 429 answers so far (bounded by the deadline, not MaxAttempts)
@@ -194,6 +195,7 @@ func (d *docCall) run() ([]string, error) {
 	req.NumTags = min(req.NumTags, maxNumTags)
 
 	var cancel context.CancelFunc
+	d.began = time.Now()
 	d.ctx, cancel = context.WithTimeout(d.callerCtx, d.c.cfg.DocTimeout)
 	defer cancel()
 	_, refused := d.c.noJSONMode.Load(d.c.cfg.BaseURL + "\x00" + req.Model)
@@ -319,6 +321,7 @@ func (d *docCall) call(msgs []llms.MessageContent, main bool) (string, error) {
 		// document's deadline bounds it (checked below).
 		if e.Kind == KindRateLimited {
 			d.limited++
+			d.key.refused()
 		} else {
 			d.failures++
 			if d.failures >= cfg.MaxAttempts {
@@ -466,14 +469,19 @@ func (d *docCall) exhausted(e *Error) *Error {
 // rewraps context errors, hence the explicit checks.
 func (d *docCall) ctxError(err error) error {
 	if cerr := d.callerCtx.Err(); cerr != nil {
+		if errors.Is(cerr, context.DeadlineExceeded) && d.starved() {
+			// The caller's deadline (the worker's, for the whole
+			// document) passed first, but it was spent the same way.
+			return d.rateLimitedError()
+		}
 		return cerr
 	}
 	if d.ctx.Err() != nil {
-		if d.limited > 0 && d.failures == 0 {
+		if d.starved() {
 			// Every refusal was a 429: the provider's limit, not a slow
 			// model, used up the deadline, whether it ran out during a
 			// wait or during the next call.
-			return &Error{Kind: KindRateLimited, Status: 429, Message: fmt.Sprintf("model %s kept answering 429 (rate limited) until the document's deadline of %s", d.req.Model, d.c.cfg.DocTimeout)}
+			return d.rateLimitedError()
 		}
 		return &Error{Kind: KindTimeout, Message: fmt.Sprintf("model %s did not finish within %s", d.req.Model, d.c.cfg.DocTimeout)}
 	}
@@ -483,6 +491,18 @@ func (d *docCall) ctxError(err error) error {
 func mentionsJSONMode(msg string) bool {
 	m := strings.ToLower(msg)
 	return strings.Contains(m, "response_format") || strings.Contains(m, "json_object") || strings.Contains(m, "json mode")
+}
+
+// starved reports a document whose deadline went on the provider's rate
+// limit: no answer but 429s, and either some of its own calls or, while
+// it waited for a slot or for the key, another caller's were refused.
+// Waiting behind a key held by Retry-After, a document may never call.
+func (d *docCall) starved() bool {
+	return d.failures == 0 && d.res.Attempts == d.limited && (d.limited > 0 || d.key.refusedSince(d.began))
+}
+
+func (d *docCall) rateLimitedError() error {
+	return &Error{Kind: KindRateLimited, Status: 429, Message: fmt.Sprintf("model %s kept answering 429 (rate limited) until the document's deadline", d.req.Model)}
 }
 
 // holdWhileBlocked is the last look at the pacers right before a request

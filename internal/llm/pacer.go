@@ -25,6 +25,7 @@ type pacer struct {
 	interval     time.Duration // minimum gap between call starts
 	next         time.Time     // earliest start of the next call (reserved slots)
 	blockedUntil time.Time     // Retry-After deadline
+	limitedAt    time.Time     // the last 429 any caller got
 	gen          uint64        // bumped when blockedUntil moves, so sleepers re-check
 	streak       int           // successes since the last change of interval
 	lastUsed     time.Time
@@ -212,4 +213,18 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// refused notes a 429 on this pacer's calls.
+func (p *pacer) refused() {
+	p.mu.Lock()
+	p.limitedAt = time.Now()
+	p.mu.Unlock()
+}
+
+// refusedSince reports whether a caller got a 429 after t.
+func (p *pacer) refusedSince(t time.Time) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.limitedAt.After(t)
 }

@@ -41,7 +41,7 @@ func (s *streaks) reset(jobID string) {
 // services/job decides.
 func (w *Worker) unreachable(ctx context.Context, t task, f *pipeline.Failure, log *slog.Logger) settle {
 	streak := w.streaks.add(t.JobID)
-	log.Warn("worker: model unreachable; document back to the queue", "streak", streak, "reason", f.Reason)
+	log.Warn("worker: model unreachable or refusing; document back to the queue", "code", f.Code, "streak", streak, "reason", f.Reason)
 	if streak < jobpkg.UnreachableLimit {
 		return settleLater
 	}
@@ -50,7 +50,7 @@ func (w *Worker) unreachable(ctx context.Context, t task, f *pipeline.Failure, l
 		if err != nil {
 			return err
 		}
-		ev, ok := job.DecideUnreachable(t.Attempt, streak, f.Reason)
+		ev, ok := job.DecideUnreachable(t.Attempt, streak, f.Code, f.Reason)
 		if !ok {
 			return nil
 		}
@@ -61,7 +61,7 @@ func (w *Worker) unreachable(ctx context.Context, t task, f *pipeline.Failure, l
 		if _, err := w.store.Append(ctx, env, &events.Expect{Subject: events.ControlSubject(t.JobID), Seq: job.ControlSeq}); err != nil {
 			return err
 		}
-		log.Warn("worker: stopped the job: model unreachable", "event", ev.EventType(), "reason", f.Reason)
+		log.Warn("worker: stopped the job: model unreachable or refusing", "event", ev.EventType(), "code", f.Code, "reason", f.Reason)
 		return nil
 	})
 	if err != nil {

@@ -441,6 +441,12 @@ const UnreachableLimit = 3
 // CodeModelUnreachable is the code of a job stopped for that reason.
 const CodeModelUnreachable = "model_unreachable"
 
+// CodeModelRateLimited is the code of a job paused because its model's
+// provider kept answering 429 until documents' deadlines passed: a quota
+// spent or a limit far below the job's pace. Not a document failure
+// (DESIGN): the documents go back to the queue and the owner resumes.
+const CodeModelRateLimited = "model_rate_limited"
+
 // DecideUnreachable returns the event that stops a live job after streak
 // documents of the given attempt in a row could not reach the model (the
 // reason names the endpoint and the cause): JobPaused, so that the owner
@@ -449,13 +455,18 @@ const CodeModelUnreachable = "model_unreachable"
 // documents concerned get no outcome: they go back to the queue. ok is
 // false while the streak is below UnreachableLimit, or when the job is no
 // longer live, already paused, or the attempt is not its current one. The
-// state must be loaded with its document events (LoadFull).
-func (s *State) DecideUnreachable(attempt, streak int, reason string) (events.Event, bool) {
+// state must be loaded with its document events (LoadFull). With code
+// CodeModelRateLimited the model answered, only refused: the job pauses
+// whether or not it ever tagged a document.
+func (s *State) DecideUnreachable(attempt, streak int, code, reason string) (events.Event, bool) {
 	if streak < UnreachableLimit || !s.Exists() || attempt != s.Attempt {
 		return nil, false
 	}
 	if s.Status != events.StatusPending && s.Status != events.StatusProcessing {
 		return nil, false
+	}
+	if code == CodeModelRateLimited {
+		return events.JobPaused{Reason: reason, Code: CodeModelRateLimited}, true
 	}
 	if s.ModelTagged == 0 {
 		return events.JobFailed{Reason: reason, Code: CodeModelUnreachable}, true

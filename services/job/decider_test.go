@@ -387,28 +387,34 @@ func TestTaskStale(t *testing.T) {
 func TestDecideUnreachable(t *testing.T) {
 	const reason = "cannot reach the model endpoint http://127.0.0.1:9: connection refused"
 	fresh := started(t, 5).add(docStarted(0, 1)).add(docStarted(1, 1)).add(docStarted(2, 1))
-	if _, ok := fresh.state().DecideUnreachable(1, job.UnreachableLimit-1, reason); ok {
+	if _, ok := fresh.state().DecideUnreachable(1, job.UnreachableLimit-1, job.CodeModelUnreachable, reason); ok {
 		t.Fatal("stopped below the limit")
 	}
-	ev, ok := fresh.state().DecideUnreachable(1, job.UnreachableLimit, reason)
+	ev, ok := fresh.state().DecideUnreachable(1, job.UnreachableLimit, job.CodeModelUnreachable, reason)
 	if f, isFail := ev.(events.JobFailed); !ok || !isFail || f.Code != job.CodeModelUnreachable || f.Reason != reason {
 		t.Fatalf("never worked: got %#v %v, want JobFailed model_unreachable", ev, ok)
 	}
+	// A provider that answers 429 until the deadlines is there, only
+	// refusing: the job pauses (to be resumed), even if it never tagged.
+	ev, ok = fresh.state().DecideUnreachable(1, job.UnreachableLimit, job.CodeModelRateLimited, "rate limited")
+	if p, isPause := ev.(events.JobPaused); !ok || !isPause || p.Code != job.CodeModelRateLimited {
+		t.Fatalf("rate limited from the start: got %#v %v, want JobPaused model_rate_limited", ev, ok)
+	}
 	// A document tagged without a model call (cached) does not prove the model works.
 	cached := started(t, 5).add(docStarted(0, 1)).add(tagged(0, 1))
-	if ev, _ := cached.state().DecideUnreachable(1, job.UnreachableLimit, reason); ev == nil || ev.EventType() != events.TypeJobFailed {
+	if ev, _ := cached.state().DecideUnreachable(1, job.UnreachableLimit, job.CodeModelUnreachable, reason); ev == nil || ev.EventType() != events.TypeJobFailed {
 		t.Fatalf("after a tag without a model call: %#v", ev)
 	}
 
 	worked := started(t, 5).add(docStarted(0, 1)).
 		add(events.DocumentTagged{Row: 0, Attempt: 1, Tags: []string{"t"}, Metadata: events.TagMetadata{Calls: 1}}).
 		add(docStarted(1, 1))
-	ev, ok = worked.state().DecideUnreachable(1, job.UnreachableLimit+2, reason)
+	ev, ok = worked.state().DecideUnreachable(1, job.UnreachableLimit+2, job.CodeModelUnreachable, reason)
 	p, isPause := ev.(events.JobPaused)
 	if !ok || !isPause || p.Code != job.CodeModelUnreachable || p.Reason != reason {
 		t.Fatalf("worked before: got %#v %v, want JobPaused", ev, ok)
 	}
-	if _, ok := worked.state().DecideUnreachable(2, job.UnreachableLimit, reason); ok {
+	if _, ok := worked.state().DecideUnreachable(2, job.UnreachableLimit, job.CodeModelUnreachable, reason); ok {
 		t.Fatal("a stale attempt stopped the job")
 	}
 	worked.add(p)
@@ -416,7 +422,7 @@ func TestDecideUnreachable(t *testing.T) {
 	if s.Status != events.StatusPaused || s.Failed != 0 || s.Reason != reason {
 		t.Fatalf("after the pause: %s failed=%d reason=%q", s.Status, s.Failed, s.Reason)
 	}
-	if _, ok := s.DecideUnreachable(1, job.UnreachableLimit, reason); ok {
+	if _, ok := s.DecideUnreachable(1, job.UnreachableLimit, job.CodeModelUnreachable, reason); ok {
 		t.Fatal("paused twice")
 	}
 	model := projections.NewJobStatus()

@@ -25,6 +25,10 @@ const MinTextChars = 50
 // failure, when the model endpoint could not be reached.
 const CodeModelUnreachable = "model_unreachable"
 
+// CodeModelRateLimited is the code when the model's provider kept
+// answering 429 until the document's deadline (services/job has its twin).
+const CodeModelRateLimited = "model_rate_limited"
+
 // KeywordsModel is the offline tagger's model id: no API key, no network.
 const KeywordsModel = "builtin/keywords"
 
@@ -167,18 +171,25 @@ func (p *Pipeline) Tag(ctx context.Context, in TagInput) (TagOutput, error) {
 			md.CostUSD, md.CostKnown = cost, &known
 		}
 		if err != nil {
-			if ctx.Err() != nil {
+			var le *llm.Error
+			typed := errors.As(err, &le)
+			// A deadline spent on the provider's 429s is its rate limit,
+			// not a slow document: released, not failed (below).
+			spent := typed && le.Kind == llm.KindRateLimited && errors.Is(ctx.Err(), context.DeadlineExceeded)
+			if ctx.Err() != nil && !spent {
 				return TagOutput{}, ctx.Err()
 			}
-			var le *llm.Error
-			if errors.As(err, &le) {
+			if typed {
 				md.DurationMS = time.Since(start).Milliseconds()
 				code := "llm_" + string(le.Kind)
-				if le.Kind == llm.KindUnreachable {
+				switch le.Kind {
+				case llm.KindUnreachable:
 					code = CodeModelUnreachable
+				case llm.KindRateLimited:
+					code = CodeModelRateLimited
 				}
-				return TagOutput{}, &Failure{Code: code, Reason: le.Error(),
-					JobFatal: le.Kind == llm.KindAuth, Unreachable: le.Kind == llm.KindUnreachable, Metadata: md}
+				return TagOutput{}, &Failure{Code: code, Reason: le.Error(), JobFatal: le.Kind == llm.KindAuth,
+					Unreachable: le.Kind == llm.KindUnreachable || le.Kind == llm.KindRateLimited, Metadata: md}
 			}
 			return fail("llm", err.Error())
 		}

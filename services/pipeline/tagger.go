@@ -87,9 +87,11 @@ type Failure struct {
 	Code     string // machine code, e.g. "fetch_not_found", "scanned", "llm_auth"
 	Reason   string // human reason, shown in results; never a secret
 	JobFatal bool   // the job cannot succeed (an invalid API key): fail it at once
-	// Unreachable: the model endpoint could not be reached at all. The
-	// document is not at fault; the worker gives it back and, if this
-	// repeats, pauses or fails the job (services/job.DecideUnreachable).
+	// Unreachable: the model endpoint could not be reached at all, or its
+	// provider refused every call (429) until the document's deadline
+	// (Code says which). The document is not at fault; the worker gives it
+	// back and, if this repeats, pauses or fails the job
+	// (services/job.DecideUnreachable).
 	Unreachable bool
 	Metadata    events.TagMetadata
 }
