@@ -139,6 +139,10 @@ func TestWebSocketRefusesWithPolicyViolation(t *testing.T) {
 		"other's job":     wsURL(e, job, bob.token),
 		"unknown job":     wsURL(e, "batch-0-missing", alice.token),
 		"refresh as auth": wsURL(e, job, "rt_notanaccesstoken"),
+		// Parameters that mean nothing are refused, not read as absent.
+		"since not a number": wsURL(e, job, alice.token) + "&since=abc",
+		"since negative":     wsURL(e, job, alice.token) + "&since=-1",
+		"results not none":   wsURL(e, job, alice.token) + "&results=bogus",
 	} {
 		o := observe(ctx, url)
 		if o.close != websocket.StatusPolicyViolation {

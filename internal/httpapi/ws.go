@@ -33,6 +33,11 @@ func (s *Server) wsJob(c *gin.Context) {
 		_ = conn.Close(websocket.StatusPolicyViolation, apperr.Message(err))
 		return
 	}
+	since, noRows, err := streamParams(c)
+	if err != nil {
+		_ = conn.Close(websocket.StatusPolicyViolation, apperr.Message(err))
+		return
+	}
 	user := claims(c).UserID
 	if !s.streams.acquire(user) {
 		_ = conn.Close(websocket.StatusTryAgainLater, fmt.Sprintf("too many streams: at most %d per user", s.streams.max))
@@ -43,12 +48,7 @@ func (s *Server) wsJob(c *gin.Context) {
 	w := s.watchJob(job)
 	w.access = accessView(caller(c), job)
 	defer w.untap()
-	// ?since=SEQ is the WebSocket's Last-Event-ID: a console reconnecting
-	// after a drop gets only what changed after the last event it saw.
-	if last, err := strconv.ParseUint(c.Query("since"), 10, 64); err == nil {
-		w.since = last
-	}
-	w.noRows = c.Query("results") == "none"
+	w.since, w.noRows = since, noRows
 	tick, stop := pinger(ctx)
 	defer stop()
 	perWrite := s.timeouts.Write
@@ -165,6 +165,26 @@ func (d *deadlineWriter) Write(p []byte) (int, error) {
 
 // observerJob authenticates an observer (header or ?token=) and returns the
 // job if the caller may see it.
+// streamParams reads a WebSocket's ?since=SEQ (its Last-Event-ID: a
+// console reconnecting after a drop gets only what changed after the last
+// event it saw) and ?results=none (a catchup without rows). A value that
+// is neither is refused, not read as absent: since=abc meant a whole
+// catchup to a client that believed it had resumed.
+func streamParams(c *gin.Context) (since uint64, noRows bool, err error) {
+	if v, ok := c.GetQuery("since"); ok {
+		if since, err = strconv.ParseUint(v, 10, 64); err != nil {
+			return 0, false, apperr.Field("since", "must be the sequence of the last event seen (a whole number)")
+		}
+	}
+	switch v := c.Query("results"); v {
+	case "", "none":
+		noRows = v == "none"
+	default:
+		return 0, false, apperr.Field("results", "must be none (a catchup without rows) or left out")
+	}
+	return since, noRows, nil
+}
+
 func (s *Server) observerJob(c *gin.Context) (projections.Job, error) {
 	token := bearer(c.GetHeader("Authorization"))
 	if token == "" {
