@@ -38,6 +38,12 @@ var schemeRE = regexp.MustCompile(`^([A-Za-z][A-Za-z0-9+.-]*)://`)
 
 var systemFields = map[string]bool{FieldTitle: true, FieldFilePath: true, FieldSourceType: true, FieldDescription: true}
 
+// ResultFields are the fields results add to a document's columns. A
+// column of that name was dropped from JSON results (the field won) and
+// doubled in the CSV export's header, where a reader mapping by name took
+// the last one: row_id 99 for row 0. It is refused at the start instead.
+var ResultFields = []string{"row_id", "status", "tags", "error", "error_code", "attempts", "metadata"}
+
 // MaxDocumentBytes bounds one document's JSON, so every chunk of documents
 // fits a JetStream message.
 const MaxDocumentBytes = 64 << 10
@@ -108,6 +114,10 @@ func normalizeRow(i int, row map[string]any, mapping map[string]string, uploads 
 			field, mapped = col, true
 		}
 		if !mapped {
+			if slices.Contains(ResultFields, col) {
+				return d, apperr.Field(fmt.Sprintf("documents[%d].%s", i, col),
+					"is a field the results add (%s): rename the column", strings.Join(ResultFields, ", "))
+			}
 			if d.Extra == nil {
 				d.Extra = map[string]any{}
 			}

@@ -102,6 +102,10 @@ func hostileCases() []hostileCase {
 
 		// Wrong types, each named by its JSON path.
 		bad("documents as object", withTop("documents", map[string]any{"file_path": "a.pdf"}), "documents", "array"),
+		// Results add these fields: such a column vanished from JSON results
+		// and was doubled in the CSV header.
+		bad("column named like a result field", withTop("documents", []any{map[string]any{"file_path": "a.pdf", "row_id": 99}}),
+			"documents[0].row_id", "rename the column"),
 		bad("documents as string", withTop("documents", "a.pdf"), "documents", "array"),
 		bad("document row is an array", withDocs(map[string]any{"file_path": "a.pdf"}, []any{"b.pdf"}), "documents[1]", "object"),
 		bad("document row is null", withDocs(map[string]any{"file_path": "a.pdf"}, nil), "documents[1]", "object"),
