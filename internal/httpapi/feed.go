@@ -218,6 +218,13 @@ func (s *Server) renderNew(env events.Envelope) ([]byte, int, bool) {
 		if len(rows) == 0 {
 			return nil, -1, false
 		}
+		if rows[0].Seq > env.Seq {
+			// The row is already past this event (its outcome was applied
+			// in the same batch): the later event's message shows it.
+			// Rendered here it told observers the outcome twice, once as
+			// the start's.
+			return nil, -1, false
+		}
 		row = r
 		body = gin.H{"type": "document", "event": env.Type}
 		for k, v := range resultRow(rows[0]) {

@@ -164,3 +164,31 @@ func TestPagedCatchupAndLiveMessagesShowEachOutcomeOnce(t *testing.T) {
 		t.Fatalf("live: %v, want row 1 at seq 4 then completed (row 0's seqs 2 and 3 are in the catchup)", got[1:])
 	}
 }
+
+// A start and its outcome applied in one batch give one message with the
+// outcome, the outcome's: the start's message, rendered from a row
+// already past it, showed the outcome a first time.
+func TestAnEventTheRowIsPastHasNoMessage(t *testing.T) {
+	res, job := bigJob(t, "batch", 1, func(int) map[string]any { return nil })
+	s := &Server{d: Deps{Jobs: feedJob{job}, Results: res}}
+	var envs []events.Envelope
+	for i, ev := range []events.Event{events.DocumentStarted{Row: 0, Attempt: 1}, events.DocumentFailed{Row: 0, Attempt: 1, Error: "boom", Code: "fetch"}} {
+		env, err := events.New(job.ID, events.Worker("w"), ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		env.Seq, env.Subject = uint64(i+2), events.DocSubject(job.ID, 0)
+		if err := res.Apply(env); err != nil {
+			t.Fatal(err)
+		}
+		envs = append(envs, env)
+	}
+	if msg, _, _ := s.renderNew(envs[0]); msg != nil {
+		t.Errorf("the start's message, with the row already failed: %s", msg)
+	}
+	msg, row, _ := s.renderNew(envs[1])
+	var m map[string]any
+	if err := json.Unmarshal(msg, &m); err != nil || row != 0 || m["status"] != "failed" || m["event"] != events.TypeDocumentFailed {
+		t.Fatalf("the outcome's message: %s (%v)", msg, err)
+	}
+}
