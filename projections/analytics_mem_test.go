@@ -23,7 +23,8 @@ func (h histogram) add(v float64) {
 // own statistics and auditors everyone's.
 type Analytics struct {
 	mu      sync.RWMutex
-	owners  map[string]string // job id -> owner id
+	owners  map[string]string     // job id -> owner id
+	docs    map[string][]DocState // job id -> its documents, for a job's failure
 	byOwner map[string]*aggregate
 	counted map[outcomeKey]bool // document attempts already counted
 }
@@ -38,7 +39,7 @@ var _ Projection = (*Analytics)(nil)
 
 // NewAnalytics returns an empty model.
 func NewAnalytics() *Analytics {
-	return &Analytics{owners: map[string]string{}, byOwner: map[string]*aggregate{}, counted: map[outcomeKey]bool{}}
+	return &Analytics{owners: map[string]string{}, docs: map[string][]DocState{}, byOwner: map[string]*aggregate{}, counted: map[outcomeKey]bool{}}
 }
 
 // Name implements Projection.
@@ -48,15 +49,10 @@ func (a *Analytics) Name() string { return AnalyticsName }
 // each document attempt: an event seen twice (a redelivery, a replay)
 // changes nothing.
 func (a *Analytics) Apply(env events.Envelope) error {
-	if env.Type == events.TypeJobStarted {
-		a.mu.Lock()
-		if _, ok := a.owners[env.JobID]; !ok {
-			a.owners[env.JobID] = env.Actor.ID
-		}
-		a.mu.Unlock()
-		return nil
-	}
-	if env.Type != events.TypeDocumentTagged && env.Type != events.TypeDocumentFailed {
+	switch env.Type {
+	case events.TypeJobStarted, events.TypeDocumentStarted, events.TypeDocumentReleased, events.TypeDocumentTagged,
+		events.TypeDocumentFailed, events.TypeJobRetried, events.TypeJobCancelled, events.TypeJobFailed:
+	default:
 		return nil
 	}
 	ev, err := env.Decode()
@@ -65,19 +61,61 @@ func (a *Analytics) Apply(env events.Envelope) error {
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if s, ok := ev.(*events.JobStarted); ok {
+		if _, ok := a.owners[env.JobID]; !ok {
+			a.owners[env.JobID] = env.Actor.ID
+			docs := make([]DocState, s.Total)
+			for i := range docs {
+				docs[i] = newDocState()
+			}
+			a.docs[env.JobID] = docs
+		}
+		return nil
+	}
 	owner, ok := a.owners[env.JobID]
 	if !ok {
 		return nil
 	}
-	key := outcomeKey{job: env.JobID}
-	switch e := ev.(type) {
-	case *events.DocumentTagged:
-		key.row, key.attempt = e.Row, e.Attempt
-	case *events.DocumentFailed:
-		key.row, key.attempt = e.Row, e.Attempt
+	docs := a.docs[env.JobID]
+	step := func(row, attempt int) {
+		if row >= 0 && row < len(docs) {
+			docs[row], _ = docs[row].onDocEvent(env.Type, attempt)
+		}
 	}
+	switch e := ev.(type) {
+	case *events.DocumentStarted:
+		step(e.Row, e.Attempt)
+	case *events.DocumentReleased:
+		step(e.Row, e.Attempt)
+	case *events.DocumentTagged:
+		a.count(owner, outcomeKey{env.JobID, e.Row, e.Attempt}, env, ev)
+		step(e.Row, e.Attempt)
+	case *events.DocumentFailed:
+		a.count(owner, outcomeKey{env.JobID, e.Row, e.Attempt}, env, ev)
+		step(e.Row, e.Attempt)
+	case *events.JobRetried:
+		for _, row := range e.Rows {
+			if row >= 0 && row < len(docs) && docs[row].Attempt < e.Attempt {
+				docs[row] = docs[row].onRetry(e.Attempt)
+			}
+		}
+	case *events.JobCancelled, *events.JobFailed:
+		for row := range docs {
+			// A job's failure ends each unfinished attempt as failed.
+			if f, ok := ev.(*events.JobFailed); ok && !TerminalDoc(docs[row].Status) {
+				a.count(owner, outcomeKey{env.JobID, row, docs[row].Attempt}, env,
+					&events.DocumentFailed{Row: row, Attempt: docs[row].Attempt, Error: f.Reason, Code: f.Code})
+			}
+			docs[row], _ = docs[row].onJobEnd(env.Type)
+		}
+	}
+	return nil
+}
+
+// count adds an outcome to its owner's aggregate, once per document attempt.
+func (a *Analytics) count(owner string, key outcomeKey, env events.Envelope, ev events.Event) {
 	if a.counted[key] {
-		return nil
+		return
 	}
 	a.counted[key] = true
 	g := a.byOwner[owner]
@@ -86,7 +124,6 @@ func (a *Analytics) Apply(env events.Envelope) error {
 		a.byOwner[owner] = g
 	}
 	g.add(env, ev)
-	return nil
 }
 
 func (g *aggregate) add(env events.Envelope, ev events.Event) {
@@ -123,7 +160,7 @@ func (g *aggregate) add(env events.Envelope, ev events.Event) {
 		g.Models[model] = m
 	}
 	m.Documents++
-	if env.Type == events.TypeDocumentFailed {
+	if _, failed := ev.(*events.DocumentFailed); failed {
 		m.Failed++
 	}
 	m.Calls += int64(md.Calls)

@@ -181,6 +181,9 @@ func (m *DocumentSearch) Apply(ctx context.Context, tx *sqldb.Tx, t Tables, env 
 	case *events.JobCancelled:
 		return a.endJob(DocCancelled, "", events.StatusCancelled)
 	case *events.JobFailed:
+		if err := a.failedByJob(jb, e); err != nil {
+			return err
+		}
 		return a.endJob(DocFailed, e.Reason, events.StatusFailed)
 	case *events.JobPaused:
 		return a.control(events.StatusPaused)
@@ -510,6 +513,38 @@ func bucket(v float64) int {
 		return -1
 	}
 	return int(math.Floor(math.Log(v) / math.Log(bucketGrowth)))
+}
+
+// failedByJob records, for analytics, the failure a job's failure gives
+// each document it ends (an invalid key, a model never reached): those
+// attempts end as failed without a DocumentFailed of their own, and the
+// summary left them out while status and search count them failed. No
+// model answered them, so their model is "unknown".
+func (a *applier) failedByJob(jb jobRow, e *events.JobFailed) error {
+	rows, err := a.tx.Query(a.ctx, `SELECT row_id, attempt FROM `+a.t.Name("documents")+
+		` WHERE job_id = ? AND status IN ('pending', 'processing') ORDER BY row_id`, a.env.JobID)
+	if err != nil {
+		return err
+	}
+	type attempt struct{ row, n int }
+	var ended []attempt
+	for rows.Next() {
+		var at attempt
+		if err := rows.Scan(&at.row, &at.n); err != nil {
+			rows.Close()
+			return err
+		}
+		ended = append(ended, at)
+	}
+	if err := rows.Close(); err != nil {
+		return err
+	}
+	for _, at := range ended {
+		if err := a.outcome(jb, at.row, at.n, false, e.Code, e.Reason, events.TagMetadata{}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // endJob gives every unfinished document the status a job's cancel or

@@ -375,3 +375,50 @@ func equalStrings(a, b []string) bool {
 	}
 	return true
 }
+
+// A job's failure (an invalid key) ends its unfinished documents as
+// failed: status and search count them, and so do analytics now, with the
+// job's code and reason, once per attempt, as the in-memory analytics do.
+func TestAJobsFailureCountsInAnalytics(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *searchStore) {
+		library(s)
+		s.emit("job-c", alice, day1, events.DocumentsSubmitted{InputID: "in-c", Documents: []events.Document{
+			{Row: 0, FilePath: "e.pdf"}, {Row: 1, FilePath: "f.pdf"}, {Row: 2, FilePath: "g.pdf"},
+		}})
+		s.emit("job-c", alice, day1, events.JobStarted{InputID: "in-c", Total: 3, Config: events.JobConfig{Model: "m"}})
+		at := day1.Add(3 * time.Hour)
+		s.emit("job-c", events.Worker("w1"), at, events.DocumentTagged{Row: 0, Attempt: 1, Tags: []string{"water"},
+			Metadata: events.TagMetadata{Model: "m", TotalTokens: 10, Calls: 1, DurationMS: 100}})
+		s.emit("job-c", events.Worker("w1"), at, events.DocumentStarted{Row: 1, Attempt: 1})
+		s.emit("job-c", events.System, at, events.JobFailed{Code: "llm_auth", Reason: "invalid API key for model m"})
+		// A late outcome of the document in flight does not count again.
+		s.emit("job-c", events.Worker("w1"), at, events.DocumentFailed{Row: 1, Attempt: 1, Error: "late", Code: "late"})
+		got, err := s.reader.Summary(context.Background(), projections.Scope{Owner: "alice"}, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		auth := 0
+		for _, c := range got.TopFailureReasons {
+			if c.Code == "llm_auth" {
+				auth += c.Count
+			}
+			if c.Code == "late" {
+				t.Errorf("the late outcome of an attempt the job's failure ended counted: %+v", c)
+			}
+		}
+		if got.Documents != 6 || auth != 2 {
+			t.Errorf("alice's summary: %d documents, %d failed by the job's failure; want 6 and 2 (%+v)", got.Documents, auth, got.TopFailureReasons)
+		}
+		mem := projections.NewAnalytics()
+		for _, env := range s.envs {
+			if err := mem.Apply(env); err != nil {
+				t.Fatal(err)
+			}
+		}
+		g, _ := json.Marshal(got)
+		w, _ := json.Marshal(mem.Summary("alice", 10))
+		if string(g) != string(w) {
+			t.Errorf("sql %s\n mem %s", g, w)
+		}
+	})
+}
