@@ -10,6 +10,7 @@ import (
 	"errors"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -80,6 +81,11 @@ func (s *Service) register(ctx context.Context, email, password, fullName string
 	fullName = strings.TrimSpace(fullName)
 	if !utf8.ValidString(fullName) || utf8.RuneCountInString(fullName) > maxFullNameChars {
 		return User{}, apperr.Field("full_name", "must be valid text of at most %d characters", maxFullNameChars)
+	}
+	// A name is shown in lists, audit trails and terminals: no NUL, line
+	// breaks or other control characters, no text-direction overrides.
+	if strings.IndexFunc(fullName, func(r rune) bool { return unicode.IsControl(r) || DirectionOverride(r) }) >= 0 {
+		return User{}, apperr.Field("full_name", "must not contain control or text-direction characters")
 	}
 
 	var hash []byte
@@ -262,4 +268,12 @@ func randomString(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// DirectionOverride reports the characters that reorder the text around
+// them (U+202A-U+202E, U+2066-U+2069): in a name they can make a list or a
+// log line read as something else. The marks (U+200E, U+200F) stay
+// allowed: right-to-left names may need them.
+func DirectionOverride(r rune) bool {
+	return (r >= 0x202A && r <= 0x202E) || (r >= 0x2066 && r <= 0x2069)
 }

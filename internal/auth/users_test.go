@@ -81,6 +81,8 @@ func TestRegisterValidation(t *testing.T) {
 		{"password over 72 bytes", "a@example.com", strings.Repeat("p", 73), "", "password"},
 		{"long name", "a@example.com", "correct horse", strings.Repeat("n", 201), "full_name"},
 		{"invalid utf8 name", "a@example.com", "correct horse", "\xff\xfe", "full_name"},
+		{"name with a NUL", "a@example.com", "correct horse", "Ann\x00 Lee", "full_name"},
+		{"name with a direction override", "a@example.com", "correct horse", "Ann \u202egnp.exe", "full_name"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -15,6 +15,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/tagstream/tagstream/events"
 	"github.com/tagstream/tagstream/internal/apperr"
+	"github.com/tagstream/tagstream/internal/auth"
 	"github.com/tagstream/tagstream/projections"
 	"github.com/tagstream/tagstream/services"
 )
@@ -99,8 +100,8 @@ func jobName(v string) (string, error) {
 		return "", apperr.Field("name", "must be at most %d characters, got %d", MaxJobName, n)
 	}
 	for _, r := range v {
-		if unicode.IsControl(r) {
-			return "", apperr.Field("name", "must not contain control characters such as tabs or line breaks")
+		if unicode.IsControl(r) || auth.DirectionOverride(r) {
+			return "", apperr.Field("name", "must not contain control characters such as tabs or line breaks, nor text-direction overrides")
 		}
 	}
 	return v, nil

@@ -29,7 +29,7 @@ func TestStartRequestName(t *testing.T) {
 			t.Fatalf("name %q: stored %q, want %q", tc.in, cmd.Config.Name, tc.want)
 		}
 	}
-	for _, bad := range []string{strings.Repeat("x", 201), strings.Repeat("é", 201), "two\nlines", "tab\there"} {
+	for _, bad := range []string{strings.Repeat("x", 201), strings.Repeat("é", 201), "two\nlines", "tab\there", "report\u202Efdp.exe"} {
 		_, err := DecodeStartRequest(strings.NewReader(body(bad)), services.Caller{})
 		var ae *apperr.Error
 		if !errors.As(err, &ae) || ae.Code != apperr.Invalid || ae.Field != "name" {

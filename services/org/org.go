@@ -287,8 +287,10 @@ func CheckEmail(email string) error {
 		return apperr.Field("email", "must be an email address")
 	}
 	for _, r := range email {
-		if unicode.IsSpace(r) || unicode.IsControl(r) || r == unicode.ReplacementChar {
-			return apperr.Field("email", "must not contain spaces or control characters")
+		// Format characters too (a zero-width space, a direction mark):
+		// a@x and a<U+200B>@x look alike, and registration refuses them.
+		if unicode.IsSpace(r) || unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || r == unicode.ReplacementChar {
+			return apperr.Field("email", "must not contain spaces, control or invisible characters")
 		}
 	}
 	return nil

@@ -125,3 +125,16 @@ func TestDecideSettings(t *testing.T) {
 		t.Fatalf("no-op: %v %v", evs, err)
 	}
 }
+
+// A member's email is refused with characters that make two addresses
+// look alike, as registration refuses them.
+func TestCheckEmailRefusesInvisibleCharacters(t *testing.T) {
+	for _, bad := range []string{"a\u200bb@example.com", "ab@exa\u200dmple.com", "a b@example.com", "a\x00b@example.com", "\u202eab@example.com"} {
+		if CheckEmail(bad) == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+	if err := CheckEmail("रमेश@example.com"); err != nil {
+		t.Errorf("a Devanagari address: %v", err)
+	}
+}
