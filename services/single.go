@@ -96,8 +96,18 @@ func (h ProcessSingleHandler) Handle(ctx context.Context, cmd ProcessSingle) (St
 		doc[FieldFilePath], doc[FieldSourceType] = pipeline.UploadPath(sum), SourceUpload
 		doc[FieldTitle] = uploadTitle(cmd.Filename)
 	}
-	return h.start.Handle(ctx, StartJob{Caller: cmd.Caller, JobID: jobID, Documents: []map[string]any{doc},
+	res, err := h.start.Handle(ctx, StartJob{Caller: cmd.Caller, JobID: jobID, Documents: []map[string]any{doc},
 		Config: cmd.Config, OrgID: cmd.OrgID, uploads: true, serverID: true})
+	// The one document is the request's pdf_url: name the field the caller
+	// sent, not the start's documents[0].file_path.
+	var ae *apperr.Error
+	if errors.As(err, &ae) && cmd.URL != "" && strings.HasPrefix(ae.Field, "documents[0]") {
+		named := *ae
+		named.Field = "pdf_url"
+		named.Message = strings.Replace(named.Message, ae.Field, "pdf_url", 1)
+		return res, &named
+	}
+	return res, err
 }
 
 // uploadTitle is the upload's file name without any directory a browser

@@ -161,7 +161,7 @@ func TestSingleProcessRefusesBadInput(t *testing.T) {
 		{"unknown config field", []singleForm{{"pdf_file", "a.pdf", pdf}, {name: "config", data: []byte(`{"nope":1}`)}}, 400, "config"},
 		{"unknown part", []singleForm{{"pdf_file", "a.pdf", pdf}, {name: "documents", data: []byte("[]")}}, 400, "documents"},
 		{"twice", []singleForm{{"pdf_file", "a.pdf", pdf}, {"pdf_file", "b.pdf", pdf}}, 400, "pdf_file"},
-		{"bad url", []singleForm{{name: "pdf_url", data: []byte("ftp://x/y.pdf")}, keywordsConfig("")}, 400, "documents[0].file_path"},
+		{"bad url", []singleForm{{name: "pdf_url", data: []byte("ftp://x/y.pdf")}, keywordsConfig("")}, 400, "pdf_url"}, // the field sent, not the start's
 	}
 	for _, c := range cases {
 		st, out := e.postSingle(u.token, c.parts...)

@@ -84,7 +84,7 @@ func Mapping(header, flags []string) (mapping map[string]string, guessed []strin
 			return nil, nil, fmt.Errorf("--map %q: field must be one of %s", f, strings.Join(SystemFields, ", "))
 		}
 		if !have[col] {
-			return nil, nil, fmt.Errorf("--map %q: the CSV has no column %q (columns: %s)", f, col, strings.Join(header, ", "))
+			return nil, nil, fmt.Errorf("--map %q: the CSV has no column %q (columns: %s)", f, col, someColumns(header))
 		}
 		if done[field] {
 			return nil, nil, fmt.Errorf("--map %q: another column is already mapped to %s", f, field)
@@ -104,7 +104,17 @@ func Mapping(header, flags []string) (mapping map[string]string, guessed []strin
 		}
 	}
 	if !done["file_path"] {
-		return nil, nil, fmt.Errorf("the CSV has no file_path column and none of its columns (%s) looks like one; use --map 'COLUMN=file_path'", strings.Join(header, ", "))
+		return nil, nil, fmt.Errorf("the CSV has no file_path column and none of its columns (%s) looks like one; use --map 'COLUMN=file_path'", someColumns(header))
 	}
 	return mapping, guessed, nil
+}
+
+// someColumns lists a header's first columns for a message: a file of a
+// million columns made an error line of 9 MB.
+func someColumns(header []string) string {
+	const shown = 20
+	if len(header) <= shown {
+		return strings.Join(header, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(header[:shown], ", "), len(header)-shown)
 }
