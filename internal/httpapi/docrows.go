@@ -17,13 +17,17 @@ const defaultMaxDocuments = 10000
 // counted, not kept. Decoded whole, 32 MiB of [1,1,1,...] became 16
 // million values (2.6 GB allocated, 16 s) before the first was looked at.
 type docRows struct {
-	max  int // 0: defaultMaxDocuments
+	max  int    // 0: defaultMaxDocuments
+	per  string // what the limit is per: "job" unless set
 	rows []json.RawMessage
 }
 
 func (d *docRows) UnmarshalJSON(b []byte) error {
+	// A key given twice calls this twice: the last one wins, as it would
+	// for a slice, and the limit holds for it (appending, 1,100 copies of
+	// 10,000 rows passed it).
+	d.rows = nil
 	if bytes.Equal(bytes.TrimSpace(b), []byte("null")) {
-		d.rows = nil
 		return nil
 	}
 	max := d.max
@@ -51,8 +55,12 @@ func (d *docRows) UnmarshalJSON(b []byte) error {
 		d.rows = append(d.rows, r)
 	}
 	if n > max {
+		per := d.per
+		if per == "" {
+			per = "job"
+		}
 		return &apperr.Error{Code: apperr.TooLarge, Field: "documents",
-			Message: fmt.Sprintf("documents: %d documents exceed the limit of %d per job", n, max)}
+			Message: fmt.Sprintf("documents: %d documents exceed the limit of %d per %s", n, max, per)}
 	}
 	return nil
 }

@@ -53,6 +53,11 @@ func TestStartDocumentsAreReadOnlyAsFarAsNeeded(t *testing.T) {
 	if err != nil || len(cmd.Documents) != 11 {
 		t.Fatalf("11 documents with a limit of 11: %d, %v", len(cmd.Documents), err)
 	}
+	// A documents key given again replaces the first, and the limit holds.
+	twice := `{"documents":[{"file_path":"a.pdf"},{"file_path":"b.pdf"}],"documents":[{"file_path":"c.pdf"}]}`
+	if cmd, err := decodeStartRequest(strings.NewReader(twice), services.Caller{}, 2); err != nil || len(cmd.Documents) != 1 {
+		t.Fatalf("documents given twice: %d documents, %v; want the last list's 1", len(cmd.Documents), err)
+	}
 	for _, body := range []string{`{"documents":null}`, `{"documents":{}}`, `{"documents":[{}, 2]}`} {
 		if _, err := decodeStartRequest(strings.NewReader(body), services.Caller{}, 0); err != nil && !errors.As(err, &ae) {
 			t.Errorf("%s: %v (%T), want an input error", body, err, err)

@@ -40,7 +40,7 @@ func (s *Server) validatePaths(c *gin.Context) {
 		return
 	}
 	defer s.validating.release(user)
-	req := validateRequest{Documents: docRows{max: s.d.MaxDocuments}}
+	req := validateRequest{Documents: docRows{max: services.MaxValidateDocuments, per: "validation request"}}
 	if err := decode(c, &req, false); err != nil {
 		fail(c, err)
 		return

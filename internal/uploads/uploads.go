@@ -12,7 +12,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -53,7 +52,10 @@ func Open(ctx context.Context, js jetstream.JetStream, replicas int, ttl time.Du
 	}
 	obj, err := js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
 		Bucket: Bucket, Description: "documents uploaded for one-document jobs", TTL: ttl,
-		Storage: jetstream.FileStorage, Replicas: replicas, MaxBytes: capacity,
+		// No MaxBytes on the stream: JetStream reserves it against the
+		// server's storage, and 2 GiB kept serve from starting on a small
+		// disk. Put checks the capacity instead.
+		Storage: jetstream.FileStorage, Replicas: replicas,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("uploads: bucket: %w", err)
@@ -71,9 +73,9 @@ func Sum(data []byte) string {
 	return hex.EncodeToString(s[:])
 }
 
-// Put stores data for the job under its hash, or answers ErrFull. The
-// bucket's own bound (the stream refuses a chunk past it) stands behind
-// the check, which concurrent uploads may pass together.
+// Put stores data for the job under its hash, or answers ErrFull.
+// Concurrent uploads may pass the check together: the bound can be
+// overshot by what the upload rate lets in at once, a few documents.
 func (s *Store) Put(ctx context.Context, jobID, sum string, data []byte) error {
 	if s.capacity > 0 {
 		st, err := s.obj.Status(ctx)
@@ -85,9 +87,6 @@ func (s *Store) Put(ctx context.Context, jobID, sum string, data []byte) error {
 		}
 	}
 	_, err := s.obj.PutBytes(ctx, Name(jobID, sum), data)
-	if err != nil && strings.Contains(err.Error(), "maximum bytes exceeded") {
-		return fmt.Errorf("%w: %w", ErrFull, err)
-	}
 	return err
 }
 
