@@ -468,3 +468,50 @@ func TestModelThatOnlyRefusesPausesTheJob(t *testing.T) {
 		}
 	}
 }
+
+// Documents the provider refuses whatever the pace (as a request over a
+// per-minute token limit is), among others it answers: their releases may
+// make a streak that pauses the job (model_rate_limited), but after a few
+// deliveries they fail, with the rate-limit code, and the job completes.
+// Released every time instead, they came back for ever: each resume ended
+// in the same pause.
+func TestDocumentsRefusedWhateverThePaceFailAfterAResume(t *testing.T) {
+	f := &rlFake{}
+	f.llm = llmfake.New(t, llmfake.Options{Status: func(r llmfake.Request) (int, string) {
+		if strings.Contains(r.DocPrompt, "Nagpur") { // tender-notice.pdf
+			return http.StatusTooManyRequests, ""
+		}
+		return 0, ""
+	}})
+	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
+	t.Cleanup(f.srv.Close)
+	e, u := rlEnv(t, 4, f, func(c *config) { c.DocTimeout = 3 * time.Second })
+	job := rlStart(e, u, 8) // rows 1 and 5 are tender-notice.pdf
+	// The refusals may pause the job (the documents they make wait on the
+	// key count in the streak too): each resume is an owner's answer to
+	// it, and a few must be enough.
+	var st map[string]any
+	for resumes := 0; ; resumes++ {
+		st = e.waitStatus(u, job, 3*time.Minute, "completed", "failed", "paused", "cancelled")
+		if st["status"] != "paused" {
+			break
+		}
+		if st["reason_code"] != jobpkg.CodeModelRateLimited || resumes == 3 {
+			t.Fatalf("paused (%v, %s) after %d resumes", st["reason_code"], st["reason"], resumes)
+		}
+		e.mustCall("POST", "/api/batch/jobs/"+job+"/resume", u.token, map[string]any{"reason": "quota raised"}, http.StatusOK)
+		e.waitStatus(u, job, time.Minute, "processing", "completed")
+	}
+	if st["status"] != "completed" || st["processed_count"].(float64) != 6 || st["failed_count"].(float64) != 2 {
+		t.Fatalf("status %v (%v), processed %v, failed %v; want completed, 6, 2",
+			st["status"], st["reason_code"], st["processed_count"], st["failed_count"])
+	}
+	for _, env := range e.history(job) {
+		if env.Type == events.TypeDocumentFailed {
+			ev, _ := env.Decode()
+			if f := ev.(*events.DocumentFailed); f.Code != jobpkg.CodeModelRateLimited {
+				t.Errorf("row %d failed with %q (%s), want %s", f.Row, f.Code, f.Error, jobpkg.CodeModelRateLimited)
+			}
+		}
+	}
+}

@@ -167,14 +167,15 @@ type docCall struct {
 	res       *Result
 	callerCtx context.Context
 	ctx       context.Context // callerCtx plus DocTimeout
-	began     time.Time
 	calls     atomic.Int64
 	failures  int // transient failures so far, against MaxAttempts
 	limited   int // 429 answers so far (bounded by the deadline, not MaxAttempts)
-	unreached int // calls that could not connect, against UnreachableAttempts
-	jsonMode  bool
-	job, key  *pacer
-	lim       *limiter
+	// mainLimited: those of the main call, whose attempts res.Attempts counts.
+	mainLimited int
+	unreached   int // calls that could not connect, against UnreachableAttempts
+	jsonMode    bool
+	job, key    *pacer
+	lim         *limiter
 	// concurrencyLimited: the last answer announced rate buckets that all
 	// had room, so a 429 in it was about concurrency, not the buckets.
 	concurrencyLimited bool
@@ -195,7 +196,6 @@ func (d *docCall) run() ([]string, error) {
 	req.NumTags = min(req.NumTags, maxNumTags)
 
 	var cancel context.CancelFunc
-	d.began = time.Now()
 	d.ctx, cancel = context.WithTimeout(d.callerCtx, d.c.cfg.DocTimeout)
 	defer cancel()
 	_, refused := d.c.noJSONMode.Load(d.c.cfg.BaseURL + "\x00" + req.Model)
@@ -321,6 +321,9 @@ func (d *docCall) call(msgs []llms.MessageContent, main bool) (string, error) {
 		// document's deadline bounds it (checked below).
 		if e.Kind == KindRateLimited {
 			d.limited++
+			if main {
+				d.mainLimited++
+			}
 			d.key.refused()
 		} else {
 			d.failures++
@@ -443,10 +446,15 @@ func (d *docCall) backoff() time.Duration {
 // exhausted reports the last transient failure once retries are spent.
 func (d *docCall) exhausted(e *Error) *Error {
 	out := *e
-	switch e.Kind {
-	case KindRateLimited:
+	switch {
+	case e.Kind == KindRateLimited && d.failures > 0:
+		// Failures first, then refusals: the model's own trouble, not only
+		// the provider's limit (a rate-limited document is given back).
+		out.Kind = KindServer
+		out.Message = fmt.Sprintf("model %s failed %d times, then was rate limited (HTTP 429) past the document's deadline", d.req.Model, d.failures)
+	case e.Kind == KindRateLimited:
 		out.Message = fmt.Sprintf("rate limited by the provider of model %s (HTTP 429), gave up after %d attempts within the document's deadline", d.req.Model, d.limited)
-	case KindTimeout:
+	case e.Kind == KindTimeout:
 		if e.Message == "" {
 			out.Message = fmt.Sprintf("model %s timed out, gave up after %d attempts", d.req.Model, d.failures)
 		}
@@ -494,12 +502,21 @@ func mentionsJSONMode(msg string) bool {
 }
 
 // starved reports a document whose deadline went on the provider's rate
-// limit: no answer but 429s, and either some of its own calls or, while
-// it waited for a slot or for the key, another caller's were refused.
-// Waiting behind a key held by Retry-After, a document may never call.
+// limit: every call it made was refused (429), none failed otherwise, and
+// either some of its own calls were refused or, when the deadline came,
+// the key was held by a Retry-After or still being refused (a document
+// waiting behind such a key may never call). A slow model with a 429 now
+// and then is none of these: its documents time out as before.
 func (d *docCall) starved() bool {
-	return d.failures == 0 && d.res.Attempts == d.limited && (d.limited > 0 || d.key.refusedSince(d.began))
+	if d.failures > 0 || d.res.Attempts != d.mainLimited {
+		return false
+	}
+	return d.mainLimited > 0 || d.key.blockedNow() || d.key.refusedSince(time.Now().Add(-refusingWindow))
 }
+
+// refusingWindow is how recent a 429 on the key must be for it to be
+// refusing still.
+const refusingWindow = 10 * time.Second
 
 func (d *docCall) rateLimitedError() error {
 	return &Error{Kind: KindRateLimited, Status: 429, Message: fmt.Sprintf("model %s kept answering 429 (rate limited) until the document's deadline", d.req.Model)}

@@ -222,6 +222,13 @@ func (p *pacer) refused() {
 	p.mu.Unlock()
 }
 
+// blockedNow reports a Retry-After hold in force.
+func (p *pacer) blockedNow() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.blockedUntil.After(time.Now())
+}
+
 // refusedSince reports whether a caller got a 429 after t.
 func (p *pacer) refusedSince(t time.Time) bool {
 	p.mu.Lock()

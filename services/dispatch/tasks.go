@@ -26,6 +26,8 @@ type task struct {
 	// Twins are later rows of the job with the same source: they take
 	// this document's outcome (see groupTwins).
 	Twins []events.Document `json:"twins,omitempty"`
+	// deliveries is this delivery's number (the queue's, not stored).
+	deliveries uint64
 }
 
 func taskSubject(jobID string, row int) string { return "tasks." + jobID + "." + strconv.Itoa(row) }

@@ -41,7 +41,7 @@ func (s *streaks) reset(jobID string) {
 // services/job decides.
 func (w *Worker) unreachable(ctx context.Context, t task, f *pipeline.Failure, log *slog.Logger) settle {
 	streak := w.streaks.add(t.JobID)
-	log.Warn("worker: model unreachable or refusing; document back to the queue", "code", f.Code, "streak", streak, "reason", f.Reason)
+	log.Warn("worker: model unreachable or refusing; document back to the queue", "code", f.Code, "streak", streak, "delivery", t.deliveries, "reason", f.Reason)
 	if streak < jobpkg.UnreachableLimit {
 		return settleLater
 	}
@@ -62,6 +62,10 @@ func (w *Worker) unreachable(ctx context.Context, t task, f *pipeline.Failure, l
 			return err
 		}
 		log.Warn("worker: stopped the job: model unreachable or refusing", "event", ev.EventType(), "code", f.Code, "reason", f.Reason)
+		// Resumed, the job gets a fresh streak: the documents after the
+		// resume are the ones to tell whether the model is back, not one
+		// more release on top of the streak that paused it.
+		w.streaks.reset(t.JobID)
 		return nil
 	})
 	if err != nil {

@@ -326,6 +326,9 @@ func (w *Worker) process(ctx context.Context, msg jetstream.Msg, freeSlot func()
 	if err == nil {
 		err = json.Unmarshal(data, &t)
 	}
+	if meta, merr := msg.Metadata(); merr == nil {
+		t.deliveries = meta.NumDelivered
+	}
 	if err != nil || !events.ValidJobID(t.JobID) {
 		// The body is unusable, but the subject still names job and row.
 		parts := strings.Split(msg.Subject(), ".")
@@ -369,6 +372,12 @@ func (w *Worker) process(ctx context.Context, msg jetstream.Msg, freeSlot func()
 }
 
 type settle int
+
+// rateLimitedDeliveries is the delivery of a task from which a document
+// refused (429) until its deadline fails instead of going back: the job
+// pauses after UnreachableLimit such documents in a row, but one document
+// refused among others that succeed never makes a streak.
+const rateLimitedDeliveries = 4
 
 const (
 	settleDone    settle = iota // outcome recorded, or nothing left to do
@@ -427,6 +436,12 @@ func (w *Worker) run(ctx context.Context, t task, freeSlot func(), log *slog.Log
 		ev = events.DocumentTagged{Row: t.Document.Row, Attempt: t.Attempt, Tags: out.Tags, Metadata: withModel(out.Metadata, t)}
 	} else {
 		f := pipeline.AsFailure(terr)
+		if f.Unreachable && f.Code == pipeline.CodeModelRateLimited && t.deliveries >= rateLimitedDeliveries {
+			// The provider refuses this document whatever the pace (a
+			// request over its per-minute token limit, say): it fails
+			// rather than come back for ever while the others succeed.
+			f.Unreachable = false
+		}
 		if f.Unreachable {
 			uctx, cancel := detached(ctx)
 			defer cancel()
