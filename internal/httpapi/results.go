@@ -219,10 +219,24 @@ func (s *Server) extraColumns(c *gin.Context, job projections.Job, format string
 // the client's columns first, as uploaded (in its order, mapped columns
 // under its own names), then the outcome columns.
 func exportHeader(job projections.Job, extraCols []string) []string {
-	header := append([]string{"row_id"}, userNames(job.ColumnMapping, services.FieldTitle, services.FieldFilePath,
-		services.FieldSourceType, services.FieldDescription)...)
-	header = append(header, extraCols...)
-	return append(header, "status", "tags", "error", "attempts", "pages_read", "extraction_method", "model", "total_tokens", "duration_ms")
+	outcome := []string{"status", "tags", "error", "attempts", "pages_read", "extraction_method", "model", "total_tokens", "duration_ms"}
+	taken := map[string]bool{"row_id": true}
+	for _, c := range outcome {
+		taken[c] = true
+	}
+	// The client's names keep theirs unless an export column has it (a
+	// "model" column, a title column mapped from "row_id"): then they are
+	// "model (column)", so no header names two columns.
+	user := append(userNames(job.ColumnMapping, services.FieldTitle, services.FieldFilePath,
+		services.FieldSourceType, services.FieldDescription), extraCols...)
+	for i, name := range user {
+		for taken[name] {
+			name += " (column)"
+		}
+		taken[name], user[i] = true, name
+	}
+	header := append([]string{"row_id"}, user...)
+	return append(header, outcome...)
 }
 
 func exportRow(r projections.Result, extraCols []string) []string {

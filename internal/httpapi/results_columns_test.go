@@ -21,14 +21,27 @@ func TestResultsCSVKeepsTheClientsColumns(t *testing.T) {
 	body := `{"column_mapping":{"Document URL":"file_path"},"documents":[
 		{"zone":"north","Document URL":"a.pdf","budget":1},
 		{"Document URL":"b.pdf","agency":"water","zone":"south"}]}`
+	cmd, rows := exportCSV(t, body)
+	if want := []string{"zone", "Document URL", "budget", "agency"}; !slices.Equal(cmd.Columns, want) {
+		t.Fatalf("recorded columns %q, want %q", cmd.Columns, want)
+	}
+	want := []string{"row_id", "title", "Document URL", "file_source_type", "description", "zone", "budget", "agency"}
+	if !slices.Equal(rows[0][:len(want)], want) {
+		t.Fatalf("header %q, want it to start %q", rows[0], want)
+	}
+	if rows[2][2] != "b.pdf" || rows[2][5] != "south" || rows[2][7] != "water" {
+		t.Fatalf("row 1: %q", rows[2])
+	}
+}
+
+// exportCSV starts a job from a start body, as far as the read model, and
+// exports its results as CSV.
+func exportCSV(t *testing.T, body string) (services.StartJob, [][]string) {
+	t.Helper()
 	cmd, err := DecodeStartRequest(strings.NewReader(body), services.Caller{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{"zone", "Document URL", "budget", "agency"}; !slices.Equal(cmd.Columns, want) {
-		t.Fatalf("recorded columns %q, want %q", cmd.Columns, want)
-	}
-
 	// The results read model fed the events a start with that request writes.
 	docs, err := services.NormalizeDocuments(cmd.Documents, cmd.ColumnMapping)
 	if err != nil {
@@ -47,7 +60,7 @@ func TestResultsCSVKeepsTheClientsColumns(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	job := projections.Job{ID: "cols", OwnerID: "u1", Status: events.StatusProcessing, Total: 2,
+	job := projections.Job{ID: "cols", OwnerID: "u1", Status: events.StatusProcessing, Total: len(docs),
 		Columns: cmd.Columns, ColumnMapping: cmd.ColumnMapping}
 	h := New(Deps{Auth: okAuth{}, Jobs: feedJob{job}, Results: res, Log: slog.New(slog.DiscardHandler)})
 	rec := httptest.NewRecorder()
@@ -61,11 +74,23 @@ func TestResultsCSVKeepsTheClientsColumns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"row_id", "title", "Document URL", "file_source_type", "description", "zone", "budget", "agency"}
-	if !slices.Equal(rows[0][:len(want)], want) {
-		t.Fatalf("header %q, want it to start %q", rows[0], want)
+	return cmd, rows
+}
+
+// A client's column named like an export column ("model", or "row_id"
+// mapped to the title) keeps its value under "NAME (column)": the header
+// named two columns alike, and a reader by name took the wrong one.
+func TestResultsCSVHeaderNamesEachColumnOnce(t *testing.T) {
+	_, rows := exportCSV(t, `{"column_mapping":{"row_id":"title"},"documents":[
+		{"row_id":"Vehicle circular","file_path":"a.pdf","model":"Tata Nexon"}]}`)
+	seen := map[string]int{}
+	for i, h := range rows[0] {
+		if _, dup := seen[h]; dup {
+			t.Fatalf("header %q names %q twice", rows[0], h)
+		}
+		seen[h] = i
 	}
-	if rows[2][2] != "b.pdf" || rows[2][5] != "south" || rows[2][7] != "water" {
-		t.Fatalf("row 1: %q", rows[2])
+	if rows[1][seen["row_id"]] != "0" || rows[1][seen["row_id (column)"]] != "Vehicle circular" || rows[1][seen["model (column)"]] != "Tata Nexon" {
+		t.Fatalf("header %q, row %q", rows[0], rows[1])
 	}
 }
