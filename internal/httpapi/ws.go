@@ -163,15 +163,13 @@ func (d *deadlineWriter) Write(p []byte) (int, error) {
 	return d.w.Write(p)
 }
 
-// observerJob authenticates an observer (header or ?token=) and returns the
-// job if the caller may see it.
 // streamParams reads a WebSocket's ?since=SEQ (its Last-Event-ID: a
 // console reconnecting after a drop gets only what changed after the last
 // event it saw) and ?results=none (a catchup without rows). A value that
 // is neither is refused, not read as absent: since=abc meant a whole
 // catchup to a client that believed it had resumed.
 func streamParams(c *gin.Context) (since uint64, noRows bool, err error) {
-	if v, ok := c.GetQuery("since"); ok {
+	if v := c.Query("since"); v != "" {
 		if since, err = strconv.ParseUint(v, 10, 64); err != nil {
 			return 0, false, apperr.Field("since", "must be the sequence of the last event seen (a whole number)")
 		}
@@ -185,6 +183,8 @@ func streamParams(c *gin.Context) (since uint64, noRows bool, err error) {
 	return since, noRows, nil
 }
 
+// observerJob authenticates an observer (header or ?token=) and returns the
+// job if the caller may see it.
 func (s *Server) observerJob(c *gin.Context) (projections.Job, error) {
 	token := bearer(c.GetHeader("Authorization"))
 	if token == "" {
