@@ -479,13 +479,16 @@ func TestDocumentsRefusedWhateverThePaceFailAfterAResume(t *testing.T) {
 	f := &rlFake{}
 	f.llm = llmfake.New(t, llmfake.Options{Status: func(r llmfake.Request) (int, string) {
 		if strings.Contains(r.DocPrompt, "Nagpur") { // tender-notice.pdf
-			return http.StatusTooManyRequests, ""
+			// With Retry-After: a bare 429 makes the client back off
+			// exponentially on the whole key, and with the short deadline
+			// below the others would starve too.
+			return http.StatusTooManyRequests, "1"
 		}
 		return 0, ""
 	}})
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(f.srv.Close)
-	e, u := rlEnv(t, 4, f, func(c *config) { c.DocTimeout = 3 * time.Second })
+	e, u := rlEnv(t, 4, f, func(c *config) { c.DocTimeout = 5 * time.Second })
 	job := rlStart(e, u, 8) // rows 1 and 5 are tender-notice.pdf
 	// The refusals may pause the job (the documents they make wait on the
 	// key count in the streak too): each resume is an owner's answer to
