@@ -99,6 +99,9 @@ func ReadXLSX(r io.Reader, lim Limits) (header []string, records [][]string, err
 			header, records, err = nil, nil, &Error{Msg: fmt.Sprintf("the spreadsheet is damaged (%v)", p)}
 		}
 	}()
+	if err := prescan(data, lim); err != nil {
+		return nil, nil, err
+	}
 	xml := min(lim.MaxUnzipBytes, 16<<20)
 	f, err := excelize.OpenReader(bytes.NewReader(data), excelize.Options{UnzipSizeLimit: lim.MaxUnzipBytes, UnzipXMLSizeLimit: xml})
 	if err != nil {

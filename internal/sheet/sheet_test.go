@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -79,7 +80,7 @@ func TestReadBudgets(t *testing.T) {
 		{"text", build(t, rows...), Limits{MaxTextBytes: 30}, 6, "more than 30 bytes of text"},
 		// 200 columns of one 60 KB shared string, 1,000 rows: about 12 GB of
 		// cells from 10 KB of zip (this crashed the server, out of memory).
-		{"shared strings", sharedStringBomb(t, 200, 1000, 60000), Limits{}, 7, "bytes of text in all"},
+		{"shared strings", sharedStringBomb(t, 200, 200, 1000, 60000), Limits{}, 7, "bytes of text in all"},
 	} {
 		_, _, err := ReadXLSX(bytes.NewReader(c.data), c.lim)
 		var se *Error
@@ -129,9 +130,28 @@ func bomb(t testing.TB) []byte {
 	return b.Bytes()
 }
 
+// One row of 16,384 cells naming one 60 KB shared string (a 50 KB file)
+// is refused before it is read: excelize builds a whole row at once, and
+// this one took 525 MB before any budget was checked.
+func TestOneWideRowOfSharedStringsIsRefusedUnread(t *testing.T) {
+	data := sharedStringBomb(t, 1, 16384, 1, 60000)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	_, _, err := ReadXLSX(bytes.NewReader(data), Limits{})
+	runtime.ReadMemStats(&after)
+	var se *Error
+	if !errors.As(err, &se) || se.Row != 2 || !strings.Contains(se.Msg, "bytes of text") {
+		t.Fatalf("%d KB workbook: %v, want row 2 refused for its text", len(data)>>10, err)
+	}
+	if got := after.TotalAlloc - before.TotalAlloc; got > 64<<20 {
+		t.Errorf("refusing it allocated %d MB", got>>20)
+	}
+}
+
 // sharedStringBomb is a workbook whose cells all name one long shared
 // string: small zipped and inflated, huge once every cell is a copy.
-func sharedStringBomb(t testing.TB, cols, rows, strlen int) []byte {
+func sharedStringBomb(t testing.TB, headerCols, cols, rows, strlen int) []byte {
 	var b bytes.Buffer
 	z := zip.NewWriter(&b)
 	put := func(name, body string) {
@@ -159,7 +179,9 @@ func sharedStringBomb(t testing.TB, cols, rows, strlen int) []byte {
 	fmt.Fprintf(&sheet, `<?xml version="1.0"?><worksheet %s><sheetData><row r="1">`, ns)
 	for i := range cols {
 		fmt.Fprintf(&sst, `<si><t>h%d</t></si>`, i)
-		fmt.Fprintf(&sheet, `<c t="s"><v>%d</v></c>`, i)
+		if i < headerCols {
+			fmt.Fprintf(&sheet, `<c t="s"><v>%d</v></c>`, i)
+		}
 	}
 	fmt.Fprintf(&sst, `<si><t>%s</t></si></sst>`, strings.Repeat("x", strlen))
 	put("xl/sharedStrings.xml", sst.String())
