@@ -536,7 +536,8 @@ func (a *applier) failedByJob(jb jobRow, e *events.JobFailed) error {
 		}
 		ended = append(ended, at)
 	}
-	if err := rows.Close(); err != nil {
+	rows.Close()
+	if err := rows.Err(); err != nil {
 		return err
 	}
 	for _, at := range ended {
