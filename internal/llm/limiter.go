@@ -312,7 +312,14 @@ func (l *limiter) release(t *ticket, o outcome, latency, retryAfter time.Duratio
 			// since the last decrease: not about concurrency (the
 			// provider's own overload, a quota); Retry-After and the
 			// pacers deal with it. The margin allows for calls we
-			// still count that the provider has finished.
+			// still count that the provider has finished. The first
+			// such refusal is noted only, as at the level that works
+			// below: one 429 in 50 that fell on a quiet moment paced
+			// the whole job to one call at a time (a flaky test).
+			if !l.lonePending {
+				l.lonePending, l.loneAdmitted, l.loneSentWith, l.loneOK = true, l.admitted, t.sentWith, 0
+				lone = true
+			}
 		case !l.lonePending && !l.exploringLocked(t):
 			l.lonePending, l.loneAdmitted, l.loneSentWith, l.loneOK = true, l.admitted, t.sentWith, 0
 			lone = true

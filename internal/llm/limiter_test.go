@@ -291,6 +291,27 @@ func TestLimiterIgnores429sUnrelatedToConcurrency(t *testing.T) {
 	}
 }
 
+// The first 429 of a call sent with few others in flight is noted only
+// (lone: that call retries alone, the job is not paced); a second before
+// a call as crowded succeeds is not. Treated as not lone from the first,
+// one sporadic 429 that fell on a quiet moment paced a whole job to one
+// call at a time (TestRateLimitSporadic429sKeepConcurrency, flaky).
+func TestLimiterNotesALone429BelowTheWorkingLevel(t *testing.T) {
+	l, _ := newTestLimiter(32, nil)
+	l.limit, l.firstContact, l.slowStart, l.ceiling = 16, false, false, 16
+	ts := fill(t, l)
+	l.release(ts[15], outcomeSuccess, time.Second, 0)
+	if !l.release(ts[3], outcomeLimited, 0, 0) {
+		t.Fatal("the first 429 below the working level was not taken for lone")
+	}
+	if l.release(ts[4], outcomeLimited, 0, 0) {
+		t.Fatal("a second 429 before any success was taken for lone too")
+	}
+	if got := l.current(); got != 16 {
+		t.Fatalf("limit = %d, want 16: 429s below a success's concurrency do not lower it", got)
+	}
+}
+
 // A call refused while alone says nothing about concurrency: the first
 // contact stays open for the next answer, and no ceiling of 1 is learned.
 func TestLimiterIgnores429WhileAlone(t *testing.T) {
