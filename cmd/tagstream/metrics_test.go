@@ -136,8 +136,9 @@ func TestMetricsAfterJobs(t *testing.T) {
 	}
 	bad := start("bad/key")
 	e.waitStatus(u, bad, 30*time.Second, "failed")
-	// A query string must reach neither the logs nor the metrics.
-	e.mustCall("GET", "/api/batch/jobs/"+good+"/results?limit=1&probe=query-secret-xyz", u.token, nil, http.StatusOK)
+	// A query string must reach neither the logs nor the metrics (the
+	// unknown parameter is refused, naming it but not its value).
+	e.mustCall("GET", "/api/batch/jobs/"+good+"/results?limit=1&probe=query-secret-xyz", u.token, nil, http.StatusBadRequest)
 
 	// Workers may still be settling the failed job's tasks: wait for idle.
 	raw, fams := scrape(t, e)

@@ -56,7 +56,7 @@ var operations = []operation{
 	{"GET", "/api/batch/jobs/{job_id}/webhooks", "The job's webhook delivery attempts (status code, error, next retry; never the URL), same access as its events", true, "", "WebhookAttempts", nil},
 	{"GET", "/api/batch/jobs/{job_id}/eta", "Documents finished per minute over the last 5 minutes and the time left at that rate (null when paused, finished or not known yet)", true, "", "JobETA", nil},
 	{"GET", "/api/batch/jobs/{job_id}/stream", "Live job messages as Server-Sent Events", true, "", "", []string{"token"}},
-	{"GET", "/api/batch/ws/{job_id}", "Live job messages over a WebSocket (catchup, then every change)", true, "", "", []string{"token"}},
+	{"GET", "/api/batch/ws/{job_id}", "Live job messages over a WebSocket (catchup, then every change)", true, "", "", []string{"token", "since", "results"}},
 	{"POST", "/api/batch/jobs/{job_id}/pause", "Pause: in-flight documents finish, no new one starts", true, "ReasonRequest", "ChangeResponse", nil},
 	{"POST", "/api/batch/jobs/{job_id}/resume", "Resume a paused job", true, "ReasonRequest", "ChangeResponse", nil},
 	{"POST", "/api/batch/jobs/{job_id}/cancel", "Cancel: no new document starts", true, "ReasonRequest", "ChangeResponse", nil},

@@ -94,3 +94,29 @@ func TestResultsCSVHeaderNamesEachColumnOnce(t *testing.T) {
 		t.Fatalf("header %q, row %q", rows[0], rows[1])
 	}
 }
+
+// A query parameter the endpoint does not take is a 400 naming it and
+// what the endpoint takes: results?status=failed answered every row, as
+// if it had filtered them.
+func TestUnknownQueryParametersAreRefused(t *testing.T) {
+	res, job := bigJob(t, "params", 2, func(int) map[string]any { return nil })
+	h := New(Deps{Auth: okAuth{}, Jobs: feedJob{job}, Results: res, Log: slog.New(slog.DiscardHandler)})
+	get := func(path string) (int, string) {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest("GET", path, nil)
+		req.Header.Set("Authorization", "Bearer x")
+		h.ServeHTTP(rec, req)
+		return rec.Code, rec.Body.String()
+	}
+	for path, field := range map[string]string{
+		"/api/batch/jobs/params/results?status=failed": "status",
+		"/api/batch/jobs/params/status?verbose=1":      "verbose",
+	} {
+		if code, body := get(path); code != http.StatusBadRequest || !strings.Contains(body, `"field":"`+field+`"`) {
+			t.Errorf("GET %s: %d %s, want 400 naming %s", path, code, body, field)
+		}
+	}
+	if code, body := get("/api/batch/jobs/params/results?limit=1"); code != http.StatusOK {
+		t.Errorf("a parameter the endpoint takes: %d %s", code, body)
+	}
+}

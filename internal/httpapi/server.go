@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -320,15 +321,36 @@ func (s *Server) logRequests(c *gin.Context) {
 // nothing, tag=a&tag=b searched for a) is an answer to another question.
 func singleParams(c *gin.Context) {
 	if strings.HasPrefix(c.Request.URL.Path, "/api/") {
+		allowed, listed := queryParams[c.Request.Method+" "+c.FullPath()]
 		for name, vs := range c.Request.URL.Query() {
 			if len(vs) > 1 {
 				fail(c, apperr.Field(name, "is given more than once; it takes one value")) // aborts the chain
+				return
+			}
+			// A parameter the endpoint does not take was ignored: results
+			// ?status=failed answered every row, as if filtered.
+			if listed && !slices.Contains(allowed, name) {
+				takes := "none"
+				if len(allowed) > 0 {
+					takes = strings.Join(allowed, ", ")
+				}
+				fail(c, apperr.Field(name, "is not a parameter of %s %s (it takes: %s)", c.Request.Method, c.FullPath(), takes))
 				return
 			}
 		}
 	}
 	c.Next()
 }
+
+// queryParams is each route's query parameters (gin's path, ":id"), from
+// the OpenAPI operations, which a test holds to the registered routes.
+var queryParams = func() map[string][]string {
+	out := map[string][]string{}
+	for _, op := range operations {
+		out[op.method+" "+pathParam.ReplaceAllString(op.path, ":$1")] = op.query
+	}
+	return out
+}()
 
 func limitBody(c *gin.Context) {
 	// An upload is bounded by the fetch cap instead (processSingle).
