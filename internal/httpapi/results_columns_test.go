@@ -119,4 +119,8 @@ func TestUnknownQueryParametersAreRefused(t *testing.T) {
 	if code, body := get("/api/batch/jobs/params/results?limit=1"); code != http.StatusOK {
 		t.Errorf("a parameter the endpoint takes: %d %s", code, body)
 	}
+	// A monitor's probe may carry its own parameters.
+	if code, body := get("/api/health?probe=lb"); code == http.StatusBadRequest {
+		t.Errorf("health with a probe's parameter: %d %s", code, body)
+	}
 }
