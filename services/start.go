@@ -259,7 +259,7 @@ func (h StartJobHandler) config(in StartConfig) (events.JobConfig, string, error
 // and built-in ones this server does not have: builtin/keyword, a typo,
 // went to the configured provider with the server's key.
 func checkModel(field, model string) error {
-	if len(model) > 200 || strings.IndexFunc(model, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0 {
+	if len(model) > 200 || spaceOrControl(model) {
 		return apperr.Field(field, "must be a model id without spaces, at most 200 characters")
 	}
 	if strings.HasPrefix(strings.ToLower(model), "builtin/") && model != KeywordsModel {
@@ -268,13 +268,19 @@ func checkModel(field, model string) error {
 	return nil
 }
 
+// spaceOrControl reports a space or control character in a value that
+// goes into a request to the provider (a model id, a key in a header).
+func spaceOrControl(s string) bool {
+	return strings.IndexFunc(s, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0
+}
+
 // chooseKey decides where a job's key comes from (none for the offline
 // tagger, the request's, else the server's) and records it in cfg.
 func chooseKey(cfg *events.JobConfig, requestKey string, serverKey bool, field, missing string) (string, error) {
 	key := strings.TrimSpace(requestKey)
 	// A key goes into an HTTP header: one with a line break or a space was
 	// taken, and every document then failed six times on "invalid header".
-	if strings.IndexFunc(key, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0 {
+	if spaceOrControl(key) {
 		return "", apperr.Field(field, "must not contain spaces, line breaks or other control characters")
 	}
 	switch {

@@ -33,7 +33,7 @@ func (s *Server) parseSheet(c *gin.Context) {
 	}
 	maxDocs := s.d.MaxDocuments
 	if maxDocs <= 0 {
-		maxDocs = 10000
+		maxDocs = defaultMaxDocuments
 	}
 	// The inflated bound keeps a hostile workbook's shared strings, which
 	// excelize holds in memory, well inside the server's memory limit; the

@@ -317,12 +317,10 @@ func (l *limiter) release(t *ticket, o outcome, latency, retryAfter time.Duratio
 			// below: one 429 in 50 that fell on a quiet moment paced
 			// the whole job to one call at a time (a flaky test).
 			if !l.lonePending {
-				l.lonePending, l.loneAdmitted, l.loneSentWith, l.loneOK = true, l.admitted, t.sentWith, 0
-				lone = true
+				lone = l.noteLoneLocked(t)
 			}
 		case !l.lonePending && !l.exploringLocked(t):
-			l.lonePending, l.loneAdmitted, l.loneSentWith, l.loneOK = true, l.admitted, t.sentWith, 0
-			lone = true
+			lone = l.noteLoneLocked(t)
 		default:
 			sentWith := t.sentWith
 			if l.lonePending {
@@ -338,6 +336,13 @@ func (l *limiter) release(t *ticket, o outcome, latency, retryAfter time.Duratio
 	}
 	l.wakeLocked()
 	return lone
+}
+
+// noteLoneLocked notes t's 429 as lone: no decrease until another comes
+// before a call as crowded succeeds (succeededLocked clears it).
+func (l *limiter) noteLoneLocked(t *ticket) bool {
+	l.lonePending, l.loneAdmitted, l.loneSentWith, l.loneOK = true, l.admitted, t.sentWith, 0
+	return true
 }
 
 func (l *limiter) succeededLocked(t *ticket, latency time.Duration) {

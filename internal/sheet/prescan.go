@@ -149,7 +149,7 @@ func scanRows(f *zip.File, lim Limits, lengths []int, rowBudget int64, text *int
 				return &Error{Row: rowNo, Msg: fmt.Sprintf("the row's cells hold more than %d bytes of text (%d columns of %d bytes)", rowBudget, lim.MaxColumns, lim.MaxCellBytes)}
 			}
 			if *text > lim.MaxTextBytes {
-				return &Error{Row: rowNo, Msg: fmt.Sprintf("the spreadsheet's cells hold more than %d bytes of text in all", lim.MaxTextBytes)}
+				return textBudgetError(rowNo, lim)
 			}
 		}
 	}

@@ -137,7 +137,7 @@ func ReadXLSX(r io.Reader, lim Limits) (header []string, records [][]string, err
 			text += int64(len(c))
 		}
 		if text > lim.MaxTextBytes {
-			return nil, nil, &Error{Row: n, Msg: fmt.Sprintf("the spreadsheet's cells hold more than %d bytes of text in all", lim.MaxTextBytes)}
+			return nil, nil, textBudgetError(n, lim)
 		}
 		if header == nil {
 			header = cells
@@ -158,6 +158,11 @@ func ReadXLSX(r io.Reader, lim Limits) (header []string, records [][]string, err
 		return nil, nil, &Error{Msg: "the first sheet is empty; its first row must name the columns"}
 	}
 	return header, records, nil
+}
+
+// textBudgetError is the refusal of a spreadsheet past MaxTextBytes at row.
+func textBudgetError(row int, lim Limits) error {
+	return &Error{Row: row, Msg: fmt.Sprintf("the spreadsheet's cells hold more than %d bytes of text in all", lim.MaxTextBytes)}
 }
 
 func openError(err error, lim Limits) error {
