@@ -159,3 +159,39 @@ func TestJobCompletedWebhookEndToEnd(t *testing.T) {
 		t.Fatalf("status after the webhook: %v", s)
 	}
 }
+
+// A callback URL's path and query are often the receiver's credential; the
+// job's audit trail, read by auditors too, shows its scheme and host only.
+func TestJobEventsShowOnlyTheCallbackHost(t *testing.T) {
+	secret := webhook.NewSecret()
+	recv := newHookReceiver(t, secret)
+	cfg := testConfig(t)
+	cfg.WebhookSecret, cfg.AllowPrivate = secret, true
+	e := startEnv(t, cfg, &fakeTagger{})
+	u := e.register("hooks@example.com")
+	out := e.mustCall("POST", "/api/batch/start", u.token, map[string]any{
+		"documents": []map[string]any{{"file_path": "doc-0.pdf"}},
+		"config":    map[string]any{"model_name": "builtin/keywords", "callback_url": recv.url + "/T0K3N-path/hook?token=s3cr3t-query"}}, http.StatusOK)
+	job := out["job_id"].(string)
+	e.waitStatus(u, job, 30*time.Second, "completed")
+
+	body := e.mustCall("GET", "/api/batch/jobs/"+job+"/events?scope=job", u.token, nil, http.StatusOK)
+	raw, _ := json.Marshal(body)
+	if strings.Contains(string(raw), "T0K3N-path") || strings.Contains(string(raw), "s3cr3t-query") {
+		t.Fatalf("the callback URL's path or query is in the job's events: %s", raw)
+	}
+	started := body["events"].([]any)[0].(map[string]any)
+	if started["type"] != events.TypeJobStarted {
+		t.Fatalf("first job event %v", started["type"])
+	}
+	shown := started["data"].(map[string]any)["config"].(map[string]any)["callback_url"]
+	if want := recv.url + "/…"; shown != want {
+		t.Fatalf("callback_url shown as %v, want %s", shown, want)
+	}
+	// The log itself keeps the URL: the webhook still goes there.
+	for _, env := range e.history(job) {
+		if env.Type == events.TypeJobStarted && !strings.Contains(string(env.Data), "s3cr3t-query") {
+			t.Fatalf("stored JobStarted lost its callback URL: %s", env.Data)
+		}
+	}
+}

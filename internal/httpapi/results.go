@@ -329,7 +329,7 @@ func (s *Server) jobEvents(c *gin.Context) {
 			next = strconv.FormatUint(e.Seq, 10)
 			return errStop
 		}
-		out = append(out, auditEvent{Seq: e.Seq, Type: e.Type, Time: e.Time.Format("2006-01-02T15:04:05.000000Z07:00"), Actor: e.Actor, Data: e.Data})
+		out = append(out, newAuditEvent(e))
 		return nil
 	})
 	if err != nil && err != errStop {
