@@ -68,3 +68,27 @@ func TestWebhooksRecoverFromALostPull(t *testing.T) {
 		t.Fatalf("the delivery went out %s after the cancel; want within 8 s", took.Round(time.Millisecond))
 	}
 }
+
+// A dispatcher whose pulls are never answered (its consumer gone, say)
+// gives up after five of them instead of waiting for ever, and returns an
+// error so that its caller starts it again with a fresh consumer.
+func TestDispatcherGivesUpAfterFiveUnansweredPulls(t *testing.T) {
+	r := newRig(t)
+	proxy := natstest.NewPullDropper(r.Conn.Server)
+	proxy.DropEvery()
+	done := make(chan error, 1)
+	go func() {
+		done <- dispatch.NewDispatcher(proxy.Connect(t), r.Store, r.Queue, r.SecretStore, r.Log).Run(r.Ctx)
+	}()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("the dispatcher stopped without an error; its caller would not start it again")
+		}
+		if n := proxy.Drops(); n != 5 {
+			t.Fatalf("gave up after %d unanswered pulls, want 5 (%v)", n, err)
+		}
+	case <-r.Ctx.Done():
+		t.Fatalf("the dispatcher still waits after %d unanswered pulls", proxy.Drops())
+	}
+}

@@ -22,7 +22,10 @@ import (
 type PullDropper struct {
 	srv   *server.Server
 	armed atomic.Bool
-	// Dropped receives once for each pull request left out.
+	every atomic.Bool // drop every pull (a consumer no one answers for)
+	drops atomic.Int64
+	// Dropped receives when a pull request is left out (at most one
+	// signal waits: a test that drops every pull counts Drops instead).
 	Dropped chan struct{}
 }
 
@@ -33,6 +36,12 @@ func NewPullDropper(srv *server.Server) *PullDropper {
 
 // Arm makes the dropper leave out the next pull request.
 func (p *PullDropper) Arm() { p.armed.Store(true) }
+
+// DropEvery makes the dropper leave out every pull request from now on.
+func (p *PullDropper) DropEvery() { p.every.Store(true) }
+
+// Drops is how many pull requests the dropper has left out.
+func (p *PullDropper) Drops() int64 { return p.drops.Load() }
 
 // Connect returns a JetStream client whose connection goes through the
 // dropper; it is closed when the test ends.
@@ -84,8 +93,12 @@ func (p *PullDropper) clientToServer(c io.Reader, s io.Writer) {
 			if _, err := io.ReadFull(r, payload); err != nil {
 				return
 			}
-			if strings.HasPrefix(f[1], "$JS.API.CONSUMER.MSG.NEXT.") && p.armed.CompareAndSwap(true, false) {
-				p.Dropped <- struct{}{}
+			if strings.HasPrefix(f[1], "$JS.API.CONSUMER.MSG.NEXT.") && (p.every.Load() || p.armed.CompareAndSwap(true, false)) {
+				p.drops.Add(1)
+				select {
+				case p.Dropped <- struct{}{}:
+				default: // a test that drops every pull reads Drops instead
+				}
 				continue
 			}
 		}
