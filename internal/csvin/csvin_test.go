@@ -106,3 +106,21 @@ func FuzzRead(f *testing.F) {
 		}
 	})
 }
+
+// A message that lists the CSV's columns names the first 20 and counts the
+// rest: a file of a million columns made a 9 MB error line.
+func TestMappingMessagesListAtMost20Columns(t *testing.T) {
+	header := make([]string, 100000)
+	for i := range header {
+		header[i] = "column_" + strings.Repeat("x", 10) + "_" + string(rune('a'+i%26))
+	}
+	for _, flags := range [][]string{nil, {"nosuch=file_path"}} {
+		_, _, err := Mapping(header, flags)
+		if err == nil {
+			t.Fatalf("%v: no error for a header without a file_path column", flags)
+		}
+		if msg := err.Error(); len(msg) > 1000 || !strings.Contains(msg, header[0]) || !strings.Contains(msg, "and 99980 more") {
+			t.Fatalf("%v: message of %d bytes: %.300s", flags, len(msg), msg)
+		}
+	}
+}
