@@ -3,6 +3,7 @@ package services
 import (
 	"context"
 	"strings"
+	"time"
 
 	"github.com/tagstream/tagstream/events"
 	"github.com/tagstream/tagstream/internal/apperr"
@@ -68,17 +69,30 @@ func (h RetryJobHandler) Handle(ctx context.Context, cmd RetryJob) (RetryResult,
 		retried := ev.(events.JobRetried)
 		retried.Config = cfg
 		attempt, rows := retried.Attempt, retried.Rows
+		var claimed uint64
 		if key != "" {
-			if err := h.secrets.Put(ctx, secretID(job.ID, attempt), key); err != nil {
+			rev, held, err := h.secrets.Claim(ctx, secretID(job.ID, attempt), key)
+			if err != nil {
 				return apperr.Wrap(err, "store api key")
 			}
+			if !held {
+				// Another retry, with another key, is taking this attempt:
+				// its key must stay the attempt's.
+				return apperr.New(apperr.Conflict, "job %q is being retried by another request; reload it", job.ID)
+			}
+			claimed = rev
 		}
+		var seq uint64
 		env, err := events.New(job.ID, cmd.Caller.Actor, retried)
-		if err != nil {
-			return err
+		if err == nil {
+			seq, err = h.store.Append(ctx, env, &events.Expect{Subject: events.ControlSubject(job.ID), Seq: job.ControlSeq})
 		}
-		seq, err := h.store.Append(ctx, env, &events.Expect{Subject: events.ControlSubject(job.ID), Seq: job.ControlSeq})
 		if err != nil {
+			// The claim goes with the failed append: a conflict's next
+			// round decides again (and may claim again).
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			_ = h.secrets.Release(rctx, secretID(job.ID, attempt), claimed)
 			return err
 		}
 		res = RetryResult{JobID: job.ID, Attempt: attempt, Rows: rows, Seq: seq}

@@ -19,6 +19,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -33,6 +34,10 @@ var ErrNotFound = errors.New("secrets: no key stored for this job")
 type Store struct {
 	kv   jetstream.KeyValue
 	aead cipher.AEAD
+	// StaleClaim is how old another secret in a slot must be before Claim
+	// takes the slot over: a command that stored it and died before its
+	// event was appended (a command takes seconds, not minutes).
+	StaleClaim time.Duration
 }
 
 // Open creates the bucket if needed. masterKey is 32 bytes.
@@ -58,18 +63,82 @@ func Open(ctx context.Context, js jetstream.JetStream, replicas int, masterKey [
 	if err != nil {
 		return nil, fmt.Errorf("secrets: bucket: %w", err)
 	}
-	return &Store{kv: kv, aead: aead}, nil
+	return &Store{kv: kv, aead: aead, StaleClaim: 2 * time.Minute}, nil
 }
 
 // Put stores the job's key, bound to the job id so a ciphertext cannot be
 // moved to another job.
 func (s *Store) Put(ctx context.Context, jobID, secret string) error {
-	nonce := make([]byte, s.aead.NonceSize())
-	if _, err := rand.Read(nonce); err != nil {
+	sealed, err := s.seal(jobID, secret)
+	if err != nil {
 		return err
 	}
-	sealed := s.aead.Seal(nonce, nonce, []byte(secret), []byte(jobID))
-	_, err := s.kv.Put(ctx, jobID, sealed)
+	_, err = s.kv.Put(ctx, jobID, sealed)
+	return err
+}
+
+func (s *Store) seal(id, secret string) ([]byte, error) {
+	nonce := make([]byte, s.aead.NonceSize())
+	if _, err := rand.Read(nonce); err != nil {
+		return nil, err
+	}
+	return s.aead.Seal(nonce, nonce, []byte(secret), []byte(id)), nil
+}
+
+// Claim stores secret under id for a command about to append the event
+// that uses it, unless another command holds the slot: held is false when
+// id holds a different secret stored less than StaleClaim ago. Two
+// commands racing for one slot (two starts of one job_id, two retries of
+// one job) used to store in turn, and the loser's key could overwrite the
+// winner's. The same secret already there is held too, with rev 0: the
+// slot is shared (an identical request), and Release leaves it alone.
+func (s *Store) Claim(ctx context.Context, id, secret string) (rev uint64, held bool, err error) {
+	sealed, err := s.seal(id, secret)
+	if err != nil {
+		return 0, false, err
+	}
+	for range 3 { // Create and Get can each race a purge
+		rev, err := s.kv.Create(ctx, id, sealed)
+		if err == nil {
+			return rev, true, nil
+		}
+		if !errors.Is(err, jetstream.ErrKeyExists) {
+			return 0, false, err
+		}
+		e, err := s.kv.Get(ctx, id)
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			continue
+		}
+		if err != nil {
+			return 0, false, err
+		}
+		if theirs, err := s.open(id, e.Value()); err == nil && theirs == secret {
+			return 0, true, nil
+		}
+		if time.Since(e.Created()) < s.StaleClaim {
+			return 0, false, nil
+		}
+		rev, err = s.kv.Update(ctx, id, sealed, e.Revision())
+		if err == nil {
+			return rev, true, nil
+		}
+		if !errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+			return 0, false, err
+		}
+	}
+	return 0, false, nil
+}
+
+// Release forgets a claimed secret whose command failed, if the slot still
+// holds the revision the claim wrote (rev 0: a shared slot, left alone).
+func (s *Store) Release(ctx context.Context, id string, rev uint64) error {
+	if rev == 0 {
+		return nil
+	}
+	err := s.kv.Purge(ctx, id, jetstream.LastRevision(rev))
+	if errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+		return nil // taken over since
+	}
 	return err
 }
 
@@ -82,12 +151,15 @@ func (s *Store) Get(ctx context.Context, jobID string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	v := e.Value()
+	return s.open(jobID, e.Value())
+}
+
+func (s *Store) open(id string, v []byte) (string, error) {
 	n := s.aead.NonceSize()
 	if len(v) < n {
 		return "", errors.New("secrets: stored value is damaged")
 	}
-	plain, err := s.aead.Open(nil, v[:n], v[n:], []byte(jobID))
+	plain, err := s.aead.Open(nil, v[:n], v[n:], []byte(id))
 	if err != nil {
 		return "", errors.New("secrets: cannot decrypt (wrong master key?)")
 	}
