@@ -189,8 +189,9 @@ func (d *OrgDirectory) WaitFor(ctx context.Context, seq uint64) error {
 	return nil
 }
 
-// Roles returns email's role in each organisation it belongs to.
-func (d *OrgDirectory) Roles(email string) map[string]string {
+// Roles returns the role of the account (userID, email) in each
+// organisation it belongs to (org.Member.HeldBy).
+func (d *OrgDirectory) Roles(userID, email string) map[string]string {
 	email = org.CanonicalEmail(email)
 	if email == "" {
 		return nil
@@ -199,7 +200,7 @@ func (d *OrgDirectory) Roles(email string) map[string]string {
 	defer d.mu.Unlock()
 	var out map[string]string
 	for id, s := range d.orgs {
-		if m, ok := s.Members[email]; ok {
+		if m, ok := s.Members[email]; ok && m.HeldBy(userID) {
 			if out == nil {
 				out = map[string]string{}
 			}
@@ -218,14 +219,14 @@ type OrgView struct {
 	CreatedBy events.Actor `json:"created_by"`
 }
 
-// Mine lists the organisations email belongs to, by name.
-func (d *OrgDirectory) Mine(email string) []OrgView {
+// Mine lists the organisations the account belongs to, by name.
+func (d *OrgDirectory) Mine(userID, email string) []OrgView {
 	email = org.CanonicalEmail(email)
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	out := []OrgView{}
 	for id, s := range d.orgs {
-		if m, ok := s.Members[email]; ok && s.Exists() {
+		if m, ok := s.Members[email]; ok && m.HeldBy(userID) && s.Exists() {
 			out = append(out, OrgView{ID: id, Name: s.Name, Role: m.Role, CreatedAt: s.CreatedAt, CreatedBy: s.CreatedBy})
 		}
 	}
@@ -264,7 +265,8 @@ func (d *OrgDirectory) Settings(orgID string) org.Settings {
 	return org.Settings{}
 }
 
-// MemberOf returns email's membership in each organisation it belongs to.
+// MemberOf returns email's membership in each organisation it belongs
+// to, whichever account holds it.
 func (d *OrgDirectory) MemberOf(email string) map[string]org.Member {
 	email = org.CanonicalEmail(email)
 	d.mu.Lock()

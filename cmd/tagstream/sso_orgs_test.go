@@ -84,3 +84,60 @@ func TestSSOClaimsMapToOrganisations(t *testing.T) {
 	e.mustCall("GET", "/api/batch/jobs/"+job+"/status", staff, nil, http.StatusOK) // its own job, still
 	e.mustCall("GET", "/api/batch/jobs?org_id="+finance, staff, nil, http.StatusNotFound)
 }
+
+// A password account registered with a single sign-on user's address gets
+// none of that user's organisations, and the sign-on user none of the
+// password account's: memberships belong to accounts (the README's "never
+// by email alone"). Both used to get both, an organisation admin's role
+// included.
+func TestAccountsSharingAnAddressShareNoOrganisations(t *testing.T) {
+	op := oidctest.Start(t)
+	cfg := ssoConfig(t, op)
+	cfg.OIDCOrgClaim = oidctest.OrgsClaim
+	e := startEnv(t, cfg, &fakeTagger{})
+	boss := e.register("boss@example.com")
+	legal := e.mustCall("POST", "/api/orgs", boss.token, map[string]any{"name": "Legal"}, http.StatusCreated)["org_id"].(string)
+	op.SetOrgs(oidctest.StaffSubject, legal)
+	staff := providerToken(t, op, "tagstream", oidctest.StaffLogin)
+	if got := myOrgRoles(e, staff); got[legal] == "" {
+		t.Fatalf("the sign-on user is not in Legal: %v", got)
+	}
+	legalJob := e.startJob(user{token: staff}, 1, map[string]any{"org_id": legal})
+
+	twin := e.register(oidctest.StaffEmail)
+	if got := myOrgRoles(e, twin.token); len(got) != 0 {
+		t.Fatalf("a password account with the sign-on user's address is in %v", got)
+	}
+	e.mustCall("GET", "/api/batch/jobs?org_id="+legal, twin.token, nil, http.StatusNotFound)
+	e.mustCall("GET", "/api/batch/jobs/"+legalJob+"/status", twin.token, nil, http.StatusNotFound)
+
+	mine := e.mustCall("POST", "/api/orgs", twin.token, map[string]any{"name": "PwOrg"}, http.StatusCreated)["org_id"].(string)
+	pwJob := e.startJob(twin, 1, map[string]any{"org_id": mine})
+	if got := myOrgRoles(e, staff); got[mine] != "" {
+		t.Fatalf("the sign-on user is in the password account's organisation: %v", got)
+	}
+	e.mustCall("GET", "/api/batch/jobs/"+pwJob+"/status", staff, nil, http.StatusNotFound)
+	e.mustCall("POST", "/api/orgs/"+mine+"/members", staff, map[string]any{"email": "eve@example.com", "role": "admin"}, http.StatusNotFound)
+}
+
+// An address the provider says it has not confirmed is not the account's:
+// organisations named by the claims are not joined by it, and nothing
+// added for that address reaches the account.
+func TestAnUnverifiedProviderAddressJoinsNoOrganisation(t *testing.T) {
+	op := oidctest.Start(t)
+	cfg := ssoConfig(t, op)
+	cfg.OIDCOrgClaim = oidctest.OrgsClaim
+	e := startEnv(t, cfg, &fakeTagger{})
+	boss := e.register("boss@example.com")
+	legal := e.mustCall("POST", "/api/orgs", boss.token, map[string]any{"name": "Legal"}, http.StatusCreated)["org_id"].(string)
+	e.mustCall("POST", "/api/orgs/"+legal+"/members", boss.token, map[string]any{"email": oidctest.StaffEmail, "role": "admin"}, http.StatusCreated)
+	op.SetOrgs(oidctest.StaffSubject, legal)
+	op.SetEmailUnverified(oidctest.StaffSubject)
+	staff := providerToken(t, op, "tagstream", oidctest.StaffLogin)
+	if got := myOrgRoles(e, staff); len(got) != 0 {
+		t.Fatalf("a sign-on user with an unconfirmed address is in %v", got)
+	}
+	if me := e.mustCall("GET", "/api/auth/me", staff, nil, http.StatusOK); me["email"] == oidctest.StaffEmail {
+		t.Fatalf("the unconfirmed address was kept: %v", me)
+	}
+}

@@ -295,8 +295,11 @@ func (s *Service) federatedUser(ctx context.Context, ident oidc.Identity) (User,
 // federatedAccount is the account part of federatedUser.
 func (s *Service) federatedAccount(ctx context.Context, ident oidc.Identity, grant Grant) (User, error) {
 	email := canonicalEmail(ident.Email)
-	if checkEmail(email) != nil {
-		email = "" // the events name the user by id; a malformed address is dropped, not trusted
+	if checkEmail(email) != nil || emailUnverified(ident.Claims) {
+		// The events name the user by id; a malformed address, or one the
+		// provider says it has not confirmed, is dropped, not trusted:
+		// organisation memberships added by address would follow it.
+		email = ""
 	}
 	name := strings.TrimSpace(ident.Name)
 	if !utf8.ValidString(name) || utf8.RuneCountInString(name) > maxFullNameChars {
@@ -346,6 +349,19 @@ func (s *Service) federatedAccount(ctx context.Context, ident oidc.Identity, gra
 		return rec.public(), nil
 	}
 	return User{}, apperr.New(apperr.Conflict, "the account is being changed concurrently; retry")
+}
+
+// emailUnverified reports a provider's explicit "email_verified": false
+// (a boolean, or the string some providers send). A provider that does
+// not send the claim at all is trusted with its addresses.
+func emailUnverified(claims map[string]any) bool {
+	switch v := claims["email_verified"].(type) {
+	case bool:
+		return !v
+	case string:
+		return strings.EqualFold(strings.TrimSpace(v), "false")
+	}
+	return false
 }
 
 // extKeyOf keys a federated account by a hash of issuer and subject

@@ -252,7 +252,7 @@ func claims(c *gin.Context) auth.Claims {
 func (s *Server) setClaims(c *gin.Context, cl auth.Claims) {
 	c.Set(claimsKey, cl)
 	if s.d.OrgDirectory != nil {
-		c.Set(orgRolesKey, s.d.OrgDirectory.Roles(cl.Email))
+		c.Set(orgRolesKey, s.d.OrgDirectory.Roles(cl.UserID, cl.Email))
 	}
 }
 

@@ -25,8 +25,8 @@ type OrgCommands interface {
 
 // OrgDirectory answers membership questions (services.OrgDirectory).
 type OrgDirectory interface {
-	Roles(email string) map[string]string
-	Mine(email string) []services.OrgView
+	Roles(userID, email string) map[string]string
+	Mine(userID, email string) []services.OrgView
 	Members(orgID string) []org.Member
 	Settings(orgID string) org.Settings
 	WaitFor(ctx context.Context, seq uint64) error
@@ -114,7 +114,7 @@ func (s *Server) orgWritten(c *gin.Context, seq uint64) {
 }
 
 func (s *Server) myOrgs(c *gin.Context) {
-	c.JSON(http.StatusOK, gin.H{"orgs": s.d.OrgDirectory.Mine(claims(c).Email)})
+	c.JSON(http.StatusOK, gin.H{"orgs": s.d.OrgDirectory.Mine(claims(c).UserID, claims(c).Email)})
 }
 
 func (s *Server) orgMembers(c *gin.Context) {

@@ -83,6 +83,24 @@ func (s *State) Exists() bool { return !s.CreatedAt.IsZero() }
 // Role is email's role, "" for a non-member.
 func (s *State) Role(email string) string { return s.Members[CanonicalEmail(email)].Role }
 
+// RoleOf is the role a's account holds here, "" for none: a membership of
+// a's address that names another account (a.ID is not its UserID) is not
+// a's. Two accounts can share an address (a password account and a
+// single sign-on account, or an account registered after the member's was
+// deleted), and roles went to both.
+func (s *State) RoleOf(a events.Actor) string {
+	m, ok := s.Members[CanonicalEmail(a.Email)]
+	if !ok || !m.HeldBy(a.ID) {
+		return ""
+	}
+	return m.Role
+}
+
+// HeldBy reports whether the account userID holds the membership: the
+// account it names, or, when it names none (the address was added before
+// it had an account), any account with the address.
+func (m Member) HeldBy(userID string) bool { return m.UserID == "" || m.UserID == userID }
+
 // Apply folds one stored event; events of unknown types are left out
 // (a newer release wrote them) and reported as such by Decode's error.
 func (s *State) Apply(env events.Envelope) error {
@@ -159,7 +177,7 @@ func Decide(s *State, c Command) ([]events.Event, error) {
 		}
 		return []events.Event{events.OrgCreated{Name: name}}, nil
 	}
-	byRole := s.Role(c.By.Email)
+	byRole := s.RoleOf(c.By)
 	system := c.By.Kind == events.ActorSystem && c.Action != ActionSettings
 	if system && s.Exists() {
 		// The system acts on the server's configuration (single sign-on

@@ -102,6 +102,17 @@ func (p *Provider) SetOrgs(subject string, values ...string) {
 	p.store.orgs[subject] = values
 }
 
+// SetEmailUnverified makes subject's tokens say "email_verified": false
+// from now on, as a provider does for an address it has not confirmed.
+func (p *Provider) SetEmailUnverified(subject string) {
+	p.store.mu.Lock()
+	defer p.store.mu.Unlock()
+	if p.store.unverified == nil {
+		p.store.unverified = map[string]bool{}
+	}
+	p.store.unverified[subject] = true
+}
+
 // Rotate replaces the signing key: the old key leaves the JWKS at once and
 // the new one signs everything from now on. ec chooses ES256 over RS256.
 func (p *Provider) Rotate(ec bool) (kid string) { return p.store.Rotate(ec) }
@@ -162,6 +173,8 @@ type keyedStorage struct {
 	mu   sync.Mutex
 	key  signingKey
 	orgs map[string][]string // OrgsClaim by subject
+	// unverified subjects' tokens say email_verified false
+	unverified map[string]bool
 }
 
 type signingKey struct {
@@ -221,10 +234,14 @@ func (s *keyedStorage) SetUserinfoFromRequest(ctx context.Context, info *zoidc.U
 	}
 	info.AppendClaims("groups", groups[req.GetSubject()])
 	s.mu.Lock()
-	orgs := s.orgs[req.GetSubject()]
+	orgs, unverified := s.orgs[req.GetSubject()], s.unverified[req.GetSubject()]
 	s.mu.Unlock()
 	if len(orgs) > 0 {
 		info.AppendClaims(OrgsClaim, orgs)
+	}
+	if unverified {
+		info.EmailVerified = false
+		info.AppendClaims("email_verified", false)
 	}
 	return nil
 }
