@@ -124,6 +124,9 @@ func (r *SQLRunner) DropRetired(ctx context.Context) error {
 		if g.state == StateRebuilding && (r.building(g.name) || time.Since(time.Unix(0, g.updated)) < abandonAfter) {
 			continue
 		}
+		if g.state == stateRetired && time.Since(time.Unix(0, g.updated)) < r.RetiredGrace {
+			continue // other processes may still serve it (see RetiredGrace)
+		}
 		retired = append(retired, g)
 	}
 	rows.Close()

@@ -88,6 +88,11 @@ type SQLRunner struct {
 	// CatchUpBatch is the batch size while far behind the log (0: see
 	// catchUpBatch).
 	CatchUpBatch int
+	// RetiredGrace is how long after a switch DropRetired leaves the
+	// retired generation: processes sharing the database serve it until
+	// they notice the switch (a follower's or an idle holder's next poll,
+	// a busy holder's next batch). 0: dropped at once (one process).
+	RetiredGrace time.Duration
 	// RebuildSkips, if set, counts the unknown events a rebuild passes
 	// (the live runner counts its own in CountSkips's).
 	RebuildSkips *events.Skips
@@ -355,11 +360,33 @@ func (r *SQLRunner) consume(ctx context.Context, follow bool) error {
 	defer cancel()
 	ch, readErr := r.readLog(rctx, follow, from)
 	batch := make([]events.Envelope, 0, r.batchSize())
+	idle := r.idleCheck()
+	defer idle.Stop()
 	for {
 		var env events.Envelope
 		var ok bool
 		select {
 		case env, ok = <-ch:
+		case <-idle.C:
+			// No event for a while: a rebuild by another process may have
+			// switched a generation, which only a failed batch claim would
+			// otherwise reveal; until then this process served the retired
+			// generation (and answered 503 once it was dropped).
+			moved, err := r.generationsMoved(ctx)
+			if err != nil {
+				return err
+			}
+			if moved {
+				cancel()
+				for range ch {
+				}
+				<-readErr
+				if err := r.reload(ctx); err != nil {
+					return err
+				}
+				return r.consume(ctx, follow)
+			}
+			continue
 		case <-ctx.Done():
 			return ctx.Err()
 		}
@@ -390,6 +417,52 @@ func (r *SQLRunner) consume(ctx context.Context, follow bool) error {
 			return err
 		}
 	}
+}
+
+// DefaultRetiredGrace is RetiredGrace for processes that may share the
+// read database: far longer than a poll (DefaultSharePoll).
+const DefaultRetiredGrace = time.Minute
+
+// idleCheck ticks while a runner that shares its database waits for the
+// log (never for a runner that is alone with it: its own rebuilds switch
+// under applyMu and update it directly).
+func (r *SQLRunner) idleCheck() *time.Ticker {
+	if r.shared == nil {
+		t := time.NewTicker(time.Hour)
+		t.Stop()
+		return t
+	}
+	return time.NewTicker(r.shared.Poll)
+}
+
+// generationsMoved reports whether any model's serving generation in the
+// database is not the one this runner applies to.
+func (r *SQLRunner) generationsMoved(ctx context.Context) (bool, error) {
+	rows, err := r.db.Query(ctx, `SELECT name, generation FROM projection_checkpoints WHERE serving = 1`)
+	if err != nil {
+		return false, fmt.Errorf("read db: serving generations: %w", err)
+	}
+	defer rows.Close()
+	serving := map[string]int{}
+	for rows.Next() {
+		var name string
+		var gen int
+		if err := rows.Scan(&name, &gen); err != nil {
+			return false, err
+		}
+		serving[name] = gen
+	}
+	if err := rows.Err(); err != nil {
+		return false, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, mr := range r.models {
+		if g, ok := serving[mr.m.Name()]; ok && g != mr.gen {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // readLog reads the log from seq from (following it if follow) into the

@@ -348,3 +348,70 @@ func TestSharedRunnerOnLeadRebuildsANewVersion(t *testing.T) {
 		<-done
 	})
 }
+
+// heldLog is a log whose Follow waits at its end, as the real one does.
+type heldLog struct{ sliceLog }
+
+func (l heldLog) Follow(ctx context.Context, f string, from uint64, fn func(events.Envelope) error) error {
+	if err := l.Read(ctx, f, from, fn); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// A holder with nothing to apply still notices a rebuild another process
+// switched (the projections command, or a rebuild on another serve): it
+// serves the new generation within a poll, and the retired one is not
+// dropped from under it before the grace. It used to serve the retired
+// generation until the next event, and every read was a 503 once the next
+// rebuild dropped it.
+func TestAnIdleHolderFollowsASwitchMadeElsewhere(t *testing.T) {
+	stores(t, func(t *testing.T, open func() *sqldb.DB) {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		log := heldLog{startedLog(t, 12)}
+		holder := NewSQLRunner(open(), log, &seqModel{name: "probe"})
+		holder.Shared(Share{Lease: heldLease{}, Poll: 50 * time.Millisecond})
+		if err := holder.Open(ctx); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- holder.Run(ctx) }()
+		if err := holder.Sync(ctx); err != nil {
+			t.Fatal(err)
+		}
+		before := holder.Status()[0].Generation
+
+		cmd := NewSQLRunner(open(), log.sliceLog, &seqModel{name: "probe"})
+		cmd.RetiredGrace = DefaultRetiredGrace
+		if err := cmd.Open(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Rebuild(ctx, "probe", nil); err != nil {
+			t.Fatal(err)
+		}
+		after := cmd.Status()[0].Generation
+		if after == before {
+			t.Fatalf("the rebuild did not make a new generation (%d)", after)
+		}
+		if err := cmd.DropRetired(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if kept := generationTables(t, cmd.DB(), "probe", before); len(kept) == 0 {
+			t.Fatal("the generation retired a moment ago was dropped while processes may still serve it")
+		}
+		for holder.Status()[0].Generation != after {
+			select {
+			case <-time.After(10 * time.Millisecond):
+			case <-ctx.Done():
+				t.Fatalf("the idle holder still serves generation %d after the switch to %d", holder.Status()[0].Generation, after)
+			}
+		}
+		if got := seenSeqs(t, holder.DB(), holder.Tables("probe")); len(got) != 12 {
+			t.Fatalf("the holder reads %d events from the new generation, want 12", len(got))
+		}
+		cancel()
+		<-done
+	})
+}

@@ -73,6 +73,7 @@ func projectionsCmd() *cobra.Command {
 		}
 		defer db.Close()
 		r := projections.NewSQLRunner(db, a.store, sqlModels()...)
+		r.RetiredGrace = projections.DefaultRetiredGrace // serve processes may still read them
 		if err := r.Open(ctx); err != nil {
 			return err
 		}

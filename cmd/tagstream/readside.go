@@ -25,6 +25,7 @@ func (a *app) openReadSide(ctx context.Context) error {
 		return err
 	}
 	a.read = projections.NewSQLRunner(a.readDB, a.store, sqlModels()...)
+	a.read.RetiredGrace = projections.DefaultRetiredGrace
 	a.read.CountSkips(a.skips)
 	if err := a.read.Open(ctx); err != nil {
 		return err
@@ -58,6 +59,21 @@ func (a *app) openReadSide(ctx context.Context) error {
 // retired (run: beside serving, as their size is the history's; by the
 // process applying the log, when processes share the database).
 func (a *app) dropRetired(ctx context.Context) {
+	// At start, and then now and again: a generation retired less than
+	// RetiredGrace ago is left for a later pass.
+	t := time.NewTicker(10 * time.Minute)
+	defer t.Stop()
+	for {
+		a.dropRetiredOnce(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (a *app) dropRetiredOnce(ctx context.Context) {
 	if !a.read.Leading() {
 		return
 	}
