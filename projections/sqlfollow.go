@@ -196,6 +196,12 @@ func (r *SQLRunner) checkpointsIn(ctx context.Context, lock bool, fn func(upTo u
 		if _, err := tx.Exec(ctx, `SET LOCAL lock_timeout = '3s'`); err != nil {
 			return 0, err
 		}
+		// fn (an observer's catch-up) reads beside this transaction, which
+		// sits idle meanwhile: more than sqldb.IdleInTransaction for a
+		// large job on a busy machine.
+		if _, err := tx.Exec(ctx, `SET LOCAL idle_in_transaction_session_timeout = '60s'`); err != nil {
+			return 0, err
+		}
 		suffix = " FOR SHARE"
 	}
 	var upTo uint64

@@ -151,12 +151,20 @@ func decodeDocuments(raw []json.RawMessage) ([]map[string]any, error) {
 // waitFor makes the caller's own write visible to its next read. A slow
 // projection only delays the answer; the write has already happened.
 func (s *Server) waitFor(ctx context.Context, seq uint64) {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, commandReadWait)
 	defer cancel()
 	if err := s.d.Freshness.WaitFor(ctx, seq); err != nil {
 		s.d.Log.Warn("read models lag behind a write", "seq", seq, "err", err)
 	}
 }
+
+// commandReadWait bounds how long a command waits for the read models to
+// commit its event before answering anyway (logged): longer than a
+// takeover of the read side by another process (a lease TTL of 10 s, and
+// sqldb.IdleInTransaction for a stopped holder's locks), which a 5 s wait
+// did not cover: a pause answered "paused" while the status said
+// processing for the rest of the takeover.
+const commandReadWait = 25 * time.Second
 
 // visibleJob returns a job the caller may read, or NotFound (or
 // Unavailable when the log cannot be consulted for an unknown job).

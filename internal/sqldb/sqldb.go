@@ -15,8 +15,9 @@ import (
 	"strconv"
 	"strings"
 
-	_ "github.com/jackc/pgx/v5/stdlib" // driver "pgx"
-	_ "modernc.org/sqlite"             // driver "sqlite"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+	_ "modernc.org/sqlite" // driver "sqlite"
 )
 
 // Dialect names the SQL flavour behind a DB.
@@ -34,14 +35,27 @@ type DB struct {
 	writers turns // SQLite: this process's writers take turns (writeturn.go)
 }
 
+// IdleInTransaction is PostgreSQL's idle_in_transaction_session_timeout
+// on every read-database connection unless the URL sets it: a process
+// stopped in the middle of a batch (SIGSTOP, a long GC pause, a host that
+// froze) keeps its row locks, and the process that took the lease over
+// waited behind them for as long as it stayed stopped. A batch's
+// statements follow each other within milliseconds; 10 s is far past any
+// of them and keeps a takeover within about 20 s.
+const IdleInTransaction = "10s"
+
 // Open opens TAGSTREAM_READ_DB: empty means a SQLite file "read.db" in
 // dataDir; a postgres:// or postgresql:// URL means PostgreSQL.
 func Open(ctx context.Context, url, dataDir string) (*DB, error) {
 	if strings.HasPrefix(url, "postgres://") || strings.HasPrefix(url, "postgresql://") {
-		db, err := sql.Open("pgx", url)
+		cfg, err := pgx.ParseConfig(url)
 		if err != nil {
 			return nil, fmt.Errorf("read db: %w", err)
 		}
+		if _, set := cfg.RuntimeParams["idle_in_transaction_session_timeout"]; !set {
+			cfg.RuntimeParams["idle_in_transaction_session_timeout"] = IdleInTransaction
+		}
+		db := stdlib.OpenDB(*cfg)
 		if err := db.PingContext(ctx); err != nil {
 			db.Close()
 			return nil, fmt.Errorf("read db: postgres: %w", err)

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tagstream/tagstream/internal/sqldb"
 	"github.com/tagstream/tagstream/internal/testenv"
@@ -117,5 +118,60 @@ func TestDamagedSQLiteSaysHowToRecover(t *testing.T) {
 		if !strings.Contains(err.Error(), "rebuilt from the log: move it and its -wal and -shm files aside") {
 			t.Errorf("%s: %v; want how to recover", name, err)
 		}
+	}
+}
+
+// A PostgreSQL session idle inside a transaction (its process stopped
+// mid-batch) is ended by the server, so its row locks do not hold up the
+// process that took the lease over; a URL may set its own value.
+func TestPostgresEndsSessionsIdleInATransaction(t *testing.T) {
+	ctx := context.Background()
+	url := testenv.PostgresSchema(t)
+	for _, c := range []struct{ url, want string }{
+		{url, sqldb.IdleInTransaction},
+		{url + "&idle_in_transaction_session_timeout=1500", "1500ms"},
+	} {
+		db, err := sqldb.Open(ctx, c.url, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got string
+		if err := db.QueryRow(ctx, "SHOW idle_in_transaction_session_timeout").Scan(&got); err != nil || got != c.want {
+			t.Errorf("idle_in_transaction_session_timeout = %q, %v; want %s", got, err, c.want)
+		}
+		db.Close()
+	}
+	// The stall itself, with a short timeout: a transaction holding a row
+	// and left idle is ended, and a writer of that row goes on.
+	stalled, err := sqldb.Open(ctx, url+"&idle_in_transaction_session_timeout=500", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stalled.Close()
+	other, err := sqldb.Open(ctx, url, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if _, err := other.Exec(ctx, "CREATE TABLE held (id int PRIMARY KEY, n int)"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.Exec(ctx, "INSERT INTO held VALUES (1, 0)"); err != nil {
+		t.Fatal(err)
+	}
+	tx, err := stalled.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, "UPDATE held SET n = 1 WHERE id = 1"); err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	if _, err := other.Exec(wctx, "UPDATE held SET n = 2 WHERE id = 1"); err != nil {
+		t.Fatalf("the writer behind an idle transaction: %v", err)
+	}
+	if err := tx.Commit(); err == nil {
+		t.Fatal("the idle transaction committed after its session was ended")
 	}
 }
