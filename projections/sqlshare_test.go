@@ -66,7 +66,7 @@ func TestSharedRunnersOneHolderTakeoverNoDuplicates(t *testing.T) {
 		t.Fatal(err)
 	}
 	const ttl = 3 * time.Second
-	kv, err := lease.OpenBucket(ctx, conn.JS, 1, ttl)
+	kv, _, err := lease.OpenBucket(ctx, conn.JS, 1, ttl)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -41,9 +41,15 @@ func (a *app) shareReadSide(ctx context.Context) error {
 	if ttl <= 0 {
 		ttl = lease.DefaultTTL
 	}
-	kv, err := lease.OpenBucket(ctx, a.conn.JS, a.conn.Replicas(), ttl)
+	kv, bucketTTL, err := lease.OpenBucket(ctx, a.conn.JS, a.conn.Replicas(), ttl)
 	if err != nil {
 		return err
+	}
+	if bucketTTL != ttl {
+		a.log.Warn("TAGSTREAM_READ_LEASE_TTL differs from the cluster's lease TTL, which this process uses; "+
+			"to change it, stop every serve and delete the bucket "+lease.Bucket,
+			"configured", ttl.String(), "cluster", bucketTTL.String())
+		ttl = bucketTTL
 	}
 	if a.announcer, err = lease.NewAnnouncer(a.conn.NC); err != nil {
 		return fmt.Errorf("projection commits: %w", err)

@@ -31,19 +31,43 @@ const (
 	DefaultEvery = time.Second
 )
 
-// OpenBucket creates (or updates) the lease bucket; ttl is the lease TTL.
-func OpenBucket(ctx context.Context, js jetstream.JetStream, replicas int, ttl time.Duration) (jetstream.KeyValue, error) {
+// OpenBucket opens the lease bucket, creating it with ttl if there is none,
+// and returns the TTL every claim must use: the bucket's. Its TTL is the
+// cluster's, and one process with another value used to rewrite it for
+// everyone (its keys then expired while holders still counted on their
+// own, longer TTL, and two processes held at once); a caller whose ttl
+// differs is told so by the returned value and should say it.
+func OpenBucket(ctx context.Context, js jetstream.JetStream, replicas int, ttl time.Duration) (jetstream.KeyValue, time.Duration, error) {
 	if ttl <= 0 {
 		ttl = DefaultTTL
 	}
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket: Bucket, Description: "leases: which process does a job only one may do", History: 1,
-		TTL: ttl, Storage: jetstream.FileStorage, Replicas: max(replicas, 1),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("lease bucket: %w", err)
+	for range 3 { // a bucket created by another process in between
+		kv, err := js.KeyValue(ctx, Bucket)
+		if err == nil {
+			st, err := kv.Status(ctx)
+			if err != nil {
+				return nil, 0, fmt.Errorf("lease bucket: %w", err)
+			}
+			if st.TTL() > 0 {
+				return kv, st.TTL(), nil
+			}
+			return kv, ttl, nil
+		}
+		if !errors.Is(err, jetstream.ErrBucketNotFound) {
+			return nil, 0, fmt.Errorf("lease bucket: %w", err)
+		}
+		kv, err = js.CreateKeyValue(ctx, jetstream.KeyValueConfig{
+			Bucket: Bucket, Description: "leases: which process does a job only one may do", History: 1,
+			TTL: ttl, Storage: jetstream.FileStorage, Replicas: max(replicas, 1),
+		})
+		if err == nil {
+			return kv, ttl, nil
+		}
+		if !errors.Is(err, jetstream.ErrBucketExists) {
+			return nil, 0, fmt.Errorf("lease bucket: %w", err)
+		}
 	}
-	return kv, nil
+	return nil, 0, fmt.Errorf("lease bucket: created and removed concurrently; try again")
 }
 
 // Config says which lease, who asks, and how long a claim lasts.

@@ -13,7 +13,7 @@ import (
 func bucket(t *testing.T) jetstream.KeyValue {
 	t.Helper()
 	conn := natstest.Start(t, "")
-	kv, err := OpenBucket(context.Background(), conn.JS, 1, time.Hour)
+	kv, _, err := OpenBucket(context.Background(), conn.JS, 1, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +116,7 @@ func TestReleaseHandsOverAtOnce(t *testing.T) {
 // with create-if-absent by the first process to start.
 func TestExpiredKeyIsCreatedAgain(t *testing.T) {
 	conn := natstest.Start(t, "")
-	kv, err := OpenBucket(context.Background(), conn.JS, 1, 300*time.Millisecond)
+	kv, _, err := OpenBucket(context.Background(), conn.JS, 1, 300*time.Millisecond)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,5 +157,25 @@ func TestLateRenewalIsAGain(t *testing.T) {
 	case <-changed:
 	default:
 		t.Fatal("a late renewal did not signal the change back to held")
+	}
+}
+
+// The bucket's TTL is the cluster's: a process configured with another
+// one gets the bucket's to claim with, and the bucket keeps it. One
+// process with a shorter TTL used to rewrite it for every process, whose
+// keys then expired while their holders still counted on a longer claim.
+func TestOpenBucketKeepsTheClustersTTL(t *testing.T) {
+	ctx := context.Background()
+	conn := natstest.Start(t, "")
+	if _, got, err := OpenBucket(ctx, conn.JS, 1, 10*time.Second); err != nil || got != 10*time.Second {
+		t.Fatalf("first process: TTL %s, %v", got, err)
+	}
+	kv, got, err := OpenBucket(ctx, conn.JS, 1, time.Second)
+	if err != nil || got != 10*time.Second {
+		t.Fatalf("a process configured with 1s: told %s, %v; want the cluster's 10s", got, err)
+	}
+	st, err := kv.Status(ctx)
+	if err != nil || st.TTL() != 10*time.Second {
+		t.Fatalf("bucket TTL after the second process: %v, %v", st, err)
 	}
 }
