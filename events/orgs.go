@@ -70,6 +70,10 @@ type OrgMemberRemoved struct {
 // claims (TAGSTREAM_OIDC_ORG_CLAIM), by the system actor.
 const ReasonSSO = "sso"
 
+// ReasonAccountDeleted marks the removal, by the system actor, of the
+// memberships an account held when an admin deleted it.
+const ReasonAccountDeleted = "account_deleted"
+
 // addsReason upcasts v1 of the membership events to v2: v2 only adds the
 // optional reason, which v1 events never had.
 func addsReason(data json.RawMessage) (json.RawMessage, error) { return data, nil }

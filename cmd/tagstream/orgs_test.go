@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/tagstream/tagstream/events"
 )
 
 // orgJob starts a gated job (it stays processing) in organisation org.
@@ -303,5 +304,41 @@ func TestOrganisationInviteRegistration(t *testing.T) {
 	mine := e.mustCall("GET", "/api/orgs", newbie.token, nil, 200)["orgs"].([]any)
 	if len(mine) != 1 || mine[0].(map[string]any)["role"] != "auditor" {
 		t.Fatalf("invited auditor's organisations: %v", mine)
+	}
+}
+
+// Deleting an account removes its memberships (the organisation's events
+// say why), so whoever registers its address next joins nothing, and the
+// member list names no account that is gone.
+func TestDeletingAnAccountRemovesItsMemberships(t *testing.T) {
+	e := startEnv(t, testConfig(t), &fakeTagger{})
+	admin := e.register("admin@example.com")
+	erin := e.register("erin@example.com")
+	frank := e.register("frank@example.com")
+	o := e.mustCall("POST", "/api/orgs", erin.token, map[string]any{"name": "B"}, http.StatusCreated)["org_id"].(string)
+	e.mustCall("POST", "/api/orgs/"+o+"/members", erin.token, map[string]any{"email": frank.email, "role": "operator"}, http.StatusCreated)
+	// Added by address before it had an account.
+	e.mustCall("POST", "/api/orgs/"+o+"/members", erin.token, map[string]any{"email": "gina@example.com", "role": "member"}, http.StatusCreated)
+	gina := e.register("gina@example.com")
+	if got := myOrgRoles(e, gina.token); got[o] != "member" {
+		t.Fatalf("gina's organisations: %v", got)
+	}
+	for _, u := range []user{frank, gina} {
+		e.mustCall("DELETE", "/api/admin/users/"+u.id, admin.token, nil, http.StatusOK)
+	}
+	for _, email := range []string{frank.email, gina.email} {
+		again := e.register(email)
+		if got := myOrgRoles(e, again.token); len(got) != 0 {
+			t.Fatalf("a new account with a deleted member's address %s is in %v", email, got)
+		}
+	}
+	members := e.mustCall("GET", "/api/orgs/"+o+"/members", erin.token, nil, http.StatusOK)
+	raw, _ := json.Marshal(members)
+	if strings.Contains(string(raw), frank.email) || strings.Contains(string(raw), gina.email) || !strings.Contains(string(raw), erin.email) {
+		t.Fatalf("members after the deletions: %s", raw)
+	}
+	evs := e.mustCall("GET", "/api/orgs/"+o+"/events", erin.token, nil, http.StatusOK)
+	if raw, _ := json.Marshal(evs); strings.Count(string(raw), events.ReasonAccountDeleted) != 2 {
+		t.Fatalf("organisation events: %s", raw)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/tagstream/tagstream/internal/apperr"
 	"github.com/tagstream/tagstream/internal/auth"
 	"github.com/tagstream/tagstream/services"
+	"github.com/tagstream/tagstream/services/org"
 )
 
 const claimsKey = "tagstream.claims"
@@ -134,11 +135,36 @@ func (s *Server) deleteUser(c *gin.Context) {
 	if !ok {
 		return
 	}
-	if err := a.DeleteUser(c.Request.Context(), c.Param("user_id")); err != nil {
+	id := c.Param("user_id")
+	u, _ := s.d.Auth.User(c.Request.Context(), id)
+	if err := a.DeleteUser(c.Request.Context(), id); err != nil {
 		fail(c, err)
 		return
 	}
+	s.leaveOrgs(c, u)
 	c.JSON(http.StatusOK, gin.H{"message": "user deleted; their access tokens are revoked"})
+}
+
+// leaveOrgs removes a deleted account's memberships: left in place, they
+// went to whoever registered its address next (a membership added before
+// the account existed names no account), and the member lists named an
+// account that no longer was. An organisation's last admin is kept (409
+// from its rules) and logged: an admin of the server must name another.
+func (s *Server) leaveOrgs(c *gin.Context, u auth.User) {
+	if s.d.OrgCommands == nil || s.d.OrgDirectory == nil || u.ID == "" || u.Email == "" {
+		return
+	}
+	var last uint64
+	for orgID := range s.d.OrgDirectory.Roles(u.ID, u.Email) {
+		res, err := s.d.OrgCommands.Change(c.Request.Context(), orgID, org.Command{Action: org.ActionRemove,
+			By: events.System, Email: u.Email, Reason: events.ReasonAccountDeleted})
+		if err != nil {
+			s.d.Log.Warn("a deleted account's membership was kept", "org_id", orgID, "user_id", u.ID, "err", err)
+			continue
+		}
+		last = max(last, res.Seq)
+	}
+	s.orgWritten(c, last)
 }
 
 type loginRequest struct {
