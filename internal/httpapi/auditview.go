@@ -14,6 +14,9 @@ func newAuditEvent(e events.Envelope) auditEvent {
 	if e.Type == events.TypeJobStarted || e.Type == events.TypeJobRetried {
 		data = redactCallback(data)
 	}
+	if e.Type == events.TypeJobStarted || e.Type == events.TypeDocumentsSubmitted {
+		data = dropFields(data, "request_digest", "input_id")
+	}
 	return auditEvent{Seq: e.Seq, Type: e.Type, Time: e.Time.Format("2006-01-02T15:04:05.000000Z07:00"), Actor: e.Actor, Data: data}
 }
 
@@ -45,6 +48,31 @@ func redactCallback(data json.RawMessage) json.RawMessage {
 	}
 	cfg["callback_url"], _ = json.Marshal(shown)
 	ev["config"], _ = json.Marshal(cfg)
+	out, err := json.Marshal(ev)
+	if err != nil {
+		return data
+	}
+	return out
+}
+
+// dropFields leaves fields out of an event's data. JobStarted's
+// request_digest is an unkeyed SHA-256 over the documents' titles, paths
+// and columns (it makes a repeated start idempotent), and input_id (also
+// on DocumentsSubmitted) is its first half: shown, they let any reader of
+// the job confirm a guess at them, even after an erasure shredded the
+// documents themselves. The log keeps both.
+func dropFields(data json.RawMessage, fields ...string) json.RawMessage {
+	var ev map[string]json.RawMessage
+	if json.Unmarshal(data, &ev) != nil {
+		return data
+	}
+	n := len(ev)
+	for _, f := range fields {
+		delete(ev, f)
+	}
+	if len(ev) == n {
+		return data
+	}
 	out, err := json.Marshal(ev)
 	if err != nil {
 		return data

@@ -39,9 +39,25 @@ func TestAuditViewShowsACallbackURLsSchemeAndHostOnly(t *testing.T) {
 			}
 		}
 	}
-	// Events without a callback are shown exactly as stored.
-	env, _ := events.New("j", events.Actor{Kind: "user", ID: "u"}, events.JobStarted{Total: 1, Config: events.JobConfig{Model: "m"}})
+	// Other events are shown exactly as stored.
+	env, _ := events.New("j", events.Actor{Kind: "user", ID: "u"}, events.JobPaused{Reason: "budget"})
 	if got := newAuditEvent(env).Data; string(got) != string(env.Data) {
-		t.Errorf("rewritten without a callback: %s -> %s", env.Data, got)
+		t.Errorf("rewritten: %s -> %s", env.Data, got)
+	}
+}
+
+// A start's request digest (an unkeyed hash of its documents) and its
+// input id (the digest's first half) are not shown: a reader could confirm a guess at titles and paths with it, even
+// after the job's erasure.
+func TestAuditViewLeavesOutTheRequestDigest(t *testing.T) {
+	env, _ := events.New("j", events.Actor{Kind: "user", ID: "u"}, events.JobStarted{Total: 3, RequestDigest: "abc123", InputID: "in"})
+	var got map[string]any
+	if err := json.Unmarshal(newAuditEvent(env).Data, &got); err != nil {
+		t.Fatal(err)
+	}
+	_, digest := got["request_digest"]
+	_, input := got["input_id"]
+	if digest || input || got["total_documents"] != 3.0 {
+		t.Fatalf("shown: %v", got)
 	}
 }
