@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -50,17 +51,26 @@ func (s *Server) ready(c *gin.Context) {
 		models = s.d.Projections(c.Request.Context())
 		// A failed model answers 503 for its own reads; the others serve,
 		// so the process stays in rotation, degraded, and says which.
-		var failed []string
+		var failed, behind []string
 		for _, m := range models {
-			if m.State == projections.StateFailed {
+			switch {
+			case m.State == projections.StateFailed:
 				failed = append(failed, m.Name+" at seq "+itoa(m.FailedSeq)+": "+m.Reason)
+			case m.State == projections.StateRunning && m.LagEvents > 0 && m.LagSeconds > staleAfter.Seconds():
+				behind = append(behind, fmt.Sprintf("%s %d events, %.0f s", m.Name, m.LagEvents, m.LagSeconds))
 			}
 		}
+		var details []string
 		if len(failed) > 0 {
-			checks["projections"] = check{OK: true, Degraded: true, Detail: "failed: " + strings.Join(failed, "; ")}
+			details = append(details, "failed: "+strings.Join(failed, "; "))
+		}
+		if len(behind) > 0 {
+			details = append(details, "behind the log: "+strings.Join(behind, "; "))
+		}
+		checks["projections"] = check{OK: true}
+		if len(details) > 0 {
+			checks["projections"] = check{OK: true, Degraded: true, Detail: strings.Join(details, "; ")}
 			status = "degraded"
-		} else {
-			checks["projections"] = check{OK: true}
 		}
 	}
 	if s.d.Skipped != nil {
@@ -89,6 +99,12 @@ func (s *Server) ready(c *gin.Context) {
 	}
 	c.JSON(http.StatusOK, body)
 }
+
+// staleAfter is how long a running model may stay behind the log before
+// readiness says so ("degraded", still 200): a holder stalled behind a
+// stopped one's locks let lag grow to hundreds of events while every
+// process said "ready".
+const staleAfter = 30 * time.Second
 
 func itoa(n uint64) string {
 	var b [20]byte

@@ -89,13 +89,16 @@ func TestReadyDegradedBySkippedEvents(t *testing.T) {
 	}
 }
 
-// Each projection's state and lag is in the body; a failed one makes the
-// process degraded (its own reads answer 503, the others serve), naming
+// Each projection's state and lag is in the body; a failed one, or one
+// behind the log for over 30 s, makes the process degraded (its own reads answer 503, the others serve), naming
 // the model, the sequence and the reason.
 func TestReadyReportsProjections(t *testing.T) {
-	var failed atomic.Bool
+	var failed, lagging atomic.Bool
 	h := New(Deps{Log: slog.New(slog.DiscardHandler), Projections: func(context.Context) []projections.ModelStatus {
 		st := []projections.ModelStatus{{Name: "job-status", State: projections.StateRunning, Seq: 40, LagEvents: 2, LagSeconds: 0.5}}
+		if lagging.Load() {
+			st[0].LagEvents, st[0].LagSeconds = 605, 41
+		}
 		if failed.Load() {
 			st = append(st, projections.ModelStatus{Name: "document-results", State: projections.StateFailed, Seq: 11, FailedSeq: 12, Reason: "boom"})
 		}
@@ -124,5 +127,13 @@ func TestReadyReportsProjections(t *testing.T) {
 	pc, _ := checks["projections"].(map[string]any)
 	if st != http.StatusOK || body["status"] != "degraded" || !strings.Contains(fmt.Sprint(pc["detail"]), "document-results at seq 12: boom") {
 		t.Fatalf("failed model: %d %v", st, body)
+	}
+	failed.Store(false)
+	lagging.Store(true)
+	st, body = get()
+	checks, _ = body["checks"].(map[string]any)
+	pc, _ = checks["projections"].(map[string]any)
+	if st != http.StatusOK || body["status"] != "degraded" || !strings.Contains(fmt.Sprint(pc["detail"]), "behind the log: job-status 605 events, 41 s") {
+		t.Fatalf("a model behind the log for 41 s: %d %v", st, body)
 	}
 }
