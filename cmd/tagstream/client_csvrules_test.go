@@ -1,11 +1,13 @@
 package main
 
 import (
+	"encoding/binary"
 	"encoding/csv"
 	"encoding/json"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf16"
 
 	"github.com/tagstream/tagstream/services/pipeline"
 )
@@ -105,4 +107,48 @@ func TestCLIBatchWatchFollowsAJob(t *testing.T) {
 func lastLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return lines[len(lines)-1]
+}
+
+// TestCLIRefusesACSVThatIsNotUTF8: a Windows-1252 file started a job whose
+// title was "Caf\ufffd r\ufffdsum\ufffd"; now the start fails before the
+// server, naming the file, line and byte and how to save it as UTF-8.
+func TestCLIRefusesACSVThatIsNotUTF8(t *testing.T) {
+	e := startEnv(t, testConfig(t), &fakeTagger{})
+	clientEnv(t)
+	e.register("latin@example.com")
+	login(t, e.url, "latin@example.com")
+	file := clientFile(t, "latin1.csv", "Document URL,Title\ndocs/circular-water.pdf,Caf\xe9 r\xe9sum\xe9\n")
+	r := cli(t, "", "batch", "start", "--csv", file, "--model", "builtin/keywords")
+	failsWithOneLine(t, r, "latin1.csv line 2, byte 28: not UTF-8 text (byte 0xE9")
+	failsWithOneLine(t, r, "save the file as UTF-8")
+	if strings.Contains(r.stdout+r.stderr, "job batch-") {
+		t.Fatalf("a job was started: %q %q", r.stdout, r.stderr)
+	}
+}
+
+// TestCLIReadsUTF16CSVWithAByteOrderMark: Excel's "Unicode text" export
+// (UTF-16 LE with a mark, tab separated) failed with "line 3: 1 fields,
+// but the header has 2 columns" on a file of two lines; big endian too.
+func TestCLIReadsUTF16CSVWithAByteOrderMark(t *testing.T) {
+	e := startEnv(t, testConfig(t), &fakeTagger{})
+	clientEnv(t)
+	e.register("unicode@example.com")
+	login(t, e.url, "unicode@example.com")
+	for _, order := range []binary.AppendByteOrder{binary.LittleEndian, binary.BigEndian} {
+		raw := order.AppendUint16(nil, 0xfeff)
+		for _, u := range utf16.Encode([]rune("Document URL\tTitle\r\ndocs/circular-water.pdf\tCafé résumé\r\n")) {
+			raw = order.AppendUint16(raw, u)
+		}
+		r := ok(t, "batch", "start", "--csv", clientFile(t, "utf16.csv", string(raw)), "--model", "builtin/keywords", "--wait")
+		job := jobIDFrom(t, r.stderr)
+		var page struct {
+			Results []map[string]any `json:"results"`
+		}
+		if err := json.Unmarshal([]byte(ok(t, "batch", "results", job, "--json").stdout), &page); err != nil || len(page.Results) != 1 {
+			t.Fatalf("%v: results %v %v", order, page, err)
+		}
+		if row := page.Results[0]; row["title"] != "Café résumé" || row["file_path"] != "docs/circular-water.pdf" {
+			t.Fatalf("%v: row %v", order, row)
+		}
+	}
 }

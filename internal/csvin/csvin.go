@@ -1,5 +1,7 @@
 // Package csvin reads the CSV of a batch the way both the CLI and the
-// console do: a UTF-8 byte-order mark is dropped, the separator is the one
+// console do: a UTF-8 byte-order mark is dropped, UTF-16 with a
+// byte-order mark is decoded, other bytes that are not UTF-8 are an error
+// naming their line (see Text), the separator is the one
 // of ',', ';' or tab that occurs most in the header line (outside quotes),
 // and columns are auto-mapped to system fields by the rules in Rules. The
 // console's JavaScript fetches Rules from GET /api/batch/column-rules, so
@@ -16,8 +18,9 @@ import (
 	"strings"
 )
 
-// MaxBytes bounds the CSV read into memory (the server accepts at most
-// 10,000 documents per job; 64 MiB is far beyond any such file).
+// MaxBytes bounds the CSV read into memory, and again its text once
+// decoded from UTF-16 (the server accepts at most 10,000 documents per
+// job; 64 MiB is far beyond any such file).
 const MaxBytes = 64 << 20
 
 // Table is a CSV read in full: its columns in file order, and each data
@@ -42,7 +45,9 @@ func Read(r io.Reader, name string) (*Table, error) {
 	if len(raw) > MaxBytes {
 		return nil, fmt.Errorf("%s is larger than %d MiB", name, MaxBytes>>20)
 	}
-	raw = bytes.TrimPrefix(raw, []byte("\ufeff")) // Excel writes a UTF-8 byte-order mark
+	if raw, err = Text(raw, name, MaxBytes); err != nil {
+		return nil, err
+	}
 	sep := DetectSeparator(raw)
 	cr := csv.NewReader(bytes.NewReader(raw))
 	cr.Comma = sep
