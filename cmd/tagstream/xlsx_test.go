@@ -1,6 +1,7 @@
 package main
 
 import (
+	"archive/zip"
 	"bytes"
 	"encoding/json"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf16"
 
 	"github.com/chromedp/chromedp"
 	"github.com/tagstream/tagstream/internal/sheet"
@@ -149,5 +151,89 @@ func TestWebConsoleReadsXLSX(t *testing.T) {
 	e.waitStatus(u, p.text("#job-id"), 30*time.Second, "completed")
 	if bad := p.problems(); len(bad) > 0 {
 		t.Errorf("page errors or CSP violations: %q", bad)
+	}
+}
+
+// rewriteParts returns the workbook at path with every part passed through
+// edit (a byte-level change excelize would not write).
+func rewriteParts(t *testing.T, path string, edit func(name string, body []byte) []byte) []byte {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := zip.NewReader(bytes.NewReader(raw), int64(len(raw)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	z := zip.NewWriter(&b)
+	for _, f := range src.File {
+		rc, err := f.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(rc)
+		w, _ := z.Create(f.Name)
+		_, _ = w.Write(edit(f.Name, body))
+	}
+	if err := z.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// TestSpreadsheetTextThatIsNotUTF8IsRefused: a workbook whose XML holds a
+// Windows-1252 "é" without declaring that encoding was read with the cell
+// empty (inline text) or as a damaged row 1 (a shared string), and one
+// whose sheet is UTF-16 XML as an empty sheet. Now both readers, the
+// console's (POST /api/sheets/parse: 400 on data naming the row and cell)
+// and the CLI's, refuse them saying why.
+func TestSpreadsheetTextThatIsNotUTF8IsRefused(t *testing.T) {
+	e := startEnv(t, testConfig(t), &fakeTagger{})
+	clientEnv(t)
+	u := e.register("latin-sheet@example.com")
+	login(t, e.url, "latin-sheet@example.com")
+	dir := t.TempDir()
+	f := excelize.NewFile()
+	_ = f.SetSheetRow("Sheet1", "A1", &[]any{"Document URL", "Name"})
+	_ = f.SetCellValue("Sheet1", "A2", "docs/a.pdf")
+	_ = f.SetCellValue("Sheet1", "B2", "CafeMARK")
+	_ = f.SetCellValue("Sheet1", "C3", "") // a row after it
+	good := filepath.Join(dir, "good.xlsx")
+	if err := f.SaveAs(good); err != nil {
+		t.Fatal(err)
+	}
+	_ = f.Close()
+	latin := rewriteParts(t, good, func(_ string, body []byte) []byte {
+		return bytes.ReplaceAll(body, []byte("CafeMARK"), []byte("Caf\xe9"))
+	})
+	utf16Sheet := rewriteParts(t, good, func(name string, body []byte) []byte {
+		if !strings.HasPrefix(name, "xl/worksheets/") {
+			return body
+		}
+		out := []byte{0xff, 0xfe}
+		for _, u := range utf16.Encode([]rune(strings.Replace(string(body), `encoding="UTF-8"`, `encoding="UTF-16"`, 1))) {
+			out = append(out, byte(u), byte(u>>8))
+		}
+		return out
+	})
+	for _, tc := range []struct {
+		name string
+		data []byte
+		want string
+	}{
+		{"latin1", latin, "row 2: cell B2 is not UTF-8 text"},
+		{"utf16", utf16Sheet, "the spreadsheet's xl/worksheets/sheet1.xml is UTF-16 (or UTF-32) XML, which is not read"},
+	} {
+		st, out := e.call("POST", "/api/sheets/parse", u.token, map[string]any{"data": tc.data})
+		if detail, _ := out["detail"].(string); st != 400 || out["field"] != "data" || !strings.Contains(detail, tc.want) {
+			t.Errorf("%s: sheets/parse %d %v, want 400 on data %q", tc.name, st, out, tc.want)
+		}
+		book := filepath.Join(dir, tc.name+".xlsx")
+		if err := os.WriteFile(book, tc.data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		failsWithOneLine(t, cli(t, "", "batch", "start", "--csv", book, "--model", "builtin/keywords"), tc.name+".xlsx: "+tc.want)
 	}
 }

@@ -202,6 +202,12 @@ func FuzzReadXLSX(f *testing.F) {
 	f.Add(build(f, []string{"file_path", "title"}, []string{"a.pdf", "A"}))
 	f.Add(plainZip(f))
 	f.Add([]byte("PK\x03\x04junk"))
+	// The scan's text checks: bytes that are not UTF-8, a declared
+	// encoding, a UTF-16 part.
+	f.Add(workbook(f, inlineSheet(`<?xml version="1.0"?>`, "Caf\xe9"), nil))
+	f.Add(sharedBook(f, `<?xml version="1.0" encoding="windows-1252"?>`, "Caf\xe9"))
+	f.Add(sharedBook(f, `<?xml version="1.0"?>`, "Caf\xe9"))
+	f.Add(workbook(f, utf16LE(string(inlineSheet(`<?xml version="1.0" encoding="UTF-16"?>`, "x"))), nil))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		lim := Limits{MaxBytes: 1 << 20, MaxUnzipBytes: 4 << 20, MaxRows: 50, MaxColumns: 20, MaxCellBytes: 1000}
 		header, recs, err := ReadXLSX(bytes.NewReader(data), lim)
