@@ -1,10 +1,68 @@
 // The "start a batch" form: the CSV is parsed in the browser (RFC 4180
-// quoting, CRLF, a UTF-8 BOM, comma/semicolon/tab separators), its columns
+// quoting, CRLF, a UTF-8 BOM, UTF-16 with a BOM, comma/semicolon/tab
+// separators; bytes that are not UTF-8 are an error naming the line), its columns
 // are mapped to Tagstream's fields, and the rows go to the server as
 // objects of columns so that extra columns come back with the results.
 
 import { get, post, missingEndpoint } from "./api.js";
 import { $, h, clear, fillTable, showError, showInfo, busy, hideAlert, clearError } from "./dom.js";
+
+// csvText decodes a CSV file's bytes as the CLI does (internal/csvin
+// Text): UTF-16 with a byte-order mark is decoded, strictly; anything else
+// must be UTF-8 (its mark is dropped by parseCSV). Bytes that are not, or a
+// NUL, are an error naming the line and byte: file.text() read a
+// Windows-1252 "é" as U+FFFD into the job's titles, and no other encoding
+// is guessed.
+export function csvText(b, name) {
+  const at = (line, rest) => new Error(`${name} line ${line}${rest}`);
+  if ((b[0] === 0xff && b[1] === 0xfe && b[2] === 0 && b[3] === 0) || (b[0] === 0 && b[1] === 0 && b[2] === 0xfe && b[3] === 0xff)) {
+    throw new Error(`${name} is UTF-32 text, which is not read: save it as UTF-8 (in Excel: CSV UTF-8)`);
+  }
+  const le = b[0] === 0xff && b[1] === 0xfe, be = b[0] === 0xfe && b[1] === 0xff;
+  if (le || be) {
+    let text;
+    try {
+      text = new TextDecoder(le ? "utf-16le" : "utf-16be", { fatal: true }).decode(b);
+    } catch {
+      throw new Error(`${name} is not valid UTF-16 (an unpaired surrogate or half a character): save it as UTF-8 (in Excel: CSV UTF-8)`);
+    }
+    const nul = text.indexOf("\0");
+    if (nul >= 0) throw at(text.slice(0, nul).split("\n").length, ": a NUL character, which no text holds");
+    return text;
+  }
+  let text;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(b);
+  } catch {
+    text = null;
+  }
+  const bad = text === null ? firstInvalidUTF8(b) : b.indexOf(0);
+  if (bad >= 0) {
+    const start = b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf ? 3 : 0;
+    let line = 1, lineStart = start;
+    for (let i = start; i < bad; i++) if (b[i] === 0x0a) { line++; lineStart = i + 1; }
+    const where = `, byte ${bad - lineStart + 1}: `;
+    if (b[bad] === 0) throw at(line, where + "a NUL byte, which no text holds (UTF-16 without a byte-order mark?): save the file as UTF-8 (in Excel: CSV UTF-8)");
+    throw at(line, where + `not UTF-8 text (byte 0x${b[bad].toString(16).toUpperCase().padStart(2, "0")}; Latin-1 or Windows-1252?): save the file as UTF-8 (in Excel: CSV UTF-8; or iconv -f WINDOWS-1252 -t UTF-8), other encodings are not guessed`);
+  }
+  return text;
+}
+
+// firstInvalidUTF8 is the offset of the first byte not part of valid
+// UTF-8 (as Go's utf8.DecodeRune sees it), or -1.
+function firstInvalidUTF8(b) {
+  for (let i = 0; i < b.length;) {
+    const c = b[i];
+    if (c < 0x80) { i++; continue; }
+    const n = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+    if (n === 0 || i + n > b.length) return i;
+    const lo = c === 0xe0 ? 0xa0 : c === 0xf0 ? 0x90 : 0x80, hi = c === 0xed ? 0x9f : c === 0xf4 ? 0x8f : 0xbf;
+    if (b[i + 1] < lo || b[i + 1] > hi) return i;
+    for (let k = 2; k < n; k++) if (b[i + k] < 0x80 || b[i + k] > 0xbf) return i;
+    i += n;
+  }
+  return -1;
+}
 
 // parseCSV returns {headers, rows} where rows are objects keyed by header.
 export function parseCSV(text) {
@@ -270,7 +328,7 @@ export function init(onStarted) {
     try {
       const file = e.target.files && e.target.files[0];
       if (!file) return;
-      parsed = (await isXLSX(file)) ? await parseXLSX(file) : parseCSV(await file.text());
+      parsed = (await isXLSX(file)) ? await parseXLSX(file) : parseCSV(csvText(new Uint8Array(await file.arrayBuffer()), file.name));
       renderMapping(parsed, file.name);
       // The file's name names the job unless the user typed one.
       const nameIn = $("#job-name");
