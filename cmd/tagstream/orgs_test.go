@@ -305,6 +305,12 @@ func TestOrganisationInviteRegistration(t *testing.T) {
 	if len(mine) != 1 || mine[0].(map[string]any)["role"] != "auditor" {
 		t.Fatalf("invited auditor's organisations: %v", mine)
 	}
+	// Removing an address before it registered withdraws the invitation
+	// adding it made (it still registered the invitee before).
+	got = e.mustCall("POST", "/api/orgs/"+org+"/members", boss.token, map[string]any{"email": "gone@example.com", "role": "member"}, 201)
+	gone, _ := got["invitation"].(map[string]any)["invitation"].(string)
+	e.mustCall("DELETE", "/api/orgs/"+org+"/members/gone@example.com", boss.token, nil, 200)
+	e.registerWith("gone@example.com", gone, 403)
 }
 
 // Deleting an account removes its memberships (the organisation's events

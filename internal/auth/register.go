@@ -74,11 +74,52 @@ type invitationRecord struct {
 	Role      Role      `json:"role"`
 	CreatedBy string    `json:"created_by"`
 	ExpiresAt time.Time `json:"expires_at"`
+	// Org is set when adding the address to an organisation made the
+	// invitation: removing that membership withdraws it.
+	Org string `json:"org,omitempty"`
 }
 
 // Invite creates an invitation for email with role. by is the admin's id,
 // or "operator" for the bootstrap command; the caller checks permission.
 func (s *Service) Invite(ctx context.Context, by, email string, role Role) (Invitation, error) {
+	return s.invite(ctx, by, email, role, "")
+}
+
+// InviteToOrg is Invite for an address an organisation's admin added to
+// orgID (role user: the organisation role is the membership).
+func (s *Service) InviteToOrg(ctx context.Context, by, orgID, email string) (Invitation, error) {
+	return s.invite(ctx, by, email, RoleUser, orgID)
+}
+
+// WithdrawOrgInvitations deletes the unused invitations that adding email
+// to orgID made: the membership they were for was removed before the
+// invitee registered, and the invitation still let them register.
+func (s *Service) WithdrawOrgInvitations(ctx context.Context, orgID, email string) error {
+	email = canonicalEmail(email)
+	keys, err := s.users.ListKeysFiltered(ctx, "inv.*")
+	if errors.Is(err, jetstream.ErrNoKeysFound) {
+		return nil
+	}
+	if err != nil {
+		return apperr.Wrap(err, "auth: list invitations")
+	}
+	for key := range keys.Keys() {
+		entry, err := s.users.Get(ctx, key)
+		if err != nil {
+			continue // used or withdrawn meanwhile
+		}
+		var rec invitationRecord
+		if json.Unmarshal(entry.Value(), &rec) != nil || rec.Org != orgID || rec.Email != email {
+			continue
+		}
+		if err := s.users.Purge(ctx, key); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+			return apperr.Wrap(err, "auth: withdraw invitation")
+		}
+	}
+	return nil
+}
+
+func (s *Service) invite(ctx context.Context, by, email string, role Role, orgID string) (Invitation, error) {
 	email = canonicalEmail(email)
 	if err := checkEmail(email); err != nil {
 		return Invitation{}, err
@@ -91,7 +132,7 @@ func (s *Service) Invite(ctx context.Context, by, email string, role Role) (Invi
 	}
 	tok := invitationPrefix + randomString(refreshRawBytes)
 	exp := s.now().Add(InvitationTTL).UTC().Truncate(time.Second)
-	b, _ := json.Marshal(invitationRecord{Email: email, Role: role, CreatedBy: by, ExpiresAt: exp})
+	b, _ := json.Marshal(invitationRecord{Email: email, Role: role, CreatedBy: by, ExpiresAt: exp, Org: orgID})
 	if _, err := s.users.Create(ctx, invitationKeyOf(tok), b); err != nil {
 		return Invitation{}, apperr.Wrap(err, "auth: store invitation")
 	}

@@ -35,7 +35,8 @@ type OrgDirectory interface {
 // invitations is what adding an address without an account needs from
 // the account service, under TAGSTREAM_REGISTRATION=invite.
 type invitations interface {
-	Invite(ctx context.Context, by, email string, role auth.Role) (auth.Invitation, error)
+	InviteToOrg(ctx context.Context, by, orgID, email string) (auth.Invitation, error)
+	WithdrawOrgInvitations(ctx context.Context, orgID, email string) error
 	UserByEmail(ctx context.Context, email string) (auth.User, bool, error)
 	RegistrationMode() string
 }
@@ -165,7 +166,7 @@ func (s *Server) addMember(c *gin.Context) {
 	if inv != nil && !account && inv.RegistrationMode() == auth.RegistrationInvite {
 		// The account-level role stays "user": the organisation role is
 		// the membership just recorded.
-		i, err := inv.Invite(c.Request.Context(), who.Actor.ID, email, auth.RoleUser)
+		i, err := inv.InviteToOrg(c.Request.Context(), who.Actor.ID, res.OrgID, email)
 		if err != nil {
 			fail(c, err)
 			return
@@ -185,14 +186,25 @@ func (s *Server) changeMember(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	s.memberCommand(c, org.Command{Action: org.ActionRole, Role: req.Role})
+	s.memberCommand(c, org.Command{Action: org.ActionRole, Role: req.Role}, nil)
 }
 
 func (s *Server) removeMember(c *gin.Context) {
-	s.memberCommand(c, org.Command{Action: org.ActionRemove})
+	s.memberCommand(c, org.Command{Action: org.ActionRemove}, func(orgID, email string) {
+		// An address removed before it registered: the invitation adding
+		// it made no longer stands (it let the invitee register on an
+		// invite-only server after all).
+		if inv, ok := s.d.Auth.(invitations); ok {
+			if err := inv.WithdrawOrgInvitations(c.Request.Context(), orgID, email); err != nil {
+				s.d.Log.Warn("withdrawing a removed member's invitation failed", "org_id", orgID, "err", err)
+			}
+		}
+	})
 }
 
-func (s *Server) memberCommand(c *gin.Context, cmd org.Command) {
+// memberCommand runs cmd on the member named in the path; then, if set,
+// runs after it succeeded and before the answer.
+func (s *Server) memberCommand(c *gin.Context, cmd org.Command, then func(orgID, email string)) {
 	cmd.By, cmd.Email = caller(c).Actor, org.CanonicalEmail(c.Param("email"))
 	res, err := s.d.OrgCommands.Change(c.Request.Context(), c.Param("org_id"), cmd)
 	if err != nil {
@@ -200,6 +212,9 @@ func (s *Server) memberCommand(c *gin.Context, cmd org.Command) {
 		return
 	}
 	s.orgWritten(c, res.Seq)
+	if then != nil {
+		then(res.OrgID, cmd.Email)
+	}
 	body := gin.H{"org_id": res.OrgID, "email": cmd.Email}
 	if cmd.Action == org.ActionRole {
 		body["role"] = cmd.Role
