@@ -50,6 +50,9 @@ func extractCmd() *cobra.Command {
 				fmt.Fprintf(c.ErrOrStderr(), ", ocr_confidence %.1f (%d pages OCR'd)", res.Confidence, res.PagesOCR)
 			}
 			fmt.Fprintln(c.ErrOrStderr())
+			if res.OCRErr != nil {
+				fmt.Fprintf(c.ErrOrStderr(), "%v; the text layer was kept\n", res.OCRErr)
+			}
 			if meta {
 				fmt.Fprintf(c.ErrOrStderr(), "pages read %d of %d, %d characters, %s\n",
 					res.PagesRead, res.PageCount, len([]rune(res.Text)), time.Since(start).Round(time.Millisecond))

@@ -68,6 +68,10 @@ type Result struct {
 	Method     string  // text | ocr | text+ocr
 	Confidence float64 // mean word confidence of the OCR'd pages kept; 0 when none
 	PagesOCR   int     // pages whose text came from OCR
+	// OCRErr is the first page whose OCR failed (a budget, the page's
+	// timeout) in a document whose thin text layer was kept instead; nil
+	// otherwise. A caller finding too little text says why with it.
+	OCRErr error
 }
 
 // Triggers of the original product, per page of the text layer.
@@ -133,6 +137,9 @@ func Extract(ctx context.Context, data []byte, popts pdftext.Options, opts Optio
 				return nil, err
 			}
 			// A thin or legacy text layer is still better than nothing.
+			if res.OCRErr == nil {
+				res.OCRErr = err
+			}
 			continue
 		}
 		if pg.Words == 0 {

@@ -22,6 +22,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -40,7 +41,53 @@ var (
 	ErrUnavailable   = errors.New("OCR is not available on this server: install tesseract-ocr and poppler-utils (apt-get install tesseract-ocr tesseract-ocr-eng tesseract-ocr-hin poppler-utils)")
 	ErrLowConfidence = errors.New("OCR confidence too low")
 	ErrPageTimeout   = errors.New("OCR of a page timed out")
+	ErrBudget        = errors.New("OCR of a page exceeded its budget") // matches every *BudgetError
 )
+
+// Budgets of each child process (pdftoppm, then tesseract, per page). The
+// Go side's memory gate (TAGSTREAM_EXTRACT_MEMORY) counts the Go heap
+// only, and a 2.5 KB PDF of 500,000 nested "q" made pdftoppm take 2.7 GB;
+// 31 form XObjects each drawing the next twice kept it painting for the
+// page's whole 60 s. So run sets an address-space limit (ulimit -v) and a
+// CPU-time limit (ulimit -t) in a /bin/sh that then execs the tool: Go's
+// os/exec cannot set a child's rlimits, and prlimit after Start would
+// leave the child unlimited for its first moments.
+//
+// Measured on the corpus (poppler 22.12, Tesseract 5.3, eng+hin,
+// OMP_THREAD_LIMIT=1), an A4 page at 300 dpi: pdftoppm peaks at 35 MiB
+// resident and needs 43 MiB of address space, tesseract at 84 MiB
+// resident, 139 MiB of address space and 2.9 s of CPU (the Hindi scans at
+// 200 dpi included). A page of four times the pixels (the Hindi scan
+// rendered at 600 dpi, like A2 at 300 dpi) needs 119 and 215 MiB of
+// address space and 0.6 and 2.5 s of CPU. 1 GiB and 30 s leave a real
+// page several times its need; OCR runs at most TAGSTREAM_OCR_CONCURRENCY
+// children at once, so OCR takes at most that many GiB beside the Go heap.
+const (
+	ChildMemory = 1 << 30          // bytes of address space per child
+	ChildCPU    = 30 * time.Second // CPU time per child
+)
+
+// The budgets run applies; tests lower them to keep hostile pages cheap.
+var (
+	childMemory int64 = ChildMemory
+	childCPU          = ChildCPU
+)
+
+// BudgetError is a page whose tool was stopped by its memory or CPU
+// budget (errors.Is(err, ErrBudget)).
+type BudgetError struct {
+	Page     int
+	Tool     string // pdftoppm or tesseract
+	Resource string // "memory" or "CPU"
+	Limit    string // "1 GiB of address space", "30s of CPU time"
+	MaxRSS   int64  // the tool's peak resident memory in bytes, when known
+}
+
+func (e *BudgetError) Error() string {
+	return fmt.Sprintf("OCR of page %d exceeded its %s budget (%s over %s)", e.Page, e.Resource, e.Tool, e.Limit)
+}
+
+func (e *BudgetError) Is(target error) bool { return target == ErrBudget }
 
 // Available reports whether the tools OCR needs are installed; serve logs
 // its error as a warning at start.
@@ -180,14 +227,31 @@ func toolErr(ctx context.Context, tool string, page int, timeout time.Duration, 
 	if ctx.Err() != nil {
 		return pageErr(ctx, page, timeout)
 	}
+	var over *overBudget
+	if errors.As(err, &over) {
+		return &BudgetError{Page: page, Tool: tool, Resource: over.resource, Limit: over.limit, MaxRSS: over.maxRSS}
+	}
 	return fmt.Errorf("OCR of page %d: %s: %w", page, tool, err)
 }
 
-// run executes a tool with a bounded output and reports its stderr's last
-// line on failure. OMP_THREAD_LIMIT=1 keeps Tesseract to one core, so the
-// semaphore alone decides how many cores OCR takes.
+// run executes a tool under the child budgets (ChildMemory, ChildCPU)
+// with a bounded output, and reports its stderr's last line on failure.
+// OMP_THREAD_LIMIT=1 keeps Tesseract to one core, so the semaphore alone
+// decides how many cores OCR takes (and CPU time is about wall time).
 func run(ctx context.Context, name string, args ...string) ([]byte, error) {
-	cmd := exec.CommandContext(ctx, name, args...)
+	path, err := exec.LookPath(name)
+	if err != nil {
+		return nil, err
+	}
+	mem, cpu := childMemory, childCPU
+	secs := max(1, int64((cpu+time.Second-1)/time.Second))
+	// "$0" "$@" are the tool and its arguments, passed as they are (the
+	// shell does not split them). A hard limit already lower than ours
+	// stays: ulimit may fail to raise it, and the tool still runs. CPU
+	// time: SIGXCPU at the soft limit names the cause; SIGKILL at the hard
+	// one, 2 s later, ends a tool that ignores it.
+	script := fmt.Sprintf(`ulimit -v %d 2>/dev/null; ulimit -H -t %d 2>/dev/null; ulimit -S -t %d 2>/dev/null; exec "$0" "$@"`, mem>>10, secs+2, secs)
+	cmd := exec.CommandContext(ctx, "/bin/sh", append([]string{"-c", script, path}, args...)...)
 	cmd.Env = append(os.Environ(), "OMP_THREAD_LIMIT=1")
 	cmd.WaitDelay = 2 * time.Second
 	var stdout limitedBuffer
@@ -195,7 +259,13 @@ func run(ctx context.Context, name string, args ...string) ([]byte, error) {
 	var stderr limitedBuffer
 	stderr.limit = 16 << 10
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
+	err = cmd.Run()
+	// Checked on success too: pdftoppm and Leptonica may report a failed
+	// allocation and still exit 0, with a blank or partial page.
+	if over := budgetExceeded(cmd.ProcessState, stderr.String(), mem, cpu); over != nil {
+		return nil, over
+	}
+	if err != nil {
 		msg := strings.TrimSpace(stderr.String())
 		if i := strings.LastIndexByte(msg, '\n'); i >= 0 {
 			msg = msg[i+1:]
@@ -206,6 +276,71 @@ func run(ctx context.Context, name string, args ...string) ([]byte, error) {
 		return nil, err
 	}
 	return stdout.Bytes(), nil
+}
+
+// overBudget is a child stopped by (or failing for) one of its budgets.
+type overBudget struct {
+	resource, limit string
+	maxRSS          int64
+}
+
+func (o *overBudget) Error() string { return o.resource + " budget exceeded: " + o.limit }
+
+// outOfMemory matches what the tools print when an allocation fails:
+// poppler ("Out of memory"), C++ (std::bad_alloc), Leptonica
+// ("pixdata_malloc fail"), the dynamic loader (failed to map segment).
+var outOfMemory = regexp.MustCompile(`(?i)out of memory|bad_alloc|[a-z_]*[mc]alloc fail|cannot allocate memory|failed to map segment`)
+
+// budgetExceeded tells whether a finished child ran into its budgets:
+// killed for CPU time (SIGXCPU at the limit, SIGKILL past it), an
+// allocation failure on stderr, or killed by a signal after using at
+// least half its address space (an abort or crash from a failed
+// allocation that printed nothing).
+func budgetExceeded(ps *os.ProcessState, stderr string, mem int64, cpu time.Duration) *overBudget {
+	memLimit := fmt.Sprintf("%s of address space", sizeText(mem))
+	var maxRSS int64
+	var used time.Duration
+	ru, _ := stateRusage(ps)
+	if ru != nil {
+		maxRSS = ru.Maxrss << 10 // KiB on Linux
+		used = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	if ws, ok := waitStatus(ps); ok && ws.Signaled() {
+		switch sig := ws.Signal(); {
+		case sig == syscall.SIGXCPU || (sig == syscall.SIGKILL && used >= cpu):
+			return &overBudget{resource: "CPU", limit: fmt.Sprintf("%v of CPU time", cpu), maxRSS: maxRSS}
+		case maxRSS >= mem/2 && (sig == syscall.SIGABRT || sig == syscall.SIGSEGV || sig == syscall.SIGBUS || sig == syscall.SIGKILL):
+			return &overBudget{resource: "memory", limit: memLimit, maxRSS: maxRSS}
+		}
+	}
+	if outOfMemory.MatchString(stderr) {
+		return &overBudget{resource: "memory", limit: memLimit, maxRSS: maxRSS}
+	}
+	return nil
+}
+
+func stateRusage(ps *os.ProcessState) (*syscall.Rusage, bool) {
+	if ps == nil {
+		return nil, false
+	}
+	ru, ok := ps.SysUsage().(*syscall.Rusage)
+	return ru, ok && ru != nil
+}
+
+func waitStatus(ps *os.ProcessState) (syscall.WaitStatus, bool) {
+	if ps == nil {
+		return 0, false
+	}
+	ws, ok := ps.Sys().(syscall.WaitStatus)
+	return ws, ok
+}
+
+// sizeText writes a byte count in GiB or MiB.
+func sizeText(n int64) string {
+	if n >= 1<<30 && n%(1<<30) == 0 {
+		return fmt.Sprintf("%d GiB", n>>30)
+	}
+	return fmt.Sprintf("%d MiB", n>>20)
 }
 
 // limitedBuffer keeps at most limit bytes and drops the rest.

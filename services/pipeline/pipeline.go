@@ -147,8 +147,21 @@ func (p *Pipeline) Tag(ctx context.Context, in TagInput) (TagOutput, error) {
 		return fail("ocr_low_confidence", err.Error())
 	case errors.Is(err, ocr.ErrPageTimeout):
 		return fail("ocr_timeout", err.Error())
+	case errors.Is(err, ocr.ErrBudget):
+		// A renderer or recogniser stopped by its memory or CPU budget.
+		return fail("ocr_budget", err.Error())
 	case err != nil:
 		return fail("extract", err.Error())
+	case md.TextLength < MinTextChars && text.OCRErr != nil:
+		// The thin text layer was kept because OCR failed: say why.
+		code := "extract"
+		switch {
+		case errors.Is(text.OCRErr, ocr.ErrBudget):
+			code = "ocr_budget"
+		case errors.Is(text.OCRErr, ocr.ErrPageTimeout):
+			code = "ocr_timeout"
+		}
+		return fail(code, fmt.Sprintf("%v; the text layer has only %d characters", text.OCRErr, md.TextLength))
 	case md.TextLength < MinTextChars:
 		return fail("insufficient_text", fmt.Sprintf("Insufficient text extracted (%d characters)", md.TextLength))
 	}
