@@ -170,11 +170,18 @@ func Extract(ctx context.Context, data []byte, popts pdftext.Options, opts Optio
 	}
 	if scanned {
 		if math.IsInf(lowest, 1) {
-			return nil, fmt.Errorf("%w: OCR found no words on the %d pages read", pdftext.ErrScanned, res.PagesRead)
+			return nil, fmt.Errorf("%w: OCR ran and found no words on the %s read", pdftext.ErrScanned, plural(len(want), "page"))
 		}
 		return nil, fmt.Errorf("%w: mean word confidence %.0f is below %.0f", ErrLowConfidence, lowest, MinConfidence)
 	}
 	return res, nil
+}
+
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 // tempPDF writes data where pdftoppm can read it.

@@ -46,6 +46,34 @@ func tagProbe(t *testing.T, pdf []byte, ocrMode string) *Failure {
 	return f
 }
 
+// TestScannedFailureSaysWhatHappened: a scanned page that fails says
+// whether OCR was off, ran and found no words, or is not installed; it
+// always said "job config ocr is off", even after OCR had read the page.
+func TestScannedFailureSaysWhatHappened(t *testing.T) {
+	blank := whitePagePDF(850, 1100)
+	t.Run("ocr off", func(t *testing.T) {
+		f := tagProbe(t, blank, "off")
+		if f.Code != "scanned" || !strings.Contains(f.Reason, "no extractable text") || !strings.Contains(f.Reason, "job config ocr is off") {
+			t.Fatalf("failure %s: %s", f.Code, f.Reason)
+		}
+	})
+	t.Run("ocr found no words", func(t *testing.T) {
+		testenv.RequireTool(t, "tesseract")
+		testenv.RequireTool(t, "pdftoppm")
+		f := tagProbe(t, blank, "auto")
+		if f.Code != "scanned" || !strings.Contains(f.Reason, "OCR ran and found no words on the 1 page read") || strings.Contains(f.Reason, "ocr is off") {
+			t.Fatalf("failure %s: %s", f.Code, f.Reason)
+		}
+	})
+	t.Run("ocr unavailable", func(t *testing.T) {
+		t.Setenv("PATH", t.TempDir())
+		f := tagProbe(t, blank, "auto")
+		if f.Code != "scanned" || !strings.Contains(f.Reason, "install tesseract-ocr") || strings.Contains(f.Reason, "ocr is off") {
+			t.Fatalf("failure %s: %s", f.Code, f.Reason)
+		}
+	})
+}
+
 // TestOCRBudgetFailsTheDocument: when OCR of a page runs out of its
 // budget, the document fails with code ocr_budget naming the page and the
 // budget, not "insufficient text" (the thin text layer kept) or a bare

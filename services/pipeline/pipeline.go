@@ -139,7 +139,12 @@ func (p *Pipeline) Tag(ctx context.Context, in TagInput) (TagOutput, error) {
 	case errors.Is(err, ocr.ErrUnavailable):
 		return fail("scanned", err.Error())
 	case errors.Is(err, pdftext.ErrScanned):
-		return fail("scanned", "no extractable text; OCR needed (the pages are images) and job config ocr is off")
+		// The error says what happened: no text layer and OCR off, or OCR
+		// ran and found no words (OCR unavailable is the case above).
+		if mode, _ := ocr.ParseMode(in.Config.OCR); mode == ocr.ModeOff {
+			return fail("scanned", err.Error()+" and job config ocr is off")
+		}
+		return fail("scanned", err.Error())
 	case errors.Is(err, pdftext.ErrBudget):
 		// The message names the budget, never the document's content.
 		return fail("extract_budget", err.Error())
