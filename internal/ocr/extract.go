@@ -147,7 +147,7 @@ func Extract(ctx context.Context, data []byte, popts pdftext.Options, opts Optio
 		}
 		lowest = min(lowest, pg.Confidence)
 		layer := tr.Pages[i]
-		if pg.Confidence < MinConfidence || (!legacyText(layer) && wordCount(pg.Text) <= wordCount(layer)) {
+		if pg.Confidence < MinConfidence || (!legacyText(layer) && !ocrAddsText(wordCount(layer), wordCount(pg.Text))) {
 			// Unreadable scan, or the text layer already says as much.
 			continue
 		}
@@ -182,6 +182,21 @@ func plural(n int, noun string) string {
 		return "1 " + noun
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// ocrAddsText reports whether OCR read enough more than a text layer (not
+// in a legacy font) to replace it. The layer is the document's own text,
+// exact where OCR guesses: on a one-line page OCR split "MARKaaa" into
+// "MAR Kaaa" and, with one word more, replaced the right text with a wrong
+// one. Counting words cannot tell a misread from new text, so OCR wins
+// only where the layer is really thin for the page: an empty layer, or
+// OCR reading at least twice its words and at least 10 more (a page
+// whose heading is text and whose body is a scanned image).
+func ocrAddsText(layerWords, ocrWords int) bool {
+	if layerWords == 0 {
+		return ocrWords > 0
+	}
+	return ocrWords >= 2*layerWords && ocrWords-layerWords >= minPageWords/3
 }
 
 // tempPDF writes data where pdftoppm can read it.

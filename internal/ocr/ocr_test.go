@@ -93,7 +93,7 @@ func TestModes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		// OCR is kept only when it reads at least as many words.
+		// OCR replaces a text layer only when it reads far more (ocrAddsText).
 		if res.Method == MethodText {
 			if res.PagesOCR != 0 {
 				t.Fatalf("method text with %d OCR pages", res.PagesOCR)
