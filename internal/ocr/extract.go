@@ -170,7 +170,14 @@ func Extract(ctx context.Context, data []byte, popts pdftext.Options, opts Optio
 	}
 	if scanned {
 		if math.IsInf(lowest, 1) {
-			return nil, fmt.Errorf("%w: OCR ran and found no words on the %s read", pdftext.ErrScanned, plural(len(want), "page"))
+			more := ""
+			if res.PagesRead < res.PageCount {
+				// Blank leading pages (a cover, a page left empty by the
+				// word processor) end here with num_pages 1.
+				more = fmt.Sprintf("; the document has %d pages and num_pages let only the first %d be read: "+
+					"raise num_pages if its text starts later", res.PageCount, res.PagesRead)
+			}
+			return nil, fmt.Errorf("%w: OCR ran and found no words on the %s read%s", pdftext.ErrScanned, plural(len(want), "page"), more)
 		}
 		return nil, fmt.Errorf("%w: mean word confidence %.0f is below %.0f", ErrLowConfidence, lowest, MinConfidence)
 	}

@@ -34,10 +34,15 @@ func whitePagePDF(w, h int) []byte {
 
 func tagProbe(t *testing.T, pdf []byte, ocrMode string) *Failure {
 	t.Helper()
+	return tagProbePages(t, pdf, ocrMode, 0)
+}
+
+func tagProbePages(t *testing.T, pdf []byte, ocrMode string, pages int) *Failure {
+	t.Helper()
 	p := New(fetch.Config{}, llm.Config{}, pdftext.Options{})
 	in := TagInput{JobID: "job-1", Attempt: 1, Owner: "u1", Probe: &Probe{data: pdf},
 		Document: events.Document{FilePath: "doc.pdf", SourceType: fetch.TypeURL},
-		Config:   events.JobConfig{Model: KeywordsModel, NumTags: 5, OCR: ocrMode, OCRLanguages: "eng"}}
+		Config:   events.JobConfig{Model: KeywordsModel, NumTags: 5, OCR: ocrMode, OCRLanguages: "eng", NumPages: pages}}
 	_, err := p.Tag(context.Background(), in)
 	f := AsFailure(err)
 	if f == nil {
@@ -62,6 +67,19 @@ func TestScannedFailureSaysWhatHappened(t *testing.T) {
 		testenv.RequireTool(t, "pdftoppm")
 		f := tagProbe(t, blank, "auto")
 		if f.Code != "scanned" || !strings.Contains(f.Reason, "OCR ran and found no words on the 1 page read") || strings.Contains(f.Reason, "ocr is off") {
+			t.Fatalf("failure %s: %s", f.Code, f.Reason)
+		}
+	})
+	t.Run("blank first page of two, num_pages 1", func(t *testing.T) {
+		// circular-water.pdf (LibreOffice) begins with an empty page.
+		testenv.RequireTool(t, "tesseract")
+		testenv.RequireTool(t, "pdftoppm")
+		pdf, err := os.ReadFile(testenv.CorpusFile(t, "circular-water.pdf"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := tagProbePages(t, pdf, "auto", 1)
+		if f.Code != "scanned" || !strings.Contains(f.Reason, "the document has 2 pages and num_pages let only the first 1 be read") {
 			t.Fatalf("failure %s: %s", f.Code, f.Reason)
 		}
 	})
