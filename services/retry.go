@@ -3,7 +3,6 @@ package services
 import (
 	"context"
 	"strings"
-	"time"
 
 	"github.com/tagstream/tagstream/events"
 	"github.com/tagstream/tagstream/internal/apperr"
@@ -69,9 +68,8 @@ func (h RetryJobHandler) Handle(ctx context.Context, cmd RetryJob) (RetryResult,
 		retried := ev.(events.JobRetried)
 		retried.Config = cfg
 		attempt, rows := retried.Attempt, retried.Rows
-		var claimed uint64
 		if key != "" {
-			rev, held, err := h.secrets.Claim(ctx, secretID(job.ID, attempt), key)
+			held, err := h.secrets.Claim(ctx, secretID(job.ID, attempt), key)
 			if err != nil {
 				return apperr.Wrap(err, "store api key")
 			}
@@ -80,19 +78,13 @@ func (h RetryJobHandler) Handle(ctx context.Context, cmd RetryJob) (RetryResult,
 				// its key must stay the attempt's.
 				return apperr.New(apperr.Conflict, "job %q is being retried by another request; reload it", job.ID)
 			}
-			claimed = rev
 		}
-		var seq uint64
 		env, err := events.New(job.ID, cmd.Caller.Actor, retried)
-		if err == nil {
-			seq, err = h.store.Append(ctx, env, &events.Expect{Subject: events.ControlSubject(job.ID), Seq: job.ControlSeq})
-		}
 		if err != nil {
-			// The claim goes with the failed append: a conflict's next
-			// round decides again (and may claim again).
-			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-			defer cancel()
-			_ = h.secrets.Release(rctx, secretID(job.ID, attempt), claimed)
+			return err
+		}
+		seq, err := h.store.Append(ctx, env, &events.Expect{Subject: events.ControlSubject(job.ID), Seq: job.ControlSeq})
+		if err != nil {
 			return err
 		}
 		res = RetryResult{JobID: job.ID, Attempt: attempt, Rows: rows, Seq: seq}

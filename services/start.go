@@ -74,9 +74,11 @@ type StartResult struct {
 // SecretStore keeps job API keys out of the event log.
 type SecretStore interface {
 	// Claim stores a command's secret unless another command's is there
-	// (held false); Release takes back a claim whose command failed.
-	Claim(ctx context.Context, id, secret string) (rev uint64, held bool, err error)
-	Release(ctx context.Context, id string, rev uint64) error
+	// (held false). A claim is never taken back: a command whose append
+	// failed cannot tell whether an identical request sharing the slot
+	// appended, nor always whether its own append was stored; a slot left
+	// unused is taken over once stale.
+	Claim(ctx context.Context, id, secret string) (held bool, err error)
 	// Lookup returns the secret and whether it exists; an error means the
 	// store could not be asked (try again later), not that it is missing.
 	Lookup(ctx context.Context, id string) (secret string, found bool, err error)
@@ -140,9 +142,8 @@ func (h StartJobHandler) Handle(ctx context.Context, cmd StartJob) (StartResult,
 			return res, err
 		}
 	}
-	var claimed uint64
 	if apiKey != "" {
-		rev, held, err := h.secrets.Claim(ctx, secretID(jobID, 1), apiKey)
+		held, err := h.secrets.Claim(ctx, secretID(jobID, 1), apiKey)
 		if err != nil {
 			return StartResult{}, apperr.Wrap(err, "store api key")
 		}
@@ -154,31 +155,20 @@ func (h StartJobHandler) Handle(ctx context.Context, cmd StartJob) (StartResult,
 			}
 			return StartResult{}, apperr.New(apperr.Conflict, "job_id %q is being started by another request with another API key", cmd.JobID)
 		}
-		claimed = rev
-	}
-	release := func() {
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		_ = h.secrets.Release(rctx, secretID(jobID, 1), claimed)
 	}
 	inputID := digest[:32]
 	chunks, err := h.appendChunks(ctx, jobID, inputID, cmd.Caller.Actor, docs)
 	if err != nil {
-		release()
 		return StartResult{}, err
 	}
 	started := events.JobStarted{InputID: inputID, Chunks: chunks, Total: len(docs), Config: cfg,
 		ColumnMapping: cmd.ColumnMapping, RequestDigest: digest, Columns: boundedColumns(cmd.Columns), OrgID: cmd.OrgID}
 	env, err := events.New(jobID, cmd.Caller.Actor, started)
 	if err != nil {
-		release()
 		return StartResult{}, err
 	}
 	env.ID = "start-" + jobID + "-" + inputID
 	seq, err := h.store.Append(ctx, env, &events.Expect{Subject: events.ControlSubject(jobID), Seq: 0})
-	if err != nil {
-		release()
-	}
 	if errors.Is(err, events.ErrConflict) {
 		// Another start with this id won the race: identical requests
 		// share its job, others are refused.

@@ -14,10 +14,9 @@ import (
 
 type noSecrets struct{}
 
-func (noSecrets) Claim(context.Context, string, string) (uint64, bool, error) { return 1, true, nil }
-func (noSecrets) Release(context.Context, string, uint64) error               { return nil }
-func (noSecrets) Lookup(context.Context, string) (string, bool, error)        { return "", false, nil }
-func (noSecrets) Delete(context.Context, string) error                        { return nil }
+func (noSecrets) Claim(context.Context, string, string) (bool, error)  { return true, nil }
+func (noSecrets) Lookup(context.Context, string) (string, bool, error) { return "", false, nil }
+func (noSecrets) Delete(context.Context, string) error                 { return nil }
 
 func startWithCallback(h services.StartJobHandler, url string) (services.StartResult, error) {
 	return h.Handle(context.Background(), services.StartJob{

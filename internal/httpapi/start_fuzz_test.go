@@ -32,10 +32,9 @@ func (s *nullStore) LastSeq(context.Context) (uint64, error) { return s.seq, nil
 
 type nullSecrets struct{}
 
-func (nullSecrets) Claim(context.Context, string, string) (uint64, bool, error) { return 1, true, nil }
-func (nullSecrets) Release(context.Context, string, uint64) error               { return nil }
-func (nullSecrets) Lookup(context.Context, string) (string, bool, error)        { return "", false, nil }
-func (nullSecrets) Delete(context.Context, string) error                        { return nil }
+func (nullSecrets) Claim(context.Context, string, string) (bool, error)  { return true, nil }
+func (nullSecrets) Lookup(context.Context, string) (string, bool, error) { return "", false, nil }
+func (nullSecrets) Delete(context.Context, string) error                 { return nil }
 
 // assertClientError fails unless err is an *apperr.Error whose code maps
 // to a 4xx status: arbitrary input must never look like a server fault.

@@ -90,56 +90,45 @@ func (s *Store) seal(id, secret string) ([]byte, error) {
 // id holds a different secret stored less than StaleClaim ago. Two
 // commands racing for one slot (two starts of one job_id, two retries of
 // one job) used to store in turn, and the loser's key could overwrite the
-// winner's. The same secret already there is held too, with rev 0: the
-// slot is shared (an identical request), and Release leaves it alone.
-func (s *Store) Claim(ctx context.Context, id, secret string) (rev uint64, held bool, err error) {
+// winner's. The same secret already there is held too: the slot is
+// shared (an identical request, or this command's next round). A claim is
+// not taken back when its command fails: that command cannot tell whether
+// another sharing the slot appended; an unused slot goes stale.
+func (s *Store) Claim(ctx context.Context, id, secret string) (held bool, err error) {
 	sealed, err := s.seal(id, secret)
 	if err != nil {
-		return 0, false, err
+		return false, err
 	}
 	for range 3 { // Create and Get can each race a purge
-		rev, err := s.kv.Create(ctx, id, sealed)
+		_, err := s.kv.Create(ctx, id, sealed)
 		if err == nil {
-			return rev, true, nil
+			return true, nil
 		}
 		if !errors.Is(err, jetstream.ErrKeyExists) {
-			return 0, false, err
+			return false, err
 		}
 		e, err := s.kv.Get(ctx, id)
 		if errors.Is(err, jetstream.ErrKeyNotFound) {
 			continue
 		}
 		if err != nil {
-			return 0, false, err
+			return false, err
 		}
 		if theirs, err := s.open(id, e.Value()); err == nil && theirs == secret {
-			return 0, true, nil
+			return true, nil
 		}
 		if time.Since(e.Created()) < s.StaleClaim {
-			return 0, false, nil
+			return false, nil
 		}
-		rev, err = s.kv.Update(ctx, id, sealed, e.Revision())
+		_, err = s.kv.Update(ctx, id, sealed, e.Revision())
 		if err == nil {
-			return rev, true, nil
+			return true, nil
 		}
 		if !errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
-			return 0, false, err
+			return false, err
 		}
 	}
-	return 0, false, nil
-}
-
-// Release forgets a claimed secret whose command failed, if the slot still
-// holds the revision the claim wrote (rev 0: a shared slot, left alone).
-func (s *Store) Release(ctx context.Context, id string, rev uint64) error {
-	if rev == 0 {
-		return nil
-	}
-	err := s.kv.Purge(ctx, id, jetstream.LastRevision(rev))
-	if errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
-		return nil // taken over since
-	}
-	return err
+	return false, nil
 }
 
 // Get returns the job's key or ErrNotFound.

@@ -3,6 +3,7 @@ package dispatch_test
 import (
 	"context"
 	"fmt"
+	"sync"
 	"testing"
 
 	"github.com/tagstream/tagstream/internal/apperr"
@@ -19,11 +20,11 @@ type heldSecrets struct {
 	goOn    map[string]chan struct{}
 }
 
-func (h heldSecrets) Claim(ctx context.Context, id, secret string) (uint64, bool, error) {
-	rev, held, err := h.SecretStore.Claim(ctx, id, secret)
+func (h heldSecrets) Claim(ctx context.Context, id, secret string) (bool, error) {
+	held, err := h.SecretStore.Claim(ctx, id, secret)
 	h.claimed <- secret
 	<-h.goOn[secret]
-	return rev, held, err
+	return held, err
 }
 
 // Two starts of one job_id with different API keys, the second storing
@@ -109,4 +110,62 @@ func TestConcurrentRetriesKeepTheWinnersKey(t *testing.T) {
 	if err != nil || !found || key != "sk-first" {
 		t.Fatalf("attempt 2 runs on key %q (found %v, %v); want the first retry's", key, found, err)
 	}
+}
+
+// A double-clicked retry (the same key twice): the second request appends
+// the attempt, the first's append then conflicts, and the attempt's key is
+// still there (a release by the request whose append failed deleted it,
+// so every document of the attempt failed for a missing key).
+func TestADoubleClickedRetryKeepsItsKey(t *testing.T) {
+	r := newRig(t)
+	res := r.Start(t, "u1", 1, services.StartConfig{Model: "openai/gpt-4o-mini", APIKey: "sk-start"})
+	if _, err := services.NewChangeJobHandler(r.Store).Handle(r.Ctx, services.ChangeJob{JobID: res.JobID,
+		Action: services.ActionCancel, Caller: r.Caller("u1")}); err != nil {
+		t.Fatal(err)
+	}
+	first, second := make(chan struct{}), make(chan struct{})
+	sec := &orderedSecrets{SecretStore: r.Secrets, claimed: make(chan int, 2), goOn: []chan struct{}{first, second}}
+	h := services.NewRetryJobHandler(r.Store, sec, false)
+	retry := func(out chan<- error) {
+		_, err := h.Handle(r.Ctx, services.RetryJob{JobID: res.JobID, Caller: r.Caller("u1"), APIKey: "sk-same", IncludeCancelled: true})
+		out <- err
+	}
+	aDone, bDone := make(chan error, 1), make(chan error, 1)
+	go retry(aDone)
+	<-sec.claimed
+	go retry(bDone)
+	<-sec.claimed
+	close(second) // the second request appends first
+	if err := <-bDone; err != nil {
+		t.Fatalf("the retry that appended: %v", err)
+	}
+	close(first)
+	<-aDone // refused or shared: either way the attempt is the second's
+	key, found, err := r.Secrets.Lookup(r.Ctx, job.SecretID(res.JobID, 2))
+	if err != nil || !found || key != "sk-same" {
+		t.Fatalf("attempt 2's key: %q found %v, %v", key, found, err)
+	}
+}
+
+// orderedSecrets is heldSecrets by the order of the claims (both with one
+// key); later claims (a retry's next round) go straight through.
+type orderedSecrets struct {
+	services.SecretStore
+	mu      sync.Mutex
+	claimed chan int
+	goOn    []chan struct{}
+	n       int
+}
+
+func (o *orderedSecrets) Claim(ctx context.Context, id, secret string) (bool, error) {
+	held, err := o.SecretStore.Claim(ctx, id, secret)
+	o.mu.Lock()
+	i := o.n
+	o.n++
+	o.mu.Unlock()
+	if i < len(o.goOn) {
+		o.claimed <- i
+		<-o.goOn[i]
+	}
+	return held, err
 }
