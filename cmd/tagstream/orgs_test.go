@@ -315,7 +315,8 @@ func TestOrganisationInviteRegistration(t *testing.T) {
 
 // Deleting an account removes its memberships (the organisation's events
 // say why), so whoever registers its address next joins nothing, and the
-// member list names no account that is gone.
+// member list names no account that is gone; an organisation's last
+// admin cannot be deleted.
 func TestDeletingAnAccountRemovesItsMemberships(t *testing.T) {
 	e := startEnv(t, testConfig(t), &fakeTagger{})
 	admin := e.register("admin@example.com")
@@ -329,6 +330,8 @@ func TestDeletingAnAccountRemovesItsMemberships(t *testing.T) {
 	if got := myOrgRoles(e, gina.token); got[o] != "member" {
 		t.Fatalf("gina's organisations: %v", got)
 	}
+	// Not the organisation's last admin: nobody could administer it again.
+	e.mustCall("DELETE", "/api/admin/users/"+erin.id, admin.token, nil, http.StatusConflict)
 	for _, u := range []user{frank, gina} {
 		e.mustCall("DELETE", "/api/admin/users/"+u.id, admin.token, nil, http.StatusOK)
 	}

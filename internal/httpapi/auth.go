@@ -137,6 +137,10 @@ func (s *Server) deleteUser(c *gin.Context) {
 	}
 	id := c.Param("user_id")
 	u, _ := s.d.Auth.User(c.Request.Context(), id)
+	if err := s.lastAdminOf(u); err != nil {
+		fail(c, err)
+		return
+	}
 	if err := a.DeleteUser(c.Request.Context(), id); err != nil {
 		fail(c, err)
 		return
@@ -145,11 +149,35 @@ func (s *Server) deleteUser(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"message": "user deleted; their access tokens are revoked"})
 }
 
+// lastAdminOf refuses to delete the last admin of an organisation, as the
+// organisation refuses to let its last admin leave: its membership names
+// the account, so no other account could ever administer it again.
+func (s *Server) lastAdminOf(u auth.User) error {
+	if s.d.OrgDirectory == nil || u.ID == "" || u.Email == "" {
+		return nil
+	}
+	for orgID, role := range s.d.OrgDirectory.Roles(u.ID, u.Email) {
+		if role != org.RoleAdmin {
+			continue
+		}
+		admins := 0
+		for _, m := range s.d.OrgDirectory.Members(orgID) {
+			if m.Role == org.RoleAdmin {
+				admins++
+			}
+		}
+		if admins == 1 {
+			return apperr.New(apperr.Conflict, "%s is the last admin of organisation %s; make another member its admin first", u.Email, orgID)
+		}
+	}
+	return nil
+}
+
 // leaveOrgs removes a deleted account's memberships: left in place, they
 // went to whoever registered its address next (a membership added before
 // the account existed names no account), and the member lists named an
-// account that no longer was. An organisation's last admin is kept (409
-// from its rules) and logged: an admin of the server must name another.
+// account that no longer was. A removal its organisation refuses (a last
+// admin made meanwhile) is logged.
 func (s *Server) leaveOrgs(c *gin.Context, u auth.User) {
 	if s.d.OrgCommands == nil || s.d.OrgDirectory == nil || u.ID == "" || u.Email == "" {
 		return
