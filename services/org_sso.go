@@ -64,6 +64,17 @@ func (m *SSOMemberships) Sync(ctx context.Context, userID, email, accountRole st
 		}
 	}
 	have := m.dir.MemberOf(email)
+	for id, cur := range have {
+		if !cur.HeldBy(userID) {
+			// Another account with this address holds it (a password
+			// account, another provider's subject): not this account's to
+			// change or remove, and the organisation has the address
+			// already, so it cannot be added for this one either.
+			m.log.Warn("sso membership held by another account with the same address", "org_id", id, "user_id", userID)
+			delete(have, id)
+			delete(want, id)
+		}
+	}
 	var cmds []ssoChange
 	add := func(id string, c org.Command) {
 		c.By, c.Email, c.Reason = events.System, email, events.ReasonSSO
