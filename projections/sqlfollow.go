@@ -175,8 +175,10 @@ func (r *SQLRunner) tapShared(snapshot func(applied uint64), deliver func(events
 // checkpointsIn reads the running models' committed checkpoints and calls
 // fn with the lowest, with the rows share-locked until fn returns if lock
 // is set (taken in the order the holder claims them, so the two never
-// deadlock; bounded, since a generation switch in this process holds a
-// row while it waits for pubMu). fn is not called on error.
+// deadlock; a generation switch in this process takes pubMu before its
+// rows, so it never holds one while the caller holds pubMu). The lock
+// lasts as long as ctx (tapShared: 10 s) or sqldb.IdleInTransaction,
+// whichever ends first. fn is not called on error.
 func (r *SQLRunner) checkpointsIn(ctx context.Context, lock bool, fn func(upTo uint64)) (uint64, error) {
 	r.mu.Lock()
 	var names []string
@@ -196,12 +198,7 @@ func (r *SQLRunner) checkpointsIn(ctx context.Context, lock bool, fn func(upTo u
 		if _, err := tx.Exec(ctx, `SET LOCAL lock_timeout = '3s'`); err != nil {
 			return 0, err
 		}
-		// fn (an observer's catch-up) reads beside this transaction, which
-		// sits idle meanwhile: more than sqldb.IdleInTransaction for a
-		// large job on a busy machine.
-		if _, err := tx.Exec(ctx, `SET LOCAL idle_in_transaction_session_timeout = '60s'`); err != nil {
-			return 0, err
-		}
+
 		suffix = " FOR SHARE"
 	}
 	var upTo uint64

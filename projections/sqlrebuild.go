@@ -157,6 +157,10 @@ func (r *SQLRunner) Rebuild(ctx context.Context, name string, progress func(Prog
 	if err := b.catchUp(ctx, target, report); err != nil {
 		return err
 	}
+	// pubMu first, as applyBatch takes it: the switch's transaction must
+	// not sit idle behind a tap's snapshot (sqldb.IdleInTransaction).
+	r.pubMu.Lock()
+	defer r.pubMu.Unlock()
 	tx, err := r.db.Begin(ctx)
 	if err != nil {
 		return err
@@ -171,8 +175,6 @@ func (r *SQLRunner) Rebuild(ctx context.Context, name string, progress func(Prog
 		StateRunning, int64(b.seq), now, name, gen, StateRebuilding)); err != nil {
 		return err
 	}
-	r.pubMu.Lock()
-	defer r.pubMu.Unlock()
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("read db: switch %s to generation %d: %w", name, gen, err)
 	}

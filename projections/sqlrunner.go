@@ -367,26 +367,29 @@ func (r *SQLRunner) consume(ctx context.Context, follow bool) error {
 		var ok bool
 		select {
 		case env, ok = <-ch:
+			if r.shared != nil {
+				idle.Reset(r.shared.Poll)
+			}
 		case <-idle.C:
 			// No event for a while: a rebuild by another process may have
 			// switched a generation, which only a failed batch claim would
 			// otherwise reveal; until then this process served the retired
-			// generation (and answered 503 once it was dropped).
-			moved, err := r.generationsMoved(ctx)
+			// generation (and answered 503 once it was dropped). A query
+			// that fails is asked again at the next tick.
+			if moved, err := r.generationsMoved(ctx); err != nil || !moved {
+				continue
+			}
+			cancel()
+			for range ch {
+			}
+			<-readErr
+			r.applyMu.Lock() // as a batch's claim reloads: never beside a switch
+			err := r.reload(ctx)
+			r.applyMu.Unlock()
 			if err != nil {
 				return err
 			}
-			if moved {
-				cancel()
-				for range ch {
-				}
-				<-readErr
-				if err := r.reload(ctx); err != nil {
-					return err
-				}
-				return r.consume(ctx, follow)
-			}
-			continue
+			return r.consume(ctx, follow)
 		case <-ctx.Done():
 			return ctx.Err()
 		}
@@ -578,6 +581,12 @@ func (r *SQLRunner) applyBatch(ctx context.Context, batch []events.Envelope, cau
 		loaded = append(loaded, env)
 	}
 	last := batch[len(batch)-1]
+	// pubMu before the transaction, not between its writes and its commit:
+	// a tap's snapshot (an observer's catch-up) holds it, and a transaction
+	// left idle behind it for longer than sqldb.IdleInTransaction is ended
+	// by PostgreSQL.
+	r.pubMu.Lock()
+	defer r.pubMu.Unlock()
 	tx, err := r.db.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("read db: %w", err)
@@ -647,8 +656,6 @@ func (r *SQLRunner) applyBatch(ctx context.Context, batch []events.Envelope, cau
 		}
 		moves = append(moves, n)
 	}
-	r.pubMu.Lock()
-	defer r.pubMu.Unlock()
 	if err := r.mayCommit(); err != nil {
 		return err
 	}
