@@ -250,7 +250,7 @@ func run(ctx context.Context, name string, args ...string) ([]byte, error) {
 	// stays: ulimit may fail to raise it, and the tool still runs. CPU
 	// time: SIGXCPU at the soft limit names the cause; SIGKILL at the hard
 	// one, 2 s later, ends a tool that ignores it.
-	script := fmt.Sprintf(`ulimit -v %d 2>/dev/null; ulimit -H -t %d 2>/dev/null; ulimit -S -t %d 2>/dev/null; exec "$0" "$@"`, mem>>10, secs+2, secs)
+	script := fmt.Sprintf(`ulimit -v %d 2>/dev/null; ulimit -S -t %d 2>/dev/null; ulimit -H -t %d 2>/dev/null; exec "$0" "$@"`, mem>>10, secs, secs+2)
 	cmd := exec.CommandContext(ctx, "/bin/sh", append([]string{"-c", script, path}, args...)...)
 	cmd.Env = append(os.Environ(), "OMP_THREAD_LIMIT=1")
 	cmd.WaitDelay = 2 * time.Second
