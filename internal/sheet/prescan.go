@@ -45,10 +45,14 @@ func prescan(data []byte, lim Limits) error {
 			}
 		}
 	}
+	sheets, err := worksheetParts(z, lim)
+	if err != nil {
+		return err
+	}
 	rowBudget := int64(lim.MaxColumns) * int64(lim.MaxCellBytes)
 	var text int64
 	for _, f := range z.File {
-		if !strings.HasPrefix(f.Name, "xl/worksheets/") || !strings.HasSuffix(f.Name, ".xml") {
+		if !sheets[f.Name] {
 			continue
 		}
 		if err := scanRows(f, lim, ss, rowBudget, &text); err != nil {

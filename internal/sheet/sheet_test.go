@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"reflect"
 	"runtime"
 	"strings"
@@ -227,4 +228,64 @@ func FuzzReadXLSX(f *testing.F) {
 			}
 		}
 	})
+}
+
+// The same workbook with its sheet kept outside xl/worksheets (excelize
+// follows the workbook's relationships wherever they point) is scanned
+// and refused as well; it used to be read unscanned.
+func TestASheetKeptElsewhereIsScannedToo(t *testing.T) {
+	for _, target := range []string{"../data/s.xml", "/data/s.xml"} {
+		data := relocateSheet(t, sharedStringBomb(t, 1, 16384, 1, 60000), "data/s.xml", target)
+		_, _, err := ReadXLSX(bytes.NewReader(data), Limits{})
+		var se *Error
+		if !errors.As(err, &se) || se.Row != 2 || !strings.Contains(se.Msg, "bytes of text") {
+			t.Fatalf("sheet at %s: %v, want row 2 refused for its text", target, err)
+		}
+	}
+	// A well-formed workbook kept elsewhere still reads.
+	data := relocateSheet(t, sharedStringBomb(t, 2, 2, 1, 10), "data/s.xml", "../data/s.xml")
+	if _, _, err := ReadXLSX(bytes.NewReader(data), Limits{}); err != nil {
+		t.Fatalf("a small workbook with its sheet elsewhere: %v", err)
+	}
+}
+
+// relocateSheet moves xl/worksheets/sheet1.xml to name and points the
+// workbook's relationship at it with target.
+func relocateSheet(t testing.TB, data []byte, name, target string) []byte {
+	t.Helper()
+	in, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	z := zip.NewWriter(&b)
+	for _, f := range in.File {
+		rc, err := f.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := f.Name
+		switch f.Name {
+		case "xl/worksheets/sheet1.xml":
+			out = name
+		case "xl/_rels/workbook.xml.rels":
+			body = bytes.ReplaceAll(body, []byte(`Target="worksheets/sheet1.xml"`), []byte(`Target="`+target+`"`))
+		case "[Content_Types].xml":
+			body = bytes.ReplaceAll(body, []byte(`/xl/worksheets/sheet1.xml`), []byte("/"+name))
+		}
+		w, err := z.Create(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = w.Write(body)
+	}
+	if err := z.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
 }
