@@ -186,6 +186,13 @@ func (s *Server) visibleJob(c *gin.Context) (projections.Job, error) {
 		return projections.Job{}, apperr.New(apperr.NotFound, "job %q not found", id)
 	}
 	if err := services.CheckRead(caller(c), id, job.OwnerID, job.OrgID); err != nil {
+		// Someone else's job costs the same catch-up as an unknown id,
+		// so the time of the 404 does not tell that it exists (it was
+		// about 0.8 ms faster).
+		if cerr := s.catchUp(c.Request.Context()); cerr != nil {
+			return projections.Job{}, cerr
+		}
+		_, _, _ = s.d.Jobs.Get(c.Request.Context(), id)
 		return projections.Job{}, err
 	}
 	return job, nil
