@@ -66,17 +66,8 @@ func Open(ctx context.Context, js jetstream.JetStream, replicas int, masterKey [
 	return &Store{kv: kv, aead: aead, StaleClaim: 2 * time.Minute}, nil
 }
 
-// Put stores the job's key, bound to the job id so a ciphertext cannot be
+// seal encrypts a job's key bound to its id, so a ciphertext cannot be
 // moved to another job.
-func (s *Store) Put(ctx context.Context, jobID, secret string) error {
-	sealed, err := s.seal(jobID, secret)
-	if err != nil {
-		return err
-	}
-	_, err = s.kv.Put(ctx, jobID, sealed)
-	return err
-}
-
 func (s *Store) seal(id, secret string) ([]byte, error) {
 	nonce := make([]byte, s.aead.NonceSize())
 	if _, err := rand.Read(nonce); err != nil {
