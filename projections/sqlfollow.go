@@ -198,7 +198,6 @@ func (r *SQLRunner) checkpointsIn(ctx context.Context, lock bool, fn func(upTo u
 		if _, err := tx.Exec(ctx, `SET LOCAL lock_timeout = '3s'`); err != nil {
 			return 0, err
 		}
-
 		suffix = " FOR SHARE"
 	}
 	var upTo uint64
