@@ -367,9 +367,7 @@ func (r *SQLRunner) consume(ctx context.Context, follow bool) error {
 		var ok bool
 		select {
 		case env, ok = <-ch:
-			if r.shared != nil {
-				idle.Reset(r.shared.Poll)
-			}
+			idle.Reset(r.idlePoll())
 		case <-idle.C:
 			// No event for a while: a rebuild by another process may have
 			// switched a generation, which only a failed batch claim would
@@ -426,16 +424,17 @@ func (r *SQLRunner) consume(ctx context.Context, follow bool) error {
 // read database: far longer than a poll (DefaultSharePoll).
 const DefaultRetiredGrace = time.Minute
 
-// idleCheck ticks while a runner that shares its database waits for the
-// log (never for a runner that is alone with it: its own rebuilds switch
-// under applyMu and update it directly).
-func (r *SQLRunner) idleCheck() *time.Ticker {
-	if r.shared == nil {
-		t := time.NewTicker(time.Hour)
-		t.Stop()
-		return t
+// idleCheck ticks while the runner waits for the log. Another process may
+// switch a generation in the same database: a serve sharing PostgreSQL,
+// or the projections command beside serve on its SQLite file (the
+// runner's own rebuilds switch under applyMu and update it directly).
+func (r *SQLRunner) idleCheck() *time.Ticker { return time.NewTicker(r.idlePoll()) }
+
+func (r *SQLRunner) idlePoll() time.Duration {
+	if r.shared != nil {
+		return r.shared.Poll
 	}
-	return time.NewTicker(r.shared.Poll)
+	return DefaultSharePoll
 }
 
 // generationsMoved reports whether any model's serving generation in the

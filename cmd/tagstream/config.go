@@ -53,6 +53,10 @@ type config struct {
 	// webhookRetry is the first retry delay of a failed webhook (tests
 	// only: no flag; 0 is the deliverer's default of 30 s).
 	webhookRetry time.Duration
+	// retiredGrace, if set, replaces how long a retired read-model
+	// generation is kept after its switch on PostgreSQL
+	// (projections.DefaultRetiredGrace; tests that restart at once).
+	retiredGrace time.Duration
 
 	OIDCIssuer       string
 	OIDCClientID     string

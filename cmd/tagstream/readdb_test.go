@@ -17,6 +17,7 @@ import (
 // lists each one running and caught up.
 func TestServeResumesReadModelsFromTheirCheckpoints(t *testing.T) {
 	eachReadStore(t, func(t *testing.T, store string, cfg config) {
+		cfg.retiredGrace = time.Millisecond // restarted at once: the retired generation is dropped at start
 		ctx := context.Background()
 		e := startEnv(t, cfg, &fakeTagger{})
 		u := e.register("ana@example.com")

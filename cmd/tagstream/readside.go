@@ -25,7 +25,15 @@ func (a *app) openReadSide(ctx context.Context) error {
 		return err
 	}
 	a.read = projections.NewSQLRunner(a.readDB, a.store, sqlModels()...)
-	a.read.RetiredGrace = projections.DefaultRetiredGrace
+	if a.readDB.Dialect == sqldb.Postgres {
+		// Other serves read this database and follow a switch within a
+		// poll; on SQLite this process is the only one serving its file
+		// (the projections command beside it keeps its own grace).
+		a.read.RetiredGrace = projections.DefaultRetiredGrace
+		if a.cfg.retiredGrace > 0 {
+			a.read.RetiredGrace = a.cfg.retiredGrace
+		}
+	}
 	a.read.CountSkips(a.skips)
 	if err := a.read.Open(ctx); err != nil {
 		return err
