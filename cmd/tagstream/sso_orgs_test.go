@@ -91,12 +91,7 @@ func TestSSOClaimsMapToOrganisations(t *testing.T) {
 // by email alone"). Both used to get both, an organisation admin's role
 // included.
 func TestAccountsSharingAnAddressShareNoOrganisations(t *testing.T) {
-	op := oidctest.Start(t)
-	cfg := ssoConfig(t, op)
-	cfg.OIDCOrgClaim = oidctest.OrgsClaim
-	e := startEnv(t, cfg, &fakeTagger{})
-	boss := e.register("boss@example.com")
-	legal := e.mustCall("POST", "/api/orgs", boss.token, map[string]any{"name": "Legal"}, http.StatusCreated)["org_id"].(string)
+	e, op, _, legal := legalOrgWithSSO(t)
 	op.SetOrgs(oidctest.StaffSubject, legal)
 	staff := providerToken(t, op, "tagstream", oidctest.StaffLogin)
 	if got := myOrgRoles(e, staff); got[legal] == "" {
@@ -124,12 +119,7 @@ func TestAccountsSharingAnAddressShareNoOrganisations(t *testing.T) {
 // organisations named by the claims are not joined by it, and nothing
 // added for that address reaches the account.
 func TestAnUnverifiedProviderAddressJoinsNoOrganisation(t *testing.T) {
-	op := oidctest.Start(t)
-	cfg := ssoConfig(t, op)
-	cfg.OIDCOrgClaim = oidctest.OrgsClaim
-	e := startEnv(t, cfg, &fakeTagger{})
-	boss := e.register("boss@example.com")
-	legal := e.mustCall("POST", "/api/orgs", boss.token, map[string]any{"name": "Legal"}, http.StatusCreated)["org_id"].(string)
+	e, op, boss, legal := legalOrgWithSSO(t)
 	e.mustCall("POST", "/api/orgs/"+legal+"/members", boss.token, map[string]any{"email": oidctest.StaffEmail, "role": "admin"}, http.StatusCreated)
 	op.SetOrgs(oidctest.StaffSubject, legal)
 	op.SetEmailUnverified(oidctest.StaffSubject)
@@ -140,4 +130,16 @@ func TestAnUnverifiedProviderAddressJoinsNoOrganisation(t *testing.T) {
 	if me := e.mustCall("GET", "/api/auth/me", staff, nil, http.StatusOK); me["email"] == oidctest.StaffEmail {
 		t.Fatalf("the unconfirmed address was kept: %v", me)
 	}
+}
+
+// legalOrgWithSSO is a server whose provider's claims name organisations,
+// and an organisation Legal created by the password account boss.
+func legalOrgWithSSO(t *testing.T) (*env, *oidctest.Provider, user, string) {
+	op := oidctest.Start(t)
+	cfg := ssoConfig(t, op)
+	cfg.OIDCOrgClaim = oidctest.OrgsClaim
+	e := startEnv(t, cfg, &fakeTagger{})
+	boss := e.register("boss@example.com")
+	legal := e.mustCall("POST", "/api/orgs", boss.token, map[string]any{"name": "Legal"}, http.StatusCreated)["org_id"].(string)
+	return e, op, boss, legal
 }

@@ -324,3 +324,13 @@ func (p *page) waitDownload(name string, timeout time.Duration) []byte {
 	p.t.Fatalf("download %s not saved within %s; directory has %v", name, timeout, names)
 	return nil
 }
+
+// signIn opens the console and signs in as u with the test password.
+func (p *page) signIn(e *env, u user) {
+	p.do("open the console", 20*time.Second, chromedp.Navigate(consoleURL(p.t, e)+"/"), chromedp.WaitVisible(chromedp.CSS("#login-form")))
+	p.do("log in", 10*time.Second,
+		chromedp.SendKeys(chromedp.CSS("#login-email"), u.email),
+		chromedp.SendKeys(chromedp.CSS("#login-password"), "correct-horse-1"),
+		chromedp.Click(chromedp.CSS("#login-form button[type=submit]")))
+	p.waitFor("logged in", `!document.querySelector("#view-new").hidden`, `document.querySelector("#alert-text").textContent`, 10*time.Second)
+}

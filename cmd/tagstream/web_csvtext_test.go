@@ -33,12 +33,7 @@ func TestWebConsoleCSVIsUTF8OrUTF16(t *testing.T) {
 	_ = os.WriteFile(wide, raw, 0o600)
 
 	p := newPage(t, 1024, 768)
-	p.do("open the console", 20*time.Second, chromedp.Navigate(consoleURL(t, e)+"/"), chromedp.WaitVisible(chromedp.CSS("#login-form")))
-	p.do("log in", 10*time.Second,
-		chromedp.SendKeys(chromedp.CSS("#login-email"), u.email),
-		chromedp.SendKeys(chromedp.CSS("#login-password"), "correct-horse-1"),
-		chromedp.Click(chromedp.CSS("#login-form button[type=submit]")))
-	p.waitFor("logged in", `!document.querySelector("#view-new").hidden`, `document.querySelector("#alert-text").textContent`, 10*time.Second)
+	p.signIn(e, u)
 
 	p.do("upload the Latin-1 CSV", 10*time.Second, chromedp.SetUploadFiles(chromedp.CSS("#csv-file"), []string{latin}))
 	p.waitFor("Latin-1 refused", `/not UTF-8/.test(document.querySelector("#csv-summary").textContent)`,

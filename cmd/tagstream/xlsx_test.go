@@ -125,12 +125,7 @@ func TestWebConsoleReadsXLSX(t *testing.T) {
 	u := e.register("sheets@example.com")
 	book := userWorkbook(t, t.TempDir(), "documents.xlsx")
 	p := newPage(t, 1024, 768)
-	p.do("open the console", 20*time.Second, chromedp.Navigate(consoleURL(t, e)+"/"), chromedp.WaitVisible(chromedp.CSS("#login-form")))
-	p.do("log in", 10*time.Second,
-		chromedp.SendKeys(chromedp.CSS("#login-email"), u.email),
-		chromedp.SendKeys(chromedp.CSS("#login-password"), "correct-horse-1"),
-		chromedp.Click(chromedp.CSS("#login-form button[type=submit]")))
-	p.waitFor("logged in", `!document.querySelector("#view-new").hidden`, `document.querySelector("#alert-text").textContent`, 10*time.Second)
+	p.signIn(e, u)
 	p.do("upload the workbook", 10*time.Second, chromedp.SetUploadFiles(chromedp.CSS("#csv-file"), []string{book}))
 	p.waitFor("columns detected", `!document.querySelector("#mapping").hidden`,
 		`document.querySelector("#csv-summary").textContent + " / " + document.querySelector("#alert-text").textContent`, 10*time.Second)
