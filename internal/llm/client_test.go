@@ -2,6 +2,8 @@ package llm
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"net/http"
 	"reflect"
@@ -417,5 +419,11 @@ func TestRedactFragments(t *testing.T) {
 	}
 	if got := redact("a abcd b", "abcd"); got != "a [redacted] b" {
 		t.Errorf("short key: %q", got)
+	}
+	// Its base64 and hex forms, as a provider echoing the header shows them.
+	for _, form := range []string{base64.StdEncoding.EncodeToString([]byte(key)), base64.RawURLEncoding.EncodeToString([]byte(key)), hex.EncodeToString([]byte(key))} {
+		if got := redact("got b64="+form+" end", key); strings.Contains(got, form[4:12]) || !strings.HasPrefix(got, "got b64=") {
+			t.Errorf("encoded key %q: %q", form, got)
+		}
 	}
 }

@@ -2,6 +2,8 @@ package llm
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -240,8 +242,23 @@ const minKeyFragment = 8
 // redact removes the API key, and every fragment of it of minKeyFragment
 // or more characters, from text that came from the network or from a
 // library, as some providers echo the key (or part of it) back in their
-// messages. Keys shorter than the fragment length are replaced whole.
+// messages. Keys shorter than the fragment length are replaced whole. The
+// key's base64 and hex forms are removed the same way: a provider echoing
+// the Authorization header it got, or a debug dump, shows them, and
+// results showed the server's key as b64=... beside its redacted form.
 func redact(s, key string) string {
+	if len(key) < 4 {
+		return s
+	}
+	b := []byte(key)
+	for _, form := range []string{key, base64.StdEncoding.EncodeToString(b), base64.RawURLEncoding.EncodeToString(b), hex.EncodeToString(b)} {
+		s = redactRuns(s, form)
+	}
+	return s
+}
+
+// redactRuns is redact for one written form of the key.
+func redactRuns(s, key string) string {
 	if len(key) < 4 {
 		return s
 	}
