@@ -263,6 +263,13 @@ func extract(ctx context.Context, data []byte, opts Options) (*Result, error) {
 	var firstErr error
 	for p := 1; p <= n; p++ {
 		text, coverage, err := x.page(p)
+		if p > 1 && errors.Is(err, model.ErrPageNotFound) {
+			// The page tree holds fewer pages than its /Count says
+			// (2,000,000,000 in a one-page file): the document ends
+			// here, and so does the count reported.
+			res.PageCount = p - 1
+			break
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
