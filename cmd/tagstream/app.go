@@ -372,6 +372,9 @@ func (a *app) run(ctx context.Context, ln net.Listener) error {
 // reach the process's metrics and /api/ready.
 func (a *app) dispatcher() *dispatch.Dispatcher {
 	d := dispatch.NewDispatcher(a.conn.JS, a.store, a.queue, a.secrets, a.log)
+	// A worker keeps a started document at most its deadline, heartbeating
+	// the task; past that plus the ack wait and a margin, its process died.
+	d.LostAfter = a.cfg.DocTimeout + a.cfg.AckWait + 2*time.Minute
 	d.OnSkip = func(env events.Envelope, err error) { a.skips.Skip(events.ReaderDispatcher, env, err) }
 	d.OnDeadLetter = func(events.Envelope, error) { a.metrics.EventDeadLettered() }
 	return d

@@ -2,6 +2,7 @@ package dispatch
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -44,6 +45,13 @@ type Dispatcher struct {
 	// OnDeadLetter hears about an event given up on after
 	// dispatchMaxDeliver failed deliveries.
 	OnDeadLetter func(env events.Envelope, err error)
+
+	// LostAfter is how long a document of a paused job may stay started
+	// without an outcome before the reconciler takes its process for dead
+	// and releases it (jobpkg.CodeWorkerLost); 0: never. Longer than any
+	// live worker keeps one: the document deadline plus the task's ack
+	// wait, with a margin.
+	LostAfter time.Duration
 
 	skipped, dead atomic.Int64
 
@@ -322,6 +330,11 @@ func (d *Dispatcher) forgetKeys(ctx context.Context, ended events.Envelope) erro
 // were lost (a drop that raced a retry, a purged stream). It does nothing
 // while the dispatcher has not yet handled the attempt's own event.
 func (d *Dispatcher) Redispatch(ctx context.Context, jobID string) error {
+	if d.LostAfter > 0 {
+		if err := d.releaseLost(ctx, jobID); err != nil {
+			return err
+		}
+	}
 	if c, err := d.queue.consumer(ctx, jobID); err != nil {
 		return err
 	} else if c != nil {
@@ -362,4 +375,49 @@ func (d *Dispatcher) Redispatch(ctx context.Context, jobID string) error {
 	}
 	d.log.Warn("dispatcher: queueing lost tasks again", "job_id", jobID, "attempt", job.Attempt, "tasks", len(rows))
 	return d.enqueueRows(ctx, job, rows, job.Attempt, job.Config, fmt.Sprintf("-r%d", time.Now().UnixNano()))
+}
+
+// releaseLost releases the documents of a paused job that were started
+// more than LostAfter ago and have no outcome: the process tagging them
+// died while the job was paused, and nothing redelivers their tasks until
+// a resume, so they read "processing" for as long as the pause lasted.
+// Each release expects the document's start as its last event, so a
+// worker that is alive after all and records its outcome wins, or finds
+// the release and drops its outcome.
+func (d *Dispatcher) releaseLost(ctx context.Context, jobID string) error {
+	// The job's last control event says whether it is paused, without
+	// folding its documents (the reconciler asks for every live job).
+	ctl, err := d.store.Last(ctx, events.ControlSubject(jobID))
+	if err != nil || ctl.Type != events.TypeJobPaused {
+		return err
+	}
+	job, err := jobpkg.LoadFull(ctx, d.store, jobID)
+	if err != nil || job.Status != events.StatusPaused {
+		return err
+	}
+	for row, doc := range job.Docs {
+		if doc.Attempt != job.Attempt || doc.Status != jobpkg.DocProcessing {
+			continue
+		}
+		last, err := d.store.Last(ctx, events.DocSubject(jobID, row))
+		if err != nil {
+			return err
+		}
+		if last.Type != events.TypeDocumentStarted || time.Since(last.Time) < d.LostAfter {
+			continue
+		}
+		env, err := events.New(jobID, events.System, events.DocumentReleased{Row: row, Attempt: doc.Attempt, Code: jobpkg.CodeWorkerLost,
+			Reason: "the process tagging it stopped while the job was paused; it runs again when the job is resumed"})
+		if err != nil {
+			return err
+		}
+		_, err = d.store.Append(ctx, env, &events.Expect{Subject: events.DocSubject(jobID, row), Seq: last.Seq})
+		if err != nil && !errors.Is(err, events.ErrConflict) {
+			return err
+		}
+		if err == nil {
+			d.log.Warn("dispatcher: released a document whose process died while its job was paused", "job_id", jobID, "row", row)
+		}
+	}
+	return nil
 }

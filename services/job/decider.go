@@ -163,7 +163,7 @@ func (s *State) apply(env events.Envelope, ev events.Event) {
 	case *events.DocumentFailed:
 		s.docEvent(env.Type, e.Row, e.Attempt)
 	case *events.DocumentReleased:
-		s.docEvent(env.Type, e.Row, e.Attempt)
+		s.docEvent(releasedAs(e.Code), e.Row, e.Attempt)
 	case *events.JobPaused:
 		s.Reason = e.Reason
 		s.control(env, events.StatusPaused)
@@ -269,6 +269,10 @@ func Terminal(status string) bool { return projections.TerminalDoc(status) }
 // the read models so the two can never disagree; the decider adds only the
 // count of starts without an outcome that quarantine needs.
 func (d Doc) OnDocEvent(eventType string, attempt int) (Doc, bool) {
+	lost := eventType == typeLostRelease
+	if lost {
+		eventType = events.TypeDocumentReleased
+	}
 	life, applied := projections.DocState{Status: d.Status, Attempt: d.Attempt, Outcome: d.Outcome}.Step(eventType, attempt)
 	if !applied {
 		return d, false
@@ -281,12 +285,30 @@ func (d Doc) OnDocEvent(eventType string, attempt int) (Doc, bool) {
 	case events.TypeDocumentStarted:
 		next.Starts++
 	case events.TypeDocumentReleased:
-		// Given back on purpose: the start ended, its process did not die.
-		if next.Starts > 0 {
+		// Given back on purpose: the start ended, its process did not die
+		// (unless the release records that it did: CodeWorkerLost).
+		if next.Starts > 0 && !lost {
 			next.Starts--
 		}
 	}
 	return next, next != d
+}
+
+// CodeWorkerLost is the code of a DocumentReleased the reconciler appends
+// for a document of a paused job whose process died while tagging it: it
+// reads pending again (not "processing" until a resume), and, unlike a
+// release the worker makes, it still counts as a death for quarantine.
+const CodeWorkerLost = "worker_lost"
+
+// typeLostRelease is how OnDocEvent is told of such a release.
+const typeLostRelease = events.TypeDocumentReleased + "/" + CodeWorkerLost
+
+// releasedAs is the event type OnDocEvent folds a release with code as.
+func releasedAs(code string) string {
+	if code == CodeWorkerLost {
+		return typeLostRelease
+	}
+	return events.TypeDocumentReleased
 }
 
 // OnJobEnd returns the document after its job was cancelled (DocCancelled)

@@ -44,12 +44,17 @@ func FoldDoc(evs []events.Envelope) Doc {
 		}
 		last = max(last, env.Seq)
 		var a struct {
-			Attempt int `json:"attempt"`
+			Attempt int    `json:"attempt"`
+			Code    string `json:"code"` // in the clear in sealed events too
 		}
 		if err := json.Unmarshal(env.Data, &a); err != nil {
 			continue
 		}
-		d, _ = d.OnDocEvent(env.Type, a.Attempt)
+		t := env.Type
+		if t == events.TypeDocumentReleased {
+			t = releasedAs(a.Code)
+		}
+		d, _ = d.OnDocEvent(t, a.Attempt)
 	}
 	return d
 }
