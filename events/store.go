@@ -41,6 +41,8 @@ type Store interface {
 	// Follow is Read that does not stop at the end: it waits for new events
 	// until ctx is done or fn fails.
 	Follow(ctx context.Context, filter string, from uint64, fn func(Envelope) error) error
-	// LastSeq returns the sequence of the newest event in the log.
+	// LastSeq returns the sequence of the newest job event in the log
+	// (events.SubjectAll: what the read models follow; an organisation's
+	// event after it is not counted).
 	LastSeq(ctx context.Context) (uint64, error)
 }

@@ -351,3 +351,20 @@ func TestDeletingAnAccountRemovesItsMemberships(t *testing.T) {
 		t.Fatalf("organisation events: %s", raw)
 	}
 }
+
+// A restart whose log ends with an organisation's event is ready at once:
+// the read models follow jobs' events only, and readiness waited for that
+// event until the next job event (503 for ever on a quiet server, which a
+// load balancer then kept out of rotation).
+func TestReadyAfterARestartWithAnOrganisationEventLast(t *testing.T) {
+	cfg := testConfig(t)
+	e := startEnv(t, cfg, &fakeTagger{})
+	u := e.register("boss@example.com")
+	e.startJob(u, 1, nil)
+	e.mustCall("POST", "/api/orgs", u.token, map[string]any{"name": "Legal"}, http.StatusCreated)
+	e.shutdown()
+	e = startEnv(t, cfg, &fakeTagger{})
+	if st, body := e.call("GET", "/api/ready", "", nil); st != http.StatusOK {
+		t.Fatalf("ready after the restart: %d %v", st, body)
+	}
+}

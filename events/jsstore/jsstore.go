@@ -114,7 +114,24 @@ func (s *Store) LastSeq(ctx context.Context) (uint64, error) {
 	if err != nil {
 		return 0, wrap(err, "events: stream info")
 	}
-	return info.State.LastSeq, nil
+	last := info.State.LastSeq
+	if last == 0 {
+		return 0, nil
+	}
+	if raw, err := s.stream.GetMsg(ctx, last); err == nil && strings.HasPrefix(raw.Subject, jobsPrefix) {
+		return last, nil
+	}
+	// The newest message is an organisation's event, which no job reader
+	// sees: waiting for it kept /api/ready at 503 after a restart, and
+	// every catch-up waiting, until the next job event.
+	raw, err := s.stream.GetLastMsgForSubject(ctx, events.SubjectAll)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, wrap(err, "events: last job event")
+	}
+	return raw.Sequence, nil
 }
 
 // Read implements Store.

@@ -96,8 +96,16 @@ func (s *Store) LastSeq(ctx context.Context) (uint64, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return uint64(len(s.msgs)), nil
+	for i := len(s.msgs) - 1; i >= 0; i-- {
+		if strings.HasPrefix(s.msgs[i].subject, jobsPrefix) {
+			return uint64(i + 1), nil
+		}
+	}
+	return 0, nil
 }
+
+// jobsPrefix starts every subject events.SubjectAll matches.
+var jobsPrefix = strings.TrimSuffix(events.SubjectAll, ">")
 
 // Read implements events.Store. fn runs without the lock held, so it may
 // append; what it appends lies past the end Read fixed when it began.

@@ -361,14 +361,27 @@ func readFnError(t *testing.T, s events.Store) {
 func jobReadsPassOverOrgs(t *testing.T, s events.Store) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	if ls, err := s.LastSeq(ctx); err != nil || ls != 0 {
+		t.Fatalf("LastSeq of an empty log = %d, %v", ls, err)
+	}
+	var lastJob uint64
 	for _, env := range []events.Envelope{
 		mustNew(t, "org_a", events.OrgCreated{Name: "A"}), mustNew(t, "a", events.JobStarted{Total: 1}),
 		mustNew(t, "org_a", events.OrgMemberAdded{Email: "x@example.com", Role: "member"}),
 		mustNew(t, "a", events.JobCompleted{Processed: 1}), mustNew(t, "org_b", events.OrgCreated{Name: "B"}),
 	} {
-		if _, err := s.Append(ctx, env, nil); err != nil {
+		seq, err := s.Append(ctx, env, nil)
+		if err != nil {
 			t.Fatal(err)
 		}
+		if strings.HasPrefix(env.Subject, "jobs.") {
+			lastJob = seq
+		}
+	}
+	// LastSeq is the newest job event's: what a job reader can reach (an
+	// organisation's event last kept readiness waiting for ever).
+	if ls, err := s.LastSeq(ctx); err != nil || ls != lastJob {
+		t.Fatalf("LastSeq = %d, %v; want the last job event's %d", ls, err, lastJob)
 	}
 	if got, want := jobTypes(readAll(t, s, events.SubjectAll, 1)), "a:JobStarted a:JobCompleted"; got != want {
 		t.Errorf("Read(%s) = %q, want %q", events.SubjectAll, got, want)
