@@ -4,7 +4,6 @@ import (
 	"archive/zip"
 	"bytes"
 	"errors"
-	"io"
 	"reflect"
 	"runtime"
 	"strings"
@@ -129,31 +128,17 @@ func TestReadRefusesUTF16Parts(t *testing.T) {
 // the scan stopped at a declaration it could not decode, and a 46 KB
 // workbook declaring windows-1252 took a gigabyte to refuse.
 func TestDeclaredEncodingDoesNotEscapeTheBudget(t *testing.T) {
-	bomb := sharedStringBomb(t, 1, 16384, 1, 60000)
-	src, err := zip.NewReader(bytes.NewReader(bomb), int64(len(bomb)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var b bytes.Buffer
-	z := zip.NewWriter(&b)
-	for _, f := range src.File {
-		rc, err := f.Open()
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ := io.ReadAll(rc)
-		w, _ := z.Create(f.Name)
-		_, _ = w.Write(bytes.ReplaceAll(body, []byte(`<?xml version="1.0"?>`), []byte(`<?xml version="1.0" encoding="windows-1252"?>`)))
-	}
-	_ = z.Close()
+	data := rewriteZip(t, sharedStringBomb(t, 1, 16384, 1, 60000), func(name string, body []byte) (string, []byte) {
+		return name, bytes.ReplaceAll(body, []byte(`<?xml version="1.0"?>`), []byte(`<?xml version="1.0" encoding="windows-1252"?>`))
+	})
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
-	_, _, err = ReadXLSX(bytes.NewReader(b.Bytes()), Limits{})
+	_, _, err := ReadXLSX(bytes.NewReader(data), Limits{})
 	runtime.ReadMemStats(&after)
 	var se *Error
 	if !errors.As(err, &se) || se.Row != 2 || !strings.Contains(se.Msg, "bytes of text") {
-		t.Fatalf("%d KB workbook: %v, want row 2 refused for its text", b.Len()>>10, err)
+		t.Fatalf("%d KB workbook: %v, want row 2 refused for its text", len(data)>>10, err)
 	}
 	if got := after.TotalAlloc - before.TotalAlloc; got > 64<<20 {
 		t.Errorf("refusing it allocated %d MB", got>>20)

@@ -252,6 +252,21 @@ func TestASheetKeptElsewhereIsScannedToo(t *testing.T) {
 // relocateSheet moves xl/worksheets/sheet1.xml to name and points the
 // workbook's relationship at it with target.
 func relocateSheet(t testing.TB, data []byte, name, target string) []byte {
+	return rewriteZip(t, data, func(f string, body []byte) (string, []byte) {
+		switch f {
+		case "xl/worksheets/sheet1.xml":
+			return name, body
+		case "xl/_rels/workbook.xml.rels":
+			return f, bytes.ReplaceAll(body, []byte(`Target="worksheets/sheet1.xml"`), []byte(`Target="`+target+`"`))
+		case "[Content_Types].xml":
+			return f, bytes.ReplaceAll(body, []byte(`/xl/worksheets/sheet1.xml`), []byte("/"+name))
+		}
+		return f, body
+	})
+}
+
+// rewriteZip copies a zip, each entry's name and body through edit.
+func rewriteZip(t testing.TB, data []byte, edit func(name string, body []byte) (string, []byte)) []byte {
 	t.Helper()
 	in, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
 	if err != nil {
@@ -269,16 +284,8 @@ func relocateSheet(t testing.TB, data []byte, name, target string) []byte {
 		if err != nil {
 			t.Fatal(err)
 		}
-		out := f.Name
-		switch f.Name {
-		case "xl/worksheets/sheet1.xml":
-			out = name
-		case "xl/_rels/workbook.xml.rels":
-			body = bytes.ReplaceAll(body, []byte(`Target="worksheets/sheet1.xml"`), []byte(`Target="`+target+`"`))
-		case "[Content_Types].xml":
-			body = bytes.ReplaceAll(body, []byte(`/xl/worksheets/sheet1.xml`), []byte("/"+name))
-		}
-		w, err := z.Create(out)
+		name, body := edit(f.Name, body)
+		w, err := z.Create(name)
 		if err != nil {
 			t.Fatal(err)
 		}
