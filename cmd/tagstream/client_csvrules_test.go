@@ -17,10 +17,7 @@ import (
 // title, and the results CSV keeps the user's columns, in their order,
 // under their own names.
 func TestCLIReadsTheREADMEsCSVLikeTheConsole(t *testing.T) {
-	e := startEnv(t, testConfig(t), &fakeTagger{})
-	clientEnv(t)
-	e.register("carol@example.com")
-	login(t, e.url, "carol@example.com")
+	cliSignedIn(t, "carol@example.com")
 	file := clientFile(t, "docs.csv", "\ufeffZone;Document URL;Name;Budget\nnorth;docs/a.pdf;Alpha;\"1,5\"\nsouth;docs/b.pdf;Beta;2\n")
 	r := ok(t, "batch", "start", "--csv", file, "--map", "Document URL=file_path", "--model", "builtin/keywords", "--wait")
 	if !strings.Contains(r.stderr, `"Name" -> title`) || !strings.Contains(r.stderr, "2 tagged, 0 failed, 0 left") {
@@ -44,10 +41,7 @@ func TestCLIReadsTheREADMEsCSVLikeTheConsole(t *testing.T) {
 // documents[1] is told as line 3 of the file (the header is line 1), with
 // the user's column name; with --json it is a JSON object on stderr.
 func TestCLIRowErrorsNameTheFileLineAndJSONErrors(t *testing.T) {
-	e := startEnv(t, testConfig(t), &fakeTagger{})
-	clientEnv(t)
-	e.register("dan@example.com")
-	login(t, e.url, "dan@example.com")
+	cliSignedIn(t, "dan@example.com")
 	file := clientFile(t, "docs.csv", "Document URL,Name\ndocs/a.pdf,A\nfile:///etc/passwd,P\n")
 	r := cli(t, "", "batch", "start", "--csv", file, "--model", "builtin/keywords")
 	failsWithOneLine(t, r, `docs.csv line 3 (column "Document URL"): has unsupported scheme "file"`)
@@ -113,10 +107,7 @@ func lastLine(s string) string {
 // title was "Caf\ufffd r\ufffdsum\ufffd"; now the start fails before the
 // server, naming the file, line and byte and how to save it as UTF-8.
 func TestCLIRefusesACSVThatIsNotUTF8(t *testing.T) {
-	e := startEnv(t, testConfig(t), &fakeTagger{})
-	clientEnv(t)
-	e.register("latin@example.com")
-	login(t, e.url, "latin@example.com")
+	cliSignedIn(t, "latin@example.com")
 	file := clientFile(t, "latin1.csv", "Document URL,Title\ndocs/circular-water.pdf,Caf\xe9 r\xe9sum\xe9\n")
 	r := cli(t, "", "batch", "start", "--csv", file, "--model", "builtin/keywords")
 	failsWithOneLine(t, r, "latin1.csv line 2, byte 28: not UTF-8 text (byte 0xE9")
@@ -130,10 +121,7 @@ func TestCLIRefusesACSVThatIsNotUTF8(t *testing.T) {
 // (UTF-16 LE with a mark, tab separated) failed with "line 3: 1 fields,
 // but the header has 2 columns" on a file of two lines; big endian too.
 func TestCLIReadsUTF16CSVWithAByteOrderMark(t *testing.T) {
-	e := startEnv(t, testConfig(t), &fakeTagger{})
-	clientEnv(t)
-	e.register("unicode@example.com")
-	login(t, e.url, "unicode@example.com")
+	cliSignedIn(t, "unicode@example.com")
 	for _, order := range []binary.AppendByteOrder{binary.LittleEndian, binary.BigEndian} {
 		raw := order.AppendUint16(nil, 0xfeff)
 		for _, u := range utf16.Encode([]rune("Document URL\tTitle\r\ndocs/circular-water.pdf\tCafé résumé\r\n")) {

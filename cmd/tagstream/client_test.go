@@ -68,6 +68,17 @@ func failsWithOneLine(t *testing.T, r cliResult, want string) {
 	}
 }
 
+// cliSignedIn starts a server and signs the CLI in to it as a new
+// account email, its credentials in a temp dir (clientEnv).
+func cliSignedIn(t *testing.T, email string) *env {
+	t.Helper()
+	e := startEnv(t, testConfig(t), &fakeTagger{})
+	clientEnv(t)
+	e.register(email)
+	login(t, e.url, email)
+	return e
+}
+
 // clientEnv points the credentials file into a temp dir and clears the
 // environment variables a developer's shell might set.
 func clientEnv(t *testing.T) string {
@@ -153,10 +164,7 @@ func TestClientLoginStoresPrivateCredentials(t *testing.T) {
 }
 
 func TestClientStartWaitWithMappingAndAutoMapping(t *testing.T) {
-	e := startEnv(t, testConfig(t), &fakeTagger{})
-	clientEnv(t)
-	e.register("bob@example.com")
-	login(t, e.url, "bob@example.com")
+	e := cliSignedIn(t, "bob@example.com")
 
 	// Explicit --map; the extra column comes back in the results.
 	mapped := clientFile(t, "mapped.csv", "Document URL,Name,Category\ndocs/a.pdf,Alpha,red\ndocs/b.pdf,Beta,blue\ndocs/c.pdf,Gamma,\"green, dark\"\n")
