@@ -114,17 +114,23 @@ func (e *env) hookAttempts(job string, n int) []*events.WebhookAttempted {
 // firstAttempt is the job's first recorded webhook attempt.
 func (e *env) firstAttempt(job string) *events.WebhookAttempted { return e.hookAttempts(job, 1)[0] }
 
+// hookEnv is a server that signs webhooks with a new secret and may send
+// them to loopback addresses, and a receiver that verifies them.
+func hookEnv(t *testing.T) (*env, *hookReceiver, string) {
+	t.Helper()
+	secret := webhook.NewSecret()
+	recv := newHookReceiver(t, secret)
+	cfg := testConfig(t)
+	cfg.WebhookSecret, cfg.AllowPrivate = secret, true
+	return startEnv(t, cfg, &fakeTagger{}), recv, secret
+}
+
 // A job with a callback_url ends with one signed, thin job.completed
 // webhook that a receiver verifies the Standard Webhooks way; its attempt
 // is in the job's events and the secret is not; a bad callback_url is a
 // 400 naming config.callback_url.
 func TestJobCompletedWebhookEndToEnd(t *testing.T) {
-	secret := webhook.NewSecret()
-	recv := newHookReceiver(t, secret)
-
-	cfg := testConfig(t)
-	cfg.WebhookSecret, cfg.AllowPrivate = secret, true
-	e := startEnv(t, cfg, &fakeTagger{})
+	e, recv, secret := hookEnv(t)
 	u := e.register("hooks@example.com")
 	docs := []map[string]any{{"file_path": "doc-0.pdf", "title": "Secret title"}}
 
@@ -163,11 +169,7 @@ func TestJobCompletedWebhookEndToEnd(t *testing.T) {
 // A callback URL's path and query are often the receiver's credential; the
 // job's audit trail, read by auditors too, shows its scheme and host only.
 func TestJobEventsShowOnlyTheCallbackHost(t *testing.T) {
-	secret := webhook.NewSecret()
-	recv := newHookReceiver(t, secret)
-	cfg := testConfig(t)
-	cfg.WebhookSecret, cfg.AllowPrivate = secret, true
-	e := startEnv(t, cfg, &fakeTagger{})
+	e, recv, _ := hookEnv(t)
 	u := e.register("hooks@example.com")
 	out := e.mustCall("POST", "/api/batch/start", u.token, map[string]any{
 		"documents": []map[string]any{{"file_path": "doc-0.pdf"}},
