@@ -8,23 +8,51 @@ import (
 
 	"github.com/tagstream/tagstream/internal/apperr"
 	"github.com/tagstream/tagstream/services"
+	"github.com/tagstream/tagstream/services/dispatch"
 	"github.com/tagstream/tagstream/services/job"
 )
 
-// heldSecrets is the real secret store whose claims wait, once made, until
-// the test lets them go on: the moment between a start storing its key and
-// appending its JobStarted, where a second start used to overwrite it.
+// heldSecrets is the real secret store whose first claims wait, once
+// made, until the test lets each go on (goOn, in the order they were
+// made): the moment between a command storing its key and appending its
+// event, where a second command used to overwrite it. Later claims (a
+// retry's next round) go straight through.
 type heldSecrets struct {
 	services.SecretStore
-	claimed chan string
-	goOn    map[string]chan struct{}
+	mu      sync.Mutex
+	claimed chan int
+	goOn    []chan struct{}
+	n       int
 }
 
-func (h heldSecrets) Claim(ctx context.Context, id, secret string) (bool, error) {
+// holdClaims wraps the rig's secret store, holding its first two claims.
+func holdClaims(r *dispatch.Rig) *heldSecrets {
+	return &heldSecrets{SecretStore: r.Secrets, claimed: make(chan int, 2), goOn: []chan struct{}{make(chan struct{}), make(chan struct{})}}
+}
+
+func (h *heldSecrets) Claim(ctx context.Context, id, secret string) (bool, error) {
 	held, err := h.SecretStore.Claim(ctx, id, secret)
-	h.claimed <- secret
-	<-h.goOn[secret]
+	h.mu.Lock()
+	i := h.n
+	h.n++
+	h.mu.Unlock()
+	if i < len(h.goOn) {
+		h.claimed <- i
+		<-h.goOn[i]
+	}
 	return held, err
+}
+
+// cancelledJob is a one-document job of u1's, started with a key and
+// cancelled: a retry may run it again.
+func cancelledJob(t *testing.T, r *dispatch.Rig) string {
+	t.Helper()
+	res := r.Start(t, "u1", 1, services.StartConfig{Model: "openai/gpt-4o-mini", APIKey: "sk-start"})
+	if _, err := services.NewChangeJobHandler(r.Store).Handle(r.Ctx, services.ChangeJob{JobID: res.JobID,
+		Action: services.ActionCancel, Caller: r.Caller("u1")}); err != nil {
+		t.Fatal(err)
+	}
+	return res.JobID
 }
 
 // Two starts of one job_id with different API keys, the second storing
@@ -36,8 +64,7 @@ func TestConcurrentStartsOfOneJobIDKeepTheWinnersKey(t *testing.T) {
 	for _, same := range []bool{true, false} {
 		t.Run(fmt.Sprintf("same-documents-%v", same), func(t *testing.T) {
 			r := newRig(t)
-			sec := heldSecrets{SecretStore: r.Secrets, claimed: make(chan string, 2),
-				goOn: map[string]chan struct{}{"sk-first": make(chan struct{}), "sk-second": make(chan struct{})}}
+			sec := holdClaims(r)
 			h := services.NewStartJobHandler(r.Store, sec, 100, false)
 			start := func(key, file string, out chan<- error, res *services.StartResult) {
 				var err error
@@ -56,11 +83,11 @@ func TestConcurrentStartsOfOneJobIDKeepTheWinnersKey(t *testing.T) {
 			<-sec.claimed
 			go start("sk-second", second, otherDone, &other)
 			<-sec.claimed
-			close(sec.goOn["sk-first"])
+			close(sec.goOn[0])
 			if err := <-firstDone; err != nil {
 				t.Fatalf("first start: %v", err)
 			}
-			close(sec.goOn["sk-second"])
+			close(sec.goOn[1])
 			err := <-otherDone
 			switch {
 			case same && (err != nil || other.JobID != first.JobID || !other.Existed):
@@ -81,16 +108,11 @@ func TestConcurrentStartsOfOneJobIDKeepTheWinnersKey(t *testing.T) {
 // retry that made it, and the other is a conflict.
 func TestConcurrentRetriesKeepTheWinnersKey(t *testing.T) {
 	r := newRig(t)
-	res := r.Start(t, "u1", 1, services.StartConfig{Model: "openai/gpt-4o-mini", APIKey: "sk-start"})
-	if _, err := services.NewChangeJobHandler(r.Store).Handle(r.Ctx, services.ChangeJob{JobID: res.JobID,
-		Action: services.ActionCancel, Caller: r.Caller("u1")}); err != nil {
-		t.Fatal(err)
-	}
-	sec := heldSecrets{SecretStore: r.Secrets, claimed: make(chan string, 2),
-		goOn: map[string]chan struct{}{"sk-first": make(chan struct{}), "sk-second": make(chan struct{})}}
+	jobID := cancelledJob(t, r)
+	sec := holdClaims(r)
 	h := services.NewRetryJobHandler(r.Store, sec, false)
 	retry := func(key string, out chan<- error) {
-		_, err := h.Handle(r.Ctx, services.RetryJob{JobID: res.JobID, Caller: r.Caller("u1"), APIKey: key, IncludeCancelled: true})
+		_, err := h.Handle(r.Ctx, services.RetryJob{JobID: jobID, Caller: r.Caller("u1"), APIKey: key, IncludeCancelled: true})
 		out <- err
 	}
 	firstDone, otherDone := make(chan error, 1), make(chan error, 1)
@@ -98,15 +120,15 @@ func TestConcurrentRetriesKeepTheWinnersKey(t *testing.T) {
 	<-sec.claimed
 	go retry("sk-second", otherDone)
 	<-sec.claimed
-	close(sec.goOn["sk-first"])
+	close(sec.goOn[0])
 	if err := <-firstDone; err != nil {
 		t.Fatalf("first retry: %v", err)
 	}
-	close(sec.goOn["sk-second"])
+	close(sec.goOn[1])
 	if err := <-otherDone; apperr.Code(err) != apperr.Conflict {
 		t.Fatalf("second retry: %v; want a conflict", err)
 	}
-	key, found, err := r.Secrets.Lookup(r.Ctx, job.SecretID(res.JobID, 2))
+	key, found, err := r.Secrets.Lookup(r.Ctx, job.SecretID(jobID, 2))
 	if err != nil || !found || key != "sk-first" {
 		t.Fatalf("attempt 2 runs on key %q (found %v, %v); want the first retry's", key, found, err)
 	}
@@ -118,16 +140,11 @@ func TestConcurrentRetriesKeepTheWinnersKey(t *testing.T) {
 // so every document of the attempt failed for a missing key).
 func TestADoubleClickedRetryKeepsItsKey(t *testing.T) {
 	r := newRig(t)
-	res := r.Start(t, "u1", 1, services.StartConfig{Model: "openai/gpt-4o-mini", APIKey: "sk-start"})
-	if _, err := services.NewChangeJobHandler(r.Store).Handle(r.Ctx, services.ChangeJob{JobID: res.JobID,
-		Action: services.ActionCancel, Caller: r.Caller("u1")}); err != nil {
-		t.Fatal(err)
-	}
-	first, second := make(chan struct{}), make(chan struct{})
-	sec := &orderedSecrets{SecretStore: r.Secrets, claimed: make(chan int, 2), goOn: []chan struct{}{first, second}}
+	jobID := cancelledJob(t, r)
+	sec := holdClaims(r)
 	h := services.NewRetryJobHandler(r.Store, sec, false)
 	retry := func(out chan<- error) {
-		_, err := h.Handle(r.Ctx, services.RetryJob{JobID: res.JobID, Caller: r.Caller("u1"), APIKey: "sk-same", IncludeCancelled: true})
+		_, err := h.Handle(r.Ctx, services.RetryJob{JobID: jobID, Caller: r.Caller("u1"), APIKey: "sk-same", IncludeCancelled: true})
 		out <- err
 	}
 	aDone, bDone := make(chan error, 1), make(chan error, 1)
@@ -135,37 +152,14 @@ func TestADoubleClickedRetryKeepsItsKey(t *testing.T) {
 	<-sec.claimed
 	go retry(bDone)
 	<-sec.claimed
-	close(second) // the second request appends first
+	close(sec.goOn[1]) // the second request appends first
 	if err := <-bDone; err != nil {
 		t.Fatalf("the retry that appended: %v", err)
 	}
-	close(first)
+	close(sec.goOn[0])
 	<-aDone // refused or shared: either way the attempt is the second's
-	key, found, err := r.Secrets.Lookup(r.Ctx, job.SecretID(res.JobID, 2))
+	key, found, err := r.Secrets.Lookup(r.Ctx, job.SecretID(jobID, 2))
 	if err != nil || !found || key != "sk-same" {
 		t.Fatalf("attempt 2's key: %q found %v, %v", key, found, err)
 	}
-}
-
-// orderedSecrets is heldSecrets by the order of the claims (both with one
-// key); later claims (a retry's next round) go straight through.
-type orderedSecrets struct {
-	services.SecretStore
-	mu      sync.Mutex
-	claimed chan int
-	goOn    []chan struct{}
-	n       int
-}
-
-func (o *orderedSecrets) Claim(ctx context.Context, id, secret string) (bool, error) {
-	held, err := o.SecretStore.Claim(ctx, id, secret)
-	o.mu.Lock()
-	i := o.n
-	o.n++
-	o.mu.Unlock()
-	if i < len(o.goOn) {
-		o.claimed <- i
-		<-o.goOn[i]
-	}
-	return held, err
 }
