@@ -32,7 +32,12 @@ var golden = map[string]map[int]events.Event{
 	events.TypeJobStarted: {1: &events.JobStarted{InputID: "in-1", Chunks: 1, Total: 2,
 		Config: events.JobConfig{Model: "openai/gpt-4o-mini", NumPages: 3, NumTags: 8,
 			ExclusionWords: []string{"government"}, KeySource: "job"},
-		ColumnMapping: map[string]string{"url": "file_path"}, RequestDigest: "3f1c0a"}},
+		ColumnMapping: map[string]string{"url": "file_path"}, RequestDigest: "3f1c0a"},
+		// v2: the digest (and input id) keyed by the job's data key.
+		2: &events.JobStarted{InputID: "9b2e51c07d44a1e8f0c3b6a2d95e7f14", Chunks: 1, Total: 2,
+			Config:        events.JobConfig{Model: "openai/gpt-4o-mini", NumPages: 3, NumTags: 8, KeySource: "server"},
+			RequestDigest: "9b2e51c07d44a1e8f0c3b6a2d95e7f14c8a06e3b5f2d19a7e4c0b8f361d2a5e9", DigestKey: events.DigestKeyJob,
+			Columns: []string{"title", "url"}, OrgID: "org_7c1e"}},
 	events.TypeJobPaused:    {1: &events.JobPaused{Reason: "lunch"}},
 	events.TypeJobResumed:   {1: &events.JobResumed{Reason: "back"}},
 	events.TypeJobCancelled: {1: &events.JobCancelled{Reason: "wrong batch"}},

@@ -1,6 +1,9 @@
 package events
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // Event type names as written into envelopes. They never change: stored
 // events outlive the code that wrote them.
@@ -31,7 +34,8 @@ func newTypes() *Registry {
 	// v2 of the four document types may carry their document data
 	// sealed (seal.go); v1 data is a valid v2 in the clear.
 	r.Register(TypeDocumentsSubmitted, func() Event { return &DocumentsSubmitted{} }, sameShape)
-	r.Register(TypeJobStarted, func() Event { return &JobStarted{} })
+	// v2 may key its request digest (DigestKey); v1's is plain SHA-256.
+	r.Register(TypeJobStarted, func() Event { return &JobStarted{} }, plainDigest)
 	r.Register(TypeJobPaused, func() Event { return &JobPaused{} })
 	r.Register(TypeJobResumed, func() Event { return &JobResumed{} })
 	r.Register(TypeJobCancelled, func() Event { return &JobCancelled{} })
@@ -111,7 +115,14 @@ type JobStarted struct {
 	Total         int               `json:"total_documents"`
 	Config        JobConfig         `json:"config"`
 	ColumnMapping map[string]string `json:"column_mapping,omitempty"`
-	RequestDigest string            `json:"request_digest"`
+	// RequestDigest identifies the start request, so a repeated start is
+	// idempotent; InputID is its first 32 hex digits. DigestKey says how
+	// both were made: DigestKeyJob (v2), HMAC-SHA256 under a key derived
+	// from the job's data key, which an erasure destroys, so neither can
+	// then confirm a guess at the documents; empty (every v1 event, and
+	// v2 from a log without data keys), plain SHA-256 of the request.
+	RequestDigest string `json:"request_digest"`
+	DigestKey     string `json:"digest_key,omitempty"`
 	// Columns is the client's column order, first seen across the rows
 	// (JSON objects lose it once decoded), so exports keep it. Optional:
 	// jobs started before it was recorded export columns sorted by name.
@@ -121,6 +132,13 @@ type JobStarted struct {
 	// access rules stay owner plus the global roles.
 	OrgID string `json:"org_id,omitempty"`
 }
+
+// DigestKeyJob marks a JobStarted whose digest is keyed by the job's data key.
+const DigestKeyJob = "job"
+
+// plainDigest upcasts JobStarted v1 to v2: the same fields, without
+// DigestKey, which v2 reads as a plain SHA-256 digest, as v1's were.
+func plainDigest(data json.RawMessage) (json.RawMessage, error) { return data, nil }
 
 // JobPaused records that no new document may start until JobResumed.
 type JobPaused struct {

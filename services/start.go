@@ -93,6 +93,21 @@ type StartJobHandler struct {
 	serverKey    bool
 
 	callbacks, callbacksPrivate bool
+	digests                     Digester
+}
+
+// Digester keys a start request's digest by its job (datakeys.Keys, under
+// the job's data key): the digest and the input id made from it then
+// confirm a guess at the documents only until an erasure destroys the key.
+type Digester interface {
+	Digest(ctx context.Context, jobID string, msg []byte) (string, error)
+}
+
+// WithDigests keys request digests; without it (a log without data keys)
+// they are plain SHA-256, as JobStarted v1's were.
+func (h StartJobHandler) WithDigests(d Digester) StartJobHandler {
+	h.digests = d
+	return h
 }
 
 // NewStartJobHandler returns a handler; serverKey says whether a server
@@ -126,7 +141,7 @@ func (h StartJobHandler) Handle(ctx context.Context, cmd StartJob) (StartResult,
 	if err != nil {
 		return StartResult{}, err
 	}
-	digest := requestDigest(docs, cfg, cmd.ColumnMapping)
+	request := requestBytes(docs, cfg, cmd.ColumnMapping)
 	jobID := cmd.JobID
 	switch {
 	case jobID == "":
@@ -138,7 +153,7 @@ func (h StartJobHandler) Handle(ctx context.Context, cmd StartJob) (StartResult,
 		return StartResult{}, apperr.Field("job_id", "must be 1-64 letters, digits, '-' or '_'")
 	default:
 		jobID = OwnerScopedJobID(cmd.Caller.Actor.ID, jobID)
-		if res, done, err := h.existing(ctx, jobID, digest, cmd); done || err != nil {
+		if res, done, err := h.existing(ctx, jobID, request, cmd); done || err != nil {
 			return res, err
 		}
 	}
@@ -150,11 +165,15 @@ func (h StartJobHandler) Handle(ctx context.Context, cmd StartJob) (StartResult,
 		if !held {
 			// Another start of this job_id, with another key, is under way
 			// (or has just won): its key stays the job's.
-			if res, done, err := h.existing(ctx, jobID, digest, cmd); done || err != nil {
+			if res, done, err := h.existing(ctx, jobID, request, cmd); done || err != nil {
 				return res, err
 			}
 			return StartResult{}, apperr.New(apperr.Conflict, "job_id %q is being started by another request with another API key", cmd.JobID)
 		}
+	}
+	digest, digestKey, err := h.digest(ctx, jobID, request)
+	if err != nil {
+		return StartResult{}, apperr.Wrap(err, "digest the request")
 	}
 	inputID := digest[:32]
 	chunks, err := h.appendChunks(ctx, jobID, inputID, cmd.Caller.Actor, docs)
@@ -162,7 +181,7 @@ func (h StartJobHandler) Handle(ctx context.Context, cmd StartJob) (StartResult,
 		return StartResult{}, err
 	}
 	started := events.JobStarted{InputID: inputID, Chunks: chunks, Total: len(docs), Config: cfg,
-		ColumnMapping: cmd.ColumnMapping, RequestDigest: digest, Columns: boundedColumns(cmd.Columns), OrgID: cmd.OrgID}
+		ColumnMapping: cmd.ColumnMapping, RequestDigest: digest, DigestKey: digestKey, Columns: boundedColumns(cmd.Columns), OrgID: cmd.OrgID}
 	env, err := events.New(jobID, cmd.Caller.Actor, started)
 	if err != nil {
 		return StartResult{}, err
@@ -172,7 +191,7 @@ func (h StartJobHandler) Handle(ctx context.Context, cmd StartJob) (StartResult,
 	if errors.Is(err, events.ErrConflict) {
 		// Another start with this id won the race: identical requests
 		// share its job, others are refused.
-		res, _, err := h.existing(ctx, jobID, digest, cmd)
+		res, _, err := h.existing(ctx, jobID, request, cmd)
 		return res, err
 	}
 	if err != nil {
@@ -182,7 +201,7 @@ func (h StartJobHandler) Handle(ctx context.Context, cmd StartJob) (StartResult,
 }
 
 // existing reports whether jobID is taken, and by an identical request.
-func (h StartJobHandler) existing(ctx context.Context, jobID, digest string, cmd StartJob) (StartResult, bool, error) {
+func (h StartJobHandler) existing(ctx context.Context, jobID string, request []byte, cmd StartJob) (StartResult, bool, error) {
 	job, err := loadJob(ctx, h.store, jobID)
 	if apperr.Code(err) == apperr.NotFound {
 		return StartResult{}, false, nil
@@ -190,7 +209,13 @@ func (h StartJobHandler) existing(ctx context.Context, jobID, digest string, cmd
 	if err != nil {
 		return StartResult{}, true, err
 	}
-	if job.Owner.ID != cmd.Caller.Actor.ID || job.Started.RequestDigest != digest || job.Started.OrgID != cmd.OrgID {
+	same := job.Owner.ID == cmd.Caller.Actor.ID && job.Started.OrgID == cmd.OrgID
+	if same {
+		if same, err = h.sameRequest(ctx, jobID, job.Started, request); err != nil {
+			return StartResult{}, true, err
+		}
+	}
+	if !same {
 		return StartResult{}, true, apperr.New(apperr.Conflict, "job_id %q is already used by a different request", jobID)
 	}
 	return StartResult{JobID: jobID, Total: job.Started.Total, Seq: job.ControlSeq, Existed: true}, true, nil
@@ -335,7 +360,41 @@ func exclusionWords(in []string) ([]string, error) {
 
 // requestDigest identifies a start request for idempotency. The API key is
 // deliberately not part of it: nothing derived from a secret is logged.
-func requestDigest(docs []events.Document, cfg events.JobConfig, mapping map[string]string) string {
+// digest is the request's digest for a new start of jobID, and how it was
+// keyed (JobStarted.DigestKey).
+func (h StartJobHandler) digest(ctx context.Context, jobID string, request []byte) (string, string, error) {
+	if h.digests == nil {
+		return plainDigest(request), "", nil
+	}
+	d, err := h.digests.Digest(ctx, jobID, request)
+	return d, events.DigestKeyJob, err
+}
+
+// sameRequest reports whether request is the one started records, by the
+// digest's own kind (jobs started before digests were keyed keep plain
+// ones). An erased job's key is gone: no request matches it.
+func (h StartJobHandler) sameRequest(ctx context.Context, jobID string, started *events.JobStarted, request []byte) (bool, error) {
+	switch {
+	case started.DigestKey == "":
+		return started.RequestDigest == plainDigest(request), nil
+	case started.DigestKey != events.DigestKeyJob || h.digests == nil:
+		return false, nil
+	}
+	d, err := h.digests.Digest(ctx, jobID, request)
+	if apperr.Code(err) == apperr.Conflict {
+		return false, nil
+	}
+	return d == started.RequestDigest, err
+}
+
+func plainDigest(request []byte) string {
+	sum := sha256.Sum256(request)
+	return hex.EncodeToString(sum[:])
+}
+
+// requestBytes is what a start's digest is over: the documents, the
+// configuration but where its key came from, and the column mapping.
+func requestBytes(docs []events.Document, cfg events.JobConfig, mapping map[string]string) []byte {
 	c := cfg
 	c.KeySource = ""
 	b, _ := json.Marshal(struct {
@@ -343,8 +402,7 @@ func requestDigest(docs []events.Document, cfg events.JobConfig, mapping map[str
 		C events.JobConfig
 		M map[string]string
 	}{docs, c, mapping})
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
+	return b
 }
 
 func newJobID() string {

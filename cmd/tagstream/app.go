@@ -214,7 +214,7 @@ func (a *app) open(ctx context.Context) error {
 	a.governance = services.NewGovernanceHandler(a.store, a.keys, a.uploads.EraseJob, a.scrubReadDB)
 	a.eraser = retentionEraser{a.governance}
 	starter := services.NewStartJobHandler(a.store, a.secrets, a.cfg.MaxDocuments, a.cfg.LLMAPIKey != "").
-		WithCallbacks(a.cfg.WebhookSecret != "", a.cfg.AllowPrivate)
+		WithCallbacks(a.cfg.WebhookSecret != "", a.cfg.AllowPrivate).WithDigests(a.keys)
 	a.handler = httpapi.New(httpapi.Deps{
 		Auth:  a.auth,
 		Start: starter,

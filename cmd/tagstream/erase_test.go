@@ -165,6 +165,11 @@ func TestErasureShredsDocumentDataEverywhere(t *testing.T) {
 		}
 	}
 	exportBefore := exportJob(t, cfg, job)
+	// The start's digest, which an export keeps, is keyed by the job's data
+	// key (services.TestStartDigestsAreKeyedByTheJob): the erasure shreds it.
+	if !bytes.Contains(exportBefore, []byte(`"digest_key":"job"`)) {
+		t.Errorf("the export's JobStarted has no keyed digest:\n%.600s", exportBefore)
+	}
 
 	e = startEnv(t, cfg, tagger)
 	// Access: a stranger does not see the job; the owner may not hold it.

@@ -3,7 +3,10 @@ package datakeys
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hkdf"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 )
 
@@ -16,7 +19,15 @@ const blobVersion = 1
 var ErrBadBlob = errors.New("datakeys: blob does not open")
 
 // Cipher is AES-256-GCM under one key; it implements events.Cipher.
-type Cipher struct{ aead cipher.AEAD }
+// It also keys digests (MAC) under a second key derived from the same
+// one, so what a digest confirms is shredded with the data.
+type Cipher struct {
+	aead   cipher.AEAD
+	macKey []byte
+}
+
+// macInfo separates the digest key from the encryption key (HKDF info).
+const macInfo = "tagstream request digest v1"
 
 // NewCipher returns a cipher on a 32-byte key.
 func NewCipher(key []byte) (*Cipher, error) {
@@ -31,7 +42,18 @@ func NewCipher(key []byte) (*Cipher, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Cipher{aead: aead}, nil
+	macKey, err := hkdf.Key(sha256.New, key, nil, macInfo, 32)
+	if err != nil {
+		return nil, err
+	}
+	return &Cipher{aead: aead, macKey: macKey}, nil
+}
+
+// MAC is HMAC-SHA256 of msg under the key's digest key.
+func (c *Cipher) MAC(msg []byte) []byte {
+	m := hmac.New(sha256.New, c.macKey)
+	m.Write(msg)
+	return m.Sum(nil)
 }
 
 // Seal encrypts plain, bound to aad.

@@ -17,6 +17,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"sync"
@@ -157,6 +158,18 @@ func (k *Keys) ForAppend(ctx context.Context, jobID string) (events.Cipher, erro
 		}
 	}
 	return nil, errors.New("datakeys: the job's key kept changing")
+}
+
+// Digest returns msg's HMAC-SHA256 under a key derived from the job's data
+// key (created on first use, as by ForAppend), hex-encoded: a start
+// request's digest in the log confirms a guess at the request only while
+// the job's key lives, so an erasure shreds it with the documents.
+func (k *Keys) Digest(ctx context.Context, jobID string, msg []byte) (string, error) {
+	c, err := k.ForAppend(ctx, jobID)
+	if err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(c.(*Cipher).MAC(msg)), nil
 }
 
 // Exists reports whether the job has a live key (false: never had one,

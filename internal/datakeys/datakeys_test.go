@@ -3,6 +3,8 @@ package datakeys_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"testing"
 	"time"
@@ -175,4 +177,46 @@ func TestOtherMasterKeyIsRefusedAtStart(t *testing.T) {
 		t.Fatalf("the cluster's master key: %v", err)
 	}
 	again.Close()
+}
+
+// A job's digest of a request is the same from any process while its key
+// lives, differs between jobs and from the plain SHA-256 a reader of the
+// log could compute from a guess, and cannot be made again once the key
+// is destroyed (another process's cache drop is the test above's).
+func TestDigestIsKeyedByTheJobsKey(t *testing.T) {
+	conn := natstest.Start(t, t.TempDir())
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	keys, err := datakeys.Open(ctx, conn.JS, 1, master)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer keys.Close()
+	other, err := datakeys.Open(ctx, conn.JS, 1, master) // another process
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	request := []byte(`{"D":[{"title":"Circular 12","file_path":"https://example.org/c12.pdf"}]}`)
+	d1, err := keys.Digest(ctx, "job-1", request)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err1 := other.Digest(ctx, "job-1", request)
+	d2, err2 := keys.Digest(ctx, "job-2", request)
+	plain := sha256.Sum256(request)
+	switch {
+	case err1 != nil || err2 != nil:
+		t.Fatal(err1, err2)
+	case len(d1) != 64 || again != d1:
+		t.Fatalf("job-1's digest from two processes: %s, %s", d1, again)
+	case d2 == d1 || d1 == hex.EncodeToString(plain[:]):
+		t.Fatalf("digest %s is not keyed by the job (job-2 %s)", d1, d2)
+	}
+	if err := keys.Destroy(ctx, "job-1"); err != nil {
+		t.Fatal(err)
+	}
+	if d, err := keys.Digest(ctx, "job-1", request); !errors.Is(err, datakeys.ErrErased) {
+		t.Fatalf("digest after the key was destroyed: %q %v", d, err)
+	}
 }

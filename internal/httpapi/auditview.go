@@ -56,11 +56,12 @@ func redactCallback(data json.RawMessage) json.RawMessage {
 }
 
 // dropFields leaves fields out of an event's data. JobStarted's
-// request_digest is an unkeyed SHA-256 over the documents' titles, paths
-// and columns (it makes a repeated start idempotent), and input_id (also
-// on DocumentsSubmitted) is its first half: shown, they let any reader of
-// the job confirm a guess at them, even after an erasure shredded the
-// documents themselves. The log keeps both.
+// request_digest is a digest of the documents' titles, paths and columns
+// (it makes a repeated start idempotent), and input_id (also on
+// DocumentsSubmitted) is its first half. Since JobStarted v2 both are
+// keyed by the job's data key, but jobs logged earlier have an unkeyed
+// SHA-256 there: shown, it would let any reader of the job confirm a guess
+// at them, even after an erasure shredded the documents themselves.
 func dropFields(data json.RawMessage, fields ...string) json.RawMessage {
 	var ev map[string]json.RawMessage
 	if json.Unmarshal(data, &ev) != nil {
