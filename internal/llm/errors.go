@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/tagstream/tagstream/internal/capread"
 )
 
 // Kind classifies a failed model call so that callers can decide what it
@@ -66,30 +68,9 @@ const maxErrorBody = 64 << 10
 // endpoint that streams without end must not take the process's memory.
 const maxAnswerBody = 4 << 20
 
-// cappedBody fails the read that would pass maxAnswerBody, so the answer
-// is refused as malformed rather than cut into something that parses.
-type cappedBody struct {
-	io.ReadCloser
-	left int64
-}
-
-func (b *cappedBody) Read(p []byte) (int, error) {
-	if b.left <= 0 {
-		// One byte more tells a body of exactly the cap from a longer one.
-		var one [1]byte
-		n, err := b.ReadCloser.Read(one[:])
-		if n > 0 {
-			return 0, &Error{Kind: KindMalformed, Message: fmt.Sprintf("model answer larger than %d MiB", maxAnswerBody>>20)}
-		}
-		return 0, err
-	}
-	if int64(len(p)) > b.left {
-		p = p[:b.left]
-	}
-	n, err := b.ReadCloser.Read(p)
-	b.left -= int64(n)
-	return n, err
-}
+// errAnswerTooLarge fails the read that would pass maxAnswerBody, so the
+// answer is refused as malformed rather than cut into something that parses.
+var errAnswerTooLarge = &Error{Kind: KindMalformed, Message: fmt.Sprintf("model answer larger than %d MiB", maxAnswerBody>>20)}
 
 // doer is the HTTP client handed to langchaingo. It turns every non-2xx
 // answer into *Error, which langchaingo returns unchanged (its
@@ -130,7 +111,7 @@ func (d *doer) Do(req *http.Request) (*http.Response, error) {
 		d.headers(resp.Header)
 	}
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		resp.Body = &cappedBody{ReadCloser: resp.Body, left: maxAnswerBody}
+		resp.Body = capread.NewCloser(resp.Body, maxAnswerBody, errAnswerTooLarge)
 		return resp, nil
 	}
 	defer resp.Body.Close()

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/lestrrat-go/jwx/v2/jwk"
+	"github.com/tagstream/tagstream/internal/capread"
 )
 
 // Config says which provider to trust and as which client.
@@ -219,32 +220,8 @@ func (t limitedTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	res.Body = &cappedBody{rc: res.Body, left: maxDocBytes}
+	res.Body = capread.NewCloser(res.Body, maxDocBytes, errTooLarge)
 	return res, nil
 }
 
-type cappedBody struct {
-	rc   io.ReadCloser
-	left int64
-}
-
 var errTooLarge = fmt.Errorf("response from the provider exceeds %d bytes", maxDocBytes)
-
-func (b *cappedBody) Read(p []byte) (int, error) {
-	if b.left <= 0 {
-		// One byte more than allowed tells a body at the limit from a longer one.
-		var one [1]byte
-		if n, _ := b.rc.Read(one[:]); n > 0 {
-			return 0, errTooLarge
-		}
-		return 0, io.EOF
-	}
-	if int64(len(p)) > b.left {
-		p = p[:b.left]
-	}
-	n, err := b.rc.Read(p)
-	b.left -= int64(n)
-	return n, err
-}
-
-func (b *cappedBody) Close() error { return b.rc.Close() }

@@ -9,50 +9,30 @@ import (
 
 	"github.com/pdfcpu/pdfcpu/pkg/filter"
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/types"
+	"github.com/tagstream/tagstream/internal/capread"
 )
 
-// capReader passes at most limit bytes and then fails with a budget
-// error, so that no stage of a filter chain can run away. Truncating
-// silently would hide a bomb behind plausible partial text.
-type capReader struct {
-	ctx   context.Context
-	r     io.Reader
-	left  int64
-	limit int64
-	name  string
-	hit   bool // more than limit bytes were offered
+// ctxReader stops a filter stage at the deadline: inflating 32 MiB takes
+// a while on a loaded machine, so not only the interpreter checks it.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
 }
 
-func capped(caps []*capReader) bool {
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+func capped(caps []*capread.Reader) bool {
 	for _, c := range caps {
-		if c.hit {
+		if c.Hit() {
 			return true
 		}
 	}
 	return false
-}
-
-func (c *capReader) Read(p []byte) (int, error) {
-	// Inflating 32 MiB takes a while on a loaded machine: stop at the
-	// deadline here too, not only in the interpreter.
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	if c.left <= 0 {
-		// Only an error if there really is more.
-		var one [1]byte
-		if n, _ := c.r.Read(one[:]); n > 0 {
-			c.hit = true
-			return 0, overBudget(c.name, c.limit)
-		}
-		return 0, io.EOF
-	}
-	if int64(len(p)) > c.left {
-		p = p[:c.left]
-	}
-	n, err := c.r.Read(p)
-	c.left -= int64(n)
-	return n, err
 }
 
 // imageFilter reports filters whose output is pixels, never text.
@@ -74,9 +54,12 @@ func decodeBounded(ctx context.Context, sd *types.StreamDict, limit int64, budge
 		return nil, overBudget(BudgetFilters, maxFilters)
 	}
 	var r io.Reader = bytes.NewReader(sd.Raw)
-	var caps []*capReader
+	// Each stage passes at most limit bytes and then fails with a budget
+	// error, so no stage of a filter chain can run away: truncating
+	// silently would hide a bomb behind plausible partial text.
+	var caps []*capread.Reader
 	newCap := func(r io.Reader) io.Reader {
-		c := &capReader{ctx: ctx, r: r, left: limit, limit: limit, name: budget}
+		c := capread.New(ctxReader{ctx, r}, limit, overBudget(budget, limit))
 		caps = append(caps, c)
 		return c
 	}

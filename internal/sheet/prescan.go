@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/tagstream/tagstream/internal/capread"
 	"golang.org/x/net/html/charset"
 )
 
@@ -84,7 +85,7 @@ func open(f *zip.File, lim Limits) (io.ReadCloser, *xml.Decoder, error) {
 	if err != nil {
 		return nil, nil, &Error{Msg: fmt.Sprintf("the spreadsheet is damaged (%s: %v)", f.Name, err)}
 	}
-	r := bufio.NewReader(&inflateLimit{r: rc, left: lim.MaxUnzipBytes})
+	r := bufio.NewReader(capread.New(rc, lim.MaxUnzipBytes, errInflated))
 	if head, _ := r.Peek(2); bytes.Equal(head, []byte{0xff, 0xfe}) || bytes.Equal(head, []byte{0xfe, 0xff}) || bytes.Equal(head, []byte{0, 0}) {
 		rc.Close()
 		return nil, nil, &Error{Msg: fmt.Sprintf("the spreadsheet's %s is UTF-16 (or UTF-32) XML, which is not read: open the file in a spreadsheet program and save it again as .xlsx", f.Name)}
@@ -237,25 +238,3 @@ func scanRows(f *zip.File, lim Limits, ss sharedStrings, rowBudget int64, text *
 
 // errInflated is a part inflating past MaxUnzipBytes.
 var errInflated = errors.New("inflated past the bound")
-
-// inflateLimit reads at most left bytes, then fails with errInflated if
-// there are more (io.LimitReader would end the XML as if it were whole).
-type inflateLimit struct {
-	r    io.Reader
-	left int64
-}
-
-func (l *inflateLimit) Read(p []byte) (int, error) {
-	if l.left <= 0 {
-		if n, _ := io.ReadFull(l.r, make([]byte, 1)); n > 0 {
-			return 0, errInflated
-		}
-		return 0, io.EOF
-	}
-	if int64(len(p)) > l.left {
-		p = p[:l.left]
-	}
-	n, err := l.r.Read(p)
-	l.left -= int64(n)
-	return n, err
-}
