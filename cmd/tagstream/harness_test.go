@@ -20,6 +20,7 @@ import (
 	"github.com/tagstream/tagstream/events"
 	"github.com/tagstream/tagstream/internal/auth"
 	"github.com/tagstream/tagstream/internal/natsx"
+	"github.com/tagstream/tagstream/internal/natsx/natstest"
 	"github.com/tagstream/tagstream/services/pipeline"
 )
 
@@ -58,15 +59,10 @@ func testConfig(t *testing.T) config {
 }
 
 // freeAddr returns a 127.0.0.1 address with a port free a moment ago, for
-// a server the test starts itself (a child process, an external NATS).
+// a server the test starts itself (a child process, an external NATS):
+// below the ephemeral range, so no outgoing connection takes it meanwhile.
 func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return fmt.Sprintf("127.0.0.1:%d", natstest.FreePort(t))
 }
 
 // startExternalNATS runs a NATS server on a free 127.0.0.1 port, as a

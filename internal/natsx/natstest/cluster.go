@@ -5,8 +5,12 @@ package natstest
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net"
+	"os"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -22,16 +26,57 @@ type Cluster struct {
 	opts    []*server.Options
 }
 
-// freePort asks the kernel for an unused port. Another process could take
-// it before the server binds; on a test machine that is rare enough.
-func freePort(t testing.TB) int {
+// FreePort returns a port nothing listens on, below the kernel's
+// ephemeral range and never handed out before by this process. A port the
+// kernel picks (Listen on :0) comes from the range it also gives outgoing
+// connections, and the first nodes of a cluster connect out to their peers
+// (and clients to them) before the last node binds its reserved ports:
+// such a connection took one of them once, and that node never started
+// ("node 2 not ready" in CI). Another process could still take the port
+// before the server binds; on a test machine that is rare enough.
+func FreePort(t testing.TB) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	lo := ephemeralLow()
+	portsMu.Lock()
+	defer portsMu.Unlock()
+	for range 1000 {
+		p := 10000 + rand.IntN(lo-10000)
+		if portsGiven[p] {
+			continue
+		}
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+		if err != nil {
+			continue
+		}
+		ln.Close()
+		portsGiven[p] = true
+		return p
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	t.Fatal("no free port below the ephemeral range")
+	return 0
+}
+
+var (
+	portsMu    sync.Mutex
+	portsGiven = map[int]bool{}
+)
+
+// ephemeralLow is the first port of Linux's ephemeral range (32768 when it
+// cannot be read).
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 32768
+	}
+	f := strings.Fields(string(b))
+	if len(f) != 2 {
+		return 32768
+	}
+	lo, err := strconv.Atoi(f[0])
+	if err != nil || lo <= 11000 {
+		return 32768
+	}
+	return lo
 }
 
 // StartCluster starts n nodes, each with its own store dir, and waits until
@@ -61,12 +106,12 @@ func NewCluster(t testing.TB, n int) *Cluster {
 	routePorts := make([]int, n)
 	var routes []string
 	for i := range routePorts {
-		routePorts[i] = freePort(t)
+		routePorts[i] = FreePort(t)
 		routes = append(routes, fmt.Sprintf("nats://127.0.0.1:%d", routePorts[i]))
 	}
 	for i := 0; i < n; i++ {
 		c.opts = append(c.opts, &server.Options{
-			ServerName: fmt.Sprintf("n%d", i+1), Host: "127.0.0.1", Port: freePort(t),
+			ServerName: fmt.Sprintf("n%d", i+1), Host: "127.0.0.1", Port: FreePort(t),
 			JetStream: true, StoreDir: t.TempDir(), NoSigs: true, NoLog: true,
 			Cluster: server.ClusterOpts{Name: "tagstream-test", Host: "127.0.0.1", Port: routePorts[i]},
 			Routes:  server.RoutesFromStr(strings.Join(routes, ",")),
@@ -88,7 +133,7 @@ func (c *Cluster) Start(i int) {
 		c.t.Fatalf("node %d: %v", i, err)
 	}
 	go s.Start()
-	if !s.ReadyForConnections(10 * time.Second) {
+	if !s.ReadyForConnections(30 * time.Second) { // a loaded CI machine is slow to start JetStream
 		c.t.Fatalf("node %d not ready", i)
 	}
 	c.Servers[i] = s
