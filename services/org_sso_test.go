@@ -61,3 +61,51 @@ func TestSSOMembershipsFollowTheClaims(t *testing.T) {
 		t.Fatalf("an unchanged sign-in appended %d events", after-before)
 	}
 }
+
+// A sign-in changes only memberships of its own account: where another
+// account with the same address (a password account, another provider
+// subject) holds one, the claims neither change its role nor remove it,
+// and an organisation free of the address is joined as usual.
+func TestSSOSyncLeavesOtherAccountsMembershipsAlone(t *testing.T) {
+	ctx, store, h, dir := orgRig(t)
+	go func() { _ = dir.Run(ctx, store) }()
+	boss := events.User("u-boss", "boss@example.org")
+	mk := func(name string) string {
+		res, err := h.Create(ctx, boss, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := dir.WaitFor(ctx, res.Seq); err != nil {
+			t.Fatal(err)
+		}
+		return res.OrgID
+	}
+	alpha, beta, delta, gamma := mk("Alpha"), mk("Beta"), mk("Delta"), mk("Gamma")
+	const email = "shared@example.org"
+	r, err := h.Change(ctx, alpha, org.Command{Action: org.ActionAdd, By: boss, Email: email, Role: org.RoleOperator, UserID: "u-password"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = dir.WaitFor(ctx, r.Seq)
+	sync := NewSSOMemberships(h, dir, nil, nil)
+	if err := sync.Sync(ctx, "u-subject-1", email, "user", []string{beta, delta}); err != nil {
+		t.Fatal(err)
+	}
+	before := dir.MemberOf(email)
+
+	if err := sync.Sync(ctx, "u-subject-2", email, "auditor", []string{alpha, beta, gamma}); err != nil {
+		t.Fatal(err)
+	}
+	got := dir.MemberOf(email)
+	for _, id := range []string{alpha, beta, delta} {
+		if got[id] != before[id] {
+			t.Errorf("another account's membership changed: %+v -> %+v", before[id], got[id])
+		}
+	}
+	if m := got[gamma]; m.UserID != "u-subject-2" || m.Role != org.RoleAuditor || !m.SSO {
+		t.Errorf("the organisation free of the address: %+v", m)
+	}
+	if before[beta].UserID != "u-subject-1" || before[delta].Role != org.RoleMember || before[alpha].UserID != "u-password" {
+		t.Fatalf("setup: %+v", before)
+	}
+}
