@@ -1,20 +1,18 @@
 package services
 
 import (
+	"context"
 	"testing"
 
 	"github.com/tagstream/tagstream/events"
 	"github.com/tagstream/tagstream/services/org"
 )
 
-// The provider's claims manage the memberships they made: a new account
-// role changes the organisation role, an ambiguous name joins nothing,
-// and an admin's membership keeps the admin's role.
-func TestSSOMembershipsFollowTheClaims(t *testing.T) {
-	ctx, store, h, dir := orgRig(t)
-	go func() { _ = dir.Run(ctx, store) }()
-	boss := events.User("u-boss", "boss@example.org")
-	mk := func(name string) string {
+// orgMaker returns a function that creates an organisation as boss and
+// waits until the directory has it.
+func orgMaker(ctx context.Context, t *testing.T, h OrgHandler, dir *OrgDirectory, boss events.Actor) func(string) string {
+	return func(name string) string {
+		t.Helper()
 		res, err := h.Create(ctx, boss, name)
 		if err != nil {
 			t.Fatal(err)
@@ -24,6 +22,16 @@ func TestSSOMembershipsFollowTheClaims(t *testing.T) {
 		}
 		return res.OrgID
 	}
+}
+
+// The provider's claims manage the memberships they made: a new account
+// role changes the organisation role, an ambiguous name joins nothing,
+// and an admin's membership keeps the admin's role.
+func TestSSOMembershipsFollowTheClaims(t *testing.T) {
+	ctx, store, h, dir := orgRig(t)
+	go func() { _ = dir.Run(ctx, store) }()
+	boss := events.User("u-boss", "boss@example.org")
+	mk := orgMaker(ctx, t, h, dir, boss)
 	a, b, twin1, twin2 := mk("Alpha"), mk("Beta"), mk("Twin"), mk("twin")
 	r, err := h.Change(ctx, b, org.Command{Action: org.ActionAdd, By: boss, Email: "ravi@example.org", Role: org.RoleOperator})
 	if err != nil {
@@ -70,16 +78,7 @@ func TestSSOSyncLeavesOtherAccountsMembershipsAlone(t *testing.T) {
 	ctx, store, h, dir := orgRig(t)
 	go func() { _ = dir.Run(ctx, store) }()
 	boss := events.User("u-boss", "boss@example.org")
-	mk := func(name string) string {
-		res, err := h.Create(ctx, boss, name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := dir.WaitFor(ctx, res.Seq); err != nil {
-			t.Fatal(err)
-		}
-		return res.OrgID
-	}
+	mk := orgMaker(ctx, t, h, dir, boss)
 	alpha, beta, delta, gamma := mk("Alpha"), mk("Beta"), mk("Delta"), mk("Gamma")
 	const email = "shared@example.org"
 	r, err := h.Change(ctx, alpha, org.Command{Action: org.ActionAdd, By: boss, Email: email, Role: org.RoleOperator, UserID: "u-password"})

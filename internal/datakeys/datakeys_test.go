@@ -14,6 +14,7 @@ import (
 	"github.com/tagstream/tagstream/events/sealed"
 	"github.com/tagstream/tagstream/internal/apperr"
 	"github.com/tagstream/tagstream/internal/datakeys"
+	"github.com/tagstream/tagstream/internal/natsx"
 	"github.com/tagstream/tagstream/internal/natsx/natstest"
 	"github.com/tagstream/tagstream/internal/testenv"
 )
@@ -23,6 +24,22 @@ var master = bytes.Repeat([]byte{7}, 32)
 // filesContain reports whether any file under dir holds needle.
 func filesContain(t *testing.T, dir string, needle []byte) bool {
 	return len(testenv.FilesContaining(t, dir, string(needle))) > 0
+}
+
+// twoProcesses opens the data keys twice, as two processes on one
+// cluster would, until the test ends.
+func twoProcesses(ctx context.Context, t *testing.T, conn *natsx.Conn) (*datakeys.Keys, *datakeys.Keys) {
+	t.Helper()
+	var ks [2]*datakeys.Keys
+	for i := range ks {
+		k, err := datakeys.Open(ctx, conn.JS, 1, master)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(k.Close)
+		ks[i] = k
+	}
+	return ks[0], ks[1]
 }
 
 // Document data is sealed in the stored events and opens through the
@@ -38,16 +55,7 @@ func TestSealedStoreAndDestroyedKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	keys, err := datakeys.Open(ctx, conn.JS, 1, master)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer keys.Close()
-	other, err := datakeys.Open(ctx, conn.JS, 1, master) // another process
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
+	keys, other := twoProcesses(ctx, t, conn)
 	store := sealed.New(raw, keys)
 	const secret = "Zanzibar-cadastre-7731"
 	env, err := events.New("job-1", events.System, events.DocumentTagged{Row: 0, Attempt: 1, Tags: []string{secret},
@@ -187,16 +195,7 @@ func TestDigestIsKeyedByTheJobsKey(t *testing.T) {
 	conn := natstest.Start(t, t.TempDir())
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	keys, err := datakeys.Open(ctx, conn.JS, 1, master)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer keys.Close()
-	other, err := datakeys.Open(ctx, conn.JS, 1, master) // another process
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
+	keys, other := twoProcesses(ctx, t, conn)
 	request := []byte(`{"D":[{"title":"Circular 12","file_path":"https://example.org/c12.pdf"}]}`)
 	d1, err := keys.Digest(ctx, "job-1", request)
 	if err != nil {
